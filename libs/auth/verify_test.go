@@ -1,0 +1,165 @@
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/fundplatform/platform/libs/httpx"
+)
+
+func newKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, priv
+}
+
+func claimsFor(exp time.Time) jwt.MapClaims {
+	return jwt.MapClaims{"iss": "fund-auth", "aud": "fund-api", "sub": "7", "role": "user",
+		"teams": []int64{3}, "iat": time.Now().Unix(), "exp": exp.Unix(), "jti": "j1"}
+}
+
+func sign(t *testing.T, m jwt.SigningMethod, key any, kid string, c jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(m, c)
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerify(t *testing.T) {
+	pub, priv := newKey(t)
+	_, otherPriv := newKey(t)
+	kid := Thumbprint(pub)
+	v := NewVerifier(StaticKeys{kid: pub}, "fund-auth", "fund-api")
+	future := time.Now().Add(time.Hour)
+
+	good := sign(t, jwt.SigningMethodEdDSA, priv, kid, claimsFor(future))
+	c, err := v.Verify(context.Background(), good)
+	if err != nil {
+		t.Fatalf("valid token refused: %v", err)
+	}
+	if c.UserID() != 7 || c.Role != "user" || !c.InTeam(3) || c.InTeam(4) {
+		t.Fatalf("claims = %+v", c)
+	}
+
+	noExp := claimsFor(future)
+	delete(noExp, "exp")
+	wrongAud := claimsFor(future)
+	wrongAud["aud"] = "other"
+	wrongIss := claimsFor(future)
+	wrongIss["iss"] = "evil"
+	badRole := claimsFor(future)
+	badRole["role"] = "root"
+	parts := strings.Split(good, ".")
+	tamperedClaims := claimsFor(future)
+	tamperedClaims["role"] = "admin"
+	tamperedPayload, _ := json.Marshal(tamperedClaims)
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(tamperedPayload) + "." + parts[2]
+
+	// HS256 signed with the public key bytes as the secret: the classic
+	// algorithm-confusion attack.
+	hsWithPub := sign(t, jwt.SigningMethodHS256, []byte(pub), kid, claimsFor(future))
+	none := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, kid, claimsFor(future))
+
+	cases := map[string]struct {
+		token string
+		code  string
+	}{
+		"expired":      {sign(t, jwt.SigningMethodEdDSA, priv, kid, claimsFor(time.Now().Add(-time.Minute))), "token_expired"},
+		"no exp":       {sign(t, jwt.SigningMethodEdDSA, priv, kid, noExp), "unauthenticated"},
+		"tampered":     {tampered, "unauthenticated"},
+		"alg none":     {none, "unauthenticated"},
+		"hs256 pubkey": {hsWithPub, "unauthenticated"},
+		"other key":    {sign(t, jwt.SigningMethodEdDSA, otherPriv, kid, claimsFor(future)), "unauthenticated"},
+		"unknown kid":  {sign(t, jwt.SigningMethodEdDSA, priv, "nope", claimsFor(future)), "unauthenticated"},
+		"wrong aud":    {sign(t, jwt.SigningMethodEdDSA, priv, kid, wrongAud), "unauthenticated"},
+		"wrong iss":    {sign(t, jwt.SigningMethodEdDSA, priv, kid, wrongIss), "unauthenticated"},
+		"bad role":     {sign(t, jwt.SigningMethodEdDSA, priv, kid, badRole), "unauthenticated"},
+		"garbage":      {"not.a.jwt", "unauthenticated"},
+	}
+	for name, tc := range cases {
+		_, err := v.Verify(context.Background(), tc.token)
+		var e *httpx.Error
+		if !errors.As(err, &e) || e.Status != http.StatusUnauthorized || e.Code != tc.code {
+			t.Errorf("%s: err = %v, want 401 %s", name, err, tc.code)
+		}
+	}
+}
+
+func TestRemoteKeysPicksUpRotation(t *testing.T) {
+	pub1, priv1 := newKey(t)
+	pub2, priv2 := newKey(t)
+	var served atomic.Value
+	served.Store(JWKS{Keys: []JWK{PublicJWK(pub1)}})
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		_ = json.NewEncoder(w).Encode(served.Load())
+	}))
+	defer srv.Close()
+	keys := NewRemoteKeys(srv.URL)
+	keys.MinInterval = 0
+	v := NewVerifier(keys, "fund-auth", "fund-api")
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, sign(t, jwt.SigningMethodEdDSA, priv1, Thumbprint(pub1), claimsFor(time.Now().Add(time.Hour)))); err != nil {
+		t.Fatalf("key 1: %v", err)
+	}
+	served.Store(JWKS{Keys: []JWK{PublicJWK(pub1), PublicJWK(pub2)}})
+	if _, err := v.Verify(ctx, sign(t, jwt.SigningMethodEdDSA, priv2, Thumbprint(pub2), claimsFor(time.Now().Add(time.Hour)))); err != nil {
+		t.Fatalf("rotated key 2: %v", err)
+	}
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("fetches = %d, want 2 (one initial, one on the unknown kid)", n)
+	}
+	// Within MinInterval an unknown kid does not trigger another fetch.
+	keys.MinInterval = time.Hour
+	_, _ = v.Verify(ctx, sign(t, jwt.SigningMethodEdDSA, priv2, "unknown", claimsFor(time.Now().Add(time.Hour))))
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("fetches = %d after unknown kid inside MinInterval, want 2", n)
+	}
+}
+
+func TestRequire(t *testing.T) {
+	pub, priv := newKey(t)
+	v := NewVerifier(StaticKeys{Thumbprint(pub): pub}, "fund-auth", "fund-api")
+	h := v.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := FromContext(r.Context())
+		_, _ = w.Write([]byte(c.Subject))
+	}))
+	for _, hdr := range []string{"", "Basic abc", "Bearer ", "Bearer x.y.z"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if hdr != "" {
+			req.Header.Set("Authorization", hdr)
+		}
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), `"code":"unauthenticated"`) {
+			t.Errorf("%q: %d %s", hdr, rec.Code, rec.Body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+sign(t, jwt.SigningMethodEdDSA, priv, Thumbprint(pub), claimsFor(time.Now().Add(time.Hour))))
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Body.String() != "7" {
+		t.Fatalf("valid: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -1,0 +1,160 @@
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fundplatform/platform/libs/money"
+)
+
+// MaxBodyBytes is the largest request body accepted (CONTRACT §1).
+const MaxBodyBytes = 1 << 20
+
+// DecodeJSON decodes the request body into v strictly: unknown fields,
+// trailing data, wrong types and bodies over 1 MiB are refused with the
+// contract's codes. An empty body is "invalid_json".
+func DecodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return ErrMediaType
+		}
+	}
+	body := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	// Anything after the first value, other than whitespace, is refused.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return ErrTooLarge
+		}
+		return NewError(http.StatusBadRequest, "invalid_json", "request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		mbe    *http.MaxBytesError
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return ErrTooLarge
+	case errors.Is(err, io.EOF):
+		return NewError(http.StatusBadRequest, "invalid_json", "request body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &syntax):
+		return NewError(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return NewError(http.StatusBadRequest, "invalid_json", "request body must be a JSON object")
+		}
+		return &Error{Status: http.StatusBadRequest, Code: "validation_failed",
+			Message: fmt.Sprintf("%s must be of type %s", field, typ.Type),
+			Fields:  map[string]string{field: "must be of type " + typ.Type.String()}}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "unknown field " + name,
+			Fields: map[string]string{name: "unknown field"}}
+	case errors.Is(err, money.ErrInvalidAmount):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_amount", Message: err.Error()}
+	case errors.Is(err, money.ErrInvalidRatio):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_ratio", Message: err.Error()}
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return NewError(http.StatusBadRequest, "invalid_json", "request body is not valid: "+err.Error())
+}
+
+// Pagination is a list's limit and offset.
+type Pagination struct {
+	Limit  int
+	Offset int
+}
+
+// ParsePagination reads limit (1..1000, default 100) and offset (>= 0,
+// default 0) from the query.
+func ParsePagination(r *http.Request) (Pagination, error) {
+	p := Pagination{Limit: 100}
+	q := r.URL.Query()
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return p, Validation("validation_failed", "limit", "must be an integer from 1 to 1000")
+		}
+		p.Limit = n
+	}
+	if s := q.Get("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return p, Validation("validation_failed", "offset", "must be an integer >= 0")
+		}
+		p.Offset = n
+	}
+	return p, nil
+}
+
+// QueryInt64 reads an optional positive id from the query.
+func QueryInt64(r *http.Request, name string) (*int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return nil, Validation("validation_failed", name, "must be a positive integer")
+	}
+	return &n, nil
+}
+
+// QueryBool reads an optional boolean from the query.
+func QueryBool(r *http.Request, name string) (*bool, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return nil, Validation("validation_failed", name, "must be true or false")
+	}
+	return &b, nil
+}
+
+// QueryTime reads an optional RFC 3339 time from the query.
+func QueryTime(r *http.Request, name string) (*time.Time, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, Validation("validation_failed", name, "must be an RFC 3339 time")
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+// PathID reads a positive 64-bit id from a path value of the route pattern.
+func PathID(r *http.Request, name string) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || n <= 0 {
+		// An id that cannot exist names no resource.
+		return 0, ErrNotFound
+	}
+	return n, nil
+}

@@ -1,0 +1,63 @@
+// Package httpx holds the HTTP conventions every service shares (CONTRACT §1):
+// the response envelope, the error type with its stable codes, strict JSON
+// decoding, request ids, pagination and query parsing.
+package httpx
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error is an error a client may see: an HTTP status, a stable snake_case
+// code, a human message and, for validation errors, per-field reasons.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Fields  map[string]string
+	// RetryAfter, when set, is sent as the Retry-After header (seconds).
+	RetryAfter int
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// NewError builds an Error.
+func NewError(status int, code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
+
+// Errorf builds an Error with a formatted message.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Validation builds a 400 error for one field; code is usually
+// "validation_failed" or a more specific one such as "invalid_amount".
+func Validation(code, field, reason string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: code, Message: field + " " + reason,
+		Fields: map[string]string{field: reason}}
+}
+
+// Common errors, shared so the same condition always carries the same code.
+var (
+	ErrUnauthenticated = NewError(http.StatusUnauthorized, "unauthenticated", "authentication required")
+	ErrTokenExpired    = NewError(http.StatusUnauthorized, "token_expired", "access token expired")
+	ErrForbidden       = NewError(http.StatusForbidden, "forbidden", "not allowed")
+	ErrNotFound        = NewError(http.StatusNotFound, "not_found", "not found")
+	ErrTooLarge        = NewError(http.StatusRequestEntityTooLarge, "payload_too_large", "request body exceeds 1 MiB")
+	ErrInternal        = NewError(http.StatusInternalServerError, "internal", "internal server error")
+	ErrMethod          = NewError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+	ErrMediaType       = NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "request body must be application/json")
+	ErrRateLimited     = NewError(http.StatusTooManyRequests, "rate_limited", "too many requests")
+)
+
+// As returns the client-visible error behind err, or ErrInternal when err
+// is not one (its text is never shown to the client).
+func As(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return ErrInternal, false
+}

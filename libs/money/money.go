@@ -1,0 +1,186 @@
+// Package money holds the contract's rules for amounts and ratios (CONTRACT §1):
+// amounts have at most 12 integer and 8 fractional digits, are parsed exactly
+// from a JSON string or number (never through float64) and are written as a
+// JSON string with exactly 8 fractional digits; ratios lie in [0, 1] with at
+// most 4 fractional digits and are written with exactly 4.
+package money
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+)
+
+const (
+	// Places is the number of fractional digits of an amount.
+	Places = 8
+	// IntegerDigits is the largest number of integer digits of an amount.
+	IntegerDigits = 12
+	// RatioPlaces is the number of fractional digits of a ratio.
+	RatioPlaces = 4
+)
+
+// ErrInvalidAmount is wrapped by every amount parse error.
+var ErrInvalidAmount = errors.New("invalid amount")
+
+// ErrInvalidRatio is wrapped by every ratio parse error.
+var ErrInvalidRatio = errors.New("invalid ratio")
+
+// parseDecimal accepts exactly: optional '-', 1+ digits, optionally '.' and
+// 1..maxFrac digits. No '+', exponent, spaces, NaN or Infinity. It returns the
+// value and the count of significant integer digits.
+func parseDecimal(s string, maxFrac int) (decimal.Decimal, int, error) {
+	if s == "" {
+		return decimal.Decimal{}, 0, errors.New("must not be empty")
+	}
+	i := 0
+	if s[0] == '-' {
+		i++
+	}
+	intStart := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	intDigits := s[intStart:i]
+	if len(intDigits) == 0 {
+		return decimal.Decimal{}, 0, errors.New("must be a decimal number")
+	}
+	if i < len(s) {
+		if s[i] != '.' {
+			return decimal.Decimal{}, 0, errors.New("must be a plain decimal number (no exponent or other characters)")
+		}
+		i++
+		fracStart := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		frac := i - fracStart
+		if frac == 0 || i != len(s) {
+			return decimal.Decimal{}, 0, errors.New("must be a plain decimal number (no exponent or other characters)")
+		}
+		if frac > maxFrac {
+			return decimal.Decimal{}, 0, fmt.Errorf("must have at most %d decimal places", maxFrac)
+		}
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return decimal.Decimal{}, 0, errors.New("must be a decimal number")
+	}
+	significant := len(bytes.TrimLeft([]byte(intDigits), "0"))
+	return d, significant, nil
+}
+
+// Parse parses an amount with the contract's rules.
+func Parse(s string) (decimal.Decimal, error) {
+	d, intDigits, err := parseDecimal(s, Places)
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("%w: %v", ErrInvalidAmount, err)
+	}
+	if intDigits > IntegerDigits {
+		return decimal.Decimal{}, fmt.Errorf("%w: must have at most %d integer digits", ErrInvalidAmount, IntegerDigits)
+	}
+	return d, nil
+}
+
+// Format writes an amount with exactly 8 fractional digits.
+func Format(d decimal.Decimal) string { return d.StringFixed(Places) }
+
+// Floor8 rounds toward zero at 8 places (the contract's floor8).
+func Floor8(d decimal.Decimal) decimal.Decimal { return d.Truncate(Places) }
+
+// RoundHalfEven8 rounds half to even at 8 places.
+func RoundHalfEven8(d decimal.Decimal) decimal.Decimal { return d.RoundBank(Places) }
+
+// rawText turns a JSON value into the text of the number it holds: the
+// contents of a string, or the literal of a number. Anything else is refused.
+func rawText(b []byte) (string, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return "", errors.New("must not be null")
+	}
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return "", errors.New("must be a string or a number")
+		}
+		return s, nil
+	}
+	if b[0] == '-' || (b[0] >= '0' && b[0] <= '9') {
+		return string(b), nil
+	}
+	return "", errors.New("must be a string or a number")
+}
+
+// Amount is a money amount in request and response bodies.
+type Amount struct{ decimal.Decimal }
+
+// NewAmount wraps a decimal.
+func NewAmount(d decimal.Decimal) Amount { return Amount{d} }
+
+// MustAmount parses s and panics on error; for constants and tests.
+func MustAmount(s string) Amount {
+	d, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return Amount{d}
+}
+
+// UnmarshalJSON accepts a JSON string or number and parses it exactly.
+func (a *Amount) UnmarshalJSON(b []byte) error {
+	s, err := rawText(b)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidAmount, err)
+	}
+	d, err := Parse(s)
+	if err != nil {
+		return err
+	}
+	a.Decimal = d
+	return nil
+}
+
+// MarshalJSON writes the amount as a string with exactly 8 places.
+func (a Amount) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + Format(a.Decimal) + `"`), nil
+}
+
+// String writes the amount with exactly 8 places.
+func (a Amount) String() string { return Format(a.Decimal) }
+
+// ParseRatio parses a ratio: [0, 1] with at most 4 fractional digits.
+func ParseRatio(s string) (decimal.Decimal, error) {
+	d, _, err := parseDecimal(s, RatioPlaces)
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("%w: %v", ErrInvalidRatio, err)
+	}
+	if d.IsNegative() || d.GreaterThan(decimal.NewFromInt(1)) {
+		return decimal.Decimal{}, fmt.Errorf("%w: must be between 0 and 1", ErrInvalidRatio)
+	}
+	return d, nil
+}
+
+// Ratio is a share in [0, 1] in request and response bodies.
+type Ratio struct{ decimal.Decimal }
+
+// UnmarshalJSON accepts a JSON string or number and parses it exactly.
+func (r *Ratio) UnmarshalJSON(b []byte) error {
+	s, err := rawText(b)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidRatio, err)
+	}
+	d, err := ParseRatio(s)
+	if err != nil {
+		return err
+	}
+	r.Decimal = d
+	return nil
+}
+
+// MarshalJSON writes the ratio as a string with exactly 4 places.
+func (r Ratio) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + r.StringFixed(RatioPlaces) + `"`), nil
+}
