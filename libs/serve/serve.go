@@ -1,0 +1,197 @@
+// Package serve runs a service's HTTP server with the endpoints every
+// service has on its own port — /healthz, /readyz, /metrics — and a graceful
+// shutdown: on SIGTERM or SIGINT readiness turns 503 at once (so load
+// balancers stop sending), after DrainDelay the listener closes, in-flight
+// requests finish (up to ShutdownTimeout), and Run returns.
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config is the part of every service's configuration that concerns the
+// process itself; services embed it in their own config struct.
+type Config struct {
+	HTTPAddr        string        `env:"HTTP_ADDR"`
+	AppEnv          string        `env:"APP_ENV" envDefault:"development"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
+	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY" envDefault:"0s"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
+}
+
+// Production reports whether APP_ENV is production.
+func (c Config) Production() bool { return c.AppEnv == "production" }
+
+// Validate checks the fields of Config.
+func (c Config) Validate() error {
+	if c.AppEnv != "development" && c.AppEnv != "production" {
+		return fmt.Errorf("APP_ENV must be development or production, not %q", c.AppEnv)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return fmt.Errorf("HTTP_ADDR %q: %w", c.HTTPAddr, err)
+	}
+	return nil
+}
+
+// Check is one readiness condition (database answers, broker connected…).
+type Check struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// Server is a service's HTTP server.
+type Server struct {
+	Config   Config
+	Handler  http.Handler // the service's routes
+	Registry *prometheus.Registry
+	Checks   []Check
+	Logger   *slog.Logger
+
+	draining  atomic.Bool
+	readyOnce sync.Once
+	ready     chan string
+}
+
+// Ready returns a channel that receives the listening address once the
+// server accepts connections (useful with HTTP_ADDR port 0 in tests).
+func (s *Server) Ready() <-chan string { return s.readyChan() }
+
+func (s *Server) readyChan() chan string {
+	s.readyOnce.Do(func() { s.ready = make(chan string, 1) })
+	return s.ready
+}
+
+func (s *Server) mux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
+	}
+	mux.Handle("/", s.Handler)
+	return mux
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeStatus(w, http.StatusServiceUnavailable, map[string]any{"status": "draining"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	status := http.StatusOK
+	for _, c := range s.Checks {
+		if err := c.Check(ctx); err != nil {
+			checks[c.Name] = err.Error()
+			status = http.StatusServiceUnavailable
+		} else {
+			checks[c.Name] = "ok"
+		}
+	}
+	state := "ready"
+	if status != http.StatusOK {
+		state = "not_ready"
+	}
+	writeStatus(w, status, map[string]any{"status": state, "checks": checks})
+}
+
+func writeStatus(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// Run serves until ctx ends or the process gets SIGTERM/SIGINT, then shuts
+// down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := s.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	ln, err := net.Listen("tcp", s.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.Config.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.mux(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "app_env", s.Config.AppEnv)
+	select {
+	case s.readyChan() <- ln.Addr().String():
+	default:
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	log.Info("shutting down: readiness now 503", "drain_delay", s.Config.DrainDelay.String())
+	time.Sleep(s.Config.DrainDelay)
+	timeout := s.Config.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 25 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped: in-flight requests finished")
+	return nil
+}
+
+// Healthcheck GETs the readiness endpoint of the server at addr and
+// returns an error unless it answers 200; for container healthchecks
+// (`<binary> -healthcheck`) in images without a shell.
+func Healthcheck(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/readyz")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("readyz answered %d", resp.StatusCode)
+	}
+	return nil
+}

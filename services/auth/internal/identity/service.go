@@ -1,0 +1,414 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Rules of CONTRACT §2.
+const (
+	// MinPasswordLength is the shortest password accepted.
+	MinPasswordLength = 12
+	// MaxPasswordBytes is bcrypt's input limit; longer passwords are refused
+	// rather than silently truncated.
+	MaxPasswordBytes = 72
+	// MaxLoginFailures within LockoutWindow lock an email out.
+	MaxLoginFailures = 5
+	// LockoutWindow is the window failures are counted in.
+	LockoutWindow = 15 * time.Minute
+	// DefaultBcryptCost is the production hashing cost (the minimum there).
+	DefaultBcryptCost = 12
+)
+
+// Options configure the service.
+type Options struct {
+	RefreshTTL time.Duration
+	BcryptCost int
+	Now        func() time.Time
+}
+
+type service struct {
+	store  Store
+	tokens TokenIssuer
+	opts   Options
+	// dummyHash is compared against when an email is unknown, so a login
+	// takes as long whether or not the account exists.
+	dummyHash []byte
+}
+
+// New returns the service.
+func New(store Store, tokens TokenIssuer, opts Options) Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.BcryptCost == 0 {
+		opts.BcryptCost = DefaultBcryptCost
+	}
+	if opts.RefreshTTL == 0 {
+		opts.RefreshTTL = 7 * 24 * time.Hour
+	}
+	dummy, _ := bcrypt.GenerateFromPassword([]byte("dummy password for timing"), opts.BcryptCost)
+	return &service{store: store, tokens: tokens, opts: opts, dummyHash: dummy}
+}
+
+func (s *service) now() time.Time { return s.opts.Now().UTC() }
+
+// NormalizeEmail trims and lower-cases an email; emails are unique
+// case-insensitively.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+func validateEmail(email string) error {
+	if email == "" {
+		return &ValidationError{"email", "is required"}
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || len(email) > 254 {
+		return &ValidationError{"email", "must be a valid email address"}
+	}
+	return nil
+}
+
+// ValidatePassword checks the password rules.
+func ValidatePassword(field, pw string) error {
+	if utf8.RuneCountInString(pw) < MinPasswordLength {
+		return &ValidationError{field, "must be at least 12 characters"}
+	}
+	if len(pw) > MaxPasswordBytes {
+		return &ValidationError{field, "must be at most 72 bytes"}
+	}
+	return nil
+}
+
+func validateName(field, v string, max int) error {
+	if strings.TrimSpace(v) == "" {
+		return &ValidationError{field, "is required"}
+	}
+	if utf8.RuneCountInString(v) > max {
+		return &ValidationError{field, "is too long"}
+	}
+	return nil
+}
+
+func validRole(r string) bool { return r == RoleAdmin || r == RoleViewer || r == RoleUser }
+
+func (s *service) hash(pw string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), s.opts.BcryptCost)
+	return string(h), err
+}
+
+// --- tokens -----------------------------------------------------------------
+
+func newOpaqueToken() (string, []byte) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	return tok, HashRefreshToken(tok)
+}
+
+// HashRefreshToken is how refresh tokens are stored: only their SHA-256.
+func HashRefreshToken(tok string) []byte {
+	sum := sha256.Sum256([]byte(tok))
+	return sum[:]
+}
+
+func (s *service) pair(u User, family uuid.UUID, now time.Time) (TokenPair, *RefreshToken, error) {
+	access, ttl, err := s.tokens.Issue(u, now)
+	if err != nil {
+		return TokenPair{}, nil, err
+	}
+	refresh, hash := newOpaqueToken()
+	rt := &RefreshToken{Hash: hash, UserID: u.ID, FamilyID: family, ExpiresAt: now.Add(s.opts.RefreshTTL)}
+	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)}, rt, nil
+}
+
+func (s *service) Login(ctx context.Context, email, password string) (TokenPair, error) {
+	email = NormalizeEmail(email)
+	if email == "" || password == "" {
+		return TokenPair{}, ErrInvalidCredentials
+	}
+	now := s.now()
+	var user User
+	err := s.store.Login(ctx, email, now.Add(-LockoutWindow), now, func(st LoginState) (LoginOutcome, error) {
+		if len(st.Failures) >= MaxLoginFailures {
+			// Locked until the failures in the window drop below the limit.
+			slices.SortFunc(st.Failures, func(a, b time.Time) int { return b.Compare(a) })
+			return LoginRefused, &LockedOutError{Until: st.Failures[MaxLoginFailures-1].Add(LockoutWindow)}
+		}
+		hash := s.dummyHash
+		if st.User != nil {
+			hash = []byte(st.Hash)
+		}
+		if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || st.User == nil {
+			return LoginFailed, ErrInvalidCredentials
+		}
+		if !st.User.IsActive {
+			return LoginRefused, ErrAccountDisabled
+		}
+		user = *st.User
+		return LoginSucceeded, nil
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	pair, rt, err := s.pair(user, uuid.New(), now)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if err := s.store.CreateRefreshToken(ctx, *rt, now); err != nil {
+		return TokenPair{}, err
+	}
+	return pair, nil
+}
+
+func (s *service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
+	if refreshToken == "" {
+		return TokenPair{}, &ValidationError{"refresh_token", "is required"}
+	}
+	now := s.now()
+	var pair TokenPair
+	err := s.store.RotateRefreshToken(ctx, HashRefreshToken(refreshToken), now, func(t RefreshToken, u User) RotateDecision {
+		switch {
+		case t.RevokedAt != nil:
+			return RotateDecision{Err: ErrInvalidRefreshToken}
+		case t.UsedAt != nil:
+			// A rotated token came back: it was stolen or replayed.
+			// Whoever holds its successor loses the session too.
+			return RotateDecision{RevokeFamily: true, Err: ErrRefreshTokenReused}
+		case !now.Before(t.ExpiresAt):
+			return RotateDecision{Err: ErrInvalidRefreshToken}
+		case !u.IsActive:
+			return RotateDecision{RevokeFamily: true, Err: ErrAccountDisabled}
+		}
+		p, next, err := s.pair(u, t.FamilyID, now)
+		if err != nil {
+			return RotateDecision{Err: err}
+		}
+		pair = p
+		return RotateDecision{Next: next}
+	})
+	return pair, err
+}
+
+func (s *service) Logout(ctx context.Context, caller Caller, refreshToken string) error {
+	if refreshToken == "" {
+		return &ValidationError{"refresh_token", "is required"}
+	}
+	// Logging out ends the session: the token's whole family. A token that
+	// is unknown or someone else's changes nothing (logout is idempotent).
+	return s.store.RevokeFamilyOf(ctx, HashRefreshToken(refreshToken), caller.UserID, s.now())
+}
+
+func (s *service) Me(ctx context.Context, caller Caller) (User, error) {
+	u, err := s.store.UserByID(ctx, caller.UserID)
+	if errors.Is(err, ErrUserNotFound) || (err == nil && !u.IsActive) {
+		return User{}, ErrUnauthenticated
+	}
+	return u, err
+}
+
+// Bootstrap creates the first admin when there are no users; it reports
+// whether it did.
+func Bootstrap(ctx context.Context, store Store, email, password string, cost int, now time.Time) (bool, error) {
+	email = NormalizeEmail(email)
+	if err := validateEmail(email); err != nil {
+		return false, err
+	}
+	if err := ValidatePassword("BOOTSTRAP_ADMIN_PASSWORD", password); err != nil {
+		return false, err
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return false, err
+	}
+	return store.BootstrapAdmin(ctx, email, "admin", string(h), now)
+}
+
+// --- users ------------------------------------------------------------------
+
+func (s *service) CreateUser(ctx context.Context, caller Caller, in NewUser) (User, error) {
+	if caller.Role != RoleAdmin {
+		return User{}, ErrForbidden
+	}
+	in.Email = NormalizeEmail(in.Email)
+	if err := validateEmail(in.Email); err != nil {
+		return User{}, err
+	}
+	if err := validateName("username", in.Username, 100); err != nil {
+		return User{}, err
+	}
+	if err := ValidatePassword("password", in.Password); err != nil {
+		return User{}, err
+	}
+	if !validRole(in.Role) {
+		return User{}, &ValidationError{"role", "must be one of admin, viewer, user"}
+	}
+	h, err := s.hash(in.Password)
+	if err != nil {
+		return User{}, err
+	}
+	return s.store.CreateUser(ctx, in.Email, strings.TrimSpace(in.Username), h, in.Role, s.now())
+}
+
+func (s *service) ListUsers(ctx context.Context, caller Caller, f UserFilter, p Page) ([]User, int64, error) {
+	if caller.Role != RoleAdmin && caller.Role != RoleViewer {
+		return nil, 0, ErrForbidden
+	}
+	if f.Role != nil && !validRole(*f.Role) {
+		return nil, 0, &ValidationError{"role", "must be one of admin, viewer, user"}
+	}
+	return s.store.ListUsers(ctx, f, p)
+}
+
+// canSeeUser: admins and viewers see everyone, a user only itself.
+func canSeeUser(c Caller, id int64) bool {
+	return c.Role == RoleAdmin || c.Role == RoleViewer || c.UserID == id
+}
+
+func (s *service) GetUser(ctx context.Context, caller Caller, id int64) (User, error) {
+	if !canSeeUser(caller, id) {
+		return User{}, ErrNotFound
+	}
+	u, err := s.store.UserByID(ctx, id)
+	if errors.Is(err, ErrUserNotFound) {
+		return User{}, ErrNotFound
+	}
+	return u, err
+}
+
+func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p UserPatch) (User, error) {
+	if !canSeeUser(caller, id) {
+		return User{}, ErrNotFound
+	}
+	adminFields := p.Role != nil || p.IsActive != nil || p.Username != nil
+	if !adminFields && p.Password == nil {
+		if p.OldPassword != nil {
+			return User{}, &ValidationError{"password", "is required with old_password"}
+		}
+		return User{}, &ValidationError{"body", "must set at least one of role, is_active, username, password"}
+	}
+	if adminFields && caller.Role != RoleAdmin {
+		return User{}, ErrForbidden
+	}
+	if p.Password != nil && caller.UserID != id {
+		// Nobody sets another user's password; an admin deactivates the
+		// account or the user changes it with its old one.
+		return User{}, ErrForbidden
+	}
+	if p.Role != nil && !validRole(*p.Role) {
+		return User{}, &ValidationError{"role", "must be one of admin, viewer, user"}
+	}
+	if p.Username != nil {
+		if err := validateName("username", *p.Username, 100); err != nil {
+			return User{}, err
+		}
+	}
+	var newHash string
+	if p.Password != nil {
+		if p.OldPassword == nil || *p.OldPassword == "" {
+			return User{}, &ValidationError{"old_password", "is required to change the password"}
+		}
+		if err := ValidatePassword("password", *p.Password); err != nil {
+			return User{}, err
+		}
+		h, err := s.hash(*p.Password)
+		if err != nil {
+			return User{}, err
+		}
+		newHash = h
+	}
+	u, err := s.store.UpdateUser(ctx, id, s.now(), func(u *User, hash *string, activeAdmins int) (bool, error) {
+		revoke := false
+		if p.Password != nil {
+			if bcrypt.CompareHashAndPassword([]byte(*hash), []byte(*p.OldPassword)) != nil {
+				return false, &ValidationError{"old_password", "is incorrect"}
+			}
+			*hash = newHash
+			revoke = true // other sessions end with the old password
+		}
+		wasActiveAdmin := u.Role == RoleAdmin && u.IsActive
+		if p.Role != nil {
+			u.Role = *p.Role
+		}
+		if p.IsActive != nil {
+			if u.IsActive && !*p.IsActive {
+				revoke = true
+			}
+			u.IsActive = *p.IsActive
+		}
+		if p.Username != nil {
+			u.Username = strings.TrimSpace(*p.Username)
+		}
+		if wasActiveAdmin && (u.Role != RoleAdmin || !u.IsActive) && activeAdmins <= 1 {
+			return false, ErrLastAdmin
+		}
+		return revoke, nil
+	})
+	if errors.Is(err, ErrUserNotFound) {
+		return User{}, ErrNotFound
+	}
+	return u, err
+}
+
+// --- teams ------------------------------------------------------------------
+
+func (s *service) CreateTeam(ctx context.Context, caller Caller, in NewTeam) (Team, error) {
+	if caller.Role != RoleAdmin {
+		return Team{}, ErrForbidden
+	}
+	if err := validateName("name", in.Name, 100); err != nil {
+		return Team{}, err
+	}
+	if utf8.RuneCountInString(in.Description) > 1000 {
+		return Team{}, &ValidationError{"description", "is too long"}
+	}
+	return s.store.CreateTeam(ctx, strings.TrimSpace(in.Name), in.Description, s.now())
+}
+
+func (s *service) ListTeams(ctx context.Context, caller Caller, p Page) ([]Team, int64, error) {
+	var memberOf *int64
+	if caller.Role == RoleUser {
+		memberOf = &caller.UserID
+	}
+	return s.store.ListTeams(ctx, memberOf, p)
+}
+
+func (s *service) GetTeam(ctx context.Context, caller Caller, id int64) (Team, error) {
+	t, err := s.store.TeamByID(ctx, id)
+	if errors.Is(err, ErrTeamNotFound) {
+		return Team{}, ErrNotFound
+	}
+	if err != nil {
+		return Team{}, err
+	}
+	// Membership is read from the database, not the token, so a user
+	// removed from a team stops seeing it at once.
+	if caller.Role == RoleUser && !slices.Contains(t.MemberIDs, caller.UserID) {
+		return Team{}, ErrNotFound
+	}
+	return t, nil
+}
+
+func (s *service) AddMember(ctx context.Context, caller Caller, teamID, userID int64) (Team, error) {
+	if caller.Role != RoleAdmin {
+		return Team{}, ErrForbidden
+	}
+	return s.store.AddMember(ctx, teamID, userID, s.now())
+}
+
+func (s *service) RemoveMember(ctx context.Context, caller Caller, teamID, userID int64) (Team, error) {
+	if caller.Role != RoleAdmin {
+		return Team{}, ErrForbidden
+	}
+	return s.store.RemoveMember(ctx, teamID, userID, s.now())
+}

@@ -1,0 +1,418 @@
+// Package store is the auth service's PostgreSQL adapter: it implements
+// identity.Store with pgx, and embeds the service's migrations.
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fundplatform/platform/libs/pg"
+	"github.com/fundplatform/platform/services/auth/internal/identity"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the service's schema migrations.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// Store implements identity.Store.
+type Store struct{ pool *pgxpool.Pool }
+
+var _ identity.Store = (*Store)(nil)
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+const userColumns = `u.id, u.email, u.username, u.role, u.is_active, u.created_at, u.updated_at,
+	COALESCE((SELECT array_agg(m.team_id ORDER BY m.team_id) FROM team_members m WHERE m.user_id = u.id), '{}')`
+
+func scanUser(row pgx.Row) (identity.User, error) {
+	var u identity.User
+	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.Role, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &u.TeamIDs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, identity.ErrUserNotFound
+	}
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, err
+}
+
+func userByID(ctx context.Context, q querier, id int64) (identity.User, error) {
+	return scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
+}
+
+// CreateUser implements identity.Store.
+func (s *Store) CreateUser(ctx context.Context, email, username, hash, role string, now time.Time) (identity.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `
+		WITH u AS (
+			INSERT INTO users (email, username, password_hash, role, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5) RETURNING *)
+		SELECT `+userColumns+` FROM u`, email, username, hash, role, now))
+	if pg.IsUniqueViolation(err, "users_email_key") {
+		return identity.User{}, identity.ErrEmailTaken
+	}
+	return u, err
+}
+
+// BootstrapAdmin implements identity.Store: the advisory lock makes
+// concurrent replicas starting at once create a single admin.
+func (s *Store) BootstrapAdmin(ctx context.Context, email, username, hash string, now time.Time) (bool, error) {
+	created := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auth.bootstrap'))`); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO users (email, username, password_hash, role, created_at, updated_at)
+			SELECT $1, $2, $3, 'admin', $4, $4 WHERE NOT EXISTS (SELECT 1 FROM users)`, email, username, hash, now)
+		created = tag.RowsAffected() == 1
+		return err
+	})
+	return created, err
+}
+
+// UserByID implements identity.Store.
+func (s *Store) UserByID(ctx context.Context, id int64) (identity.User, error) {
+	return userByID(ctx, s.pool, id)
+}
+
+// UserHash implements identity.Store.
+func (s *Store) UserHash(ctx context.Context, id int64) (string, error) {
+	var h string
+	err := s.pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, id).Scan(&h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", identity.ErrUserNotFound
+	}
+	return h, err
+}
+
+// ListUsers implements identity.Store.
+func (s *Store) ListUsers(ctx context.Context, f identity.UserFilter, p identity.Page) ([]identity.User, int64, error) {
+	var where []string
+	var args []any
+	if f.Role != nil {
+		args = append(args, *f.Role)
+		where = append(where, fmt.Sprintf("u.role = $%d", len(args)))
+	}
+	if f.IsActive != nil {
+		args = append(args, *f.IsActive)
+		where = append(where, fmt.Sprintf("u.is_active = $%d", len(args)))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users u`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	args = append(args, p.Limit, p.Offset)
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM users u%s ORDER BY u.id DESC LIMIT $%d OFFSET $%d`,
+		userColumns, cond, len(args)-1, len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity.User, error) { return scanUser(r) })
+	return users, total, err
+}
+
+// UpdateUser implements identity.Store.
+func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func(u *identity.User, hash *string, activeAdmins int) (bool, error)) (identity.User, error) {
+	var out identity.User
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		// Lock the active admins first (always in id order) so two
+		// concurrent demotions cannot both see a second admin.
+		var admins int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id FOR UPDATE) a`).Scan(&admins); err != nil {
+			return err
+		}
+		var hash string
+		if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&hash); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return identity.ErrUserNotFound
+			}
+			return err
+		}
+		u, err := userByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		revoke, err := fn(&u, &hash, admins)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET username = $2, role = $3, is_active = $4, password_hash = $5, updated_at = $6 WHERE id = $1`,
+			id, u.Username, u.Role, u.IsActive, hash, now); err != nil {
+			return err
+		}
+		if revoke {
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, id, now); err != nil {
+				return err
+			}
+		}
+		out, err = userByID(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Login implements identity.Store. A transaction-scoped advisory lock on
+// the email serialises its attempts, so parallel guesses cannot slip past
+// the failure count.
+func (s *Store) Login(ctx context.Context, email string, since, now time.Time, fn func(identity.LoginState) (identity.LoginOutcome, error)) error {
+	var fnErr error
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auth.login:' || $1))`, email); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE email = $1 AND failed_at < $2`, email, since); err != nil {
+			return err
+		}
+		var st identity.LoginState
+		rows, err := tx.Query(ctx, `SELECT failed_at FROM login_failures WHERE email = $1 AND failed_at >= $2`, email, since)
+		if err != nil {
+			return err
+		}
+		if st.Failures, err = pgx.CollectRows(rows, pgx.RowTo[time.Time]); err != nil {
+			return err
+		}
+		var id int64
+		err = tx.QueryRow(ctx, `SELECT id, password_hash FROM users WHERE email = $1`, email).Scan(&id, &st.Hash)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			u, err := userByID(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			st.User = &u
+		}
+		var outcome identity.LoginOutcome
+		outcome, fnErr = fn(st)
+		switch outcome {
+		case identity.LoginFailed:
+			_, err = tx.Exec(ctx, `INSERT INTO login_failures (email, failed_at) VALUES ($1, $2)`, email, now)
+		case identity.LoginSucceeded:
+			_, err = tx.Exec(ctx, `DELETE FROM login_failures WHERE email = $1`, email)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return fnErr
+}
+
+// CreateRefreshToken implements identity.Store.
+func (s *Store) CreateRefreshToken(ctx context.Context, t identity.RefreshToken, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		t.Hash, t.UserID, t.FamilyID, t.ExpiresAt, now)
+	return err
+}
+
+// RotateRefreshToken implements identity.Store. The row lock makes two
+// concurrent uses of one token see each other: the second finds it used.
+func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, decide func(identity.RefreshToken, identity.User) identity.RotateDecision) error {
+	var decision identity.RotateDecision
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var t identity.RefreshToken
+		err := tx.QueryRow(ctx, `SELECT token_hash, user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).
+			Scan(&t.Hash, &t.UserID, &t.FamilyID, &t.ExpiresAt, &t.UsedAt, &t.RevokedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			decision = identity.RotateDecision{Err: identity.ErrInvalidRefreshToken}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		u, err := userByID(ctx, tx, t.UserID)
+		if err != nil {
+			return err
+		}
+		decision = decide(t, u)
+		if decision.RevokeFamily {
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, t.FamilyID, now); err != nil {
+				return err
+			}
+		}
+		if n := decision.Next; n != nil {
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, hash, now); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
+				n.Hash, n.UserID, n.FamilyID, n.ExpiresAt, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return decision.Err
+}
+
+// RevokeFamilyOf implements identity.Store.
+func (s *Store) RevokeFamilyOf(ctx context.Context, hash []byte, userID int64, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE refresh_tokens SET revoked_at = $3
+		WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2)`,
+		hash, userID, now)
+	return err
+}
+
+const teamColumns = `t.id, t.name, t.description, t.created_at, t.updated_at,
+	COALESCE((SELECT array_agg(m.user_id ORDER BY m.user_id) FROM team_members m WHERE m.team_id = t.id), '{}')`
+
+func scanTeam(row pgx.Row) (identity.Team, error) {
+	var t identity.Team
+	err := row.Scan(&t.ID, &t.Name, &t.Description, &t.CreatedAt, &t.UpdatedAt, &t.MemberIDs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, identity.ErrTeamNotFound
+	}
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	return t, err
+}
+
+func teamByID(ctx context.Context, q querier, id int64) (identity.Team, error) {
+	return scanTeam(q.QueryRow(ctx, `SELECT `+teamColumns+` FROM teams t WHERE t.id = $1`, id))
+}
+
+// CreateTeam implements identity.Store.
+func (s *Store) CreateTeam(ctx context.Context, name, description string, now time.Time) (identity.Team, error) {
+	t, err := scanTeam(s.pool.QueryRow(ctx, `
+		WITH t AS (INSERT INTO teams (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING *)
+		SELECT `+teamColumns+` FROM t`, name, description, now))
+	if pg.IsUniqueViolation(err, "teams_name_key") {
+		return identity.Team{}, identity.ErrTeamNameTaken
+	}
+	return t, err
+}
+
+// TeamByID implements identity.Store.
+func (s *Store) TeamByID(ctx context.Context, id int64) (identity.Team, error) {
+	return teamByID(ctx, s.pool, id)
+}
+
+// ListTeams implements identity.Store.
+func (s *Store) ListTeams(ctx context.Context, memberOf *int64, p identity.Page) ([]identity.Team, int64, error) {
+	cond := ""
+	args := []any{}
+	if memberOf != nil {
+		cond = ` WHERE EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = $1)`
+		args = append(args, *memberOf)
+	}
+	var total int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM teams t`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	args = append(args, p.Limit, p.Offset)
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM teams t%s ORDER BY t.id DESC LIMIT $%d OFFSET $%d`,
+		teamColumns, cond, len(args)-1, len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	teams, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity.Team, error) { return scanTeam(r) })
+	return teams, total, err
+}
+
+func (s *Store) changeMembership(ctx context.Context, teamID, userID int64, now time.Time, add bool) (identity.Team, error) {
+	var out identity.Team
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT true FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&exists); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return identity.ErrTeamNotFound
+			}
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT true FROM users WHERE id = $1`, userID).Scan(&exists); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return identity.ErrUserNotFound
+			}
+			return err
+		}
+		var tag pgconn.CommandTag
+		var err error
+		if add {
+			tag, err = tx.Exec(ctx, `INSERT INTO team_members (team_id, user_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, teamID, userID, now)
+		} else {
+			tag, err = tx.Exec(ctx, `DELETE FROM team_members WHERE team_id = $1 AND user_id = $2`, teamID, userID)
+		}
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE teams SET updated_at = $2 WHERE id = $1`, teamID, now); err != nil {
+				return err
+			}
+		}
+		out, err = teamByID(ctx, tx, teamID)
+		return err
+	})
+	return out, err
+}
+
+// AddMember implements identity.Store; adding a member twice is a no-op.
+func (s *Store) AddMember(ctx context.Context, teamID, userID int64, now time.Time) (identity.Team, error) {
+	return s.changeMembership(ctx, teamID, userID, now, true)
+}
+
+// RemoveMember implements identity.Store; removing a non-member is a no-op.
+func (s *Store) RemoveMember(ctx context.Context, teamID, userID int64, now time.Time) (identity.Team, error) {
+	return s.changeMembership(ctx, teamID, userID, now, false)
+}
+
+// RegisterSigningKey records the key now signing tokens and retires every
+// other key that was still current.
+func (s *Store) RegisterSigningKey(ctx context.Context, kid string, pub ed25519.PublicKey, now time.Time) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, public_key, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (kid) DO UPDATE SET retired_at = NULL`, kid, []byte(pub), now); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $2 WHERE kid <> $1 AND retired_at IS NULL`, kid, now)
+		return err
+	})
+}
+
+// PublishedKeys returns the keys still to be served: current ones and those
+// retired after retiredSince.
+func (s *Store) PublishedKeys(ctx context.Context, retiredSince time.Time) ([]ed25519.PublicKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT public_key FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC`, retiredSince)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ed25519.PublicKey, error) {
+		var b []byte
+		err := r.Scan(&b)
+		return ed25519.PublicKey(b), err
+	})
+}

@@ -1,0 +1,55 @@
+package transport
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/services/auth/internal/identity"
+)
+
+// codes maps each domain error to its status and stable code (CONTRACT §1, §2).
+var codes = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{identity.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials"},
+	{identity.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{identity.ErrInvalidRefreshToken, http.StatusUnauthorized, "invalid_refresh_token"},
+	{identity.ErrRefreshTokenReused, http.StatusUnauthorized, "refresh_token_reused"},
+	{identity.ErrAccountDisabled, http.StatusForbidden, "account_disabled"},
+	{identity.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{identity.ErrNotFound, http.StatusNotFound, "not_found"},
+	{identity.ErrUserNotFound, http.StatusNotFound, "user_not_found"},
+	{identity.ErrTeamNotFound, http.StatusNotFound, "team_not_found"},
+	{identity.ErrEmailTaken, http.StatusConflict, "email_taken"},
+	{identity.ErrTeamNameTaken, http.StatusConflict, "team_name_taken"},
+	{identity.ErrLastAdmin, http.StatusConflict, "last_admin"},
+}
+
+// mapError turns domain errors into client errors.
+func mapError(err error) error {
+	var ve *identity.ValidationError
+	if errors.As(err, &ve) {
+		return httpx.Validation("validation_failed", ve.Field, ve.Reason)
+	}
+	var lo *identity.LockedOutError
+	if errors.As(err, &lo) {
+		e := *httpx.ErrRateLimited
+		e.Message = lo.Error()
+		e.RetryAfter = int(math.Ceil(time.Until(lo.Until).Seconds()))
+		if e.RetryAfter < 1 {
+			e.RetryAfter = 1
+		}
+		return &e
+	}
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return httpx.NewError(c.status, c.code, c.err.Error())
+		}
+	}
+	return err
+}

@@ -1,0 +1,128 @@
+// Package transport is the auth service's HTTP transport: routes of
+// CONTRACT §2, request decoding and the error mapping.
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	kithttp "github.com/go-kit/kit/transport/http"
+
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/services/auth/api"
+	"github.com/fundplatform/platform/services/auth/internal/endpoint"
+	"github.com/fundplatform/platform/services/auth/internal/identity"
+)
+
+// NewHandler returns the service's routes. wrap instruments each route
+// (metrics and access log); verifier checks the bearer token of protected
+// routes.
+func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(string, http.Handler) http.Handler) http.Handler {
+	r := httpx.NewRouter(wrap)
+	public := func(method, path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
+		r.Handle(method, path, httpx.NewServer(ep, dec, mapError))
+	}
+	protected := func(method, path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
+		r.Handle(method, path, verifier.Require(httpx.NewServer(ep, dec, mapError)))
+	}
+
+	public("POST", "/api/v1/auth/login", eps.Login, decodeBody[endpoint.LoginRequest])
+	public("POST", "/api/v1/auth/refresh", eps.Refresh, decodeBody[endpoint.RefreshRequest])
+	protected("POST", "/api/v1/auth/logout", eps.Logout, decodeBody[endpoint.RefreshRequest])
+	protected("GET", "/api/v1/auth/me", eps.Me, httpx.NoRequest)
+
+	// The JWKS is served raw (RFC 7517), not in the envelope: it is read by
+	// JWT libraries and Envoy, which expect exactly that document.
+	jwks := kithttp.NewServer(eps.JWKS, httpx.NoRequest, encodeJWKS, httpx.ServerOptions(mapError)...)
+	r.Handle("GET", "/.well-known/jwks.json", jwks)
+	r.Handle("GET", "/api/v1/auth/jwks.json", jwks)
+
+	protected("POST", "/api/v1/users", eps.CreateUser, decodeBody[identity.NewUser])
+	protected("GET", "/api/v1/users", eps.ListUsers, decodeListUsers)
+	protected("GET", "/api/v1/users/{id}", eps.GetUser, decodeID)
+	protected("PATCH", "/api/v1/users/{id}", eps.UpdateUser, decodeUpdateUser)
+
+	protected("POST", "/api/v1/teams", eps.CreateTeam, decodeBody[identity.NewTeam])
+	protected("GET", "/api/v1/teams", eps.ListTeams, decodeListTeams)
+	protected("GET", "/api/v1/teams/{id}", eps.GetTeam, decodeID)
+	protected("PUT", "/api/v1/teams/{id}/members/{user_id}", eps.AddMember, decodeMember)
+	protected("DELETE", "/api/v1/teams/{id}/members/{user_id}", eps.DelMember, decodeMember)
+
+	r.Handle("GET", "/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(api.OpenAPI)
+	}))
+	return httpx.Recover(r)
+}
+
+type kitEndpoint = func(context.Context, any) (any, error)
+
+func decodeBody[T any](_ context.Context, r *http.Request) (any, error) {
+	var v T
+	if err := httpx.DecodeJSON(r, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func decodeID(_ context.Context, r *http.Request) (any, error) {
+	id, err := httpx.PathID(r, "id")
+	return endpoint.IDRequest{ID: id}, err
+}
+
+func decodeMember(_ context.Context, r *http.Request) (any, error) {
+	teamID, err := httpx.PathID(r, "id")
+	if err != nil {
+		return nil, httpx.NewError(http.StatusNotFound, "team_not_found", identity.ErrTeamNotFound.Error())
+	}
+	userID, err := httpx.PathID(r, "user_id")
+	if err != nil {
+		return nil, httpx.NewError(http.StatusNotFound, "user_not_found", identity.ErrUserNotFound.Error())
+	}
+	return endpoint.MemberRequest{TeamID: teamID, UserID: userID}, nil
+}
+
+func page(r *http.Request) (identity.Page, error) {
+	p, err := httpx.ParsePagination(r)
+	return identity.Page{Limit: p.Limit, Offset: p.Offset}, err
+}
+
+func decodeListUsers(_ context.Context, r *http.Request) (any, error) {
+	p, err := page(r)
+	if err != nil {
+		return nil, err
+	}
+	req := endpoint.ListUsersRequest{Page: p}
+	if role := r.URL.Query().Get("role"); role != "" {
+		req.Filter.Role = &role
+	}
+	if req.Filter.IsActive, err = httpx.QueryBool(r, "is_active"); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeListTeams(_ context.Context, r *http.Request) (any, error) {
+	p, err := page(r)
+	return endpoint.ListTeamsRequest{Page: p}, err
+}
+
+func decodeUpdateUser(_ context.Context, r *http.Request) (any, error) {
+	id, err := httpx.PathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	var patch identity.UserPatch
+	if err := httpx.DecodeJSON(r, &patch); err != nil {
+		return nil, err
+	}
+	return endpoint.UpdateUserRequest{ID: id, Patch: patch}, nil
+}
+
+func encodeJWKS(_ context.Context, w http.ResponseWriter, resp any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	return json.NewEncoder(w).Encode(resp)
+}
