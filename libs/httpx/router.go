@@ -40,5 +40,17 @@ func (r *Router) Handle(method, path string, h http.Handler) {
 	slices.Sort(r.methods[path])
 }
 
+// Routes lists the registered routes as "METHOD /path/{param}", sorted.
+func (r *Router) Routes() []string {
+	var out []string
+	for path, methods := range r.methods {
+		for _, m := range methods {
+			out = append(out, m+" "+path)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // ServeHTTP implements http.Handler.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }

@@ -44,8 +44,9 @@ func SetupTracing(ctx context.Context, service string) (func(context.Context) er
 
 // HTTPHandler wraps a service's routes with what every request gets: a
 // server span continuing the caller's W3C trace context, and a request id
-// (kept from X-Request-Id or new) in the context, the logs and the response.
+// (kept from X-Request-Id or new) in the context, the logs and the response;
+// a panic becomes a 500 envelope.
 func HTTPHandler(h http.Handler, service string) http.Handler {
-	return otelhttp.NewHandler(httpx.RequestIDMiddleware(h), service,
+	return otelhttp.NewHandler(httpx.RequestIDMiddleware(httpx.Recover(h)), service,
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
 }

@@ -19,7 +19,7 @@ import (
 // NewHandler returns the service's routes. wrap instruments each route
 // (metrics and access log); verifier checks the bearer token of protected
 // routes.
-func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(string, http.Handler) http.Handler) http.Handler {
+func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(string, http.Handler) http.Handler) *httpx.Router {
 	r := httpx.NewRouter(wrap)
 	public := func(method, path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
 		r.Handle(method, path, httpx.NewServer(ep, dec, mapError))
@@ -54,7 +54,7 @@ func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(st
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(api.OpenAPI)
 	}))
-	return httpx.Recover(r)
+	return r
 }
 
 type kitEndpoint = func(context.Context, any) (any, error)

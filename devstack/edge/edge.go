@@ -1,0 +1,231 @@
+// Package edge is the dev stack's HTTP edge: the local stand-in for the
+// Envoy edge of docker-compose and Kubernetes. It routes by path prefix with
+// the one route table in routes.go, answers GET /api/v1/health itself, keeps
+// or assigns X-Request-Id, passes traceparent through, answers unrouted paths
+// with a 404 envelope and unreachable services with a 503 envelope, and logs
+// one access line per request.
+//
+// Unlike Envoy it does not verify JWTs: every service verifies tokens itself
+// (CONTRACT §1), which is what the dev stack relies on.
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"time"
+
+	"github.com/fundplatform/platform/libs/httpx"
+)
+
+// ErrServiceUnavailable is the answer when a route's service is not running
+// or does not accept connections.
+var ErrServiceUnavailable = httpx.NewError(http.StatusServiceUnavailable, "service_unavailable", "service unavailable")
+
+// Config configures the edge handler.
+type Config struct {
+	// Backends maps a service name to its base URL, e.g.
+	// "auth" → "http://127.0.0.1:8081". A route whose service has no entry
+	// answers 503 (the service was not started).
+	Backends map[string]string
+	// Routes is the route table; nil means Routes.
+	Routes []Route
+	// Logger receives the access log and proxy errors; nil discards them.
+	Logger *slog.Logger
+	// Transport reaches the backends; nil means a transport with a short
+	// connect timeout and no HTTP proxy.
+	Transport http.RoundTripper
+}
+
+// Handler is the edge's http.Handler.
+type Handler struct {
+	routes  []Route
+	proxies map[string]*httputil.ReverseProxy
+	log     *slog.Logger
+	handler http.Handler
+}
+
+// New builds the edge handler.
+func New(cfg Config) (*Handler, error) {
+	h := &Handler{routes: cfg.Routes, proxies: map[string]*httputil.ReverseProxy{}, log: cfg.Logger}
+	if h.routes == nil {
+		h.routes = Routes
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = nil
+		t.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		transport = t
+	}
+	for name, base := range cfg.Backends {
+		target, err := url.Parse(base)
+		if err != nil || target.Scheme == "" || target.Host == "" {
+			return nil, fmt.Errorf("edge: backend %s: bad URL %q", name, base)
+		}
+		h.proxies[name] = h.newProxy(name, target, transport)
+	}
+	h.handler = httpx.RequestIDMiddleware(h.accessLog(http.HandlerFunc(h.route)))
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
+
+func (h *Handler) newProxy(service string, target *url.URL, transport http.RoundTripper) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Transport: transport,
+		// Rewrite (unlike Director) starts from a request with the
+		// client's hop-by-hop and X-Forwarded-* headers removed; we add
+		// the standard X-Forwarded-For/-Host/-Proto and nothing else.
+		// Other headers — Authorization, traceparent, tracestate… — pass
+		// through untouched.
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // like Envoy: the backend sees the client's Host
+			pr.SetXForwarded()
+			pr.Out.Header.Set(httpx.RequestIDHeader, httpx.RequestID(pr.In.Context()))
+		},
+		// The edge already set X-Request-Id on the response (the same id
+		// the backend got); drop the backend's copy rather than send two.
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Del(httpx.RequestIDHeader)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+				// The client went away; nobody is left to answer.
+				if rec, ok := w.(*recorder); ok {
+					rec.status = 499
+				}
+				return
+			}
+			h.log.WarnContext(r.Context(), "backend unavailable", "service", service,
+				"error", err.Error(), "request_id", httpx.RequestID(r.Context()))
+			httpx.WriteError(r.Context(), w, ErrServiceUnavailable)
+		},
+	}
+}
+
+// route dispatches one request.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
+	if p := cleanPath(r.URL.Path); p != r.URL.Path {
+		// Match and forward the normalised path, as Envoy does with
+		// normalize_path and merge_slashes: "/api/v1/x/../users" is
+		// "/api/v1/users" for the route and for the backend alike.
+		r.URL.Path, r.URL.RawPath = p, ""
+	}
+	if r.URL.Path == HealthPath {
+		health(w, r)
+		return
+	}
+	route, ok := Match(h.routes, r.URL.Path)
+	if !ok {
+		httpx.WriteError(r.Context(), w, httpx.ErrNotFound)
+		return
+	}
+	if rec, ok := w.(*recorder); ok {
+		rec.service = route.Service
+	}
+	proxy, ok := h.proxies[route.Service]
+	if !ok {
+		httpx.WriteError(r.Context(), w, ErrServiceUnavailable)
+		return
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+func health(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		httpx.WriteError(r.Context(), w, httpx.ErrMethod)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "healthy"})
+}
+
+// cleanPath resolves "." and ".." segments and repeated slashes, keeping a
+// trailing slash.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// accessLog logs one line per request once it is answered.
+func (h *Handler) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		reqPath := r.URL.Path // before normalisation: what the client asked for
+		defer func() {
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			attrs := []any{
+				"method", r.Method, "path", reqPath, "status", status,
+				"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+				"bytes", rec.bytes, "request_id", httpx.RequestID(r.Context()),
+			}
+			if rec.service != "" {
+				attrs = append(attrs, "service", rec.service)
+			}
+			h.log.InfoContext(r.Context(), "request", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// recorder remembers the status and size of a response for the access log.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	bytes   int64
+	service string
+}
+
+func (r *recorder) WriteHeader(code int) {
+	// 1xx (other than 101) are informational; the final status follows.
+	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack (streaming
+// responses and protocol upgrades through the proxy).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// NewServer returns an http.Server for the edge handler with sane timeouts
+// for a local edge.
+func NewServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+}

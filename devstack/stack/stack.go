@@ -1,0 +1,594 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/internal/broker"
+	"github.com/fundplatform/platform/devstack/internal/logmux"
+	"github.com/fundplatform/platform/devstack/internal/supervisor"
+	"github.com/fundplatform/platform/libs/pg/pgcluster"
+)
+
+// Stack is a running dev stack.
+type Stack struct {
+	cfg  Config
+	mux  *logmux.Mux
+	lock *os.File
+
+	pg        *pgcluster.Cluster
+	pgLogDone chan struct{}
+	broker    *broker.Broker
+	sup       *supervisor.Supervisor
+	procs     map[string]*supervisor.Process
+	edgeLn    net.Listener
+	edgeSrv   *http.Server
+	edgeErr   chan error
+
+	mu   sync.Mutex
+	pids []int // processes started outside the supervisor (PostgreSQL)
+
+	ready    Ready
+	stopOnce sync.Once
+	stopReq  chan struct{}
+	done     chan struct{}
+	err      error
+}
+
+// Ready describes a stack that is up: what Run printed in its banner.
+type Ready struct {
+	// EdgeURL is the base URL of the edge, e.g. "http://127.0.0.1:8080".
+	EdgeURL string
+	// Services are the services started, in start order.
+	Services []ServiceInfo
+	// Skipped are the services not started because BinDir has no binary
+	// for them.
+	Skipped []string
+	// KafkaBrokers are the bootstrap brokers the services were given;
+	// KafkaEmbedded says they are the in-process broker.
+	KafkaBrokers  []string
+	KafkaEmbedded bool
+	// PostgresURL is the local throwaway cluster's admin URL ("" when
+	// every database came from the environment).
+	PostgresURL string
+	// The bootstrap admin the auth service creates on first start.
+	AdminEmail    string
+	AdminPassword string
+	// SigningKeyFile is the auth service's JWT signing key.
+	SigningKeyFile string
+
+	authDBKept bool // auth's database is not the throwaway one
+}
+
+// ServiceInfo is one running service.
+type ServiceInfo struct {
+	Name string
+	Port int
+	// URL is the service's own base URL (it serves /healthz, /readyz,
+	// /metrics and /openapi.json there).
+	URL string
+	// DatabaseURL is the URL it was given (with any password).
+	DatabaseURL string
+	// Env are the variables the stack set for it on top of the inherited
+	// environment.
+	Env []string
+	// Binary is the executable started.
+	Binary string
+	// EnvFile holds Env as shell assignments (mode 0600), for starting the
+	// service by hand: (set -a; . EnvFile; exec Binary).
+	EnvFile string
+}
+
+// Run starts the stack and returns once every started service is ready and
+// the banner is printed; if that fails, everything already started is
+// stopped again and the error says why. The stack then runs until ctx is
+// done or Stop is called.
+func Run(ctx context.Context, cfg Config) (*Stack, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{
+		cfg:     cfg,
+		mux:     logmux.New(cfg.Out),
+		procs:   map[string]*supervisor.Process{},
+		edgeErr: make(chan error, 1),
+		stopReq: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if err := s.start(ctx); err != nil {
+		s.shutdown()
+		return nil, err
+	}
+	go s.monitor(ctx)
+	return s, nil
+}
+
+// Ready describes the running stack.
+func (s *Stack) Ready() Ready { return s.ready }
+
+// Stop stops the stack — the edge, then the services (SIGTERM to each
+// process group, SIGKILL after StopTimeout), the broker and the PostgreSQL
+// cluster — and returns once all of it is gone. It may be called more than
+// once.
+func (s *Stack) Stop() error {
+	s.stopOnce.Do(func() { close(s.stopReq) })
+	return s.Wait()
+}
+
+// Wait blocks until the stack has stopped (after Stop, once ctx is done, or
+// when the edge fails) and returns the error that stopped it, if any.
+func (s *Stack) Wait() error {
+	<-s.done
+	return s.err
+}
+
+// PIDs lists every process the stack has started: each run of each service
+// and the PostgreSQL server. After Stop none of them is alive.
+func (s *Stack) PIDs() []int {
+	s.mu.Lock()
+	pids := slices.Clone(s.pids)
+	s.mu.Unlock()
+	if s.sup != nil {
+		pids = append(pids, s.sup.PIDs()...)
+	}
+	return pids
+}
+
+// ServicePID is the pid of a service's running process, 0 when it is not
+// running (not started, or exited and not restarted yet).
+func (s *Stack) ServicePID(name string) int {
+	if p, ok := s.procs[name]; ok {
+		return p.PID()
+	}
+	return 0
+}
+
+func (s *Stack) addPID(pid int) {
+	s.mu.Lock()
+	s.pids = append(s.pids, pid)
+	s.mu.Unlock()
+}
+
+func (s *Stack) logf(format string, args ...any) { s.mux.Printf("devstack", format, args...) }
+
+func (s *Stack) monitor(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		s.logf("stopping (%v)", context.Cause(ctx))
+	case err := <-s.edgeErr:
+		s.err = fmt.Errorf("edge: %w", err)
+		s.logf("stopping: %v", s.err)
+	case <-s.stopReq:
+		s.logf("stopping")
+	}
+	s.shutdown()
+	close(s.done)
+}
+
+func (s *Stack) start(ctx context.Context) error {
+	cfg := s.cfg
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return err
+	}
+	if err := s.acquireLock(); err != nil {
+		return err
+	}
+
+	services, err := s.selectServices()
+	if err != nil {
+		return err
+	}
+	ports, err := s.allocatePorts(services)
+	if err != nil {
+		return err
+	}
+	if err := s.listenEdge(); err != nil {
+		return err
+	}
+
+	// The auth service's secrets.
+	s.ready.AdminEmail, s.ready.AdminPassword = cfg.AdminEmail, cfg.AdminPassword
+	if s.ready.AdminPassword == "" {
+		if s.ready.AdminPassword, err = NewPassword(24); err != nil {
+			return err
+		}
+	}
+	s.ready.SigningKeyFile = cfg.SigningKeyFile
+	if s.ready.SigningKeyFile == "" {
+		s.ready.SigningKeyFile = filepath.Join(cfg.StateDir, "jwt-signing-key.pem")
+		if err := WriteSigningKey(s.ready.SigningKeyFile); err != nil {
+			return fmt.Errorf("write the JWT signing key: %w", err)
+		}
+	}
+
+	dbURLs, err := s.setupDatabases(ctx, services)
+	if err != nil {
+		return err
+	}
+	if s.pg != nil {
+		s.ready.PostgresURL = s.pg.URL("postgres")
+	}
+	if u, ok := dbURLs[edge.Auth]; ok && (s.pg == nil || u != s.pg.URL(edge.Auth)) {
+		s.ready.authDBKept = true
+	}
+
+	if len(cfg.KafkaBrokers) > 0 {
+		s.ready.KafkaBrokers = cfg.KafkaBrokers
+		s.logf("using Kafka at %s (KAFKA_BROKERS)", strings.Join(cfg.KafkaBrokers, ","))
+	} else {
+		if s.broker, err = broker.Start(cfg.KafkaPort, s.mux.Writer("kafka")); err != nil {
+			return err
+		}
+		s.ready.KafkaBrokers, s.ready.KafkaEmbedded = s.broker.Addrs(), true
+		s.logf("in-process Kafka (kfake) listens on %s with topics %s",
+			strings.Join(s.ready.KafkaBrokers, ","), strings.Join(broker.Topics, ", "))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	s.sup = supervisor.New(supervisor.Options{
+		Restart: cfg.Restart,
+		Logf:    s.logf,
+	})
+	authPort := ports[edge.Auth]
+	if authPort == 0 {
+		authPort = cfg.Ports[edge.Auth]
+	}
+	for _, name := range services {
+		info := ServiceInfo{
+			Name:        name,
+			Port:        ports[name],
+			URL:         fmt.Sprintf("http://127.0.0.1:%d", ports[name]),
+			DatabaseURL: dbURLs[name],
+			Binary:      filepath.Join(cfg.BinDir, name),
+		}
+		info.Env = []string{
+			"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(info.Port),
+			"DATABASE_URL=" + info.DatabaseURL,
+			"KAFKA_BROKERS=" + strings.Join(s.ready.KafkaBrokers, ","),
+			fmt.Sprintf("JWKS_URL=http://127.0.0.1:%d/.well-known/jwks.json", authPort),
+			fmt.Sprintf("AUTH_URL=http://127.0.0.1:%d", authPort),
+			"APP_ENV=development",
+			"SERVICE_NAME=" + name,
+		}
+		if name == edge.Auth {
+			info.Env = append(info.Env,
+				"BOOTSTRAP_ADMIN_EMAIL="+s.ready.AdminEmail,
+				"BOOTSTRAP_ADMIN_PASSWORD="+s.ready.AdminPassword,
+				"JWT_SIGNING_KEY_FILE="+s.ready.SigningKeyFile)
+		}
+		// The variables also go to a file, so the service can be started
+		// by hand (see ExitHint) without secrets in the log.
+		info.EnvFile = filepath.Join(cfg.StateDir, name+".env")
+		if err := writeEnvFile(info.EnvFile, info.Env); err != nil {
+			return err
+		}
+		p, err := s.sup.Start(supervisor.Spec{
+			Name:   name,
+			Path:   info.Binary,
+			Env:    MergeEnv(cfg.Env, info.Env),
+			Stdout: s.mux.Writer(name),
+			Stderr: s.mux.Writer(name),
+			ExitHint: fmt.Sprintf("    to start it by hand (in another terminal): (set -a; . %s; exec %s)",
+				shellQuote(info.EnvFile), shellQuote(info.Binary)),
+		})
+		if err != nil {
+			return err
+		}
+		s.procs[name] = p
+		s.ready.Services = append(s.ready.Services, info)
+		s.logf("started %s on %s (pid %d)", name, info.URL, p.PID())
+	}
+
+	s.serveEdge(services, ports)
+
+	if err := s.waitReady(ctx); err != nil {
+		return err
+	}
+	s.mux.Raw(s.ready.Banner())
+	return nil
+}
+
+// acquireLock makes sure only one stack uses StateDir at a time: a second
+// one would wipe the first one's database.
+func (s *Stack) acquireLock() error {
+	path := filepath.Join(s.cfg.StateDir, "devstack.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("another dev stack is running with %s (its lock %s is held)", s.cfg.StateDir, path)
+	}
+	_ = f.Truncate(0)
+	_, _ = fmt.Fprintf(f, "%d\n", os.Getpid())
+	s.lock = f
+	return nil
+}
+
+// selectServices lists the services to start, in start order.
+func (s *Stack) selectServices() ([]string, error) {
+	if s.cfg.Services != nil {
+		for _, name := range s.cfg.Services {
+			if !isExecutable(filepath.Join(s.cfg.BinDir, name)) {
+				return nil, fmt.Errorf("no executable %s in %s", name, s.cfg.BinDir)
+			}
+		}
+		return s.cfg.Services, nil
+	}
+	var services []string
+	for _, name := range edge.Services {
+		if isExecutable(filepath.Join(s.cfg.BinDir, name)) {
+			services = append(services, name)
+		} else {
+			s.ready.Skipped = append(s.ready.Skipped, name)
+		}
+	}
+	if len(services) > 0 {
+		s.logf("services found in %s: %s", s.cfg.BinDir, strings.Join(services, ", "))
+	}
+	if len(s.ready.Skipped) > 0 {
+		s.logf("not starting %s: no binary in %s (build them first: make run does)",
+			strings.Join(s.ready.Skipped, ", "), s.cfg.BinDir)
+	}
+	return services, nil
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// allocatePorts checks that each service's fixed port is free, or picks a
+// free one for port 0.
+func (s *Stack) allocatePorts(services []string) (map[string]int, error) {
+	ports := map[string]int{}
+	used := map[int]string{}
+	for _, name := range services {
+		p := s.cfg.Ports[name]
+		env := strings.ToUpper(name) + "_PORT"
+		if p == 0 {
+			for {
+				var err error
+				if p, err = freePort(); err != nil {
+					return nil, err
+				}
+				if _, taken := used[p]; !taken {
+					break
+				}
+			}
+		} else {
+			if other, taken := used[p]; taken {
+				return nil, fmt.Errorf("%s and %s both have port %d (set %s)", other, name, p, env)
+			}
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				return nil, fmt.Errorf("port %d for %s is not free (set %s or -%s-port): %w", p, name, env, name, err)
+			}
+			l.Close()
+		}
+		ports[name], used[p] = p, name
+	}
+	return ports, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// listenEdge binds the edge's address early, so a busy port fails the start
+// before anything else is started.
+func (s *Stack) listenEdge() error {
+	addr := s.cfg.EdgeAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("edge address %q: %w", addr, err)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if s.edgeLn, err = net.Listen("tcp", net.JoinHostPort(host, port)); err != nil {
+		return fmt.Errorf("edge: listen on %s (set EDGE_ADDR or -edge-addr): %w", net.JoinHostPort(host, port), err)
+	}
+	s.ready.EdgeURL = "http://" + s.edgeLn.Addr().String()
+	return nil
+}
+
+func (s *Stack) serveEdge(services []string, ports map[string]int) {
+	backends := map[string]string{}
+	for _, name := range services {
+		backends[name] = fmt.Sprintf("http://127.0.0.1:%d", ports[name])
+	}
+	h, err := edge.New(edge.Config{
+		Backends: backends,
+		Logger:   slog.New(slog.NewJSONHandler(s.mux.Writer("edge"), nil)),
+	})
+	if err != nil {
+		// Backends are built from our own ports above; cannot happen.
+		panic(err)
+	}
+	s.edgeSrv = edge.NewServer(h)
+	s.edgeSrv.ErrorLog = log.New(s.mux.Writer("edge"), "", 0)
+	ln := s.edgeLn
+	go func() {
+		if err := s.edgeSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.edgeErr <- err
+		}
+	}()
+	s.logf("edge listens on %s", s.ready.EdgeURL)
+}
+
+// waitReady polls every started service's /readyz until all answer 200.
+func (s *Stack) waitReady(ctx context.Context) error {
+	if len(s.ready.Services) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(s.cfg.ReadyTimeout)
+	client := &http.Client{
+		Timeout:   2 * time.Second,
+		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+	}
+	pending := map[string]string{}
+	for _, svc := range s.ready.Services {
+		pending[svc.Name] = "not polled yet"
+	}
+	s.logf("waiting up to %v for %d service(s) to be ready", s.cfg.ReadyTimeout, len(pending))
+	for {
+		for _, svc := range s.ready.Services {
+			if _, ok := pending[svc.Name]; !ok {
+				continue
+			}
+			if !s.cfg.Restart {
+				select {
+				case <-s.procs[svc.Name].Done():
+					return fmt.Errorf("%s exited before it was ready: %v", svc.Name, s.procs[svc.Name].Err())
+				default:
+				}
+			}
+			if problem := probe(ctx, client, svc.URL+"/readyz"); problem != "" {
+				pending[svc.Name] = problem
+			} else {
+				delete(pending, svc.Name)
+				s.logf("%s is ready", svc.Name)
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var why []string
+			for _, svc := range s.ready.Services {
+				if p, ok := pending[svc.Name]; ok {
+					why = append(why, fmt.Sprintf("%s (%s)", svc.Name, p))
+				}
+			}
+			return fmt.Errorf("not ready within %v: %s", s.cfg.ReadyTimeout, strings.Join(why, "; "))
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// probe returns "" when url answers 200, else what went wrong.
+func probe(ctx context.Context, client *http.Client, url string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) && errno == syscall.ECONNREFUSED {
+			return "connection refused"
+		}
+		return err.Error()
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "GET /readyz: " + resp.Status
+	}
+	return ""
+}
+
+// shutdown stops whatever has been started, in reverse order.
+func (s *Stack) shutdown() {
+	if s.edgeSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.edgeSrv.Shutdown(ctx); err != nil {
+			s.edgeSrv.Close()
+		}
+		cancel()
+	} else if s.edgeLn != nil {
+		s.edgeLn.Close()
+	}
+	if s.sup != nil {
+		if len(s.procs) > 0 {
+			s.logf("stopping services (SIGTERM, SIGKILL after %v)", s.cfg.StopTimeout)
+		}
+		s.sup.Stop(s.cfg.StopTimeout)
+	}
+	if s.broker != nil {
+		s.broker.Close()
+	}
+	if s.pg != nil {
+		s.logf("stopping PostgreSQL")
+		s.pg.Stop()
+		select {
+		case <-s.pgLogDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	if s.lock != nil {
+		s.lock.Close() // releases the flock
+	}
+	s.logf("stopped")
+}
+
+// MergeEnv returns base with the variables of set (KEY=value) replacing any
+// of the same name.
+func MergeEnv(base, set []string) []string {
+	keys := map[string]bool{}
+	for _, kv := range set {
+		k, _, _ := strings.Cut(kv, "=")
+		keys[k] = true
+	}
+	out := make([]string, 0, len(base)+len(set))
+	for _, kv := range base {
+		if k, _, _ := strings.Cut(kv, "="); !keys[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, set...)
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// writeEnvFile writes env (KEY=value) as shell assignments, readable by its
+// owner only: it may hold passwords.
+func writeEnvFile(path string, env []string) error {
+	var b strings.Builder
+	b.WriteString("# Written by the dev stack: the variables it sets for this service on top of\n# the inherited environment. Start the service by hand with\n#   (set -a; . THIS_FILE; exec BINARY)\n")
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		b.WriteString(k + "=" + shellQuote(v) + "\n")
+	}
+	_ = os.Remove(path) // a new file gets mode 0600 whatever the old one had
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
