@@ -13,11 +13,14 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install what the stack and the tests need when it is missing (PostgreSQL server binaries)
-	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "installing PostgreSQL server binaries (Debian package postgresql)"; \
+deps: ## install what the stack and the tests need when it is missing (PostgreSQL server binaries, curl, jq)
+	@pkgs=""; \
+	if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then pkgs="$$pkgs postgresql"; fi; \
+	for tool in curl jq; do command -v $$tool >/dev/null 2>&1 || pkgs="$$pkgs $$tool"; done; \
+	if [ -n "$$pkgs" ]; then \
+		echo "installing Debian packages:$$pkgs"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$pkgs; \
 	fi
 	@if [ "$$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then \
 		echo "creating the unprivileged 'postgres' user the throwaway clusters run as"; \

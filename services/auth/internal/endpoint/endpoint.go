@@ -14,8 +14,8 @@ import (
 
 // Endpoints are the auth service's endpoints.
 type Endpoints struct {
-	Login, Refresh, Logout, Me, JWKS                    endpoint.Endpoint
-	CreateUser, ListUsers, GetUser, UpdateUser          endpoint.Endpoint
+	Login, Refresh, Logout, Me, JWKS                     endpoint.Endpoint
+	CreateUser, ListUsers, GetUser, UpdateUser           endpoint.Endpoint
 	CreateTeam, ListTeams, GetTeam, AddMember, DelMember endpoint.Endpoint
 }
 
@@ -28,8 +28,8 @@ type (
 	RefreshRequest struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	IDRequest         struct{ ID int64 }
-	ListUsersRequest  struct {
+	IDRequest        struct{ ID int64 }
+	ListUsersRequest struct {
 		Filter identity.UserFilter
 		Page   identity.Page
 	}

@@ -1,0 +1,220 @@
+// Package e2e runs the real platform — the real service binaries, a real
+// PostgreSQL cluster, the in-process Kafka broker and the edge — exactly as
+// `make run` does, and drives it through the edge.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/stack"
+)
+
+// syncBuffer collects the stack's output from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for !fileExists(filepath.Join(dir, "go.work")) {
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.work not found above the test's directory")
+		}
+		dir = parent
+	}
+	return dir
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// buildServices builds every service binary into dir.
+func buildServices(t *testing.T, repo, dir string) {
+	t.Helper()
+	for _, name := range edge.Services {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./services/"+name+"/cmd/"+name)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// alive reports whether pid is a running process (zombies are gone).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// walkthrough returns the README's walk-through script with the edge URL
+// and the admin's password of this stack.
+func walkthrough(t *testing.T, repo, edgeURL, password string) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## Walk-through.*?```sh\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README has no walk-through shell block")
+	}
+	script := string(m[1])
+	for old, repl := range map[string]string{
+		"EDGE=http://127.0.0.1:8080":                       "EDGE=" + edgeURL,
+		"ADMIN_PASSWORD='<the password make run printed>'": "ADMIN_PASSWORD='" + password + "'",
+	} {
+		if !strings.Contains(script, old) {
+			t.Fatalf("README walk-through no longer contains %q", old)
+		}
+		script = strings.Replace(script, old, repl, 1)
+	}
+	return "set -euo pipefail\n" + script
+}
+
+func TestStackWalkthrough(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the README walk-through needs %s (make deps installs it)", tool)
+		}
+	}
+	repo := repoRoot(t)
+	state := t.TempDir()
+	// PostgreSQL runs as the unprivileged postgres user when we are root:
+	// it must be able to reach its directory under the test's temp dir.
+	for _, d := range []string{state, filepath.Dir(state)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(state, "bin")
+	buildServices(t, repo, bin)
+
+	out := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	s, err := stack.Run(ctx, stack.Config{
+		StateDir: filepath.Join(state, "stack"),
+		BinDir:   bin,
+		Env:      []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=info"},
+		Out:      out,
+	})
+	if err != nil {
+		t.Fatalf("stack did not start: %v\n%s", err, out)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = s.Stop()
+		}
+		if t.Failed() {
+			t.Logf("stack output:\n%s", out)
+		}
+	}()
+	t.Logf("stack ready in %s", time.Since(start).Round(time.Millisecond))
+	ready := s.Ready()
+	if len(ready.Skipped) != 0 || len(ready.Services) != len(edge.Services) {
+		t.Fatalf("services started %v, skipped %v", ready.Services, ready.Skipped)
+	}
+	for _, want := range []string{ready.EdgeURL, ready.AdminEmail, ready.AdminPassword} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner does not show %q", want)
+		}
+	}
+
+	// The README's walk-through, as written.
+	cmd := exec.CommandContext(ctx, "bash", "-c", walkthrough(t, repo, ready.EdgeURL, ready.AdminPassword))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("walk-through failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	// Its outputs, in order: me, membership, alice's login, the JWKS.
+	dec := json.NewDecoder(&stdout)
+	var me, member, login struct {
+		IsOK bool           `json:"isOK"`
+		Data map[string]any `json:"data"`
+	}
+	var jwks struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	for _, v := range []any{&me, &member, &login, &jwks} {
+		if err := dec.Decode(v); err != nil {
+			t.Fatalf("walk-through output: %v\n%s", err, stdout.String())
+		}
+	}
+	if !me.IsOK || me.Data["email"] != ready.AdminEmail || me.Data["role"] != "admin" {
+		t.Errorf("me = %+v", me)
+	}
+	if ids, _ := member.Data["member_ids"].([]any); !member.IsOK || len(ids) != 1 {
+		t.Errorf("team after adding alice = %+v", member)
+	}
+	if tok, _ := login.Data["access_token"].(string); !login.IsOK || tok == "" || login.Data["token_type"] != "Bearer" {
+		t.Errorf("alice's login = %+v", login)
+	}
+	if len(jwks.Keys) == 0 || jwks.Keys[0]["kty"] != "OKP" || jwks.Keys[0]["kid"] == "" {
+		t.Errorf("jwks = %+v", jwks)
+	}
+
+	// The edge's own health route, and a protected route without a token.
+	resp, err := http.Get(ready.EdgeURL + "/api/v1/health")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("edge health: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(ready.EdgeURL + "/api/v1/users")
+	if err != nil || resp.StatusCode != 401 || resp.Header.Get("X-Request-Id") == "" {
+		t.Fatalf("GET /api/v1/users without a token: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// Stopping leaves no process behind: services, PostgreSQL, anything.
+	pids := s.PIDs()
+	if len(pids) < len(edge.Services)+1 {
+		t.Fatalf("stack reports pids %v, want every service and PostgreSQL", pids)
+	}
+	if err := s.Stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	stopped = true
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("process %d still running after Stop", pid)
+		}
+	}
+	if resp, err := http.Get(ready.EdgeURL + "/api/v1/health"); err == nil {
+		resp.Body.Close()
+		t.Error("edge still answering after Stop")
+	}
+}
