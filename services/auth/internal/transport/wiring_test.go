@@ -298,6 +298,15 @@ func TestLoginFailuresAndLockout(t *testing.T) {
 		t.Error("429 without Retry-After")
 	}
 	e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": strings.ToUpper(adminEmail), "password": adminPass}).fails(t, 429, "rate_limited")
+	// Unknown emails are locked out the same way (nothing tells them apart).
+	for range 5 {
+		e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "ghost@fund.test", "password": "wrong-password"}).fails(t, 401, "invalid_credentials")
+	}
+	r = e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "ghost@fund.test", "password": "wrong-password"})
+	r.fails(t, 429, "rate_limited")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 for an unknown email without Retry-After")
+	}
 	// Once the window has passed, the right password works again.
 	e.offset.Store(int64(15*time.Minute + time.Second))
 	e.login(adminEmail, adminPass)
