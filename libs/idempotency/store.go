@@ -1,0 +1,161 @@
+package idempotency
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fundplatform/platform/libs/httpx"
+)
+
+// store reads and writes idempotency_keys.
+type store struct {
+	pool *pgxpool.Pool
+	ttl  time.Duration
+	now  func() time.Time
+}
+
+// request is one keyed request. createdAt, set when its row is claimed,
+// tells the row apart from a later one under the same key.
+type request struct {
+	caller, key  string
+	hash         []byte
+	method, path string
+	createdAt    time.Time
+}
+
+// prior is the row found under a key someone else holds.
+type prior struct {
+	hash     []byte
+	response *response // nil while in flight
+}
+
+// claimAttempts bounds the retries when the row found under a key vanishes
+// (released or purged) before it can be read.
+const claimAttempts = 5
+
+// claim inserts req's in-flight row, or takes over an expired row under the
+// same key. It reports claimed when the row is now req's; otherwise prior
+// describes the live row that holds the key.
+func (s *store) claim(ctx context.Context, req *request) (claimed bool, p prior, err error) {
+	for range claimAttempts {
+		// Microseconds: what timestamptz keeps, so the value reads back equal.
+		now := s.now().UTC().Truncate(time.Microsecond)
+		tag, err := s.pool.Exec(ctx, `
+INSERT INTO idempotency_keys (caller, key, request_hash, method, path, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (caller, key) DO UPDATE
+   SET request_hash = EXCLUDED.request_hash, method = EXCLUDED.method, path = EXCLUDED.path,
+       status = NULL, response_body = NULL, response_headers = NULL,
+       created_at = EXCLUDED.created_at, completed_at = NULL
+ WHERE idempotency_keys.created_at <= $7`,
+			req.caller, req.key, req.hash, req.method, req.path, now, now.Add(-s.ttl))
+		if err != nil {
+			return false, p, err
+		}
+		if tag.RowsAffected() == 1 {
+			req.createdAt = now
+			return true, p, nil
+		}
+		var (
+			status    *int
+			body      []byte
+			headers   map[string][]string
+			createdAt time.Time
+		)
+		err = s.pool.QueryRow(ctx, `
+SELECT request_hash, status, response_body, response_headers, created_at
+  FROM idempotency_keys WHERE caller = $1 AND key = $2`, req.caller, req.key).
+			Scan(&p.hash, &status, &body, &headers, &createdAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // released in between: try to claim it again
+		}
+		if err != nil {
+			return false, p, err
+		}
+		if !createdAt.After(now.Add(-s.ttl)) {
+			continue // expired in between: try to take it over
+		}
+		if status != nil {
+			p.response = &response{Status: *status, Header: headers, Body: body}
+		}
+		return false, p, nil
+	}
+	// The key keeps changing hands: it is busy, the client may retry.
+	return false, prior{hash: req.hash}, nil
+}
+
+// complete stores req's outcome. On failure the row stays in flight until
+// it expires, so a repeat can never run the operation a second time.
+func (s *store) complete(ctx context.Context, req *request, resp response) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	headers, err := json.Marshal(resp.Header)
+	if err == nil {
+		var tag pgconn.CommandTag
+		tag, err = s.pool.Exec(ctx, `
+UPDATE idempotency_keys
+   SET status = $4, response_body = $5, response_headers = $6, completed_at = $7
+ WHERE caller = $1 AND key = $2 AND created_at = $3 AND status IS NULL`,
+			req.caller, req.key, req.createdAt, resp.Status, resp.Body, headers, s.now().UTC())
+		if err == nil && tag.RowsAffected() == 0 {
+			err = errors.New("the key's row was purged or taken over while in flight")
+		}
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "idempotency: store response; key stays in flight until it expires",
+			"error", err.Error(), "request_id", httpx.RequestID(ctx))
+	}
+}
+
+// release deletes req's row: the operation never started, so nothing is
+// stored and the key may be used again.
+func (s *store) release(ctx context.Context, req *request) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `
+DELETE FROM idempotency_keys
+ WHERE caller = $1 AND key = $2 AND created_at = $3 AND status IS NULL`,
+		req.caller, req.key, req.createdAt)
+	if err != nil {
+		slog.ErrorContext(ctx, "idempotency: release key; it stays in flight until it expires",
+			"error", err.Error(), "request_id", httpx.RequestID(ctx))
+	}
+}
+
+// detached keeps ctx's values but not its cancellation: the outcome of a
+// request whose client went away must still be recorded.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}
+
+// purgeBatch is how many rows Purge deletes per statement, to keep each
+// statement short.
+const purgeBatch = 1000
+
+// Purge deletes the keys created before olderThan (usually time.Now() minus
+// the TTL) and returns how many it deleted. Expired keys are already treated
+// as unused, so Purge only reclaims space; services run it periodically.
+func Purge(ctx context.Context, pool *pgxpool.Pool, olderThan time.Time) (int64, error) {
+	var total int64
+	for {
+		tag, err := pool.Exec(ctx, `
+DELETE FROM idempotency_keys
+ WHERE (caller, key) IN (SELECT caller, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)`,
+			olderThan, purgeBatch)
+		if err != nil {
+			return total, fmt.Errorf("idempotency: purge: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < purgeBatch {
+			return total, nil
+		}
+	}
+}
