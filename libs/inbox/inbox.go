@@ -1,0 +1,76 @@
+// Package inbox is the idempotent consumer every service uses to apply
+// events: each message's effects, the record that its event id was
+// applied, and the partition's next offset are written in one database
+// transaction, so an event redelivered by Kafka (at-least-once) has its
+// effect exactly once.
+//
+// The consumer's position lives in the service's own database, not in
+// Kafka: when the group assigns it a partition, it starts reading at the
+// offset stored in consumer_offsets (or the earliest offset the first
+// time). A database restored from a backup thus rewinds its consumers with
+// it, and they re-consume what the restore lost. Offsets are also
+// committed to Kafka, but only so that lag can be watched with the usual
+// tools.
+//
+// A message that cannot be decoded, or whose handler fails MaxAttempts
+// times (or returns a Permanent error), is published to the topic's
+// dead-letter topic (<topic>.dlq, which must exist) with the error in the
+// x-error header, counted, and passed over; the consumer goes on.
+//
+// # Schema
+//
+// The owning service includes Migration among its own goose migrations
+// (e.g. as migrations/00003_inbox.sql with exactly that content). It
+// creates:
+//
+//	processed_events(group_id, event_id uuid, topic, partition, "offset",
+//	                 processed_at; primary key (group_id, event_id))
+//	consumer_offsets(group_id, topic, partition, next_offset, updated_at;
+//	                 primary key (group_id, topic, partition))
+//
+// Event ids are recorded per consumer group, so two groups of one service
+// that read the same topic each apply every event.
+package inbox
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+)
+
+// Migration is the goose migration (Up and Down) that creates the inbox
+// tables; include it in the owning service's migrations.
+//
+//go:embed inbox.sql
+var Migration string
+
+// Handler applies one event inside tx, the transaction that also records
+// it as processed and moves the partition's offset past it. It must not
+// commit or roll back tx. An error rolls everything back; the message is
+// retried with back-off, and dead-lettered after MaxAttempts failures.
+type Handler func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error
+
+// Permanent marks err as one that retrying cannot cure (e.g. a payload
+// that breaks a business rule): the message goes to the dead-letter topic
+// at once.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}

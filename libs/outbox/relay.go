@@ -1,0 +1,330 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+)
+
+// Config tunes a Relay; zero values take the defaults.
+type Config struct {
+	// Brokers are the Kafka bootstrap addresses ("host:port"). Required.
+	Brokers []string
+	// BatchSize is the most rows published by one Kafka write (default 100).
+	BatchSize int
+	// PollInterval is how long the relay sleeps when the outbox is empty
+	// (default 100 ms): the most a committed event waits to be picked up.
+	PollInterval time.Duration
+	// MaxBackoff caps the exponential back-off after a failed attempt
+	// (default 10 s; the first retry comes after about 100 ms).
+	MaxBackoff time.Duration
+	// Retention is how long published rows are kept before they are
+	// deleted (default 72 h; negative keeps them for ever).
+	Retention time.Duration
+	// Logger receives publish failures (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// relayLockKey is the advisory lock that makes one relay at a time publish
+// from a database (several replicas of a service may run a relay).
+const relayLockKey int64 = 0x6f7574626f78 // "outbox"
+
+// metricsInterval is how often the backlog gauges are refreshed.
+const metricsInterval = time.Second
+
+// Relay publishes the outbox's pending rows to Kafka. Run it for the life
+// of the service's process.
+type Relay struct {
+	pool   *pgxpool.Pool
+	writer *eventbus.Writer
+	cfg    Config
+	log    *slog.Logger
+
+	backlog, oldestAge prometheus.Gauge
+	published, errors  prometheus.Counter
+
+	mu           sync.Mutex
+	lastErr      error
+	lastOK       time.Time
+	lastMetrics  time.Time
+	lastCleanup  time.Time
+	afterPublish func() error // test hook: runs after a batch is written, before it is marked
+}
+
+// NewRelay returns a relay publishing pool's outbox to cfg.Brokers, with
+// its metrics registered in reg:
+//
+//	fund_outbox_backlog                        unpublished rows
+//	fund_outbox_oldest_unpublished_age_seconds age of the oldest of them
+//	fund_outbox_published_total                events published
+//	fund_outbox_publish_errors_total           failed publish attempts
+func NewRelay(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Relay, error) {
+	if pool == nil || len(cfg.Brokers) == 0 {
+		return nil, errors.New("outbox: a relay needs a pool and brokers")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 100
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 10 * time.Second
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 72 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Relay{
+		pool:   pool,
+		writer: eventbus.NewWriter(cfg.Brokers, ""),
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "outbox-relay"),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "fund", Subsystem: "outbox", Name: "backlog",
+			Help: "Outbox rows not yet published to Kafka.",
+		}),
+		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "fund", Subsystem: "outbox", Name: "oldest_unpublished_age_seconds",
+			Help: "Age of the oldest outbox row not yet published (0 when none).",
+		}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "fund", Subsystem: "outbox", Name: "published_total",
+			Help: "Outbox events published to Kafka (a re-publish after a crash counts again).",
+		}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "fund", Subsystem: "outbox", Name: "publish_errors_total",
+			Help: "Failed attempts to publish a batch of outbox events (each is retried).",
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{r.backlog, r.oldestAge, r.published, r.errors} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("outbox: register metrics: %w", err)
+			}
+		}
+	}
+	return r, nil
+}
+
+// Run publishes until ctx ends, then closes the Kafka writer and returns
+// nil; call it once. Failed attempts (broker or database errors) are retried with
+// exponential back-off; nothing is skipped.
+func (r *Relay) Run(ctx context.Context) error {
+	defer r.writer.Close()
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 100 * time.Millisecond
+	bo.MaxInterval = r.cfg.MaxBackoff
+	for {
+		n, err := r.publishBatch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.setResult(err, n > 0)
+		wait := r.cfg.PollInterval
+		switch {
+		case err != nil:
+			r.errors.Inc()
+			wait = bo.NextBackOff()
+			r.log.WarnContext(ctx, "outbox publish failed; retrying", "error", err, "retry_in", wait.String())
+		case n == r.cfg.BatchSize:
+			wait = 0 // more may be waiting
+			bo.Reset()
+		default:
+			bo.Reset()
+		}
+		r.housekeeping(ctx, n > 0 && n < r.cfg.BatchSize)
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+	}
+}
+
+type row struct {
+	id      int64
+	topic   string
+	key     string
+	typ     string
+	payload []byte
+	trace   map[string]string
+}
+
+// publishBatch publishes up to BatchSize pending rows with one Kafka write
+// and marks them published, in one transaction; it returns how many.
+func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	var mine bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, relayLockKey).Scan(&mine); err != nil {
+		return 0, fmt.Errorf("lock: %w", err)
+	}
+	if !mine {
+		return 0, nil // another replica's relay is publishing
+	}
+	rows, err := tx.Query(ctx, `SELECT id, topic, key, type, payload::text, headers
+		FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.BatchSize)
+	if err != nil {
+		return 0, fmt.Errorf("select pending: %w", err)
+	}
+	batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
+		var x row
+		var payload string
+		err := cr.Scan(&x.id, &x.topic, &x.key, &x.typ, &payload, &x.trace)
+		x.payload = []byte(payload)
+		return x, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("select pending: %w", err)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+
+	msgs := make([]kafka.Message, len(batch))
+	ids := make([]int64, len(batch))
+	for i, x := range batch {
+		msgs[i] = message(x)
+		ids[i] = x.id
+	}
+	if err := r.writer.WriteMessages(ctx, msgs...); err != nil {
+		return 0, err
+	}
+	if hook := r.afterPublish; hook != nil {
+		if err := hook(); err != nil {
+			return 0, err
+		}
+	}
+	// The batch is out: mark it even if ctx has just ended (a graceful
+	// stop), so that it is not published twice without need.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := tx.Exec(mctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`, ids); err != nil {
+		return 0, fmt.Errorf("mark published: %w", err)
+	}
+	if err := tx.Commit(mctx); err != nil {
+		return 0, fmt.Errorf("mark published: %w", err)
+	}
+	r.published.Add(float64(len(batch)))
+	return len(batch), nil
+}
+
+// message is the Kafka message of an outbox row: its key, the envelope as
+// written, and the headers content-type, event-type and the trace context
+// captured by Add.
+func message(x row) kafka.Message {
+	headers := []kafka.Header{
+		{Key: eventbus.HeaderContentType, Value: []byte(eventbus.ContentTypeJSON)},
+		{Key: eventbus.HeaderEventType, Value: []byte(x.typ)},
+	}
+	names := make([]string, 0, len(x.trace))
+	for k := range x.trace {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		headers = append(headers, kafka.Header{Key: k, Value: []byte(x.trace[k])})
+	}
+	return kafka.Message{Topic: x.topic, Key: []byte(x.key), Value: x.payload, Headers: headers}
+}
+
+// housekeeping refreshes the backlog gauges (at most once a second, or at
+// once when a batch has just drained the outbox) and deletes published
+// rows past the retention (at most once a minute).
+func (r *Relay) housekeeping(ctx context.Context, drained bool) {
+	now := time.Now()
+	if drained || now.Sub(r.lastMetrics) >= metricsInterval {
+		r.lastMetrics = now
+		var n int64
+		var age float64
+		err := r.pool.QueryRow(ctx, `SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
+			FROM outbox WHERE published_at IS NULL`).Scan(&n, &age)
+		if err == nil {
+			r.backlog.Set(float64(n))
+			r.oldestAge.Set(max(age, 0))
+		} else if ctx.Err() == nil {
+			r.log.WarnContext(ctx, "outbox backlog query failed", "error", err)
+		}
+	}
+	if r.cfg.Retention > 0 && now.Sub(r.lastCleanup) >= time.Minute {
+		r.lastCleanup = now
+		_, err := r.pool.Exec(ctx, `DELETE FROM outbox WHERE id IN (
+			SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT 10000)`,
+			r.cfg.Retention.Seconds())
+		if err != nil && ctx.Err() == nil {
+			r.log.WarnContext(ctx, "outbox retention cleanup failed", "error", err)
+		}
+	}
+}
+
+// setResult records an attempt's outcome for Ready; published says
+// whether it wrote to Kafka (an empty outbox proves nothing about Kafka).
+func (r *Relay) setResult(err error, published bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastErr = err
+	if err == nil && published {
+		r.lastOK = time.Now()
+	}
+}
+
+// Ready reports whether the relay can publish: the last attempt's error
+// when it failed; nil when it published within the last 30 s; otherwise
+// (idle, or not started yet) whether a broker answers.
+func (r *Relay) Ready(ctx context.Context) error {
+	r.mu.Lock()
+	lastErr, lastOK := r.lastErr, r.lastOK
+	r.mu.Unlock()
+	if lastErr != nil {
+		return fmt.Errorf("outbox: last publish failed: %w", lastErr)
+	}
+	if !lastOK.IsZero() && time.Since(lastOK) < 30*time.Second {
+		return nil
+	}
+	return brokerAnswers(ctx, r.cfg.Brokers)
+}
+
+// brokerAnswers dials the brokers in turn until one answers a metadata
+// request.
+func brokerAnswers(ctx context.Context, brokers []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var err error
+	for _, b := range brokers {
+		var conn *kafka.Conn
+		conn, err = kafka.DialContext(ctx, "tcp", b)
+		if err == nil {
+			deadline, _ := ctx.Deadline()
+			_ = conn.SetDeadline(deadline)
+			_, err = conn.Brokers()
+			_ = conn.Close()
+			if err == nil {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("outbox: no Kafka broker answers: %w", err)
+}
