@@ -102,13 +102,10 @@ func walkthrough(t *testing.T, repo, edgeURL, password string) string {
 	return "set -euo pipefail\n" + script
 }
 
-func TestStackWalkthrough(t *testing.T) {
-	for _, tool := range []string{"bash", "curl", "jq"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("the README walk-through needs %s (make deps installs it)", tool)
-		}
-	}
-	repo := repoRoot(t)
+// startStack builds the real service binaries and starts the whole stack
+// as `make run` does, on free ports, in a temporary directory.
+func startStack(t *testing.T, repo string) (*stack.Stack, *syncBuffer) {
+	t.Helper()
 	state := t.TempDir()
 	// PostgreSQL runs as the unprivileged postgres user when we are root:
 	// it must be able to reach its directory under the test's temp dir.
@@ -119,12 +116,10 @@ func TestStackWalkthrough(t *testing.T) {
 	}
 	bin := filepath.Join(state, "bin")
 	buildServices(t, repo, bin)
-
 	out := &syncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	s, err := stack.Run(ctx, stack.Config{
+	// The stack lives until Stop: its context must outlive this function
+	// (start-up is bounded by the stack's own readiness timeout).
+	s, err := stack.Run(context.Background(), stack.Config{
 		StateDir: filepath.Join(state, "stack"),
 		BinDir:   bin,
 		Env:      []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=info"},
@@ -133,6 +128,18 @@ func TestStackWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stack did not start: %v\n%s", err, out)
 	}
+	return s, out
+}
+
+func TestStackWalkthrough(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the README walk-through needs %s (make deps installs it)", tool)
+		}
+	}
+	repo := repoRoot(t)
+	start := time.Now()
+	s, out := startStack(t, repo)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -142,6 +149,8 @@ func TestStackWalkthrough(t *testing.T) {
 			t.Logf("stack output:\n%s", out)
 		}
 	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	t.Logf("stack ready in %s", time.Since(start).Round(time.Millisecond))
 	ready := s.Ready()
 	if len(ready.Skipped) != 0 || len(ready.Services) != len(edge.Services) {
