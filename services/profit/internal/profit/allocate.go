@@ -4,6 +4,8 @@
 package profit
 
 import (
+	"time"
+
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/money"
@@ -18,11 +20,14 @@ const (
 
 // Ratio is one version of a portfolio's split; the three shares sum to 1.
 type Ratio struct {
-	ID         int64
-	Version    int
-	ToTeam     decimal.Decimal
-	ToPlatform decimal.Decimal
-	ToUser     decimal.Decimal
+	ID          int64
+	PortfolioID int64
+	Version     int
+	ToTeam      decimal.Decimal
+	ToPlatform  decimal.Decimal
+	ToUser      decimal.Decimal
+	CreatedBy   int64
+	CreatedAt   time.Time
 }
 
 // Outcome is what the rule makes of one profit.

@@ -1,0 +1,171 @@
+// Package endpoint turns the profit service into go-kit endpoints: one per
+// route, each taking a request struct and returning an httpx.Response whose
+// data is the JSON form of CONTRACT §4.
+package endpoint
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/services/profit/internal/profit"
+)
+
+// Endpoints are the profit service's endpoints.
+type Endpoints struct {
+	CreateRatio, ListRatios, CurrentRatio            endpoint.Endpoint
+	CreateAllocation, ListAllocations, GetAllocation endpoint.Endpoint
+}
+
+// Requests.
+type (
+	// CreateRatioRequest is the body of POST /profit_allocation_ratios.
+	CreateRatioRequest = profit.NewRatio
+	// ListRatiosRequest is the query of GET /profit_allocation_ratios.
+	ListRatiosRequest struct {
+		Filter profit.RatioFilter
+		Page   profit.Page
+	}
+	// CurrentRatioRequest is the query of GET /profit_allocation_ratios/current.
+	CurrentRatioRequest struct{ PortfolioID int64 }
+	// CreateAllocationRequest is the body of POST /allocations.
+	CreateAllocationRequest = profit.ManualProfit
+	// ListAllocationsRequest is the query of GET /allocations.
+	ListAllocationsRequest struct {
+		Filter profit.AllocationFilter
+		Page   profit.Page
+	}
+	// IDRequest names one resource by id.
+	IDRequest struct{ ID int64 }
+)
+
+// Ratio is the JSON form of a ratio version.
+type Ratio struct {
+	ID          int64       `json:"id"`
+	PortfolioID int64       `json:"portfolio_id"`
+	Version     int         `json:"version"`
+	ToTeam      money.Ratio `json:"to_team"`
+	ToPlatform  money.Ratio `json:"to_platform"`
+	ToUser      money.Ratio `json:"to_user"`
+	CreatedBy   int64       `json:"created_by"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+// RatioJSON is the JSON form of r.
+func RatioJSON(r profit.Ratio) Ratio {
+	return Ratio{ID: r.ID, PortfolioID: r.PortfolioID, Version: r.Version,
+		ToTeam: money.Ratio{Decimal: r.ToTeam}, ToPlatform: money.Ratio{Decimal: r.ToPlatform}, ToUser: money.Ratio{Decimal: r.ToUser},
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// Allocation is the JSON form of an allocation.
+type Allocation struct {
+	ID                     int64        `json:"id"`
+	PortfolioID            int64        `json:"portfolio_id"`
+	Source                 string       `json:"source"`
+	SnapshotID             *int64       `json:"snapshot_id"`
+	PeriodEnd              time.Time    `json:"period_end"`
+	ProfitAmount           money.Amount `json:"profit_amount"`
+	LossCarryforwardBefore money.Amount `json:"loss_carryforward_before"`
+	LossCarryforwardAfter  money.Amount `json:"loss_carryforward_after"`
+	Distributable          money.Amount `json:"distributable"`
+	RatioID                *int64       `json:"ratio_id"`
+	RatioVersion           *int         `json:"ratio_version"`
+	ToTeamAmount           money.Amount `json:"to_team_amount"`
+	ToPlatformAmount       money.Amount `json:"to_platform_amount"`
+	ToUserAmount           money.Amount `json:"to_user_amount"`
+	UserID                 int64        `json:"user_id"`
+	TeamID                 int64        `json:"team_id"`
+	Status                 string       `json:"status"`
+	CreatedAt              time.Time    `json:"created_at"`
+}
+
+// AllocationJSON is the JSON form of a.
+func AllocationJSON(a profit.Allocation) Allocation {
+	return Allocation{ID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
+		PeriodEnd: a.PeriodEnd.UTC(), ProfitAmount: money.NewAmount(a.ProfitAmount),
+		LossCarryforwardBefore: money.NewAmount(a.LossCarryforwardBefore), LossCarryforwardAfter: money.NewAmount(a.LossCarryforwardAfter),
+		Distributable: money.NewAmount(a.Distributable), RatioID: a.RatioID, RatioVersion: a.RatioVersion,
+		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
+		UserID: a.UserID, TeamID: a.TeamID, Status: a.Status, CreatedAt: a.CreatedAt.UTC()}
+}
+
+func caller(ctx context.Context) (profit.Caller, error) {
+	c, err := libauth.Caller(ctx)
+	if err != nil {
+		return profit.Caller{}, err
+	}
+	return profit.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
+}
+
+// withCaller adapts a function of the caller and the request.
+func withCaller[Req any](fn func(ctx context.Context, c profit.Caller, req Req) httpx.Response) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return httpx.Fail(err), nil
+		}
+		req, _ := request.(Req)
+		return fn(ctx, c, req), nil
+	}
+}
+
+func mapList[T, J any](items []T, f func(T) J) []J {
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = f(it)
+	}
+	return out
+}
+
+// New builds the endpoints.
+func New(s profit.Service) Endpoints {
+	return Endpoints{
+		CreateRatio: withCaller(func(ctx context.Context, c profit.Caller, req CreateRatioRequest) httpx.Response {
+			r, err := s.CreateRatio(ctx, c, req)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.Created(RatioJSON(r))
+		}),
+		ListRatios: withCaller(func(ctx context.Context, c profit.Caller, req ListRatiosRequest) httpx.Response {
+			rs, total, err := s.ListRatios(ctx, c, req.Filter, req.Page)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.List(mapList(rs, RatioJSON), total)
+		}),
+		CurrentRatio: withCaller(func(ctx context.Context, c profit.Caller, req CurrentRatioRequest) httpx.Response {
+			r, err := s.CurrentRatio(ctx, c, req.PortfolioID)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.OK(RatioJSON(r))
+		}),
+		CreateAllocation: withCaller(func(ctx context.Context, c profit.Caller, req CreateAllocationRequest) httpx.Response {
+			a, err := s.RecordManualProfit(ctx, c, req)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.Created(AllocationJSON(a))
+		}),
+		ListAllocations: withCaller(func(ctx context.Context, c profit.Caller, req ListAllocationsRequest) httpx.Response {
+			as, total, err := s.ListAllocations(ctx, c, req.Filter, req.Page)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.List(mapList(as, AllocationJSON), total)
+		}),
+		GetAllocation: withCaller(func(ctx context.Context, c profit.Caller, req IDRequest) httpx.Response {
+			a, err := s.GetAllocation(ctx, c, req.ID)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.OK(AllocationJSON(a))
+		}),
+	}
+}

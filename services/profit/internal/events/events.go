@@ -1,0 +1,105 @@
+// Package events is the profit service's side of Kafka: the handler the
+// inbox consumer runs for each event of portfolio.events. (What the
+// service publishes goes through the outbox, written by the store in the
+// transaction of the change.)
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/services/profit/internal/profit"
+	"github.com/fundplatform/platform/services/profit/internal/store"
+)
+
+// GroupID is the service's consumer group.
+const GroupID = "profit"
+
+// Topics are the topics the service consumes.
+var Topics = []string{eventbus.TopicPortfolio}
+
+// portfolioData is the data of portfolio.created and portfolio.updated.
+type portfolioData struct {
+	PortfolioID int64  `json:"portfolio_id"`
+	Name        string `json:"name"`
+	UserID      int64  `json:"user_id"`
+	TeamID      int64  `json:"team_id"`
+	Currency    string `json:"currency"`
+}
+
+// profitRecordedData is the data of portfolio.profit_recorded.
+type profitRecordedData struct {
+	PortfolioID int64        `json:"portfolio_id"`
+	SnapshotID  int64        `json:"snapshot_id"`
+	UserID      int64        `json:"user_id"`
+	TeamID      int64        `json:"team_id"`
+	AsOf        time.Time    `json:"as_of"`
+	PeriodEnd   time.Time    `json:"period_end"`
+	Profit      money.Amount `json:"profit"`
+	NAV         money.Amount `json:"nav"`
+	PrevNAV     money.Amount `json:"prev_nav"`
+	NetFlow     money.Amount `json:"net_flow"`
+}
+
+// Handler applies one event of portfolio.events in tx, the inbox's
+// transaction (which also records the event id and the offset):
+// portfolio.created/updated update the read model; portfolio.profit_recorded
+// is recorded and allocated through store.RecordProfit. Other types are
+// not this service's concern and are passed over. An event that does not
+// match its JSON Schema can never be applied: it is a permanent error
+// (dead-lettered at once).
+func Handler(st *store.Store) inbox.Handler {
+	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
+		switch env.Type {
+		case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
+			var d portfolioData
+			if err := decode(env, &d); err != nil {
+				return err
+			}
+			return st.ApplyPortfolio(ctx, tx, store.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID})
+		case eventbus.TypePortfolioProfitRecorded:
+			var d profitRecordedData
+			if err := decode(env, &d); err != nil {
+				return err
+			}
+			snapshot := d.SnapshotID
+			_, err := st.RecordProfit(ctx, tx, profit.NewProfit{
+				PortfolioID:   d.PortfolioID,
+				Source:        profit.SourceNAV,
+				SnapshotID:    &snapshot,
+				SourceEventID: env.ID,
+				PeriodEnd:     d.PeriodEnd.UTC(),
+				Amount:        d.Profit.Decimal,
+				UserID:        d.UserID,
+				TeamID:        d.TeamID,
+			})
+			return err
+		}
+		return nil
+	}
+}
+
+// decode checks the event against its type's schema and decodes its data.
+func decode(env eventbus.Envelope, into any) error {
+	value, err := json.Marshal(env)
+	if err != nil {
+		return inbox.Permanent(err)
+	}
+	if err := eventbus.Validate(env.Type, value); err != nil {
+		return inbox.Permanent(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(env.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return inbox.Permanent(fmt.Errorf("events: %s data: %w", env.Type, err))
+	}
+	return nil
+}

@@ -1,0 +1,507 @@
+// Package store is the profit service's PostgreSQL adapter: it implements
+// profit.Store with pgx, keeps the read model of portfolios, records
+// profits (RecordProfit, the one code path of NAV and manual profits),
+// writes the service's events to the transactional outbox, and embeds the
+// service's migrations.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/idempotency"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/libs/outbox"
+	"github.com/fundplatform/platform/libs/pg"
+	"github.com/fundplatform/platform/services/profit/internal/profit"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// IdempotencyMigration is the file name under which the Idempotency-Key
+// table's migration (libs/idempotency) joins the service's migrations.
+const IdempotencyMigration = "00004_idempotency_keys.sql"
+
+// Migrations are the service's schema migrations: its own tables, the
+// outbox (00002, a copy of outbox.Migration), the inbox (00003, a copy of
+// inbox.Migration) and the Idempotency-Key store.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return idempotency.WithMigration(sub, IdempotencyMigration)
+}
+
+// EventSource is the envelope source of the events this service publishes.
+const EventSource = "profit"
+
+// Store implements profit.Store.
+type Store struct{ pool *pgxpool.Pool }
+
+var _ profit.Store = (*Store)(nil)
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Amounts cross the wire as text, so nothing passes through float64.
+func parseDecimal(s string) (decimal.Decimal, error) { return decimal.NewFromString(s) }
+
+// --- read model ------------------------------------------------------------
+
+// Owners are what the portfolio events say about a portfolio's owners.
+type Owners struct {
+	PortfolioID, UserID, TeamID int64
+}
+
+// ApplyPortfolio records a portfolio.created or portfolio.updated event in
+// the read model, in tx (the consumer's transaction). The owners apply to
+// profits recorded afterwards; the allocation state is left alone.
+func (s *Store) ApplyPortfolio(ctx context.Context, tx pgx.Tx, o Owners) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
+		ON CONFLICT (portfolio_id) DO UPDATE
+		   SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id, updated_at = now()`,
+		o.PortfolioID, o.UserID, o.TeamID)
+	return err
+}
+
+const portfolioColumns = `portfolio_id, user_id, team_id, loss_carryforward::text, last_period_end`
+
+func scanPortfolio(row pgx.Row) (profit.Portfolio, error) {
+	var p profit.Portfolio
+	var carry string
+	err := row.Scan(&p.ID, &p.UserID, &p.TeamID, &carry, &p.LastPeriodEnd)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, profit.ErrPortfolioNotFound
+	}
+	if err != nil {
+		return p, err
+	}
+	if p.LastPeriodEnd != nil {
+		t := p.LastPeriodEnd.UTC()
+		p.LastPeriodEnd = &t
+	}
+	p.LossCarryforward, err = parseDecimal(carry)
+	return p, err
+}
+
+// Portfolio implements profit.Store.
+func (s *Store) Portfolio(ctx context.Context, id int64) (profit.Portfolio, error) {
+	return scanPortfolio(s.pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1`, id))
+}
+
+// lockPortfolio reads the portfolio's row and locks it for the rest of tx:
+// every change to a portfolio's allocation state (ratios, profits,
+// carry-forward) and the events it emits are serialised by this lock.
+func lockPortfolio(ctx context.Context, tx pgx.Tx, id int64) (profit.Portfolio, error) {
+	return scanPortfolio(tx.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, id))
+}
+
+// --- ratios ----------------------------------------------------------------
+
+const ratioColumns = `id, portfolio_id, version, to_team::text, to_platform::text, to_user::text, created_by, created_at`
+
+func scanRatio(row pgx.Row) (profit.Ratio, error) {
+	var r profit.Ratio
+	var team, platform, user string
+	err := row.Scan(&r.ID, &r.PortfolioID, &r.Version, &team, &platform, &user, &r.CreatedBy, &r.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, profit.ErrRatioNotFound
+	}
+	if err != nil {
+		return r, err
+	}
+	r.CreatedAt = r.CreatedAt.UTC()
+	if r.ToTeam, err = parseDecimal(team); err != nil {
+		return r, err
+	}
+	if r.ToPlatform, err = parseDecimal(platform); err != nil {
+		return r, err
+	}
+	r.ToUser, err = parseDecimal(user)
+	return r, err
+}
+
+func currentRatio(ctx context.Context, q querier, portfolioID int64) (profit.Ratio, error) {
+	return scanRatio(q.QueryRow(ctx, `SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version DESC LIMIT 1`, portfolioID))
+}
+
+// CreateRatio implements profit.Store. Under the portfolio's row lock it
+// adds version n+1, writes profit.ratio_changed to the outbox, then applies
+// the new ratio to every profit of the portfolio still awaiting one, in
+// period_end (then id) order, carrying the loss carry-forward through them.
+func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy int64) (profit.Ratio, error) {
+	var out profit.Ratio
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		p, err := lockPortfolio(ctx, tx, in.PortfolioID)
+		if err != nil {
+			return err
+		}
+		r, err := scanRatio(tx.QueryRow(ctx, `
+			INSERT INTO ratios (portfolio_id, version, to_team, to_platform, to_user, created_by)
+			VALUES ($1, (SELECT COALESCE(max(version), 0) + 1 FROM ratios WHERE portfolio_id = $1), $2, $3, $4, $5)
+			RETURNING `+ratioColumns,
+			in.PortfolioID, in.ToTeam.String(), in.ToPlatform.String(), in.ToUser.String(), createdBy))
+		if err != nil {
+			return err
+		}
+		env, err := eventbus.NewEnvelope(EventSource, eventbus.TypeProfitRatioChanged, subject(r.PortfolioID), ratioChangedData{
+			PortfolioID: r.PortfolioID, RatioID: r.ID, Version: r.Version,
+			ToTeam: money.Ratio{Decimal: r.ToTeam}, ToPlatform: money.Ratio{Decimal: r.ToPlatform}, ToUser: money.Ratio{Decimal: r.ToUser},
+		})
+		if err != nil {
+			return err
+		}
+		if err := outbox.Add(ctx, tx, eventbus.TopicProfit, key(r.PortfolioID), env); err != nil {
+			return err
+		}
+		if err := allocateAwaiting(ctx, tx, p, r); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// allocateAwaiting applies r to the portfolio's waiting profits in order.
+func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r profit.Ratio) error {
+	rows, err := tx.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a
+		WHERE a.portfolio_id = $1 AND a.status = 'awaiting_ratio' ORDER BY a.period_end, a.id`, p.ID)
+	if err != nil {
+		return err
+	}
+	waiting, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Allocation, error) { return scanAllocation(r) })
+	if err != nil || len(waiting) == 0 {
+		return err
+	}
+	carry := p.LossCarryforward
+	for _, a := range waiting {
+		o := profit.Allocate(a.ProfitAmount, carry, &r)
+		applyOutcome(&a, o, &r)
+		if _, err := tx.Exec(ctx, `
+			UPDATE allocations SET status = $2, loss_carryforward_before = $3, loss_carryforward_after = $4,
+			       distributable = $5, to_team_amount = $6, to_platform_amount = $7, to_user_amount = $8,
+			       ratio_id = $9, ratio_version = $10, allocated_at = now()
+			 WHERE id = $1`,
+			a.ID, a.Status, a.LossCarryforwardBefore.String(), a.LossCarryforwardAfter.String(), a.Distributable.String(),
+			a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.RatioID, a.RatioVersion); err != nil {
+			return err
+		}
+		if err := publishAllocated(ctx, tx, a); err != nil {
+			return err
+		}
+		carry = o.LossCarryforwardAfter
+	}
+	_, err = tx.Exec(ctx, `UPDATE portfolios SET loss_carryforward = $2, updated_at = now() WHERE portfolio_id = $1`, p.ID, carry.String())
+	return err
+}
+
+// ListRatios implements profit.Store: newest first (by id, so by version
+// within a portfolio).
+func (s *Store) ListRatios(ctx context.Context, f profit.RatioFilter, p profit.Page) ([]profit.Ratio, int64, error) {
+	cond, args := "", []any{}
+	if f.PortfolioID != nil {
+		cond, args = ` WHERE portfolio_id = $1`, append(args, *f.PortfolioID)
+	}
+	var total int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM ratios`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	args = append(args, p.Limit, p.Offset)
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM ratios%s ORDER BY id DESC LIMIT $%d OFFSET $%d`,
+		ratioColumns, cond, len(args)-1, len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Ratio, error) { return scanRatio(r) })
+	return out, total, err
+}
+
+// CurrentRatio implements profit.Store.
+func (s *Store) CurrentRatio(ctx context.Context, portfolioID int64) (profit.Ratio, error) {
+	return currentRatio(ctx, s.pool, portfolioID)
+}
+
+// --- allocations -----------------------------------------------------------
+
+const allocationColumns = `a.id, a.portfolio_id, a.source, a.snapshot_id, a.period_end, a.profit_amount::text,
+	a.loss_carryforward_before::text, a.loss_carryforward_after::text, a.distributable::text, a.ratio_id, a.ratio_version,
+	a.to_team_amount::text, a.to_platform_amount::text, a.to_user_amount::text, a.user_id, a.team_id, a.status, a.created_at`
+
+func scanAllocation(row pgx.Row) (profit.Allocation, error) {
+	var a profit.Allocation
+	var amounts [7]string
+	err := row.Scan(&a.ID, &a.PortfolioID, &a.Source, &a.SnapshotID, &a.PeriodEnd, &amounts[0],
+		&amounts[1], &amounts[2], &amounts[3], &a.RatioID, &a.RatioVersion,
+		&amounts[4], &amounts[5], &amounts[6], &a.UserID, &a.TeamID, &a.Status, &a.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, profit.ErrAllocationNotFound
+	}
+	if err != nil {
+		return a, err
+	}
+	a.PeriodEnd, a.CreatedAt = a.PeriodEnd.UTC(), a.CreatedAt.UTC()
+	for i, dst := range []*decimal.Decimal{&a.ProfitAmount, &a.LossCarryforwardBefore, &a.LossCarryforwardAfter,
+		&a.Distributable, &a.ToTeam, &a.ToPlatform, &a.ToUser} {
+		if *dst, err = parseDecimal(amounts[i]); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// applyOutcome copies what the rule made of a profit into its allocation.
+func applyOutcome(a *profit.Allocation, o profit.Outcome, r *profit.Ratio) {
+	a.Status = o.Status
+	a.LossCarryforwardBefore, a.LossCarryforwardAfter = o.LossCarryforwardBefore, o.LossCarryforwardAfter
+	a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser = o.Distributable, o.ToTeam, o.ToPlatform, o.ToUser
+	a.RatioID, a.RatioVersion = nil, nil
+	if o.Status != profit.StatusAwaitingRatio && r != nil {
+		id, v := r.ID, r.Version
+		a.RatioID, a.RatioVersion = &id, &v
+	}
+}
+
+// RecordManualProfit implements profit.Store: the operation of an
+// Idempotency-Key starts here, with the transaction.
+func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (profit.Allocation, error) {
+	idempotency.Started(ctx)
+	var out profit.Allocation
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		a, err := s.RecordProfit(ctx, tx, in)
+		out = a
+		return err
+	})
+	return out, err
+}
+
+// RecordProfit records one profit in tx and applies the allocation rule to
+// it: the one code path of NAV profits (the portfolio.profit_recorded
+// consumer) and manual ones (POST /api/v1/profit/allocations).
+//
+//  1. The portfolio's row is locked. A NAV profit for a portfolio not in
+//     the read model yet (its portfolio.created not consumed yet) creates
+//     the row from the event's own owners, so the profit is not lost; a
+//     manual profit for an unknown portfolio is ErrPortfolioNotFound.
+//  2. A profit already recorded (same source event id or same snapshot) is
+//     not recorded again: its allocation is returned unchanged.
+//  3. Period order: a manual profit whose period_end is earlier than the
+//     portfolio's latest recorded period_end is refused
+//     (ErrPeriodOutOfOrder), since the carry-forward has already moved past
+//     it. A NAV profit is a fact already recorded by the portfolio service
+//     and is never refused: if one arrives after a later-dated manual
+//     profit, it is applied on arrival, to the carry-forward as it stands.
+//  4. profit.Decide: the profit waits (awaiting_ratio, carry-forward
+//     untouched) while the portfolio has no ratio or an earlier profit
+//     still waits; otherwise profit.Allocate applies with the current
+//     ratio and the stored carry-forward, whose new value is stored.
+//  5. An allocated profit (distributable > 0) adds exactly one
+//     profit.allocated event to the outbox, keyed by the portfolio id.
+func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.Allocation, error) {
+	if in.Source == profit.SourceNAV {
+		if in.SnapshotID == nil || in.SourceEventID == "" || in.UserID <= 0 || in.TeamID <= 0 {
+			return profit.Allocation{}, errors.New("store: a NAV profit needs a snapshot id, an event id and its owners")
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
+			ON CONFLICT (portfolio_id) DO NOTHING`, in.PortfolioID, in.UserID, in.TeamID); err != nil {
+			return profit.Allocation{}, err
+		}
+	}
+	p, err := lockPortfolio(ctx, tx, in.PortfolioID)
+	if err != nil {
+		return profit.Allocation{}, err
+	}
+	if in.Source == profit.SourceNAV {
+		// Under the lock, so a concurrent copy of the same profit has
+		// either committed (and is found) or not started.
+		prior, err := scanAllocation(tx.QueryRow(ctx, `SELECT `+allocationColumns+` FROM allocations a
+			WHERE a.source_event_id = $1 OR a.snapshot_id = $2 ORDER BY a.id LIMIT 1`, in.SourceEventID, *in.SnapshotID))
+		if err == nil {
+			return prior, nil
+		}
+		if !errors.Is(err, profit.ErrAllocationNotFound) {
+			return profit.Allocation{}, err
+		}
+	}
+	if in.Source == profit.SourceManual {
+		if !profit.InOrder(p.LastPeriodEnd, in.PeriodEnd) {
+			return profit.Allocation{}, profit.ErrPeriodOutOfOrder
+		}
+		in.UserID, in.TeamID = p.UserID, p.TeamID
+	}
+
+	var awaiting bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM allocations WHERE portfolio_id = $1 AND status = 'awaiting_ratio')`,
+		p.ID).Scan(&awaiting); err != nil {
+		return profit.Allocation{}, err
+	}
+	var ratio *profit.Ratio
+	switch r, err := currentRatio(ctx, tx, p.ID); {
+	case err == nil:
+		ratio = &r
+	case !errors.Is(err, profit.ErrRatioNotFound):
+		return profit.Allocation{}, err
+	}
+	o := profit.Decide(in.Amount, p.LossCarryforward, ratio, awaiting)
+
+	a := profit.Allocation{PortfolioID: p.ID, Source: in.Source, SnapshotID: in.SnapshotID, PeriodEnd: in.PeriodEnd.UTC(),
+		ProfitAmount: in.Amount, UserID: in.UserID, TeamID: in.TeamID}
+	applyOutcome(&a, o, ratio)
+	var eventID *string
+	if in.SourceEventID != "" {
+		eventID = &in.SourceEventID
+	}
+	a, err = scanAllocation(tx.QueryRow(ctx, `
+		WITH a AS (
+			INSERT INTO allocations (portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount,
+				loss_carryforward_before, loss_carryforward_after, distributable, ratio_id, ratio_version,
+				to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+				CASE WHEN $17 = 'awaiting_ratio' THEN NULL ELSE now() END)
+			RETURNING *)
+		SELECT `+allocationColumns+` FROM a`,
+		a.PortfolioID, a.Source, a.SnapshotID, eventID, a.PeriodEnd, a.ProfitAmount.String(),
+		a.LossCarryforwardBefore.String(), a.LossCarryforwardAfter.String(), a.Distributable.String(), a.RatioID, a.RatioVersion,
+		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status))
+	if err != nil {
+		return profit.Allocation{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE portfolios
+		SET loss_carryforward = $2, last_period_end = GREATEST(last_period_end, $3), updated_at = now()
+		WHERE portfolio_id = $1`, p.ID, o.LossCarryforwardAfter.String(), a.PeriodEnd); err != nil {
+		return profit.Allocation{}, err
+	}
+	if err := publishAllocated(ctx, tx, a); err != nil {
+		return profit.Allocation{}, err
+	}
+	return a, nil
+}
+
+// ListAllocations implements profit.Store: newest period first, then
+// newest id.
+func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, p profit.Page) ([]profit.Allocation, int64, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.PortfolioID != nil {
+		where = append(where, "a.portfolio_id = "+arg(*f.PortfolioID))
+	}
+	if f.From != nil {
+		where = append(where, "a.period_end >= "+arg(*f.From))
+	}
+	if f.To != nil {
+		where = append(where, "a.period_end < "+arg(*f.To))
+	}
+	if c := f.ReadableBy; c != nil {
+		teams := c.Teams
+		if teams == nil {
+			teams = []int64{}
+		}
+		where = append(where, fmt.Sprintf(`EXISTS (SELECT 1 FROM portfolios p WHERE p.portfolio_id = a.portfolio_id
+			AND (p.user_id = %s OR p.team_id = ANY(%s)))`, arg(c.UserID), arg(teams)))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM allocations a`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := arg(p.Limit), arg(p.Offset)
+	rows, err := s.pool.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a`+cond+
+		` ORDER BY a.period_end DESC, a.id DESC LIMIT `+limit+` OFFSET `+offset, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Allocation, error) { return scanAllocation(r) })
+	return out, total, err
+}
+
+// Allocation implements profit.Store.
+func (s *Store) Allocation(ctx context.Context, id int64) (profit.Allocation, error) {
+	return scanAllocation(s.pool.QueryRow(ctx, `SELECT `+allocationColumns+` FROM allocations a WHERE a.id = $1`, id))
+}
+
+// --- events ----------------------------------------------------------------
+
+func subject(portfolioID int64) string { return "portfolio/" + strconv.FormatInt(portfolioID, 10) }
+
+// key is the Kafka key of the profit topic: the portfolio id.
+func key(portfolioID int64) string { return strconv.FormatInt(portfolioID, 10) }
+
+// ratioChangedData is the data of profit.ratio_changed.
+type ratioChangedData struct {
+	PortfolioID int64       `json:"portfolio_id"`
+	RatioID     int64       `json:"ratio_id"`
+	Version     int         `json:"version"`
+	ToTeam      money.Ratio `json:"to_team"`
+	ToPlatform  money.Ratio `json:"to_platform"`
+	ToUser      money.Ratio `json:"to_user"`
+}
+
+// AllocatedData is the data of profit.allocated.
+type AllocatedData struct {
+	AllocationID     int64        `json:"allocation_id"`
+	PortfolioID      int64        `json:"portfolio_id"`
+	Source           string       `json:"source"`
+	SnapshotID       *int64       `json:"snapshot_id"`
+	PeriodEnd        time.Time    `json:"period_end"`
+	ProfitAmount     money.Amount `json:"profit_amount"`
+	Distributable    money.Amount `json:"distributable"`
+	ToTeamAmount     money.Amount `json:"to_team_amount"`
+	ToPlatformAmount money.Amount `json:"to_platform_amount"`
+	ToUserAmount     money.Amount `json:"to_user_amount"`
+	UserID           int64        `json:"user_id"`
+	TeamID           int64        `json:"team_id"`
+	RatioID          int64        `json:"ratio_id"`
+	RatioVersion     int          `json:"ratio_version"`
+}
+
+// publishAllocated adds the profit.allocated event of an allocated row to
+// the outbox; rows with another status publish nothing.
+func publishAllocated(ctx context.Context, tx pgx.Tx, a profit.Allocation) error {
+	if a.Status != profit.StatusAllocated {
+		return nil
+	}
+	if a.RatioID == nil || a.RatioVersion == nil {
+		return errors.New("store: an allocated row without its ratio")
+	}
+	env, err := eventbus.NewEnvelope(EventSource, eventbus.TypeProfitAllocated, subject(a.PortfolioID), AllocatedData{
+		AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
+		PeriodEnd:    a.PeriodEnd.UTC(),
+		ProfitAmount: money.NewAmount(a.ProfitAmount), Distributable: money.NewAmount(a.Distributable),
+		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
+		UserID: a.UserID, TeamID: a.TeamID, RatioID: *a.RatioID, RatioVersion: *a.RatioVersion,
+	})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, eventbus.TopicProfit, key(a.PortfolioID), env)
+}

@@ -1,0 +1,38 @@
+package transport
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/services/profit/internal/profit"
+)
+
+// codes maps each domain error to its status and stable code (CONTRACT §1, §4).
+var codes = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{profit.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{profit.ErrPortfolioNotFound, http.StatusNotFound, "portfolio_not_found"},
+	{profit.ErrRatioNotFound, http.StatusNotFound, "ratio_not_found"},
+	{profit.ErrAllocationNotFound, http.StatusNotFound, "not_found"},
+	{profit.ErrInvalidRatio, http.StatusBadRequest, "invalid_ratio"},
+	{profit.ErrPeriodOutOfOrder, http.StatusConflict, "period_out_of_order"},
+}
+
+// mapError turns domain errors into client errors; anything else stays
+// as it is and becomes a 500 that says nothing internal.
+func mapError(err error) error {
+	var ve *profit.ValidationError
+	if errors.As(err, &ve) {
+		return httpx.Validation(ve.Code, ve.Field, ve.Reason)
+	}
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return httpx.NewError(c.status, c.code, c.err.Error())
+		}
+	}
+	return err
+}

@@ -1,0 +1,188 @@
+// Package transport is the profit service's HTTP transport: routes of
+// CONTRACT §4, request decoding and the error mapping.
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/shopspring/decimal"
+
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/services/profit/api"
+	"github.com/fundplatform/platform/services/profit/internal/endpoint"
+	"github.com/fundplatform/platform/services/profit/internal/profit"
+)
+
+// NewHandler returns the service's routes. verifier checks the bearer token
+// of every /api/v1 route; idempotent wraps the routes that take an
+// Idempotency-Key (inside authentication, so keys are per caller); wrap
+// instruments each route (metrics and access log).
+func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent func(http.Handler) http.Handler,
+	wrap func(string, http.Handler) http.Handler) *httpx.Router {
+	r := httpx.NewRouter(wrap)
+	protected := func(method, path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
+		r.Handle(method, path, verifier.Require(httpx.NewServer(ep, dec, mapError)))
+	}
+
+	protected("POST", "/api/v1/profit/profit_allocation_ratios", eps.CreateRatio, decodeCreateRatio)
+	protected("GET", "/api/v1/profit/profit_allocation_ratios", eps.ListRatios, decodeListRatios)
+	protected("GET", "/api/v1/profit/profit_allocation_ratios/current", eps.CurrentRatio, decodeCurrentRatio)
+
+	r.Handle("POST", "/api/v1/profit/allocations",
+		verifier.Require(idempotent(httpx.NewServer(eps.CreateAllocation, decodeCreateAllocation, mapError))))
+	protected("GET", "/api/v1/profit/allocations", eps.ListAllocations, decodeListAllocations)
+	protected("GET", "/api/v1/profit/allocations/{id}", eps.GetAllocation, decodeID)
+
+	r.Handle("GET", "/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(api.OpenAPI)
+	}))
+	return r
+}
+
+type kitEndpoint = func(context.Context, any) (any, error)
+
+// ratioBody is the body of POST /profit_allocation_ratios. Shares are kept
+// raw so each one's error names its field.
+type ratioBody struct {
+	PortfolioID *int64          `json:"portfolio_id"`
+	ToTeam      json.RawMessage `json:"to_team"`
+	ToPlatform  json.RawMessage `json:"to_platform"`
+	ToUser      json.RawMessage `json:"to_user"`
+}
+
+func requiredID(field string, v *int64) (int64, error) {
+	if v == nil {
+		return 0, httpx.Validation("validation_failed", field, "is required")
+	}
+	return *v, nil
+}
+
+// share parses one ratio share: a string or number in [0, 1] with at most
+// 4 decimal places; anything else is 400 invalid_ratio on that field.
+func share(field string, raw json.RawMessage) (decimal.Decimal, error) {
+	if raw == nil {
+		return decimal.Decimal{}, httpx.Validation("invalid_ratio", field, "is required")
+	}
+	var r money.Ratio
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return decimal.Decimal{}, httpx.Validation("invalid_ratio", field, strings.TrimPrefix(err.Error(), money.ErrInvalidRatio.Error()+": "))
+	}
+	return r.Decimal, nil
+}
+
+func decodeCreateRatio(_ context.Context, r *http.Request) (any, error) {
+	var b ratioBody
+	if err := httpx.DecodeJSON(r, &b); err != nil {
+		return nil, err
+	}
+	var req endpoint.CreateRatioRequest
+	var err error
+	if req.PortfolioID, err = requiredID("portfolio_id", b.PortfolioID); err != nil {
+		return nil, err
+	}
+	if req.ToTeam, err = share("to_team", b.ToTeam); err != nil {
+		return nil, err
+	}
+	if req.ToPlatform, err = share("to_platform", b.ToPlatform); err != nil {
+		return nil, err
+	}
+	if req.ToUser, err = share("to_user", b.ToUser); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// allocationBody is the body of POST /allocations.
+type allocationBody struct {
+	PortfolioID  *int64          `json:"portfolio_id"`
+	ProfitAmount json.RawMessage `json:"profit_amount"`
+	PeriodEnd    *string         `json:"period_end"`
+}
+
+func decodeCreateAllocation(_ context.Context, r *http.Request) (any, error) {
+	var b allocationBody
+	if err := httpx.DecodeJSON(r, &b); err != nil {
+		return nil, err
+	}
+	var req endpoint.CreateAllocationRequest
+	var err error
+	if req.PortfolioID, err = requiredID("portfolio_id", b.PortfolioID); err != nil {
+		return nil, err
+	}
+	if b.ProfitAmount == nil {
+		return nil, httpx.Validation("invalid_amount", "profit_amount", "is required")
+	}
+	var amount money.Amount
+	if err := json.Unmarshal(b.ProfitAmount, &amount); err != nil {
+		return nil, httpx.Validation("invalid_amount", "profit_amount", strings.TrimPrefix(err.Error(), money.ErrInvalidAmount.Error()+": "))
+	}
+	req.Amount = amount.Decimal
+	if b.PeriodEnd == nil {
+		return nil, httpx.Validation("validation_failed", "period_end", "is required")
+	}
+	t, err := time.Parse(time.RFC3339Nano, *b.PeriodEnd)
+	if err != nil {
+		return nil, httpx.Validation("validation_failed", "period_end", "must be an RFC 3339 time")
+	}
+	req.PeriodEnd = t.UTC()
+	return req, nil
+}
+
+func page(r *http.Request) (profit.Page, error) {
+	p, err := httpx.ParsePagination(r)
+	return profit.Page{Limit: p.Limit, Offset: p.Offset}, err
+}
+
+func decodeListRatios(_ context.Context, r *http.Request) (any, error) {
+	p, err := page(r)
+	if err != nil {
+		return nil, err
+	}
+	id, err := httpx.QueryInt64(r, "portfolio_id")
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.ListRatiosRequest{Filter: profit.RatioFilter{PortfolioID: id}, Page: p}, nil
+}
+
+func decodeCurrentRatio(_ context.Context, r *http.Request) (any, error) {
+	id, err := httpx.QueryInt64(r, "portfolio_id")
+	if err != nil {
+		return nil, err
+	}
+	if id == nil {
+		return nil, httpx.Validation("validation_failed", "portfolio_id", "is required")
+	}
+	return endpoint.CurrentRatioRequest{PortfolioID: *id}, nil
+}
+
+func decodeListAllocations(_ context.Context, r *http.Request) (any, error) {
+	p, err := page(r)
+	if err != nil {
+		return nil, err
+	}
+	req := endpoint.ListAllocationsRequest{Page: p}
+	if req.Filter.PortfolioID, err = httpx.QueryInt64(r, "portfolio_id"); err != nil {
+		return nil, err
+	}
+	if req.Filter.From, err = httpx.QueryTime(r, "from"); err != nil {
+		return nil, err
+	}
+	if req.Filter.To, err = httpx.QueryTime(r, "to"); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeID(_ context.Context, r *http.Request) (any, error) {
+	id, err := httpx.PathID(r, "id")
+	return endpoint.IDRequest{ID: id}, err
+}
