@@ -1,40 +1,41 @@
-// Command portfolio is the portfolio service. Its routes of CONTRACT.md are not built
-// yet: for now it serves only /healthz, /readyz (its database answers) and
-// /metrics, and answers every other path 404, so the dev stack and the
-// deployment can run it.
+// Command portfolio is the portfolio service: portfolios, their owners and
+// NAV snapshots, whose profit it publishes through the transactional
+// outbox (CONTRACT §3, §7). Configuration comes from the environment; see
+// config.go.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
+	"sync"
+	"time"
 
-	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
-	"github.com/fundplatform/platform/libs/httpx"
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/observability"
+	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
+	"github.com/fundplatform/platform/services/portfolio/internal/directory"
+	"github.com/fundplatform/platform/services/portfolio/internal/endpoint"
+	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
+	"github.com/fundplatform/platform/services/portfolio/internal/store"
+	"github.com/fundplatform/platform/services/portfolio/internal/transport"
 )
-
-type config struct {
-	serve.Config
-	DatabaseURL string `env:"DATABASE_URL"`
-}
 
 func main() {
 	healthcheck := flag.Bool("healthcheck", false, "check the running service's /readyz and exit 0 (ready) or 1")
-	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit (none yet)")
+	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
 	flag.Parse()
-	cfg := config{Config: serve.Config{HTTPAddr: "127.0.0.1:8082"}}
-	err := env.Parse(&cfg)
-	if err == nil && cfg.DatabaseURL == "" {
-		err = errors.New("DATABASE_URL is required")
-	} else if err == nil {
-		err = cfg.Validate()
-	}
+
+	cfg, err := loadConfig(*migrateOnly)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "portfolio: configuration:", err)
 		os.Exit(2)
@@ -47,27 +48,98 @@ func main() {
 		return
 	}
 	log := observability.NewLogger(os.Stdout, "portfolio", cfg.LogLevel, cfg.LogFormat)
-	if *migrateOnly {
-		return
+	slog.SetDefault(log)
+	if err := run(context.Background(), cfg, log, *migrateOnly); err != nil {
+		log.Error("portfolio stopped", "error", err.Error())
+		os.Exit(1)
 	}
-	ctx := context.Background()
+}
+
+func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
+	shutdownTracing, err := observability.SetupTracing(ctx, "portfolio")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdownTracing(context.Background()) }()
+
 	pool, err := pg.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
-		log.Error("portfolio stopped", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	defer pool.Close()
+	if err := pg.Migrate(ctx, pool, store.Migrations()); err != nil {
+		return err
+	}
+	if migrateOnly {
+		log.Info("migrations applied; exiting (-migrate-only)")
+		return nil
+	}
+
 	registry, reg := observability.NewRegistry("portfolio")
+	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: cfg.KafkaBrokers, Logger: log}, reg)
+	if err != nil {
+		return err
+	}
+	keys := libauth.NewRemoteKeys(cfg.JWKSURL)
+	verifier := libauth.NewVerifier(keys, cfg.JWTIssuer, cfg.JWTAudience)
+	owners := directory.New(cfg.AuthURL, &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: otelhttp.NewTransport(http.DefaultTransport),
+	})
+	svc := portfolio.New(store.New(pool), owners, portfolio.Options{})
 	metrics := observability.NewHTTPMetrics(reg, log)
+	handler := transport.NewHandler(endpoint.New(svc), verifier,
+		idempotency.Middleware(pool, idempotency.Options{}), metrics.Wrap)
+
+	// The relay and the key purge live as long as the HTTP server.
+	bg, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_ = relay.Run(bg)
+	}()
+	go func() {
+		defer wg.Done()
+		purgeIdempotencyKeys(bg, pool, log)
+	}()
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+
 	srv := &serve.Server{
 		Config:   cfg.Config,
-		Handler:  observability.HTTPHandler(httpx.NewRouter(metrics.Wrap), "portfolio"),
+		Handler:  observability.HTTPHandler(handler, "portfolio"),
 		Registry: registry,
 		Logger:   log,
-		Checks:   []serve.Check{{Name: "database", Check: pool.Ping}},
+		Checks: []serve.Check{
+			{Name: "database", Check: pool.Ping},
+			{Name: "outbox", Check: relay.Ready},
+			{Name: "jwks", Check: keys.Ready},
+		},
 	}
-	if err := srv.Run(ctx); err != nil {
-		log.Error("portfolio stopped", "error", err.Error())
-		os.Exit(1)
+	return srv.Run(ctx)
+}
+
+// purgeIdempotencyKeys deletes the Idempotency-Keys past their 24 h once
+// an hour (expired keys are already treated as unused; this reclaims the
+// space).
+func purgeIdempotencyKeys(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := idempotency.Purge(ctx, pool, time.Now().Add(-idempotency.DefaultTTL))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("purging expired idempotency keys failed", "error", err.Error())
+		case n > 0:
+			log.Info("expired idempotency keys purged", "count", n)
+		}
 	}
 }

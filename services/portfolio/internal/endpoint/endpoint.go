@@ -1,0 +1,115 @@
+// Package endpoint turns the portfolio service into go-kit endpoints: one
+// per route, each taking a request struct and returning an httpx.Response.
+package endpoint
+
+import (
+	"context"
+
+	"github.com/go-kit/kit/endpoint"
+
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
+)
+
+// Endpoints are the portfolio service's endpoints.
+type Endpoints struct {
+	CreatePortfolio, ListPortfolios, GetPortfolio, UpdatePortfolio endpoint.Endpoint
+	RecordNAV, ListNAV                                             endpoint.Endpoint
+}
+
+// Requests.
+type (
+	IDRequest             struct{ ID int64 }
+	ListPortfoliosRequest struct {
+		Filter portfolio.Filter
+		Page   portfolio.Page
+	}
+	UpdatePortfolioRequest struct {
+		ID    int64
+		Patch portfolio.Patch
+	}
+	RecordNAVRequest struct {
+		PortfolioID int64
+		Input       portfolio.NAVInput
+	}
+	ListNAVRequest struct {
+		PortfolioID int64
+		Filter      portfolio.SnapshotFilter
+		Page        portfolio.Page
+	}
+)
+
+type credentialsKey struct{}
+
+// WithCredentials keeps the request's Authorization header in ctx; it is
+// forwarded to the auth service when owners are looked up.
+func WithCredentials(ctx context.Context, authorization string) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, authorization)
+}
+
+func caller(ctx context.Context) (portfolio.Caller, error) {
+	c, err := libauth.Caller(ctx)
+	if err != nil {
+		return portfolio.Caller{}, err
+	}
+	creds, _ := ctx.Value(credentialsKey{}).(string)
+	return portfolio.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams, Credentials: creds}, nil
+}
+
+// withCaller adapts a function of the caller and the request.
+func withCaller[Req any](fn func(ctx context.Context, c portfolio.Caller, req Req) httpx.Response) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return httpx.Fail(err), nil
+		}
+		req, _ := request.(Req)
+		return fn(ctx, c, req), nil
+	}
+}
+
+func one[T any](v T, err error) httpx.Response {
+	if err != nil {
+		return httpx.Fail(err)
+	}
+	return httpx.OK(v)
+}
+
+func created[T any](v T, err error) httpx.Response {
+	if err != nil {
+		return httpx.Fail(err)
+	}
+	return httpx.Created(v)
+}
+
+func list[T any](items []T, total int64, err error) httpx.Response {
+	if err != nil {
+		return httpx.Fail(err)
+	}
+	return httpx.List(items, total)
+}
+
+// New builds the endpoints.
+func New(s portfolio.Service) Endpoints {
+	return Endpoints{
+		CreatePortfolio: withCaller(func(ctx context.Context, c portfolio.Caller, req portfolio.NewPortfolio) httpx.Response {
+			return created(s.CreatePortfolio(ctx, c, req))
+		}),
+		ListPortfolios: withCaller(func(ctx context.Context, c portfolio.Caller, req ListPortfoliosRequest) httpx.Response {
+			return list(s.ListPortfolios(ctx, c, req.Filter, req.Page))
+		}),
+		GetPortfolio: withCaller(func(ctx context.Context, c portfolio.Caller, req IDRequest) httpx.Response {
+			return one(s.GetPortfolio(ctx, c, req.ID))
+		}),
+		UpdatePortfolio: withCaller(func(ctx context.Context, c portfolio.Caller, req UpdatePortfolioRequest) httpx.Response {
+			return one(s.UpdatePortfolio(ctx, c, req.ID, req.Patch))
+		}),
+		RecordNAV: withCaller(func(ctx context.Context, c portfolio.Caller, req RecordNAVRequest) httpx.Response {
+			return created(s.RecordNAV(ctx, c, req.PortfolioID, req.Input))
+		}),
+		ListNAV: withCaller(func(ctx context.Context, c portfolio.Caller, req ListNAVRequest) httpx.Response {
+			return list(s.ListSnapshots(ctx, c, req.PortfolioID, req.Filter, req.Page))
+		}),
+	}
+}

@@ -1,0 +1,290 @@
+// Package store is the portfolio service's PostgreSQL adapter: it
+// implements portfolio.Store with pgx, writes the service's events to the
+// transactional outbox in the same transactions, and embeds the service's
+// migrations.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/idempotency"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/libs/outbox"
+	"github.com/fundplatform/platform/libs/pg"
+	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
+)
+
+// Source is the envelope source of this service's events.
+const Source = "portfolio"
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the service's schema migrations: its own, the outbox's
+// (00002_outbox.sql, a copy of outbox.Migration) and the Idempotency-Key
+// store's.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return idempotency.WithMigration(sub, "00003_idempotency_keys.sql")
+}
+
+// Store implements portfolio.Store.
+type Store struct{ pool *pgxpool.Pool }
+
+var _ portfolio.Store = (*Store)(nil)
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
+}
+
+// addEvents writes events to the outbox in tx.
+func addEvents(ctx context.Context, tx pgx.Tx, events []portfolio.Event) error {
+	for _, e := range events {
+		key := strconv.FormatInt(e.PortfolioID, 10)
+		env, err := eventbus.NewEnvelope(Source, e.Type, "portfolio/"+key, e.Data)
+		if err != nil {
+			return err
+		}
+		if err := outbox.Add(ctx, tx, eventbus.TopicPortfolio, key, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const portfolioColumns = `id, name, description, user_id, team_id, currency, created_at, updated_at`
+
+func scanPortfolio(row pgx.Row) (portfolio.Portfolio, error) {
+	var p portfolio.Portfolio
+	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.UserID, &p.TeamID, &p.Currency, &p.CreatedAt, &p.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, portfolio.ErrPortfolioNotFound
+	}
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	return p, err
+}
+
+// CreatePortfolio implements portfolio.Store.
+func (s *Store) CreatePortfolio(ctx context.Context, p portfolio.Portfolio, emit func(portfolio.Portfolio) []portfolio.Event) (portfolio.Portfolio, error) {
+	var out portfolio.Portfolio
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanPortfolio(tx.QueryRow(ctx, `
+			INSERT INTO portfolios (name, description, user_id, team_id, currency, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+portfolioColumns,
+			p.Name, p.Description, p.UserID, p.TeamID, p.Currency, p.CreatedAt, p.UpdatedAt))
+		if err != nil {
+			return err
+		}
+		return addEvents(ctx, tx, emit(out))
+	})
+	return out, err
+}
+
+// Portfolio implements portfolio.Store.
+func (s *Store) Portfolio(ctx context.Context, id int64) (portfolio.Portfolio, error) {
+	return scanPortfolio(s.pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1`, id))
+}
+
+// ListPortfolios implements portfolio.Store: newest first.
+func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p portfolio.Page) ([]portfolio.Portfolio, int64, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.UserID != nil {
+		where = append(where, "user_id = "+arg(*f.UserID))
+	}
+	if f.TeamID != nil {
+		where = append(where, "team_id = "+arg(*f.TeamID))
+	}
+	if v := f.Visible; v != nil {
+		teams := v.TeamIDs
+		if teams == nil {
+			teams = []int64{}
+		}
+		where = append(where, fmt.Sprintf("(user_id = %s OR team_id = ANY(%s))", arg(v.UserID), arg(teams)))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM portfolios`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	q := `SELECT ` + portfolioColumns + ` FROM portfolios` + cond +
+		` ORDER BY id DESC LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (portfolio.Portfolio, error) { return scanPortfolio(r) })
+	return items, total, err
+}
+
+// UpdatePortfolio implements portfolio.Store. The row lock orders the
+// change with the NAV recordings of the portfolio: a snapshot recorded
+// after it commits carries the new owners.
+func (s *Store) UpdatePortfolio(ctx context.Context, id int64, fn func(*portfolio.Portfolio) (bool, error), emit func(portfolio.Portfolio) []portfolio.Event) (portfolio.Portfolio, error) {
+	var out portfolio.Portfolio
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		p, err := scanPortfolio(tx.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		changed, err := fn(&p)
+		if err != nil || !changed {
+			out = p
+			return err
+		}
+		out, err = scanPortfolio(tx.QueryRow(ctx, `
+			UPDATE portfolios SET name = $2, description = $3, user_id = $4, team_id = $5, updated_at = $6
+			WHERE id = $1 RETURNING `+portfolioColumns,
+			id, p.Name, p.Description, p.UserID, p.TeamID, p.UpdatedAt))
+		if err != nil {
+			return err
+		}
+		return addEvents(ctx, tx, emit(out))
+	})
+	return out, err
+}
+
+const snapshotColumns = `id, portfolio_id, as_of, nav::text, net_flow::text, units::text, nav_per_unit::text,
+	profit::text, return_::text, prev_snapshot_id, user_id, team_id, created_at`
+
+func scanSnapshot(row pgx.Row) (portfolio.Snapshot, error) {
+	var (
+		s                         portfolio.Snapshot
+		nav, netFlow, profit      string
+		units, perUnit, periodRet *string
+	)
+	err := row.Scan(&s.ID, &s.PortfolioID, &s.AsOf, &nav, &netFlow, &units, &perUnit, &profit, &periodRet,
+		&s.PrevSnapshotID, &s.UserID, &s.TeamID, &s.CreatedAt)
+	if err != nil {
+		return s, err
+	}
+	s.AsOf, s.CreatedAt = s.AsOf.UTC(), s.CreatedAt.UTC()
+	for _, f := range []struct {
+		text *string
+		into *money.Amount
+	}{{&nav, &s.NAV}, {&netFlow, &s.NetFlow}, {&profit, &s.Profit}} {
+		if f.into.Decimal, err = decimal.NewFromString(*f.text); err != nil {
+			return s, err
+		}
+	}
+	for _, f := range []struct {
+		text *string
+		into **money.Amount
+	}{{units, &s.Units}, {perUnit, &s.NAVPerUnit}, {periodRet, &s.PeriodReturn}} {
+		if f.text == nil {
+			continue
+		}
+		d, err := decimal.NewFromString(*f.text)
+		if err != nil {
+			return s, err
+		}
+		a := money.NewAmount(d)
+		*f.into = &a
+	}
+	return s, nil
+}
+
+func decimalOrNil(a *money.Amount) any {
+	if a == nil {
+		return nil
+	}
+	return a.Decimal.String()
+}
+
+// RecordNAV implements portfolio.Store. The portfolio's row lock
+// serialises the valuations of one portfolio: each sees the snapshot the
+// previous one stored, so no two snapshots share a predecessor (which the
+// schema's unique prev_snapshot_id also guarantees).
+func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfolio.Portfolio, *portfolio.Snapshot) (portfolio.Snapshot, error), emit func(*portfolio.Snapshot, portfolio.Snapshot) []portfolio.Event) (portfolio.Snapshot, error) {
+	// From here on the outcome, whatever it is, answers every repeat of
+	// the request's Idempotency-Key.
+	idempotency.Started(ctx)
+	var out portfolio.Snapshot
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		p, err := scanPortfolio(tx.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1 FOR UPDATE`, portfolioID))
+		if err != nil {
+			return err
+		}
+		var prev *portfolio.Snapshot
+		last, err := scanSnapshot(tx.QueryRow(ctx, `SELECT `+snapshotColumns+` FROM nav_snapshots
+			WHERE portfolio_id = $1 ORDER BY as_of DESC LIMIT 1`, portfolioID))
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			prev = &last
+		}
+		snap, err := fn(p, prev)
+		if err != nil {
+			return err
+		}
+		out, err = scanSnapshot(tx.QueryRow(ctx, `
+			INSERT INTO nav_snapshots (portfolio_id, as_of, nav, net_flow, units, nav_per_unit, profit, return_,
+				prev_snapshot_id, user_id, team_id, created_at)
+			VALUES ($1, $2, $3::text::numeric, $4::text::numeric, $5::text::numeric, $6::text::numeric, $7::text::numeric,
+				$8::text::numeric, $9, $10, $11, $12)
+			RETURNING `+snapshotColumns,
+			snap.PortfolioID, snap.AsOf, snap.NAV.Decimal.String(), snap.NetFlow.Decimal.String(), decimalOrNil(snap.Units),
+			decimalOrNil(snap.NAVPerUnit), snap.Profit.Decimal.String(), decimalOrNil(snap.PeriodReturn),
+			snap.PrevSnapshotID, snap.UserID, snap.TeamID, snap.CreatedAt))
+		if err != nil {
+			return err
+		}
+		return addEvents(ctx, tx, emit(prev, out))
+	})
+	return out, err
+}
+
+// ListSnapshots implements portfolio.Store: oldest first.
+func (s *Store) ListSnapshots(ctx context.Context, portfolioID int64, f portfolio.SnapshotFilter, p portfolio.Page) ([]portfolio.Snapshot, int64, error) {
+	args := []any{portfolioID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	cond := " WHERE portfolio_id = $1"
+	if f.From != nil {
+		cond += " AND as_of >= " + arg(*f.From)
+	}
+	if f.To != nil {
+		cond += " AND as_of <= " + arg(*f.To)
+	}
+	var total int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM nav_snapshots`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	q := `SELECT ` + snapshotColumns + ` FROM nav_snapshots` + cond +
+		` ORDER BY as_of, id LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (portfolio.Snapshot, error) { return scanSnapshot(r) })
+	return items, total, err
+}

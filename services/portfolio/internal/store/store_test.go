@@ -1,0 +1,95 @@
+package store_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/fundplatform/platform/libs/outbox"
+	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/services/portfolio/internal/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// The outbox table is the lib's, copied byte for byte.
+func TestOutboxMigrationIsTheLibrarys(t *testing.T) {
+	b, err := fs.ReadFile(store.Migrations(), "00002_outbox.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != outbox.Migration {
+		t.Fatal("migrations/00002_outbox.sql differs from outbox.Migration: copy it again")
+	}
+}
+
+// Every migration applies on an empty database, rolls back, and applies
+// again.
+func TestMigrationsUpDownUp(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t, nil)
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, store.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := p.Up(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(up) != 3 {
+		t.Fatalf("%d migrations applied, want 3 (init, outbox, idempotency keys)", len(up))
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The schema itself refuses what the service never writes.
+func TestSchemaConstraints(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t, store.Migrations())
+	now := time.Now()
+	var pid int64
+	if err := pool.QueryRow(ctx, `INSERT INTO portfolios (name, user_id, team_id, currency, created_at, updated_at)
+		VALUES ('p', 1, 1, 'USD', $1, $1) RETURNING id`, now).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(asOf time.Time, nav string, prev *int64, profit string) (int64, error) {
+		var id int64
+		err := pool.QueryRow(ctx, `INSERT INTO nav_snapshots (portfolio_id, as_of, nav, profit, prev_snapshot_id, user_id, team_id, created_at)
+			VALUES ($1, $2, $3::text::numeric, $4::text::numeric, $5, 1, 1, $2) RETURNING id`, pid, asOf, nav, profit, prev).Scan(&id)
+		return id, err
+	}
+	first, err := insert(now, "10", nil, "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]func() error{
+		"negative nav":         func() error { _, err := insert(now.Add(time.Hour), "-1", &first, "0"); return err },
+		"second baseline":      func() error { _, err := insert(now.Add(time.Hour), "1", nil, "0"); return err },
+		"baseline with profit": func() error { _, err := insert(now.Add(-time.Hour), "1", nil, "5"); return err },
+		"13 integer digits":    func() error { _, err := insert(now.Add(time.Hour), "1000000000000", &first, "0"); return err },
+		"same as_of":           func() error { _, err := insert(now, "1", &first, "0"); return err },
+	}
+	for name, fn := range refused {
+		if err := fn(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := insert(now.Add(time.Hour), "11", &first, "1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insert(now.Add(2*time.Hour), "12", &first, "1"); err == nil {
+		t.Error("two snapshots follow the same predecessor")
+	}
+}

@@ -1,0 +1,43 @@
+package transport
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
+)
+
+// codes maps each domain error to its status and stable code (CONTRACT §1, §3).
+var codes = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{portfolio.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{portfolio.ErrPortfolioNotFound, http.StatusNotFound, "portfolio_not_found"},
+	{portfolio.ErrUserNotFound, http.StatusNotFound, "user_not_found"},
+	{portfolio.ErrTeamNotFound, http.StatusNotFound, "team_not_found"},
+	{portfolio.ErrNAVOutOfOrder, http.StatusConflict, "nav_out_of_order"},
+	{portfolio.ErrDependencyUnavailable, http.StatusServiceUnavailable, "dependency_unavailable"},
+}
+
+// mapError turns domain errors into client errors; anything else stays as
+// it is (an *httpx.Error from decoding, or a 500).
+func mapError(err error) error {
+	var ve *portfolio.ValidationError
+	if errors.As(err, &ve) {
+		return httpx.Validation(ve.Code, ve.Field, ve.Reason)
+	}
+	var oe *portfolio.OutOfRangeError
+	if errors.As(err, &oe) {
+		return &httpx.Error{Status: http.StatusUnprocessableEntity, Code: "amount_out_of_range", Message: oe.Error(),
+			Fields: map[string]string{oe.Field: "would exceed 12 integer digits"}}
+	}
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return httpx.NewError(c.status, c.code, c.err.Error())
+		}
+	}
+	return err
+}
