@@ -1,0 +1,213 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// client talks to the edge as one caller.
+type client struct {
+	t     *testing.T
+	edge  string
+	token string
+}
+
+type reply struct {
+	status int
+	header http.Header
+	IsOK   bool            `json:"isOK"`
+	Data   json.RawMessage `json:"data"`
+	Total  *int64          `json:"total"`
+}
+
+func (c client) call(method, path string, body any, headers ...string) reply {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.edge+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		c.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	return r
+}
+
+// must asserts the status and decodes the data.
+func (c client) must(status int, method, path string, body any, out any, headers ...string) reply {
+	c.t.Helper()
+	r := c.call(method, path, body, headers...)
+	if r.status != status {
+		c.t.Fatalf("%s %s = %d %s, want %d", method, path, r.status, r.Data, status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			c.t.Fatalf("%s %s data: %v", method, path, err)
+		}
+	}
+	return r
+}
+
+func login(t *testing.T, edge, email, password string) client {
+	t.Helper()
+	var tk struct {
+		AccessToken string `json:"access_token"`
+	}
+	client{t: t, edge: edge}.must(200, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &tk)
+	return client{t: t, edge: edge, token: tk.AccessToken}
+}
+
+type allocation struct {
+	ID               int64           `json:"id"`
+	Source           string          `json:"source"`
+	SnapshotID       *int64          `json:"snapshot_id"`
+	ProfitAmount     decimal.Decimal `json:"profit_amount"`
+	Distributable    decimal.Decimal `json:"distributable"`
+	ToTeamAmount     decimal.Decimal `json:"to_team_amount"`
+	ToPlatformAmount decimal.Decimal `json:"to_platform_amount"`
+	ToUserAmount     decimal.Decimal `json:"to_user_amount"`
+	LossCarryAfter   decimal.Decimal `json:"loss_carryforward_after"`
+	UserID           int64           `json:"user_id"`
+	TeamID           int64           `json:"team_id"`
+	Status           string          `json:"status"`
+}
+
+// TestProfitFlow drives the event flow of one profit through the real
+// services: NAV snapshots recorded at the portfolio service become
+// portfolio.profit_recorded events on the broker, which the profit service
+// allocates with the loss carry-forward and the portfolio's ratio.
+func TestProfitFlow(t *testing.T) {
+	s, out := startStack(t, repoRoot(t))
+	defer func() {
+		_ = s.Stop()
+		if t.Failed() {
+			t.Logf("stack output:\n%s", out)
+		}
+	}()
+	ready := s.Ready()
+	admin := login(t, ready.EdgeURL, ready.AdminEmail, ready.AdminPassword)
+
+	var team, alice struct {
+		ID int64 `json:"id"`
+	}
+	admin.must(201, "POST", "/api/v1/teams", map[string]string{"name": "Desk"}, &team)
+	admin.must(201, "POST", "/api/v1/users", map[string]string{"email": "alice@example.com", "username": "alice",
+		"password": "alice-password-123", "role": "user"}, &alice)
+	admin.must(200, "PUT", fmt.Sprintf("/api/v1/teams/%d/members/%d", team.ID, alice.ID), nil, nil)
+
+	var pf struct {
+		ID int64 `json:"id"`
+	}
+	admin.must(201, "POST", "/api/v1/portfolios", map[string]any{"name": "Growth", "description": "e2e",
+		"user_id": alice.ID, "team_id": team.ID, "currency": "USD"}, &pf)
+	navPath := fmt.Sprintf("/api/v1/portfolios/%d/nav", pf.ID)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	nav := func(day int, value string, key string) reply {
+		return admin.must(201, "POST", navPath, map[string]any{"as_of": t0.AddDate(0, 0, day).Format(time.RFC3339), "nav": value},
+			nil, "Idempotency-Key", key)
+	}
+	nav(0, "1000", "nav-0")          // baseline, profit 0: no event
+	nav(1, "1100", "nav-1")          // +100, before any ratio: waits
+	first := nav(2, "1050", "nav-2") // −50: carry-forward 50
+	nav(3, "1200", "nav-3")          // +150: 100 distributable
+	replay := admin.call("POST", navPath, map[string]any{"as_of": t0.AddDate(0, 0, 2).Format(time.RFC3339), "nav": "1050"},
+		"Idempotency-Key", "nav-2")
+	if replay.status != 201 || replay.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(replay.Data, first.Data) {
+		t.Fatalf("replayed NAV = %d %s (replayed %q)", replay.status, replay.Data, replay.header.Get("Idempotent-Replayed"))
+	}
+
+	// The first ratio: the profit service learns of the portfolio from its
+	// portfolio.created event, so it may take a moment to be known.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := admin.call("POST", "/api/v1/profit/profit_allocation_ratios", map[string]any{"portfolio_id": pf.ID,
+			"to_team": "0.2000", "to_platform": "0.1000", "to_user": "0.7000"})
+		if r.status == 201 {
+			break
+		}
+		if r.status != 404 || time.Now().After(deadline) {
+			t.Fatalf("create ratio = %d %s", r.status, r.Data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Eventually: three allocations (the non-zero profits), none waiting.
+	var allocs []allocation
+	path := fmt.Sprintf("/api/v1/profit/allocations?portfolio_id=%d", pf.ID)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		allocs = nil
+		admin.must(200, "GET", path, nil, &allocs)
+		waiting := 0
+		for _, a := range allocs {
+			if a.Status == "awaiting_ratio" {
+				waiting++
+			}
+		}
+		if len(allocs) >= 3 && waiting == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("allocations after 30 s: %+v", allocs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(allocs) != 3 {
+		t.Fatalf("%d allocations, want exactly 3 (one per non-zero profit): %+v", len(allocs), allocs)
+	}
+	sum := func(f func(allocation) decimal.Decimal) decimal.Decimal {
+		total := decimal.Zero
+		for _, a := range allocs {
+			total = total.Add(f(a))
+		}
+		return total
+	}
+	want := map[string]string{"profit": "200", "distributable": "200", "team": "40", "platform": "20", "user": "140"}
+	got := map[string]decimal.Decimal{
+		"profit":        sum(func(a allocation) decimal.Decimal { return a.ProfitAmount }),
+		"distributable": sum(func(a allocation) decimal.Decimal { return a.Distributable }),
+		"team":          sum(func(a allocation) decimal.Decimal { return a.ToTeamAmount }),
+		"platform":      sum(func(a allocation) decimal.Decimal { return a.ToPlatformAmount }),
+		"user":          sum(func(a allocation) decimal.Decimal { return a.ToUserAmount }),
+	}
+	for k, w := range want {
+		if !got[k].Equal(decimal.RequireFromString(w)) {
+			t.Errorf("total %s = %s, want %s (%+v)", k, got[k], w, allocs)
+		}
+	}
+	for _, a := range allocs {
+		if a.Source != "nav" || a.SnapshotID == nil || a.UserID != alice.ID || a.TeamID != team.ID {
+			t.Errorf("allocation %+v: want source nav with the snapshot and alice/desk as beneficiaries", a)
+		}
+	}
+
+	// Alice reads her portfolio's allocations; the replayed NAV added nothing.
+	aliceClient := login(t, ready.EdgeURL, "alice@example.com", "alice-password-123")
+	var mine []allocation
+	aliceClient.must(200, "GET", path, nil, &mine)
+	if len(mine) != 3 {
+		t.Fatalf("alice sees %d allocations, want 3", len(mine))
+	}
+}
