@@ -1,0 +1,135 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
+	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/services/profit/internal/events"
+	"github.com/fundplatform/platform/services/profit/internal/profit"
+	"github.com/fundplatform/platform/services/profit/internal/store"
+)
+
+// TestConsumerRestartMidStream stops the profit service's consumer while a
+// stream of profits is being applied and starts a new one: every profit is
+// allocated exactly once, in order, so the carry-forward and the amounts are
+// those of one uninterrupted pass.
+func TestConsumerRestartMidStream(t *testing.T) {
+	brokers := kafkatest.Start(t, eventbus.TopicPortfolio, eventbus.DLQTopic(eventbus.TopicPortfolio), eventbus.TopicProfit)
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+
+	// The portfolio and its ratio exist before the stream starts.
+	w := eventbus.NewWriter(brokers, eventbus.TopicPortfolio)
+	defer w.Close()
+	// startConsumer runs a consumer; with a limit, its handler applies that
+	// many profit events and then hangs in the middle of the next one (in
+	// its open transaction) until the consumer is stopped.
+	startConsumer := func(limit int) (stop func()) {
+		handle := events.Handler(st)
+		var applied atomic.Int32
+		gated := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
+			if limit > 0 && env.Type == eventbus.TypePortfolioProfitRecorded {
+				if applied.Load() == int32(limit) {
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				applied.Add(1)
+			}
+			return handle(ctx, tx, env)
+		}
+		c, err := inbox.NewConsumer(pool, inbox.Config{Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics,
+			Handler: gated, RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+			prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = c.Run(cctx); close(done) }()
+		return func() { cancel(); <-done }
+	}
+	const limit = 15
+	stop := startConsumer(limit)
+	if err := w.Publish(ctx, "42", envelope(t, eventbus.TypePortfolioCreated, map[string]any{
+		"portfolio_id": 42, "name": "Growth", "user_id": 7, "team_id": 3, "currency": "USD"})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the read model", 30*time.Second, func() bool { _, err := st.Portfolio(ctx, 42); return err == nil })
+	ratio, err := st.CreateRatio(ctx, profit.NewRatio{PortfolioID: 42, ToTeam: decimal.RequireFromString("0.3333"),
+		ToPlatform: decimal.RequireFromString("0.3334"), ToUser: decimal.RequireFromString("0.3333")}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// 40 profits, losses among them, published in one go.
+	const n = 40
+	profits := make([]decimal.Decimal, n)
+	for i := range n {
+		profits[i] = decimal.New(int64((i*7919)%2000-600), -2) // -6.00 … 13.99
+		day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i).Format(time.RFC3339)
+		env := envelope(t, eventbus.TypePortfolioProfitRecorded, map[string]any{
+			"portfolio_id": 42, "snapshot_id": 1000 + i, "user_id": 7, "team_id": 3, "as_of": day, "period_end": day,
+			"profit": profits[i].StringFixed(8), "nav": "1000.00000000", "prev_nav": "1000.00000000", "net_flow": "0.00000000"})
+		if err := w.Publish(ctx, "42", env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int64 {
+		_, total, err := st.ListAllocations(ctx, profit.AllocationFilter{}, profit.Page{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return total
+	}
+	// Stop in the middle of the stream, then resume with a new consumer.
+	waitFor(t, "the first part of the stream", 30*time.Second, func() bool { return count() >= limit })
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	mid := count()
+	if mid != limit {
+		t.Fatalf("%d allocations when the consumer stopped, want %d", mid, limit)
+	}
+	stop = startConsumer(0)
+	defer stop()
+	waitFor(t, "every allocation", 30*time.Second, func() bool { return count() >= n })
+	time.Sleep(300 * time.Millisecond) // a duplicate would show up now
+	if got := count(); got != n {
+		t.Fatalf("%d allocations after the restart (stopped at %d), want exactly %d", got, mid, n)
+	}
+
+	// The same outcome as one uninterrupted pass of the rule.
+	allocs, _, err := st.ListAllocations(ctx, profit.AllocationFilter{}, profit.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySnapshot := map[int64]profit.Allocation{}
+	for _, a := range allocs {
+		bySnapshot[*a.SnapshotID] = a
+	}
+	r := &ratio
+	carry := decimal.Zero
+	for i, p := range profits {
+		want := profit.Allocate(p, carry, r)
+		carry = want.LossCarryforwardAfter
+		got, ok := bySnapshot[int64(1000+i)]
+		if !ok {
+			t.Fatalf("snapshot %d was not allocated", 1000+i)
+		}
+		if got.Status != want.Status || !got.ToUser.Equal(want.ToUser) || !got.LossCarryforwardAfter.Equal(want.LossCarryforwardAfter) {
+			t.Fatalf("snapshot %d: %s user %s carry %s, want %s", 1000+i, got.Status, got.ToUser,
+				got.LossCarryforwardAfter, fmt.Sprint(want.Status, " ", want.ToUser, " ", want.LossCarryforwardAfter))
+		}
+	}
+}
