@@ -1,40 +1,37 @@
-// Command stats is the stats service. Its routes of CONTRACT.md are not built
-// yet: for now it serves only /healthz, /readyz (its database answers) and
-// /metrics, and answers every other path 404, so the dev stack and the
-// deployment can run it.
+// Command stats is the stats service: read models built from the events
+// of all three topics (CONTRACT §6) — platform totals, per portfolio
+// accumulated profit, hourly credits per owner and the summary. It only
+// consumes (group "stats"); it publishes nothing. Configuration comes from
+// the environment; see config.go.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 
-	"github.com/caarlos0/env/v11"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/fundplatform/platform/libs/httpx"
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/observability"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
+	"github.com/fundplatform/platform/services/stats/internal/endpoint"
+	"github.com/fundplatform/platform/services/stats/internal/events"
+	"github.com/fundplatform/platform/services/stats/internal/stats"
+	"github.com/fundplatform/platform/services/stats/internal/store"
+	"github.com/fundplatform/platform/services/stats/internal/transport"
 )
-
-type config struct {
-	serve.Config
-	DatabaseURL string `env:"DATABASE_URL"`
-}
 
 func main() {
 	healthcheck := flag.Bool("healthcheck", false, "check the running service's /readyz and exit 0 (ready) or 1")
-	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit (none yet)")
+	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
 	flag.Parse()
-	cfg := config{Config: serve.Config{HTTPAddr: "127.0.0.1:8085"}}
-	err := env.Parse(&cfg)
-	if err == nil && cfg.DatabaseURL == "" {
-		err = errors.New("DATABASE_URL is required")
-	} else if err == nil {
-		err = cfg.Validate()
-	}
+
+	cfg, err := loadConfig()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stats: configuration:", err)
 		os.Exit(2)
@@ -47,27 +44,83 @@ func main() {
 		return
 	}
 	log := observability.NewLogger(os.Stdout, "stats", cfg.LogLevel, cfg.LogFormat)
-	if *migrateOnly {
-		return
+	slog.SetDefault(log)
+	if err := run(context.Background(), cfg, log, *migrateOnly); err != nil {
+		log.Error("stats stopped", "error", err.Error())
+		os.Exit(1)
 	}
-	ctx := context.Background()
+}
+
+func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
+	shutdownTracing, err := observability.SetupTracing(ctx, "stats")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdownTracing(context.Background()) }()
+
 	pool, err := pg.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
-		log.Error("stats stopped", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	defer pool.Close()
+	if err := pg.Migrate(ctx, pool, store.Migrations()); err != nil {
+		return err
+	}
+	if migrateOnly {
+		log.Info("migrations applied; exiting (-migrate-only)")
+		return nil
+	}
+
+	st := store.New(pool)
+	svc := stats.New(st)
+	keys := libauth.NewRemoteKeys(cfg.JWKSURL)
+	verifier := libauth.NewVerifier(keys, cfg.JWTIssuer, cfg.JWTAudience)
 	registry, reg := observability.NewRegistry("stats")
+
+	consumer, err := inbox.NewConsumer(pool, inbox.Config{
+		Brokers: cfg.KafkaBrokers,
+		GroupID: events.GroupID,
+		Topics:  events.Topics,
+		Handler: events.Handler(st),
+		Logger:  log,
+	}, reg)
+	if err != nil {
+		return err
+	}
+
 	metrics := observability.NewHTTPMetrics(reg, log)
+	handler := transport.NewHandler(endpoint.New(svc), verifier, svc.Freshness, metrics.Wrap)
 	srv := &serve.Server{
 		Config:   cfg.Config,
-		Handler:  observability.HTTPHandler(httpx.NewRouter(metrics.Wrap), "stats"),
+		Handler:  observability.HTTPHandler(handler, "stats"),
 		Registry: registry,
 		Logger:   log,
-		Checks:   []serve.Check{{Name: "database", Check: pool.Ping}},
+		Checks: []serve.Check{
+			{Name: "database", Check: pool.Ping},
+			{Name: "consumer", Check: consumer.Ready},
+			{Name: "jwks", Check: keys.Ready},
+		},
 	}
-	if err := srv.Run(ctx); err != nil {
-		log.Error("stats stopped", "error", err.Error())
-		os.Exit(1)
+
+	// The consumer runs for as long as the HTTP server does; it stops
+	// after the server has drained.
+	bg, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(bg)
+	g.Go(func() error { return consumer.Run(gctx) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Run(gctx) }()
+	select {
+	case err = <-serveErr:
+		cancel()
+	case <-gctx.Done():
+		// The consumer failed for good: stop serving too.
+		cancel()
+		<-serveErr
 	}
+	if werr := g.Wait(); werr != nil && err == nil {
+		err = werr
+	}
+	return err
 }

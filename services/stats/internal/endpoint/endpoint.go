@@ -1,0 +1,189 @@
+// Package endpoint turns the stats service into go-kit endpoints: one per
+// route, each taking a request struct and returning an httpx.Response whose
+// data is the JSON form of CONTRACT §6.
+package endpoint
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/services/stats/internal/stats"
+)
+
+// Endpoints are the stats service's endpoints.
+type Endpoints struct {
+	Overview, ListAccProfit, AccProfit, Hourly, Summary endpoint.Endpoint
+}
+
+// Requests.
+type (
+	// ListAccProfitRequest is the query of GET /stats/acc_profit.
+	ListAccProfitRequest struct{ Page stats.Page }
+	// AccProfitRequest names one portfolio.
+	AccProfitRequest struct{ PortfolioID int64 }
+	// HourlyRequest is the query of GET /stats/hourly.
+	HourlyRequest struct {
+		Owner stats.Owner
+		Range stats.Range
+	}
+	// SummaryRequest is the query of GET /stats/summary.
+	SummaryRequest struct {
+		GroupBy string
+		Range   stats.Range
+	}
+)
+
+// Counts is the JSON form of the overview's counters.
+type Counts struct {
+	Portfolios    int64 `json:"portfolios"`
+	Allocations   int64 `json:"allocations"`
+	Withdrawals   int64 `json:"withdrawals"`
+	Reallocations int64 `json:"reallocations"`
+}
+
+// Overview is the JSON form of the platform totals.
+type Overview struct {
+	TotalProfit                money.Amount `json:"total_profit"`
+	TotalDistributed           money.Amount `json:"total_distributed"`
+	ToTeamTotal                money.Amount `json:"to_team_total"`
+	ToPlatformTotal            money.Amount `json:"to_platform_total"`
+	ToUserTotal                money.Amount `json:"to_user_total"`
+	LossCarryforwardTotal      money.Amount `json:"loss_carryforward_total"`
+	WithdrawalsPendingAmount   money.Amount `json:"withdrawals_pending_amount"`
+	WithdrawalsCompletedAmount money.Amount `json:"withdrawals_completed_amount"`
+	WithdrawalsFailedAmount    money.Amount `json:"withdrawals_failed_amount"`
+	ReallocatedTotal           money.Amount `json:"reallocated_total"`
+	Counts                     Counts       `json:"counts"`
+	LastEventAt                *time.Time   `json:"last_event_at"`
+}
+
+// OverviewJSON is the JSON form of o.
+func OverviewJSON(o stats.Overview) Overview {
+	return Overview{
+		TotalProfit: money.NewAmount(o.TotalProfit), TotalDistributed: money.NewAmount(o.TotalDistributed),
+		ToTeamTotal: money.NewAmount(o.ToTeam), ToPlatformTotal: money.NewAmount(o.ToPlatform), ToUserTotal: money.NewAmount(o.ToUser),
+		LossCarryforwardTotal:      money.NewAmount(o.LossCarryforward),
+		WithdrawalsPendingAmount:   money.NewAmount(o.WithdrawalsPending),
+		WithdrawalsCompletedAmount: money.NewAmount(o.WithdrawalsCompleted),
+		WithdrawalsFailedAmount:    money.NewAmount(o.WithdrawalsFailed),
+		ReallocatedTotal:           money.NewAmount(o.Reallocated),
+		Counts: Counts{Portfolios: o.Counts.Portfolios, Allocations: o.Counts.Allocations,
+			Withdrawals: o.Counts.Withdrawals, Reallocations: o.Counts.Reallocations},
+		LastEventAt: o.LastEventAt,
+	}
+}
+
+// AccProfit is the JSON form of one portfolio's totals.
+type AccProfit struct {
+	PortfolioID     int64        `json:"portfolio_id"`
+	AccProfit       money.Amount `json:"acc_profit"`
+	Distributed     money.Amount `json:"distributed"`
+	ToTeamTotal     money.Amount `json:"to_team_total"`
+	ToPlatformTotal money.Amount `json:"to_platform_total"`
+	ToUserTotal     money.Amount `json:"to_user_total"`
+	UpdatedAt       *time.Time   `json:"updated_at"`
+}
+
+// AccProfitJSON is the JSON form of p.
+func AccProfitJSON(p stats.PortfolioTotals) AccProfit {
+	return AccProfit{PortfolioID: p.PortfolioID, AccProfit: money.NewAmount(p.AccProfit),
+		Distributed: money.NewAmount(p.Distributed), ToTeamTotal: money.NewAmount(p.ToTeam),
+		ToPlatformTotal: money.NewAmount(p.ToPlatform), ToUserTotal: money.NewAmount(p.ToUser), UpdatedAt: p.UpdatedAt}
+}
+
+// Hourly is the JSON form of one hour's profit.
+type Hourly struct {
+	Hour   time.Time    `json:"hour"`
+	Profit money.Amount `json:"profit"`
+}
+
+// SummaryRow is the JSON form of one summary group.
+type SummaryRow struct {
+	Key         string       `json:"key"`
+	Profit      money.Amount `json:"profit"`
+	Distributed money.Amount `json:"distributed"`
+	ToTeam      money.Amount `json:"to_team"`
+	ToPlatform  money.Amount `json:"to_platform"`
+	ToUser      money.Amount `json:"to_user"`
+	Withdrawn   money.Amount `json:"withdrawn"`
+}
+
+func caller(ctx context.Context) (stats.Caller, error) {
+	c, err := libauth.Caller(ctx)
+	if err != nil {
+		return stats.Caller{}, err
+	}
+	return stats.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
+}
+
+// withCaller adapts a function of the caller and the request.
+func withCaller[Req any](fn func(ctx context.Context, c stats.Caller, req Req) httpx.Response) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return httpx.Fail(err), nil
+		}
+		req, _ := request.(Req)
+		return fn(ctx, c, req), nil
+	}
+}
+
+func mapList[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, 0, len(in))
+	for _, v := range in {
+		out = append(out, f(v))
+	}
+	return out
+}
+
+// New returns the endpoints of s.
+func New(s stats.Service) Endpoints {
+	return Endpoints{
+		Overview: withCaller(func(ctx context.Context, c stats.Caller, _ any) httpx.Response {
+			o, err := s.Overview(ctx, c)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.OK(OverviewJSON(o))
+		}),
+		ListAccProfit: withCaller(func(ctx context.Context, c stats.Caller, req ListAccProfitRequest) httpx.Response {
+			ps, total, err := s.ListAccProfit(ctx, c, req.Page)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.List(mapList(ps, AccProfitJSON), total)
+		}),
+		AccProfit: withCaller(func(ctx context.Context, c stats.Caller, req AccProfitRequest) httpx.Response {
+			p, err := s.AccProfit(ctx, c, req.PortfolioID)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.OK(AccProfitJSON(p))
+		}),
+		Hourly: withCaller(func(ctx context.Context, c stats.Caller, req HourlyRequest) httpx.Response {
+			hs, err := s.Hourly(ctx, c, req.Owner, req.Range)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.OK(mapList(hs, func(h stats.HourlyProfit) Hourly {
+				return Hourly{Hour: h.Hour.UTC(), Profit: money.NewAmount(h.Profit)}
+			}))
+		}),
+		Summary: withCaller(func(ctx context.Context, c stats.Caller, req SummaryRequest) httpx.Response {
+			rows, err := s.Summary(ctx, c, req.GroupBy, req.Range)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.OK(mapList(rows, func(r stats.SummaryRow) SummaryRow {
+				return SummaryRow{Key: r.Key, Profit: money.NewAmount(r.Profit), Distributed: money.NewAmount(r.Distributed),
+					ToTeam: money.NewAmount(r.ToTeam), ToPlatform: money.NewAmount(r.ToPlatform),
+					ToUser: money.NewAmount(r.ToUser), Withdrawn: money.NewAmount(r.Withdrawn)}
+			}))
+		}),
+	}
+}

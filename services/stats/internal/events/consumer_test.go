@@ -1,0 +1,90 @@
+package events_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
+	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/services/stats/internal/events"
+	"github.com/fundplatform/platform/services/stats/internal/stats"
+	"github.com/fundplatform/platform/services/stats/internal/store"
+)
+
+// TestConsumerReadsAllThreeTopics runs the service's consumer against an
+// in-process Kafka broker: events on each of the three topics reach the
+// read models, a message produced twice counts once, and an event that
+// breaks its schema goes to the dead-letter topic while the consumer goes on.
+func TestConsumerReadsAllThreeTopics(t *testing.T) {
+	topics := append([]string{}, events.Topics...)
+	for _, topic := range events.Topics {
+		topics = append(topics, eventbus.DLQTopic(topic))
+	}
+	brokers := kafkatest.Start(t, topics...)
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	consumer, err := inbox.NewConsumer(pool, inbox.Config{
+		Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics, Handler: events.Handler(st),
+		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = consumer.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	publish := func(topic, key string, envs ...eventbus.Envelope) {
+		t.Helper()
+		w := eventbus.NewWriter(brokers, topic)
+		defer w.Close()
+		for _, env := range envs {
+			if err := w.Publish(ctx, key, env); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	allocated := alloc{1, 42, 7, 3, "nav", "2026-03-01T10:00:00Z", "10.00000000", "10.00000000", "2.00000000", "1.00000000", "7.00000000"}.envelope(t)
+	bad := portfolioCreated(t, 43, 7, 3)
+	bad.Data = []byte(`{"portfolio_id": 43}`)
+	publish(eventbus.TopicPortfolio, "42", portfolioCreated(t, 42, 7, 3), bad)
+	publish(eventbus.TopicProfit, "42", allocated, allocated)
+	publish(eventbus.TopicWithdrawal, "user:7",
+		withdrawal(t, eventbus.TypeWithdrawalRequested, 1, "user", 7, "3.00000000"),
+		withdrawal(t, eventbus.TypeWithdrawalCompleted, 1, "user", 7, "3.00000000"))
+
+	deadline := time.Now().Add(30 * time.Second)
+	var o stats.Overview
+	for {
+		o, err = st.Overview(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Counts.Portfolios == 1 && o.Counts.Allocations == 1 && o.WithdrawalsCompleted.Equal(d("3")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out; overview = %+v", o)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	eq(t, "total_profit", o.TotalProfit, d("10"))
+	eq(t, "pending", o.WithdrawalsPending, d("0"))
+	if o.Counts.Withdrawals != 1 {
+		t.Errorf("withdrawals = %d", o.Counts.Withdrawals)
+	}
+	if got := kafkatest.ReadAll(t, brokers, eventbus.DLQTopic(eventbus.TopicPortfolio), 1, 20*time.Second); len(got) != 1 {
+		t.Errorf("dead-lettered %d messages, want 1", len(got))
+	}
+	// The redelivered allocation was recorded once.
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM processed_events WHERE group_id = 'stats'`).Scan(&n); err != nil || n != 4 {
+		t.Errorf("processed events = %d (%v), want 4", n, err)
+	}
+}

@@ -1,0 +1,175 @@
+// Package events is the stats service's side of Kafka: the handler the
+// inbox consumer runs for every event of the three topics. Each event's
+// effect on the read models is written in the inbox's transaction, with
+// its event id and offset, so a redelivered event counts once.
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/services/stats/internal/stats"
+	"github.com/fundplatform/platform/services/stats/internal/store"
+)
+
+// GroupID is the service's consumer group.
+const GroupID = "stats"
+
+// Topics are the topics the service consumes: all three.
+var Topics = []string{eventbus.TopicPortfolio, eventbus.TopicProfit, eventbus.TopicWithdrawal}
+
+// portfolioData is the data of portfolio.created and portfolio.updated.
+type portfolioData struct {
+	PortfolioID int64  `json:"portfolio_id"`
+	Name        string `json:"name"`
+	UserID      int64  `json:"user_id"`
+	TeamID      int64  `json:"team_id"`
+	Currency    string `json:"currency"`
+}
+
+// profitRecordedData is the data of portfolio.profit_recorded.
+type profitRecordedData struct {
+	PortfolioID int64        `json:"portfolio_id"`
+	SnapshotID  int64        `json:"snapshot_id"`
+	UserID      int64        `json:"user_id"`
+	TeamID      int64        `json:"team_id"`
+	AsOf        time.Time    `json:"as_of"`
+	PeriodEnd   time.Time    `json:"period_end"`
+	Profit      money.Amount `json:"profit"`
+	NAV         money.Amount `json:"nav"`
+	PrevNAV     money.Amount `json:"prev_nav"`
+	NetFlow     money.Amount `json:"net_flow"`
+}
+
+// allocatedData is the data of profit.allocated.
+type allocatedData struct {
+	AllocationID     int64        `json:"allocation_id"`
+	PortfolioID      int64        `json:"portfolio_id"`
+	Source           string       `json:"source"`
+	SnapshotID       *int64       `json:"snapshot_id"`
+	PeriodEnd        time.Time    `json:"period_end"`
+	ProfitAmount     money.Amount `json:"profit_amount"`
+	Distributable    money.Amount `json:"distributable"`
+	ToTeamAmount     money.Amount `json:"to_team_amount"`
+	ToPlatformAmount money.Amount `json:"to_platform_amount"`
+	ToUserAmount     money.Amount `json:"to_user_amount"`
+	UserID           int64        `json:"user_id"`
+	TeamID           int64        `json:"team_id"`
+	RatioID          int64        `json:"ratio_id"`
+	RatioVersion     int          `json:"ratio_version"`
+}
+
+// withdrawalData is the data of withdrawal.requested/completed/failed.
+type withdrawalData struct {
+	WithdrawalID int64        `json:"withdrawal_id"`
+	FromType     string       `json:"from_type"`
+	OwnerID      int64        `json:"owner_id"`
+	Account      string       `json:"account"`
+	Amount       money.Amount `json:"amount"`
+	Status       string       `json:"status"`
+	Reason       *string      `json:"reason"`
+}
+
+// reallocatedData is the data of funds.reallocated.
+type reallocatedData struct {
+	ReallocationID int64        `json:"reallocation_id"`
+	FromAccount    string       `json:"from_account"`
+	ToAccount      string       `json:"to_account"`
+	Amount         money.Amount `json:"amount"`
+	Reason         string       `json:"reason"`
+}
+
+// Handler applies one event in tx, the inbox's transaction. Every known
+// event first moves last_event_at (the X-Data-Freshness of the routes);
+// unknown types are passed over. An event that does not match its JSON
+// Schema can never be applied: it is a permanent error (dead-lettered at
+// once).
+func Handler(st *store.Store) inbox.Handler {
+	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
+		if eventbus.TopicOf(env.Type) == "" {
+			return nil
+		}
+		if err := validate(env); err != nil {
+			return err
+		}
+		if err := st.Touch(ctx, tx, env.Time); err != nil {
+			return err
+		}
+		switch env.Type {
+		case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
+			var d portfolioData
+			if err := decode(env, &d); err != nil {
+				return err
+			}
+			return st.ApplyPortfolio(ctx, tx, stats.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID})
+		case eventbus.TypePortfolioProfitRecorded:
+			var d profitRecordedData
+			if err := decode(env, &d); err != nil {
+				return err
+			}
+			return st.ApplyProfitRecorded(ctx, tx, d.PortfolioID, d.SnapshotID, d.Profit.Decimal)
+		case eventbus.TypeProfitAllocated:
+			var d allocatedData
+			if err := decode(env, &d); err != nil {
+				return err
+			}
+			return st.ApplyAllocated(ctx, tx, store.Allocation{
+				AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
+				Manual: d.Source == "manual", PeriodEnd: d.PeriodEnd.UTC(),
+				Profit: d.ProfitAmount.Decimal, Distributable: d.Distributable.Decimal,
+				ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal, ToUser: d.ToUserAmount.Decimal,
+			}, env.Time)
+		case eventbus.TypeProfitRatioChanged:
+			return st.ApplyRatioChanged(ctx, tx)
+		case eventbus.TypeWithdrawalRequested, eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed:
+			var d withdrawalData
+			if err := decode(env, &d); err != nil {
+				return err
+			}
+			status := map[string]string{
+				eventbus.TypeWithdrawalRequested: store.StatusPending,
+				eventbus.TypeWithdrawalCompleted: store.StatusCompleted,
+				eventbus.TypeWithdrawalFailed:    store.StatusFailed,
+			}[env.Type]
+			return st.ApplyWithdrawal(ctx, tx, store.Withdrawal{ID: d.WithdrawalID, FromType: d.FromType,
+				OwnerID: d.OwnerID, Amount: d.Amount.Decimal, Status: status}, env.Time)
+		case eventbus.TypeFundsReallocated:
+			var d reallocatedData
+			if err := decode(env, &d); err != nil {
+				return err
+			}
+			return st.ApplyReallocated(ctx, tx, d.ReallocationID, d.Amount.Decimal)
+		}
+		return nil
+	}
+}
+
+// validate checks the event against its type's schema.
+func validate(env eventbus.Envelope) error {
+	value, err := json.Marshal(env)
+	if err != nil {
+		return inbox.Permanent(err)
+	}
+	if err := eventbus.Validate(env.Type, value); err != nil {
+		return inbox.Permanent(err)
+	}
+	return nil
+}
+
+// decode decodes an event's (validated) data.
+func decode(env eventbus.Envelope, into any) error {
+	dec := json.NewDecoder(bytes.NewReader(env.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return inbox.Permanent(fmt.Errorf("events: %s data: %w", env.Type, err))
+	}
+	return nil
+}

@@ -1,0 +1,393 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/libs/pg"
+	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/services/stats/internal/events"
+	"github.com/fundplatform/platform/services/stats/internal/stats"
+	"github.com/fundplatform/platform/services/stats/internal/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// envelope builds an event as its producer does and checks it against the
+// type's JSON Schema.
+func envelope(t *testing.T, eventType, subject string, data map[string]any) eventbus.Envelope {
+	t.Helper()
+	env, err := eventbus.NewEnvelope("test", eventType, subject, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eventbus.Validate(eventType, value); err != nil {
+		t.Fatalf("%s does not match its schema: %v", eventType, err)
+	}
+	return env
+}
+
+// fixture is the handler over a fresh database, fed as the inbox consumer
+// feeds it: the event id is recorded in the transaction of the effect,
+// and an id seen before is not handled again.
+type fixture struct {
+	t       *testing.T
+	pool    *pgxpool.Pool
+	store   *store.Store
+	handler inbox.Handler
+	offset  int64
+}
+
+func newFixture(t *testing.T) *fixture {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	return &fixture{t: t, pool: pool, store: st, handler: events.Handler(st)}
+}
+
+func (f *fixture) deliver(envs ...eventbus.Envelope) {
+	f.t.Helper()
+	for _, env := range envs {
+		if err := f.apply(env); err != nil {
+			f.t.Fatalf("%s: %v", env.Type, err)
+		}
+	}
+}
+
+func (f *fixture) apply(env eventbus.Envelope) error {
+	f.offset++
+	return pg.InTx(context.Background(), f.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(context.Background(), `INSERT INTO processed_events (group_id, event_id, topic, partition, "offset")
+			VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING`, events.GroupID, env.ID, eventbus.TopicOf(env.Type), f.offset)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return f.handler(context.Background(), tx, env)
+	})
+}
+
+func portfolioCreated(t *testing.T, id, userID, teamID int64) eventbus.Envelope {
+	return envelope(t, eventbus.TypePortfolioCreated, fmt.Sprintf("portfolio/%d", id), map[string]any{
+		"portfolio_id": id, "name": "P", "user_id": userID, "team_id": teamID, "currency": "USD"})
+}
+
+type alloc struct {
+	id, portfolio, user, team int64
+	source                    string
+	periodEnd                 string
+	profit, distributable     string
+	team_, platform, user_    string
+}
+
+func (a alloc) envelope(t *testing.T) eventbus.Envelope {
+	var snapshot any
+	if a.source == "nav" {
+		snapshot = a.id
+	}
+	return envelope(t, eventbus.TypeProfitAllocated, fmt.Sprintf("portfolio/%d", a.portfolio), map[string]any{
+		"allocation_id": a.id, "portfolio_id": a.portfolio, "source": a.source, "snapshot_id": snapshot,
+		"period_end": a.periodEnd, "profit_amount": a.profit, "distributable": a.distributable,
+		"to_team_amount": a.team_, "to_platform_amount": a.platform, "to_user_amount": a.user_,
+		"user_id": a.user, "team_id": a.team, "ratio_id": 1, "ratio_version": 1})
+}
+
+func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func eq(t *testing.T, what string, got, want decimal.Decimal) {
+	t.Helper()
+	if !got.Equal(want) {
+		t.Errorf("%s = %s, want %s", what, got, want)
+	}
+}
+
+// The allocations of the test: two portfolios of team 3 (users 7 and 8),
+// amounts with every decimal place used, one profit partly absorbed by a
+// carry-forward (profit > distributable), three hours on two days.
+var allocs = []alloc{
+	{1, 1, 7, 3, "nav", "2026-03-01T10:15:00Z", "100.00000001", "100.00000001", "20.00000000", "10.00000001", "70.00000000"},
+	{2, 1, 7, 3, "manual", "2026-03-01T10:59:59.999999Z", "0.00000003", "0.00000003", "0.00000000", "0.00000001", "0.00000002"},
+	{3, 2, 8, 3, "nav", "2026-03-01T11:00:00Z", "999999999999.99999999", "999999999999.99999999", "199999999999.99999999", "100000000000.00000000", "700000000000.00000000"},
+	{4, 1, 7, 3, "nav", "2026-03-02T00:30:00Z", "50.12345678", "30.12345678", "6.02469135", "3.01234569", "21.08641974"},
+}
+
+func sum(pick func(alloc) string, keep func(alloc) bool) decimal.Decimal {
+	s := decimal.Zero
+	for _, a := range allocs {
+		if keep == nil || keep(a) {
+			s = s.Add(d(pick(a)))
+		}
+	}
+	return s
+}
+
+// TestAllocationsAddUpExactly feeds portfolios and allocations, with
+// redeliveries and an allocation republished under a new event id, and
+// checks every model against the sums of the inputs, to the last decimal.
+func TestAllocationsAddUpExactly(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p1, p2 := portfolioCreated(t, 1, 7, 3), portfolioCreated(t, 2, 8, 3)
+	f.deliver(p1, p2, p1)
+	var envs []eventbus.Envelope
+	for _, a := range allocs {
+		envs = append(envs, a.envelope(t))
+	}
+	f.deliver(envs...)
+	f.deliver(envs[0], envs[2])      // redelivered: same event ids
+	f.deliver(allocs[1].envelope(t)) // same allocation under a new event id
+
+	o, err := f.store.Overview(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	profit := func(a alloc) string { return a.profit }
+	dist := func(a alloc) string { return a.distributable }
+	team := func(a alloc) string { return a.team_ }
+	platform := func(a alloc) string { return a.platform }
+	user := func(a alloc) string { return a.user_ }
+	eq(t, "total_profit", o.TotalProfit, sum(profit, nil))
+	eq(t, "total_distributed", o.TotalDistributed, sum(dist, nil))
+	eq(t, "to_team_total", o.ToTeam, sum(team, nil))
+	eq(t, "to_platform_total", o.ToPlatform, sum(platform, nil))
+	eq(t, "to_user_total", o.ToUser, sum(user, nil))
+	if o.Counts != (stats.Counts{Portfolios: 2, Allocations: 4}) {
+		t.Errorf("counts = %+v", o.Counts)
+	}
+	if got := money.Format(o.TotalProfit); got != "1000000000150.12345681" {
+		t.Errorf("total_profit formats as %s", got)
+	}
+	if o.LastEventAt == nil || o.LastEventAt.Before(envs[3].Time) {
+		t.Errorf("last_event_at = %v, want >= %v", o.LastEventAt, envs[3].Time)
+	}
+
+	inP1 := func(a alloc) bool { return a.portfolio == 1 }
+	p, err := f.store.PortfolioTotals(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "p1 acc_profit", p.AccProfit, sum(profit, inP1))
+	eq(t, "p1 distributed", p.Distributed, sum(dist, inP1))
+	eq(t, "p1 to_team", p.ToTeam, sum(team, inP1))
+	eq(t, "p1 to_platform", p.ToPlatform, sum(platform, inP1))
+	eq(t, "p1 to_user", p.ToUser, sum(user, inP1))
+	if p.UpdatedAt == nil {
+		t.Error("p1 updated_at is null")
+	}
+	if z, _ := f.store.PortfolioTotals(ctx, 99); !z.AccProfit.IsZero() || z.UpdatedAt != nil {
+		t.Errorf("unknown portfolio = %+v, want zeros", z)
+	}
+
+	// Hourly credits: user 7 has two allocations in hour 10 and one on day 2;
+	// the platform gets a credit from every allocation.
+	hours, err := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerUser, ID: 7}, stats.Range{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hours) != 2 || !hours[0].Hour.Equal(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) ||
+		!hours[1].Hour.Equal(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("user 7 hours = %+v", hours)
+	}
+	eq(t, "user 7 hour 10", hours[0].Profit, d("70.00000002"))
+	eq(t, "user 7 day 2", hours[1].Profit, d("21.08641974"))
+	platformHours, _ := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerPlatform}, stats.Range{})
+	total := decimal.Zero
+	for _, h := range platformHours {
+		total = total.Add(h.Profit)
+	}
+	eq(t, "platform hourly total", total, sum(platform, nil))
+	from, to := time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	ranged, _ := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerTeam, ID: 3}, stats.Range{From: &from, To: &to})
+	if len(ranged) != 2 { // hours 10 (from is taken down to its hour) and 11; to is exclusive
+		t.Fatalf("team 3 hours in range = %+v", ranged)
+	}
+
+	// Summary.
+	rows := func(groupBy string, r stats.Range) map[string]stats.SummaryRow {
+		t.Helper()
+		rs, err := f.store.Summary(ctx, groupBy, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]stats.SummaryRow{}
+		for _, r := range rs {
+			m[r.Key] = r
+		}
+		return m
+	}
+	byPortfolio := rows(stats.GroupPortfolio, stats.Range{})
+	eq(t, "summary portfolio 1 profit", byPortfolio["1"].Profit, sum(profit, inP1))
+	eq(t, "summary portfolio 2 to_user", byPortfolio["2"].ToUser, d("700000000000.00000000"))
+	byTeam := rows(stats.GroupTeam, stats.Range{})
+	eq(t, "summary team 3 distributed", byTeam["3"].Distributed, sum(dist, nil))
+	byUser := rows(stats.GroupUser, stats.Range{})
+	eq(t, "summary user 7 to_platform", byUser["7"].ToPlatform, sum(platform, inP1))
+	byDay := rows(stats.GroupDay, stats.Range{})
+	if len(byDay) != 2 {
+		t.Fatalf("days = %v", byDay)
+	}
+	eq(t, "summary 2026-03-02 profit", byDay["2026-03-02"].Profit, d("50.12345678"))
+	byHour := rows(stats.GroupHour, stats.Range{From: &from, To: &to})
+	if len(byHour) != 2 {
+		t.Fatalf("hours = %v", byHour)
+	}
+	eq(t, "summary hour 10 profit", byHour["2026-03-01T10:00:00Z"].Profit, d("100.00000004"))
+}
+
+func withdrawal(t *testing.T, eventType string, id int64, fromType string, ownerID int64, amount string) eventbus.Envelope {
+	status := map[string]string{eventbus.TypeWithdrawalRequested: "pending", eventbus.TypeWithdrawalCompleted: "completed",
+		eventbus.TypeWithdrawalFailed: "failed"}[eventType]
+	account := "platform"
+	if fromType != "platform" {
+		account = fmt.Sprintf("%s:%d", fromType, ownerID)
+	}
+	var reason any
+	if status == "failed" {
+		reason = "cancelled"
+	}
+	return envelope(t, eventType, fmt.Sprintf("withdrawal/%d", id), map[string]any{
+		"withdrawal_id": id, "from_type": fromType, "owner_id": ownerID, "account": account,
+		"amount": amount, "status": status, "reason": reason})
+}
+
+// TestWithdrawalTransitionsMoveOnce checks that each withdrawal's amount
+// is in exactly one status total whatever the order and repetition of its
+// events, and that reallocations count once.
+func TestWithdrawalTransitionsMoveOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	req1 := withdrawal(t, eventbus.TypeWithdrawalRequested, 1, "user", 7, "100.50000001")
+	done1 := withdrawal(t, eventbus.TypeWithdrawalCompleted, 1, "user", 7, "100.50000001")
+	f.deliver(req1, req1)
+	f.deliver(withdrawal(t, eventbus.TypeWithdrawalRequested, 1, "user", 7, "100.50000001")) // new event id, same withdrawal
+	check := func(when string, pending, completed, failed string, n int64) {
+		t.Helper()
+		o, err := f.store.Overview(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, when+": pending", o.WithdrawalsPending, d(pending))
+		eq(t, when+": completed", o.WithdrawalsCompleted, d(completed))
+		eq(t, when+": failed", o.WithdrawalsFailed, d(failed))
+		if o.Counts.Withdrawals != n {
+			t.Errorf("%s: withdrawals = %d, want %d", when, o.Counts.Withdrawals, n)
+		}
+	}
+	check("requested", "100.50000001", "0", "0", 1)
+	f.deliver(done1, done1, withdrawal(t, eventbus.TypeWithdrawalCompleted, 1, "user", 7, "100.50000001"))
+	check("completed", "0", "100.50000001", "0", 1)
+	f.deliver(withdrawal(t, eventbus.TypeWithdrawalFailed, 1, "user", 7, "100.50000001"))
+	check("failed after completed", "0", "100.50000001", "0", 1)
+
+	// Out of order: the outcome before the request.
+	f.deliver(withdrawal(t, eventbus.TypeWithdrawalFailed, 2, "team", 3, "20.00000000"))
+	f.deliver(withdrawal(t, eventbus.TypeWithdrawalRequested, 2, "team", 3, "20.00000000"))
+	check("failed before requested", "0", "100.50000001", "20", 2)
+
+	f.deliver(withdrawal(t, eventbus.TypeWithdrawalRequested, 3, "platform", 0, "0.00000001"))
+	f.deliver(withdrawal(t, eventbus.TypeWithdrawalRequested, 4, "team", 3, "5.00000000"))
+	f.deliver(withdrawal(t, eventbus.TypeWithdrawalCompleted, 4, "team", 3, "5.00000000"))
+	check("more", "0.00000001", "105.50000001", "20", 4)
+
+	var counts = map[string]int64{}
+	rows, _ := f.pool.Query(ctx, `SELECT status, count FROM withdrawals_by_status`)
+	for rows.Next() {
+		var s string
+		var n int64
+		_ = rows.Scan(&s, &n)
+		counts[s] = n
+	}
+	if counts["pending"] != 1 || counts["completed"] != 2 || counts["failed"] != 1 {
+		t.Errorf("counts by status = %v", counts)
+	}
+
+	// Completed withdrawals are the summary's withdrawn, under the owner.
+	users, _ := f.store.Summary(ctx, stats.GroupUser, stats.Range{})
+	if len(users) != 1 || users[0].Key != "7" || !users[0].Withdrawn.Equal(d("100.50000001")) {
+		t.Errorf("summary by user = %+v", users)
+	}
+	teams, _ := f.store.Summary(ctx, stats.GroupTeam, stats.Range{})
+	if len(teams) != 1 || teams[0].Key != "3" || !teams[0].Withdrawn.Equal(d("5")) {
+		t.Errorf("summary by team = %+v", teams)
+	}
+	days, _ := f.store.Summary(ctx, stats.GroupDay, stats.Range{})
+	if len(days) != 1 || !days[0].Withdrawn.Equal(d("105.50000001")) {
+		t.Errorf("summary by day = %+v", days)
+	}
+
+	re := func(id int64, amount string) eventbus.Envelope {
+		return envelope(t, eventbus.TypeFundsReallocated, fmt.Sprintf("reallocation/%d", id), map[string]any{
+			"reallocation_id": id, "from_account": "platform", "to_account": "team:3", "amount": amount, "reason": "bonus"})
+	}
+	r1 := re(1, "10.00000001")
+	f.deliver(r1, r1, re(2, "0.99999999"), re(1, "10.00000001"))
+	o, _ := f.store.Overview(ctx)
+	eq(t, "reallocated_total", o.Reallocated, d("11"))
+	if o.Counts.Reallocations != 2 {
+		t.Errorf("reallocations = %d, want 2", o.Counts.Reallocations)
+	}
+}
+
+// TestLossCarryForward follows the contract's rule carry = max(0, carry − p)
+// over the NAV profits and the allocated manual profits stats sees.
+func TestLossCarryForward(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	recorded := func(portfolio, snapshot int64, profit string) eventbus.Envelope {
+		return envelope(t, eventbus.TypePortfolioProfitRecorded, fmt.Sprintf("portfolio/%d", portfolio), map[string]any{
+			"portfolio_id": portfolio, "snapshot_id": snapshot, "user_id": 7, "team_id": 3,
+			"as_of": "2026-03-01T00:00:00Z", "period_end": "2026-03-01T00:00:00Z",
+			"profit": profit, "nav": "1000.00000000", "prev_nav": "1000.00000000", "net_flow": "0.00000000"})
+	}
+	carry := func(want string) {
+		t.Helper()
+		o, err := f.store.Overview(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "loss_carryforward_total", o.LossCarryforward, d(want))
+	}
+	loss := recorded(1, 1, "-100.00000001")
+	f.deliver(loss, loss, recorded(1, 1, "-100.00000001")) // redelivered, and the same snapshot under a new event id
+	carry("100.00000001")
+	f.deliver(recorded(1, 2, "30.00000000"), recorded(2, 3, "-5.00000000"))
+	carry("75.00000001")
+	f.deliver(alloc{9, 1, 7, 3, "manual", "2026-03-02T00:00:00Z", "80.00000000", "9.99999999", "1.00000000", "1.99999999", "7.00000000"}.envelope(t))
+	carry("5")
+	f.deliver(recorded(2, 4, "7.00000000"))
+	carry("0")
+	// A NAV profit's allocation does not move the carry again.
+	f.deliver(alloc{10, 2, 7, 3, "nav", "2026-03-02T00:00:00Z", "7.00000000", "2.00000000", "0.00000000", "2.00000000", "0.00000000"}.envelope(t))
+	carry("0")
+}
+
+// TestBadEventIsPermanent: an event that breaks its schema can never be
+// applied, so it is dead-lettered at once; an unknown type is passed over.
+func TestBadEventIsPermanent(t *testing.T) {
+	f := newFixture(t)
+	env := portfolioCreated(t, 1, 7, 3)
+	env.Data = json.RawMessage(`{"portfolio_id": 1}`)
+	if err := f.apply(env); !inbox.IsPermanent(err) {
+		t.Fatalf("err = %v, want a permanent error", err)
+	}
+	env.Type = "portfolio.archived"
+	if err := f.apply(env); err != nil {
+		t.Fatalf("unknown type: %v", err)
+	}
+	if ts, _ := f.store.LastEventAt(context.Background()); ts != nil {
+		t.Errorf("last_event_at = %v after no applied event", ts)
+	}
+}

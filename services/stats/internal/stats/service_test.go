@@ -1,0 +1,111 @@
+package stats_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/fundplatform/platform/services/stats/internal/stats"
+)
+
+// fakeStore knows portfolio 1 (user 7, team 3); the rest answers empty.
+type fakeStore struct{ stats.Store }
+
+func (fakeStore) PortfolioOwners(_ context.Context, id int64) (stats.Owners, error) {
+	if id == 1 {
+		return stats.Owners{PortfolioID: 1, UserID: 7, TeamID: 3}, nil
+	}
+	return stats.Owners{}, stats.ErrPortfolioNotFound
+}
+func (fakeStore) PortfolioTotals(_ context.Context, id int64) (stats.PortfolioTotals, error) {
+	return stats.ZeroTotals(id), nil
+}
+func (fakeStore) Overview(context.Context) (stats.Overview, error) { return stats.Overview{}, nil }
+func (fakeStore) Hourly(context.Context, stats.Owner, stats.Range) ([]stats.HourlyProfit, error) {
+	return nil, nil
+}
+func (fakeStore) Summary(context.Context, string, stats.Range) ([]stats.SummaryRow, error) {
+	return nil, nil
+}
+func (fakeStore) LastEventAt(context.Context) (*time.Time, error) { return nil, nil }
+
+func TestReadRules(t *testing.T) {
+	svc := stats.New(fakeStore{})
+	ctx := context.Background()
+	admin, viewer := stats.Caller{UserID: 1, Role: stats.RoleAdmin}, stats.Caller{UserID: 2, Role: stats.RoleViewer}
+	owner, member := stats.Caller{UserID: 7, Role: stats.RoleUser}, stats.Caller{UserID: 8, Role: stats.RoleUser, Teams: []int64{3}}
+	stranger, nobody := stats.Caller{UserID: 9, Role: stats.RoleUser, Teams: []int64{5}}, stats.Caller{UserID: 10, Role: "auditor"}
+
+	for _, c := range []stats.Caller{admin, viewer} {
+		if _, err := svc.Overview(ctx, c); err != nil {
+			t.Errorf("%s overview: %v", c.Role, err)
+		}
+		if _, err := svc.AccProfit(ctx, c, 99); err != nil {
+			t.Errorf("%s acc_profit of an unknown portfolio: %v, want zeros", c.Role, err)
+		}
+	}
+	for _, c := range []stats.Caller{owner, nobody} {
+		if _, err := svc.Overview(ctx, c); !errors.Is(err, stats.ErrForbidden) {
+			t.Errorf("%s overview: %v, want forbidden", c.Role, err)
+		}
+		if _, err := svc.Summary(ctx, c, stats.GroupDay, stats.Range{}); !errors.Is(err, stats.ErrForbidden) {
+			t.Errorf("%s summary: %v, want forbidden", c.Role, err)
+		}
+	}
+	for c, want := range map[*stats.Caller]error{&owner: nil, &member: nil, &stranger: stats.ErrPortfolioNotFound, &nobody: stats.ErrPortfolioNotFound} {
+		if _, err := svc.AccProfit(ctx, *c, 1); !errors.Is(err, want) {
+			t.Errorf("user %d acc_profit/1: %v, want %v", c.UserID, err, want)
+		}
+	}
+	if _, err := svc.AccProfit(ctx, owner, 99); !errors.Is(err, stats.ErrPortfolioNotFound) {
+		t.Errorf("user acc_profit of an unknown portfolio: %v", err)
+	}
+
+	cases := []struct {
+		c     stats.Caller
+		owner stats.Owner
+		want  error
+	}{
+		{viewer, stats.Owner{Type: stats.OwnerPlatform}, nil},
+		{owner, stats.Owner{Type: stats.OwnerUser, ID: 7}, nil},
+		{member, stats.Owner{Type: stats.OwnerTeam, ID: 3}, nil},
+		{member, stats.Owner{Type: stats.OwnerUser, ID: 7}, stats.ErrNotFound},
+		{owner, stats.Owner{Type: stats.OwnerTeam, ID: 3}, stats.ErrNotFound},
+		{owner, stats.Owner{Type: stats.OwnerPlatform}, stats.ErrNotFound},
+	}
+	for _, tc := range cases {
+		if _, err := svc.Hourly(ctx, tc.c, tc.owner, stats.Range{}); !errors.Is(err, tc.want) {
+			t.Errorf("user %d hourly %+v: %v, want %v", tc.c.UserID, tc.owner, err, tc.want)
+		}
+	}
+	var ve *stats.ValidationError
+	from, to := time.Now(), time.Now().Add(-time.Hour)
+	for _, err := range []error{
+		func() error { _, err := svc.Hourly(ctx, admin, stats.Owner{Type: "ledger"}, stats.Range{}); return err }(),
+		func() error {
+			_, err := svc.Hourly(ctx, admin, stats.Owner{Type: stats.OwnerUser}, stats.Range{})
+			return err
+		}(),
+		func() error {
+			_, err := svc.Hourly(ctx, admin, stats.Owner{Type: stats.OwnerPlatform, ID: 1}, stats.Range{})
+			return err
+		}(),
+		func() error {
+			_, err := svc.Hourly(ctx, admin, stats.Owner{Type: stats.OwnerPlatform}, stats.Range{From: &from, To: &to})
+			return err
+		}(),
+		func() error { _, err := svc.Summary(ctx, viewer, "week", stats.Range{}); return err }(),
+		func() error {
+			_, err := svc.Summary(ctx, viewer, stats.GroupHour, stats.Range{From: &from, To: &to})
+			return err
+		}(),
+	} {
+		if !errors.As(err, &ve) {
+			t.Errorf("err = %v, want a validation error", err)
+		}
+	}
+	if f, err := svc.Freshness(ctx); err != nil || !f.Equal(time.Unix(0, 0)) {
+		t.Errorf("freshness before any event = %v, %v; want the epoch", f, err)
+	}
+}

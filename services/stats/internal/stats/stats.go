@@ -1,0 +1,186 @@
+// Package stats is the stats service's domain (CONTRACT §6): the read
+// models built from the platform's events, who may read which of them, and
+// the Service that answers the routes. It does no I/O of its own; the
+// Store port is implemented by internal/store.
+//
+// The read models are pre-aggregated when an event is applied (in the
+// transaction that records the event id), so no query scans raw events.
+//
+// Loss carry-forward. profit.allocated is published only for allocations
+// with status "allocated" (a positive distributable amount): losses and
+// profits fully absorbed by an earlier loss (status "no_distribution")
+// never reach profit.events. Stats therefore keeps each portfolio's
+// carry-forward with the contract's rule, carry = max(0, carry − p), over
+// the profits it can see: every NAV profit or loss
+// (portfolio.profit_recorded, in the portfolio topic's per-portfolio order)
+// and every manual profit that was allocated (profit.allocated with source
+// "manual"). Manual losses and manual profits that distributed nothing are
+// invisible to stats, so for portfolios that have them
+// loss_carryforward_total can differ from the profit service's figure;
+// for NAV-only portfolios it equals it once the events are applied.
+package stats
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Roles (CONTRACT §1).
+const (
+	RoleAdmin  = "admin"
+	RoleViewer = "viewer"
+	RoleUser   = "user"
+)
+
+// Owner types of ledger accounts (CONTRACT §5).
+const (
+	OwnerUser     = "user"
+	OwnerTeam     = "team"
+	OwnerPlatform = "platform"
+)
+
+// Summary dimensions: the values of group_by.
+const (
+	GroupPortfolio = "portfolio"
+	GroupTeam      = "team"
+	GroupUser      = "user"
+	GroupDay       = "day"
+	GroupHour      = "hour"
+)
+
+// GroupBys lists the valid summary dimensions.
+var GroupBys = []string{GroupPortfolio, GroupTeam, GroupUser, GroupDay, GroupHour}
+
+// Errors.
+var (
+	ErrForbidden         = errors.New("forbidden")
+	ErrPortfolioNotFound = errors.New("portfolio not found")
+	ErrNotFound          = errors.New("not found")
+)
+
+// ValidationError is a bad request parameter.
+type ValidationError struct{ Field, Reason string }
+
+func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
+
+func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }
+
+// Caller is the authenticated principal of a request.
+type Caller struct {
+	UserID int64
+	Role   string
+	Teams  []int64
+}
+
+// Privileged reports whether the caller reads everything (admin, viewer).
+func (c Caller) Privileged() bool { return c.Role == RoleAdmin || c.Role == RoleViewer }
+
+// Owners are a portfolio's owners, as the portfolio events last said.
+type Owners struct {
+	PortfolioID, UserID, TeamID int64
+}
+
+// CanRead is "as portfolio read": admins and viewers read every portfolio,
+// a user those it owns and those of its teams.
+func (c Caller) CanRead(o Owners) bool {
+	switch c.Role {
+	case RoleAdmin, RoleViewer:
+		return true
+	case RoleUser:
+		return o.UserID == c.UserID || slices.Contains(c.Teams, o.TeamID)
+	}
+	return false
+}
+
+// CanReadOwner is "as balances read": admins and viewers read every
+// account, a user its own user account and its teams'.
+func (c Caller) CanReadOwner(o Owner) bool {
+	switch c.Role {
+	case RoleAdmin, RoleViewer:
+		return true
+	case RoleUser:
+		return (o.Type == OwnerUser && o.ID == c.UserID) || (o.Type == OwnerTeam && slices.Contains(c.Teams, o.ID))
+	}
+	return false
+}
+
+// Owner names a ledger account holder; ID is 0 for the platform.
+type Owner struct {
+	Type string
+	ID   int64
+}
+
+// PortfolioTotals are one portfolio's accumulated figures.
+type PortfolioTotals struct {
+	PortfolioID int64
+	// AccProfit is the sum of profit_amount of the portfolio's allocations.
+	AccProfit   decimal.Decimal
+	Distributed decimal.Decimal
+	ToTeam      decimal.Decimal
+	ToPlatform  decimal.Decimal
+	ToUser      decimal.Decimal
+	// UpdatedAt is when an allocation last changed the totals (nil before any).
+	UpdatedAt *time.Time
+}
+
+// ZeroTotals are the totals of a portfolio with nothing allocated yet.
+func ZeroTotals(portfolioID int64) PortfolioTotals {
+	return PortfolioTotals{PortfolioID: portfolioID, AccProfit: decimal.Zero, Distributed: decimal.Zero,
+		ToTeam: decimal.Zero, ToPlatform: decimal.Zero, ToUser: decimal.Zero}
+}
+
+// Counts are the overview's counters.
+type Counts struct {
+	Portfolios, Allocations, Withdrawals, Reallocations int64
+}
+
+// Overview are the platform totals.
+type Overview struct {
+	TotalProfit, TotalDistributed, ToTeam, ToPlatform, ToUser decimal.Decimal
+	LossCarryforward                                          decimal.Decimal
+	WithdrawalsPending, WithdrawalsCompleted                  decimal.Decimal
+	WithdrawalsFailed, Reallocated                            decimal.Decimal
+	Counts                                                    Counts
+	// LastEventAt is the time of the newest event applied (nil before any).
+	LastEventAt *time.Time
+}
+
+// HourlyProfit is the profit credited to an owner in one UTC hour.
+type HourlyProfit struct {
+	Hour   time.Time
+	Profit decimal.Decimal
+}
+
+// SummaryRow is one group of the summary.
+type SummaryRow struct {
+	Key                                             string
+	Profit, Distributed, ToTeam, ToPlatform, ToUser decimal.Decimal
+	Withdrawn                                       decimal.Decimal
+}
+
+// Range bounds a query on hour buckets: From (inclusive, taken down to its
+// hour) and To (exclusive); either may be nil.
+type Range struct{ From, To *time.Time }
+
+// Page is a list's limit and offset.
+type Page struct{ Limit, Offset int }
+
+// Store is what the service reads; the events package writes the models.
+type Store interface {
+	Overview(ctx context.Context) (Overview, error)
+	// PortfolioOwners returns ErrPortfolioNotFound for an unknown portfolio.
+	PortfolioOwners(ctx context.Context, id int64) (Owners, error)
+	// PortfolioTotals returns zeros for a portfolio with nothing yet.
+	PortfolioTotals(ctx context.Context, id int64) (PortfolioTotals, error)
+	// ListPortfolioTotals lists portfolios newest (highest id) first; with
+	// readableBy, only those that caller owns or whose team it is in.
+	ListPortfolioTotals(ctx context.Context, readableBy *Caller, p Page) ([]PortfolioTotals, int64, error)
+	Hourly(ctx context.Context, o Owner, r Range) ([]HourlyProfit, error)
+	Summary(ctx context.Context, groupBy string, r Range) ([]SummaryRow, error)
+	// LastEventAt is the time of the newest event applied (nil before any).
+	LastEventAt(ctx context.Context) (*time.Time, error)
+}

@@ -1,0 +1,432 @@
+package transport_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/observability"
+	"github.com/fundplatform/platform/libs/pg"
+	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/services/stats/internal/endpoint"
+	"github.com/fundplatform/platform/services/stats/internal/events"
+	"github.com/fundplatform/platform/services/stats/internal/stats"
+	"github.com/fundplatform/platform/services/stats/internal/store"
+	"github.com/fundplatform/platform/services/stats/internal/transport"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+const (
+	issuer   = "fund-auth"
+	audience = "fund-api"
+)
+
+// env is one stats service over a fresh database, behind httptest; events
+// are fed to its handler as the inbox consumer does.
+type env struct {
+	t       *testing.T
+	url     string
+	pool    *pgxpool.Pool
+	handler inbox.Handler
+	key     ed25519.PrivateKey
+	jti     atomic.Int64
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	pool := pgtest.New(t, store.Migrations())
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(pool)
+	e := &env{t: t, pool: pool, handler: events.Handler(st), key: key}
+	pub := key.Public().(ed25519.PublicKey)
+	verifier := libauth.NewVerifier(libauth.StaticKeys{libauth.Thumbprint(pub): pub}, issuer, audience)
+	svc := stats.New(st)
+	metrics := observability.NewHTTPMetrics(prometheus.NewRegistry(), nil)
+	h := transport.NewHandler(endpoint.New(svc), verifier, svc.Freshness, metrics.Wrap)
+	srv := httptest.NewServer(observability.HTTPHandler(h, "stats"))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+// token signs an access token as the auth service would.
+func (e *env) token(userID int64, role string, teams ...int64) string {
+	e.t.Helper()
+	if teams == nil {
+		teams = []int64{}
+	}
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+		"iss": issuer, "aud": audience, "sub": strconv.FormatInt(userID, 10), "role": role, "teams": teams,
+		"iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix(), "jti": fmt.Sprint(e.jti.Add(1)),
+	})
+	tok.Header["kid"] = libauth.Thumbprint(e.key.Public().(ed25519.PublicKey))
+	s, err := tok.SignedString(e.key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// publish applies an event as the consumer does and returns it.
+func (e *env) publish(eventType, subject string, data map[string]any) eventbus.Envelope {
+	e.t.Helper()
+	ev, err := eventbus.NewEnvelope("test", eventType, subject, data)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	err = pg.InTx(context.Background(), e.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		return e.handler(context.Background(), tx, ev)
+	})
+	if err != nil {
+		e.t.Fatalf("%s: %v", eventType, err)
+	}
+	return ev
+}
+
+func (e *env) portfolio(id, userID, teamID int64) {
+	e.publish(eventbus.TypePortfolioCreated, fmt.Sprintf("portfolio/%d", id), map[string]any{
+		"portfolio_id": id, "name": "P", "user_id": userID, "team_id": teamID, "currency": "USD"})
+}
+
+// allocated publishes a profit.allocated with a 20/10/70 split of profit.
+func (e *env) allocated(id, portfolio, userID, teamID int64, periodEnd, profit, team, platform, user string) eventbus.Envelope {
+	return e.publish(eventbus.TypeProfitAllocated, fmt.Sprintf("portfolio/%d", portfolio), map[string]any{
+		"allocation_id": id, "portfolio_id": portfolio, "source": "manual", "snapshot_id": nil,
+		"period_end": periodEnd, "profit_amount": profit, "distributable": profit,
+		"to_team_amount": team, "to_platform_amount": platform, "to_user_amount": user,
+		"user_id": userID, "team_id": teamID, "ratio_id": 1, "ratio_version": 1})
+}
+
+type envelope struct {
+	IsOK    bool            `json:"isOK"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
+	Total   *int64          `json:"total"`
+}
+
+type errData struct {
+	ErrorCode int               `json:"errorCode"`
+	Code      string            `json:"code"`
+	Fields    map[string]string `json:"fields"`
+}
+
+type result struct {
+	status int
+	header http.Header
+	env    envelope
+	raw    []byte
+}
+
+func (e *env) do(method, path, token string) result {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.url+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := result{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if resp.Header.Get(httpx.RequestIDHeader) == "" {
+		e.t.Errorf("%s %s: no X-Request-Id on the response", method, path)
+	}
+	if strings.HasPrefix(path, "/api/v1/") {
+		if err := json.Unmarshal(raw, &r.env); err != nil {
+			e.t.Fatalf("%s %s: body is not the envelope: %s", method, path, raw)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, resp.Header.Get(transport.FreshnessHeader)); err != nil {
+			e.t.Errorf("%s %s: X-Data-Freshness %q is not RFC 3339", method, path, resp.Header.Get(transport.FreshnessHeader))
+		}
+	}
+	return r
+}
+
+func (r result) ok(t *testing.T, v any) result {
+	t.Helper()
+	if r.status != http.StatusOK || !r.env.IsOK || r.env.Message != "Success" {
+		t.Fatalf("status %d, want 200: %s", r.status, r.raw)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.env.Data, v); err != nil {
+			t.Fatalf("data: %v: %s", err, r.raw)
+		}
+	}
+	return r
+}
+
+func (r result) fails(t *testing.T, status int, code string) errData {
+	t.Helper()
+	var d errData
+	_ = json.Unmarshal(r.env.Data, &d)
+	if r.status != status || r.env.IsOK || d.ErrorCode != status || d.Code != code || r.env.Message == "" {
+		t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
+	}
+	return d
+}
+
+type accProfit struct {
+	PortfolioID     int64      `json:"portfolio_id"`
+	AccProfit       string     `json:"acc_profit"`
+	Distributed     string     `json:"distributed"`
+	ToTeamTotal     string     `json:"to_team_total"`
+	ToPlatformTotal string     `json:"to_platform_total"`
+	ToUserTotal     string     `json:"to_user_total"`
+	UpdatedAt       *time.Time `json:"updated_at"`
+}
+
+type hourly struct {
+	Hour   time.Time `json:"hour"`
+	Profit string    `json:"profit"`
+}
+
+type summaryRow struct {
+	Key         string `json:"key"`
+	Profit      string `json:"profit"`
+	Distributed string `json:"distributed"`
+	ToTeam      string `json:"to_team"`
+	ToPlatform  string `json:"to_platform"`
+	ToUser      string `json:"to_user"`
+	Withdrawn   string `json:"withdrawn"`
+}
+
+// seed: portfolios 1 (user 7, team 3), 2 (user 8, team 3), 3 (user 9,
+// team 5), and an allocation on each.
+func (e *env) seed() eventbus.Envelope {
+	e.portfolio(1, 7, 3)
+	e.portfolio(2, 8, 3)
+	e.portfolio(3, 9, 5)
+	e.allocated(1, 1, 7, 3, "2026-03-01T10:15:00Z", "100.00000001", "20.00000000", "10.00000001", "70.00000000")
+	e.allocated(2, 2, 8, 3, "2026-03-01T11:00:00Z", "10.00000000", "2.00000000", "1.00000000", "7.00000000")
+	return e.allocated(3, 3, 9, 5, "2026-03-02T00:30:00Z", "1.00000000", "0.20000000", "0.10000000", "0.70000000")
+}
+
+func TestFreshnessHeader(t *testing.T) {
+	e := newEnv(t)
+	admin := e.token(1, "admin")
+	r := e.do("GET", "/api/v1/stats/overview", admin)
+	if got := r.header.Get(transport.FreshnessHeader); got != "1970-01-01T00:00:00Z" {
+		t.Errorf("before any event: X-Data-Freshness = %q, want the epoch", got)
+	}
+	last := e.seed()
+	for _, path := range []string{"/api/v1/stats/overview", "/api/v1/stats/acc_profit", "/api/v1/stats/acc_profit/1",
+		"/api/v1/stats/hourly?owner_type=platform", "/api/v1/stats/summary?group_by=day", "/api/v1/stats/summary?group_by=nope"} {
+		r := e.do("GET", path, admin)
+		got, err := time.Parse(time.RFC3339Nano, r.header.Get(transport.FreshnessHeader))
+		if err != nil || !got.Equal(last.Time) {
+			t.Errorf("%s: X-Data-Freshness = %q, want %s", path, r.header.Get(transport.FreshnessHeader), last.Time.Format(time.RFC3339Nano))
+		}
+	}
+	if r := e.do("GET", "/api/v1/stats/overview", ""); r.header.Get(transport.FreshnessHeader) == "" {
+		t.Error("401 has no X-Data-Freshness")
+	}
+}
+
+func TestOverview(t *testing.T) {
+	e := newEnv(t)
+	e.seed()
+	e.publish(eventbus.TypeWithdrawalRequested, "withdrawal/1", map[string]any{"withdrawal_id": 1, "from_type": "user",
+		"owner_id": 7, "account": "user:7", "amount": "5.50000000", "status": "pending", "reason": nil})
+	e.publish(eventbus.TypeFundsReallocated, "reallocation/1", map[string]any{"reallocation_id": 1,
+		"from_account": "platform", "to_account": "team:3", "amount": "1.00000001", "reason": "bonus"})
+	var o endpoint.Overview
+	for _, tok := range []string{e.token(1, "admin"), e.token(2, "viewer")} {
+		e.do("GET", "/api/v1/stats/overview", tok).ok(t, &o)
+	}
+	var raw map[string]any
+	_ = json.Unmarshal(e.do("GET", "/api/v1/stats/overview", e.token(1, "admin")).env.Data, &raw)
+	want := map[string]string{"total_profit": "111.00000001", "total_distributed": "111.00000001", "to_team_total": "22.20000000",
+		"to_platform_total": "11.10000001", "to_user_total": "77.70000000", "loss_carryforward_total": "0.00000000",
+		"withdrawals_pending_amount": "5.50000000", "withdrawals_completed_amount": "0.00000000",
+		"withdrawals_failed_amount": "0.00000000", "reallocated_total": "1.00000001"}
+	for k, v := range want {
+		if raw[k] != v {
+			t.Errorf("%s = %v, want %q", k, raw[k], v)
+		}
+	}
+	if o.Counts != (endpoint.Counts{Portfolios: 3, Allocations: 3, Withdrawals: 1, Reallocations: 1}) || o.LastEventAt == nil {
+		t.Errorf("counts = %+v, last_event_at = %v", o.Counts, o.LastEventAt)
+	}
+	e.do("GET", "/api/v1/stats/overview", e.token(7, "user", 3)).fails(t, 403, "forbidden")
+	e.do("GET", "/api/v1/stats/overview", "").fails(t, 401, "unauthenticated")
+	e.do("GET", "/api/v1/stats/overview", "not-a-token").fails(t, 401, "unauthenticated")
+}
+
+func TestAccProfit(t *testing.T) {
+	e := newEnv(t)
+	e.seed()
+	admin, viewer := e.token(1, "admin"), e.token(2, "viewer")
+	var list []accProfit
+	r := e.do("GET", "/api/v1/stats/acc_profit", viewer).ok(t, &list)
+	if *r.env.Total != 3 || len(list) != 3 || list[0].PortfolioID != 3 || list[2].PortfolioID != 1 {
+		t.Fatalf("viewer list = %s", r.raw)
+	}
+	if list[2].AccProfit != "100.00000001" || list[2].ToPlatformTotal != "10.00000001" || list[2].UpdatedAt == nil {
+		t.Errorf("portfolio 1 = %+v", list[2])
+	}
+	r = e.do("GET", "/api/v1/stats/acc_profit?limit=1&offset=1", admin).ok(t, &list)
+	if *r.env.Total != 3 || len(list) != 1 || list[0].PortfolioID != 2 {
+		t.Errorf("page = %s", r.raw)
+	}
+	// A user: its own portfolio (1) and its team's (2), not team 5's (3).
+	r = e.do("GET", "/api/v1/stats/acc_profit", e.token(7, "user", 3)).ok(t, &list)
+	if *r.env.Total != 2 || len(list) != 2 || list[0].PortfolioID != 2 || list[1].PortfolioID != 1 {
+		t.Errorf("user 7 list = %s", r.raw)
+	}
+	r = e.do("GET", "/api/v1/stats/acc_profit", e.token(9, "user")).ok(t, &list)
+	if *r.env.Total != 1 || list[0].PortfolioID != 3 {
+		t.Errorf("user 9 list = %s", r.raw)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "offset=-1"} {
+		d := e.do("GET", "/api/v1/stats/acc_profit?"+q, admin).fails(t, 400, "validation_failed")
+		if len(d.Fields) != 1 {
+			t.Errorf("%s: fields = %v", q, d.Fields)
+		}
+	}
+
+	var one accProfit
+	e.do("GET", "/api/v1/stats/acc_profit/1", e.token(7, "user")).ok(t, &one)
+	if one.AccProfit != "100.00000001" || one.Distributed != "100.00000001" || one.ToTeamTotal != "20.00000000" || one.ToUserTotal != "70.00000000" {
+		t.Errorf("portfolio 1 = %+v", one)
+	}
+	e.do("GET", "/api/v1/stats/acc_profit/2", e.token(7, "user", 3)).ok(t, &one)
+	e.do("GET", "/api/v1/stats/acc_profit/3", e.token(7, "user", 3)).fails(t, 404, "portfolio_not_found")
+	e.do("GET", "/api/v1/stats/acc_profit/99", e.token(7, "user", 3)).fails(t, 404, "portfolio_not_found")
+	e.do("GET", "/api/v1/stats/acc_profit/99", viewer).ok(t, &one)
+	if one.PortfolioID != 99 || one.AccProfit != "0.00000000" || one.ToUserTotal != "0.00000000" || one.UpdatedAt != nil {
+		t.Errorf("unknown portfolio = %+v, want zeros", one)
+	}
+	for _, id := range []string{"0", "-1", "abc", "99999999999999999999"} {
+		e.do("GET", "/api/v1/stats/acc_profit/"+id, admin).fails(t, 404, "portfolio_not_found")
+	}
+	e.do("GET", "/api/v1/stats/acc_profit/1", "").fails(t, 401, "unauthenticated")
+}
+
+func TestHourly(t *testing.T) {
+	e := newEnv(t)
+	e.seed()
+	e.allocated(4, 1, 7, 3, "2026-03-01T10:45:00Z", "1.00000000", "0.20000000", "0.10000000", "0.70000000")
+	admin, user7 := e.token(1, "admin"), e.token(7, "user", 3)
+	var hs []hourly
+	e.do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=7", user7).ok(t, &hs)
+	if len(hs) != 1 || hs[0].Profit != "70.70000000" || !hs[0].Hour.Equal(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("user 7 = %+v", hs)
+	}
+	e.do("GET", "/api/v1/stats/hourly?owner_type=team&owner_id=3", user7).ok(t, &hs)
+	if len(hs) != 2 || hs[0].Profit != "20.20000000" || hs[1].Profit != "2.00000000" || !hs[0].Hour.Before(hs[1].Hour) {
+		t.Errorf("team 3 = %+v", hs)
+	}
+	e.do("GET", "/api/v1/stats/hourly?owner_type=platform&owner_id=0&from=2026-03-01T11:30:00Z&to=2026-03-02T00:00:00Z", admin).ok(t, &hs)
+	if len(hs) != 1 || hs[0].Profit != "1.00000000" {
+		t.Errorf("platform in range = %+v", hs)
+	}
+	e.do("GET", "/api/v1/stats/hourly?owner_type=platform", e.token(2, "viewer")).ok(t, &hs)
+	if len(hs) != 3 {
+		t.Errorf("platform = %+v", hs)
+	}
+	e.do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=99", admin).ok(t, &hs)
+	if len(hs) != 0 {
+		t.Errorf("user 99 = %+v", hs)
+	}
+
+	for _, q := range []string{"owner_type=user&owner_id=8", "owner_type=team&owner_id=5", "owner_type=platform"} {
+		e.do("GET", "/api/v1/stats/hourly?"+q, user7).fails(t, 404, "not_found")
+	}
+	for q, field := range map[string]string{
+		"":                                   "owner_type",
+		"owner_type=account":                 "owner_type",
+		"owner_type=user":                    "owner_id",
+		"owner_type=user&owner_id=x":         "owner_id",
+		"owner_type=team&owner_id=-3":        "owner_id",
+		"owner_type=platform&owner_id=2":     "owner_id",
+		"owner_type=platform&from=yesterday": "from",
+		"owner_type=platform&to=2026-03-01":  "to",
+		"owner_type=platform&from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z": "to",
+	} {
+		d := e.do("GET", "/api/v1/stats/hourly?"+q, admin).fails(t, 400, "validation_failed")
+		if d.Fields[field] == "" {
+			t.Errorf("%q: fields = %v, want %s", q, d.Fields, field)
+		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	e := newEnv(t)
+	e.seed()
+	e.publish(eventbus.TypeWithdrawalRequested, "withdrawal/1", map[string]any{"withdrawal_id": 1, "from_type": "team",
+		"owner_id": 3, "account": "team:3", "amount": "2.00000000", "status": "pending", "reason": nil})
+	e.publish(eventbus.TypeWithdrawalCompleted, "withdrawal/1", map[string]any{"withdrawal_id": 1, "from_type": "team",
+		"owner_id": 3, "account": "team:3", "amount": "2.00000000", "status": "completed", "reason": nil})
+	viewer := e.token(2, "viewer")
+	get := func(q string) []summaryRow {
+		t.Helper()
+		var rows []summaryRow
+		e.do("GET", "/api/v1/stats/summary?"+q, viewer).ok(t, &rows)
+		return rows
+	}
+	if rows := get("group_by=portfolio"); len(rows) != 3 || rows[0].Key != "1" || rows[0].Profit != "100.00000001" ||
+		rows[0].ToPlatform != "10.00000001" || rows[0].Withdrawn != "0.00000000" {
+		t.Errorf("by portfolio = %+v", rows)
+	}
+	if rows := get("group_by=team"); len(rows) != 2 || rows[0].Key != "3" || rows[0].Distributed != "110.00000001" ||
+		rows[0].Withdrawn != "2.00000000" || rows[1].Key != "5" {
+		t.Errorf("by team = %+v", rows)
+	}
+	if rows := get("group_by=user"); len(rows) != 3 || rows[2].Key != "9" || rows[2].ToUser != "0.70000000" {
+		t.Errorf("by user = %+v", rows)
+	}
+	if rows := get("group_by=day&to=2026-03-02T00:00:00Z"); len(rows) != 1 || rows[0].Key != "2026-03-01" ||
+		rows[0].Profit != "110.00000001" || rows[0].ToTeam != "22.00000000" {
+		t.Errorf("by day = %+v", rows) // the withdrawal completed now, after to
+	}
+	if rows := get("group_by=hour&from=2026-03-01T10:59:00Z&to=2026-03-02T01:00:00Z"); len(rows) != 3 ||
+		rows[0].Key != "2026-03-01T10:00:00Z" || rows[2].Key != "2026-03-02T00:00:00Z" {
+		t.Errorf("by hour = %+v", rows)
+	}
+	if rows := get("group_by=day&from=2030-01-01T00:00:00Z"); len(rows) != 0 {
+		t.Errorf("future = %+v", rows)
+	}
+	e.do("GET", "/api/v1/stats/summary?group_by=day", e.token(1, "admin")).ok(t, nil)
+	for q, field := range map[string]string{
+		"":                           "group_by",
+		"group_by=month":             "group_by",
+		"group_by=Day":               "group_by",
+		"group_by=day&from=x":        "from",
+		"group_by=day&to=1710000000": "to",
+		"group_by=day&from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z": "to",
+	} {
+		d := e.do("GET", "/api/v1/stats/summary?"+q, viewer).fails(t, 400, "validation_failed")
+		if d.Fields[field] == "" {
+			t.Errorf("%q: fields = %v, want %s", q, d.Fields, field)
+		}
+	}
+	e.do("GET", "/api/v1/stats/summary?group_by=day", e.token(7, "user", 3)).fails(t, 403, "forbidden")
+	e.do("GET", "/api/v1/stats/summary?group_by=day", "").fails(t, 401, "unauthenticated")
+}
