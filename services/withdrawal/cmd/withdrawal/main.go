@@ -1,40 +1,41 @@
-// Command withdrawal is the withdrawal service. Its routes of CONTRACT.md are not built
-// yet: for now it serves only /healthz, /readyz (its database answers) and
-// /metrics, and answers every other path 404, so the dev stack and the
-// deployment can run it.
+// Command withdrawal is the withdrawal service: the double-entry ledger of
+// balances, withdrawals and reallocations (CONTRACT §5). It consumes
+// profit.events (profit.allocated credits the ledger) and publishes
+// withdrawal.events through its outbox. Configuration comes from the
+// environment; see config.go.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
+	"time"
 
-	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/fundplatform/platform/libs/httpx"
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/idempotency"
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/observability"
+	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
+	"github.com/fundplatform/platform/services/withdrawal/internal/endpoint"
+	"github.com/fundplatform/platform/services/withdrawal/internal/events"
+	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
+	"github.com/fundplatform/platform/services/withdrawal/internal/store"
+	"github.com/fundplatform/platform/services/withdrawal/internal/transport"
 )
-
-type config struct {
-	serve.Config
-	DatabaseURL string `env:"DATABASE_URL"`
-}
 
 func main() {
 	healthcheck := flag.Bool("healthcheck", false, "check the running service's /readyz and exit 0 (ready) or 1")
-	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit (none yet)")
+	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
 	flag.Parse()
-	cfg := config{Config: serve.Config{HTTPAddr: "127.0.0.1:8084"}}
-	err := env.Parse(&cfg)
-	if err == nil && cfg.DatabaseURL == "" {
-		err = errors.New("DATABASE_URL is required")
-	} else if err == nil {
-		err = cfg.Validate()
-	}
+
+	cfg, err := loadConfig()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "withdrawal: configuration:", err)
 		os.Exit(2)
@@ -47,27 +48,111 @@ func main() {
 		return
 	}
 	log := observability.NewLogger(os.Stdout, "withdrawal", cfg.LogLevel, cfg.LogFormat)
-	if *migrateOnly {
-		return
+	slog.SetDefault(log)
+	if err := run(context.Background(), cfg, log, *migrateOnly); err != nil {
+		log.Error("withdrawal stopped", "error", err.Error())
+		os.Exit(1)
 	}
-	ctx := context.Background()
+}
+
+func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
+	shutdownTracing, err := observability.SetupTracing(ctx, "withdrawal")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdownTracing(context.Background()) }()
+
 	pool, err := pg.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
-		log.Error("withdrawal stopped", "error", err.Error())
-		os.Exit(1)
+		return err
 	}
 	defer pool.Close()
+	if err := pg.Migrate(ctx, pool, store.Migrations()); err != nil {
+		return err
+	}
+	if migrateOnly {
+		log.Info("migrations applied; exiting (-migrate-only)")
+		return nil
+	}
+
+	st := store.New(pool)
+	svc := ledger.New(st)
+	keys := libauth.NewRemoteKeys(cfg.JWKSURL)
+	verifier := libauth.NewVerifier(keys, cfg.JWTIssuer, cfg.JWTAudience)
 	registry, reg := observability.NewRegistry("withdrawal")
+
+	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: cfg.KafkaBrokers, Logger: log}, reg)
+	if err != nil {
+		return err
+	}
+	consumer, err := inbox.NewConsumer(pool, inbox.Config{
+		Brokers: cfg.KafkaBrokers,
+		GroupID: events.GroupID,
+		Topics:  events.Topics,
+		Handler: events.Handler(st),
+		Logger:  log,
+	}, reg)
+	if err != nil {
+		return err
+	}
+
 	metrics := observability.NewHTTPMetrics(reg, log)
+	idempotent := idempotency.Middleware(pool, idempotency.Options{})
+	handler := transport.NewHandler(endpoint.New(svc), verifier, idempotent, metrics.Wrap)
 	srv := &serve.Server{
 		Config:   cfg.Config,
-		Handler:  observability.HTTPHandler(httpx.NewRouter(metrics.Wrap), "withdrawal"),
+		Handler:  observability.HTTPHandler(handler, "withdrawal"),
 		Registry: registry,
 		Logger:   log,
-		Checks:   []serve.Check{{Name: "database", Check: pool.Ping}},
+		Checks: []serve.Check{
+			{Name: "database", Check: pool.Ping},
+			{Name: "outbox", Check: relay.Ready},
+			{Name: "consumer", Check: consumer.Ready},
+			{Name: "jwks", Check: keys.Ready},
+		},
 	}
-	if err := srv.Run(ctx); err != nil {
-		log.Error("withdrawal stopped", "error", err.Error())
-		os.Exit(1)
+
+	// The relay and the consumer run for as long as the HTTP server does;
+	// they stop after it has drained.
+	bg, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(bg)
+	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return consumer.Run(gctx) })
+	g.Go(func() error { purgeIdempotencyKeys(gctx, pool, log); return nil })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Run(gctx) }()
+	select {
+	case err = <-serveErr:
+		cancel()
+	case <-gctx.Done():
+		// A background worker failed for good: stop serving too.
+		cancel()
+		<-serveErr
+	}
+	if werr := g.Wait(); werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}
+
+// purgeIdempotencyKeys deletes expired Idempotency-Keys once an hour
+// (expired keys are already ignored; this only reclaims the space).
+func purgeIdempotencyKeys(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := idempotency.Purge(ctx, pool, time.Now().Add(-idempotency.DefaultTTL))
+			if err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "purging expired idempotency keys failed", "error", err.Error())
+			} else if n > 0 {
+				log.InfoContext(ctx, "purged expired idempotency keys", "count", n)
+			}
+		}
 	}
 }

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestConfig(t *testing.T) {
+	base := map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1/withdrawal", "KAFKA_BROKERS": "127.0.0.1:9092"}
+	cases := map[string]struct {
+		change map[string]string
+		want   string // "" = accepted
+	}{
+		"complete":        {nil, ""},
+		"no database":     {map[string]string{"DATABASE_URL": ""}, "DATABASE_URL"},
+		"no brokers":      {map[string]string{"KAFKA_BROKERS": ""}, "KAFKA_BROKERS is required"},
+		"only commas":     {map[string]string{"KAFKA_BROKERS": " , ,"}, "KAFKA_BROKERS is required"},
+		"broker no port":  {map[string]string{"KAFKA_BROKERS": "kafka"}, "not host:port"},
+		"bad JWKS_URL":    {map[string]string{"JWKS_URL": "auth:8081/jwks"}, "JWKS_URL"},
+		"empty audience":  {map[string]string{"JWT_AUDIENCE": ""}, ""}, // empty means the default
+		"bad env":         {map[string]string{"APP_ENV": "prod"}, "APP_ENV"},
+		"bad listen addr": {map[string]string{"HTTP_ADDR": "8084"}, "HTTP_ADDR"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			for k, v := range base {
+				t.Setenv(k, v)
+			}
+			for k, v := range c.change {
+				t.Setenv(k, v)
+			}
+			_, err := loadConfig()
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://x@127.0.0.1/withdrawal")
+	t.Setenv("KAFKA_BROKERS", "k1:9092, k2:9092,")
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != "127.0.0.1:8084" || cfg.JWKSURL != "http://127.0.0.1:8081/.well-known/jwks.json" ||
+		cfg.JWTIssuer != "fund-auth" || cfg.JWTAudience != "fund-api" || cfg.AppEnv != "development" {
+		t.Fatalf("defaults = %+v", cfg)
+	}
+	if !slices.Equal(cfg.KafkaBrokers, []string{"k1:9092", "k2:9092"}) {
+		t.Fatalf("brokers = %q", cfg.KafkaBrokers)
+	}
+}

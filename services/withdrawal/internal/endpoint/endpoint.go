@@ -1,0 +1,249 @@
+// Package endpoint turns the withdrawal service into go-kit endpoints: one
+// per route, each taking a request struct and returning an httpx.Response
+// whose data is the JSON form of CONTRACT §5.
+package endpoint
+
+import (
+	"context"
+	"encoding/hex"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+
+	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
+)
+
+// Endpoints are the withdrawal service's endpoints.
+type Endpoints struct {
+	ListBalances, Balance                                endpoint.Endpoint
+	CreateWithdrawal, ListWithdrawals, GetWithdrawal     endpoint.Endpoint
+	CompleteWithdrawal, FailWithdrawal, CancelWithdrawal endpoint.Endpoint
+	CreateReallocation, ListReallocations                endpoint.Endpoint
+	ListEntries, Verify                                  endpoint.Endpoint
+}
+
+// Requests.
+type (
+	// ListBalancesRequest is the query of GET /balances.
+	ListBalancesRequest struct {
+		Filter ledger.BalanceFilter
+		Page   ledger.Page
+	}
+	// BalanceRequest names one owner account, optionally at an instant.
+	BalanceRequest struct {
+		Owner ledger.Owner
+		At    *time.Time
+	}
+	// CreateWithdrawalRequest is the body of POST /withdrawals.
+	CreateWithdrawalRequest = ledger.NewWithdrawal
+	// ListWithdrawalsRequest is the query of GET /withdrawals.
+	ListWithdrawalsRequest struct {
+		Filter ledger.WithdrawalFilter
+		Page   ledger.Page
+	}
+	// FailRequest is POST /withdrawals/{id}/fail.
+	FailRequest struct {
+		ID     int64
+		Reason string
+	}
+	// CreateReallocationRequest is the body of POST /reallocations.
+	CreateReallocationRequest = ledger.NewReallocation
+	// ListReallocationsRequest is the query of GET /reallocations.
+	ListReallocationsRequest struct {
+		Filter ledger.ReallocationFilter
+		Page   ledger.Page
+	}
+	// ListEntriesRequest is the query of GET /ledger/entries.
+	ListEntriesRequest struct {
+		Filter ledger.EntryFilter
+		Page   ledger.Page
+	}
+	// IDRequest names one resource by id.
+	IDRequest struct{ ID int64 }
+)
+
+// Balance is the JSON form of a balance.
+type Balance struct {
+	OwnerType      string       `json:"owner_type"`
+	OwnerID        int64        `json:"owner_id"`
+	Credited       money.Amount `json:"credited"`
+	ReallocatedIn  money.Amount `json:"reallocated_in"`
+	ReallocatedOut money.Amount `json:"reallocated_out"`
+	Held           money.Amount `json:"held"`
+	Withdrawn      money.Amount `json:"withdrawn"`
+	Available      money.Amount `json:"available"`
+}
+
+// BalanceJSON is the JSON form of b.
+func BalanceJSON(b ledger.Balance) Balance {
+	return Balance{OwnerType: b.Owner.Type, OwnerID: b.Owner.ID, Credited: money.NewAmount(b.Credited),
+		ReallocatedIn: money.NewAmount(b.ReallocatedIn), ReallocatedOut: money.NewAmount(b.ReallocatedOut),
+		Held: money.NewAmount(b.Held), Withdrawn: money.NewAmount(b.Withdrawn), Available: money.NewAmount(b.Available)}
+}
+
+// Withdrawal is the JSON form of a withdrawal.
+type Withdrawal struct {
+	ID          int64        `json:"id"`
+	FromType    string       `json:"from_type"`
+	OwnerID     int64        `json:"owner_id"`
+	Amount      money.Amount `json:"amount"`
+	Status      string       `json:"status"`
+	Reason      *string      `json:"reason"`
+	RequestedBy int64        `json:"requested_by"`
+	CreatedAt   time.Time    `json:"created_at"`
+	CompletedAt *time.Time   `json:"completed_at"`
+}
+
+// WithdrawalJSON is the JSON form of w.
+func WithdrawalJSON(w ledger.Withdrawal) Withdrawal {
+	return Withdrawal{ID: w.ID, FromType: w.Owner.Type, OwnerID: w.Owner.ID, Amount: money.NewAmount(w.Amount),
+		Status: w.Status, Reason: w.Reason, RequestedBy: w.RequestedBy, CreatedAt: w.CreatedAt.UTC(), CompletedAt: w.CompletedAt}
+}
+
+// Reallocation is the JSON form of a reallocation.
+type Reallocation struct {
+	ID        int64        `json:"id"`
+	FromType  string       `json:"from_type"`
+	FromID    int64        `json:"from_id"`
+	ToType    string       `json:"to_type"`
+	ToID      int64        `json:"to_id"`
+	Amount    money.Amount `json:"amount"`
+	Reason    string       `json:"reason"`
+	CreatedBy int64        `json:"created_by"`
+	CreatedAt time.Time    `json:"created_at"`
+}
+
+// ReallocationJSON is the JSON form of r.
+func ReallocationJSON(r ledger.Reallocation) Reallocation {
+	return Reallocation{ID: r.ID, FromType: r.From.Type, FromID: r.From.ID, ToType: r.To.Type, ToID: r.To.ID,
+		Amount: money.NewAmount(r.Amount), Reason: r.Reason, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// Entry is the JSON form of a ledger entry; amount is signed.
+type Entry struct {
+	ID         int64     `json:"id"`
+	TransferID int64     `json:"transfer_id"`
+	Account    string    `json:"account"`
+	Amount     string    `json:"amount"`
+	Kind       string    `json:"kind"`
+	RefType    string    `json:"ref_type"`
+	RefID      int64     `json:"ref_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	Hash       string    `json:"hash"`
+}
+
+// EntryJSON is the JSON form of e.
+func EntryJSON(e ledger.Entry) Entry {
+	return Entry{ID: e.ID, TransferID: e.TransferID, Account: e.Account, Amount: money.Format(e.Amount), Kind: e.Kind,
+		RefType: e.RefType, RefID: e.RefID, CreatedAt: e.CreatedAt.UTC(), Hash: hex.EncodeToString(e.Hash)}
+}
+
+// Verification is the JSON form of a verification.
+type Verification struct {
+	OK              bool   `json:"ok"`
+	Accounts        int64  `json:"accounts"`
+	Entries         int64  `json:"entries"`
+	FirstBadEntryID *int64 `json:"first_bad_entry_id"`
+}
+
+func caller(ctx context.Context) (ledger.Caller, error) {
+	c, err := libauth.Caller(ctx)
+	if err != nil {
+		return ledger.Caller{}, err
+	}
+	return ledger.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
+}
+
+// withCaller adapts a function of the caller and the request.
+func withCaller[Req any](fn func(ctx context.Context, c ledger.Caller, req Req) httpx.Response) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return httpx.Fail(err), nil
+		}
+		req, _ := request.(Req)
+		return fn(ctx, c, req), nil
+	}
+}
+
+func mapList[T, J any](items []T, f func(T) J) []J {
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = f(it)
+	}
+	return out
+}
+
+func one[T, J any](status func(any) httpx.Response, f func(T) J, v T, err error) httpx.Response {
+	if err != nil {
+		return httpx.Fail(err)
+	}
+	return status(f(v))
+}
+
+func many[T, J any](f func(T) J, items []T, total int64, err error) httpx.Response {
+	if err != nil {
+		return httpx.Fail(err)
+	}
+	return httpx.List(mapList(items, f), total)
+}
+
+// New builds the endpoints.
+func New(s ledger.Service) Endpoints {
+	return Endpoints{
+		ListBalances: withCaller(func(ctx context.Context, c ledger.Caller, req ListBalancesRequest) httpx.Response {
+			bs, total, err := s.ListBalances(ctx, c, req.Filter, req.Page)
+			return many(BalanceJSON, bs, total, err)
+		}),
+		Balance: withCaller(func(ctx context.Context, c ledger.Caller, req BalanceRequest) httpx.Response {
+			b, err := s.Balance(ctx, c, req.Owner, req.At)
+			return one(httpx.OK, BalanceJSON, b, err)
+		}),
+		CreateWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req CreateWithdrawalRequest) httpx.Response {
+			w, err := s.RequestWithdrawal(ctx, c, req)
+			return one(httpx.Created, WithdrawalJSON, w, err)
+		}),
+		ListWithdrawals: withCaller(func(ctx context.Context, c ledger.Caller, req ListWithdrawalsRequest) httpx.Response {
+			ws, total, err := s.ListWithdrawals(ctx, c, req.Filter, req.Page)
+			return many(WithdrawalJSON, ws, total, err)
+		}),
+		GetWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
+			w, err := s.Withdrawal(ctx, c, req.ID)
+			return one(httpx.OK, WithdrawalJSON, w, err)
+		}),
+		CompleteWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
+			w, err := s.CompleteWithdrawal(ctx, c, req.ID)
+			return one(httpx.OK, WithdrawalJSON, w, err)
+		}),
+		FailWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req FailRequest) httpx.Response {
+			w, err := s.FailWithdrawal(ctx, c, req.ID, req.Reason)
+			return one(httpx.OK, WithdrawalJSON, w, err)
+		}),
+		CancelWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
+			w, err := s.CancelWithdrawal(ctx, c, req.ID)
+			return one(httpx.OK, WithdrawalJSON, w, err)
+		}),
+		CreateReallocation: withCaller(func(ctx context.Context, c ledger.Caller, req CreateReallocationRequest) httpx.Response {
+			r, err := s.Reallocate(ctx, c, req)
+			return one(httpx.Created, ReallocationJSON, r, err)
+		}),
+		ListReallocations: withCaller(func(ctx context.Context, c ledger.Caller, req ListReallocationsRequest) httpx.Response {
+			rs, total, err := s.ListReallocations(ctx, c, req.Filter, req.Page)
+			return many(ReallocationJSON, rs, total, err)
+		}),
+		ListEntries: withCaller(func(ctx context.Context, c ledger.Caller, req ListEntriesRequest) httpx.Response {
+			es, total, err := s.ListEntries(ctx, c, req.Filter, req.Page)
+			return many(EntryJSON, es, total, err)
+		}),
+		Verify: withCaller(func(ctx context.Context, c ledger.Caller, _ any) httpx.Response {
+			v, err := s.Verify(ctx, c)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.OK(Verification{OK: v.OK, Accounts: v.Accounts, Entries: v.Entries, FirstBadEntryID: v.FirstBadEntryID})
+		}),
+	}
+}

@@ -1,0 +1,89 @@
+// Package events is the withdrawal service's side of Kafka: the handler the
+// inbox consumer runs for each event of profit.events. (What the service
+// publishes goes through the outbox, written by the store in the
+// transaction of the change.)
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
+	"github.com/fundplatform/platform/services/withdrawal/internal/store"
+)
+
+// GroupID is the service's consumer group.
+const GroupID = "withdrawal"
+
+// Topics are the topics the service consumes.
+var Topics = []string{eventbus.TopicProfit}
+
+// allocatedData is the data of profit.allocated.
+type allocatedData struct {
+	AllocationID     int64        `json:"allocation_id"`
+	PortfolioID      int64        `json:"portfolio_id"`
+	Source           string       `json:"source"`
+	SnapshotID       *int64       `json:"snapshot_id"`
+	PeriodEnd        time.Time    `json:"period_end"`
+	ProfitAmount     money.Amount `json:"profit_amount"`
+	Distributable    money.Amount `json:"distributable"`
+	ToTeamAmount     money.Amount `json:"to_team_amount"`
+	ToPlatformAmount money.Amount `json:"to_platform_amount"`
+	ToUserAmount     money.Amount `json:"to_user_amount"`
+	UserID           int64        `json:"user_id"`
+	TeamID           int64        `json:"team_id"`
+	RatioID          int64        `json:"ratio_id"`
+	RatioVersion     int          `json:"ratio_version"`
+}
+
+// Handler applies one event of profit.events in tx, the inbox's
+// transaction (which also records the event id and the offset):
+// profit.allocated credits the ledger through store.Credit, once per
+// allocation. Other types are passed over. An event that does not match
+// its JSON Schema, or whose shares do not add up, can never be applied: it
+// is a permanent error (dead-lettered at once).
+func Handler(st *store.Store) inbox.Handler {
+	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
+		if env.Type != eventbus.TypeProfitAllocated {
+			return nil
+		}
+		var d allocatedData
+		if err := decode(env, &d); err != nil {
+			return err
+		}
+		c := ledger.Credit{
+			AllocationID: d.AllocationID, Distributable: d.Distributable.Decimal,
+			ToUser: d.ToUserAmount.Decimal, ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal,
+			UserID: d.UserID, TeamID: d.TeamID,
+		}
+		if !c.ToUser.Add(c.ToTeam).Add(c.ToPlatform).Equal(c.Distributable) || d.UserID <= 0 || d.TeamID <= 0 {
+			return inbox.Permanent(fmt.Errorf("events: allocation %d: shares do not sum to distributable", d.AllocationID))
+		}
+		return st.Credit(ctx, tx, c)
+	}
+}
+
+// decode checks the event against its type's schema and decodes its data.
+func decode(env eventbus.Envelope, into any) error {
+	value, err := json.Marshal(env)
+	if err != nil {
+		return inbox.Permanent(err)
+	}
+	if err := eventbus.Validate(env.Type, value); err != nil {
+		return inbox.Permanent(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(env.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return inbox.Permanent(fmt.Errorf("events: %s data: %w", env.Type, err))
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package events_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
+	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/outbox"
+	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/services/withdrawal/internal/events"
+	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
+	"github.com/fundplatform/platform/services/withdrawal/internal/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func allocated(t *testing.T, allocationID int64, toUser, toTeam, toPlatform, distributable string) eventbus.Envelope {
+	t.Helper()
+	env, err := eventbus.NewEnvelope("profit", eventbus.TypeProfitAllocated, "portfolio/42", map[string]any{
+		"allocation_id": allocationID, "portfolio_id": 42, "source": "nav", "snapshot_id": 900 + allocationID,
+		"period_end": "2026-02-01T00:00:00Z", "profit_amount": distributable, "distributable": distributable,
+		"to_team_amount": toTeam, "to_platform_amount": toPlatform, "to_user_amount": toUser,
+		"user_id": 7, "team_id": 3, "ratio_id": 1, "ratio_version": 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// TestAllocatedTwiceIsCreditedOnce runs the service's consumer and relay
+// against an in-process Kafka broker: a profit.allocated produced twice (a
+// redelivery) credits the accounts once; an event that breaks its schema,
+// and one whose shares do not add up, go to the dead-letter topic and the
+// consumer goes on; a withdrawal's event reaches withdrawal.events keyed by
+// its account and matching its schema.
+func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
+	brokers := kafkatest.Start(t, eventbus.TopicProfit, eventbus.DLQTopic(eventbus.TopicProfit), eventbus.TopicWithdrawal)
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	reg := prometheus.NewRegistry()
+	consumer, err := inbox.NewConsumer(pool, inbox.Config{
+		Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics, Handler: events.Handler(st),
+		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = consumer.Run(ctx); done <- struct{}{} }()
+	go func() { _ = relay.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+
+	w := eventbus.NewWriter(brokers, eventbus.TopicProfit)
+	defer w.Close()
+	publish := func(env eventbus.Envelope) {
+		t.Helper()
+		if err := w.Publish(ctx, "42", env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := allocated(t, 1, "70.00000000", "20.00000000", "10.00000000", "100.00000000")
+	publish(first)
+	publish(first)
+	broken, _ := eventbus.NewEnvelope("profit", eventbus.TypeProfitAllocated, "portfolio/42", map[string]any{"allocation_id": 2})
+	publish(broken)
+	publish(allocated(t, 3, "70.00000000", "20.00000000", "10.00000000", "99.00000000"))
+	publish(allocated(t, 4, "7.00000000", "2.00000000", "1.00000000", "10.00000000"))
+
+	user := ledger.Owner{Type: ledger.OwnerUser, ID: 7}
+	waitFor(t, "the credit after the broken events", 30*time.Second, func() bool {
+		b, err := st.Balance(ctx, user, nil)
+		return err == nil && b.Credited.Equal(decimal.RequireFromString("77"))
+	})
+	// Give a late duplicate a chance to show up, then check every account.
+	time.Sleep(200 * time.Millisecond)
+	for o, want := range map[ledger.Owner]string{
+		user: "77", {Type: ledger.OwnerTeam, ID: 3}: "22", {Type: ledger.OwnerPlatform}: "11",
+	} {
+		b, err := st.Balance(ctx, o, nil)
+		if err != nil || !b.Credited.Equal(decimal.RequireFromString(want)) || !b.Available.Equal(b.Credited) {
+			t.Fatalf("%s: %+v, %v; want credited %s", o.Account(), b, err, want)
+		}
+	}
+	var transfers int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM transfers WHERE ref_type = 'allocation'`).Scan(&transfers); err != nil || transfers != 2 {
+		t.Fatalf("%d credit transfers, want 2 (%v)", transfers, err)
+	}
+	if v, err := st.Verify(ctx); err != nil || !v.OK {
+		t.Fatalf("verify = %+v, %v", v, err)
+	}
+
+	dead := kafkatest.ReadAll(t, brokers, eventbus.DLQTopic(eventbus.TopicProfit), 2, 10*time.Second)
+	if len(dead) != 2 || eventbus.HeaderValue(dead[0].Headers, inbox.HeaderError) == "" {
+		t.Fatalf("dead letters = %d, want the two broken events with their error", len(dead))
+	}
+
+	// A withdrawal goes out on withdrawal.events keyed by its account.
+	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: user, Amount: decimal.RequireFromString("5")}, 7); err != nil {
+		t.Fatal(err)
+	}
+	msgs := kafkatest.ReadAll(t, brokers, eventbus.TopicWithdrawal, 1, 10*time.Second)
+	if len(msgs) != 1 || string(msgs[0].Key) != "user:7" {
+		t.Fatalf("%d messages on %s, want one keyed user:7", len(msgs), eventbus.TopicWithdrawal)
+	}
+	typ := eventbus.HeaderValue(msgs[0].Headers, eventbus.HeaderEventType)
+	if err := eventbus.Validate(typ, msgs[0].Value); err != nil || typ != eventbus.TypeWithdrawalRequested {
+		t.Fatalf("%s: %v", typ, err)
+	}
+}

@@ -1,0 +1,238 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+type service struct{ store Store }
+
+// New returns the service.
+func New(store Store) Service { return &service{store: store} }
+
+func readsAll(c Caller) bool { return c.Role == RoleAdmin || c.Role == RoleViewer }
+
+func validOwner(field string, o Owner) error {
+	switch o.Type {
+	case OwnerUser, OwnerTeam, OwnerPlatform:
+	default:
+		return invalid(field+"_type", "must be user, team or platform")
+	}
+	if !o.Valid() {
+		if o.Type == OwnerPlatform {
+			return invalid(field+"_id", "must be 0 or omitted for the platform")
+		}
+		return invalid(field+"_id", "must be a positive integer")
+	}
+	return nil
+}
+
+func positive(field string, in interface{ IsPositive() bool }) error {
+	if !in.IsPositive() {
+		return &ValidationError{Code: "invalid_amount", Field: field, Reason: "must be greater than 0"}
+	}
+	return nil
+}
+
+func validRange(from, to *time.Time) error {
+	if from != nil && to != nil && to.Before(*from) {
+		return invalid("to", "must not be before from")
+	}
+	return nil
+}
+
+func (s *service) ListBalances(ctx context.Context, c Caller, f BalanceFilter, p Page) ([]Balance, int64, error) {
+	switch f.OwnerType {
+	case "", OwnerUser, OwnerTeam, OwnerPlatform:
+	default:
+		return nil, 0, invalid("owner_type", "must be user, team or platform")
+	}
+	switch {
+	case readsAll(c):
+	case c.Role == RoleUser:
+		f.ReadableBy = &c
+	default:
+		return nil, 0, ErrForbidden
+	}
+	return s.store.ListBalances(ctx, f, p)
+}
+
+func (s *service) Balance(ctx context.Context, c Caller, o Owner, at *time.Time) (Balance, error) {
+	if !o.Valid() || !c.CanRead(o) {
+		return Balance{}, ErrNotFound
+	}
+	return s.store.Balance(ctx, o, at)
+}
+
+// RequestWithdrawal: a user withdraws from its own user account only (its
+// teams' accounts it may read: 403; any other account: 404); an admin
+// from any owner account.
+func (s *service) RequestWithdrawal(ctx context.Context, c Caller, in NewWithdrawal) (Withdrawal, error) {
+	if err := validOwner("from", in.Owner); err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) && ve.Field == "from_id" {
+			ve.Field = "owner_id"
+		}
+		return Withdrawal{}, err
+	}
+	if err := positive("amount", in.Amount); err != nil {
+		return Withdrawal{}, err
+	}
+	switch c.Role {
+	case RoleAdmin:
+	case RoleUser:
+		if in.Owner.Type != OwnerUser || in.Owner.ID != c.UserID {
+			if c.CanRead(in.Owner) {
+				return Withdrawal{}, ErrForbidden
+			}
+			return Withdrawal{}, ErrNotFound
+		}
+	default:
+		return Withdrawal{}, ErrForbidden
+	}
+	return s.store.RequestWithdrawal(ctx, in, c.UserID)
+}
+
+// ownsWithdrawal: a user's withdrawals are those from its own user account.
+func ownsWithdrawal(c Caller, w Withdrawal) bool {
+	return w.Owner.Type == OwnerUser && w.Owner.ID == c.UserID
+}
+
+func (s *service) ListWithdrawals(ctx context.Context, c Caller, f WithdrawalFilter, p Page) ([]Withdrawal, int64, error) {
+	switch f.Status {
+	case "", StatusPending, StatusCompleted, StatusFailed:
+	default:
+		return nil, 0, invalid("status", "must be pending, completed or failed")
+	}
+	switch f.FromType {
+	case "", OwnerUser, OwnerTeam, OwnerPlatform:
+	default:
+		return nil, 0, invalid("from_type", "must be user, team or platform")
+	}
+	if err := validRange(f.From, f.To); err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case readsAll(c):
+	case c.Role == RoleUser:
+		f.ReadableBy = &c
+	default:
+		return nil, 0, ErrForbidden
+	}
+	return s.store.ListWithdrawals(ctx, f, p)
+}
+
+func (s *service) Withdrawal(ctx context.Context, c Caller, id int64) (Withdrawal, error) {
+	w, err := s.store.Withdrawal(ctx, id)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	if !readsAll(c) && !ownsWithdrawal(c, w) {
+		return Withdrawal{}, ErrNotFound
+	}
+	return w, nil
+}
+
+func (s *service) CompleteWithdrawal(ctx context.Context, c Caller, id int64) (Withdrawal, error) {
+	if c.Role != RoleAdmin {
+		return Withdrawal{}, ErrForbidden
+	}
+	// Looked up before the operation starts: an unknown id is a refusal
+	// that stores nothing under an Idempotency-Key.
+	if _, err := s.store.Withdrawal(ctx, id); err != nil {
+		return Withdrawal{}, err
+	}
+	return s.store.TransitionWithdrawal(ctx, Transition{WithdrawalID: id, To: StatusCompleted})
+}
+
+func (s *service) FailWithdrawal(ctx context.Context, c Caller, id int64, reason string) (Withdrawal, error) {
+	if c.Role != RoleAdmin {
+		return Withdrawal{}, ErrForbidden
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Withdrawal{}, invalid("reason", "is required")
+	}
+	if _, err := s.store.Withdrawal(ctx, id); err != nil {
+		return Withdrawal{}, err
+	}
+	return s.store.TransitionWithdrawal(ctx, Transition{WithdrawalID: id, To: StatusFailed, Reason: &reason})
+}
+
+// CancelWithdrawal: the owner or an admin; another user does not see the
+// withdrawal (404); a viewer may see it but not change it (403).
+func (s *service) CancelWithdrawal(ctx context.Context, c Caller, id int64) (Withdrawal, error) {
+	w, err := s.store.Withdrawal(ctx, id)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	switch {
+	case c.Role == RoleAdmin:
+	case c.Role == RoleUser && ownsWithdrawal(c, w):
+	case c.Role == RoleViewer:
+		return Withdrawal{}, ErrForbidden
+	default:
+		return Withdrawal{}, ErrNotFound
+	}
+	reason := ReasonCancelled
+	return s.store.TransitionWithdrawal(ctx, Transition{WithdrawalID: id, To: StatusFailed, Reason: &reason})
+}
+
+func (s *service) Reallocate(ctx context.Context, c Caller, in NewReallocation) (Reallocation, error) {
+	if c.Role != RoleAdmin {
+		return Reallocation{}, ErrForbidden
+	}
+	if err := validOwner("from", in.From); err != nil {
+		return Reallocation{}, err
+	}
+	if err := validOwner("to", in.To); err != nil {
+		return Reallocation{}, err
+	}
+	if in.From == in.To {
+		return Reallocation{}, invalid("to_id", "the destination must differ from the source")
+	}
+	if err := positive("amount", in.Amount); err != nil {
+		return Reallocation{}, err
+	}
+	in.Reason = strings.TrimSpace(in.Reason)
+	if in.Reason == "" {
+		return Reallocation{}, invalid("reason", "is required")
+	}
+	return s.store.Reallocate(ctx, in, c.UserID)
+}
+
+func (s *service) ListReallocations(ctx context.Context, c Caller, f ReallocationFilter, p Page) ([]Reallocation, int64, error) {
+	if !readsAll(c) {
+		return nil, 0, ErrForbidden
+	}
+	for field, v := range map[string]string{"from_type": f.FromType, "to_type": f.ToType} {
+		switch v {
+		case "", OwnerUser, OwnerTeam, OwnerPlatform:
+		default:
+			return nil, 0, invalid(field, "must be user, team or platform")
+		}
+	}
+	if err := validRange(f.From, f.To); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListReallocations(ctx, f, p)
+}
+
+func (s *service) ListEntries(ctx context.Context, c Caller, f EntryFilter, p Page) ([]Entry, int64, error) {
+	if !readsAll(c) {
+		return nil, 0, ErrForbidden
+	}
+	if err := validRange(f.From, f.To); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListEntries(ctx, f, p)
+}
+
+func (s *service) Verify(ctx context.Context, c Caller) (Verification, error) {
+	if !readsAll(c) {
+		return Verification{}, ErrForbidden
+	}
+	return s.store.Verify(ctx)
+}

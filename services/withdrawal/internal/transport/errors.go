@@ -1,0 +1,36 @@
+package transport
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
+)
+
+// codes maps each domain error to its status and stable code (CONTRACT §1, §5).
+var codes = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{ledger.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{ledger.ErrNotFound, http.StatusNotFound, "not_found"},
+	{ledger.ErrInsufficientBalance, http.StatusUnprocessableEntity, "insufficient_balance"},
+	{ledger.ErrInvalidStateTransition, http.StatusConflict, "invalid_state_transition"},
+}
+
+// mapError turns domain errors into client errors; anything else stays
+// as it is and becomes a 500 that says nothing internal.
+func mapError(err error) error {
+	var ve *ledger.ValidationError
+	if errors.As(err, &ve) {
+		return httpx.Validation(ve.Code, ve.Field, ve.Reason)
+	}
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return httpx.NewError(c.status, c.code, c.err.Error())
+		}
+	}
+	return err
+}
