@@ -50,10 +50,11 @@ func TestConsumerReadsAllThreeTopics(t *testing.T) {
 			}
 		}
 	}
-	allocated := alloc{1, 42, 7, 3, "nav", "2026-03-01T10:00:00Z", "10.00000000", "10.00000000", "2.00000000", "1.00000000", "7.00000000"}.envelope(t)
+	nav := alloc{1, 42, 7, 3, "nav", "2026-03-01T10:00:00Z", "10.00000000", "10.00000000", "2.00000000", "1.00000000", "7.00000000"}
+	allocated := nav.envelope(t)
 	bad := portfolioCreated(t, 43, 7, 3)
 	bad.Data = []byte(`{"portfolio_id": 43}`)
-	publish(eventbus.TopicPortfolio, "42", portfolioCreated(t, 42, 7, 3), bad)
+	publish(eventbus.TopicPortfolio, "42", portfolioCreated(t, 42, 7, 3), bad, nav.recorded(t))
 	publish(eventbus.TopicProfit, "42", allocated, allocated)
 	publish(eventbus.TopicWithdrawal, "user:7",
 		withdrawal(t, eventbus.TypeWithdrawalRequested, 1, "user", 7, "3.00000000"),
@@ -66,7 +67,7 @@ func TestConsumerReadsAllThreeTopics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.Counts.Portfolios == 1 && o.Counts.Allocations == 1 && o.WithdrawalsCompleted.Equal(d("3")) {
+		if o.Counts.Portfolios == 1 && o.Counts.Allocations == 1 && o.WithdrawalsCompleted.Equal(d("3")) && o.TotalProfit.Equal(d("10")) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -82,9 +83,10 @@ func TestConsumerReadsAllThreeTopics(t *testing.T) {
 	if got := kafkatest.ReadAll(t, brokers, eventbus.DLQTopic(eventbus.TopicPortfolio), 1, 20*time.Second); len(got) != 1 {
 		t.Errorf("dead-lettered %d messages, want 1", len(got))
 	}
-	// The redelivered allocation was recorded once.
+	// The redelivered allocation was recorded once: portfolio.created,
+	// profit_recorded, profit.allocated and two withdrawal events.
 	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM processed_events WHERE group_id = 'stats'`).Scan(&n); err != nil || n != 4 {
-		t.Errorf("processed events = %d (%v), want 4", n, err)
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM processed_events WHERE group_id = 'stats'`).Scan(&n); err != nil || n != 5 {
+		t.Errorf("processed events = %d (%v), want 5", n, err)
 	}
 }

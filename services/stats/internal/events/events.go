@@ -115,7 +115,8 @@ func Handler(st *store.Store) inbox.Handler {
 			if err := decode(env, &d); err != nil {
 				return err
 			}
-			return st.ApplyProfitRecorded(ctx, tx, d.PortfolioID, d.SnapshotID, d.Profit.Decimal)
+			return st.ApplyProfitRecorded(ctx, tx, store.ProfitRecorded{PortfolioID: d.PortfolioID, SnapshotID: d.SnapshotID,
+				UserID: d.UserID, TeamID: d.TeamID, PeriodEnd: d.PeriodEnd.UTC(), Profit: d.Profit.Decimal}, env.Time)
 		case eventbus.TypeProfitAllocated:
 			var d allocatedData
 			if err := decode(env, &d); err != nil {

@@ -105,6 +105,15 @@ func (a alloc) envelope(t *testing.T) eventbus.Envelope {
 		"user_id": a.user, "team_id": a.team, "ratio_id": 1, "ratio_version": 1})
 }
 
+// recorded is the portfolio.profit_recorded a NAV allocation comes from:
+// NAV profits are counted from it, the allocation brings the money.
+func (a alloc) recorded(t *testing.T) eventbus.Envelope {
+	return envelope(t, eventbus.TypePortfolioProfitRecorded, fmt.Sprintf("portfolio/%d", a.portfolio), map[string]any{
+		"portfolio_id": a.portfolio, "snapshot_id": a.id, "user_id": a.user, "team_id": a.team,
+		"as_of": a.periodEnd, "period_end": a.periodEnd, "profit": d(a.profit).StringFixed(8),
+		"nav": d(a.profit).StringFixed(8), "prev_nav": "0.00000000", "net_flow": "0.00000000"})
+}
+
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 func eq(t *testing.T, what string, got, want decimal.Decimal) {
@@ -144,6 +153,10 @@ func TestAllocationsAddUpExactly(t *testing.T) {
 	f.deliver(p1, p2, p1)
 	var envs []eventbus.Envelope
 	for _, a := range allocs {
+		if a.source == "nav" {
+			r := a.recorded(t)
+			f.deliver(r, r) // redelivered too
+		}
 		envs = append(envs, a.envelope(t))
 	}
 	f.deliver(envs...)

@@ -77,20 +77,65 @@ func (s *Store) ApplyPortfolio(ctx context.Context, tx pgx.Tx, o stats.Owners) e
 	return err
 }
 
-// ApplyProfitRecorded records a NAV profit or loss: it is counted and
-// moves the portfolio's loss carry-forward (the allocation's money comes
-// with profit.allocated). A snapshot seen before is skipped, as the profit
+// ProfitRecorded is what a portfolio.profit_recorded event says.
+type ProfitRecorded struct {
+	PortfolioID, SnapshotID, UserID, TeamID int64
+	PeriodEnd                               time.Time
+	Profit                                  decimal.Decimal
+}
+
+// ApplyProfitRecorded records a NAV profit or loss. NAV profits are counted
+// here, losses included, because the profit service announces only the
+// allocations that distribute something (profit.allocated): the total and
+// accumulated profit, the summary's profit at the hour of period_end, and
+// the portfolio's loss carry-forward. The money of the allocation comes
+// with profit.allocated. A snapshot seen before is skipped, as the profit
 // service skips it.
-func (s *Store) ApplyProfitRecorded(ctx context.Context, tx pgx.Tx, portfolioID, snapshotID int64, profit decimal.Decimal) error {
+func (s *Store) ApplyProfitRecorded(ctx context.Context, tx pgx.Tx, r ProfitRecorded, eventTime time.Time) error {
 	tag, err := tx.Exec(ctx, `INSERT INTO applied_snapshots (portfolio_id, snapshot_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-		portfolioID, snapshotID)
+		r.PortfolioID, r.SnapshotID)
 	if err != nil || tag.RowsAffected() == 0 {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE overview SET profits_recorded = profits_recorded + 1 WHERE id = 1`); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE overview SET profits_recorded = profits_recorded + 1, total_profit = total_profit + $1 WHERE id = 1`,
+		r.Profit.String()); err != nil {
 		return err
 	}
-	return carryForward(ctx, tx, portfolioID, profit)
+	if err := addProfit(ctx, tx, r.PortfolioID, r.UserID, r.TeamID, hour(r.PeriodEnd), r.Profit, eventTime); err != nil {
+		return err
+	}
+	return carryForward(ctx, tx, r.PortfolioID, r.Profit)
+}
+
+// addProfit adds a recorded profit to the portfolio's accumulated profit and
+// to the summary rows of its portfolio, team, user and the whole platform.
+func addProfit(ctx context.Context, tx pgx.Tx, portfolioID, userID, teamID int64, h time.Time, p decimal.Decimal, at time.Time) error {
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO portfolio_totals AS t (portfolio_id, acc_profit, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (portfolio_id) DO UPDATE SET acc_profit = t.acc_profit + EXCLUDED.acc_profit,
+		    updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)`, portfolioID, p.String(), at.UTC()); err != nil {
+		return err
+	}
+	for _, d := range summaryKeys(portfolioID, userID, teamID) {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO summary_hourly AS s (dimension, key, hour, profit) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (dimension, key, hour) DO UPDATE SET profit = s.profit + EXCLUDED.profit`,
+			d.dimension, d.key, h, p.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type summaryKey struct{ dimension, key string }
+
+func summaryKeys(portfolioID, userID, teamID int64) []summaryKey {
+	return []summaryKey{
+		{stats.GroupPortfolio, strconv.FormatInt(portfolioID, 10)},
+		{stats.GroupTeam, strconv.FormatInt(teamID, 10)},
+		{stats.GroupUser, strconv.FormatInt(userID, 10)},
+		{"all", ""},
+	}
 }
 
 // carryForward applies the contract's rule carry = max(0, carry − p) to
@@ -140,7 +185,13 @@ func (s *Store) ApplyAllocated(ctx context.Context, tx pgx.Tx, a Allocation, eve
 	if err != nil || tag.RowsAffected() == 0 {
 		return err
 	}
-	amounts := []any{a.Profit.String(), a.Distributable.String(), a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String()}
+	// A NAV profit was counted when it was recorded (ApplyProfitRecorded);
+	// a manual one is announced only here.
+	profit := decimal.Zero
+	if a.Manual {
+		profit = a.Profit
+	}
+	amounts := []any{profit.String(), a.Distributable.String(), a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String()}
 	if _, err := tx.Exec(ctx, `UPDATE overview SET allocations = allocations + 1,
 		total_profit = total_profit + $1, total_distributed = total_distributed + $2,
 		to_team_total = to_team_total + $3, to_platform_total = to_platform_total + $4, to_user_total = to_user_total + $5
@@ -175,12 +226,7 @@ func (s *Store) ApplyAllocated(ctx context.Context, tx pgx.Tx, a Allocation, eve
 			return err
 		}
 	}
-	for _, d := range []struct{ dimension, key string }{
-		{stats.GroupPortfolio, strconv.FormatInt(a.PortfolioID, 10)},
-		{stats.GroupTeam, strconv.FormatInt(a.TeamID, 10)},
-		{stats.GroupUser, strconv.FormatInt(a.UserID, 10)},
-		{"all", ""},
-	} {
+	for _, d := range summaryKeys(a.PortfolioID, a.UserID, a.TeamID) {
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO summary_hourly AS s (dimension, key, hour, profit, distributed, to_team, to_platform, to_user)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -57,7 +57,7 @@ func TestConcurrentApplyIsExact(t *testing.T) {
 					if err := st.Touch(ctx, tx, time.Now()); err != nil {
 						return err
 					}
-					if err := st.ApplyAllocated(ctx, tx, store.Allocation{AllocationID: id, PortfolioID: id%3 + 1,
+					if err := st.ApplyAllocated(ctx, tx, store.Allocation{AllocationID: id, PortfolioID: id%3 + 1, Manual: true,
 						UserID: id%4 + 1, TeamID: id%2 + 1, PeriodEnd: time.Date(2026, 3, 1, int(id%24), 0, 0, 0, time.UTC),
 						Profit: decimal.RequireFromString("1.00000001"), Distributable: decimal.RequireFromString("1.00000001"),
 						ToTeam: decimal.RequireFromString("0.20000000"), ToPlatform: decimal.RequireFromString("0.10000001"),
