@@ -210,4 +210,6 @@ func TestProfitFlow(t *testing.T) {
 	if len(mine) != 3 {
 		t.Fatalf("alice sees %d allocations, want 3", len(mine))
 	}
+
+	ledgerAndStatsFlow(t, admin, aliceClient, pf.ID, alice.ID, team.ID, allocs)
 }
