@@ -3,7 +3,6 @@ module github.com/fundplatform/platform/services/stats
 go 1.26.8
 
 require (
-	github.com/caarlos0/env/v11 v11.4.2
 	github.com/fundplatform/platform/libs v0.0.0
 	github.com/getkin/kin-openapi v0.152.0
 	github.com/go-kit/kit v0.13.0
@@ -16,6 +15,7 @@ require (
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/caarlos0/env/v11 v11.4.2 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect

@@ -2,7 +2,8 @@
 // of every recorded profit and its history (CONTRACT §4). It consumes
 // portfolio.events (the portfolio read model and NAV profits) and
 // publishes profit.events through its outbox. Configuration comes from the
-// environment; see config.go.
+// environment: serve.Config and serve.Backend (HTTP_ADDR, DATABASE_URL,
+// KAFKA_BROKERS, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, LOG_*, …).
 package main
 
 import (
@@ -35,7 +36,7 @@ func main() {
 	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
 	flag.Parse()
 
-	cfg, err := loadConfig()
+	cfg, err := serve.LoadBackendConfig("127.0.0.1:8083")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "profit: configuration:", err)
 		os.Exit(2)
@@ -55,7 +56,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
+func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrateOnly bool) error {
 	shutdownTracing, err := observability.SetupTracing(ctx, "profit")
 	if err != nil {
 		return err

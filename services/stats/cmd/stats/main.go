@@ -2,7 +2,8 @@
 // of all three topics (CONTRACT §6) — platform totals, per portfolio
 // accumulated profit, hourly credits per owner and the summary. It only
 // consumes (group "stats"); it publishes nothing. Configuration comes from
-// the environment; see config.go.
+// the environment: serve.Config and serve.Backend (HTTP_ADDR, DATABASE_URL,
+// KAFKA_BROKERS, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, LOG_*, …).
 package main
 
 import (
@@ -31,7 +32,7 @@ func main() {
 	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
 	flag.Parse()
 
-	cfg, err := loadConfig()
+	cfg, err := serve.LoadBackendConfig("127.0.0.1:8085")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stats: configuration:", err)
 		os.Exit(2)
@@ -51,7 +52,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
+func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrateOnly bool) error {
 	shutdownTracing, err := observability.SetupTracing(ctx, "stats")
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"slices"
@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-func TestConfig(t *testing.T) {
-	base := map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1/stats", "KAFKA_BROKERS": "127.0.0.1:9092"}
+func TestLoadBackendConfig(t *testing.T) {
+	base := map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1/profit", "KAFKA_BROKERS": "127.0.0.1:9092"}
 	cases := map[string]struct {
 		change map[string]string
 		want   string // "" = accepted
@@ -20,7 +20,7 @@ func TestConfig(t *testing.T) {
 		"bad JWKS_URL":    {map[string]string{"JWKS_URL": "auth:8081/jwks"}, "JWKS_URL"},
 		"empty audience":  {map[string]string{"JWT_AUDIENCE": ""}, ""}, // empty means the default
 		"bad env":         {map[string]string{"APP_ENV": "prod"}, "APP_ENV"},
-		"bad listen addr": {map[string]string{"HTTP_ADDR": "8085"}, "HTTP_ADDR"},
+		"bad listen addr": {map[string]string{"HTTP_ADDR": "8083"}, "HTTP_ADDR"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -30,7 +30,7 @@ func TestConfig(t *testing.T) {
 			for k, v := range c.change {
 				t.Setenv(k, v)
 			}
-			_, err := loadConfig()
+			_, err := LoadBackendConfig("127.0.0.1:8083")
 			switch {
 			case c.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -41,14 +41,14 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-func TestConfigDefaults(t *testing.T) {
-	t.Setenv("DATABASE_URL", "postgres://x@127.0.0.1/stats")
+func TestLoadBackendConfigDefaults(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://x@127.0.0.1/profit")
 	t.Setenv("KAFKA_BROKERS", "k1:9092, k2:9092,")
-	cfg, err := loadConfig()
+	cfg, err := LoadBackendConfig("127.0.0.1:8083")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HTTPAddr != "127.0.0.1:8085" || cfg.JWKSURL != "http://127.0.0.1:8081/.well-known/jwks.json" ||
+	if cfg.HTTPAddr != "127.0.0.1:8083" || cfg.JWKSURL != "http://127.0.0.1:8081/.well-known/jwks.json" ||
 		cfg.JWTIssuer != "fund-auth" || cfg.JWTAudience != "fund-api" || cfg.AppEnv != "development" {
 		t.Fatalf("defaults = %+v", cfg)
 	}
