@@ -159,3 +159,24 @@ DELETE FROM idempotency_keys
 		}
 	}
 }
+
+// PurgeLoop deletes expired keys once an hour until ctx ends; run it as one
+// of the service's background workers. Expired keys are already ignored:
+// this only reclaims their space.
+func PurgeLoop(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			n, err := Purge(ctx, pool, time.Now().Add(-DefaultTTL))
+			if err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "purging expired idempotency keys failed", "error", err.Error())
+			} else if n > 0 {
+				log.InfoContext(ctx, "purged expired idempotency keys", "count", n)
+			}
+		}
+	}
+}

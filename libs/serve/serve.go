@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 )
 
 // Config is the part of every service's configuration that concerns the
@@ -62,6 +63,11 @@ type Server struct {
 	Registry *prometheus.Registry
 	Checks   []Check
 	Logger   *slog.Logger
+	// Workers run beside the HTTP server for as long as it serves (outbox
+	// relays, consumers, clean-ups). Their context ends once the server
+	// has drained; if one fails, the server shuts down and Run returns
+	// that error.
+	Workers []func(context.Context) error
 
 	draining  atomic.Bool
 	readyOnce sync.Once
@@ -143,6 +149,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	workers, workCtx := errgroup.WithContext(workCtx)
+	for _, w := range s.Workers {
+		workers.Go(func() error { return w(workCtx) })
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "app_env", s.Config.AppEnv)
 	select {
 	case s.readyChan() <- ln.Addr().String():
@@ -151,8 +163,12 @@ func (s *Server) Run(ctx context.Context) error {
 
 	select {
 	case err := <-errc:
+		stopWorkers()
+		_ = workers.Wait()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	case <-workCtx.Done():
+		log.Error("a background worker failed: shutting down")
 	}
 	s.draining.Store(true)
 	log.Info("shutting down: readiness now 503", "drain_delay", s.Config.DrainDelay.String())
@@ -163,11 +179,17 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	shutdownErr := srv.Shutdown(sctx)
+	stopWorkers()
+	workErr := workers.Wait()
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if workErr != nil && !errors.Is(workErr, context.Canceled) {
+		return workErr
 	}
 	log.Info("stopped: in-flight requests finished")
 	return nil

@@ -89,3 +89,48 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("server still answering after Run returned")
 	}
 }
+
+func TestWorkers(t *testing.T) {
+	// A worker runs until the server has drained.
+	var stoppedAfterDrain atomic.Bool
+	var draining atomic.Bool
+	s := &Server{Config: Config{HTTPAddr: "127.0.0.1:0", AppEnv: "development", DrainDelay: 50 * time.Millisecond},
+		Handler: http.NotFoundHandler(),
+		Workers: []func(context.Context) error{func(ctx context.Context) error {
+			<-ctx.Done()
+			stoppedAfterDrain.Store(draining.Load())
+			return ctx.Err()
+		}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-s.Ready()
+	draining.Store(true)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !stoppedAfterDrain.Load() {
+		t.Fatal("worker stopped before the shutdown began")
+	}
+
+	// A worker that fails stops the server, and Run reports its error.
+	boom := errors.New("broker gone for good")
+	s = &Server{Config: Config{HTTPAddr: "127.0.0.1:0", AppEnv: "development"}, Handler: http.NotFoundHandler(),
+		Workers: []func(context.Context) error{
+			func(context.Context) error { time.Sleep(50 * time.Millisecond); return boom },
+			func(ctx context.Context) error { <-ctx.Done(); return nil },
+		}}
+	select {
+	case err := <-func() chan error {
+		c := make(chan error, 1)
+		go func() { c <- s.Run(context.Background()) }()
+		return c
+	}():
+		if !errors.Is(err, boom) {
+			t.Fatalf("Run = %v, want the worker's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server kept running after a worker failed")
+	}
+}

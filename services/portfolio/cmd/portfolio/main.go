@@ -11,10 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
@@ -91,23 +89,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) er
 	handler := transport.NewHandler(endpoint.New(svc), verifier,
 		idempotency.Middleware(pool, idempotency.Options{}), metrics.Wrap)
 
-	// The relay and the key purge live as long as the HTTP server.
-	bg, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		_ = relay.Run(bg)
-	}()
-	go func() {
-		defer wg.Done()
-		purgeIdempotencyKeys(bg, pool, log)
-	}()
-	defer func() {
-		stop()
-		wg.Wait()
-	}()
-
 	srv := &serve.Server{
 		Config:   cfg.Config,
 		Handler:  observability.HTTPHandler(handler, "portfolio"),
@@ -118,28 +99,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) er
 			{Name: "outbox", Check: relay.Ready},
 			{Name: "jwks", Check: keys.Ready},
 		},
+		// They run for as long as the HTTP server does and stop after it
+		// has drained.
+		Workers: []func(context.Context) error{
+			relay.Run,
+			func(ctx context.Context) error { return idempotency.PurgeLoop(ctx, pool, log) },
+		},
 	}
 	return srv.Run(ctx)
-}
-
-// purgeIdempotencyKeys deletes the Idempotency-Keys past their 24 h once
-// an hour (expired keys are already treated as unused; this reclaims the
-// space).
-func purgeIdempotencyKeys(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := idempotency.Purge(ctx, pool, time.Now().Add(-idempotency.DefaultTTL))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("purging expired idempotency keys failed", "error", err.Error())
-		case n > 0:
-			log.Info("expired idempotency keys purged", "count", n)
-		}
-	}
 }

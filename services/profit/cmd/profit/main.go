@@ -12,10 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/errgroup"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/idempotency"
@@ -111,49 +107,13 @@ func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrate
 			{Name: "consumer", Check: consumer.Ready},
 			{Name: "jwks", Check: keys.Ready},
 		},
+		// They run for as long as the HTTP server does and stop after it
+		// has drained.
+		Workers: []func(context.Context) error{
+			relay.Run,
+			consumer.Run,
+			func(ctx context.Context) error { return idempotency.PurgeLoop(ctx, pool, log) },
+		},
 	}
-
-	// The relay and the consumer run for as long as the HTTP server does;
-	// they stop after it has drained.
-	bg, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(bg)
-	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return consumer.Run(gctx) })
-	g.Go(func() error { purgeIdempotencyKeys(gctx, pool, log); return nil })
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Run(gctx) }()
-	select {
-	case err = <-serveErr:
-		cancel()
-	case <-gctx.Done():
-		// A background worker failed for good: stop serving too.
-		cancel()
-		<-serveErr
-	}
-	if werr := g.Wait(); werr != nil && err == nil {
-		err = werr
-	}
-	return err
-}
-
-// purgeIdempotencyKeys deletes expired Idempotency-Keys once an hour
-// (expired keys are already ignored; this only reclaims the space).
-func purgeIdempotencyKeys(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := idempotency.Purge(ctx, pool, time.Now().Add(-idempotency.DefaultTTL))
-			if err != nil && ctx.Err() == nil {
-				log.WarnContext(ctx, "purging expired idempotency keys failed", "error", err.Error())
-			} else if n > 0 {
-				log.InfoContext(ctx, "purged expired idempotency keys", "count", n)
-			}
-		}
-	}
+	return srv.Run(ctx)
 }

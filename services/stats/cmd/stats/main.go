@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"os"
 
-	"golang.org/x/sync/errgroup"
-
 	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/observability"
@@ -101,27 +99,9 @@ func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrate
 			{Name: "consumer", Check: consumer.Ready},
 			{Name: "jwks", Check: keys.Ready},
 		},
+		// The consumer runs for as long as the HTTP server does and stops
+		// after it has drained.
+		Workers: []func(context.Context) error{consumer.Run},
 	}
-
-	// The consumer runs for as long as the HTTP server does; it stops
-	// after the server has drained.
-	bg, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(bg)
-	g.Go(func() error { return consumer.Run(gctx) })
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Run(gctx) }()
-	select {
-	case err = <-serveErr:
-		cancel()
-	case <-gctx.Done():
-		// The consumer failed for good: stop serving too.
-		cancel()
-		<-serveErr
-	}
-	if werr := g.Wait(); werr != nil && err == nil {
-		err = werr
-	}
-	return err
+	return srv.Run(ctx)
 }
