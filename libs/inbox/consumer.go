@@ -64,6 +64,16 @@ type Config struct {
 	// RetryBackoff is the first wait after a failure (default 100 ms); it
 	// doubles up to MaxBackoff (default 5 s).
 	RetryBackoff, MaxBackoff time.Duration
+	// BatchSize is the most messages of one partition applied in one
+	// transaction (default 1: one transaction per message). With more, a
+	// partition's messages already at hand are applied together, so that
+	// rows every event touches are locked once per batch; if any of them
+	// fails, the batch is rolled back and its messages are applied one by
+	// one (with the retries and dead-lettering described above).
+	BatchSize int
+	// BatchWait is how long a batch waits for its next message before it
+	// is applied with what it has (default 20 ms; only with BatchSize > 1).
+	BatchWait time.Duration
 	// CommitInterval is how often offsets are committed to Kafka, for lag
 	// monitoring only (default 1 s).
 	CommitInterval time.Duration
@@ -104,6 +114,12 @@ func NewConsumer(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Co
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1
+	}
+	if cfg.BatchWait <= 0 {
+		cfg.BatchWait = 20 * time.Millisecond
 	}
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = time.Second
@@ -235,19 +251,78 @@ func (c *Consumer) consumePartition(ctx context.Context, topic string, partition
 	}
 	c.log.DebugContext(ctx, "partition assigned", "topic", topic, "partition", partition, "offset", start)
 	for {
-		msg, err := r.FetchMessage(ctx)
+		batch, err := c.fetch(ctx, r)
+		if len(batch) > 0 {
+			last := batch[len(batch)-1]
+			c.metrics.lag.WithLabelValues(topic, part).Set(float64(max(last.HighWaterMark-last.Offset-1, 0)))
+			if !c.applyBatch(ctx, batch, dlq) {
+				return
+			}
+			commits.set(topic, partition, last.Offset+1)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.ErrorContext(ctx, "partition reader failed", "topic", topic, "partition", partition, "error", err)
 			}
 			return
 		}
-		c.metrics.lag.WithLabelValues(topic, part).Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
-		if !c.apply(ctx, msg, dlq) {
-			return
-		}
-		commits.set(topic, partition, msg.Offset+1)
 	}
+}
+
+// fetch waits for the partition's next message, then takes up to
+// BatchSize-1 more as long as each arrives within BatchWait. An error
+// comes with the messages fetched before it, which are still to be
+// applied.
+func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
+	msg, err := r.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	batch := []kafka.Message{msg}
+	for len(batch) < c.cfg.BatchSize {
+		wctx, cancel := context.WithTimeout(ctx, c.cfg.BatchWait)
+		msg, err := r.FetchMessage(wctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				err = nil // nothing more at hand
+			}
+			return batch, err
+		}
+		batch = append(batch, msg)
+	}
+	return batch, nil
+}
+
+// applyBatch applies a partition's consecutive messages: all in one
+// transaction when there are several, else (or when that fails) each on
+// its own with apply. It returns false only when ctx ended first.
+func (c *Consumer) applyBatch(ctx context.Context, batch []kafka.Message, dlq *eventbus.Writer) bool {
+	if len(batch) > 1 {
+		began := time.Now()
+		results, err := c.processBatch(ctx, batch)
+		if err == nil {
+			each := time.Since(began).Seconds() / float64(len(batch))
+			for i, msg := range batch {
+				c.metrics.messages.WithLabelValues(msg.Topic, results[i]).Inc()
+				c.metrics.duration.WithLabelValues(msg.Topic).Observe(each)
+			}
+			c.setStalled(nil)
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		first := batch[0]
+		c.log.DebugContext(ctx, "batch failed; applying its messages one by one", "topic", first.Topic,
+			"partition", first.Partition, "offset", first.Offset, "messages", len(batch), "error", err)
+	}
+	for _, msg := range batch {
+		if !c.apply(ctx, msg, dlq) {
+			return false
+		}
+	}
+	return true
 }
 
 // storedOffset is the partition's next offset from consumer_offsets, or
@@ -268,24 +343,11 @@ func (c *Consumer) apply(ctx context.Context, msg kafka.Message, dlq *eventbus.W
 	began := time.Now()
 	defer func() { c.metrics.duration.WithLabelValues(msg.Topic).Observe(time.Since(began).Seconds()) }()
 
-	env, err := eventbus.Decode(msg.Value)
-	if err == nil && c.cfg.ValidateSchema {
-		err = eventbus.Validate(env.Type, msg.Value)
-	}
+	env, err := c.decode(msg)
 	if err != nil {
 		return c.deadLetter(ctx, msg, err, dlq)
 	}
-	mctx, span := c.tracer.Start(eventbus.ContextWithTrace(ctx, msg.Headers), msg.Topic+" process",
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "kafka"),
-			attribute.String("messaging.destination.name", msg.Topic),
-			attribute.String("messaging.consumer.group.name", c.cfg.GroupID),
-			attribute.Int("messaging.destination.partition.id", msg.Partition),
-			attribute.Int64("messaging.kafka.offset", msg.Offset),
-			attribute.String("messaging.message.id", env.ID),
-			attribute.String("cloudevents.event_type", env.Type),
-		))
+	mctx, span := c.startSpan(ctx, msg, env)
 	defer span.End()
 
 	bo := c.newBackoff()
@@ -324,6 +386,30 @@ func (c *Consumer) apply(ctx context.Context, msg kafka.Message, dlq *eventbus.W
 	}
 }
 
+// decode is msg's envelope, checked against its schema if so configured.
+func (c *Consumer) decode(msg kafka.Message) (eventbus.Envelope, error) {
+	env, err := eventbus.Decode(msg.Value)
+	if err == nil && c.cfg.ValidateSchema {
+		err = eventbus.Validate(env.Type, msg.Value)
+	}
+	return env, err
+}
+
+// startSpan starts the span of processing msg, a child of the producer's.
+func (c *Consumer) startSpan(ctx context.Context, msg kafka.Message, env eventbus.Envelope) (context.Context, trace.Span) {
+	return c.tracer.Start(eventbus.ContextWithTrace(ctx, msg.Headers), msg.Topic+" process",
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", msg.Topic),
+			attribute.String("messaging.consumer.group.name", c.cfg.GroupID),
+			attribute.Int("messaging.destination.partition.id", msg.Partition),
+			attribute.Int64("messaging.kafka.offset", msg.Offset),
+			attribute.String("messaging.message.id", env.ID),
+			attribute.String("cloudevents.event_type", env.Type),
+		))
+}
+
 // handlerError is a failure of the Handler, as opposed to the
 // transaction around it.
 type handlerError struct{ err error }
@@ -339,17 +425,9 @@ func (c *Consumer) process(ctx context.Context, msg kafka.Message, env eventbus.
 		return "", fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	tag, err := tx.Exec(ctx, `INSERT INTO processed_events (group_id, event_id, topic, partition, "offset")
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, c.cfg.GroupID, env.ID, msg.Topic, msg.Partition, msg.Offset)
+	result, err := c.record(ctx, tx, msg, env)
 	if err != nil {
-		return "", fmt.Errorf("record event: %w", err)
-	}
-	result := ResultDuplicate
-	if tag.RowsAffected() == 1 {
-		result = ResultHandled
-		if err := c.handle(ctx, tx, env); err != nil {
-			return "", handlerError{err}
-		}
+		return "", err
 	}
 	if err := c.saveOffset(ctx, tx, msg.Topic, msg.Partition, msg.Offset+1); err != nil {
 		return "", err
@@ -358,6 +436,56 @@ func (c *Consumer) process(ctx context.Context, msg kafka.Message, env eventbus.
 		return "", fmt.Errorf("commit: %w", err)
 	}
 	return result, nil
+}
+
+// processBatch applies a partition's consecutive messages in one
+// transaction, in order, as process does each, and moves the offset past
+// the last; it returns each message's result. Any failure (a message that
+// cannot be decoded included) rolls the whole batch back.
+func (c *Consumer) processBatch(ctx context.Context, batch []kafka.Message) ([]string, error) {
+	tx, err := c.pool.BeginTx(ctx, c.cfg.TxOptions)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	results := make([]string, len(batch))
+	for i, msg := range batch {
+		env, err := c.decode(msg)
+		if err != nil {
+			return nil, fmt.Errorf("offset %d: %w", msg.Offset, err)
+		}
+		mctx, span := c.startSpan(ctx, msg, env)
+		results[i], err = c.record(mctx, tx, msg, env)
+		span.End()
+		if err != nil {
+			return nil, fmt.Errorf("offset %d: %w", msg.Offset, err)
+		}
+	}
+	last := batch[len(batch)-1]
+	if err := c.saveOffset(ctx, tx, last.Topic, last.Partition, last.Offset+1); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return results, nil
+}
+
+// record records env's id in tx and, unless it was recorded before (the
+// result is then ResultDuplicate), runs the handler.
+func (c *Consumer) record(ctx context.Context, tx pgx.Tx, msg kafka.Message, env eventbus.Envelope) (string, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO processed_events (group_id, event_id, topic, partition, "offset")
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, c.cfg.GroupID, env.ID, msg.Topic, msg.Partition, msg.Offset)
+	if err != nil {
+		return "", fmt.Errorf("record event: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ResultDuplicate, nil
+	}
+	if err := c.handle(ctx, tx, env); err != nil {
+		return "", handlerError{err}
+	}
+	return ResultHandled, nil
 }
 
 // handle runs the handler, turning a panic into an error so that a

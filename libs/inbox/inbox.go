@@ -4,6 +4,13 @@
 // transaction, so an event redelivered by Kafka (at-least-once) has its
 // effect exactly once.
 //
+// With Config.BatchSize above 1, the messages of a partition that are
+// already at hand are applied together in one such transaction (each
+// event id recorded, the offset moved past the last), so that rows every
+// event touches are locked once per batch rather than once per event. If
+// any of them fails, the batch is rolled back and its messages applied one
+// per transaction as above.
+//
 // The consumer's position lives in the service's own database, not in
 // Kafka: when the group assigns it a partition, it starts reading at the
 // offset stored in consumer_offsets (or the earliest offset the first
@@ -50,7 +57,9 @@ var Migration string
 
 // Handler applies one event inside tx, the transaction that also records
 // it as processed and moves the partition's offset past it. It must not
-// commit or roll back tx. An error rolls everything back; the message is
+// commit or roll back tx. With Config.BatchSize above 1, tx may hold the
+// handler's work on earlier events of the batch too (run in partition
+// order): the handler must not assume one event per transaction. An error rolls everything back; the message is
 // retried with back-off, and dead-lettered after MaxAttempts failures.
 type Handler func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error
 

@@ -90,7 +90,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) er
 		GroupID: events.GroupID,
 		Topics:  events.Topics,
 		Handler: events.Handler(st),
-		Logger:  log,
+		// A poll's profit credits in one transaction: platform and
+		// system:profit are locked once per batch (see package store).
+		BatchSize: 100,
+		Logger:    log,
 	}, reg)
 	if err != nil {
 		return err

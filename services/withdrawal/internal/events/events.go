@@ -45,7 +45,8 @@ type allocatedData struct {
 }
 
 // Handler applies one event of profit.events in tx, the inbox's
-// transaction (which also records the event id and the offset):
+// transaction (which also records the event id and the offset, and may
+// hold the other events of the consumer's batch):
 // profit.allocated credits the ledger through store.Credit, once per
 // allocation. Other types are passed over. An event that does not match
 // its JSON Schema, or whose shares do not add up, can never be applied: it

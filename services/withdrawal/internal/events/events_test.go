@@ -3,10 +3,12 @@ package events_test
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
@@ -35,11 +37,16 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 func allocated(t *testing.T, allocationID int64, toUser, toTeam, toPlatform, distributable string) eventbus.Envelope {
 	t.Helper()
+	return allocatedTo(t, allocationID, 7, 3, toUser, toTeam, toPlatform, distributable)
+}
+
+func allocatedTo(t *testing.T, allocationID, userID, teamID int64, toUser, toTeam, toPlatform, distributable string) eventbus.Envelope {
+	t.Helper()
 	env, err := eventbus.NewEnvelope("profit", eventbus.TypeProfitAllocated, "portfolio/42", map[string]any{
 		"allocation_id": allocationID, "portfolio_id": 42, "source": "nav", "snapshot_id": 900 + allocationID,
 		"period_end": "2026-02-01T00:00:00Z", "profit_amount": distributable, "distributable": distributable,
 		"to_team_amount": toTeam, "to_platform_amount": toPlatform, "to_user_amount": toUser,
-		"user_id": 7, "team_id": 3, "ratio_id": 1, "ratio_version": 1,
+		"user_id": userID, "team_id": teamID, "ratio_id": 1, "ratio_version": 1,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,5 +137,90 @@ func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
 	typ := eventbus.HeaderValue(msgs[0].Headers, eventbus.HeaderEventType)
 	if err := eventbus.Validate(typ, msgs[0].Value); err != nil || typ != eventbus.TypeWithdrawalRequested {
 		t.Fatalf("%s: %v", typ, err)
+	}
+}
+
+// TestBatchOfAllocationsIsCreditedOnceEach delivers many profit.allocated
+// events (redeliveries among them) at once to the service's consumer in
+// batch mode: each allocation is credited once, several credits share a
+// transaction, and the hash chains of the accounts they all touch
+// (platform, system:profit) hold across the credits of one transaction.
+func TestBatchOfAllocationsIsCreditedOnceEach(t *testing.T) {
+	brokers := kafkatest.Start(t, eventbus.TopicProfit, eventbus.DLQTopic(eventbus.TopicProfit))
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx, cancel := context.WithTimeout(context.Background(), 28*time.Second)
+	defer cancel()
+
+	// 150 allocations over 5 users and 3 teams, keyed by user (so spread
+	// over the partitions), every fifth one delivered twice.
+	const n = 150
+	var msgs []kafka.Message
+	for i := int64(1); i <= n; i++ {
+		env := allocatedTo(t, i, 1+i%5, 1+i%3, "7.00000000", "2.00000000", "1.00000000", "10.00000000")
+		m, err := eventbus.NewMessage(ctx, strconv.FormatInt(1+i%5, 10), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+		if i%5 == 0 {
+			msgs = append(msgs, m)
+		}
+	}
+	w := eventbus.NewWriter(brokers, eventbus.TopicProfit)
+	defer w.Close()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+
+	consumer, err := inbox.NewConsumer(pool, inbox.Config{
+		Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics, Handler: events.Handler(st),
+		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, BatchSize: 100,
+	}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = consumer.Run(cctx); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	count := func(query string) int {
+		t.Helper()
+		var c int
+		if err := pool.QueryRow(ctx, query).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	waitFor(t, "every message done", 20*time.Second, func() bool {
+		return count(`SELECT COALESCE(sum(next_offset), 0)::int FROM consumer_offsets`) == len(msgs)
+	})
+
+	if c := count(`SELECT count(*) FROM transfers WHERE ref_type = 'allocation'`); c != n {
+		t.Fatalf("%d credit transfers, want %d", c, n)
+	}
+	txs := count(`SELECT count(DISTINCT xmin::text) FROM transfers`)
+	if txs*2 > n {
+		t.Fatalf("%d credits were applied in %d transactions: they were not batched", n, txs)
+	}
+	t.Logf("%d credits applied in %d transactions", n, txs)
+	for o, want := range map[ledger.Owner]string{
+		{Type: ledger.OwnerUser, ID: 1}: "210", {Type: ledger.OwnerUser, ID: 3}: "210",
+		{Type: ledger.OwnerTeam, ID: 1}: "100", {Type: ledger.OwnerTeam, ID: 2}: "100",
+		{Type: ledger.OwnerPlatform}: "150",
+	} {
+		b, err := st.Balance(ctx, o, nil)
+		if err != nil || !b.Credited.Equal(decimal.RequireFromString(want)) {
+			t.Fatalf("%s: %+v, %v; want credited %s", o.Account(), b, err, want)
+		}
+	}
+	var sum string
+	if err := pool.QueryRow(ctx, `SELECT sum(amount)::text FROM entries`).Scan(&sum); err != nil || !decimal.RequireFromString(sum).IsZero() {
+		t.Fatalf("the entries sum to %s (%v), want 0", sum, err)
+	}
+	v, err := st.Verify(ctx)
+	if err != nil || !v.OK || v.Entries != 4*n {
+		t.Fatalf("verify = %+v, %v; want OK with %d entries", v, err, 4*n)
 	}
 }

@@ -17,13 +17,16 @@
 //
 // # The platform account
 //
-// Every profit credit also credits "platform", so credits serialise on its
-// row lock. The inbox applies one message per transaction and the lock is
-// held only for that short transaction (a handful of inserts and updates);
-// allocations arrive at the rate of NAV snapshots, far below what one row
-// lock sustains, so the ledger stays simple: no aggregation, no batching.
-// If that rate ever grew, the credits could be aggregated per batch of
-// messages into one posting on platform.
+// Every profit credit also debits "system:profit" and credits "platform",
+// so credits serialise on their row locks. The inbox therefore applies a
+// poll's batch of messages (up to inbox.Config.BatchSize) per transaction:
+// the locks are taken once per batch, not once per event. Each credit is
+// still its own transfer, posted in event order; Credit locks its accounts
+// again in the shared transaction (a no-op for rows already locked) and so
+// reads each account's last_hash after the previous credit's update, which
+// chains the entries of one account correctly within the batch. A credit
+// that fails rolls the batch back, and the inbox applies its messages one
+// per transaction instead.
 package store
 
 import (
@@ -216,7 +219,8 @@ func post(ctx context.Context, tx pgx.Tx, accs map[string]*locked, kind, refType
 // --- credits -----------------------------------------------------------------
 
 // Credit applies one profit.allocated event in tx (the inbox's
-// transaction): system:profit is debited the distributable amount and the
+// transaction, which may hold earlier credits of the same batch):
+// system:profit is debited the distributable amount and the
 // user, team and platform accounts credited their shares, as one transfer
 // referring to the allocation. An allocation already credited is passed
 // over (the unique (ref_type, ref_id, kind, account) key is the last
