@@ -1,8 +1,9 @@
 // Command withdrawal is the withdrawal service: the double-entry ledger of
 // balances, withdrawals and reallocations (CONTRACT §5). It consumes
 // profit.events (profit.allocated credits the ledger) and publishes
-// withdrawal.events through its outbox. Configuration comes from the
-// environment; see config.go.
+// withdrawal.events through its outbox. Configuration comes from
+// the environment: serve.Config and serve.Backend (HTTP_ADDR, DATABASE_URL,
+// KAFKA_BROKERS, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, LOG_*, …).
 package main
 
 import (
@@ -11,10 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/errgroup"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/idempotency"
@@ -35,7 +32,7 @@ func main() {
 	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
 	flag.Parse()
 
-	cfg, err := loadConfig()
+	cfg, err := serve.LoadBackendConfig("127.0.0.1:8084")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "withdrawal: configuration:", err)
 		os.Exit(2)
@@ -55,7 +52,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
+func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrateOnly bool) error {
 	shutdownTracing, err := observability.SetupTracing(ctx, "withdrawal")
 	if err != nil {
 		return err
@@ -113,49 +110,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) er
 			{Name: "consumer", Check: consumer.Ready},
 			{Name: "jwks", Check: keys.Ready},
 		},
+		// They run for as long as the HTTP server does and stop after it
+		// has drained.
+		Workers: []func(context.Context) error{
+			relay.Run,
+			consumer.Run,
+			func(ctx context.Context) error { return idempotency.PurgeLoop(ctx, pool, log) },
+		},
 	}
-
-	// The relay and the consumer run for as long as the HTTP server does;
-	// they stop after it has drained.
-	bg, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(bg)
-	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return consumer.Run(gctx) })
-	g.Go(func() error { purgeIdempotencyKeys(gctx, pool, log); return nil })
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Run(gctx) }()
-	select {
-	case err = <-serveErr:
-		cancel()
-	case <-gctx.Done():
-		// A background worker failed for good: stop serving too.
-		cancel()
-		<-serveErr
-	}
-	if werr := g.Wait(); werr != nil && err == nil {
-		err = werr
-	}
-	return err
-}
-
-// purgeIdempotencyKeys deletes expired Idempotency-Keys once an hour
-// (expired keys are already ignored; this only reclaims the space).
-func purgeIdempotencyKeys(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := idempotency.Purge(ctx, pool, time.Now().Add(-idempotency.DefaultTTL))
-			if err != nil && ctx.Err() == nil {
-				log.WarnContext(ctx, "purging expired idempotency keys failed", "error", err.Error())
-			} else if n > 0 {
-				log.InfoContext(ctx, "purged expired idempotency keys", "count", n)
-			}
-		}
-	}
+	return srv.Run(ctx)
 }
