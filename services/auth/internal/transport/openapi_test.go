@@ -2,20 +2,15 @@ package transport_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/libs/openapitest"
 	"github.com/fundplatform/platform/services/auth/api"
 	"github.com/fundplatform/platform/services/auth/internal/endpoint"
 	"github.com/fundplatform/platform/services/auth/internal/transport"
@@ -38,53 +33,7 @@ var publicRoutes = []string{
 // loadOpenAPI loads and validates the embedded document.
 func loadOpenAPI(t *testing.T) *openapi3.T {
 	t.Helper()
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(api.OpenAPI)
-	if err != nil {
-		t.Fatalf("api/openapi.json does not load: %v", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("api/openapi.json is not a valid OpenAPI document: %v", err)
-	}
-	return doc
-}
-
-// docOp is one operation of the document.
-type docOp struct {
-	method, path string
-	op           *openapi3.Operation
-}
-
-func (o docOp) route() string { return o.method + " " + o.path }
-
-// docOps lists the document's operations, sorted like Router.Routes.
-func docOps(doc *openapi3.T) []docOp {
-	var out []docOp
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			out = append(out, docOp{method: strings.ToUpper(method), path: path, op: op})
-		}
-	}
-	slices.SortFunc(out, func(a, b docOp) int { return strings.Compare(a.route(), b.route()) })
-	return out
-}
-
-// isPublic reports whether an operation's effective security lets a caller
-// without credentials in.
-func isPublic(doc *openapi3.T, op *openapi3.Operation) bool {
-	reqs := doc.Security
-	if op.Security != nil {
-		reqs = *op.Security
-	}
-	if len(reqs) == 0 {
-		return true
-	}
-	for _, r := range reqs {
-		if len(r) == 0 {
-			return true
-		}
-	}
-	return false
+	return openapitest.Load(t, api.OpenAPI)
 }
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
@@ -122,153 +71,13 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	doc := loadOpenAPI(t)
 	// NewHandler only registers routes; nil endpoints are never called.
 	routes := transport.NewHandler(endpoint.Endpoints{}, nil, nil).Routes()
-	if len(routes) == 0 {
-		t.Fatal("the router registers no routes")
-	}
-	var documented []string
-	for _, o := range docOps(doc) {
-		documented = append(documented, o.route())
-	}
-	for _, r := range routes {
-		if !slices.Contains(documented, r) {
-			t.Errorf("route %s is not in api/openapi.json", r)
-		}
-	}
-	for _, d := range documented {
-		if !slices.Contains(routes, d) {
-			t.Errorf("api/openapi.json documents %s, which the router does not serve", d)
-		}
-	}
-	if !slices.Equal(routes, documented) {
-		t.Errorf("routes:\n  %s\ndocumented:\n  %s", strings.Join(routes, "\n  "), strings.Join(documented, "\n  "))
-	}
+	openapitest.CheckRoutes(t, doc, routes)
 }
 
+// TestOpenAPIOperationsAreComplete checks every operation follows the
+// contract's conventions (see openapitest.CheckOperations).
 func TestOpenAPIOperationsAreComplete(t *testing.T) {
-	doc := loadOpenAPI(t)
-	ids := map[string]string{}
-	for _, o := range docOps(doc) {
-		name := o.route()
-		if o.op.OperationID == "" {
-			t.Errorf("%s: no operationId", name)
-		} else if prev, dup := ids[o.op.OperationID]; dup {
-			t.Errorf("%s: operationId %q already used by %s", name, o.op.OperationID, prev)
-		} else {
-			ids[o.op.OperationID] = name
-		}
-		if o.op.Summary == "" || o.op.Description == "" {
-			t.Errorf("%s: summary and description (who may call it) are required", name)
-		}
-
-		responses := o.op.Responses.Map()
-		has2xx := false
-		for status, ref := range responses {
-			if strings.HasPrefix(status, "2") {
-				has2xx = true
-			}
-			resp := ref.Value
-			if resp.Headers["X-Request-Id"] == nil {
-				t.Errorf("%s %s: X-Request-Id header not documented", name, status)
-			}
-			if status >= "400" {
-				mt := resp.Content.Get("application/json")
-				if mt == nil || mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/ErrorEnvelope" {
-					t.Errorf("%s %s: error response is not the ErrorEnvelope", name, status)
-				}
-			}
-		}
-		if !has2xx {
-			t.Errorf("%s: no 2xx response", name)
-		}
-		if responses["500"] == nil && o.path != "/openapi.json" {
-			t.Errorf("%s: no 500 response", name)
-		}
-
-		public := isPublic(doc, o.op)
-		if want := slices.Contains(publicRoutes, name); public != want {
-			t.Errorf("%s: public = %v, want %v", name, public, want)
-		}
-		if strings.HasPrefix(o.path, "/api/v1/") && o.path != "/api/v1/auth/jwks.json" &&
-			name != "POST /api/v1/auth/login" && name != "POST /api/v1/auth/refresh" && responses["401"] == nil {
-			t.Errorf("%s: protected operation documents no 401", name)
-		}
-		if !public && responses["401"] == nil {
-			t.Errorf("%s: needs a token but documents no 401", name)
-		}
-
-		if o.op.RequestBody != nil {
-			rb := o.op.RequestBody.Value
-			if !rb.Required {
-				t.Errorf("%s: request body not required", name)
-			}
-			for ct, mt := range rb.Content {
-				if ct != "application/json" {
-					t.Errorf("%s: request content type %s; the service reads only JSON", name, ct)
-				}
-				checkClosedObjects(t, name+" request body", mt.Schema)
-			}
-			for _, status := range []string{"400", "413", "415"} {
-				if responses[status] == nil {
-					t.Errorf("%s: takes a JSON body but documents no %s", name, status)
-				}
-			}
-		}
-
-		// Lists follow the contract's pagination.
-		if ok := responses["200"]; ok != nil {
-			if mt := ok.Value.Content.Get("application/json"); mt != nil && mt.Schema.Value.Properties["total"] != nil {
-				checkPagination(t, name, o.op)
-			}
-		}
-	}
-}
-
-// checkClosedObjects asserts every object in a request schema refuses
-// unknown properties, as the decoder does (CONTRACT §1 "JSON").
-func checkClosedObjects(t *testing.T, where string, ref *openapi3.SchemaRef) {
-	t.Helper()
-	if ref == nil || ref.Value == nil {
-		t.Errorf("%s: no schema", where)
-		return
-	}
-	s := ref.Value
-	if s.Type.Is("object") || len(s.Properties) > 0 {
-		ap := s.AdditionalProperties
-		if ap.Has == nil || *ap.Has || ap.Schema != nil {
-			t.Errorf("%s: object schema must set additionalProperties: false", where)
-		}
-	}
-	for name, p := range s.Properties {
-		checkClosedObjects(t, where+"."+name, p)
-	}
-	if s.Items != nil {
-		checkClosedObjects(t, where+"[]", s.Items)
-	}
-	for _, group := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
-		for _, sub := range group {
-			checkClosedObjects(t, where, sub)
-		}
-	}
-}
-
-func checkPagination(t *testing.T, name string, op *openapi3.Operation) {
-	t.Helper()
-	limit := op.Parameters.GetByInAndName("query", "limit")
-	offset := op.Parameters.GetByInAndName("query", "offset")
-	if limit == nil || offset == nil {
-		t.Errorf("%s: a list must take limit and offset", name)
-		return
-	}
-	ls, ofs := limit.Schema.Value, offset.Schema.Value
-	if ls.Min == nil || *ls.Min != 1 || ls.Max == nil || *ls.Max != 1000 || ls.Default != float64(100) {
-		t.Errorf("%s: limit must be 1..1000, default 100", name)
-	}
-	if ofs.Min == nil || *ofs.Min != 0 {
-		t.Errorf("%s: offset must be >= 0", name)
-	}
-	if op.Responses.Value("400") == nil {
-		t.Errorf("%s: out-of-range pagination is 400, not documented", name)
-	}
+	openapitest.CheckOperations(t, loadOpenAPI(t), openapitest.Options{Public: publicRoutes})
 }
 
 // TestOpenAPIServed checks /openapi.json serves the document, and that what
@@ -287,18 +96,18 @@ func TestOpenAPIServed(t *testing.T) {
 
 	// Without a token: protected operations are 401, public ones answer a
 	// documented status; every answer matches the document.
-	for _, o := range docOps(doc) {
-		path := o.path
+	for _, o := range openapitest.Operations(doc) {
+		path := o.Path
 		for _, p := range []string{"{id}", "{user_id}"} {
 			path = strings.ReplaceAll(path, p, "1")
 		}
-		r := e.do(o.method, path, "", nil)
-		if !isPublic(doc, o.op) {
+		r := e.do(o.Method, path, "", nil)
+		if !openapitest.IsPublic(doc, o.Op) {
 			r.fails(t, http.StatusUnauthorized, "unauthenticated")
 		} else if r.status == http.StatusUnauthorized {
-			t.Errorf("%s: public operation answered 401 without a token: %s", o.route(), r.raw)
+			t.Errorf("%s: public operation answered 401 without a token: %s", o.Route(), r.raw)
 		}
-		checkResponse(t, doc, o.method, path, r)
+		checkResponse(t, doc, o.Method, path, r)
 	}
 
 	// A tour of the API as its callers use it.
@@ -393,53 +202,5 @@ func TestOpenAPIServed(t *testing.T) {
 // operation the document gives for method and path.
 func checkResponse(t *testing.T, doc *openapi3.T, method, target string, r result) {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	route, params := findRoute(doc, method, u.Path)
-	if route == nil {
-		t.Errorf("%s %s: no operation in the document", method, target)
-		return
-	}
-	req, _ := http.NewRequest(method, target, nil)
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 r.status,
-		Header:                 r.header,
-		Body:                   io.NopCloser(bytes.NewReader(r.raw)),
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		t.Errorf("%s %s: the %d response does not match the document: %v\nbody: %.500s", method, target, r.status, err, r.raw)
-	}
-}
-
-// findRoute matches a concrete path against the document's templates.
-func findRoute(doc *openapi3.T, method, path string) (*routers.Route, map[string]string) {
-	segs := strings.Split(path, "/")
-	for tmpl, item := range doc.Paths.Map() {
-		op := item.GetOperation(method)
-		if op == nil {
-			continue
-		}
-		tsegs := strings.Split(tmpl, "/")
-		if len(tsegs) != len(segs) {
-			continue
-		}
-		params := map[string]string{}
-		match := true
-		for i, ts := range tsegs {
-			if strings.HasPrefix(ts, "{") && strings.HasSuffix(ts, "}") {
-				params[ts[1:len(ts)-1]] = segs[i]
-			} else if ts != segs[i] {
-				match = false
-				break
-			}
-		}
-		if match {
-			return &routers.Route{Spec: doc, Path: tmpl, PathItem: item, Method: method, Operation: op}, params
-		}
-	}
-	return nil, nil
+	openapitest.CheckResponse(t, doc, method, target, r.status, r.header, r.raw)
 }
