@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-MODULES    := libs services/auth services/portfolio services/profit services/withdrawal services/stats devstack
+MODULES    := libs services/auth services/portfolio services/profit services/withdrawal services/stats devstack deploy/validate
 SERVICES   := auth portfolio profit withdrawal stats
 DEVSTACK   := .devstack
 GO_TEST    := go test -race -count=1 -timeout 20m
@@ -13,10 +13,11 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install what the stack and the tests need when it is missing (PostgreSQL server binaries, curl, jq)
+deps: ## install what the stack and the tests need when it is missing (PostgreSQL server binaries, curl, jq, promtool)
 	@pkgs=""; \
 	if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then pkgs="$$pkgs postgresql"; fi; \
 	for tool in curl jq; do command -v $$tool >/dev/null 2>&1 || pkgs="$$pkgs $$tool"; done; \
+	command -v promtool >/dev/null 2>&1 || pkgs="$$pkgs prometheus"; \
 	if [ -n "$$pkgs" ]; then \
 		echo "installing Debian packages:$$pkgs"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -38,7 +39,7 @@ run: deps build ## start the whole platform locally (PostgreSQL, Kafka broker, s
 	@exec $(DEVSTACK)/bin/devstack -bin $(DEVSTACK)/bin $(RUN_FLAGS)
 
 .PHONY: test
-test: deps lint ## vet + gofmt, then every module's unit and integration tests with -race against one throwaway PostgreSQL
+test: deps lint promtool ## vet + gofmt, then every module's unit and integration tests with -race against one throwaway PostgreSQL
 	@$(WITHPG) $(MAKE) --no-print-directory test-modules
 
 .PHONY: test-modules
@@ -49,6 +50,12 @@ test-modules:
 lint: ## go vet every module and check gofmt
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+.PHONY: promtool
+promtool: ## check the Prometheus config and rules, and run the rules' unit tests (deploy/prometheus)
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.yml
 
 .PHONY: fuzz
 fuzz: ## run the money parser fuzz test for a while (FUZZTIME=60s)

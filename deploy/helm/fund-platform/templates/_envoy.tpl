@@ -7,7 +7,7 @@ and the OTLP collector. Change both files together.
 
 {{/* Upstream routes: name, match kind, match value, service. Each becomes a GET route with retries and a catch-all route without. */}}
 {{- define "fund-platform.edgeRoutes" -}}
-- [auth-jwks, path, /.well-known/jwks.json, auth]
+- [auth-jwks, path_separated_prefix, /.well-known/jwks.json, auth]
 - [auth-api, prefix, /api/v1/auth/, auth]
 - [users, path_separated_prefix, /api/v1/users, auth]
 - [teams, path_separated_prefix, /api/v1/teams, auth]
