@@ -3,7 +3,10 @@
 // the one route table in routes.go, answers GET /api/v1/health itself, keeps
 // or assigns X-Request-Id, passes traceparent through, answers unrouted paths
 // with a 404 envelope and unreachable services with a 503 envelope, and logs
-// one access line per request.
+// one access line per request. It also serves the API docs itself (docs.go):
+// a page at /docs indexing every service's operations, its embedded assets
+// under /docs/assets/, and each service's OpenAPI document, proxied from the
+// service's GET /openapi.json, at /docs/openapi/{service}.json.
 //
 // Unlike Envoy it does not verify JWTs: every service verifies tokens itself
 // (CONTRACT §1), which is what the dev stack relies on.
@@ -125,6 +128,10 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == HealthPath {
 		health(w, r)
+		return
+	}
+	if isDocsPath(r.URL.Path) {
+		h.docs(w, r)
 		return
 	}
 	route, ok := Match(h.routes, r.URL.Path)

@@ -372,3 +372,83 @@ func TestAccessLogLine(t *testing.T) {
 		t.Errorf("access log contains the query string: %s", logs)
 	}
 }
+
+func TestDocsPageAndAssetsAreServedByTheEdge(t *testing.T) {
+	srv, _ := newEdge(t, Config{Backends: startBackends(t)})
+	resp, body := get(t, srv.URL+"/docs", nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /docs = %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	page := string(body)
+	for _, want := range []string{"/docs/assets/docs.js", "/docs/assets/docs.css"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page does not reference %s", want)
+		}
+	}
+	if strings.Contains(page, "://") {
+		t.Errorf("page references an absolute URL (a CDN?):\n%s", page)
+	}
+	if resp, _ := get(t, srv.URL+"/docs/", nil); resp.StatusCode != 200 {
+		t.Errorf("GET /docs/ = %d", resp.StatusCode)
+	}
+	resp, body = get(t, srv.URL+"/docs/assets/docs.js", nil)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
+		t.Errorf("GET docs.js = %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, s := range Services {
+		if !strings.Contains(string(body), `"`+s+`"`) {
+			t.Errorf("docs.js does not load service %s", s)
+		}
+	}
+	if resp, _ := get(t, srv.URL+"/docs/assets/docs.css", nil); resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("GET docs.css = %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, p := range []string{"/docs/assets/nope.js", "/docs/assets/", "/docs/assets/../index.html", "/docs/other", "/docsx"} {
+		resp, body := get(t, srv.URL+p, nil)
+		if resp.StatusCode != 404 || !bytes.Contains(body, []byte(`"isOK":false`)) {
+			t.Errorf("GET %s = %d %s, want a 404 envelope", p, resp.StatusCode, body)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/docs", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 405 {
+		t.Errorf("POST /docs = %v %v, want 405", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}
+
+func TestDocsOpenAPIDocumentsAreProxied(t *testing.T) {
+	srv, logs := newEdge(t, Config{Backends: startBackends(t)})
+	for _, s := range Services {
+		resp, body := get(t, srv.URL+"/docs/openapi/"+s+".json?x=1", map[string]string{"Authorization": "Bearer secret"})
+		var got backendEcho
+		if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /docs/openapi/%s.json = %d %s (%v)", s, resp.StatusCode, body, err)
+		}
+		if got.Service != s || got.Path != "/openapi.json" || got.Query != "" || got.Auth != "" {
+			t.Errorf("%s document came from %+v", s, got)
+		}
+		if got.RequestID == "" || got.RequestID != resp.Header.Get("X-Request-Id") {
+			t.Errorf("request id %q, response header %q", got.RequestID, resp.Header.Get("X-Request-Id"))
+		}
+	}
+	if !strings.Contains(logs.String(), `"path":"/docs/openapi/stats.json"`) || !strings.Contains(logs.String(), `"service":"stats"`) {
+		t.Errorf("access log:\n%s", logs)
+	}
+}
+
+func TestDocsUnknownServiceIs404AndDownServiceIs503(t *testing.T) {
+	backends := startBackends(t)
+	delete(backends, Stats)
+	srv, _ := newEdge(t, Config{Backends: backends})
+	for _, p := range []string{"/docs/openapi/nope.json", "/docs/openapi/.json", "/docs/openapi/auth", "/docs/openapi/auth/x.json"} {
+		resp, body := get(t, srv.URL+p, nil)
+		if resp.StatusCode != 404 || !bytes.Contains(body, []byte(`"isOK":false`)) {
+			t.Errorf("GET %s = %d %s, want a 404 envelope", p, resp.StatusCode, body)
+		}
+	}
+	resp, body := get(t, srv.URL+"/docs/openapi/stats.json", nil)
+	if resp.StatusCode != 503 || !bytes.Contains(body, []byte("service_unavailable")) {
+		t.Errorf("GET stats document without stats = %d %s, want 503", resp.StatusCode, body)
+	}
+}
