@@ -8,15 +8,13 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log/slog"
-	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/observability"
-	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
 	"github.com/fundplatform/platform/services/stats/internal/endpoint"
 	"github.com/fundplatform/platform/services/stats/internal/events"
@@ -26,50 +24,13 @@ import (
 )
 
 func main() {
-	healthcheck := flag.Bool("healthcheck", false, "check the running service's /readyz and exit 0 (ready) or 1")
-	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
-	flag.Parse()
-
-	cfg, err := serve.LoadBackendConfig("127.0.0.1:8085")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "stats: configuration:", err)
-		os.Exit(2)
-	}
-	if *healthcheck {
-		if err := serve.Healthcheck(cfg.HTTPAddr); err != nil {
-			fmt.Fprintln(os.Stderr, "stats: not ready:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	log := observability.NewLogger(os.Stdout, "stats", cfg.LogLevel, cfg.LogFormat)
-	slog.SetDefault(log)
-	if err := run(context.Background(), cfg, log, *migrateOnly); err != nil {
-		log.Error("stats stopped", "error", err.Error())
-		os.Exit(1)
-	}
+	serve.MainBackend("stats", "127.0.0.1:8085", store.Migrations(), start)
 }
 
-func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrateOnly bool) error {
-	shutdownTracing, err := observability.SetupTracing(ctx, "stats")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = shutdownTracing(context.Background()) }()
-
-	pool, err := pg.Connect(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := pg.Migrate(ctx, pool, store.Migrations()); err != nil {
-		return err
-	}
-	if migrateOnly {
-		log.Info("migrations applied; exiting (-migrate-only)")
-		return nil
-	}
-
+// start wires the service once its database is migrated: store → service →
+// endpoints → transport, the outbox relay and the event consumer as the
+// server's workers, and the readiness checks.
+func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log *slog.Logger) (*serve.Server, error) {
 	st := store.New(pool)
 	svc := stats.New(st)
 	keys := libauth.NewRemoteKeys(cfg.JWKSURL)
@@ -84,7 +45,7 @@ func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrate
 		Logger:  log,
 	}, reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	metrics := observability.NewHTTPMetrics(reg, log)
@@ -103,5 +64,5 @@ func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrate
 		// after it has drained.
 		Workers: []func(context.Context) error{consumer.Run},
 	}
-	return srv.Run(ctx)
+	return srv, nil
 }

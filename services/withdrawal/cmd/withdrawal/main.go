@@ -8,17 +8,15 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log/slog"
-	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/observability"
 	"github.com/fundplatform/platform/libs/outbox"
-	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
 	"github.com/fundplatform/platform/services/withdrawal/internal/endpoint"
 	"github.com/fundplatform/platform/services/withdrawal/internal/events"
@@ -28,50 +26,13 @@ import (
 )
 
 func main() {
-	healthcheck := flag.Bool("healthcheck", false, "check the running service's /readyz and exit 0 (ready) or 1")
-	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
-	flag.Parse()
-
-	cfg, err := serve.LoadBackendConfig("127.0.0.1:8084")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "withdrawal: configuration:", err)
-		os.Exit(2)
-	}
-	if *healthcheck {
-		if err := serve.Healthcheck(cfg.HTTPAddr); err != nil {
-			fmt.Fprintln(os.Stderr, "withdrawal: not ready:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	log := observability.NewLogger(os.Stdout, "withdrawal", cfg.LogLevel, cfg.LogFormat)
-	slog.SetDefault(log)
-	if err := run(context.Background(), cfg, log, *migrateOnly); err != nil {
-		log.Error("withdrawal stopped", "error", err.Error())
-		os.Exit(1)
-	}
+	serve.MainBackend("withdrawal", "127.0.0.1:8084", store.Migrations(), start)
 }
 
-func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrateOnly bool) error {
-	shutdownTracing, err := observability.SetupTracing(ctx, "withdrawal")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = shutdownTracing(context.Background()) }()
-
-	pool, err := pg.Connect(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := pg.Migrate(ctx, pool, store.Migrations()); err != nil {
-		return err
-	}
-	if migrateOnly {
-		log.Info("migrations applied; exiting (-migrate-only)")
-		return nil
-	}
-
+// start wires the service once its database is migrated: store → service →
+// endpoints → transport, the outbox relay and the event consumer as the
+// server's workers, and the readiness checks.
+func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log *slog.Logger) (*serve.Server, error) {
 	st := store.New(pool)
 	svc := ledger.New(st)
 	keys := libauth.NewRemoteKeys(cfg.JWKSURL)
@@ -80,7 +41,7 @@ func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrate
 
 	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: cfg.KafkaBrokers, Logger: log}, reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	consumer, err := inbox.NewConsumer(pool, inbox.Config{
 		Brokers: cfg.KafkaBrokers,
@@ -93,7 +54,7 @@ func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrate
 		Logger:    log,
 	}, reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	metrics := observability.NewHTTPMetrics(reg, log)
@@ -118,5 +79,5 @@ func run(ctx context.Context, cfg serve.BackendConfig, log *slog.Logger, migrate
 			func(ctx context.Context) error { return idempotency.PurgeLoop(ctx, pool, log) },
 		},
 	}
-	return srv.Run(ctx)
+	return srv, nil
 }
