@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -116,16 +117,35 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 		r.Close()
 	}()
 	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Port: s.cfg.PGPort, Log: w})
-	w.Close() // the server holds its own copy
 	if err != nil {
+		w.Close()
 		<-logDone
 		return fmt.Errorf("start PostgreSQL: %w", err)
 	}
-	s.pg, s.pgLogDone = c, logDone
+	// w stays open for a restart of the server (RestartPostgres); shutdown
+	// closes it.
+	s.pg, s.pgLog, s.pgLogDone = c, w, logDone
 	if pid := postmasterPID(filepath.Join(dir, "data")); pid != 0 {
 		s.addPID(pid)
 	}
 	s.logf("PostgreSQL listens on 127.0.0.1:%d", c.Port)
+	return nil
+}
+
+// RestartPostgres restarts the stack's own PostgreSQL cluster on the same
+// data (fast shutdown: every connection is cut), as a database crash or
+// failover would, and returns once it accepts connections again. The
+// services reconnect by themselves.
+func (s *Stack) RestartPostgres(ctx context.Context) error {
+	if s.pg == nil {
+		return errors.New("the stack runs no PostgreSQL of its own")
+	}
+	s.logf("restarting PostgreSQL")
+	if err := s.pg.Restart(ctx); err != nil {
+		return fmt.Errorf("restart PostgreSQL: %w", err)
+	}
+	s.addPID(s.pg.PID())
+	s.logf("PostgreSQL is back on 127.0.0.1:%d (pid %d)", s.pg.Port, s.pg.PID())
 	return nil
 }
 

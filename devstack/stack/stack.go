@@ -32,6 +32,7 @@ type Stack struct {
 	lock *os.File
 
 	pg        *pgcluster.Cluster
+	pgLog     *os.File
 	pgLogDone chan struct{}
 	broker    *broker.Broker
 	sup       *supervisor.Supervisor
@@ -157,6 +158,18 @@ func (s *Stack) ServicePID(name string) int {
 		return p.PID()
 	}
 	return 0
+}
+
+// KillService sends SIGKILL to a service's running process, as a crash
+// would, and returns its pid. With Config.Restart the supervisor starts it
+// again; ServicePID then answers the new pid.
+func (s *Stack) KillService(name string) (int, error) {
+	pid := s.ServicePID(name)
+	if pid == 0 {
+		return 0, fmt.Errorf("%s is not running", name)
+	}
+	s.logf("killing %s (pid %d) with SIGKILL", name, pid)
+	return pid, syscall.Kill(pid, syscall.SIGKILL)
 }
 
 func (s *Stack) addPID(pid int) {
@@ -542,6 +555,7 @@ func (s *Stack) shutdown() {
 	if s.pg != nil {
 		s.logf("stopping PostgreSQL")
 		s.pg.Stop()
+		s.pgLog.Close()
 		select {
 		case <-s.pgLogDone:
 		case <-time.After(2 * time.Second):

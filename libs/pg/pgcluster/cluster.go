@@ -36,6 +36,8 @@ type Options struct {
 type Cluster struct {
 	Dir  string
 	Port int
+	bin  string
+	log  *os.File
 	cmd  *exec.Cmd
 	done chan error
 	temp bool
@@ -123,18 +125,28 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("pgcluster: initdb: %v: %s", err, out)
 	}
+	c.bin, c.log = bin, opts.Log
+	if err := c.launch(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// launch starts the server on the cluster's data directory and waits until
+// it accepts connections.
+func (c *Cluster) launch(ctx context.Context) error {
 	// Tuned for throwaway use: no durability, quick start, enough
 	// connections for parallel test packages.
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data,
+	c.cmd = exec.Command(filepath.Join(c.bin, "postgres"), "-D", filepath.Join(c.Dir, "data"),
 		"-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(c.Port),
 		"-c", "unix_socket_directories="+c.Dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=300", "-c", "shared_buffers=128MB")
 	if err := asUnprivileged(c.cmd, c.Dir); err != nil {
-		return nil, err
+		return err
 	}
-	if opts.Log != nil {
-		c.cmd.Stdout, c.cmd.Stderr = opts.Log, opts.Log
+	if c.log != nil {
+		c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	}
 	// Its own process group: a Ctrl-C to our terminal is ours to handle,
 	// and we stop the server ourselves, cleanly.
@@ -144,14 +156,33 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	c.cmd.SysProcAttr.Setpgid = true
 	c.cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
 	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("pgcluster: start postgres: %w", err)
+		return fmt.Errorf("pgcluster: start postgres: %w", err)
 	}
-	go func() { c.done <- c.cmd.Wait() }()
+	done := make(chan error, 1)
+	c.done = done
+	go func() { done <- c.cmd.Wait() }()
 	if err := c.waitReady(ctx); err != nil {
 		c.Stop()
-		return nil, err
+		return err
 	}
-	return c, nil
+	return nil
+}
+
+// Restart stops the server (fast mode: every connection is cut, open
+// transactions roll back) and starts it again on the same data, as after
+// a database crash or failover; it returns once it accepts connections.
+// The server's pid changes.
+func (c *Cluster) Restart(ctx context.Context) error {
+	c.stopServer()
+	return c.launch(ctx)
+}
+
+// PID is the server's (postmaster's) process id.
+func (c *Cluster) PID() int {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
 }
 
 func (c *Cluster) waitReady(ctx context.Context) error {
@@ -208,7 +239,14 @@ func CreateDatabase(ctx context.Context, adminURL, name string) error {
 // Stop shuts the server down (fast mode: rolls back open transactions) and
 // removes a temporary directory.
 func (c *Cluster) Stop() {
-	if c.cmd != nil && c.cmd.Process != nil {
+	c.stopServer()
+	if c.temp {
+		_ = os.RemoveAll(c.Dir)
+	}
+}
+
+func (c *Cluster) stopServer() {
+	if c.cmd != nil && c.cmd.Process != nil && c.done != nil {
 		_ = c.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-c.done:
@@ -216,8 +254,6 @@ func (c *Cluster) Stop() {
 			_ = c.cmd.Process.Kill()
 			<-c.done
 		}
-	}
-	if c.temp {
-		_ = os.RemoveAll(c.Dir)
+		c.done = nil
 	}
 }

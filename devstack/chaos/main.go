@@ -1,0 +1,209 @@
+// Command chaos runs the dev stack under steady load — NAV records,
+// withdrawals and their transitions, reallocations, reads, all through the
+// edge — while it SIGKILLs a random service every few seconds (the stack's
+// supervisor restarts it) and once restarts the PostgreSQL cluster. It then
+// waits for the stack to be quiet and checks that no money was created,
+// lost or counted twice:
+//
+//   - the invariant checker (package invariants) passes;
+//   - every acknowledged (2xx) NAV, withdrawal, transition and reallocation
+//     is present exactly once, and nothing is present that was not sent;
+//   - every NAV profit was allocated exactly once;
+//   - every acknowledged request, sent again with its Idempotency-Key, gets
+//     the original answer back.
+//
+// It prints a summary and exits 1 when anything does not hold. Loopback
+// only, bounded in time (-duration of load, then at most -quiet to settle).
+//
+//	make build && go run ./devstack/chaos -bin .devstack/bin
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/stack"
+)
+
+type options struct {
+	bin       string
+	duration  time.Duration
+	killEvery time.Duration
+	quiet     time.Duration
+	seed      uint64
+	users     int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", ".devstack/bin", "directory of the service binaries (make build)")
+	flag.DurationVar(&o.duration, "duration", 90*time.Second, "how long the load and the kills go on")
+	flag.DurationVar(&o.killEvery, "kill-every", 5*time.Second, "pause between two kills")
+	flag.DurationVar(&o.quiet, "quiet", 3*time.Minute, "longest wait for the stack to settle after the load")
+	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed (printed, to replay a run's choices)")
+	flag.IntVar(&o.users, "users", 6, "users (each with a portfolio; two per team)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "chaos %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func run(ctx context.Context, o options) error {
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return err
+	}
+	// Under /tmp, reachable by the postgres user the cluster runs as.
+	state, err := os.MkdirTemp("/tmp", "chaos-")
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(state, 0o755); err != nil {
+		return err
+	}
+	logPath := filepath.Join(state, "stack.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	logf("seed %d; starting the stack (its log: %s)", o.seed, logPath)
+	s, err := stack.Run(ctx, stack.Config{
+		StateDir: filepath.Join(state, "stack"),
+		BinDir:   bin,
+		Env:      []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=warn"},
+		Out:      logFile,
+		Restart:  true,
+	})
+	if err != nil {
+		return fmt.Errorf("stack did not start: %w (see %s)", err, logPath)
+	}
+	defer func() {
+		if err := s.Stop(); err != nil {
+			logf("stopping the stack: %v", err)
+		}
+	}()
+	rng := rand.New(rand.NewPCG(o.seed, 0x5eed))
+	ready := s.Ready()
+	d := newDriver(ready.EdgeURL)
+	w, err := setUp(ctx, d, ready, o.users)
+	if err != nil {
+		return fmt.Errorf("set-up: %w", err)
+	}
+	logf("set up %d users, %d teams, %d portfolios, all funded", len(w.users), len(w.teams), len(w.portfolios))
+
+	sum := &summary{seed: o.seed, kills: map[string]int{}}
+	var stopLoad atomic.Bool
+	var wg sync.WaitGroup
+	for i, pf := range w.portfolios {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.navLoop(ctx, d, &stopLoad, pf, uint64(i)) }()
+	}
+	for i := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.withdrawalLoop(ctx, d, &stopLoad, uint64(100+i)) }()
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); w.reallocationLoop(ctx, d, &stopLoad, 200) }()
+	go func() { defer wg.Done(); w.readLoop(ctx, d, &stopLoad, 300) }()
+
+	if err := chaosLoop(ctx, s, d, o, rng, sum); err != nil {
+		stopLoad.Store(true)
+		wg.Wait()
+		return err
+	}
+	stopLoad.Store(true)
+	wg.Wait()
+	logf("load stopped; waiting for the stack to be quiet (at most %v)", o.quiet)
+
+	sum.count = &d.count
+	failures := verify(ctx, d, w, o.quiet, sum)
+	sum.print(os.Stdout, failures)
+	if len(failures) > 0 {
+		return fmt.Errorf("%d check(s) failed (stack log: %s)", len(failures), logPath)
+	}
+	return nil
+}
+
+// chaosLoop kills a random service every killEvery and waits for the
+// supervisor to bring it back; halfway through it restarts PostgreSQL.
+func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *rand.Rand, sum *summary) error {
+	start := time.Now()
+	pgDone := false
+	for time.Since(start) < o.duration {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(o.killEvery):
+		}
+		if !pgDone && time.Since(start) > o.duration/2 {
+			pgDone = true
+			if err := s.RestartPostgres(ctx); err != nil {
+				return err
+			}
+			sum.pgRestarts++
+			logf("restarted PostgreSQL")
+			continue
+		}
+		name := edge.Services[rng.IntN(len(edge.Services))]
+		old, err := s.KillService(name)
+		if err != nil {
+			return err
+		}
+		sum.kills[name]++
+		if err := waitRestarted(ctx, s, name, old); err != nil {
+			return err
+		}
+		sum.restarts++
+		logf("killed %s (pid %d); back as pid %d — acked %d, given up %d so far",
+			name, old, s.ServicePID(name), d.count.acked.Load(), d.count.gaveUp.Load())
+	}
+	return nil
+}
+
+// waitRestarted waits until a killed service runs as a new process and is
+// ready again.
+func waitRestarted(ctx context.Context, s *stack.Stack, name string, old int) error {
+	var url string
+	for _, svc := range s.Ready().Services {
+		if svc.Name == name {
+			url = svc.URL + "/readyz"
+		}
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if pid := s.ServicePID(name); pid != 0 && pid != old {
+			if resp, err := client.Get(url); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s was not ready again within 60 s of its kill", name)
+}
