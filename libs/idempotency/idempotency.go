@@ -59,9 +59,25 @@
 // over by one atomic INSERT … ON CONFLICT DO UPDATE … WHERE created_at <=
 // cutoff, which locks the row, so again exactly one request wins it.
 //
-// If the process dies while a request is in flight, or storing the outcome
-// fails, the row stays in flight until it expires: repeats get 409 rather
-// than risking a second execution of an operation whose outcome is unknown.
+// # Crashes: a key is never stuck, an effect never doubled
+//
+// The transaction that carries the operation's effect also marks the key's
+// row (effect_at set, status still NULL) right before it commits: the
+// middleware puts that step in the request's context (pg.WithBeforeCommit)
+// and every read-write pg.InTx of the handler runs it. So the row always
+// knows whether an effect was committed under it:
+//
+//   - If the process dies, or loses its database, before the operation
+//     commits, the row is in flight with no mark. Once it is older than the
+//     lease (DefaultLease) a repeat takes it over and runs the operation —
+//     which never happened. Should the first request still be running, its
+//     mark fails (the row is no longer its own) and its effect rolls back.
+//   - A server error whose operation committed nothing (a database that
+//     went away mid-request) stores nothing either: the key is released.
+//   - Storing the outcome is retried for a few seconds (a database
+//     restart). If it still fails after the effect committed, the row stays
+//     in flight until it expires: repeats get 409 rather than risking a
+//     second execution of an operation whose answer is lost.
 package idempotency
 
 import (
@@ -75,10 +91,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/libs/pg"
 )
 
 // Headers.
@@ -112,9 +130,17 @@ var (
 type Options struct {
 	// TTL is how long a key is remembered; 0 means DefaultTTL.
 	TTL time.Duration
+	// Lease is how long a key may stay in flight with no effect committed
+	// before a repeat takes it over as abandoned; 0 means DefaultLease.
+	Lease time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultLease bounds how long a repeat waits (409 in flight) for a request
+// whose process died before its operation committed: far longer than any
+// operation's transaction, far shorter than a client's patience.
+const DefaultLease = 10 * time.Second
 
 // replayedHeaders are the response headers stored and replayed.
 var replayedHeaders = []string{"Content-Type", "Location"}
@@ -149,9 +175,12 @@ func Started(ctx context.Context) {
 // accepts the header, inside the authentication middleware. Requests without
 // the header pass through untouched.
 func Middleware(pool *pgxpool.Pool, opts Options) func(http.Handler) http.Handler {
-	s := &store{pool: pool, ttl: opts.TTL, now: opts.Now}
+	s := &store{pool: pool, ttl: opts.TTL, lease: opts.Lease, now: opts.Now}
 	if s.ttl <= 0 {
 		s.ttl = DefaultTTL
+	}
+	if s.lease <= 0 {
+		s.lease = DefaultLease
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -262,7 +291,9 @@ func (s *store) run(w http.ResponseWriter, r *http.Request, next http.Handler, r
 			panic(v)
 		}
 	}()
-	next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, startedKey{}, started)))
+	inner := context.WithValue(ctx, startedKey{}, started)
+	inner = pg.WithBeforeCommit(inner, func(ctx context.Context, tx pgx.Tx) error { return s.markEffect(ctx, tx, req) })
+	next.ServeHTTP(rec, r.WithContext(inner))
 	finished = true
 	resp := rec.response()
 	if resp.Status < 400 || started.Load() {

@@ -18,11 +18,13 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/idempotency"
+	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 )
 
@@ -36,17 +38,26 @@ CREATE TABLE things (id bigint PRIMARY KEY);
 -- +goose Down
 DROP TABLE things;
 `)},
-}, "00002_idempotency_keys.sql")
+}, "00002_idempotency_keys.sql", "00003_idempotency_effect.sql")
 
 // fake is a money-moving handler: it counts its runs, echoes the body it
 // got, answers with status and may call Started first.
 type fake struct {
+	pool   *pgxpool.Pool
 	runs   atomic.Int64
 	status int
+	// start: call Started and commit the effect (a row in things) with
+	// pg.InTx, as a service's store does; failTx makes that transaction
+	// fail instead (nothing committed).
 	start  bool
+	failTx bool
 	panics bool
 	delay  time.Duration
 	gate   chan struct{} // when set, the handler waits for it to close
+	// firstGate and afterEffect hold only the first run: before its
+	// transaction, and after its commit.
+	firstGate, afterEffect chan struct{}
+	effectErr              atomic.Value // the first run's transaction error
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -57,13 +68,35 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(ctx, w, err)
 		return
 	}
-	if f.start {
-		idempotency.Started(ctx)
-	}
 	if f.gate != nil {
 		<-f.gate
 	}
+	if n == 1 && f.firstGate != nil {
+		<-f.firstGate
+	}
 	time.Sleep(f.delay)
+	if f.start {
+		idempotency.Started(ctx)
+		err := pg.InTx(ctx, f.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO things (id) VALUES ($1)`, n); err != nil {
+				return err
+			}
+			if f.failTx {
+				return errors.New("connection lost")
+			}
+			return nil
+		})
+		if n == 1 && err != nil {
+			f.effectErr.Store(err)
+		}
+		if err != nil {
+			httpx.WriteError(ctx, w, err)
+			return
+		}
+		if n == 1 && f.afterEffect != nil {
+			<-f.afterEffect
+		}
+	}
 	if f.panics {
 		panic("handler failed")
 	}
@@ -111,7 +144,7 @@ func newSetup(t *testing.T, opts idempotency.Options) *setup {
 	t.Helper()
 	t.Parallel()
 	pool := pgtest.New(t, migrations)
-	f := &fake{}
+	f := &fake{pool: pool}
 	h := httpx.Recover(idempotency.Middleware(pool, opts)(f))
 	return &setup{pool: pool, handler: f, h: h}
 }
@@ -369,6 +402,97 @@ func TestOutcomeAfterStartIsReplayed(t *testing.T) {
 			}
 			wantRuns(t, s, 1)
 		})
+	}
+}
+
+// A server error whose transaction committed nothing (a database gone
+// mid-request) stores nothing: the repeat runs the operation, which never
+// happened, and its outcome is then kept.
+func TestServerErrorWithoutEffectReleasesKey(t *testing.T) {
+	s := newSetup(t, idempotency.Options{})
+	s.handler.start, s.handler.failTx = true, true
+	wantError(t, s.call("7", path, `{}`, "k"), http.StatusInternalServerError, "internal")
+	if n := s.rows(t); n != 0 {
+		t.Fatalf("%d rows stored for an operation that committed nothing", n)
+	}
+	s.handler.failTx = false
+	first := s.call("7", path, `{}`, "k")
+	if first.Code != http.StatusCreated {
+		t.Fatalf("repeat = %d %s", first.Code, first.Body)
+	}
+	wantReplay(t, first, s.call("7", path, `{}`, "k"))
+	wantRuns(t, s, 2)
+	wantThings(t, s, 1)
+}
+
+// A request whose process died before its operation committed leaves its
+// key in flight; after the lease a repeat takes the key over and runs the
+// operation. Should the first request still be running, its effect rolls
+// back: one effect per key, whatever happens.
+func TestAbandonedKeyIsTakenOverAfterLease(t *testing.T) {
+	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
+	s.handler.start = true
+	s.handler.firstGate = make(chan struct{})
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- s.call("7", path, `{}`, "k") }()
+	for s.handler.runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	wantError(t, s.call("7", path, `{}`, "k"), http.StatusConflict, "idempotency_key_in_flight")
+	c.Advance(11 * time.Second)
+	second := s.call("7", path, `{}`, "k")
+	if second.Code != http.StatusCreated || second.Header().Get(idempotency.ReplayedHeader) != "" {
+		t.Fatalf("repeat after the lease = %d %v %s, want the operation run", second.Code, second.Header(), second.Body)
+	}
+	close(s.handler.firstGate)
+	if first := <-done; first.Code != http.StatusInternalServerError {
+		t.Fatalf("the overtaken first request = %d %s, want 500 (its effect rolled back)", first.Code, first.Body)
+	}
+	if err, _ := s.handler.effectErr.Load().(error); err == nil || !strings.Contains(err.Error(), "taken over") {
+		t.Fatalf("the first request's transaction error = %v", err)
+	}
+	wantReplay(t, second, s.call("7", path, `{}`, "k"))
+	wantRuns(t, s, 2)
+	wantThings(t, s, 1)
+}
+
+// Once the effect is committed, the key is never taken over: a repeat
+// waits (409) until the outcome is stored, then replays it.
+func TestCommittedKeyIsNotTakenOver(t *testing.T) {
+	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
+	s.handler.start = true
+	s.handler.afterEffect = make(chan struct{})
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- s.call("7", path, `{}`, "k") }()
+	for {
+		var n int
+		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM things`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Advance(time.Hour)
+	wantError(t, s.call("7", path, `{}`, "k"), http.StatusConflict, "idempotency_key_in_flight")
+	close(s.handler.afterEffect)
+	first := <-done
+	wantReplay(t, first, s.call("7", path, `{}`, "k"))
+	wantRuns(t, s, 1)
+	wantThings(t, s, 1)
+}
+
+func wantThings(t *testing.T, s *setup, want int) {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM things`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != want {
+		t.Fatalf("%d effects committed, want %d", n, want)
 	}
 }
 

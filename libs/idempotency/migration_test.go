@@ -14,25 +14,28 @@ import (
 )
 
 func TestWithMigrationIsAFileSystem(t *testing.T) {
-	if err := fstest.TestFS(migrations, "00001_things.sql", "00002_idempotency_keys.sql"); err != nil {
+	if err := fstest.TestFS(migrations, "00001_things.sql", "00002_idempotency_keys.sql", "00003_idempotency_effect.sql"); err != nil {
 		t.Fatal(err)
 	}
-	b, err := fs.ReadFile(migrations, "00002_idempotency_keys.sql")
-	if err != nil || string(b) != idempotency.MigrationSQL {
-		t.Fatalf("read %d bytes, %v", len(b), err)
+	for name, want := range map[string]string{"00002_idempotency_keys.sql": idempotency.MigrationSQL, "00003_idempotency_effect.sql": idempotency.MigrationEffectSQL} {
+		b, err := fs.ReadFile(migrations, name)
+		if err != nil || string(b) != want {
+			t.Fatalf("%s: read %d bytes, %v", name, len(b), err)
+		}
 	}
 }
 
 func TestWithMigrationRefusesBadNames(t *testing.T) {
 	base := fstest.MapFS{"00001_a.sql": {Data: []byte("-- +goose Up\n")}}
-	for _, name := range []string{"00001_a.sql", "x/00002_b.sql", "00002_b.txt", "", "."} {
+	for _, names := range [][]string{{"00001_a.sql", "00003_c.sql"}, {"x/00002_b.sql", "00003_c.sql"}, {"00002_b.txt", "00003_c.sql"},
+		{"", "00003_c.sql"}, {".", "00003_c.sql"}, {"00002_b.sql"}, {"00002_b.sql", "00002_b.sql"}} {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("WithMigration(%q) did not panic", name)
+					t.Errorf("WithMigration(%q) did not panic", names)
 				}
 			}()
-			idempotency.WithMigration(base, name)
+			idempotency.WithMigration(base, names...)
 		}()
 	}
 }

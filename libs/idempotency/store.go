@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fundplatform/platform/libs/httpx"
@@ -17,9 +16,10 @@ import (
 
 // store reads and writes idempotency_keys.
 type store struct {
-	pool *pgxpool.Pool
-	ttl  time.Duration
-	now  func() time.Time
+	pool  *pgxpool.Pool
+	ttl   time.Duration
+	lease time.Duration
+	now   func() time.Time
 }
 
 // request is one keyed request. createdAt, set when its row is claimed,
@@ -41,9 +41,12 @@ type prior struct {
 // (released or purged) before it can be read.
 const claimAttempts = 5
 
-// claim inserts req's in-flight row, or takes over an expired row under the
-// same key. It reports claimed when the row is now req's; otherwise prior
-// describes the live row that holds the key.
+// claim inserts req's in-flight row, or takes over the row under the same
+// key when it has expired, or when it is abandoned: still in flight after
+// the lease with no effect committed (its process died, or lost its
+// database, before the operation's transaction committed). It reports
+// claimed when the row is now req's; otherwise prior describes the live row
+// that holds the key.
 func (s *store) claim(ctx context.Context, req *request) (claimed bool, p prior, err error) {
 	for range claimAttempts {
 		// Microseconds: what timestamptz keeps, so the value reads back equal.
@@ -54,9 +57,10 @@ VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (caller, key) DO UPDATE
    SET request_hash = EXCLUDED.request_hash, method = EXCLUDED.method, path = EXCLUDED.path,
        status = NULL, response_body = NULL, response_headers = NULL,
-       created_at = EXCLUDED.created_at, completed_at = NULL
- WHERE idempotency_keys.created_at <= $7`,
-			req.caller, req.key, req.hash, req.method, req.path, now, now.Add(-s.ttl))
+       created_at = EXCLUDED.created_at, completed_at = NULL, effect_at = NULL
+ WHERE idempotency_keys.created_at <= $7
+    OR (idempotency_keys.status IS NULL AND idempotency_keys.effect_at IS NULL AND idempotency_keys.created_at <= $8)`,
+			req.caller, req.key, req.hash, req.method, req.path, now, now.Add(-s.ttl), now.Add(-s.lease))
 		if err != nil {
 			return false, p, err
 		}
@@ -69,19 +73,20 @@ ON CONFLICT (caller, key) DO UPDATE
 			body      []byte
 			headers   map[string][]string
 			createdAt time.Time
+			effectAt  *time.Time
 		)
 		err = s.pool.QueryRow(ctx, `
-SELECT request_hash, status, response_body, response_headers, created_at
+SELECT request_hash, status, response_body, response_headers, created_at, effect_at
   FROM idempotency_keys WHERE caller = $1 AND key = $2`, req.caller, req.key).
-			Scan(&p.hash, &status, &body, &headers, &createdAt)
+			Scan(&p.hash, &status, &body, &headers, &createdAt, &effectAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // released in between: try to claim it again
 		}
 		if err != nil {
 			return false, p, err
 		}
-		if !createdAt.After(now.Add(-s.ttl)) {
-			continue // expired in between: try to take it over
+		if !createdAt.After(now.Add(-s.ttl)) || (status == nil && effectAt == nil && !createdAt.After(now.Add(-s.lease))) {
+			continue // expired or abandoned in between: try to take it over
 		}
 		if status != nil {
 			p.response = &response{Status: *status, Header: headers, Body: body}
@@ -92,42 +97,100 @@ SELECT request_hash, status, response_body, response_headers, created_at
 	return false, prior{hash: req.hash}, nil
 }
 
-// complete stores req's outcome. On failure the row stays in flight until
-// it expires, so a repeat can never run the operation a second time.
-func (s *store) complete(ctx context.Context, req *request, resp response) {
+// markEffect runs in the transaction that carries the operation's effect,
+// right before it commits (pg.WithBeforeCommit): it records on req's row
+// that the effect is committed, so the row is never taken over as
+// abandoned. When the row is no longer req's (taken over after the lease),
+// it fails and the effect rolls back: only one request under a key ever
+// commits an effect.
+func (s *store) markEffect(ctx context.Context, tx pgx.Tx, req *request) error {
+	tag, err := tx.Exec(ctx, `
+UPDATE idempotency_keys SET effect_at = $4
+ WHERE caller = $1 AND key = $2 AND created_at = $3 AND status IS NULL`,
+		req.caller, req.key, req.createdAt, s.now().UTC())
+	if err == nil && tag.RowsAffected() == 0 {
+		err = errTakenOver
+	}
+	return err
+}
+
+var errTakenOver = errors.New("idempotency: the key was taken over by a repeat after its lease; this request's effect is rolled back")
+
+// storeAttempts and storeBackoff bound how long storing an outcome is
+// retried (a database restarting, a connection cut): the handler's answer
+// waits for it, so the outcome is not lost on a short outage.
+const (
+	storeAttempts = 8
+	storeBackoff  = 50 * time.Millisecond
+)
+
+func (s *store) retry(ctx context.Context, what string, op func(context.Context) error) {
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	headers, err := json.Marshal(resp.Header)
-	if err == nil {
-		var tag pgconn.CommandTag
-		tag, err = s.pool.Exec(ctx, `
-UPDATE idempotency_keys
-   SET status = $4, response_body = $5, response_headers = $6, completed_at = $7
- WHERE caller = $1 AND key = $2 AND created_at = $3 AND status IS NULL`,
-			req.caller, req.key, req.createdAt, resp.Status, resp.Body, headers, s.now().UTC())
-		if err == nil && tag.RowsAffected() == 0 {
-			err = errors.New("the key's row was purged or taken over while in flight")
+	var err error
+	backoff := storeBackoff
+	for range storeAttempts {
+		if err = op(ctx); err == nil || errors.Is(err, errTakenOver) {
+			break
 		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff *= 2
 	}
 	if err != nil {
-		slog.ErrorContext(ctx, "idempotency: store response; key stays in flight until it expires",
+		slog.ErrorContext(ctx, "idempotency: "+what+"; the key stays in flight until its lease or TTL ends",
 			"error", err.Error(), "request_id", httpx.RequestID(ctx))
 	}
+}
+
+// complete stores req's outcome. A server error whose operation committed
+// no effect (effect_at, set by markEffect, is absent) stores nothing: the key is
+// released so that a repeat runs the operation, which never happened. If
+// storing fails for good, the row stays in flight: with its effect
+// committed until it expires, so a repeat can never run the operation a
+// second time; without, until its lease ends.
+func (s *store) complete(ctx context.Context, req *request, resp response) {
+	headers, err := json.Marshal(resp.Header)
+	if err != nil {
+		slog.ErrorContext(ctx, "idempotency: encode response headers", "error", err.Error())
+		return
+	}
+	s.retry(ctx, "store response", func(ctx context.Context) error {
+		query := `
+UPDATE idempotency_keys
+   SET status = $4, response_body = $5, response_headers = $6, completed_at = $7
+ WHERE caller = $1 AND key = $2 AND created_at = $3 AND status IS NULL`
+		if resp.Status >= 500 {
+			query += ` AND effect_at IS NOT NULL`
+		}
+		tag, err := s.pool.Exec(ctx, query, req.caller, req.key, req.createdAt, resp.Status, resp.Body, headers, s.now().UTC())
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		if resp.Status >= 500 {
+			// No effect committed: nothing to remember.
+			return s.delete(ctx, req)
+		}
+		return errTakenOver
+	})
 }
 
 // release deletes req's row: the operation never started, so nothing is
 // stored and the key may be used again.
 func (s *store) release(ctx context.Context, req *request) {
-	ctx, cancel := detached(ctx)
-	defer cancel()
+	s.retry(ctx, "release key", func(ctx context.Context) error { return s.delete(ctx, req) })
+}
+
+// delete removes req's in-flight row unless an effect was committed under
+// it.
+func (s *store) delete(ctx context.Context, req *request) error {
 	_, err := s.pool.Exec(ctx, `
 DELETE FROM idempotency_keys
- WHERE caller = $1 AND key = $2 AND created_at = $3 AND status IS NULL`,
+ WHERE caller = $1 AND key = $2 AND created_at = $3 AND status IS NULL AND effect_at IS NULL`,
 		req.caller, req.key, req.createdAt)
-	if err != nil {
-		slog.ErrorContext(ctx, "idempotency: release key; it stays in flight until it expires",
-			"error", err.Error(), "request_id", httpx.RequestID(ctx))
-	}
+	return err
 }
 
 // detached keeps ctx's values but not its cancellation: the outcome of a

@@ -78,10 +78,31 @@ func IsUniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && (constraint == "" || pgErr.ConstraintName == constraint)
 }
 
+type beforeCommitKey struct{}
+
+// WithBeforeCommit returns a context under which every read-write InTx runs
+// hook in its transaction once fn has succeeded, right before the commit; an
+// error from hook rolls the transaction back. Request middleware uses it to
+// record, atomically with the request's effect, that the effect happened
+// (see package idempotency).
+func WithBeforeCommit(ctx context.Context, hook func(context.Context, pgx.Tx) error) context.Context {
+	return context.WithValue(ctx, beforeCommitKey{}, hook)
+}
+
 // InTx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise; on a serialization failure or deadlock the whole
-// transaction is retried a few times with a short back-off.
+// transaction is retried a few times with a short back-off. A hook set with
+// WithBeforeCommit runs in every read-write attempt, after fn.
 func InTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	if hook, ok := ctx.Value(beforeCommitKey{}).(func(context.Context, pgx.Tx) error); ok && opts.AccessMode != pgx.ReadOnly {
+		inner := fn
+		fn = func(tx pgx.Tx) error {
+			if err := inner(tx); err != nil {
+				return err
+			}
+			return hook(ctx, tx)
+		}
+	}
 	const attempts = 5
 	var err error
 	for i := range attempts {

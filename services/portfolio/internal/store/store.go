@@ -39,7 +39,7 @@ func Migrations() fs.FS {
 	if err != nil {
 		panic(err)
 	}
-	return idempotency.WithMigration(sub, "00003_idempotency_keys.sql")
+	return idempotency.WithMigration(sub, "00003_idempotency_keys.sql", "00004_idempotency_effect.sql")
 }
 
 // Store implements portfolio.Store.

@@ -43,8 +43,8 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(up) != 3 {
-		t.Fatalf("%d migrations applied, want 3 (init, outbox, idempotency keys)", len(up))
+	if len(up) != 4 {
+		t.Fatalf("%d migrations applied, want 4 (init, outbox, idempotency keys, its effect mark)", len(up))
 	}
 	if _, err := p.DownTo(ctx, 0); err != nil {
 		t.Fatal(err)

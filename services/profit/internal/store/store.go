@@ -30,9 +30,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// IdempotencyMigration is the file name under which the Idempotency-Key
-// table's migration (libs/idempotency) joins the service's migrations.
-const IdempotencyMigration = "00004_idempotency_keys.sql"
+// IdempotencyMigrations are the file names under which the Idempotency-Key
+// store's migrations (libs/idempotency: the table, then its effect_at mark)
+// join the service's migrations.
+var IdempotencyMigrations = []string{"00004_idempotency_keys.sql", "00005_idempotency_effect.sql"}
 
 // Migrations are the service's schema migrations: its own tables, the
 // outbox (00002, a copy of outbox.Migration), the inbox (00003, a copy of
@@ -42,7 +43,7 @@ func Migrations() fs.FS {
 	if err != nil {
 		panic(err)
 	}
-	return idempotency.WithMigration(sub, IdempotencyMigration)
+	return idempotency.WithMigration(sub, IdempotencyMigrations...)
 }
 
 // EventSource is the envelope source of the events this service publishes.

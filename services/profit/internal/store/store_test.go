@@ -80,9 +80,10 @@ func outboxRows(t *testing.T, pool *pgxpool.Pool) []outboxRow {
 
 func TestMigrationsIncludeTheLibrariesTablesUnchanged(t *testing.T) {
 	for name, want := range map[string]string{
-		"00002_outbox.sql":         outbox.Migration,
-		"00003_inbox.sql":          inbox.Migration,
-		store.IdempotencyMigration: idempotency.MigrationSQL,
+		"00002_outbox.sql":             outbox.Migration,
+		"00003_inbox.sql":              inbox.Migration,
+		store.IdempotencyMigrations[0]: idempotency.MigrationSQL,
+		store.IdempotencyMigrations[1]: idempotency.MigrationEffectSQL,
 	} {
 		got, err := fs.ReadFile(store.Migrations(), name)
 		if err != nil || string(got) != want {
