@@ -40,12 +40,34 @@ run: deps build ## start the whole platform locally (PostgreSQL, Kafka broker, s
 	@exec $(DEVSTACK)/bin/devstack -bin $(DEVSTACK)/bin $(RUN_FLAGS)
 
 .PHONY: test
-test: deps lint promtool ## vet + gofmt, then every module's unit and integration tests with -race against one throwaway PostgreSQL
-	@$(WITHPG) $(MAKE) --no-print-directory test-modules
+test: deps lint promtool ## vet + gofmt, every module's unit and integration tests (-race, one throwaway PostgreSQL), the fuzz smoke, then the end-to-end suite
+	@$(WITHPG) $(MAKE) --no-print-directory test-modules fuzz-smoke
+	@$(MAKE) --no-print-directory e2e
 
 .PHONY: test-modules
 test-modules:
-	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO_TEST) ./...); done
+	@set -e; for m in $(MODULES); do echo "== go test $$m"; \
+		(cd $$m && $(GO_TEST) $$(go list ./... | grep -v '/devstack/e2e$$')); done
+
+.PHONY: e2e
+e2e: deps ## the end-to-end suite: the real stack, driven through the edge (every role's journey, security, docs, Prometheus), ending with the invariant checker
+	@echo "== end-to-end (devstack/e2e)"
+	@cd devstack && $(GO_TEST) ./e2e/
+
+.PHONY: fuzz-smoke
+fuzz-smoke: ## run every Go fuzz target (request and event decoders, money) for FUZZTIME each (default 3s)
+	@set -e; for m in $(MODULES); do (cd $$m && go test -list '^Fuzz' ./... | \
+		awk '/^Fuzz/ {t[n++] = $$1} /^ok/ {for (i = 0; i < n; i++) print $$2, t[i]; n = 0}'); done | \
+	while read -r pkg target; do echo "== fuzz $$target ($$pkg, $${FUZZTIME:-3s})"; \
+		go test -run '^$$' -fuzz "^$$target$$" -fuzztime $${FUZZTIME:-3s} "$$pkg" >/tmp/fuzz-smoke.log 2>&1 || { cat /tmp/fuzz-smoke.log; exit 1; }; done
+
+.PHONY: check-invariants
+check-invariants: ## check the money invariants of a running stack through its edge (default: the `make run` stack; EDGE=…, ADMIN_EMAIL=…, ADMIN_PASSWORD=…, INVARIANTS_FLAGS=-wait=60s)
+	@go run ./devstack/cmd/check-invariants $(INVARIANTS_FLAGS)
+
+.PHONY: chaos
+chaos: deps build ## kill services and restart PostgreSQL under load for a few minutes (loopback), then check that no money was created, lost or counted twice (CHAOS_FLAGS=-duration=90s)
+	@go run ./devstack/chaos -bin $(DEVSTACK)/bin $(CHAOS_FLAGS)
 
 .PHONY: lint
 lint: ## go vet every module and check gofmt
@@ -63,7 +85,11 @@ fuzz: ## run the money parser fuzz test for a while (FUZZTIME=60s)
 	cd libs && go test ./money -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}
 
 .PHONY: bench
-bench: ## run the Go benchmarks of every module
+bench: deps ## the load benchmark against the dev stack (about 10 min; not part of make test): writes docs/benchmarks.md and its latency plot (BENCH_FLAGS=-quick)
+	@go run ./devstack/bench -out docs/benchmarks.md $(BENCH_FLAGS)
+
+.PHONY: bench-go
+bench-go: ## run the Go benchmarks of every module
 	@set -e; for m in $(MODULES); do (cd $$m && go test -run '^$$' -bench . -benchmem ./...); done
 
 .PHONY: compose-up

@@ -21,7 +21,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"path"
+	"strings"
 	"time"
 
 	"github.com/fundplatform/platform/libs/httpx"
@@ -120,11 +120,23 @@ func (h *Handler) newProxy(service string, target *url.URL, transport http.Round
 
 // route dispatches one request.
 func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
-	if p := cleanPath(r.URL.Path); p != r.URL.Path {
+	if esc := r.URL.EscapedPath(); cleanPath(esc) != esc {
 		// Match and forward the normalised path, as Envoy does with
 		// normalize_path and merge_slashes: "/api/v1/x/../users" is
-		// "/api/v1/users" for the route and for the backend alike.
+		// "/api/v1/users" for the route and for the backend alike. An
+		// escaped slash (%2F) is not a separator (Envoy keeps it
+		// unchanged), so "/api/v1/users/..%2fteams" stays one id segment
+		// of /api/v1/users rather than climbing to /api/v1/teams.
+		esc = cleanPath(esc)
+		p, err := url.PathUnescape(esc)
+		if err != nil {
+			httpx.WriteError(r.Context(), w, httpx.ErrNotFound)
+			return
+		}
 		r.URL.Path, r.URL.RawPath = p, ""
+		if strings.Contains(esc, "%") {
+			r.URL.RawPath = esc
+		}
 	}
 	if r.URL.Path == HealthPath {
 		health(w, r)
@@ -160,13 +172,31 @@ func health(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "healthy"})
 }
 
-// cleanPath resolves "." and ".." segments and repeated slashes, keeping a
-// trailing slash.
+// cleanPath resolves "." and ".." segments and repeated slashes of an
+// escaped path, keeping a trailing slash. Only a real "/" separates
+// segments; a segment is a dot segment when it unescapes to "." or ".."
+// (so "%2e%2e" is one, as in RFC 3986 normalisation, while "..%2f" is not).
 func cleanPath(p string) string {
 	if p == "" || p[0] != '/' {
 		p = "/" + p
 	}
-	np := path.Clean(p)
+	var segs []string
+	for _, seg := range strings.Split(p[1:], "/") {
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			dec = seg
+		}
+		switch dec {
+		case "", ".":
+		case "..":
+			if len(segs) > 0 {
+				segs = segs[:len(segs)-1]
+			}
+		default:
+			segs = append(segs, seg)
+		}
+	}
+	np := "/" + strings.Join(segs, "/")
 	if p[len(p)-1] == '/' && np != "/" {
 		np += "/"
 	}

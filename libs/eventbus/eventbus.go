@@ -135,6 +135,10 @@ func Decode(value []byte) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("eventbus: envelope version %d is not supported", e.Version)
 	case len(e.Data) == 0 || e.Data[0] != '{':
 		return Envelope{}, errors.New("eventbus: envelope data is not a JSON object")
+	case e.Time.UTC().Year() < 1 || e.Time.UTC().Year() > 9999:
+		// RFC 3339 cannot write it in UTC: the envelope could not be
+		// encoded again.
+		return Envelope{}, fmt.Errorf("eventbus: envelope time %s is outside the years 0001-9999 in UTC", e.Time)
 	}
 	return e, nil
 }

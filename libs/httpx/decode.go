@@ -7,9 +7,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fundplatform/platform/libs/money"
 )
@@ -41,7 +43,78 @@ func DecodeJSON(r *http.Request, v any) error {
 		}
 		return NewError(http.StatusBadRequest, "invalid_json", "request body must hold exactly one JSON object")
 	}
+	// JSON may carry a NUL ("\u0000") that no text column can store:
+	// refuse it here rather than fail in the database.
+	if field, ok := nulField(reflect.ValueOf(v), ""); ok {
+		if field == "" {
+			field = "body"
+		}
+		return Validation("validation_failed", field, "must not contain NUL characters")
+	}
 	return nil
+}
+
+// nulField finds a decoded string that holds a NUL character and names
+// its field (by JSON name, dotted for nested objects). Raw JSON and byte
+// slices are left to their own parsers.
+func nulField(v reflect.Value, name string) (string, bool) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return nulField(v.Elem(), name)
+		}
+	case reflect.String:
+		return name, strings.IndexByte(v.String(), 0) >= 0
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if tag == "-" {
+				continue
+			}
+			fieldName := name
+			if !f.Anonymous || tag != "" {
+				if tag == "" {
+					tag = f.Name
+				}
+				fieldName = joinField(name, tag)
+			}
+			if n, ok := nulField(v.Field(i), fieldName); ok {
+				return n, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return "", false
+		}
+		for i := range v.Len() {
+			if n, ok := nulField(v.Index(i), name); ok {
+				return n, true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			key := fmt.Sprint(it.Key().Interface())
+			if n, ok := nulField(it.Key(), name); ok {
+				return n, true
+			}
+			if n, ok := nulField(it.Value(), joinField(name, key)); ok {
+				return n, true
+			}
+		}
+	}
+	return "", false
+}
+
+func joinField(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
 }
 
 func decodeError(err error) error {
@@ -109,6 +182,16 @@ func ParsePagination(r *http.Request) (Pagination, error) {
 	return p, nil
 }
 
+// QueryText reads an optional free-text query parameter, refusing what no
+// text column can hold: NUL characters and bytes that are not UTF-8.
+func QueryText(r *http.Request, name string) (string, error) {
+	s := r.URL.Query().Get(name)
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		return "", Validation("validation_failed", name, "must be UTF-8 text without NUL characters")
+	}
+	return s, nil
+}
+
 // QueryInt64 reads an optional positive id from the query.
 func QueryInt64(r *http.Request, name string) (*int64, error) {
 	s := r.URL.Query().Get(name)
@@ -142,10 +225,10 @@ func QueryTime(r *http.Request, name string) (*time.Time, error) {
 		return nil, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	// In UTC the year must stay within 0000..9999, or it cannot be written back as RFC 3339.
+	if t = t.UTC(); err != nil || t.Year() < 0 || t.Year() > 9999 {
 		return nil, Validation("validation_failed", name, "must be an RFC 3339 time")
 	}
-	t = t.UTC()
 	return &t, nil
 }
 

@@ -141,7 +141,7 @@ func decodeRecordNAV(_ context.Context, r *http.Request) (any, error) {
 	if b.AsOf == nil {
 		return nil, httpx.Validation("validation_failed", "as_of", "is required")
 	}
-	if req.Input.AsOf, err = time.Parse(time.RFC3339Nano, *b.AsOf); err != nil {
+	if req.Input.AsOf, err = time.Parse(time.RFC3339Nano, *b.AsOf); err != nil || req.Input.AsOf.UTC().Year() < 0 || req.Input.AsOf.UTC().Year() > 9999 {
 		return nil, httpx.Validation("validation_failed", "as_of", "must be an RFC 3339 time")
 	}
 	nav, err := amount(b.NAV, "nav")

@@ -129,10 +129,10 @@ func decodeCreateAllocation(_ context.Context, r *http.Request) (any, error) {
 		return nil, httpx.Validation("validation_failed", "period_end", "is required")
 	}
 	t, err := time.Parse(time.RFC3339Nano, *b.PeriodEnd)
-	if err != nil {
+	if t = t.UTC(); err != nil || t.Year() < 0 || t.Year() > 9999 {
 		return nil, httpx.Validation("validation_failed", "period_end", "must be an RFC 3339 time")
 	}
-	req.PeriodEnd = t.UTC()
+	req.PeriodEnd = t
 	return req, nil
 }
 

@@ -234,7 +234,11 @@ func decodeListEntries(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := endpoint.ListEntriesRequest{Page: p, Filter: ledger.EntryFilter{Account: r.URL.Query().Get("account")}}
+	account, err := httpx.QueryText(r, "account")
+	if err != nil {
+		return nil, err
+	}
+	req := endpoint.ListEntriesRequest{Page: p, Filter: ledger.EntryFilter{Account: account}}
 	if req.Filter.From, err = httpx.QueryTime(r, "from"); err != nil {
 		return nil, err
 	}

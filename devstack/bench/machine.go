@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// describeMachine reads the CPU model and RAM from /proc and asks the
+// stack's PostgreSQL for its version.
+func describeMachine(ctx context.Context, pgURL string) machine {
+	m := machine{CPU: "unknown", Cores: runtime.NumCPU(), Go: runtime.Version(), Postgres: "unknown"}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if kib, ok := parseStatusKiB(b, "MemTotal"); ok {
+			m.RAM = kib * 1024
+		}
+	}
+	if pgURL != "" {
+		if conn, err := pgx.Connect(ctx, pgURL); err == nil {
+			var v string
+			if conn.QueryRow(ctx, "SHOW server_version").Scan(&v) == nil {
+				m.Postgres = v
+			}
+			conn.Close(ctx)
+		}
+	}
+	return m
+}
