@@ -71,6 +71,12 @@ func verify(ctx context.Context, d *driver, w *world, quiet time.Duration, sum *
 		fail("invariant %q: %s", v.Name, v.Detail)
 	}
 
+	// A request retried with its key for a minute without a definitive
+	// answer is a key left stuck in flight (or a service that never came
+	// back): its client never got the original answer.
+	if n := d.count.gaveUp.Load(); n > 0 {
+		fail("%d request(s) got no definitive answer within %v of retries with their Idempotency-Key", n, d.retryFor)
+	}
 	failures = append(failures, w.checkNAVs(ctx, checker, sum)...)
 	failures = append(failures, w.checkMovements(ctx, checker, d.acknowledged(), sum)...)
 	failures = append(failures, checkReplays(ctx, d, sum)...)
