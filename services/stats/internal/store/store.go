@@ -479,25 +479,37 @@ func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range) ([]sta
 const summarySums = `sum(profit)::text, sum(distributed)::text, sum(to_team)::text, sum(to_platform)::text,
 	sum(to_user)::text, sum(withdrawn)::text`
 
-// Summary implements stats.Store: a SUM over the hour rows of one
-// dimension within the range (an index scan of summary_hourly). Keys of
-// portfolio, team and user are ids, in ascending order; day keys are
-// dates (2026-01-31) and hour keys RFC 3339 hours, oldest first.
+// Summary implements stats.Store: a SUM over the rows of one dimension
+// within the range. It reads the coarsest roll-up the range allows (see
+// migration 00003): summary_totals without a range, summary_daily when the
+// range is whole UTC days, summary_hourly otherwise. Keys of portfolio,
+// team and user are ids, in ascending order; day keys are dates
+// (2026-01-31) and hour keys RFC 3339 hours, oldest first.
 func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]stats.SummaryRow, error) {
 	from, to := rangeArgs(r)
-	where := ` FROM summary_hourly WHERE dimension = $1 AND ($2::timestamptz IS NULL OR hour >= $2)
-		AND ($3::timestamptz IS NULL OR hour < $3)`
+	daily := dayAligned(from) && dayAligned(to)
+	table, bucket := "summary_hourly", "hour"
+	if daily {
+		table, bucket = "summary_daily", "day"
+	}
+	where := ` FROM ` + table + ` WHERE dimension = $1 AND ($2::timestamptz IS NULL OR ` + bucket + ` >= $2)
+		AND ($3::timestamptz IS NULL OR ` + bucket + ` < $3)`
 	var dimension, query string
 	switch groupBy {
 	case stats.GroupPortfolio, stats.GroupTeam, stats.GroupUser:
 		dimension = groupBy
+		if from == nil && to == nil {
+			where = ` FROM summary_totals WHERE dimension = $1 AND $2::timestamptz IS NULL AND $3::timestamptz IS NULL`
+		}
 		query = `SELECT key, ` + summarySums + where + ` GROUP BY key ORDER BY key::bigint`
 	case stats.GroupDay:
 		dimension = "all"
-		query = `SELECT to_char(date_trunc('day', hour, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS k, ` + summarySums +
+		query = `SELECT to_char(date_trunc('day', ` + bucket + `, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS k, ` + summarySums +
 			where + ` GROUP BY k ORDER BY k`
 	case stats.GroupHour:
 		dimension = "all"
+		where = ` FROM summary_hourly WHERE dimension = $1 AND ($2::timestamptz IS NULL OR hour >= $2)
+		AND ($3::timestamptz IS NULL OR hour < $3)`
 		query = `SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') AS k, ` + summarySums +
 			where + ` GROUP BY k ORDER BY k`
 	default:
@@ -515,6 +527,11 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]s
 		}
 		return sr, decimals(t, &sr.Profit, &sr.Distributed, &sr.ToTeam, &sr.ToPlatform, &sr.ToUser, &sr.Withdrawn)
 	})
+}
+
+// dayAligned reports whether a range bound is absent or midnight UTC.
+func dayAligned(t *time.Time) bool {
+	return t == nil || t.UTC().Equal(t.UTC().Truncate(24*time.Hour))
 }
 
 // LastEventAt implements stats.Store.

@@ -110,3 +110,98 @@ func TestConcurrentApplyIsExact(t *testing.T) {
 		t.Errorf("summary by portfolio sums to %s, overview says %s", total, o.TotalProfit)
 	}
 }
+
+// The roll-ups answer exactly what summing the hours answers: the whole
+// history (summary_totals), whole days (summary_daily) and any other range
+// (summary_hourly) agree for every dimension.
+func TestSummaryRollupsEqualTheHours(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 60 {
+		id := int64(i + 1)
+		err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			if err := st.ApplyAllocated(ctx, tx, store.Allocation{AllocationID: id, PortfolioID: id%4 + 1, Manual: true,
+				UserID: id%3 + 1, TeamID: id%2 + 1, PeriodEnd: start.Add(time.Duration(i*5) * time.Hour),
+				Profit: decimal.NewFromInt(id), Distributable: decimal.NewFromInt(id),
+				ToTeam: decimal.NewFromInt(id).Shift(-1), ToPlatform: decimal.Zero, ToUser: decimal.NewFromInt(id).Mul(decimal.RequireFromString("0.9"))}, time.Now()); err != nil {
+				return err
+			}
+			return st.ApplyWithdrawal(ctx, tx, store.Withdrawal{ID: id, FromType: stats.OwnerUser, OwnerID: id%3 + 1,
+				Amount: decimal.RequireFromString("0.5"), Status: store.StatusCompleted}, start.Add(time.Duration(i*5)*time.Hour))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// By the hour: ranges that are not whole days read summary_hourly.
+	hours := func(groupBy string, from, to time.Time) map[string]stats.SummaryRow {
+		t.Helper()
+		out := map[string]stats.SummaryRow{}
+		// Split [from, to) at 03:00, so no call has two midnight bounds.
+		for _, r := range []stats.Range{{From: &from, To: ptr(from.Add(3 * time.Hour))}, {From: ptr(from.Add(3 * time.Hour)), To: &to}} {
+			rows, err := st.Summary(ctx, groupBy, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range rows {
+				o := out[row.Key]
+				o.Key = row.Key
+				o.Profit, o.Distributed = o.Profit.Add(row.Profit), o.Distributed.Add(row.Distributed)
+				o.ToTeam, o.ToUser, o.Withdrawn = o.ToTeam.Add(row.ToTeam), o.ToUser.Add(row.ToUser), o.Withdrawn.Add(row.Withdrawn)
+				out[row.Key] = o
+			}
+		}
+		return out
+	}
+	equal := func(what string, got []stats.SummaryRow, want map[string]stats.SummaryRow) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
+		}
+		for _, g := range got {
+			w := want[g.Key]
+			if !g.Profit.Equal(w.Profit) || !g.Distributed.Equal(w.Distributed) || !g.ToTeam.Equal(w.ToTeam) ||
+				!g.ToUser.Equal(w.ToUser) || !g.Withdrawn.Equal(w.Withdrawn) {
+				t.Errorf("%s: key %s = %+v, want %+v", what, g.Key, g, w)
+			}
+		}
+	}
+	all := start.AddDate(0, 0, 20)
+	for _, groupBy := range []string{stats.GroupPortfolio, stats.GroupTeam, stats.GroupUser} {
+		rows, err := st.Summary(ctx, groupBy, stats.Range{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(groupBy+" without a range", rows, hours(groupBy, start, all))
+		from, to := start.AddDate(0, 0, 2), start.AddDate(0, 0, 7)
+		if rows, err = st.Summary(ctx, groupBy, stats.Range{From: &from, To: &to}); err != nil {
+			t.Fatal(err)
+		}
+		equal(groupBy+" over whole days", rows, hours(groupBy, from, to))
+	}
+	from, to := start.AddDate(0, 0, 1), start.AddDate(0, 0, 9)
+	days, err := st.Summary(ctx, stats.GroupDay, stats.Range{From: &from, To: &to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != 8 {
+		t.Fatalf("%d days, want 8", len(days))
+	}
+	for _, day := range days {
+		d0, err := time.Parse("2006-01-02", day.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum stats.SummaryRow
+		for _, h := range hours(stats.GroupDay, d0, d0.AddDate(0, 0, 1)) {
+			sum.Profit, sum.Withdrawn = sum.Profit.Add(h.Profit), sum.Withdrawn.Add(h.Withdrawn)
+		}
+		if !day.Profit.Equal(sum.Profit) || !day.Withdrawn.Equal(sum.Withdrawn) || day.Profit.IsZero() {
+			t.Errorf("day %s = %s profit / %s withdrawn from summary_daily, %s / %s from the hours", day.Key, day.Profit, day.Withdrawn, sum.Profit, sum.Withdrawn)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
