@@ -35,14 +35,19 @@
 //
 // After the handler returns, the response is stored when its status is
 // below 400, or when Started was called whatever the status (a 422
-// insufficient_balance, a 409 invalid_state_transition or a 500 found once
-// the transaction began). A 4xx or 5xx without Started is a refusal before
+// insufficient_balance, a 409 invalid_state_transition found once the
+// transaction began). A 4xx or 5xx without Started is a refusal before
 // any effect (validation, not found, a database that could not be reached):
-// the key's row is deleted and the key can be used again. A handler that
-// panics is treated the same way: before Started its row is deleted; after
-// Started the 500 "internal" envelope the panic becomes is stored (its
-// effect is unknown, so it must not run again under the same key); the
-// panic then continues to the recovery middleware.
+// the key's row is deleted and the key can be used again.
+//
+// The operation's own transaction is not committed by the handler: every
+// read-write pg.InTx under the request's context is parked
+// (pg.WithDeferredCommit), and the middleware stores the answer in that same
+// transaction and commits the two together before the client gets the
+// answer. So an effect is never without its stored answer, nor an answer
+// without its effect. A handler that answers 5xx, or panics, after its
+// transaction has its effect rolled back and the key released: nothing
+// happened, and a repeat runs the operation.
 //
 // # Why concurrent repeats never both execute
 //
@@ -61,23 +66,24 @@
 //
 // # Crashes: a key is never stuck, an effect never doubled
 //
-// The transaction that carries the operation's effect also marks the key's
-// row (effect_at set, status still NULL) right before it commits: the
-// middleware puts that step in the request's context (pg.WithBeforeCommit)
-// and every read-write pg.InTx of the handler runs it. So the row always
-// knows whether an effect was committed under it:
+// The parked transaction also marks the key's row (effect_at) right
+// before the answer is stored: the middleware puts that step in the
+// request's context (pg.WithBeforeCommit). The mark's row lock makes a
+// repeat that arrives meanwhile wait for the commit and then replay.
 //
-//   - If the process dies, or loses its database, before the operation
-//     commits, the row is in flight with no mark. Once it is older than the
-//     lease (DefaultLease) a repeat takes it over and runs the operation —
-//     which never happened. Should the first request still be running, its
-//     mark fails (the row is no longer its own) and its effect rolls back.
-//   - A server error whose operation committed nothing (a database that
-//     went away mid-request) stores nothing either: the key is released.
-//   - Storing the outcome is retried for a few seconds (a database
-//     restart). If it still fails after the effect committed, the row stays
-//     in flight until it expires: repeats get 409 rather than risking a
-//     second execution of an operation whose answer is lost.
+//   - If the process dies, or loses its database, before the commit, the
+//     transaction rolls back and the row stays in flight with no mark. Once
+//     it is older than the lease (DefaultLease) a repeat takes it over and
+//     runs the operation — which never happened. Should the first request
+//     still be running, its mark fails (the row is no longer its own) and
+//     its effect rolls back.
+//   - If the commit itself fails, the client gets a 500; if it did commit
+//     after all, repeats get the stored answer.
+//   - Answers stored without a parked transaction (an outcome after Started
+//     whose transaction rolled back, such as a 422) are stored on their
+//     own, retried for a few seconds through a database restart; if that
+//     fails for good, the row is in flight without a mark and is taken over
+//     after the lease (nothing was committed).
 package idempotency
 
 import (
@@ -87,6 +93,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -268,37 +275,55 @@ func fingerprint(method, path string, body []byte) []byte {
 }
 
 // run calls the handler for a claimed key and then stores its outcome or
-// releases the key.
+// releases the key; the client gets the answer once it is stored. The
+// operation's transaction is not committed by the handler
+// (pg.WithDeferredCommit): it is committed here together with the stored
+// answer, so no crash can leave an effect without its answer or an answer
+// without its effect.
 func (s *store) run(w http.ResponseWriter, r *http.Request, next http.Handler, req *request) {
 	ctx := r.Context()
 	started := new(atomic.Bool)
 	rec := &recorder{w: w}
+	inner := context.WithValue(ctx, startedKey{}, started)
+	inner = pg.WithBeforeCommit(inner, func(ctx context.Context, tx pgx.Tx) error { return s.markEffect(ctx, tx, req) })
+	inner, parked := pg.WithDeferredCommit(inner)
 	finished := false
 	defer func() {
 		if finished {
 			return
 		}
-		// The handler panicked (or called runtime.Goexit).
+		// The handler panicked (or called runtime.Goexit): its effect, if
+		// any, is rolled back, so nothing happened and the key is free.
 		v := recover()
-		if started.Load() {
-			internal := &bufferWriter{header: http.Header{}}
-			httpx.WriteError(ctx, internal, httpx.ErrInternal)
-			s.complete(ctx, req, internal.response())
-		} else {
-			s.release(ctx, req)
-		}
+		parked.Rollback(context.WithoutCancel(ctx))
+		s.release(ctx, req)
 		if v != nil {
 			panic(v)
 		}
 	}()
-	inner := context.WithValue(ctx, startedKey{}, started)
-	inner = pg.WithBeforeCommit(inner, func(ctx context.Context, tx pgx.Tx) error { return s.markEffect(ctx, tx, req) })
 	next.ServeHTTP(rec, r.WithContext(inner))
 	finished = true
 	resp := rec.response()
-	if resp.Status < 400 || started.Load() {
+	switch {
+	case parked.Tx() != nil && resp.Status >= 500:
+		// The handler failed after its transaction: roll the effect back.
+		parked.Rollback(context.WithoutCancel(ctx))
+		s.release(ctx, req)
+	case parked.Tx() != nil:
+		if err := s.commitWith(ctx, parked, req, resp); err != nil {
+			slog.ErrorContext(ctx, "idempotency: commit the operation with its answer", "error", err.Error(),
+				"request_id", httpx.RequestID(ctx))
+			parked.Rollback(context.WithoutCancel(ctx))
+			// If the commit did happen after all, the answer is stored
+			// with it and the row is kept; otherwise the key is free.
+			s.release(ctx, req)
+			rec.fail(ctx, httpx.ErrInternal)
+			return
+		}
+	case resp.Status < 400 || started.Load():
 		s.complete(ctx, req, resp)
-	} else {
+	default:
 		s.release(ctx, req)
 	}
+	rec.flush()
 }

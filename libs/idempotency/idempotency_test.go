@@ -57,7 +57,8 @@ type fake struct {
 	// firstGate and afterEffect hold only the first run: before its
 	// transaction, and after its commit.
 	firstGate, afterEffect chan struct{}
-	effectErr              atomic.Value // the first run's transaction error
+	reached                chan struct{} // closed when the first run waits on afterEffect
+	effectErr              atomic.Value  // the first run's transaction error
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +95,9 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if n == 1 && f.afterEffect != nil {
+			if f.reached != nil {
+				close(f.reached)
+			}
 			<-f.afterEffect
 		}
 	}
@@ -384,7 +388,7 @@ func TestRefusalBeforeStartStoresNothing(t *testing.T) {
 }
 
 func TestOutcomeAfterStartIsReplayed(t *testing.T) {
-	for _, status := range []int{http.StatusCreated, http.StatusUnprocessableEntity, http.StatusInternalServerError} {
+	for _, status := range []int{http.StatusCreated, http.StatusUnprocessableEntity} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			s := newSetup(t, idempotency.Options{})
 			s.handler.status = status
@@ -457,30 +461,39 @@ func TestAbandonedKeyIsTakenOverAfterLease(t *testing.T) {
 	wantThings(t, s, 1)
 }
 
-// Once the effect is committed, the key is never taken over: a repeat
-// waits (409) until the outcome is stored, then replays it.
-func TestCommittedKeyIsNotTakenOver(t *testing.T) {
+// A repeat that arrives while the first request's effect waits to be
+// committed with its answer — even after the lease — waits for it and then
+// replays the answer: the key is never taken over from an effect.
+func TestRepeatWaitsForAParkedEffect(t *testing.T) {
 	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
 	s.handler.start = true
 	s.handler.afterEffect = make(chan struct{})
+	s.handler.reached = make(chan struct{})
 	done := make(chan *httptest.ResponseRecorder)
 	go func() { done <- s.call("7", path, `{}`, "k") }()
+	<-s.handler.reached // the effect is done, not committed
+	c.Advance(time.Hour)
+	again := make(chan *httptest.ResponseRecorder)
+	go func() { again <- s.call("7", path, `{}`, "k") }()
+	// The repeat waits on the key's row, locked by the parked effect.
 	for {
-		var n int
-		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM things`).Scan(&n); err != nil {
+		var waiting int
+		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
-		if n == 1 {
+		if waiting > 0 {
 			break
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
-	c.Advance(time.Hour)
-	wantError(t, s.call("7", path, `{}`, "k"), http.StatusConflict, "idempotency_key_in_flight")
 	close(s.handler.afterEffect)
 	first := <-done
-	wantReplay(t, first, s.call("7", path, `{}`, "k"))
+	if first.Code != http.StatusCreated {
+		t.Fatalf("first = %d %s", first.Code, first.Body)
+	}
+	wantReplay(t, first, <-again)
 	wantRuns(t, s, 1)
 	wantThings(t, s, 1)
 }
@@ -518,15 +531,46 @@ func TestPanic(t *testing.T) {
 		wantRuns(t, s, 2)
 	})
 	t.Run("after start", func(t *testing.T) {
+		// The effect, not yet committed, rolls back: nothing happened, the
+		// key is free.
 		s := newSetup(t, idempotency.Options{})
 		s.handler.panics = true
 		s.handler.start = true
-		first := s.call("7", path, `{}`, "k")
-		wantError(t, first, http.StatusInternalServerError, "internal")
+		wantError(t, s.call("7", path, `{}`, "k"), http.StatusInternalServerError, "internal")
+		wantThings(t, s, 0)
+		if n := s.rows(t); n != 0 {
+			t.Fatalf("%d rows stored", n)
+		}
 		s.handler.panics = false
-		wantReplay(t, first, s.call("7", path, `{}`, "k"))
-		wantRuns(t, s, 1)
+		second := s.call("7", path, `{}`, "k")
+		if second.Code != http.StatusCreated {
+			t.Fatalf("retry = %d", second.Code)
+		}
+		wantReplay(t, second, s.call("7", path, `{}`, "k"))
+		wantRuns(t, s, 2)
+		wantThings(t, s, 1)
 	})
+}
+
+// A handler that fails (5xx) after its operation's transaction rolls the
+// effect back with it: the answer is never a 500 for something that
+// happened, and the key can be retried.
+func TestServerErrorAfterEffectRollsBack(t *testing.T) {
+	s := newSetup(t, idempotency.Options{})
+	s.handler.start = true
+	s.handler.status = http.StatusInternalServerError
+	wantError(t, s.call("7", path, `{}`, "k"), http.StatusInternalServerError, "internal")
+	wantThings(t, s, 0)
+	if n := s.rows(t); n != 0 {
+		t.Fatalf("%d rows stored", n)
+	}
+	s.handler.status = http.StatusCreated
+	ok := s.call("7", path, `{}`, "k")
+	if ok.Code != http.StatusCreated {
+		t.Fatalf("retry = %d", ok.Code)
+	}
+	wantReplay(t, ok, s.call("7", path, `{}`, "k"))
+	wantThings(t, s, 1)
 }
 
 func TestInvalidKeys(t *testing.T) {

@@ -2,7 +2,10 @@ package idempotency
 
 import (
 	"bytes"
+	"context"
 	"net/http"
+
+	"github.com/fundplatform/platform/libs/httpx"
 )
 
 // response is a stored response.
@@ -36,12 +39,12 @@ func selectHeaders(h http.Header) map[string][]string {
 	return out
 }
 
-// recorder writes through to w and keeps a copy of the final status, the
-// replayed headers as sent with it, and the body.
+// recorder holds the handler's response — status, body, and the headers it
+// set on w — until the middleware has stored it (and committed the effect
+// with it), and then sends it with flush.
 type recorder struct {
 	w      http.ResponseWriter
 	status int // 0 until the header is written
-	header map[string][]string
 	body   bytes.Buffer
 }
 
@@ -49,33 +52,42 @@ func (rec *recorder) Header() http.Header { return rec.w.Header() }
 
 func (rec *recorder) WriteHeader(code int) {
 	// 1xx responses are informational: the final status comes later.
-	if rec.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+	if rec.status == 0 && code >= 200 {
 		rec.status = code
-		rec.header = selectHeaders(rec.w.Header())
 	}
-	rec.w.WriteHeader(code)
 }
 
 func (rec *recorder) Write(b []byte) (int, error) {
 	if rec.status == 0 {
 		rec.WriteHeader(http.StatusOK)
 	}
-	rec.body.Write(b)
-	return rec.w.Write(b)
+	return rec.body.Write(b)
 }
 
-// Flush lets handlers flush through the recorder.
-func (rec *recorder) Flush() { _ = http.NewResponseController(rec.w).Flush() }
-
-// Unwrap gives http.ResponseController the underlying writer.
-func (rec *recorder) Unwrap() http.ResponseWriter { return rec.w }
-
-// response is what was sent; a handler that wrote nothing sent 200.
+// response is what the handler answered; a handler that wrote nothing
+// answered 200.
 func (rec *recorder) response() response {
-	if rec.status == 0 {
-		return response{Status: http.StatusOK, Header: selectHeaders(rec.w.Header())}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
 	}
-	return response{Status: rec.status, Header: rec.header, Body: bytes.Clone(rec.body.Bytes())}
+	return response{Status: status, Header: selectHeaders(rec.w.Header()), Body: bytes.Clone(rec.body.Bytes())}
+}
+
+// flush sends the held response.
+func (rec *recorder) flush() {
+	resp := rec.response()
+	rec.w.WriteHeader(resp.Status)
+	_, _ = rec.w.Write(resp.Body)
+}
+
+// fail sends err instead of the held response, without the headers the
+// handler set for it.
+func (rec *recorder) fail(ctx context.Context, err error) {
+	for _, name := range replayedHeaders {
+		rec.w.Header().Del(name)
+	}
+	httpx.WriteError(ctx, rec.w, err)
 }
 
 // bufferWriter is a ResponseWriter that only records, for responses made up

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/libs/pg"
 )
 
 // store reads and writes idempotency_keys.
@@ -112,6 +113,29 @@ UPDATE idempotency_keys SET effect_at = $4
 		err = errTakenOver
 	}
 	return err
+}
+
+// commitWith stores resp as req's answer in the operation's parked
+// transaction and commits the two together.
+func (s *store) commitWith(ctx context.Context, parked *pg.Deferred, req *request, resp response) error {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	headers, err := json.Marshal(resp.Header)
+	if err != nil {
+		return err
+	}
+	tag, err := parked.Tx().Exec(ctx, `
+UPDATE idempotency_keys
+   SET status = $4, response_body = $5, response_headers = $6, completed_at = $7
+ WHERE caller = $1 AND key = $2 AND created_at = $3 AND status IS NULL`,
+		req.caller, req.key, req.createdAt, resp.Status, resp.Body, headers, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return errTakenOver
+	}
+	return parked.Commit(ctx)
 }
 
 var errTakenOver = errors.New("idempotency: the key was taken over by a repeat after its lease; this request's effect is rolled back")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -51,6 +52,11 @@ type Config struct {
 	Topics []string
 	// Handler applies one event. Required.
 	Handler Handler
+	// BatchHandler, when set, applies the events of a batch (BatchSize
+	// above 1) in one call instead of Handler once per event; Handler still
+	// applies the messages one by one when a batch fails, so the two must
+	// have the same effects.
+	BatchHandler BatchHandler
 	// TxOptions are the options of each message's transaction (default:
 	// read committed).
 	TxOptions pgx.TxOptions
@@ -440,35 +446,128 @@ func (c *Consumer) process(ctx context.Context, msg kafka.Message, env eventbus.
 
 // processBatch applies a partition's consecutive messages in one
 // transaction, in order, as process does each, and moves the offset past
-// the last; it returns each message's result. Any failure (a message that
-// cannot be decoded included) rolls the whole batch back.
+// the last; it returns each message's result. Their event ids are recorded
+// and the offset moved by one round trip before any handler runs, and the
+// events not applied before go to the BatchHandler at once, or else to the
+// Handler one by one. Any failure (a message that cannot be decoded
+// included) rolls the whole batch back.
 func (c *Consumer) processBatch(ctx context.Context, batch []kafka.Message) ([]string, error) {
-	tx, err := c.pool.BeginTx(ctx, c.cfg.TxOptions)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	results := make([]string, len(batch))
+	envs := make([]eventbus.Envelope, len(batch))
 	for i, msg := range batch {
 		env, err := c.decode(msg)
 		if err != nil {
 			return nil, fmt.Errorf("offset %d: %w", msg.Offset, err)
 		}
-		mctx, span := c.startSpan(ctx, msg, env)
-		results[i], err = c.record(mctx, tx, msg, env)
-		span.End()
-		if err != nil {
-			return nil, fmt.Errorf("offset %d: %w", msg.Offset, err)
+		envs[i] = env
+	}
+	tx, err := c.pool.BeginTx(ctx, c.cfg.TxOptions)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	results, fresh, err := c.recordBatch(ctx, tx, batch, envs)
+	if err != nil {
+		return nil, err
+	}
+	spans := make([]trace.Span, 0, len(fresh))
+	endSpans := func(err error) {
+		for _, span := range spans {
+			if err != nil {
+				span.RecordError(err)
+			}
+			span.End()
 		}
 	}
-	last := batch[len(batch)-1]
-	if err := c.saveOffset(ctx, tx, last.Topic, last.Partition, last.Offset+1); err != nil {
-		return nil, err
+	if h := c.cfg.BatchHandler; h != nil {
+		if len(fresh) > 0 {
+			todo := make([]eventbus.Envelope, len(fresh))
+			for k, i := range fresh {
+				_, span := c.startSpan(ctx, batch[i], envs[i])
+				spans = append(spans, span)
+				todo[k] = envs[i]
+			}
+			err := c.handleBatch(ctx, tx, h, todo)
+			endSpans(err)
+			if err != nil {
+				return nil, fmt.Errorf("offsets %d-%d: %w", batch[0].Offset, batch[len(batch)-1].Offset, handlerError{err})
+			}
+		}
+	} else {
+		for _, i := range fresh {
+			mctx, span := c.startSpan(ctx, batch[i], envs[i])
+			err := c.handle(mctx, tx, envs[i])
+			if err != nil {
+				span.RecordError(err)
+			}
+			span.End()
+			if err != nil {
+				return nil, fmt.Errorf("offset %d: %w", batch[i].Offset, handlerError{err})
+			}
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return results, nil
+}
+
+// recordBatch records the event ids of a partition's consecutive messages
+// in tx and stores the offset past the last, pipelined in one round trip.
+// It returns each message's result (ResultDuplicate for an event recorded
+// before, or earlier in the batch) and the indexes of the messages whose
+// events are new, in order.
+func (c *Consumer) recordBatch(ctx context.Context, tx pgx.Tx, batch []kafka.Message, envs []eventbus.Envelope) ([]string, []int, error) {
+	results := make([]string, len(batch))
+	seen := make(map[string]bool, len(batch))
+	ids := make([]string, 0, len(batch))
+	offsets := make([]int64, 0, len(batch))
+	at := make(map[int64]int, len(batch))
+	for i, env := range envs {
+		results[i] = ResultDuplicate
+		if seen[env.ID] {
+			continue
+		}
+		seen[env.ID] = true
+		ids = append(ids, env.ID)
+		offsets = append(offsets, batch[i].Offset)
+		at[batch[i].Offset] = i
+	}
+	first, last := batch[0], batch[len(batch)-1]
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO processed_events (group_id, event_id, topic, partition, "offset")
+		SELECT $1, e.id::uuid, $2, $3, e.off FROM unnest($4::text[], $5::bigint[]) AS e(id, off)
+		ON CONFLICT DO NOTHING RETURNING "offset"`, c.cfg.GroupID, first.Topic, first.Partition, ids, offsets)
+	b.Queue(saveOffsetSQL, c.cfg.GroupID, last.Topic, last.Partition, last.Offset+1)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("record events: %w", err)
+	}
+	fresh := make([]int, 0, len(ids))
+	for rows.Next() {
+		var off int64
+		if err := rows.Scan(&off); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("record events: %w", err)
+		}
+		if i, ok := at[off]; ok {
+			results[i] = ResultHandled
+			fresh = append(fresh, i)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("record events: %w", err)
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, nil, fmt.Errorf("save offset: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, nil, fmt.Errorf("record events: %w", err)
+	}
+	slices.Sort(fresh)
+	return results, fresh, nil
 }
 
 // record records env's id in tx and, unless it was recorded before (the
@@ -488,6 +587,16 @@ func (c *Consumer) record(ctx context.Context, tx pgx.Tx, msg kafka.Message, env
 	return ResultHandled, nil
 }
 
+// handleBatch runs the batch handler as handle runs the handler.
+func (c *Consumer) handleBatch(ctx context.Context, tx pgx.Tx, h BatchHandler, envs []eventbus.Envelope) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("batch handler panicked: %v", p)
+		}
+	}()
+	return h(ctx, tx, envs)
+}
+
 // handle runs the handler, turning a panic into an error so that a
 // message that crashes it is retried and dead-lettered like any other
 // failure instead of crashing the service over and over.
@@ -500,15 +609,17 @@ func (c *Consumer) handle(ctx context.Context, tx pgx.Tx, env eventbus.Envelope)
 	return c.cfg.Handler(ctx, tx, env)
 }
 
-// saveOffset stores the partition's next offset; it never moves it back
-// (a consumer that lost the partition in a rebalance may still be
-// finishing a message).
+// saveOffsetSQL stores a partition's next offset ($1 group, $2 topic, $3
+// partition, $4 offset); it never moves it back (a consumer that lost the
+// partition in a rebalance may still be finishing a message).
+const saveOffsetSQL = `INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+	VALUES ($1, $2, $3, $4)
+	ON CONFLICT (group_id, topic, partition) DO UPDATE
+	SET next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`
+
+// saveOffset stores the partition's next offset (saveOffsetSQL).
 func (c *Consumer) saveOffset(ctx context.Context, tx pgx.Tx, topic string, partition int, next int64) error {
-	_, err := tx.Exec(ctx, `INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (group_id, topic, partition) DO UPDATE
-		SET next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`,
-		c.cfg.GroupID, topic, partition, next)
+	_, err := tx.Exec(ctx, saveOffsetSQL, c.cfg.GroupID, topic, partition, next)
 	if err != nil {
 		return fmt.Errorf("save offset: %w", err)
 	}

@@ -5,9 +5,11 @@
 // effect exactly once.
 //
 // With Config.BatchSize above 1, the messages of a partition that are
-// already at hand are applied together in one such transaction (each
-// event id recorded, the offset moved past the last), so that rows every
-// event touches are locked once per batch rather than once per event. If
+// already at hand are applied together in one such transaction (every
+// event id recorded by one statement, the offset moved past the last), so
+// that rows every event touches are locked once per batch rather than
+// once per event; a Config.BatchHandler may then apply the batch's events
+// with a few set-based statements instead of a handler call per event. If
 // any of them fails, the batch is rolled back and its messages applied one
 // per transaction as above.
 //
@@ -59,9 +61,18 @@ var Migration string
 // it as processed and moves the partition's offset past it. It must not
 // commit or roll back tx. With Config.BatchSize above 1, tx may hold the
 // handler's work on earlier events of the batch too (run in partition
-// order): the handler must not assume one event per transaction. An error rolls everything back; the message is
-// retried with back-off, and dead-lettered after MaxAttempts failures.
+// order): the handler must not assume one event per transaction. An
+// error rolls everything back; the message is retried with back-off, and
+// dead-lettered after MaxAttempts failures.
 type Handler func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error
+
+// BatchHandler applies the events of a batch at once inside tx, the
+// transaction that also records them as processed and moves the
+// partition's offset past the batch (see Config.BatchHandler). envs are
+// the batch's events not applied before, in partition order. It must not
+// commit or roll back tx. An error rolls the whole batch back; its
+// messages are then applied one per transaction with the Handler.
+type BatchHandler func(ctx context.Context, tx pgx.Tx, envs []eventbus.Envelope) error
 
 // Permanent marks err as one that retrying cannot cure (e.g. a payload
 // that breaks a business rule): the message goes to the dead-letter topic

@@ -54,24 +54,69 @@ var Migration string
 // Schema and its type must belong to topic: a producer bug fails here, in
 // the producer's transaction, rather than in every consumer.
 func Add(ctx context.Context, tx pgx.Tx, topic, key string, env eventbus.Envelope) error {
-	if want := eventbus.TopicOf(env.Type); want != topic {
-		return fmt.Errorf("outbox: event type %q is not published on topic %q", env.Type, topic)
-	}
-	payload, err := json.Marshal(env)
+	payload, headers, err := prepare(ctx, Event{Topic: topic, Key: key, Envelope: env})
 	if err != nil {
-		return fmt.Errorf("outbox: marshal envelope: %w", err)
-	}
-	if err := eventbus.Validate(env.Type, payload); err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	headers, err := json.Marshal(eventbus.TraceHeaders(ctx))
-	if err != nil {
-		return fmt.Errorf("outbox: marshal headers: %w", err)
+		return err
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, topic, key, type, payload, headers)
-		VALUES ($1, $2, $3, $4, $5, $6)`, env.ID, topic, key, env.Type, string(payload), string(headers))
+		VALUES ($1, $2, $3, $4, $5, $6)`, env.ID, topic, key, env.Type, payload, headers)
 	if err != nil {
 		return fmt.Errorf("outbox: insert event %s: %w", env.ID, err)
 	}
 	return nil
+}
+
+// Event is one event for AddAll: its envelope, to be published on Topic
+// under Key.
+type Event struct {
+	Topic, Key string
+	Envelope   eventbus.Envelope
+}
+
+// AddAll writes several events to the outbox in tx, as Add writes each
+// (the same checks, the trace context of ctx), with one statement for all
+// of them: for a transaction that emits several events, one round trip
+// instead of one per event. They are published in the order given.
+func AddAll(ctx context.Context, tx pgx.Tx, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var ids, topics, keys, types, payloads, headers []string
+	for _, e := range events {
+		payload, header, err := prepare(ctx, e)
+		if err != nil {
+			return err
+		}
+		ids, topics, keys = append(ids, e.Envelope.ID), append(topics, e.Topic), append(keys, e.Key)
+		types, payloads, headers = append(types, e.Envelope.Type), append(payloads, payload), append(headers, header)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (event_id, topic, key, type, payload, headers)
+		SELECT e.event_id::uuid, e.topic, e.key, e.type, e.payload::json, e.headers::jsonb
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+			WITH ORDINALITY AS e(event_id, topic, key, type, payload, headers, n)
+		ORDER BY e.n`, ids, topics, keys, types, payloads, headers)
+	if err != nil {
+		return fmt.Errorf("outbox: insert %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+// prepare checks e as Add does and returns its payload (the envelope as
+// JSON) and its headers (the trace context of ctx as JSON).
+func prepare(ctx context.Context, e Event) (payload, headers string, err error) {
+	if want := eventbus.TopicOf(e.Envelope.Type); want != e.Topic {
+		return "", "", fmt.Errorf("outbox: event type %q is not published on topic %q", e.Envelope.Type, e.Topic)
+	}
+	p, err := json.Marshal(e.Envelope)
+	if err != nil {
+		return "", "", fmt.Errorf("outbox: marshal envelope: %w", err)
+	}
+	if err := eventbus.Validate(e.Envelope.Type, p); err != nil {
+		return "", "", fmt.Errorf("outbox: %w", err)
+	}
+	h, err := json.Marshal(eventbus.TraceHeaders(ctx))
+	if err != nil {
+		return "", "", fmt.Errorf("outbox: marshal headers: %w", err)
+	}
+	return string(p), string(h), nil
 }

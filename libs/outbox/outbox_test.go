@@ -362,3 +362,43 @@ func TestAddRefusesWhatConsumersCouldNotRead(t *testing.T) {
 		t.Fatal("accepted the same event id twice")
 	}
 }
+
+// TestAddAllWritesEventsInOrderWithOneStatement: the events of AddAll are
+// checked as Add checks one (a bad one fails the call and adds nothing)
+// and published in the order given.
+func TestAddAllWritesEventsInOrderWithOneStatement(t *testing.T) {
+	pool := pgtest.New(t, migrations)
+	brokers := kafkatest.Start(t, eventbus.TopicPortfolio)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return outbox.AddAll(ctx, tx,
+			outbox.Event{Topic: eventbus.TopicPortfolio, Key: "1", Envelope: portfolioEvent(t, 1)},
+			outbox.Event{Topic: eventbus.TopicProfit, Key: "1", Envelope: portfolioEvent(t, 2)})
+	})
+	if err == nil {
+		t.Fatal("accepted a portfolio event on the profit topic")
+	}
+	var evs []outbox.Event
+	for i := range 5 {
+		evs = append(evs, outbox.Event{Topic: eventbus.TopicPortfolio, Key: "same", Envelope: portfolioEvent(t, i+1)})
+	}
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return outbox.AddAll(ctx, tx, evs...) }); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRelay(t, relay)
+	msgs := kafkatest.ReadAll(t, brokers, eventbus.TopicPortfolio, len(evs), 10*time.Second)
+	if len(msgs) != len(evs) {
+		t.Fatalf("%d messages, want %d", len(msgs), len(evs))
+	}
+	for i, m := range msgs {
+		env, err := eventbus.Decode(m.Value)
+		if err != nil || env.ID != evs[i].Envelope.ID {
+			t.Fatalf("message %d is %s (%v), want %s", i, env.ID, err, evs[i].Envelope.ID)
+		}
+	}
+}

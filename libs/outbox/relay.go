@@ -22,11 +22,17 @@ import (
 type Config struct {
 	// Brokers are the Kafka bootstrap addresses ("host:port"). Required.
 	Brokers []string
-	// BatchSize is the most rows published by one Kafka write (default 100).
+	// BatchSize is the most rows published by one Kafka write (default
+	// 500); each partition's share of them goes out in one produce request.
 	BatchSize int
 	// PollInterval is how long the relay sleeps when the outbox is empty
-	// (default 100 ms): the most a committed event waits to be picked up.
+	// (default 100 ms): the most a committed event waits to be picked up
+	// after a quiet spell. While events keep coming (the last poll found
+	// some), it polls again after BusyPollInterval instead.
 	PollInterval time.Duration
+	// BusyPollInterval is the sleep after a poll that published less than
+	// a full batch (default 10 ms, at most PollInterval).
+	BusyPollInterval time.Duration
 	// MaxBackoff caps the exponential back-off after a failed attempt
 	// (default 10 s; the first retry comes after about 100 ms).
 	MaxBackoff time.Duration
@@ -48,7 +54,7 @@ const metricsInterval = time.Second
 // of the service's process.
 type Relay struct {
 	pool   *pgxpool.Pool
-	writer *eventbus.Writer
+	writer *kafka.Writer
 	cfg    Config
 	log    *slog.Logger
 
@@ -60,7 +66,7 @@ type Relay struct {
 	lastOK       time.Time
 	lastMetrics  time.Time
 	lastCleanup  time.Time
-	afterPublish func() error // test hook: runs after a batch is written, before it is marked
+	afterPublish func([]kafka.Message) error // test hook: runs after a batch is written, before it is marked
 }
 
 // NewRelay returns a relay publishing pool's outbox to cfg.Brokers, with
@@ -75,11 +81,15 @@ func NewRelay(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Relay
 		return nil, errors.New("outbox: a relay needs a pool and brokers")
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 100
+		cfg.BatchSize = 500
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 100 * time.Millisecond
 	}
+	if cfg.BusyPollInterval <= 0 {
+		cfg.BusyPollInterval = 10 * time.Millisecond
+	}
+	cfg.BusyPollInterval = min(cfg.BusyPollInterval, cfg.PollInterval)
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 10 * time.Second
 	}
@@ -91,7 +101,7 @@ func NewRelay(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Relay
 	}
 	r := &Relay{
 		pool:   pool,
-		writer: eventbus.NewWriter(cfg.Brokers, ""),
+		writer: newWriter(cfg),
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "outbox-relay"),
 		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -143,6 +153,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.log.WarnContext(ctx, "outbox publish failed; retrying", "error", err, "retry_in", wait.String())
 		case n == r.cfg.BatchSize:
 			wait = 0 // more may be waiting
+			bo.Reset()
+		case n > 0:
+			wait = r.cfg.BusyPollInterval // events are coming in
 			bo.Reset()
 		default:
 			bo.Reset()
@@ -211,10 +224,10 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		ids[i] = x.id
 	}
 	if err := r.writer.WriteMessages(ctx, msgs...); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("outbox: write %d message(s): %w", len(msgs), err)
 	}
 	if hook := r.afterPublish; hook != nil {
-		if err := hook(); err != nil {
+		if err := hook(msgs); err != nil {
 			return 0, err
 		}
 	}
@@ -230,6 +243,29 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	}
 	r.published.Add(float64(len(batch)))
 	return len(batch), nil
+}
+
+// newWriter is the relay's Kafka writer, set up as eventbus.NewWriter
+// (all in-sync replicas acknowledge, the key picks the partition, no topic
+// auto-creation, a few quick attempts under the relay's own retries) but
+// sized for the relay's synchronous writes of whole batches: a
+// partition's share of a batch is one produce request, and the writer
+// waits only a millisecond for more messages before sending it (the whole
+// batch is handed over at once, so there is never more to wait for).
+func newWriter(cfg Config) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(cfg.Brokers...),
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchSize:              cfg.BatchSize,
+		BatchTimeout:           time.Millisecond,
+		MaxAttempts:            3,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        500 * time.Millisecond,
+		WriteTimeout:           10 * time.Second,
+		ReadTimeout:            10 * time.Second,
+		AllowAutoTopicCreation: false,
+	}
 }
 
 // message is the Kafka message of an outbox row: its key, the envelope as
@@ -251,12 +287,12 @@ func message(x row) kafka.Message {
 	return kafka.Message{Topic: x.topic, Key: []byte(x.key), Value: x.payload, Headers: headers}
 }
 
-// housekeeping refreshes the backlog gauges (at most once a second, or at
-// once when a batch has just drained the outbox) and deletes published
-// rows past the retention (at most once a minute).
+// housekeeping refreshes the backlog gauges (at most once a second, or
+// when a batch has just drained the outbox, at most every PollInterval)
+// and deletes published rows past the retention (at most once a minute).
 func (r *Relay) housekeeping(ctx context.Context, drained bool) {
 	now := time.Now()
-	if drained || now.Sub(r.lastMetrics) >= metricsInterval {
+	if since := now.Sub(r.lastMetrics); since >= metricsInterval || (drained && since >= r.cfg.PollInterval) {
 		r.lastMetrics = now
 		var n int64
 		var age float64

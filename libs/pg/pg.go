@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -89,10 +90,63 @@ func WithBeforeCommit(ctx context.Context, hook func(context.Context, pgx.Tx) er
 	return context.WithValue(ctx, beforeCommitKey{}, hook)
 }
 
+type deferKey struct{}
+
+// Deferred holds the transaction of a read-write InTx run under
+// WithDeferredCommit: fn has succeeded, and the transaction stays open for
+// its owner to add to and then Commit (or Rollback).
+type Deferred struct {
+	mu sync.Mutex
+	tx pgx.Tx
+}
+
+// WithDeferredCommit returns a context under which the first read-write
+// InTx does not commit: once fn (and any WithBeforeCommit hook) succeeds,
+// its transaction is parked in the returned Deferred, and InTx returns nil.
+// A further read-write InTx under the same context runs fn inside the parked
+// transaction (in a savepoint). Request middleware uses it to commit the
+// request's effect together with its stored answer (package idempotency).
+func WithDeferredCommit(ctx context.Context) (context.Context, *Deferred) {
+	d := &Deferred{}
+	return context.WithValue(ctx, deferKey{}, d), d
+}
+
+// Tx is the parked transaction, nil when no InTx parked one.
+func (d *Deferred) Tx() pgx.Tx {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.tx
+}
+
+// Commit commits the parked transaction, if any.
+func (d *Deferred) Commit(ctx context.Context) error {
+	d.mu.Lock()
+	tx := d.tx
+	d.tx = nil
+	d.mu.Unlock()
+	if tx == nil {
+		return nil
+	}
+	return tx.Commit(ctx)
+}
+
+// Rollback rolls the parked transaction back, if any.
+func (d *Deferred) Rollback(ctx context.Context) {
+	d.mu.Lock()
+	tx := d.tx
+	d.tx = nil
+	d.mu.Unlock()
+	if tx != nil {
+		_ = tx.Rollback(ctx)
+	}
+}
+
 // InTx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise; on a serialization failure or deadlock the whole
 // transaction is retried a few times with a short back-off. A hook set with
-// WithBeforeCommit runs in every read-write attempt, after fn.
+// WithBeforeCommit runs in every read-write attempt, after fn; under
+// WithDeferredCommit a read-write transaction is parked instead of
+// committed.
 func InTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
 	if hook, ok := ctx.Value(beforeCommitKey{}).(func(context.Context, pgx.Tx) error); ok && opts.AccessMode != pgx.ReadOnly {
 		inner := fn
@@ -103,10 +157,45 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(p
 			return hook(ctx, tx)
 		}
 	}
+	if d, ok := ctx.Value(deferKey{}).(*Deferred); ok && opts.AccessMode != pgx.ReadOnly {
+		if parked := d.Tx(); parked != nil {
+			return pgx.BeginFunc(ctx, parked, fn) // a savepoint of the parked transaction
+		}
+		return inParkedTx(ctx, pool, opts, fn, d)
+	}
 	const attempts = 5
 	var err error
 	for i := range attempts {
 		err = pgx.BeginTxFunc(ctx, pool, opts, fn)
+		if !Retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(i+1) * 10 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// inParkedTx is InTx under WithDeferredCommit: the same retries, but a
+// successful transaction is parked in d rather than committed.
+func inParkedTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(pgx.Tx) error, d *Deferred) error {
+	const attempts = 5
+	var err error
+	for i := range attempts {
+		var tx pgx.Tx
+		if tx, err = pool.BeginTx(ctx, opts); err != nil {
+			return err
+		}
+		if err = fn(tx); err == nil {
+			d.mu.Lock()
+			d.tx = tx
+			d.mu.Unlock()
+			return nil
+		}
+		_ = tx.Rollback(ctx)
 		if !Retryable(err) {
 			return err
 		}

@@ -43,16 +43,7 @@ func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log
 	if err != nil {
 		return nil, err
 	}
-	consumer, err := inbox.NewConsumer(pool, inbox.Config{
-		Brokers: cfg.KafkaBrokers,
-		GroupID: events.GroupID,
-		Topics:  events.Topics,
-		Handler: events.Handler(st),
-		// A poll's profit credits in one transaction: platform and
-		// system:profit are locked once per batch (see package store).
-		BatchSize: 100,
-		Logger:    log,
-	}, reg)
+	consumer, err := inbox.NewConsumer(pool, events.ConsumerConfig(cfg.KafkaBrokers, st, log), reg)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,29 @@ const GroupID = "withdrawal"
 
 // Topics are the topics the service consumes.
 var Topics = []string{eventbus.TopicProfit}
+
+// ConsumerConfig is the configuration of the service's consumer of
+// Topics, as cmd/withdrawal runs it: the messages of a partition at hand
+// (up to BatchSize) are applied in one transaction by BatchHandler, so
+// that platform and system:profit, which every credit touches, are locked
+// once per batch and the batch's credits written with a few set-based
+// statements (see store.Credits); Handler applies them one by one when a
+// batch fails.
+func ConsumerConfig(brokers []string, st *store.Store, log *slog.Logger) inbox.Config {
+	return inbox.Config{
+		Brokers:      brokers,
+		GroupID:      GroupID,
+		Topics:       Topics,
+		Handler:      Handler(st),
+		BatchHandler: BatchHandler(st),
+		BatchSize:    BatchSize,
+		Logger:       log,
+	}
+}
+
+// BatchSize is the most messages of a partition the consumer applies in
+// one transaction.
+const BatchSize = 100
 
 // allocatedData is the data of profit.allocated.
 type allocatedData struct {
@@ -53,23 +77,53 @@ type allocatedData struct {
 // is a permanent error (dead-lettered at once).
 func Handler(st *store.Store) inbox.Handler {
 	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
-		if env.Type != eventbus.TypeProfitAllocated {
-			return nil
-		}
-		var d allocatedData
-		if err := decode(env, &d); err != nil {
+		c, ok, err := credit(env)
+		if err != nil || !ok {
 			return err
-		}
-		c := ledger.Credit{
-			AllocationID: d.AllocationID, Distributable: d.Distributable.Decimal,
-			ToUser: d.ToUserAmount.Decimal, ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal,
-			UserID: d.UserID, TeamID: d.TeamID,
-		}
-		if !c.ToUser.Add(c.ToTeam).Add(c.ToPlatform).Equal(c.Distributable) || d.UserID <= 0 || d.TeamID <= 0 {
-			return inbox.Permanent(fmt.Errorf("events: allocation %d: shares do not sum to distributable", d.AllocationID))
 		}
 		return st.Credit(ctx, tx, c)
 	}
+}
+
+// BatchHandler applies a batch of profit.events in tx as Handler applies
+// each, in order, with one store.Credits for all of their credits. An
+// event Handler would refuse fails the whole batch (the inbox then applies
+// its events one by one, and Handler dead-letters that one).
+func BatchHandler(st *store.Store) inbox.BatchHandler {
+	return func(ctx context.Context, tx pgx.Tx, envs []eventbus.Envelope) error {
+		credits := make([]ledger.Credit, 0, len(envs))
+		for _, env := range envs {
+			c, ok, err := credit(env)
+			if err != nil {
+				return fmt.Errorf("event %s: %w", env.ID, err)
+			}
+			if ok {
+				credits = append(credits, c)
+			}
+		}
+		return st.Credits(ctx, tx, credits)
+	}
+}
+
+// credit is the ledger credit of a profit.allocated event; ok is false for
+// the other types, which credit nothing.
+func credit(env eventbus.Envelope) (c ledger.Credit, ok bool, err error) {
+	if env.Type != eventbus.TypeProfitAllocated {
+		return c, false, nil
+	}
+	var d allocatedData
+	if err := decode(env, &d); err != nil {
+		return c, false, err
+	}
+	c = ledger.Credit{
+		AllocationID: d.AllocationID, Distributable: d.Distributable.Decimal,
+		ToUser: d.ToUserAmount.Decimal, ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal,
+		UserID: d.UserID, TeamID: d.TeamID,
+	}
+	if !c.ToUser.Add(c.ToTeam).Add(c.ToPlatform).Equal(c.Distributable) || d.UserID <= 0 || d.TeamID <= 0 {
+		return c, false, inbox.Permanent(fmt.Errorf("events: allocation %d: shares do not sum to distributable", d.AllocationID))
+	}
+	return c, true, nil
 }
 
 // decode checks the event against its type's schema and decodes its data.

@@ -142,9 +142,10 @@ func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
 
 // TestBatchOfAllocationsIsCreditedOnceEach delivers many profit.allocated
 // events (redeliveries among them) at once to the service's consumer in
-// batch mode: each allocation is credited once, several credits share a
-// transaction, and the hash chains of the accounts they all touch
-// (platform, system:profit) hold across the credits of one transaction.
+// batch mode, configured as the service runs it: each allocation is
+// credited once, several credits share a transaction, and the hash chains
+// of the accounts they all touch (platform, system:profit) hold across the
+// credits of one transaction.
 func TestBatchOfAllocationsIsCreditedOnceEach(t *testing.T) {
 	brokers := kafkatest.Start(t, eventbus.TopicProfit, eventbus.DLQTopic(eventbus.TopicProfit))
 	pool := pgtest.New(t, store.Migrations())
@@ -173,10 +174,10 @@ func TestBatchOfAllocationsIsCreditedOnceEach(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	consumer, err := inbox.NewConsumer(pool, inbox.Config{
-		Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics, Handler: events.Handler(st),
-		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, BatchSize: 100,
-	}, prometheus.NewRegistry())
+	// The consumer as the service runs it (BatchHandler, store.Credits).
+	cfg := events.ConsumerConfig(brokers, st, nil)
+	cfg.RetryBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	consumer, err := inbox.NewConsumer(pool, cfg, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,23 +130,30 @@ func accountOwner(account string) (string, int64, error) {
 }
 
 // lockAccounts creates the accounts that do not exist yet and locks all of
-// them, in sorted order, for the rest of tx.
+// them, in sorted order, for the rest of tx (one round trip).
 func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (map[string]*locked, error) {
 	names := slices.Clone(accounts)
 	slices.Sort(names)
 	names = slices.Compact(names)
-	for _, a := range names {
-		typ, id, err := accountOwner(a)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO accounts (account, owner_type, owner_id) VALUES ($1, $2, $3)
-			ON CONFLICT (account) DO NOTHING`, a, typ, id); err != nil {
+	types := make([]string, len(names))
+	ids := make([]int64, len(names))
+	for i, a := range names {
+		var err error
+		if types[i], ids[i], err = accountOwner(a); err != nil {
 			return nil, err
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT account, available::text, last_hash FROM accounts
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO accounts (account, owner_type, owner_id)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT (account) DO NOTHING`, names, types, ids)
+	b.Queue(`SELECT account, available::text, last_hash FROM accounts
 		WHERE account = ANY($1) ORDER BY account FOR UPDATE`, names)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +173,9 @@ func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (map[strin
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := br.Close(); err != nil {
 		return nil, err
 	}
 	if len(out) != len(names) {
@@ -227,15 +237,21 @@ func post(ctx context.Context, tx pgx.Tx, accs map[string]*locked, kind, refType
 // over (the unique (ref_type, ref_id, kind, account) key is the last
 // guard).
 func (s *Store) Credit(ctx context.Context, tx pgx.Tx, c ledger.Credit) error {
+	return s.Credits(ctx, tx, []ledger.Credit{c})
+}
+
+// checkCredit refuses a credit whose shares do not sum to a positive
+// distributable amount.
+func checkCredit(c ledger.Credit) error {
 	if !c.ToUser.Add(c.ToTeam).Add(c.ToPlatform).Equal(c.Distributable) || !c.Distributable.IsPositive() ||
 		c.ToUser.IsNegative() || c.ToTeam.IsNegative() || c.ToPlatform.IsNegative() {
 		return fmt.Errorf("store: allocation %d: shares do not sum to a positive distributable amount", c.AllocationID)
 	}
-	var done bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM entries WHERE ref_type = $1 AND ref_id = $2 AND kind = $3)`,
-		ledger.RefAllocation, c.AllocationID, ledger.KindProfitCredit).Scan(&done); err != nil || done {
-		return err
-	}
+	return nil
+}
+
+// creditLegs are the legs of c's transfer.
+func creditLegs(c ledger.Credit) []leg {
 	user := ledger.Owner{Type: ledger.OwnerUser, ID: c.UserID}.Account()
 	team := ledger.Owner{Type: ledger.OwnerTeam, ID: c.TeamID}.Account()
 	legs := []leg{{account: ledger.AccountProfit, amount: c.Distributable.Neg()}}
@@ -247,16 +263,153 @@ func (s *Store) Credit(ctx context.Context, tx pgx.Tx, c ledger.Credit) error {
 			legs = append(legs, leg{account: share.account, amount: share.amount, credited: share.amount})
 		}
 	}
-	names := make([]string, len(legs))
-	for i, l := range legs {
-		names[i] = l.account
+	return legs
+}
+
+// Credits applies the credits of several profit.allocated events in tx,
+// in order, with the effects of Credit on each (one transfer per
+// allocation, an allocation credited before, or earlier in cs, passed
+// over), but with a few set-based statements for all of them: the
+// accounts of every credit are created and locked at once (sorted, as
+// lockAccounts does), the transfers inserted by one statement, each
+// entry's hash chained in Go onto its account's previous entry (the last
+// entry of an earlier credit of the batch, or the locked row's last_hash),
+// the entries inserted by one statement in that order, and each account's
+// buckets and last_hash updated once. Any invalid credit fails the whole
+// call.
+func (s *Store) Credits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	allocations := make([]int64, len(cs))
+	for i, c := range cs {
+		if err := checkCredit(c); err != nil {
+			return err
+		}
+		allocations[i] = c.AllocationID
+	}
+	// One index lookup per allocation (the lateral LIMIT 1 keeps the
+	// planner from scanning every credit entry for ref_id = ANY(...)).
+	rows, err := tx.Query(ctx, `SELECT a.id FROM unnest($3::bigint[]) AS a(id)
+		CROSS JOIN LATERAL (SELECT 1 FROM entries e WHERE e.ref_type = $1 AND e.ref_id = a.id AND e.kind = $2 LIMIT 1) AS hit`,
+		ledger.RefAllocation, ledger.KindProfitCredit, allocations)
+	if err != nil {
+		return err
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	skip := make(map[int64]bool, len(cs))
+	for _, id := range done {
+		skip[id] = true
+	}
+	type credit struct {
+		c    ledger.Credit
+		legs []leg
+		at   time.Time
+		id   int64 // the transfer's
+	}
+	todo := make([]credit, 0, len(cs))
+	var names []string
+	for _, c := range cs {
+		if skip[c.AllocationID] {
+			continue
+		}
+		skip[c.AllocationID] = true
+		legs := creditLegs(c)
+		sum := decimal.Zero
+		for _, l := range legs {
+			sum = sum.Add(l.amount)
+			names = append(names, l.account)
+		}
+		if !sum.IsZero() {
+			return fmt.Errorf("store: credit for allocation %d sums to %s, not 0", c.AllocationID, sum)
+		}
+		todo = append(todo, credit{c: c, legs: legs})
+	}
+	if len(todo) == 0 {
+		return nil
 	}
 	accs, err := lockAccounts(ctx, tx, names...)
 	if err != nil {
 		return err
 	}
-	_, err = post(ctx, tx, accs, ledger.KindProfitCredit, ledger.RefAllocation, c.AllocationID, legs)
-	return err
+
+	// Taken under the locks, so each account's entries are in time order.
+	refs := make([]int64, len(todo))
+	times := make([]time.Time, len(todo))
+	for i := range todo {
+		todo[i].at = time.Now().UTC().Truncate(time.Microsecond)
+		refs[i], times[i] = todo[i].c.AllocationID, todo[i].at
+	}
+	rows, err = tx.Query(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at)
+		SELECT $1, $2, t.ref, t.at FROM unnest($3::bigint[], $4::timestamptz[]) WITH ORDINALITY AS t(ref, at, n)
+		ORDER BY t.n RETURNING id, ref_id`, ledger.KindProfitCredit, ledger.RefAllocation, refs, times)
+	if err != nil {
+		return err
+	}
+	transferOf := make(map[int64]int64, len(todo))
+	var id, ref int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &ref}, func() error { transferOf[ref] = id; return nil }); err != nil {
+		return err
+	}
+
+	n := 0
+	for _, t := range todo {
+		n += len(t.legs)
+	}
+	var (
+		eTransfer, eRef   = make([]int64, 0, n), make([]int64, 0, n)
+		eAccount, eAmount = make([]string, 0, n), make([]string, 0, n)
+		eAt               = make([]time.Time, 0, n)
+		ePrev, eHash      = make([][]byte, 0, n), make([][]byte, 0, n)
+		credited          = map[string]decimal.Decimal{}
+		balance           = map[string]decimal.Decimal{}
+		order             []string
+	)
+	for _, t := range todo {
+		tid, ok := transferOf[t.c.AllocationID]
+		if !ok {
+			return fmt.Errorf("store: no transfer inserted for allocation %d", t.c.AllocationID)
+		}
+		for _, l := range t.legs {
+			acc := accs[l.account]
+			h := ledger.EntryHash(acc.lastHash, l.account, l.amount, ledger.KindProfitCredit, ledger.RefAllocation, t.c.AllocationID, tid, t.at)
+			eTransfer, eRef, eAt = append(eTransfer, tid), append(eRef, t.c.AllocationID), append(eAt, t.at)
+			eAccount, eAmount = append(eAccount, l.account), append(eAmount, l.amount.StringFixed(8))
+			ePrev, eHash = append(ePrev, acc.lastHash), append(eHash, h)
+			acc.lastHash = h
+			if _, ok := balance[l.account]; !ok {
+				order = append(order, l.account)
+			}
+			credited[l.account] = credited[l.account].Add(l.credited)
+			balance[l.account] = balance[l.account].Add(l.amount)
+		}
+	}
+	uCredited, uBalance, uHash := make([]string, len(order)), make([]string, len(order)), make([][]byte, len(order))
+	for i, a := range order {
+		uCredited[i], uBalance[i], uHash[i] = credited[a].String(), balance[a].String(), accs[a].lastHash
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO entries (transfer_id, account, amount, kind, ref_type, ref_id, created_at, prev_hash, hash)
+		SELECT e.transfer_id, e.account, e.amount::numeric, $1, $2, e.ref_id, e.created_at, e.prev_hash, e.hash
+		FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[], $8::bytea[], $9::bytea[])
+			WITH ORDINALITY AS e(transfer_id, account, amount, ref_id, created_at, prev_hash, hash, n)
+		ORDER BY e.n`, ledger.KindProfitCredit, ledger.RefAllocation, eTransfer, eAccount, eAmount, eRef, eAt, ePrev, eHash)
+	b.Queue(`UPDATE accounts a SET credited = a.credited + u.add_credited::numeric, balance = a.balance + u.add_balance::numeric,
+			last_hash = u.new_hash
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS u(account, add_credited, add_balance, new_hash)
+		WHERE a.account = u.account`, order, uCredited, uBalance, uHash)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	return br.Close()
 }
 
 // --- balances ----------------------------------------------------------------
