@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,12 +20,23 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
+// DefaultMaxConns is the pool size when the URL sets no pool_max_conns.
+// pgx's own default (the CPU count, at least 4) is too small for a service
+// whose consumer partitions, outbox relay and HTTP requests each hold a
+// connection at once: with 4, requests would wait for a connection held by
+// transactions that wait for a row lock held by a transaction that waits for
+// a connection.
+const DefaultMaxConns = 16
+
 // Connect opens a pool to url (a postgres:// URL or key=value DSN; pool
 // settings such as pool_max_conns may be given in it) and checks it answers.
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pg: parse DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
