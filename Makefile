@@ -65,6 +65,15 @@ fuzz-smoke: ## run every Go fuzz target (request and event decoders, money) for 
 check-invariants: ## check the money invariants of a running stack through its edge (default: the `make run` stack; EDGE=…, ADMIN_EMAIL=…, ADMIN_PASSWORD=…, INVARIANTS_FLAGS=-wait=60s)
 	@go run ./devstack/cmd/check-invariants $(INVARIANTS_FLAGS)
 
+.PHONY: backup
+backup: ## dump every service database of the running dev stack with a manifest (BACKUP_FLAGS=-services=stats -out DIR); see docs/operations-backup.md
+	@go run ./devstack/cmd/dbtool backup $(BACKUP_FLAGS)
+
+.PHONY: restore
+restore: ## restore databases of the running dev stack from a backup (BACKUP=.devstack/backups/<time>, RESTORE_FLAGS=-services=stats), then run make check-invariants
+	@test -n "$(BACKUP)" || { echo "make restore needs BACKUP=<backup directory>"; exit 2; }
+	@go run ./devstack/cmd/dbtool restore -from $(BACKUP) $(RESTORE_FLAGS)
+
 .PHONY: chaos
 chaos: deps build ## kill services and restart PostgreSQL under load for a few minutes (loopback), then check that no money was created, lost or counted twice (CHAOS_FLAGS=-duration=90s)
 	@go run ./devstack/chaos -bin $(DEVSTACK)/bin $(CHAOS_FLAGS)

@@ -88,9 +88,12 @@ func (s StaticKeys) Key(_ context.Context, kid string) (ed25519.PublicKey, error
 }
 
 // RemoteKeys fetches a JWKS over HTTP, caches it for Refresh, and refetches
-// at most once per MinInterval when a token names an unknown kid (so a key
+// when a token names an unknown kid, at most once per MinInterval (so a key
 // rotation is picked up at once without letting bad tokens hammer the
-// auth service).
+// auth service). Only fetches caused by unknown kids count toward
+// MinInterval: the first token of a new key is not refused because the
+// cache happened to be refreshed a moment before. A key that leaves the
+// JWKS (retired) stops verifying at the next refresh, within Refresh.
 type RemoteKeys struct {
 	URL         string
 	Client      *http.Client
@@ -100,12 +103,14 @@ type RemoteKeys struct {
 	mu      sync.Mutex
 	keys    map[string]ed25519.PublicKey
 	fetched time.Time
+	// unknownFetched is the last fetch caused by an unknown kid.
+	unknownFetched time.Time
 }
 
 // NewRemoteKeys returns a RemoteKeys with sensible intervals.
 func NewRemoteKeys(url string) *RemoteKeys {
 	return &RemoteKeys{URL: url, Client: &http.Client{Timeout: 5 * time.Second},
-		Refresh: 5 * time.Minute, MinInterval: 5 * time.Second}
+		Refresh: time.Minute, MinInterval: 5 * time.Second}
 }
 
 // Key implements KeySource.
@@ -117,8 +122,11 @@ func (r *RemoteKeys) Key(ctx context.Context, kid string) (ed25519.PublicKey, er
 	if ok && !stale {
 		return k, nil
 	}
-	if !stale && time.Since(r.fetched) < r.MinInterval {
-		return nil, ErrUnknownKey
+	if !stale {
+		if time.Since(r.unknownFetched) < r.MinInterval {
+			return nil, ErrUnknownKey
+		}
+		r.unknownFetched = time.Now()
 	}
 	if err := r.fetch(ctx); err != nil {
 		if ok { // keep serving the cached key while the auth service is away

@@ -137,6 +137,53 @@ func TestRemoteKeysPicksUpRotation(t *testing.T) {
 	}
 }
 
+func TestRemoteKeysNewKeyRightAfterRefresh(t *testing.T) {
+	pub1, _ := newKey(t)
+	pub2, priv2 := newKey(t)
+	var served atomic.Value
+	served.Store(JWKS{Keys: []JWK{PublicJWK(pub1)}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(served.Load())
+	}))
+	defer srv.Close()
+	keys := NewRemoteKeys(srv.URL)
+	keys.MinInterval = time.Hour
+	ctx := context.Background()
+	if err := keys.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The key set was fetched a moment ago, but not because of an unknown
+	// kid: the first token of a rotated key is still looked up.
+	served.Store(JWKS{Keys: []JWK{PublicJWK(pub1), PublicJWK(pub2)}})
+	v := NewVerifier(keys, "fund-auth", "fund-api")
+	if _, err := v.Verify(ctx, sign(t, jwt.SigningMethodEdDSA, priv2, Thumbprint(pub2), claimsFor(time.Now().Add(time.Hour)))); err != nil {
+		t.Fatalf("rotated key right after a fetch: %v", err)
+	}
+}
+
+func TestRemoteKeysDropsRetiredKey(t *testing.T) {
+	pub1, priv1 := newKey(t)
+	pub2, _ := newKey(t)
+	var served atomic.Value
+	served.Store(JWKS{Keys: []JWK{PublicJWK(pub2), PublicJWK(pub1)}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(served.Load())
+	}))
+	defer srv.Close()
+	keys := NewRemoteKeys(srv.URL)
+	v := NewVerifier(keys, "fund-auth", "fund-api")
+	ctx := context.Background()
+	tok := sign(t, jwt.SigningMethodEdDSA, priv1, Thumbprint(pub1), claimsFor(time.Now().Add(time.Hour)))
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("key 1 while published: %v", err)
+	}
+	served.Store(JWKS{Keys: []JWK{PublicJWK(pub2)}})
+	keys.Refresh = 0 // the next lookup refreshes, as it does once Refresh has passed
+	if _, err := v.Verify(ctx, tok); err == nil {
+		t.Fatal("a token of a key no longer published still verifies after a refresh")
+	}
+}
+
 func TestRequire(t *testing.T) {
 	pub, priv := newKey(t)
 	v := NewVerifier(StaticKeys{Thumbprint(pub): pub}, "fund-auth", "fund-api")

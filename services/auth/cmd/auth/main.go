@@ -26,6 +26,8 @@ import (
 func main() {
 	healthcheck := flag.Bool("healthcheck", false, "check the running service's /readyz and exit 0 (ready) or 1")
 	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
+	listKeys := flag.Bool("list-keys", false, "list the signing keys recorded in the database (kid, state) and exit")
+	retireKey := flag.String("retire-key", "", "retire this `kid` at once — it leaves the JWKS and its tokens are refused — and exit; the key must have been rotated out")
 	flag.Parse()
 
 	cfg, err := loadConfig()
@@ -36,6 +38,13 @@ func main() {
 	if *healthcheck {
 		if err := serve.Healthcheck(cfg.HTTPAddr); err != nil {
 			fmt.Fprintln(os.Stderr, "auth: not ready:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *listKeys || *retireKey != "" {
+		if err := manageKeys(context.Background(), cfg, *listKeys, *retireKey, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "auth:", err)
 			os.Exit(1)
 		}
 		return
@@ -90,7 +99,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) er
 	}
 
 	svc := identity.New(st, signer, identity.Options{RefreshTTL: cfg.RefreshTokenTTL, BcryptCost: cfg.BcryptCost})
-	verifier := libauth.NewVerifier(libauth.StaticKeys{signer.KID(): signer.Public()}, cfg.JWTIssuer, cfg.JWTAudience)
+	// The service accepts what its JWKS publishes: tokens of a rotated key
+	// keep working until the key leaves the JWKS, as in the other services.
+	verifier := libauth.NewVerifier(publisher, cfg.JWTIssuer, cfg.JWTAudience)
 	registry, reg := observability.NewRegistry("auth")
 	metrics := observability.NewHTTPMetrics(reg, log)
 	handler := transport.NewHandler(endpoint.New(svc, publisher), verifier, metrics.Wrap)

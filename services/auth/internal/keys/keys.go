@@ -148,10 +148,36 @@ func NewPublisher(ctx context.Context, signer *Signer, store KeyStore, now func(
 	return &Publisher{signer: signer, store: store, now: now}, nil
 }
 
+var _ libauth.KeySource = (*Publisher)(nil)
+
+// Key implements libauth.KeySource for the service's own verifier: it
+// accepts exactly the keys the JWKS publishes, so a token of a rotated key
+// keeps working here as it does in the other services, and stops when the
+// key leaves the JWKS.
+func (p *Publisher) Key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	if kid == p.signer.KID() {
+		return p.signer.Public(), nil
+	}
+	pubs, err := p.published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, pub := range pubs {
+		if libauth.Thumbprint(pub) == kid {
+			return pub, nil
+		}
+	}
+	return nil, libauth.ErrUnknownKey
+}
+
+// published lists the stored keys still to be served.
+func (p *Publisher) published(ctx context.Context) ([]ed25519.PublicKey, error) {
+	return p.store.PublishedKeys(ctx, p.now().UTC().Add(-p.signer.TTL()-libauth.Leeway))
+}
+
 // JWKS returns the key set to publish.
 func (p *Publisher) JWKS(ctx context.Context) (libauth.JWKS, error) {
-	since := p.now().UTC().Add(-p.signer.TTL() - libauth.Leeway)
-	pubs, err := p.store.PublishedKeys(ctx, since)
+	pubs, err := p.published(ctx)
 	if err != nil {
 		return libauth.JWKS{}, err
 	}

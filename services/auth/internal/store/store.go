@@ -392,14 +392,67 @@ func (s *Store) RemoveMember(ctx context.Context, teamID, userID int64, now time
 }
 
 // RegisterSigningKey records the key now signing tokens and retires every
-// other key that was still current.
+// other key that was still current. A key retired at once (RetireSigningKey)
+// is refused: it must not sign again.
 func (s *Store) RegisterSigningKey(ctx context.Context, kid string, pub ed25519.PublicKey, now time.Time) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		var revoked bool
+		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM signing_keys WHERE kid = $1`, kid).Scan(&revoked)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if revoked {
+			return fmt.Errorf("signing key %s was retired with -retire-key: configure a new key", kid)
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, public_key, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (kid) DO UPDATE SET retired_at = NULL`, kid, []byte(pub), now); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $2 WHERE kid <> $1 AND retired_at IS NULL`, kid, now)
+		_, err = tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $2 WHERE kid <> $1 AND retired_at IS NULL`, kid, now)
+		return err
+	})
+}
+
+// SigningKey is one key that has signed tokens.
+type SigningKey struct {
+	KID       string
+	CreatedAt time.Time
+	RetiredAt *time.Time
+	RevokedAt *time.Time
+}
+
+// SigningKeys lists every key, newest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT kid, created_at, retired_at, revoked_at FROM signing_keys ORDER BY created_at DESC, kid`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[SigningKey])
+}
+
+// ErrCurrentKey is returned when the key to retire still signs tokens.
+var ErrCurrentKey = errors.New("the key still signs tokens: rotate to a new key first")
+
+// ErrUnknownKey is returned for a kid that never signed a token.
+var ErrUnknownKey = errors.New("no such signing key")
+
+// RetireSigningKey retires a key that no longer signs tokens at once: it
+// leaves the JWKS now rather than a token lifetime after its rotation.
+// Retiring a key again changes nothing.
+func (s *Store) RetireSigningKey(ctx context.Context, kid string, now time.Time) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var current bool
+		err := tx.QueryRow(ctx, `SELECT retired_at IS NULL FROM signing_keys WHERE kid = $1 FOR UPDATE`, kid).Scan(&current)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrUnknownKey
+		}
+		if err != nil {
+			return err
+		}
+		if current {
+			return ErrCurrentKey
+		}
+		_, err = tx.Exec(ctx, `UPDATE signing_keys SET revoked_at = $2 WHERE kid = $1 AND revoked_at IS NULL`, kid, now)
 		return err
 	})
 }
@@ -407,7 +460,8 @@ func (s *Store) RegisterSigningKey(ctx context.Context, kid string, pub ed25519.
 // PublishedKeys returns the keys still to be served: current ones and those
 // retired after retiredSince.
 func (s *Store) PublishedKeys(ctx context.Context, retiredSince time.Time) ([]ed25519.PublicKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT public_key FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC`, retiredSince)
+	rows, err := s.pool.Query(ctx, `SELECT public_key FROM signing_keys
+		WHERE revoked_at IS NULL AND (retired_at IS NULL OR retired_at > $1) ORDER BY created_at DESC`, retiredSince)
 	if err != nil {
 		return nil, err
 	}
