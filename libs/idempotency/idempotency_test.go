@@ -699,3 +699,28 @@ func TestPurge(t *testing.T) {
 	s.call("7", path, `{}`, "old-0")
 	wantRuns(t, s, 5)
 }
+
+// A key left in flight by a release before lease_until existed (no lease,
+// no effect mark: that release commits the effect before storing the
+// answer) is never taken over within the TTL, so a rolling update cannot
+// run such a request twice.
+func TestKeyWithoutLeaseIsNotTakenOver(t *testing.T) {
+	c := &clock{now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
+	first := s.call("7", path, `{}`, "k")
+	if first.Code != http.StatusCreated {
+		t.Fatalf("first = %d", first.Code)
+	}
+	// Put the row back as the previous release leaves a crashed request.
+	if _, err := s.pool.Exec(context.Background(), `UPDATE idempotency_keys SET status = NULL, response_body = NULL,
+		response_headers = NULL, completed_at = NULL, effect_at = NULL, lease_until = NULL, created_at = $1`, c.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, s.call("7", path, `{}`, "k"), http.StatusConflict, "idempotency_key_in_flight")
+	wantRuns(t, s, 1)
+	c.Advance(24 * time.Hour) // past the TTL it is an unused key again
+	if again := s.call("7", path, `{}`, "k"); again.Code != http.StatusCreated || again.Header().Get(idempotency.ReplayedHeader) != "" {
+		t.Fatalf("after the TTL = %d %v", again.Code, again.Header())
+	}
+	wantRuns(t, s, 2)
+}

@@ -53,15 +53,15 @@ func (s *store) claim(ctx context.Context, req *request) (claimed bool, p prior,
 		// Microseconds: what timestamptz keeps, so the value reads back equal.
 		now := s.now().UTC().Truncate(time.Microsecond)
 		tag, err := s.pool.Exec(ctx, `
-INSERT INTO idempotency_keys (caller, key, request_hash, method, path, created_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO idempotency_keys (caller, key, request_hash, method, path, created_at, lease_until)
+VALUES ($1, $2, $3, $4, $5, $6, $8)
 ON CONFLICT (caller, key) DO UPDATE
    SET request_hash = EXCLUDED.request_hash, method = EXCLUDED.method, path = EXCLUDED.path,
        status = NULL, response_body = NULL, response_headers = NULL,
-       created_at = EXCLUDED.created_at, completed_at = NULL, effect_at = NULL
+       created_at = EXCLUDED.created_at, completed_at = NULL, effect_at = NULL, lease_until = EXCLUDED.lease_until
  WHERE idempotency_keys.created_at <= $7
-    OR (idempotency_keys.status IS NULL AND idempotency_keys.effect_at IS NULL AND idempotency_keys.created_at <= $8)`,
-			req.caller, req.key, req.hash, req.method, req.path, now, now.Add(-s.ttl), now.Add(-s.lease))
+    OR (idempotency_keys.status IS NULL AND idempotency_keys.effect_at IS NULL AND idempotency_keys.lease_until <= $6)`,
+			req.caller, req.key, req.hash, req.method, req.path, now, now.Add(-s.ttl), now.Add(s.lease))
 		if err != nil {
 			return false, p, err
 		}
@@ -70,23 +70,24 @@ ON CONFLICT (caller, key) DO UPDATE
 			return true, p, nil
 		}
 		var (
-			status    *int
-			body      []byte
-			headers   map[string][]string
-			createdAt time.Time
-			effectAt  *time.Time
+			status     *int
+			body       []byte
+			headers    map[string][]string
+			createdAt  time.Time
+			effectAt   *time.Time
+			leaseUntil *time.Time
 		)
 		err = s.pool.QueryRow(ctx, `
-SELECT request_hash, status, response_body, response_headers, created_at, effect_at
+SELECT request_hash, status, response_body, response_headers, created_at, effect_at, lease_until
   FROM idempotency_keys WHERE caller = $1 AND key = $2`, req.caller, req.key).
-			Scan(&p.hash, &status, &body, &headers, &createdAt, &effectAt)
+			Scan(&p.hash, &status, &body, &headers, &createdAt, &effectAt, &leaseUntil)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // released in between: try to claim it again
 		}
 		if err != nil {
 			return false, p, err
 		}
-		if !createdAt.After(now.Add(-s.ttl)) || (status == nil && effectAt == nil && !createdAt.After(now.Add(-s.lease))) {
+		if !createdAt.After(now.Add(-s.ttl)) || (status == nil && effectAt == nil && leaseUntil != nil && !leaseUntil.After(now)) {
 			continue // expired or abandoned in between: try to take it over
 		}
 		if status != nil {

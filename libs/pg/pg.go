@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 // DefaultMaxConns is the pool size when the URL sets no pool_max_conns.
@@ -59,11 +60,18 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 }
 
 // Migrate applies every pending migration in migrations (goose SQL files at
-// its root) and logs what it applied.
+// its root), under a session advisory lock so that concurrent starts migrate
+// one at a time, and logs what it applied.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations fs.FS) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations)
+	// A session advisory lock: replicas starting at once migrate one after
+	// the other.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("pg: migrations lock: %w", err)
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations, goose.WithSessionLocker(locker))
 	if err != nil {
 		return fmt.Errorf("pg: migrations: %w", err)
 	}
