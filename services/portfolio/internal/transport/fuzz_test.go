@@ -1,99 +1,63 @@
 package transport
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"hash/fnv"
-	"net/http"
-	"net/url"
-	"reflect"
-	"regexp"
-	"slices"
-	"strings"
 	"testing"
-	"time"
-	"unicode/utf8"
 
-	kithttp "github.com/go-kit/kit/transport/http"
-	"github.com/shopspring/decimal"
-
-	"github.com/fundplatform/platform/libs/httpx"
-	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/libs/httpx/decodefuzz"
 	"github.com/fundplatform/platform/services/portfolio/internal/endpoint"
 	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
 )
 
-// fuzzRoute is one route of NewHandler with the decoder its go-kit server
-// runs, the query parameters and body fields that decoder reads, what a
-// successful decode guarantees, and valid examples. Every route the router
-// serves must be listed (TestFuzzRoutesCoverEveryRoute); decode is nil only
-// for a route that reads no request at all.
-type fuzzRoute struct {
-	route  string // as Router.Routes lists it: "METHOD /path/{param}"
-	decode kithttp.DecodeRequestFunc
-	query  []string
-	fields []string
-	check  func(t *testing.T, req any)
-	valid  []fuzzInput
-}
-
-// fuzzInput is one request: the path values in the order of the pattern,
-// the raw query and the body.
-type fuzzInput struct {
-	path  []string
-	query string
-	body  string
-}
-
-var fuzzRoutes = []fuzzRoute{
-	{route: "POST /api/v1/portfolios", decode: decodeBody[portfolio.NewPortfolio],
-		fields: []string{"name", "description", "user_id", "team_id", "currency"},
-		check:  func(t *testing.T, v any) { fuzzAs[portfolio.NewPortfolio](t, v) },
-		valid: []fuzzInput{{body: `{"name":"Growth","description":"","user_id":7,"team_id":3,"currency":"USD"}`},
-			{body: `{"name":"Growth","user_id":7,"team_id":3}`}}},
-	{route: "GET /api/v1/portfolios", decode: decodeListPortfolios, query: []string{"limit", "offset", "user_id", "team_id"},
-		check: func(t *testing.T, v any) {
-			req := fuzzAs[endpoint.ListPortfoliosRequest](t, v)
-			fuzzPage(t, req.Page.Limit, req.Page.Offset)
-			fuzzOptionalID(t, "user_id", req.Filter.UserID)
-			fuzzOptionalID(t, "team_id", req.Filter.TeamID)
+var fuzzRoutes = []decodefuzz.Route{
+	{Route: "POST /api/v1/portfolios", Decode: decodeBody[portfolio.NewPortfolio],
+		Fields: []string{"name", "description", "user_id", "team_id", "currency"},
+		Check:  func(t *testing.T, v any) { decodefuzz.As[portfolio.NewPortfolio](t, v) },
+		Valid: []decodefuzz.Input{{Body: `{"name":"Growth","description":"","user_id":7,"team_id":3,"currency":"USD"}`},
+			{Body: `{"name":"Growth","user_id":7,"team_id":3}`}}},
+	{Route: "GET /api/v1/portfolios", Decode: decodeListPortfolios, Query: []string{"limit", "offset", "user_id", "team_id"},
+		Check: func(t *testing.T, v any) {
+			req := decodefuzz.As[endpoint.ListPortfoliosRequest](t, v)
+			decodefuzz.Page(t, req.Page.Limit, req.Page.Offset)
+			decodefuzz.OptionalID(t, "user_id", req.Filter.UserID)
+			decodefuzz.OptionalID(t, "team_id", req.Filter.TeamID)
 			if req.Filter.Visible != nil {
 				t.Fatal("the visibility filter comes from the caller, not the query")
 			}
 		},
-		valid: []fuzzInput{{query: "limit=10&offset=0&user_id=7&team_id=3"}, {query: ""}}},
-	{route: "GET /api/v1/portfolios/{id}", decode: decodeID,
-		check: func(t *testing.T, v any) { fuzzID(t, "id", fuzzAs[endpoint.IDRequest](t, v).ID) },
-		valid: []fuzzInput{{path: []string{"42"}}}},
-	{route: "PATCH /api/v1/portfolios/{id}", decode: decodeUpdate, fields: []string{"name", "description", "user_id", "team_id"},
-		check: func(t *testing.T, v any) { fuzzID(t, "id", fuzzAs[endpoint.UpdatePortfolioRequest](t, v).ID) },
-		valid: []fuzzInput{{path: []string{"42"}, body: `{"name":"Growth II","user_id":8,"team_id":null}`}}},
-	{route: "POST /api/v1/portfolios/{id}/nav", decode: decodeRecordNAV, fields: []string{"as_of", "nav", "net_flow", "units"},
-		check: func(t *testing.T, v any) {
-			req := fuzzAs[endpoint.RecordNAVRequest](t, v)
-			fuzzID(t, "id", req.PortfolioID)
-			fuzzTime(t, "as_of", req.Input.AsOf, false)
-			fuzzAmount(t, "nav", req.Input.NAV)
-			fuzzAmount(t, "net_flow", req.Input.NetFlow)
+		Valid: []decodefuzz.Input{{Query: "limit=10&offset=0&user_id=7&team_id=3"}, {Query: ""}}},
+	{Route: "GET /api/v1/portfolios/{id}", Decode: decodeID,
+		Check: func(t *testing.T, v any) { decodefuzz.ID(t, "id", decodefuzz.As[endpoint.IDRequest](t, v).ID) },
+		Valid: []decodefuzz.Input{{Path: []string{"42"}}}},
+	{Route: "PATCH /api/v1/portfolios/{id}", Decode: decodeUpdate, Fields: []string{"name", "description", "user_id", "team_id"},
+		Check: func(t *testing.T, v any) {
+			decodefuzz.ID(t, "id", decodefuzz.As[endpoint.UpdatePortfolioRequest](t, v).ID)
+		},
+		Valid: []decodefuzz.Input{{Path: []string{"42"}, Body: `{"name":"Growth II","user_id":8,"team_id":null}`}}},
+	{Route: "POST /api/v1/portfolios/{id}/nav", Decode: decodeRecordNAV, Fields: []string{"as_of", "nav", "net_flow", "units"},
+		Check: func(t *testing.T, v any) {
+			req := decodefuzz.As[endpoint.RecordNAVRequest](t, v)
+			decodefuzz.ID(t, "id", req.PortfolioID)
+			decodefuzz.Time(t, "as_of", req.Input.AsOf, false)
+			decodefuzz.Amount(t, "nav", req.Input.NAV)
+			decodefuzz.Amount(t, "net_flow", req.Input.NetFlow)
 			if req.Input.Units != nil {
-				fuzzAmount(t, "units", *req.Input.Units)
+				decodefuzz.Amount(t, "units", *req.Input.Units)
 			}
 		},
-		valid: []fuzzInput{
-			{path: []string{"42"}, body: `{"as_of":"2026-03-01T12:00:00Z","nav":"1000.50","net_flow":-25,"units":"100.12345678"}`},
-			{path: []string{"42"}, body: `{"as_of":"2026-03-01T12:00:00.123456+01:00","nav":999999999999.99999999,"net_flow":null,"units":null}`},
-			{path: []string{"42"}, body: `{"as_of":"2026-03-01T12:00:00Z","nav":"0"}`}}},
-	{route: "GET /api/v1/portfolios/{id}/nav", decode: decodeListNAV, query: []string{"from", "to", "limit", "offset"},
-		check: func(t *testing.T, v any) {
-			req := fuzzAs[endpoint.ListNAVRequest](t, v)
-			fuzzID(t, "id", req.PortfolioID)
-			fuzzPage(t, req.Page.Limit, req.Page.Offset)
-			fuzzOptionalTime(t, "from", req.Filter.From)
-			fuzzOptionalTime(t, "to", req.Filter.To)
+		Valid: []decodefuzz.Input{
+			{Path: []string{"42"}, Body: `{"as_of":"2026-03-01T12:00:00Z","nav":"1000.50","net_flow":-25,"units":"100.12345678"}`},
+			{Path: []string{"42"}, Body: `{"as_of":"2026-03-01T12:00:00.123456+01:00","nav":999999999999.99999999,"net_flow":null,"units":null}`},
+			{Path: []string{"42"}, Body: `{"as_of":"2026-03-01T12:00:00Z","nav":"0"}`}}},
+	{Route: "GET /api/v1/portfolios/{id}/nav", Decode: decodeListNAV, Query: []string{"from", "to", "limit", "offset"},
+		Check: func(t *testing.T, v any) {
+			req := decodefuzz.As[endpoint.ListNAVRequest](t, v)
+			decodefuzz.ID(t, "id", req.PortfolioID)
+			decodefuzz.Page(t, req.Page.Limit, req.Page.Offset)
+			decodefuzz.OptionalTime(t, "from", req.Filter.From)
+			decodefuzz.OptionalTime(t, "to", req.Filter.To)
 		},
-		valid: []fuzzInput{{path: []string{"42"}, query: "from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00.5%2B01:00&limit=5"}}},
-	{route: "GET /openapi.json"},
+		Valid: []decodefuzz.Input{{Path: []string{"42"}, Query: "from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00.5%2B01:00&limit=5"}}},
+	{Route: "GET /openapi.json"},
 }
 
 // TestFuzzRoutesCoverEveryRoute fails when a route is served without a
@@ -101,278 +65,10 @@ var fuzzRoutes = []fuzzRoute{
 func TestFuzzRoutesCoverEveryRoute(t *testing.T) {
 	// NewHandler only registers routes; nil endpoints are never called.
 	served := NewHandler(endpoint.Endpoints{}, nil, nil, nil).Routes()
-	fuzzCheckCoverage(t, served)
+	decodefuzz.CheckCoverage(t, fuzzRoutes, served)
 }
 
 // FuzzDecoders runs the request decoder of a route picked by name (or,
 // for any other name, by its hash) on a request built from the fuzzed path
 // values, query, Content-Type and body.
-func FuzzDecoders(f *testing.F) { fuzzDecoders(f, mapError) }
-
-// The rest of the file is the same in every service's transport package.
-
-// fuzzNasty are hostile values tried in every path value, query parameter
-// and body field.
-var fuzzNasty = []string{
-	"", " ", "null", "0", "-0", "1", "-1", "01", "+1", "1.5", "1.", ".5", "1e5", "1E+5", "0x10", "1_000",
-	"9223372036854775807", "9223372036854775808", "-9223372036854775809", "99999999999999999999999999999999",
-	"1000", "1001", "999999999999.99999999", "1000000000000", "0.000000001", "0.00001", "1.0001", "-0.5",
-	"NaN", "Infinity", "-Inf", "true", "yes", "user", "team", "platform", "user:1", "system:payout", "hour", "portfolio",
-	"'; DROP TABLE users;--", "1 OR 1=1", "1; SELECT pg_sleep(10)", "../../etc/passwd", "%2e%2e%2f", "\x00", "\xff\xfe",
-	"é🦄\u202e", "２", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.123456789+05:30", "2026-13-01T00:00:00Z",
-	"0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2026-01-01", strings.Repeat("9", 300),
-}
-
-// fuzzBodies are hostile bodies tried on every route.
-var fuzzBodies = []string{
-	``, ` `, `null`, `{}`, `[]`, `"x"`, `1`, `{`, `{}{}`, `{} x`, `{}]`, `{"extra":1}`, `{"":1}`,
-	strings.Repeat("[", 10001), strings.Repeat(`{"a":`, 10001), "\xef\xbb\xbf{}", "{\"x\":\"\xff\"}",
-}
-
-var fuzzContentTypes = []string{"", "application/json", "application/json; charset=utf-8", "text/plain", ";;;"}
-
-var fuzzSnakeCase = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-
-var fuzzParam = regexp.MustCompile(`\{([a-z_]+)\}`)
-
-func fuzzCheckCoverage(t *testing.T, served []string) {
-	t.Helper()
-	var listed []string
-	for _, r := range fuzzRoutes {
-		listed = append(listed, r.route)
-	}
-	slices.Sort(listed)
-	for _, r := range served {
-		if _, found := slices.BinarySearch(listed, r); !found {
-			t.Errorf("route %s has no fuzz case in fuzzRoutes", r)
-		}
-	}
-	for _, r := range listed {
-		if !slices.Contains(served, r) {
-			t.Errorf("fuzz case %s names no route", r)
-		}
-	}
-}
-
-func fuzzDecoders(f *testing.F, mapErr func(error) error) {
-	var decodable, withBody, withQuery []fuzzRoute
-	for _, r := range fuzzRoutes {
-		if r.decode == nil {
-			continue
-		}
-		decodable = append(decodable, r)
-		if len(r.fields) > 0 {
-			withBody = append(withBody, r)
-		}
-		if len(r.query) > 0 {
-			withQuery = append(withQuery, r)
-		}
-		for _, in := range r.valid {
-			p := append(in.path, "", "")
-			f.Add(r.route, p[0], p[1], in.query, "application/json", []byte(in.body))
-			if in.body != "" {
-				// Trailing data, a duplicate unknown key and a cut body.
-				f.Add(r.route, p[0], p[1], in.query, "", []byte(in.body+in.body))
-				f.Add(r.route, p[0], p[1], in.query, "application/json", []byte(strings.Replace(in.body, "{", `{"dup":1,"dup":2,`, 1)))
-				f.Add(r.route, p[0], p[1], in.query, "application/json", []byte(in.body[:len(in.body)/2]))
-			}
-		}
-	}
-	// Each hostile value goes in every path value, query parameter and the
-	// body of one route, as a query parameter of another, and as a body
-	// field (raw and as a JSON string) of a third: the routes take turns so
-	// the corpus stays small enough for a short run.
-	for i, n := range fuzzNasty {
-		r := decodable[i%len(decodable)]
-		var q []string
-		for _, k := range r.query {
-			q = append(q, k+"="+url.QueryEscape(n))
-		}
-		f.Add(r.route, n, n, strings.Join(q, "&"), "", []byte(n))
-		if len(withQuery) > 0 {
-			r := withQuery[i%len(withQuery)]
-			f.Add(r.route, "1", "1", r.query[i%len(r.query)]+"="+n, "", []byte(nil))
-		}
-		if len(withBody) > 0 {
-			r := withBody[i%len(withBody)]
-			field := r.fields[i%len(r.fields)]
-			value := n
-			if i%2 == 1 {
-				quoted, _ := json.Marshal(n)
-				value = string(quoted)
-			}
-			f.Add(r.route, "1", "1", "", "application/json", []byte(`{"`+field+`":`+value+`}`))
-		}
-	}
-	for i, b := range fuzzBodies {
-		r := decodable[i%len(decodable)]
-		if len(withBody) > 0 {
-			r = withBody[i%len(withBody)]
-		}
-		f.Add(r.route, "1", "1", "", fuzzContentTypes[i%len(fuzzContentTypes)], []byte(b))
-	}
-	f.Fuzz(func(t *testing.T, route, path1, path2, query, contentType string, body []byte) {
-		r := fuzzPick(decodable, route)
-		req := fuzzRequest(t, r.route, []string{path1, path2}, query, contentType, body)
-		v, err := r.decode(context.Background(), req)
-		if err != nil {
-			e, ok := httpx.As(mapErr(err))
-			if !ok {
-				t.Fatalf("%s: error %T %q becomes a 500", r.route, err, err)
-			}
-			if e.Status < 400 || e.Status > 499 || !fuzzSnakeCase.MatchString(e.Code) || e.Message == "" {
-				t.Fatalf("%s: error %+v is not a 4xx with a stable code and a message", r.route, e)
-			}
-			switch {
-			case e.Status == http.StatusNotFound && !strings.Contains(r.route, "{"):
-				t.Fatalf("%s: 404 %s without a path value", r.route, e.Code)
-			case e.Status == http.StatusRequestEntityTooLarge && len(body) <= httpx.MaxBodyBytes:
-				t.Fatalf("%s: body of %d bytes refused as too large", r.route, len(body))
-			case e.Status == http.StatusUnsupportedMediaType && contentType == "":
-				t.Fatalf("%s: no Content-Type refused as an unsupported media type", r.route)
-			}
-			return
-		}
-		r.check(t, v)
-		if len(r.fields) > 0 {
-			// Text from a body is stored as it is: it must be text a
-			// PostgreSQL column can hold.
-			fuzzText(t, r.route, reflect.ValueOf(v))
-		}
-	})
-}
-
-// fuzzText fails on a string in v that is not UTF-8 or holds a NUL.
-func fuzzText(t *testing.T, name string, v reflect.Value) {
-	t.Helper()
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			fuzzText(t, name, v.Elem())
-		}
-	case reflect.String:
-		if s := v.String(); !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-			t.Fatalf("%s: decoded text %q cannot be stored", name, s)
-		}
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fuzzText(t, name+"."+v.Type().Field(i).Name, v.Field(i))
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		for i := range v.Len() {
-			fuzzText(t, name, v.Index(i))
-		}
-	case reflect.Map:
-		for it := v.MapRange(); it.Next(); {
-			fuzzText(t, name, it.Key())
-			fuzzText(t, name, it.Value())
-		}
-	}
-}
-
-// fuzzPick is the route named name, or else one picked by name's hash.
-func fuzzPick(routes []fuzzRoute, name string) fuzzRoute {
-	for _, r := range routes {
-		if r.route == name {
-			return r
-		}
-	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(name))
-	return routes[h.Sum32()%uint32(len(routes))]
-}
-
-// fuzzRequest builds the request the router hands to the route's decoder:
-// the pattern's path values set as ServeMux sets them, the raw query, the
-// Content-Type when not empty, and the body.
-func fuzzRequest(t *testing.T, route string, values []string, query, contentType string, body []byte) *http.Request {
-	t.Helper()
-	method, pattern, _ := strings.Cut(route, " ")
-	r, err := http.NewRequestWithContext(context.Background(), method, "http://service.test/", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := 0
-	r.URL.Path = fuzzParam.ReplaceAllStringFunc(pattern, func(m string) string {
-		name := m[1 : len(m)-1]
-		r.SetPathValue(name, values[i])
-		i++
-		return values[i-1]
-	})
-	r.URL.RawQuery = query
-	if contentType != "" {
-		r.Header.Set("Content-Type", contentType)
-	}
-	return r
-}
-
-func fuzzAs[T any](t *testing.T, v any) T {
-	t.Helper()
-	x, ok := v.(T)
-	if !ok {
-		t.Fatalf("decoded %T, want %T", v, x)
-	}
-	return x
-}
-
-func fuzzNoRequest(t *testing.T, v any) {
-	t.Helper()
-	if v != nil {
-		t.Fatalf("decoded %T for a route that reads no request", v)
-	}
-}
-
-func fuzzPage(t *testing.T, limit, offset int) {
-	t.Helper()
-	if limit < 1 || limit > 1000 || offset < 0 {
-		t.Fatalf("page limit %d offset %d out of range", limit, offset)
-	}
-}
-
-func fuzzID(t *testing.T, name string, id int64) {
-	t.Helper()
-	if id <= 0 {
-		t.Fatalf("%s = %d is not a positive id", name, id)
-	}
-}
-
-// fuzzAmount fails unless d has at most 8 fractional and 12 integer digits.
-func fuzzAmount(t *testing.T, field string, d decimal.Decimal) {
-	t.Helper()
-	if !d.Truncate(money.Places).Equal(d) || d.Abs().GreaterThanOrEqual(decimal.New(1, money.IntegerDigits)) {
-		t.Fatalf("%s = %s breaks the amount rules", field, d)
-	}
-}
-
-// fuzzTime fails unless tm can be written as RFC 3339 in UTC (and, when
-// utc, already is in UTC).
-func fuzzTime(t *testing.T, name string, tm time.Time, utc bool) {
-	t.Helper()
-	if utc && tm.Location() != time.UTC {
-		t.Fatalf("%s = %v is not in UTC", name, tm)
-	}
-	b, err := json.Marshal(tm.UTC())
-	if err != nil {
-		t.Fatalf("%s = %v cannot be written as RFC 3339: %v", name, tm, err)
-	}
-	var back time.Time
-	if err := json.Unmarshal(b, &back); err != nil || !back.Equal(tm) {
-		t.Fatalf("%s = %v does not read back from %s: %v", name, tm, b, err)
-	}
-}
-
-func fuzzOptionalTime(t *testing.T, name string, tm *time.Time) {
-	t.Helper()
-	if tm != nil {
-		fuzzTime(t, name, *tm, true)
-	}
-}
-
-func fuzzOptionalID(t *testing.T, name string, id *int64) {
-	t.Helper()
-	if id != nil {
-		fuzzID(t, name, *id)
-	}
-}
+func FuzzDecoders(f *testing.F) { decodefuzz.Run(f, fuzzRoutes, mapError) }

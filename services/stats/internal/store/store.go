@@ -97,34 +97,43 @@ func (s *Store) ApplyProfitRecorded(ctx context.Context, tx pgx.Tx, r ProfitReco
 	if err != nil || tag.RowsAffected() == 0 {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE overview SET profits_recorded = profits_recorded + 1, total_profit = total_profit + $1 WHERE id = 1`,
-		r.Profit.String()); err != nil {
-		return err
-	}
-	if err := addProfit(ctx, tx, r.PortfolioID, r.UserID, r.TeamID, hour(r.PeriodEnd), r.Profit, eventTime); err != nil {
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE overview SET profits_recorded = profits_recorded + 1, total_profit = total_profit + $1 WHERE id = 1`,
+		r.Profit.String())
+	queueProfit(b, r.PortfolioID, r.UserID, r.TeamID, hour(r.PeriodEnd), r.Profit, eventTime)
+	if err := sendAll(ctx, tx, b); err != nil {
 		return err
 	}
 	return carryForward(ctx, tx, r.PortfolioID, r.Profit)
 }
 
-// addProfit adds a recorded profit to the portfolio's accumulated profit and
-// to the summary rows of its portfolio, team, user and the whole platform.
-func addProfit(ctx context.Context, tx pgx.Tx, portfolioID, userID, teamID int64, h time.Time, p decimal.Decimal, at time.Time) error {
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO portfolio_totals AS t (portfolio_id, acc_profit, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (portfolio_id) DO UPDATE SET acc_profit = t.acc_profit + EXCLUDED.acc_profit,
-		    updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)`, portfolioID, p.String(), at.UTC()); err != nil {
-		return err
-	}
-	for _, d := range summaryKeys(portfolioID, userID, teamID) {
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO summary_hourly AS s (dimension, key, hour, profit) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (dimension, key, hour) DO UPDATE SET profit = s.profit + EXCLUDED.profit`,
-			d.dimension, d.key, h, p.String()); err != nil {
+// sendAll sends b's statements in one round trip (they do not depend on
+// each other's results) and fails on the first that fails.
+func sendAll(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	br := tx.SendBatch(ctx, b)
+	for range b.Len() {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
 			return err
 		}
 	}
-	return nil
+	return br.Close()
+}
+
+// queueProfit queues the statements that add a recorded profit to the
+// portfolio's accumulated profit and to the summary rows of its portfolio,
+// team, user and the whole platform.
+func queueProfit(b *pgx.Batch, portfolioID, userID, teamID int64, h time.Time, p decimal.Decimal, at time.Time) {
+	b.Queue(`
+		INSERT INTO portfolio_totals AS t (portfolio_id, acc_profit, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (portfolio_id) DO UPDATE SET acc_profit = t.acc_profit + EXCLUDED.acc_profit,
+		    updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)`, portfolioID, p.String(), at.UTC())
+	for _, d := range summaryKeys(portfolioID, userID, teamID) {
+		b.Queue(`
+			INSERT INTO summary_hourly AS s (dimension, key, hour, profit) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (dimension, key, hour) DO UPDATE SET profit = s.profit + EXCLUDED.profit`,
+			d.dimension, d.key, h, p.String())
+	}
 }
 
 type summaryKey struct{ dimension, key string }
@@ -192,13 +201,13 @@ func (s *Store) ApplyAllocated(ctx context.Context, tx pgx.Tx, a Allocation, eve
 		profit = a.Profit
 	}
 	amounts := []any{profit.String(), a.Distributable.String(), a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String()}
-	if _, err := tx.Exec(ctx, `UPDATE overview SET allocations = allocations + 1,
+	// The statements below do not depend on each other: one round trip.
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE overview SET allocations = allocations + 1,
 		total_profit = total_profit + $1, total_distributed = total_distributed + $2,
 		to_team_total = to_team_total + $3, to_platform_total = to_platform_total + $4, to_user_total = to_user_total + $5
-		WHERE id = 1`, amounts...); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `
+		WHERE id = 1`, amounts...)
+	b.Queue(`
 		INSERT INTO portfolio_totals AS t (portfolio_id, acc_profit, distributed, to_team_total, to_platform_total, to_user_total, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (portfolio_id) DO UPDATE SET
@@ -207,9 +216,7 @@ func (s *Store) ApplyAllocated(ctx context.Context, tx pgx.Tx, a Allocation, eve
 		    to_platform_total = t.to_platform_total + EXCLUDED.to_platform_total,
 		    to_user_total = t.to_user_total + EXCLUDED.to_user_total,
 		    updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)`,
-		append([]any{a.PortfolioID}, append(amounts, eventTime.UTC())...)...); err != nil {
-		return err
-	}
+		append([]any{a.PortfolioID}, append(amounts, eventTime.UTC())...)...)
 	h := hour(a.PeriodEnd)
 	for _, credit := range []struct {
 		ownerType string
@@ -219,24 +226,23 @@ func (s *Store) ApplyAllocated(ctx context.Context, tx pgx.Tx, a Allocation, eve
 		if credit.amount.IsZero() {
 			continue
 		}
-		if _, err := tx.Exec(ctx, `
+		b.Queue(`
 			INSERT INTO hourly_owner_profit AS h (owner_type, owner_id, hour, profit) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (owner_type, owner_id, hour) DO UPDATE SET profit = h.profit + EXCLUDED.profit`,
-			credit.ownerType, credit.ownerID, h, credit.amount.String()); err != nil {
-			return err
-		}
+			credit.ownerType, credit.ownerID, h, credit.amount.String())
 	}
 	for _, d := range summaryKeys(a.PortfolioID, a.UserID, a.TeamID) {
-		if _, err := tx.Exec(ctx, `
+		b.Queue(`
 			INSERT INTO summary_hourly AS s (dimension, key, hour, profit, distributed, to_team, to_platform, to_user)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (dimension, key, hour) DO UPDATE SET
 			    profit = s.profit + EXCLUDED.profit, distributed = s.distributed + EXCLUDED.distributed,
 			    to_team = s.to_team + EXCLUDED.to_team, to_platform = s.to_platform + EXCLUDED.to_platform,
 			    to_user = s.to_user + EXCLUDED.to_user`,
-			append([]any{d.dimension, d.key, h}, amounts...)...); err != nil {
-			return err
-		}
+			append([]any{d.dimension, d.key, h}, amounts...)...)
+	}
+	if err := sendAll(ctx, tx, b); err != nil {
+		return err
 	}
 	if a.Manual {
 		return carryForward(ctx, tx, a.PortfolioID, a.Profit)
@@ -319,15 +325,14 @@ func (s *Store) ApplyWithdrawal(ctx context.Context, tx pgx.Tx, w Withdrawal, ev
 	case stats.OwnerTeam:
 		keys = append(keys, struct{ dimension, key string }{stats.GroupTeam, strconv.FormatInt(w.OwnerID, 10)})
 	}
+	b := &pgx.Batch{}
 	for _, k := range keys {
-		if _, err := tx.Exec(ctx, `
+		b.Queue(`
 			INSERT INTO summary_hourly AS s (dimension, key, hour, withdrawn) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (dimension, key, hour) DO UPDATE SET withdrawn = s.withdrawn + EXCLUDED.withdrawn`,
-			k.dimension, k.key, hour(eventTime), w.Amount.String()); err != nil {
-			return err
-		}
+			k.dimension, k.key, hour(eventTime), w.Amount.String())
 	}
-	return nil
+	return sendAll(ctx, tx, b)
 }
 
 // ApplyReallocated adds a funds.reallocated event's amount to the total;
