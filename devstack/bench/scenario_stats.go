@@ -150,7 +150,8 @@ func loadAllocations(ctx context.Context, p *progress, f *fixture, brokers []str
 // the stats service's read-model tables, with the same effect as its
 // handler applying their profit.allocated events (internal/store
 // ApplyAllocated): applied_allocations, overview, portfolio_totals,
-// hourly_owner_profit and summary_hourly. It does not write the inbox's
+// hourly_owner_profit and summary_hourly, whose roll-ups (summary_daily,
+// summary_totals) are then rebuilt from it. It does not write the inbox's
 // processed_events rows, which no query reads.
 const shortcutSQL = `
 CREATE TEMP TABLE bench_alloc ON COMMIT DROP AS
@@ -175,12 +176,26 @@ SELECT o.owner_type, o.owner_id, a.hour, sum(o.share) FROM bench_alloc a
  CROSS JOIN LATERAL (VALUES ('user', a.user_id, 0.9), ('team', a.team_id, 0.05), ('platform', 0::bigint, 0.05)) o(owner_type, owner_id, share)
  GROUP BY 1, 2, 3
 ON CONFLICT (owner_type, owner_id, hour) DO UPDATE SET profit = h.profit + EXCLUDED.profit;
+-- A bulk load: the roll-up trigger is off for this insert (one row at a
+-- time would take minutes) and the roll-ups are rebuilt from the hours
+-- below, as the migration that created them does.
+SET LOCAL session_replication_role = replica;
 INSERT INTO summary_hourly AS s (dimension, key, hour, distributed, to_team, to_platform, to_user)
 SELECT k.dimension, k.key, a.hour, count(*), 0.05 * count(*), 0.05 * count(*), 0.9 * count(*) FROM bench_alloc a
  CROSS JOIN LATERAL (VALUES ('portfolio', a.portfolio_id::text), ('team', a.team_id::text), ('user', a.user_id::text), ('all', '')) k(dimension, key)
  GROUP BY 1, 2, 3
 ON CONFLICT (dimension, key, hour) DO UPDATE SET distributed = s.distributed + EXCLUDED.distributed,
        to_team = s.to_team + EXCLUDED.to_team, to_platform = s.to_platform + EXCLUDED.to_platform, to_user = s.to_user + EXCLUDED.to_user;
+SET LOCAL session_replication_role = origin;
+DELETE FROM summary_daily;
+DELETE FROM summary_totals;
+INSERT INTO summary_daily (dimension, key, day, profit, distributed, to_team, to_platform, to_user, withdrawn)
+SELECT dimension, key, date_trunc('day', hour, 'UTC'), sum(profit), sum(distributed), sum(to_team), sum(to_platform),
+       sum(to_user), sum(withdrawn)
+  FROM summary_hourly GROUP BY dimension, key, date_trunc('day', hour, 'UTC');
+INSERT INTO summary_totals (dimension, key, profit, distributed, to_team, to_platform, to_user, withdrawn)
+SELECT dimension, key, sum(profit), sum(distributed), sum(to_team), sum(to_platform), sum(to_user), sum(withdrawn)
+  FROM summary_hourly GROUP BY dimension, key;
 ANALYZE;
 `
 
