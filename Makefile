@@ -52,7 +52,7 @@ test-modules:
 .PHONY: e2e
 e2e: deps ## the end-to-end suite: the real stack, driven through the edge (every role's journey, security, docs, Prometheus), ending with the invariant checker
 	@echo "== end-to-end (devstack/e2e)"
-	@cd devstack && $(GO_TEST) ./e2e/
+	@cd devstack && go test -race -count=1 -timeout 60m ./e2e/
 
 .PHONY: fuzz-smoke
 fuzz-smoke: ## run every Go fuzz target (request and event decoders, money) for FUZZTIME each (default 3s)
