@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -155,12 +156,27 @@ func (c *Cluster) launch(ctx context.Context) error {
 	}
 	c.cmd.SysProcAttr.Setpgid = true
 	c.cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
-	if err := c.cmd.Start(); err != nil {
+	// Pdeathsig fires when the OS thread that started the server exits,
+	// not the process, and the Go runtime may end idle threads: the
+	// server is started and waited for by one goroutine locked to its
+	// thread for the server's whole life.
+	done := make(chan error, 1)
+	started := make(chan error, 1)
+	cmd := c.cmd
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		done <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
 		return fmt.Errorf("pgcluster: start postgres: %w", err)
 	}
-	done := make(chan error, 1)
 	c.done = done
-	go func() { done <- c.cmd.Wait() }()
 	if err := c.waitReady(ctx); err != nil {
 		c.Stop()
 		return err
