@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -96,24 +97,19 @@ func verify(ctx context.Context, d *driver, w *world, quiet time.Duration, sum *
 	return failures
 }
 
-func listAll[T any](ctx context.Context, c *invariants.Client, path string) ([]T, error) {
-	var all []T
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
+// snapshot and snapshotAllocation are what checkNAVs reads of NAV
+// snapshots and of their allocations.
+type (
+	snapshot struct {
+		ID     int64           `json:"id"`
+		AsOf   time.Time       `json:"as_of"`
+		Profit decimal.Decimal `json:"profit"`
 	}
-	for offset := 0; ; offset += 1000 {
-		var page []T
-		total, err := c.Do(ctx, "GET", fmt.Sprintf("%s%slimit=1000&offset=%d", path, sep, offset), nil, &page)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
-		if len(page) == 0 || int64(len(all)) >= total {
-			return all, nil
-		}
+	snapshotAllocation struct {
+		ID         int64  `json:"id"`
+		SnapshotID *int64 `json:"snapshot_id"`
 	}
-}
+)
 
 // checkNAVs: every acknowledged snapshot is stored once, with the id its
 // answer gave; nothing is stored that was not sent; every non-zero profit
@@ -123,17 +119,8 @@ func (w *world) checkNAVs(ctx context.Context, c *invariants.Client, sum *summar
 	fail := func(format string, args ...any) { failures = append(failures, fmt.Sprintf(format, args...)) }
 	snapshots, allocated, acked := 0, 0, 0
 	for _, pf := range w.portfolios {
-		var stored []struct {
-			ID     int64           `json:"id"`
-			AsOf   time.Time       `json:"as_of"`
-			Profit decimal.Decimal `json:"profit"`
-		}
-		var err error
-		if stored, err = listAll[struct {
-			ID     int64           `json:"id"`
-			AsOf   time.Time       `json:"as_of"`
-			Profit decimal.Decimal `json:"profit"`
-		}](ctx, c, fmt.Sprintf("/api/v1/portfolios/%d/nav", pf)); err != nil {
+		stored, err := invariants.ListAll[snapshot](ctx, c, fmt.Sprintf("/api/v1/portfolios/%d/nav", pf), nil)
+		if err != nil {
 			return append(failures, fmt.Sprintf("list NAV of portfolio %d: %v", pf, err))
 		}
 		w.mu.Lock()
@@ -164,14 +151,9 @@ func (w *world) checkNAVs(ctx context.Context, c *invariants.Client, sum *summar
 		}
 		snapshots += len(stored)
 
-		var allocs []struct {
-			ID         int64  `json:"id"`
-			SnapshotID *int64 `json:"snapshot_id"`
-		}
-		if allocs, err = listAll[struct {
-			ID         int64  `json:"id"`
-			SnapshotID *int64 `json:"snapshot_id"`
-		}](ctx, c, fmt.Sprintf("/api/v1/profit/allocations?portfolio_id=%d", pf)); err != nil {
+		allocs, err := invariants.ListAll[snapshotAllocation](ctx, c, "/api/v1/profit/allocations",
+			url.Values{"portfolio_id": {fmt.Sprint(pf)}})
+		if err != nil {
 			return append(failures, fmt.Sprintf("list allocations of portfolio %d: %v", pf, err))
 		}
 		perSnapshot := map[int64]int{}
@@ -218,11 +200,11 @@ func (w *world) checkMovements(ctx context.Context, c *invariants.Client, ledger
 		ID     int64           `json:"id"`
 		Amount decimal.Decimal `json:"amount"`
 	}
-	withdrawals, err := listAll[withdrawal](ctx, c, "/api/v1/withdrawals")
+	withdrawals, err := invariants.ListAll[withdrawal](ctx, c, "/api/v1/withdrawals", nil)
 	if err != nil {
 		return []string{fmt.Sprintf("list withdrawals: %v", err)}
 	}
-	reallocations, err := listAll[reallocation](ctx, c, "/api/v1/reallocations")
+	reallocations, err := invariants.ListAll[reallocation](ctx, c, "/api/v1/reallocations", nil)
 	if err != nil {
 		return []string{fmt.Sprintf("list reallocations: %v", err)}
 	}

@@ -93,8 +93,8 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (in
 // pageSize is the largest page the contract allows.
 const pageSize = 1000
 
-// listAll reads every page of a list route; query holds its filters.
-func listAll[T any](ctx context.Context, c *Client, path string, query url.Values) ([]T, error) {
+// ListAll reads every page of a list route as c; query holds its filters.
+func ListAll[T any](ctx context.Context, c *Client, path string, query url.Values) ([]T, error) {
 	var all []T
 	q := url.Values{}
 	for k, v := range query {

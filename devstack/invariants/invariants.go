@@ -181,28 +181,28 @@ type snapshot struct {
 func read(ctx context.Context, c *Client) (*snapshot, error) {
 	s := &snapshot{}
 	var err error
-	if s.entries, err = listAll[entry](ctx, c, "/api/v1/ledger/entries", nil); err != nil {
+	if s.entries, err = ListAll[entry](ctx, c, "/api/v1/ledger/entries", nil); err != nil {
 		return nil, err
 	}
 	if _, err = c.Do(ctx, "GET", "/api/v1/ledger/verify", nil, &s.verify); err != nil {
 		return nil, err
 	}
-	if s.balances, err = listAll[balance](ctx, c, "/api/v1/balances", nil); err != nil {
+	if s.balances, err = ListAll[balance](ctx, c, "/api/v1/balances", nil); err != nil {
 		return nil, err
 	}
-	if s.allocations, err = listAll[allocation](ctx, c, "/api/v1/profit/allocations", nil); err != nil {
+	if s.allocations, err = ListAll[allocation](ctx, c, "/api/v1/profit/allocations", nil); err != nil {
 		return nil, err
 	}
-	if s.accProfit, err = listAll[accProfit](ctx, c, "/api/v1/stats/acc_profit", nil); err != nil {
+	if s.accProfit, err = ListAll[accProfit](ctx, c, "/api/v1/stats/acc_profit", nil); err != nil {
 		return nil, err
 	}
 	if _, err = c.Do(ctx, "GET", "/api/v1/stats/overview", nil, &s.overview); err != nil {
 		return nil, err
 	}
-	if s.withdrawals, err = listAll[withdrawal](ctx, c, "/api/v1/withdrawals", nil); err != nil {
+	if s.withdrawals, err = ListAll[withdrawal](ctx, c, "/api/v1/withdrawals", nil); err != nil {
 		return nil, err
 	}
-	if s.reallocations, err = listAll[reallocation](ctx, c, "/api/v1/reallocations", url.Values{}); err != nil {
+	if s.reallocations, err = ListAll[reallocation](ctx, c, "/api/v1/reallocations", url.Values{}); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
 )
@@ -135,4 +136,29 @@ func UTC(t *testing.T, name string, tm time.Time) {
 	if _, err := json.Marshal(tm); err != nil {
 		t.Fatalf("%s = %v: %v", name, tm, err)
 	}
+}
+
+// Run is the fuzz target of a consumer's decoding: eventbus.Decode, then
+// decode (the schema check and the data decoding) for the types in events.
+// A refused event must be a permanent error (dead-lettered at once, the
+// consumer goes on), even where the schema is looser than the decoder
+// (42.0 for an integer); what decodes must pass its type's Check.
+func Run(f *testing.F, events []Event, decode func(eventbus.Envelope, any) error) {
+	AddSeeds(f, events)
+	f.Fuzz(func(t *testing.T, value []byte) {
+		env, err := eventbus.Decode(value)
+		if err != nil {
+			return
+		}
+		ev, ok := Pick(events, env.Type)
+		if !ok {
+			return
+		}
+		d := ev.Into()
+		if err := decode(env, d); err != nil {
+			Permanent(t, env.Type, err)
+			return
+		}
+		ev.Check(t, d)
+	})
 }
