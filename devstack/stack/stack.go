@@ -207,8 +207,10 @@ func (s *Stack) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ports, err := s.allocatePorts(services)
-	if err != nil {
+	// Fixed ports are checked before anything starts; free ones are picked
+	// only once PostgreSQL and the broker hold theirs (below), so a released
+	// pick cannot be handed to them as well.
+	if _, err := s.allocatePorts(services, false); err != nil {
 		return err
 	}
 	if err := s.listenEdge(); err != nil {
@@ -253,6 +255,10 @@ func (s *Stack) start(ctx context.Context) error {
 			strings.Join(s.ready.KafkaBrokers, ","), strings.Join(broker.Topics, ", "))
 	}
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ports, err := s.allocatePorts(services, true)
+	if err != nil {
 		return err
 	}
 
@@ -370,15 +376,20 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
-// allocatePorts checks that each service's fixed port is free, or picks a
-// free one for port 0.
-func (s *Stack) allocatePorts(services []string) (map[string]int, error) {
+// allocatePorts checks that each service's fixed port is free and, when
+// pickFree is set, picks a free one for port 0. The kernel may hand a
+// released port out again, so the picks are made only after every other
+// listener of the stack (PostgreSQL, the broker, the edge) is bound.
+func (s *Stack) allocatePorts(services []string, pickFree bool) (map[string]int, error) {
 	ports := map[string]int{}
 	used := map[int]string{}
 	for _, name := range services {
 		p := s.cfg.Ports[name]
 		env := strings.ToUpper(name) + "_PORT"
 		if p == 0 {
+			if !pickFree {
+				continue
+			}
 			for {
 				var err error
 				if p, err = freePort(); err != nil {
