@@ -73,8 +73,9 @@ func main() {
 	quick := flag.Bool("quick", false, "small sizes and short steps: a smoke run, not figures")
 	goBench := flag.Bool("gobench", true, "run the pipeline Go benchmarks (f)")
 	source := flag.String("source", "", "build the services (and read the withdrawal migrations) from this copy of the repository instead of the working tree")
+	pprofDir := flag.String("pprof", "", "write CPU profiles of every service over the first 20s of each phase to this directory")
 	flag.Parse()
-	if err := run(*out, *source, *quick, *goBench); err != nil {
+	if err := run(*out, *source, *pprofDir, *quick, *goBench); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -111,7 +112,7 @@ func buildServices(p *progress, repo, dir string) error {
 	return nil
 }
 
-func run(outPath, source string, quick, goBench bool) (err error) {
+func run(outPath, source, pprofDir string, quick, goBench bool) (err error) {
 	p := &progress{start: time.Now()}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -155,6 +156,10 @@ func run(outPath, source string, quick, goBench bool) (err error) {
 			p.stepf("stack log, last lines:\n%s", strings.ReplaceAll(tailFile(logPath, 30), " | ", "\n"))
 		}
 	}()
+	prof, err := newProfiler(pprofDir, edge.Services, 20*time.Second)
+	if err != nil {
+		return err
+	}
 	p.stepf("stack: starting (service logs in %s while it runs)", logPath)
 	s, err := stack.Run(ctx, stack.Config{
 		StateDir: filepath.Join(tmp, "stack"),
@@ -164,7 +169,8 @@ func run(outPath, source string, quick, goBench bool) (err error) {
 		// user creation are not measured).
 		Env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=warn",
 			"ACCESS_TOKEN_TTL=2h", "BCRYPT_COST=4"},
-		Out: logFile,
+		ServiceEnv: prof.env(),
+		Out:        logFile,
 	})
 	if err != nil {
 		return fmt.Errorf("stack did not start: %w (log: %s)", err, tailFile(logPath, 20))
@@ -210,7 +216,12 @@ func run(outPath, source string, quick, goBench bool) (err error) {
 	}
 	watch.mark("setup")
 
-	nav := runNAV(ctx, p, fix, sz.NAV)
+	urls := map[string]string{}
+	for _, svc := range ready.Services {
+		urls[svc.Name] = svc.URL
+	}
+	prof.start(ctx, p, "nav")
+	nav := runNAV(ctx, p, fix, sz.NAV, newPipelineWatch(urls))
 	res.NAV = &nav
 	watch.mark("nav")
 
@@ -221,6 +232,8 @@ func run(outPath, source string, quick, goBench bool) (err error) {
 	if err != nil {
 		res.Failed["withdrawals"] = err.Error()
 	} else {
+		prof.wait()
+		prof.start(ctx, p, "withdrawals")
 		w := runWithdrawals(ctx, p, fix, accounts, sz.Concurrency, sz.Step)
 		res.Withdrawals = &w
 	}
@@ -238,7 +251,10 @@ func run(outPath, source string, quick, goBench bool) (err error) {
 			statsDB = svc.DatabaseURL
 		}
 	}
+	prof.wait()
+	prof.start(ctx, p, "stats")
 	st := runStats(ctx, p, fix, ready.KafkaBrokers, statsDB, sz.Stats)
+	prof.wait()
 	res.Stats = &st
 	watch.mark("stats")
 	res.Procs = watch.usage()
@@ -337,6 +353,11 @@ func methodNotes(sz sizes, res runResults, elapsed time.Duration) []string {
 			"is stopped; the custom metrics are read from the benchmark result lines.",
 		"The load generator, the edge and the Kafka broker share the bench process and the machine's cores with the services and " +
 			"PostgreSQL, so every figure includes that contention.",
+	}
+	if n := res.NAV; n != nil && n.Backlog != "" {
+		notes = append(notes, "(b) Where the NAV → stats lag accumulates: the largest backlog of each stage during the paced step and "+
+			"its drain, sampled every second from the services' /metrics (an outbox's unpublished rows, fund_outbox_backlog; a "+
+			"consumer's messages behind the log end, fund_consumer_lag, over its topics): "+n.Backlog+".")
 	}
 	if s := res.Stats; s != nil && s.Shortcut > 0 {
 		notes = append(notes, fmt.Sprintf("**Shortcut in (c):** the stats consumer had no time for all %d allocations, so after the %d "+

@@ -21,6 +21,9 @@ type navResult struct {
 	PollEvery time.Duration // the stats poll period
 	DrainWait time.Duration // how long stats took to catch up after the paced step
 	DrainOK   bool
+	// Backlog is the largest backlog of each stage (outbox rows, consumer
+	// lag) during the paced step and its drain.
+	Backlog string
 }
 
 // pendingNAV is a NAV whose allocation stats has not shown yet: the
@@ -130,11 +133,12 @@ type navConfig struct {
 // spread round-robin over every portfolio, with the lag of each until
 // stats shows its allocation. NAVs of one portfolio are sent one at a time
 // (as_of must increase), so the paced step needs many portfolios.
-func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig) navResult {
+func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *pipelineWatch) navResult {
 	w := &lagWatcher{pending: map[int64][]pendingNAV{}}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go w.run(wctx, f.admin, cfg.PollEvery)
+	go pipe.run(wctx, time.Second)
 
 	send := func(ctx context.Context, pf *portfolio, measured bool) error {
 		pf.mu.Lock()
@@ -160,7 +164,8 @@ func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig) navResu
 		return send(ctx, f.portfolios[idx], false)
 	})
 	p.stepf("nav: peak %.0f NAV/s (p50 %.1f ms, p99 %.1f ms, %d errors)", out.Peak.Throughput(), out.Peak.P(50), out.Peak.P(99), out.Peak.Errors)
-	waitDrain(ctx, p, w, cfg.DrainBound, false)
+	waitDrain(ctx, p, w, pipe, cfg.DrainBound, false)
+	pipe.reset()
 
 	p.stepf("nav: paced at %.0f NAV/s over %d portfolios for %s", cfg.Rate, n, cfg.RateFor)
 	out.Paced = runPaced(ctx, cfg.Rate, cfg.RateFor, 256, func(ctx context.Context, _, seq int) error {
@@ -168,8 +173,10 @@ func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig) navResu
 	})
 	p.stepf("nav: paced step sent %d (%.0f/s achieved, %d errors); waiting for stats", out.Paced.OK, out.Paced.Throughput(), out.Paced.Errors)
 	start := time.Now()
-	out.DrainOK = waitDrain(ctx, p, w, cfg.DrainBound, true)
+	out.DrainOK = waitDrain(ctx, p, w, pipe, cfg.DrainBound, true)
 	out.DrainWait = time.Since(start)
+	out.Backlog = pipe.summary(true)
+	p.stepf("nav: largest backlog per stage: %s", out.Backlog)
 	stopWatch()
 	w.mu.Lock()
 	out.Lags = append([]time.Duration(nil), w.lags...)
@@ -187,7 +194,7 @@ func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig) navResu
 }
 
 // waitDrain waits until stats shows every NAV sent (or the bound passes).
-func waitDrain(ctx context.Context, p *progress, w *lagWatcher, bound time.Duration, measuredOnly bool) bool {
+func waitDrain(ctx context.Context, p *progress, w *lagWatcher, pipe *pipelineWatch, bound time.Duration, measuredOnly bool) bool {
 	deadline := time.Now().Add(bound)
 	last := time.Now()
 	for {
@@ -204,7 +211,7 @@ func waitDrain(ctx context.Context, p *progress, w *lagWatcher, bound time.Durat
 			return false
 		}
 		if time.Since(last) > 5*time.Second {
-			p.stepf("nav: waiting for stats, %d NAVs not visible yet", left)
+			p.stepf("nav: waiting for stats, %d NAVs not visible yet (backlog: %s)", left, pipe.summary(false))
 			last = time.Now()
 		}
 		time.Sleep(100 * time.Millisecond)

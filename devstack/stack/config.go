@@ -104,6 +104,9 @@ type Config struct {
 	// Env is the environment the services inherit, before the stack's
 	// own variables; nil means os.Environ().
 	Env []string
+	// ServiceEnv are, per service name, variables set on top of the
+	// stack's own (DEBUG_ADDR to profile one service, for instance).
+	ServiceEnv map[string][]string
 	// Out receives every log line and the banner; nil means os.Stdout.
 	Out io.Writer
 }

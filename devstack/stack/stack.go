@@ -293,6 +293,7 @@ func (s *Stack) start(ctx context.Context) error {
 				"BOOTSTRAP_ADMIN_PASSWORD="+s.ready.AdminPassword,
 				"JWT_SIGNING_KEY_FILE="+s.ready.SigningKeyFile)
 		}
+		info.Env = MergeEnv(info.Env, cfg.ServiceEnv[name])
 		// The variables also go to a file, so the service can be started
 		// by hand (see ExitHint) without secrets in the log.
 		info.EnvFile = filepath.Join(cfg.StateDir, name+".env")

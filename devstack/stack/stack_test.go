@@ -201,6 +201,7 @@ func TestRunStartsServicesBehindTheEdgeAndStopsThemAll(t *testing.T) {
 	var out syncBuffer
 	cfg := testConfig(t, bin, &out)
 	cfg.Env = append(os.Environ(), "INHERITED_VAR=kept", "HTTP_ADDR=0.0.0.0:1") // the stack's own value wins
+	cfg.ServiceEnv = map[string][]string{edge.Stats: {"DEBUG_ADDR=127.0.0.1:6060", "INHERITED_VAR=stats-only"}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -244,6 +245,11 @@ func TestRunStartsServicesBehindTheEdgeAndStopsThemAll(t *testing.T) {
 			"APP_ENV":       "development",
 			"SERVICE_NAME":  svc.Name,
 			"INHERITED_VAR": "kept",
+		}
+		if svc.Name == edge.Stats {
+			want["DEBUG_ADDR"], want["INHERITED_VAR"] = "127.0.0.1:6060", "stats-only"
+		} else if env["DEBUG_ADDR"] != "" {
+			t.Errorf("%s got stats' DEBUG_ADDR", svc.Name)
 		}
 		if svc.Name == edge.Auth {
 			want["BOOTSTRAP_ADMIN_EMAIL"] = r.AdminEmail

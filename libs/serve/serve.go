@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync"
@@ -34,6 +35,10 @@ type Config struct {
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
 	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY" envDefault:"0s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
+	// DebugAddr, when set, serves the Go profiler (net/http/pprof, under
+	// /debug/pprof/) on a listener of its own. Loopback only: a profile
+	// exposes the process's internals, so it is reached by port-forward.
+	DebugAddr string `env:"DEBUG_ADDR"`
 }
 
 // Production reports whether APP_ENV is production.
@@ -46,6 +51,15 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return fmt.Errorf("HTTP_ADDR %q: %w", c.HTTPAddr, err)
+	}
+	if c.DebugAddr != "" {
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("DEBUG_ADDR %q: %w", c.DebugAddr, err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("DEBUG_ADDR %q: the profiler listens on loopback only (127.0.0.1, ::1 or localhost)", c.DebugAddr)
+		}
 	}
 	return nil
 }
@@ -120,6 +134,27 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeStatus(w, status, map[string]any{"status": state, "checks": checks})
 }
 
+// serveDebug serves net/http/pprof on Config.DebugAddr until the returned
+// server is closed.
+func (s *Server) serveDebug(log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", s.Config.DebugAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen DEBUG_ADDR %s: %w", s.Config.DebugAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// No write timeout: a CPU profile or trace streams for its ?seconds=.
+	dbg := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() { _ = dbg.Serve(ln) }()
+	log.Info("profiler listening", "debug_addr", ln.Addr().String())
+	return dbg, nil
+}
+
 func writeStatus(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -149,6 +184,14 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if s.Config.DebugAddr != "" {
+		dbg, err := s.serveDebug(log)
+		if err != nil {
+			_ = srv.Close()
+			return err
+		}
+		defer dbg.Close()
+	}
 	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	workers, workCtx := errgroup.WithContext(workCtx)

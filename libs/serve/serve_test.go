@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -132,5 +133,53 @@ func TestWorkers(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("server kept running after a worker failed")
+	}
+}
+
+func TestDebugAddr(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:6060": true, "[::1]:6060": true, "localhost:6060": true,
+		":6060": false, "0.0.0.0:6060": false, "10.0.0.5:6060": false, "6060": false,
+	} {
+		err := Config{HTTPAddr: ":8080", AppEnv: "development", DebugAddr: addr}.Validate()
+		if (err == nil) != ok {
+			t.Errorf("DEBUG_ADDR %q: Validate = %v, want ok=%v", addr, err, ok)
+		}
+	}
+
+	// The profiler answers on its own listener, and not on the service's.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	debugAddr := ln.Addr().String()
+	_ = ln.Close()
+	s := &Server{Config: Config{HTTPAddr: "127.0.0.1:0", AppEnv: "development", DebugAddr: debugAddr},
+		Handler: http.NotFoundHandler()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	addr := <-s.Ready()
+	status := func(url string) int {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	if code := status("http://" + debugAddr + "/debug/pprof/goroutine?debug=1"); code != 200 {
+		t.Errorf("profiler goroutine dump = %d, want 200", code)
+	}
+	if code := status("http://" + addr + "/debug/pprof/"); code != 404 {
+		t.Errorf("service port /debug/pprof/ = %d, want 404", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if _, err := http.Get("http://" + debugAddr + "/debug/pprof/"); err == nil {
+		t.Error("profiler still answers after Run returned")
 	}
 }
