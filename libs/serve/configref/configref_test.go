@@ -81,6 +81,7 @@ const toyTable = `<!-- config: toy -->
 | ` + "`LOG_FORMAT`" + ` | ` + "`json`" + ` | — | format |
 | ` + "`SHUTDOWN_DRAIN_DELAY`" + ` | ` + "`0s`" + ` | — | drain |
 | ` + "`SHUTDOWN_TIMEOUT`" + ` | ` + "`25s`" + ` | — | timeout |
+| ` + "`DEBUG_ADDR`" + ` | — | — | profiler |
 | ` + "`TOY_DATABASE_URL`" + ` | — | required (always) | database |
 | ` + "`TOY_TTL`" + ` | ` + "`15m`" + ` | — | lifetime |
 | ` + "`TOY_SECRET`" + ` | — | required | secret |
