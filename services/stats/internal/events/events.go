@@ -87,70 +87,85 @@ type reallocatedData struct {
 	Reason         string       `json:"reason"`
 }
 
-// Handler applies one event in tx, the inbox's transaction. Every known
-// event first moves last_event_at (the X-Data-Freshness of the routes);
-// unknown types are passed over. An event that does not match its JSON
-// Schema can never be applied: it is a permanent error (dead-lettered at
-// once).
+// Handler applies one event in tx, the inbox's transaction, as a run of
+// one (BatchHandler).
 func Handler(st *store.Store) inbox.Handler {
+	batch := BatchHandler(st)
 	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
-		if eventbus.TopicOf(env.Type) == "" {
-			return nil
-		}
-		if err := validate(env); err != nil {
-			return err
-		}
-		if err := st.Touch(ctx, tx, env.Time); err != nil {
-			return err
-		}
-		switch env.Type {
-		case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
-			var d portfolioData
-			if err := decode(env, &d); err != nil {
-				return err
-			}
-			return st.ApplyPortfolio(ctx, tx, stats.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID})
-		case eventbus.TypePortfolioProfitRecorded:
-			var d profitRecordedData
-			if err := decode(env, &d); err != nil {
-				return err
-			}
-			return st.ApplyProfitRecorded(ctx, tx, store.ProfitRecorded{PortfolioID: d.PortfolioID, SnapshotID: d.SnapshotID,
-				UserID: d.UserID, TeamID: d.TeamID, PeriodEnd: d.PeriodEnd.UTC(), Profit: d.Profit.Decimal}, env.Time)
-		case eventbus.TypeProfitAllocated:
-			var d allocatedData
-			if err := decode(env, &d); err != nil {
-				return err
-			}
-			return st.ApplyAllocated(ctx, tx, store.Allocation{
-				AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
-				Manual: d.Source == "manual", PeriodEnd: d.PeriodEnd.UTC(),
-				Profit: d.ProfitAmount.Decimal, Distributable: d.Distributable.Decimal,
-				ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal, ToUser: d.ToUserAmount.Decimal,
-			}, env.Time)
-		case eventbus.TypeProfitRatioChanged:
-			return st.ApplyRatioChanged(ctx, tx)
-		case eventbus.TypeWithdrawalRequested, eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed:
-			var d withdrawalData
-			if err := decode(env, &d); err != nil {
-				return err
-			}
-			status := map[string]string{
-				eventbus.TypeWithdrawalRequested: store.StatusPending,
-				eventbus.TypeWithdrawalCompleted: store.StatusCompleted,
-				eventbus.TypeWithdrawalFailed:    store.StatusFailed,
-			}[env.Type]
-			return st.ApplyWithdrawal(ctx, tx, store.Withdrawal{ID: d.WithdrawalID, FromType: d.FromType,
-				OwnerID: d.OwnerID, Amount: d.Amount.Decimal, Status: status}, env.Time)
-		case eventbus.TypeFundsReallocated:
-			var d reallocatedData
-			if err := decode(env, &d); err != nil {
-				return err
-			}
-			return st.ApplyReallocated(ctx, tx, d.ReallocationID, d.Amount.Decimal)
-		}
-		return nil
+		return batch(ctx, tx, []eventbus.Envelope{env})
 	}
+}
+
+// BatchHandler applies a partition's run of events in tx with one
+// store.Apply: what each adds to the read models is summed and written
+// once per row (see store.Apply). Every known event moves last_event_at
+// (the X-Data-Freshness of the routes); unknown types are passed over. An
+// event that does not match its JSON Schema can never be applied: it is a
+// permanent error (the inbox then applies the run one by one and
+// dead-letters that event at once).
+func BatchHandler(st *store.Store) inbox.BatchHandler {
+	return func(ctx context.Context, tx pgx.Tx, envs []eventbus.Envelope) error {
+		events := make([]store.Event, 0, len(envs))
+		for _, env := range envs {
+			e, ok, err := toEvent(env)
+			if err != nil {
+				return fmt.Errorf("event %s: %w", env.ID, err)
+			}
+			if ok {
+				events = append(events, e)
+			}
+		}
+		return st.Apply(ctx, tx, events)
+	}
+}
+
+// toEvent validates and decodes an event; ok is false for a type the
+// service does not know.
+func toEvent(env eventbus.Envelope) (e store.Event, ok bool, err error) {
+	if eventbus.TopicOf(env.Type) == "" {
+		return e, false, nil
+	}
+	if err := validate(env); err != nil {
+		return e, false, err
+	}
+	e.Time = env.Time
+	switch env.Type {
+	case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
+		var d portfolioData
+		err = decode(env, &d)
+		e.Portfolio = &stats.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID}
+	case eventbus.TypePortfolioProfitRecorded:
+		var d profitRecordedData
+		err = decode(env, &d)
+		e.ProfitRecorded = &store.ProfitRecorded{PortfolioID: d.PortfolioID, SnapshotID: d.SnapshotID,
+			UserID: d.UserID, TeamID: d.TeamID, PeriodEnd: d.PeriodEnd.UTC(), Profit: d.Profit.Decimal}
+	case eventbus.TypeProfitAllocated:
+		var d allocatedData
+		err = decode(env, &d)
+		e.Allocation = &store.Allocation{
+			AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
+			Manual: d.Source == "manual", PeriodEnd: d.PeriodEnd.UTC(),
+			Profit: d.ProfitAmount.Decimal, Distributable: d.Distributable.Decimal,
+			ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal, ToUser: d.ToUserAmount.Decimal,
+		}
+	case eventbus.TypeProfitRatioChanged:
+		e.RatioChanged = true
+	case eventbus.TypeWithdrawalRequested, eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed:
+		var d withdrawalData
+		err = decode(env, &d)
+		status := map[string]string{
+			eventbus.TypeWithdrawalRequested: store.StatusPending,
+			eventbus.TypeWithdrawalCompleted: store.StatusCompleted,
+			eventbus.TypeWithdrawalFailed:    store.StatusFailed,
+		}[env.Type]
+		e.Withdrawal = &store.Withdrawal{ID: d.WithdrawalID, FromType: d.FromType, OwnerID: d.OwnerID,
+			Amount: d.Amount.Decimal, Status: status}
+	case eventbus.TypeFundsReallocated:
+		var d reallocatedData
+		err = decode(env, &d)
+		e.Reallocation = &store.Reallocation{ID: d.ReallocationID, Amount: d.Amount.Decimal}
+	}
+	return e, err == nil, err
 }
 
 // validate checks the event against its type's schema.

@@ -54,22 +54,19 @@ func TestConcurrentApplyIsExact(t *testing.T) {
 			for i := range each {
 				id := int64(w*each + i + 1)
 				err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-					if err := st.Touch(ctx, tx, time.Now()); err != nil {
-						return err
-					}
-					if err := st.ApplyAllocated(ctx, tx, store.Allocation{AllocationID: id, PortfolioID: id%3 + 1, Manual: true,
-						UserID: id%4 + 1, TeamID: id%2 + 1, PeriodEnd: time.Date(2026, 3, 1, int(id%24), 0, 0, 0, time.UTC),
-						Profit: decimal.RequireFromString("1.00000001"), Distributable: decimal.RequireFromString("1.00000001"),
-						ToTeam: decimal.RequireFromString("0.20000000"), ToPlatform: decimal.RequireFromString("0.10000001"),
-						ToUser: decimal.RequireFromString("0.70000000")}, time.Now()); err != nil {
-						return err
-					}
 					status := store.StatusPending
 					if i%2 == 1 {
 						status = store.StatusCompleted
 					}
-					return st.ApplyWithdrawal(ctx, tx, store.Withdrawal{ID: id % 10, FromType: stats.OwnerUser, OwnerID: 7,
-						Amount: decimal.RequireFromString("0.00000001"), Status: status}, time.Now())
+					return st.Apply(ctx, tx, []store.Event{
+						{Time: time.Now(), Allocation: &store.Allocation{AllocationID: id, PortfolioID: id%3 + 1, Manual: true,
+							UserID: id%4 + 1, TeamID: id%2 + 1, PeriodEnd: time.Date(2026, 3, 1, int(id%24), 0, 0, 0, time.UTC),
+							Profit: decimal.RequireFromString("1.00000001"), Distributable: decimal.RequireFromString("1.00000001"),
+							ToTeam: decimal.RequireFromString("0.20000000"), ToPlatform: decimal.RequireFromString("0.10000001"),
+							ToUser: decimal.RequireFromString("0.70000000")}},
+						{Time: time.Now(), Withdrawal: &store.Withdrawal{ID: id % 10, FromType: stats.OwnerUser, OwnerID: 7,
+							Amount: decimal.RequireFromString("0.00000001"), Status: status}},
+					})
 				})
 				if err != nil {
 					errs <- fmt.Errorf("allocation %d: %w", id, err)
@@ -122,14 +119,15 @@ func TestSummaryRollupsEqualTheHours(t *testing.T) {
 	for i := range 60 {
 		id := int64(i + 1)
 		err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-			if err := st.ApplyAllocated(ctx, tx, store.Allocation{AllocationID: id, PortfolioID: id%4 + 1, Manual: true,
-				UserID: id%3 + 1, TeamID: id%2 + 1, PeriodEnd: start.Add(time.Duration(i*5) * time.Hour),
-				Profit: decimal.NewFromInt(id), Distributable: decimal.NewFromInt(id),
-				ToTeam: decimal.NewFromInt(id).Shift(-1), ToPlatform: decimal.Zero, ToUser: decimal.NewFromInt(id).Mul(decimal.RequireFromString("0.9"))}, time.Now()); err != nil {
-				return err
-			}
-			return st.ApplyWithdrawal(ctx, tx, store.Withdrawal{ID: id, FromType: stats.OwnerUser, OwnerID: id%3 + 1,
-				Amount: decimal.RequireFromString("0.5"), Status: store.StatusCompleted}, start.Add(time.Duration(i*5)*time.Hour))
+			at := start.Add(time.Duration(i*5) * time.Hour)
+			return st.Apply(ctx, tx, []store.Event{
+				{Time: time.Now(), Allocation: &store.Allocation{AllocationID: id, PortfolioID: id%4 + 1, Manual: true,
+					UserID: id%3 + 1, TeamID: id%2 + 1, PeriodEnd: at,
+					Profit: decimal.NewFromInt(id), Distributable: decimal.NewFromInt(id),
+					ToTeam: decimal.NewFromInt(id).Shift(-1), ToPlatform: decimal.Zero, ToUser: decimal.NewFromInt(id).Mul(decimal.RequireFromString("0.9"))}},
+				{Time: at, Withdrawal: &store.Withdrawal{ID: id, FromType: stats.OwnerUser, OwnerID: id%3 + 1,
+					Amount: decimal.RequireFromString("0.5"), Status: store.StatusCompleted}},
+			})
 		})
 		if err != nil {
 			t.Fatal(err)
