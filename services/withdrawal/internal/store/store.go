@@ -205,24 +205,32 @@ func post(ctx context.Context, tx pgx.Tx, accs map[string]*locked, kind, refType
 		kind, refType, refID, now).Scan(&transferID); err != nil {
 		return time.Time{}, err
 	}
+	// The entries and the account updates do not depend on each other's
+	// results: one round trip for all of them.
+	b := &pgx.Batch{}
 	for _, l := range legs {
 		acc := accs[l.account]
 		if !l.amount.IsZero() {
 			h := ledger.EntryHash(acc.lastHash, l.account, l.amount, kind, refType, refID, transferID, now)
-			if _, err := tx.Exec(ctx, `INSERT INTO entries (transfer_id, account, amount, kind, ref_type, ref_id, created_at, prev_hash, hash)
+			b.Queue(`INSERT INTO entries (transfer_id, account, amount, kind, ref_type, ref_id, created_at, prev_hash, hash)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-				transferID, l.account, l.amount.StringFixed(8), kind, refType, refID, now, acc.lastHash, h); err != nil {
-				return time.Time{}, err
-			}
+				transferID, l.account, l.amount.StringFixed(8), kind, refType, refID, now, acc.lastHash, h)
 			acc.lastHash = h
 		}
-		if _, err := tx.Exec(ctx, `UPDATE accounts SET credited = credited + $2, reallocated_in = reallocated_in + $3,
+		b.Queue(`UPDATE accounts SET credited = credited + $2, reallocated_in = reallocated_in + $3,
 			reallocated_out = reallocated_out + $4, held = held + $5, withdrawn = withdrawn + $6,
 			balance = balance + $7, last_hash = $8 WHERE account = $1`,
 			l.account, l.credited.String(), l.reallocIn.String(), l.reallocOut.String(), l.held.String(), l.withd.String(),
-			l.amount.String(), acc.lastHash); err != nil {
-			return time.Time{}, err
+			l.amount.String(), acc.lastHash)
+	}
+	br := tx.SendBatch(ctx, b)
+	for range b.Len() {
+		if _, err := br.Exec(); err != nil {
+			return time.Time{}, errors.Join(err, br.Close())
 		}
+	}
+	if err := br.Close(); err != nil {
+		return time.Time{}, err
 	}
 	return now, nil
 }
