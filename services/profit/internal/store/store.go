@@ -326,45 +326,71 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 		if in.SnapshotID == nil || in.SourceEventID == "" || in.UserID <= 0 || in.TeamID <= 0 {
 			return profit.Allocation{}, errors.New("store: a NAV profit needs a snapshot id, an event id and its owners")
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
-			ON CONFLICT (portfolio_id) DO NOTHING`, in.PortfolioID, in.UserID, in.TeamID); err != nil {
-			return profit.Allocation{}, err
-		}
 	}
-	p, err := lockPortfolio(ctx, tx, in.PortfolioID)
+	// One round trip: lock the portfolio (registering it first for a NAV
+	// profit), then read under the lock what the decision needs. The
+	// statements run in this order, so the reads see everything committed
+	// before the lock was granted: a concurrent copy of the same NAV profit
+	// has either committed (and is found) or not started.
+	b := &pgx.Batch{}
+	if in.Source == profit.SourceNAV {
+		b.Queue(`INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
+			ON CONFLICT (portfolio_id) DO NOTHING`, in.PortfolioID, in.UserID, in.TeamID)
+		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, in.PortfolioID)
+		b.Queue(`SELECT `+allocationColumns+` FROM allocations a
+			WHERE a.source_event_id = $1 OR a.snapshot_id = $2 ORDER BY a.id LIMIT 1`, in.SourceEventID, *in.SnapshotID)
+	} else {
+		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, in.PortfolioID)
+	}
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM allocations WHERE portfolio_id = $1 AND status = 'awaiting_ratio')`, in.PortfolioID)
+	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version DESC LIMIT 1`, in.PortfolioID)
+	var (
+		p        profit.Portfolio
+		prior    profit.Allocation
+		priorErr error
+		awaiting bool
+		ratio    *profit.Ratio
+	)
+	err := func() error {
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		if in.Source == profit.SourceNAV {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		var err error
+		if p, err = scanPortfolio(br.QueryRow()); err != nil {
+			return err
+		}
+		if in.Source == profit.SourceNAV {
+			prior, priorErr = scanAllocation(br.QueryRow())
+			if priorErr != nil && !errors.Is(priorErr, profit.ErrAllocationNotFound) {
+				return priorErr
+			}
+		}
+		if err := br.QueryRow().Scan(&awaiting); err != nil {
+			return err
+		}
+		switch r, err := scanRatio(br.QueryRow()); {
+		case err == nil:
+			ratio = &r
+		case !errors.Is(err, profit.ErrRatioNotFound):
+			return err
+		}
+		return br.Close()
+	}()
 	if err != nil {
 		return profit.Allocation{}, err
 	}
-	if in.Source == profit.SourceNAV {
-		// Under the lock, so a concurrent copy of the same profit has
-		// either committed (and is found) or not started.
-		prior, err := scanAllocation(tx.QueryRow(ctx, `SELECT `+allocationColumns+` FROM allocations a
-			WHERE a.source_event_id = $1 OR a.snapshot_id = $2 ORDER BY a.id LIMIT 1`, in.SourceEventID, *in.SnapshotID))
-		if err == nil {
-			return prior, nil
-		}
-		if !errors.Is(err, profit.ErrAllocationNotFound) {
-			return profit.Allocation{}, err
-		}
+	if in.Source == profit.SourceNAV && priorErr == nil {
+		return prior, nil
 	}
 	if in.Source == profit.SourceManual {
 		if !profit.InOrder(p.LastPeriodEnd, in.PeriodEnd) {
 			return profit.Allocation{}, profit.ErrPeriodOutOfOrder
 		}
 		in.UserID, in.TeamID = p.UserID, p.TeamID
-	}
-
-	var awaiting bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM allocations WHERE portfolio_id = $1 AND status = 'awaiting_ratio')`,
-		p.ID).Scan(&awaiting); err != nil {
-		return profit.Allocation{}, err
-	}
-	var ratio *profit.Ratio
-	switch r, err := currentRatio(ctx, tx, p.ID); {
-	case err == nil:
-		ratio = &r
-	case !errors.Is(err, profit.ErrRatioNotFound):
-		return profit.Allocation{}, err
 	}
 	o := profit.Decide(in.Amount, p.LossCarryforward, ratio, awaiting)
 
@@ -375,7 +401,9 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 	if in.SourceEventID != "" {
 		eventID = &in.SourceEventID
 	}
-	a, err = scanAllocation(tx.QueryRow(ctx, `
+	// The allocation and the portfolio's new state: one round trip.
+	b = &pgx.Batch{}
+	b.Queue(`
 		WITH a AS (
 			INSERT INTO allocations (portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount,
 				loss_carryforward_before, loss_carryforward_after, distributable, ratio_id, ratio_version,
@@ -386,13 +414,23 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 		SELECT `+allocationColumns+` FROM a`,
 		a.PortfolioID, a.Source, a.SnapshotID, eventID, a.PeriodEnd, a.ProfitAmount.String(),
 		a.LossCarryforwardBefore.String(), a.LossCarryforwardAfter.String(), a.Distributable.String(), a.RatioID, a.RatioVersion,
-		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status))
-	if err != nil {
-		return profit.Allocation{}, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE portfolios
+		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status)
+	b.Queue(`UPDATE portfolios
 		SET loss_carryforward = $2, last_period_end = GREATEST(last_period_end, $3), updated_at = now()
-		WHERE portfolio_id = $1`, p.ID, o.LossCarryforwardAfter.String(), a.PeriodEnd); err != nil {
+		WHERE portfolio_id = $1`, p.ID, o.LossCarryforwardAfter.String(), a.PeriodEnd)
+	err = func() error {
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		var err error
+		if a, err = scanAllocation(br.QueryRow()); err != nil {
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		return br.Close()
+	}()
+	if err != nil {
 		return profit.Allocation{}, err
 	}
 	if err := publishAllocated(ctx, tx, a); err != nil {
