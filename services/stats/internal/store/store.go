@@ -178,14 +178,21 @@ func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range) ([]sta
 	})
 }
 
-const summarySums = `sum(profit)::text, sum(distributed)::text, sum(to_team)::text, sum(to_platform)::text,
+const (
+	summarySums = `sum(profit)::text, sum(distributed)::text, sum(to_team)::text, sum(to_platform)::text,
 	sum(to_user)::text, sum(withdrawn)::text`
+	// summaryColumns are summarySums of a single row: a roll-up read at
+	// its own grain needs no aggregate.
+	summaryColumns = `profit::text, distributed::text, to_team::text, to_platform::text, to_user::text, withdrawn::text`
+)
 
 // Summary implements stats.Store: a SUM over the rows of one dimension
 // within the range. It reads the coarsest roll-up the range allows (see
 // migration 00003): summary_totals without a range, summary_daily when the
-// range is whole UTC days, summary_hourly otherwise. Keys of portfolio,
-// team and user are ids, in ascending order; day keys are dates
+// range is whole UTC days, summary_hourly otherwise; where that table
+// already holds one row per answer row (the totals by key, the days or
+// hours of the whole platform) the rows are read as they are. Keys of
+// portfolio, team and user are ids, in ascending order; day keys are dates
 // (2026-01-31) and hour keys RFC 3339 hours, oldest first.
 func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]stats.SummaryRow, error) {
 	from, to := rangeArgs(r)
@@ -194,26 +201,29 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]s
 	if daily {
 		table, bucket = "summary_daily", "day"
 	}
-	where := ` FROM ` + table + ` WHERE dimension = $1 AND ($2::timestamptz IS NULL OR ` + bucket + ` >= $2)
-		AND ($3::timestamptz IS NULL OR ` + bucket + ` < $3)`
+	inRange := ` AND ($2::timestamptz IS NULL OR ` + bucket + ` >= $2) AND ($3::timestamptz IS NULL OR ` + bucket + ` < $3)`
 	var dimension, query string
 	switch groupBy {
 	case stats.GroupPortfolio, stats.GroupTeam, stats.GroupUser:
 		dimension = groupBy
+		query = `SELECT key, ` + summarySums + ` FROM ` + table + ` WHERE dimension = $1` + inRange + ` GROUP BY key ORDER BY key::bigint`
 		if from == nil && to == nil {
-			where = ` FROM summary_totals WHERE dimension = $1 AND $2::timestamptz IS NULL AND $3::timestamptz IS NULL`
+			query = `SELECT key, ` + summaryColumns + ` FROM summary_totals
+				WHERE dimension = $1 AND $2::timestamptz IS NULL AND $3::timestamptz IS NULL ORDER BY key::bigint`
 		}
-		query = `SELECT key, ` + summarySums + where + ` GROUP BY key ORDER BY key::bigint`
 	case stats.GroupDay:
 		dimension = "all"
-		query = `SELECT to_char(date_trunc('day', ` + bucket + `, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS k, ` + summarySums +
-			where + ` GROUP BY k ORDER BY k`
+		query = `SELECT to_char(date_trunc('day', hour, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS k, ` + summarySums +
+			` FROM summary_hourly WHERE dimension = $1` + inRange + ` GROUP BY k ORDER BY k`
+		if daily {
+			query = `SELECT to_char(day AT TIME ZONE 'UTC', 'YYYY-MM-DD'), ` + summaryColumns +
+				` FROM summary_daily WHERE dimension = $1` + inRange + ` ORDER BY day`
+		}
 	case stats.GroupHour:
 		dimension = "all"
-		where = ` FROM summary_hourly WHERE dimension = $1 AND ($2::timestamptz IS NULL OR hour >= $2)
-		AND ($3::timestamptz IS NULL OR hour < $3)`
-		query = `SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') AS k, ` + summarySums +
-			where + ` GROUP BY k ORDER BY k`
+		inRange = ` AND ($2::timestamptz IS NULL OR hour >= $2) AND ($3::timestamptz IS NULL OR hour < $3)`
+		query = `SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"'), ` + summaryColumns +
+			` FROM summary_hourly WHERE dimension = $1` + inRange + ` ORDER BY hour`
 	default:
 		return nil, fmt.Errorf("store: unknown summary dimension %q", groupBy)
 	}
