@@ -219,18 +219,6 @@ func BenchmarkSummary1000(b *testing.B) {
 		  FROM generate_series(1, 1000) i`); err != nil {
 		b.Fatal(err)
 	}
-	if os.Getenv("EXPLAIN") != "" {
-		for _, q := range []string{
-			`EXPLAIN ANALYZE SELECT key, sum(profit)::text, sum(distributed)::text, sum(to_team)::text, sum(to_platform)::text, sum(to_user)::text, sum(withdrawn)::text FROM summary_totals WHERE dimension = 'portfolio' GROUP BY key ORDER BY key::bigint`,
-			`EXPLAIN ANALYZE SELECT to_char(date_trunc('day', day, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS k, sum(profit)::text, sum(distributed)::text, sum(to_team)::text, sum(to_platform)::text, sum(to_user)::text, sum(withdrawn)::text FROM summary_daily WHERE dimension = 'all' GROUP BY k ORDER BY k`} {
-			rows, _ := pool.Query(ctx, q)
-			for rows.Next() {
-				var line string
-				_ = rows.Scan(&line)
-				b.Log(line)
-			}
-		}
-	}
 	for _, groupBy := range []string{stats.GroupPortfolio, stats.GroupDay} {
 		b.Run(groupBy, func(b *testing.B) {
 			for b.Loop() {
