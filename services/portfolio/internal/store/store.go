@@ -56,17 +56,16 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // addEvents writes events to the outbox in tx.
 func addEvents(ctx context.Context, tx pgx.Tx, events []portfolio.Event) error {
+	out := make([]outbox.Event, 0, len(events))
 	for _, e := range events {
 		key := strconv.FormatInt(e.PortfolioID, 10)
 		env, err := eventbus.NewEnvelope(Source, e.Type, "portfolio/"+key, e.Data)
 		if err != nil {
 			return err
 		}
-		if err := outbox.Add(ctx, tx, eventbus.TopicPortfolio, key, env); err != nil {
-			return err
-		}
+		out = append(out, outbox.Event{Topic: eventbus.TopicPortfolio, Key: key, Envelope: env})
 	}
-	return nil
+	return outbox.AddAll(ctx, tx, out...)
 }
 
 const portfolioColumns = `id, name, description, user_id, team_id, currency, created_at, updated_at`
@@ -226,19 +225,26 @@ func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfo
 	idempotency.Started(ctx)
 	var out portfolio.Snapshot
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		p, err := scanPortfolio(tx.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1 FOR UPDATE`, portfolioID))
+		// The lock, then the latest snapshot read under it: one round trip.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1 FOR UPDATE`, portfolioID)
+		b.Queue(`SELECT `+snapshotColumns+` FROM nav_snapshots WHERE portfolio_id = $1 ORDER BY as_of DESC LIMIT 1`, portfolioID)
+		br := tx.SendBatch(ctx, b)
+		p, err := scanPortfolio(br.QueryRow())
 		if err != nil {
-			return err
+			return errors.Join(err, br.Close())
 		}
 		var prev *portfolio.Snapshot
-		last, err := scanSnapshot(tx.QueryRow(ctx, `SELECT `+snapshotColumns+` FROM nav_snapshots
-			WHERE portfolio_id = $1 ORDER BY as_of DESC LIMIT 1`, portfolioID))
+		last, err := scanSnapshot(br.QueryRow())
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
-			return err
+			return errors.Join(err, br.Close())
 		default:
 			prev = &last
+		}
+		if err := br.Close(); err != nil {
+			return err
 		}
 		snap, err := fn(p, prev)
 		if err != nil {
