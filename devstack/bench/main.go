@@ -283,6 +283,9 @@ func run(outPath, source, pprofDir string, quick, goBench bool) (err error) {
 	if source != repo {
 		rep.Notes = append(rep.Notes, "The services were built from "+source+" (-source), not from the working tree.")
 	}
+	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
+		return err
+	}
 	plotPath := strings.TrimSuffix(outPath, filepath.Ext(outPath)) + "-latency.png"
 	if len(rep.Steps) > 0 {
 		if err := writePlot(plotPath, rep.Steps); err != nil {
@@ -290,9 +293,6 @@ func run(outPath, source, pprofDir string, quick, goBench bool) (err error) {
 		} else {
 			rep.Plot = filepath.Base(plotPath)
 		}
-	}
-	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
-		return err
 	}
 	f, err := os.Create(outPath)
 	if err != nil {
