@@ -86,7 +86,39 @@ func Parse(s string) (decimal.Decimal, error) {
 }
 
 // Format writes an amount with exactly 8 fractional digits.
-func Format(d decimal.Decimal) string { return d.StringFixed(Places) }
+func Format(d decimal.Decimal) string { return string(appendFormat(make([]byte, 0, 24), d)) }
+
+// appendFormat appends Format(d) to dst. Amounts of up to 18 digits at 8
+// places (every NUMERIC(20,8) balance but the largest) are written from
+// their int64 coefficient; the rest by decimal's StringFixed, which goes
+// through big.Int.
+func appendFormat(dst []byte, d decimal.Decimal) []byte {
+	exp := int(d.Exponent())
+	if exp > 0 || exp < -Places || d.NumDigits()+Places+exp > 18 {
+		return append(dst, d.StringFixed(Places)...)
+	}
+	n := d.CoefficientInt64()
+	for range Places + exp {
+		n *= 10
+	}
+	u := uint64(n)
+	if n < 0 {
+		dst = append(dst, '-')
+		u = -u
+	}
+	var digits [20]byte
+	i := len(digits)
+	for k := 0; k < Places || u > 0 || k == Places; k++ {
+		if k == Places {
+			i--
+			digits[i] = '.'
+		}
+		i--
+		digits[i] = byte('0' + u%10)
+		u /= 10
+	}
+	return append(dst, digits[i:]...)
+}
 
 // Floor8 rounds toward zero at 8 places (the contract's floor8).
 func Floor8(d decimal.Decimal) decimal.Decimal { return d.Truncate(Places) }
@@ -145,7 +177,8 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the amount as a string with exactly 8 places.
 func (a Amount) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + Format(a.Decimal) + `"`), nil
+	b := appendFormat(append(make([]byte, 0, 26), '"'), a.Decimal)
+	return append(b, '"'), nil
 }
 
 // String writes the amount with exactly 8 places.

@@ -45,7 +45,7 @@ const (
 // env is one stats service over a fresh database, behind httptest; events
 // are fed to its handler as the inbox consumer does.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	url     string
 	pool    *pgxpool.Pool
 	handler inbox.Handler
@@ -53,7 +53,7 @@ type env struct {
 	jti     atomic.Int64
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	pool := pgtest.New(t, store.Migrations())
 	_, key, err := ed25519.GenerateKey(rand.Reader)
@@ -429,4 +429,37 @@ func TestSummary(t *testing.T) {
 	}
 	e.do("GET", "/api/v1/stats/summary?group_by=day", e.token(7, "user", 3)).fails(t, 403, "forbidden")
 	e.do("GET", "/api/v1/stats/summary?group_by=day", "").fails(t, 401, "unauthenticated")
+}
+
+// BenchmarkSummaryRoute is GET /api/v1/stats/summary over HTTP (token
+// check, query, JSON) for 1 000 portfolios and 1 000 days.
+func BenchmarkSummaryRoute(b *testing.B) {
+	e := newEnv(b)
+	if _, err := e.pool.Exec(context.Background(), `
+		INSERT INTO summary_hourly (dimension, key, hour, profit, distributed, to_team, to_platform, to_user, withdrawn)
+		SELECT 'portfolio', i::text, timestamptz '2026-01-01' + (i % 1000) * interval '1 day', 1000.12345678, 900.1, 45.05, 45.05, 810, 1
+		  FROM generate_series(1, 1000) i
+		UNION ALL
+		SELECT 'all', '', timestamptz '2026-01-01' + i * interval '1 day', 1000.12345678, 900.1, 45.05, 45.05, 810, 1
+		  FROM generate_series(1, 1000) i`); err != nil {
+		b.Fatal(err)
+	}
+	token := e.token(1, "admin")
+	for _, groupBy := range []string{"portfolio", "day"} {
+		b.Run(groupBy, func(b *testing.B) {
+			req, _ := http.NewRequest(http.MethodGet, e.url+"/api/v1/stats/summary?group_by="+groupBy, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			for b.Loop() {
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || n < 100_000 {
+					b.Fatalf("%d, %d bytes", resp.StatusCode, n)
+				}
+			}
+		})
+	}
 }
