@@ -220,8 +220,9 @@ func run(outPath, source, pprofDir string, quick, goBench bool) (err error) {
 	for _, svc := range ready.Services {
 		urls[svc.Name] = svc.URL
 	}
+	pipe := newPipelineWatch(urls)
 	prof.start(ctx, p, "nav")
-	nav := runNAV(ctx, p, fix, sz.NAV, newPipelineWatch(urls))
+	nav := runNAV(ctx, p, fix, sz.NAV, pipe)
 	res.NAV = &nav
 	watch.mark("nav")
 
@@ -253,7 +254,7 @@ func run(outPath, source, pprofDir string, quick, goBench bool) (err error) {
 	}
 	prof.wait()
 	prof.start(ctx, p, "stats")
-	st := runStats(ctx, p, fix, ready.KafkaBrokers, statsDB, sz.Stats)
+	st := runStats(ctx, p, fix, ready.KafkaBrokers, statsDB, sz.Stats, newPipelineWatch(urls))
 	prof.wait()
 	res.Stats = &st
 	watch.mark("stats")
@@ -315,6 +316,17 @@ func tailFile(path string, n int) string {
 	return lastLines(string(b), n)
 }
 
+// quietNote says how long the stack took to go quiet before the queries.
+func quietNote(s *statsResult) string {
+	if s == nil || s.Backlog == "" {
+		return ""
+	}
+	if s.Backlog == "no backlog" {
+		return fmt.Sprintf(" (it took %s)", s.QuietAfter.Round(time.Second))
+	}
+	return fmt.Sprintf(" (after %s there was still: %s)", s.QuietAfter.Round(time.Second), s.Backlog)
+}
+
 // methodNotes says how each figure was measured, with this run's sizes.
 func methodNotes(sz sizes, res runResults, elapsed time.Duration) []string {
 	accounts := 0
@@ -339,7 +351,9 @@ func methodNotes(sz sizes, res runResults, elapsed time.Duration) []string {
 		fmt.Sprintf("(c) Stats: profit.allocated events (valid envelopes, allocation ids from %d, one per portfolio and day) are produced "+
 			"straight to profit.events with franz-go, in chunks of %d, each once the stats consumer has applied the previous one, for at most %s; "+
 			"the consume rate is events applied ÷ time. The withdrawal service consumes them too and credits its ledger, as for real "+
-			"allocations.", allocationIDBase, sz.Stats.Chunk, sz.Stats.Budget),
+			"allocations. Before the queries the bench waits (up to 3 min) until no service has an outbox backlog or consumer lag%s, "+
+			"then runs VACUUM ANALYZE on the stats database, as autovacuum would after the load; each route is then measured by a "+
+			"closed loop of %d workers for %s.", allocationIDBase, sz.Stats.Chunk, sz.Stats.Budget, quietNote(res.Stats), sz.Stats.Workers, sz.Stats.QueryFor),
 		fmt.Sprintf("(d) Peak RSS is VmHWM from /proc/<pid>/status at the end of the scenarios; CPU is utime+stime from /proc/<pid>/stat "+
 			"between phase boundaries (PostgreSQL: the postmaster with its live and exited backends). The scenarios ran for %s.", elapsed.Round(time.Second)),
 		"(e) Baseline: pgbench (PostgreSQL 15) on the stack's own server, in a scratch database created with the withdrawal service's " +

@@ -25,6 +25,8 @@ type statsResult struct {
 	ShortcutErr string
 	Loaded      int64 // the overview's allocation count when the queries ran
 	Portfolios  int
+	QuietAfter  time.Duration // the wait for every consumer and outbox to catch up before the queries
+	Backlog     string        // what was left when the queries began ("no backlog")
 	Queries     []queryResult
 }
 
@@ -229,9 +231,20 @@ func bulkAllocations(ctx context.Context, statsDB string, f *fixture, from, to i
 	return tx.Commit(ctx)
 }
 
+// vacuumAnalyze runs VACUUM ANALYZE on the stats database.
+func vacuumAnalyze(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `VACUUM ANALYZE`)
+	return err
+}
+
 // runStats loads the read model, then measures each query route with a
 // closed loop.
-func runStats(ctx context.Context, p *progress, f *fixture, brokers []string, statsDB string, cfg statsConfig) statsResult {
+func runStats(ctx context.Context, p *progress, f *fixture, brokers []string, statsDB string, cfg statsConfig, pipe *pipelineWatch) statsResult {
 	out := statsResult{Target: cfg.Allocations, Portfolios: len(f.portfolios)}
 	if err := loadAllocations(ctx, p, f, brokers, cfg, &out); err != nil {
 		out.ShortcutErr = "loading via Kafka: " + err.Error()
@@ -248,6 +261,18 @@ func runStats(ctx context.Context, p *progress, f *fixture, brokers []string, st
 		}
 	}
 	out.Loaded, _ = allocationsApplied(ctx, f.admin)
+	// The queries are measured on a quiet stack: the withdrawal service
+	// credits the same allocations and may still be at it, and the tables
+	// just loaded get the VACUUM ANALYZE autovacuum would give them.
+	t0 := time.Now()
+	for pipe.sample(ctx); pipe.summary(false) != "no backlog" && time.Since(t0) < 3*time.Minute && ctx.Err() == nil; pipe.sample(ctx) {
+		time.Sleep(time.Second)
+	}
+	out.QuietAfter, out.Backlog = time.Since(t0), pipe.summary(false)
+	p.stepf("stats: before the queries, waited %s for the backlog to clear (%s)", out.QuietAfter.Round(time.Second), out.Backlog)
+	if err := vacuumAnalyze(ctx, statsDB); err != nil {
+		p.stepf("stats: vacuum analyze: %v", err)
+	}
 	routes := []struct{ name, path string }{
 		{"acc_profit (list, 100)", "/api/v1/stats/acc_profit"},
 		{"acc_profit/{id}", "/api/v1/stats/acc_profit/{id}"},
