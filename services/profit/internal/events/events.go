@@ -66,25 +66,69 @@ func Handler(st *store.Store) inbox.Handler {
 			}
 			return st.ApplyPortfolio(ctx, tx, store.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID})
 		case eventbus.TypePortfolioProfitRecorded:
-			var d profitRecordedData
-			if err := decode(env, &d); err != nil {
+			in, err := navProfit(env)
+			if err != nil {
 				return err
 			}
-			snapshot := d.SnapshotID
-			_, err := st.RecordProfit(ctx, tx, profit.NewProfit{
-				PortfolioID:   d.PortfolioID,
-				Source:        profit.SourceNAV,
-				SnapshotID:    &snapshot,
-				SourceEventID: env.ID,
-				PeriodEnd:     d.PeriodEnd.UTC(),
-				Amount:        d.Profit.Decimal,
-				UserID:        d.UserID,
-				TeamID:        d.TeamID,
-			})
+			_, err = st.RecordProfit(ctx, tx, in)
 			return err
 		}
 		return nil
 	}
+}
+
+// BatchHandler applies a partition's run of events in tx as Handler
+// applies each, in order: consecutive portfolio.profit_recorded events go
+// to store.RecordNAVProfits together (three round trips for the run), the
+// other types one at a time between them. An event Handler would refuse
+// fails the run (the inbox then applies its events one by one, and
+// Handler dead-letters that one).
+func BatchHandler(st *store.Store) inbox.BatchHandler {
+	one := Handler(st)
+	return func(ctx context.Context, tx pgx.Tx, envs []eventbus.Envelope) error {
+		var run []profit.NewProfit
+		flush := func() error {
+			err := st.RecordNAVProfits(ctx, tx, run)
+			run = run[:0]
+			return err
+		}
+		for _, env := range envs {
+			if env.Type != eventbus.TypePortfolioProfitRecorded {
+				if err := flush(); err != nil {
+					return err
+				}
+				if err := one(ctx, tx, env); err != nil {
+					return fmt.Errorf("event %s: %w", env.ID, err)
+				}
+				continue
+			}
+			in, err := navProfit(env)
+			if err != nil {
+				return fmt.Errorf("event %s: %w", env.ID, err)
+			}
+			run = append(run, in)
+		}
+		return flush()
+	}
+}
+
+// navProfit is the profit a portfolio.profit_recorded event records.
+func navProfit(env eventbus.Envelope) (profit.NewProfit, error) {
+	var d profitRecordedData
+	if err := decode(env, &d); err != nil {
+		return profit.NewProfit{}, err
+	}
+	snapshot := d.SnapshotID
+	return profit.NewProfit{
+		PortfolioID:   d.PortfolioID,
+		Source:        profit.SourceNAV,
+		SnapshotID:    &snapshot,
+		SourceEventID: env.ID,
+		PeriodEnd:     d.PeriodEnd.UTC(),
+		Amount:        d.Profit.Decimal,
+		UserID:        d.UserID,
+		TeamID:        d.TeamID,
+	}, nil
 }
 
 // decode checks the event against its type's schema and decodes its data.

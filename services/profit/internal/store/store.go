@@ -526,11 +526,21 @@ type AllocatedData struct {
 // publishAllocated adds the profit.allocated event of an allocated row to
 // the outbox; rows with another status publish nothing.
 func publishAllocated(ctx context.Context, tx pgx.Tx, a profit.Allocation) error {
+	e, ok, err := allocatedEvent(a)
+	if err != nil || !ok {
+		return err
+	}
+	return outbox.Add(ctx, tx, e.Topic, e.Key, e.Envelope)
+}
+
+// allocatedEvent is the profit.allocated event of a; ok is false for an
+// allocation that distributes nothing (or waits for a ratio).
+func allocatedEvent(a profit.Allocation) (e outbox.Event, ok bool, err error) {
 	if a.Status != profit.StatusAllocated {
-		return nil
+		return e, false, nil
 	}
 	if a.RatioID == nil || a.RatioVersion == nil {
-		return errors.New("store: an allocated row without its ratio")
+		return e, false, errors.New("store: an allocated row without its ratio")
 	}
 	env, err := eventbus.NewEnvelope(EventSource, eventbus.TypeProfitAllocated, subject(a.PortfolioID), AllocatedData{
 		AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
@@ -540,7 +550,7 @@ func publishAllocated(ctx context.Context, tx pgx.Tx, a profit.Allocation) error
 		UserID: a.UserID, TeamID: a.TeamID, RatioID: *a.RatioID, RatioVersion: *a.RatioVersion,
 	})
 	if err != nil {
-		return err
+		return e, false, err
 	}
-	return outbox.Add(ctx, tx, eventbus.TopicProfit, key(a.PortfolioID), env)
+	return outbox.Event{Topic: eventbus.TopicProfit, Key: key(a.PortfolioID), Envelope: env}, true, nil
 }
