@@ -53,7 +53,7 @@ func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log
 		// trips per run instead of three per profit.
 		BatchHandler: events.BatchHandler(st),
 		BatchSize:    100,
-		Logger:    log,
+		Logger:       log,
 	}, reg)
 	if err != nil {
 		return nil, err
