@@ -86,13 +86,13 @@ func Parse(s string) (decimal.Decimal, error) {
 }
 
 // Format writes an amount with exactly 8 fractional digits.
-func Format(d decimal.Decimal) string { return string(appendFormat(make([]byte, 0, 24), d)) }
+func Format(d decimal.Decimal) string { return string(AppendFormat(make([]byte, 0, 24), d)) }
 
-// appendFormat appends Format(d) to dst. Amounts of up to 18 digits at 8
+// AppendFormat appends Format(d) to dst. Amounts of up to 18 digits at 8
 // places (every NUMERIC(20,8) balance but the largest) are written from
 // their int64 coefficient; the rest by decimal's StringFixed, which goes
 // through big.Int.
-func appendFormat(dst []byte, d decimal.Decimal) []byte {
+func AppendFormat(dst []byte, d decimal.Decimal) []byte {
 	exp := int(d.Exponent())
 	if exp > 0 || exp < -Places || d.NumDigits()+Places+exp > 18 {
 		return append(dst, d.StringFixed(Places)...)
@@ -177,7 +177,7 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the amount as a string with exactly 8 places.
 func (a Amount) MarshalJSON() ([]byte, error) {
-	b := appendFormat(append(make([]byte, 0, 26), '"'), a.Decimal)
+	b := AppendFormat(append(make([]byte, 0, 26), '"'), a.Decimal)
 	return append(b, '"'), nil
 }
 

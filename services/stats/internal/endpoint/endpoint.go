@@ -5,6 +5,7 @@ package endpoint
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -111,6 +112,27 @@ type SummaryRow struct {
 	ToPlatform  money.Amount `json:"to_platform"`
 	ToUser      money.Amount `json:"to_user"`
 	Withdrawn   money.Amount `json:"withdrawn"`
+}
+
+// MarshalJSON writes the row as encoding/json would from its tags, without
+// reflection: a summary has a row per portfolio, team, user, day or hour,
+// thousands of them.
+func (r SummaryRow) MarshalJSON() ([]byte, error) {
+	key, err := json.Marshal(r.Key)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 64+len(key)+6*24)
+	b = append(append(b, `{"key":`...), key...)
+	for _, f := range []struct {
+		name string
+		v    money.Amount
+	}{{"profit", r.Profit}, {"distributed", r.Distributed}, {"to_team", r.ToTeam}, {"to_platform", r.ToPlatform},
+		{"to_user", r.ToUser}, {"withdrawn", r.Withdrawn}} {
+		b = append(append(append(b, `,"`...), f.name...), `":"`...)
+		b = append(money.AppendFormat(b, f.v.Decimal), '"')
+	}
+	return append(b, '}'), nil
 }
 
 func caller(ctx context.Context) (stats.Caller, error) {
