@@ -77,8 +77,9 @@ type Config struct {
 	// fails, the batch is rolled back and its messages are applied one by
 	// one (with the retries and dead-lettering described above).
 	BatchSize int
-	// BatchWait is how long a batch waits for its next message before it
-	// is applied with what it has (default 20 ms; only with BatchSize > 1).
+	// BatchWait is how long a batch waits, from its first message, for
+	// more before it is applied with what it has (default 20 ms; only
+	// with BatchSize > 1).
 	BatchWait time.Duration
 	// CommitInterval is how often offsets are committed to Kafka, for lag
 	// monitoring only (default 1 s).
@@ -276,19 +277,22 @@ func (c *Consumer) consumePartition(ctx context.Context, topic string, partition
 }
 
 // fetch waits for the partition's next message, then takes up to
-// BatchSize-1 more as long as each arrives within BatchWait. An error
-// comes with the messages fetched before it, which are still to be
-// applied.
+// BatchSize-1 more that arrive within BatchWait of the first: a consumer
+// that is behind gets full batches at once, one that keeps up applies
+// each message at most BatchWait after it came (a batch that waited for
+// each next message instead could take BatchSize × the arrival interval).
+// An error comes with the messages fetched before it, which are still to
+// be applied.
 func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
 	msg, err := r.FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
 	batch := []kafka.Message{msg}
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.BatchWait)
+	defer cancel()
 	for len(batch) < c.cfg.BatchSize {
-		wctx, cancel := context.WithTimeout(ctx, c.cfg.BatchWait)
 		msg, err := r.FetchMessage(wctx)
-		cancel()
 		if err != nil {
 			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 				err = nil // nothing more at hand
