@@ -151,7 +151,7 @@ func loadAllocations(ctx context.Context, p *progress, f *fixture, brokers []str
 // shortcutSQL writes allocations [$1, $2) of the injection straight into
 // the stats service's read-model tables, with the same effect as its
 // handler applying their profit.allocated events (internal/store
-// ApplyAllocated): applied_allocations, overview, portfolio_totals,
+// Apply of an Allocation): applied_allocations, overview, portfolio_totals,
 // hourly_owner_profit and summary_hourly, whose roll-ups (summary_daily,
 // summary_totals) are then rebuilt from it. It does not write the inbox's
 // processed_events rows, which no query reads.
