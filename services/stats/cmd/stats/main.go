@@ -48,7 +48,7 @@ func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log
 		// hour) are written once per batch, not once per event.
 		BatchHandler: events.BatchHandler(st),
 		BatchSize:    100,
-		Logger:    log,
+		Logger:       log,
 	}, reg)
 	if err != nil {
 		return nil, err
