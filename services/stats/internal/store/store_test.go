@@ -203,30 +203,3 @@ func TestSummaryRollupsEqualTheHours(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// BenchmarkSummary1000 reads the summary of 1 000 portfolios (all time)
-// and of 1 000 days, as /stats/summary does.
-func BenchmarkSummary1000(b *testing.B) {
-	pool := pgtest.New(b, store.Migrations())
-	st := store.New(pool)
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `
-		INSERT INTO summary_hourly (dimension, key, hour, profit, distributed, to_team, to_platform, to_user, withdrawn)
-		SELECT 'portfolio', i::text, timestamptz '2026-01-01' + (i % 1000) * interval '1 day', 1000.12345678, 900.1, 45.05, 45.05, 810, 1
-		  FROM generate_series(1, 1000) i
-		UNION ALL
-		SELECT 'all', '', timestamptz '2026-01-01' + i * interval '1 day', 1000.12345678, 900.1, 45.05, 45.05, 810, 1
-		  FROM generate_series(1, 1000) i`); err != nil {
-		b.Fatal(err)
-	}
-	for _, groupBy := range []string{stats.GroupPortfolio, stats.GroupDay} {
-		b.Run(groupBy, func(b *testing.B) {
-			for b.Loop() {
-				rows, err := st.Summary(ctx, groupBy, stats.Range{})
-				if err != nil || len(rows) != 1000 {
-					b.Fatalf("%d rows, %v", len(rows), err)
-				}
-			}
-		})
-	}
-}
