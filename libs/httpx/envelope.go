@@ -29,11 +29,39 @@ type Page[T any] struct {
 	Total int64
 }
 
+// JSONAppender is response data that writes its own JSON, for answers of
+// thousands of rows: WriteJSON writes the envelope around it by hand and its
+// bytes as they are, where encoding/json would re-scan every byte a Marshaler
+// returns (a third of the CPU of a 1 000-row summary). AppendJSON must append
+// exactly one valid JSON value to dst.
+type JSONAppender interface {
+	AppendJSON(dst []byte) []byte
+}
+
 // WriteJSON writes v as JSON with the status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	if env, ok := v.(Envelope); ok {
+		if data, ok := env.Data.(JSONAppender); ok {
+			_, _ = w.Write(env.appendJSON(data))
+			return
+		}
+	}
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// appendJSON writes e with data in it as json.Encoder writes an Envelope.
+func (e Envelope) appendJSON(data JSONAppender) []byte {
+	b := append(make([]byte, 0, 4096), `{"isOK":`...)
+	b = strconv.AppendBool(b, e.IsOK)
+	msg, _ := json.Marshal(e.Message) // a string always marshals
+	b = append(append(append(b, `,"message":`...), msg...), `,"data":`...)
+	b = data.AppendJSON(b)
+	if e.Total != nil {
+		b = strconv.AppendInt(append(b, `,"total":`...), *e.Total, 10)
+	}
+	return append(b, "}\n"...)
 }
 
 // WriteOK writes a success envelope around data.

@@ -132,3 +132,34 @@ func TestRequestID(t *testing.T) {
 		t.Fatalf("new id: seen %q header %q", seen, rec.Header().Get(RequestIDHeader))
 	}
 }
+
+// rawList is a JSONAppender for the test: its JSON is given.
+type rawList string
+
+func (r rawList) AppendJSON(dst []byte) []byte { return append(dst, r...) }
+
+// TestWriteJSONAppender: data that writes its own JSON goes out in the same
+// bytes encoding/json writes for the envelope around it.
+func TestWriteJSONAppender(t *testing.T) {
+	total := int64(7)
+	for _, env := range []Envelope{
+		{IsOK: true, Message: "Success", Data: rawList(`[{"key":"1","profit":"0.50000000"}]`)},
+		{IsOK: true, Message: "Success", Data: rawList(`[]`), Total: &total},
+		{Message: `odd "message" <&>`, Data: rawList(`{"a":[1,2,{"b":null}]}`)},
+	} {
+		rec := httptest.NewRecorder()
+		WriteJSON(rec, http.StatusOK, env)
+		var want strings.Builder
+		plain := env
+		plain.Data = json.RawMessage(env.Data.(rawList))
+		if err := json.NewEncoder(&want).Encode(plain); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.Body.String(); got != want.String() {
+			t.Errorf("WriteJSON = %q\nencoding/json = %q", got, want.String())
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type = %q", ct)
+		}
+	}
+}

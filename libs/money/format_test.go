@@ -52,3 +52,71 @@ func BenchmarkFormat(b *testing.B) {
 		}
 	})
 }
+
+// sameParse fails t unless ParseNumeric(s) is decimal.NewFromString(s) (the
+// same error-ness, coefficient and exponent), of the string and of its bytes.
+func sameParse(t *testing.T, s string) {
+	t.Helper()
+	got, gotErr := ParseNumeric(s)
+	want, wantErr := decimal.NewFromString(s)
+	if (gotErr != nil) != (wantErr != nil) {
+		t.Fatalf("ParseNumeric(%q) error %v, NewFromString error %v", s, gotErr, wantErr)
+	}
+	if gotErr == nil && (got.Exponent() != want.Exponent() || got.Coefficient().Cmp(want.Coefficient()) != 0) {
+		t.Fatalf("ParseNumeric(%q) = %s (exp %d), NewFromString = %s (exp %d)", s, got, got.Exponent(), want, want.Exponent())
+	}
+	if raw, rawErr := ParseNumeric([]byte(s)); (rawErr != nil) != (gotErr != nil) || (rawErr == nil && !raw.Equal(got)) {
+		t.Fatalf("ParseNumeric([]byte(%q)) = %s, %v; of the string: %s, %v", s, raw, rawErr, got, gotErr)
+	}
+}
+
+// TestParseNumericEqualsNewFromString: over plain numbers of 0 to 22 digits
+// (both sides of the 18-digit int64 path), either sign, with and without
+// fractions and leading zeros, and over forms that are not plain.
+func TestParseNumericEqualsNewFromString(t *testing.T) {
+	for _, s := range []string{"", "-", ".", "-.", "0", "-0", "0.00000000", "1.", ".5", "-.5", "1..2", "--1", "+1", " 1",
+		"1e5", "1.5E-3", "NaN", "Infinity", "1_000", "999999999999999999", "-999999999999999999", "1000000000000000000",
+		"9223372036854775807", "-9223372036854775808", "99999999999999999999.99999999", "12345678901.2345678"} {
+		sameParse(t, s)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		b := []byte{}
+		if rng.IntN(2) == 0 {
+			b = append(b, '-')
+		}
+		intDigits, fracDigits := rng.IntN(14), rng.IntN(12)
+		for range intDigits {
+			b = append(b, byte('0'+rng.IntN(10)))
+		}
+		if fracDigits > 0 || rng.IntN(4) == 0 {
+			b = append(b, '.')
+			for range fracDigits {
+				b = append(b, byte('0'+rng.IntN(10)))
+			}
+		}
+		sameParse(t, string(b))
+	}
+}
+
+// FuzzParseNumeric: for any text, ParseNumeric is decimal.NewFromString.
+func FuzzParseNumeric(f *testing.F) {
+	for _, s := range []string{"0", "-1.5", "123456789012.12345678", "99999999999999999999.99999999", "1e5", ".5", "1."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { sameParse(t, s) })
+}
+
+func BenchmarkParseNumeric(b *testing.B) {
+	const s = "123456.78900000"
+	b.Run("ParseNumeric", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = ParseNumeric(s)
+		}
+	})
+	b.Run("NewFromString", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = decimal.NewFromString(s)
+		}
+	})
+}

@@ -120,6 +120,46 @@ func AppendFormat(dst []byte, d decimal.Decimal) []byte {
 	return append(dst, digits[i:]...)
 }
 
+// ParseNumeric parses a stored value (PostgreSQL NUMERIC as text) exactly as
+// decimal.NewFromString does, to the same coefficient and exponent. Plain
+// values of up to 18 digits are read into an int64 directly; the rest, and
+// any other form, go through decimal.NewFromString and its big.Int parser.
+// It is for values the database wrote (as text, or the raw bytes of a text
+// column); input from clients goes through Parse.
+func ParseNumeric[T string | []byte](s T) (decimal.Decimal, error) {
+	var n uint64
+	digits, frac, dot := 0, 0, false
+	i := 0
+	if len(s) > 0 && s[0] == '-' {
+		i++
+	}
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			n = n*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			digits = 19 // not plain: let decimal parse (or refuse) it
+		}
+		if digits > 18 {
+			return decimal.NewFromString(string(s))
+		}
+	}
+	if digits == 0 || (dot && frac == 0) {
+		return decimal.NewFromString(string(s))
+	}
+	v := int64(n)
+	if s[0] == '-' {
+		v = -v
+	}
+	return decimal.New(v, int32(-frac)), nil
+}
+
 // Floor8 rounds toward zero at 8 places (the contract's floor8).
 func Floor8(d decimal.Decimal) decimal.Decimal { return d.Truncate(Places) }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/idempotency"
@@ -187,7 +186,7 @@ func scanSnapshot(row pgx.Row) (portfolio.Snapshot, error) {
 		text *string
 		into *money.Amount
 	}{{&nav, &s.NAV}, {&netFlow, &s.NetFlow}, {&profit, &s.Profit}} {
-		if f.into.Decimal, err = decimal.NewFromString(*f.text); err != nil {
+		if f.into.Decimal, err = money.ParseNumeric(*f.text); err != nil {
 			return s, err
 		}
 	}
@@ -198,7 +197,7 @@ func scanSnapshot(row pgx.Row) (portfolio.Snapshot, error) {
 		if f.text == nil {
 			continue
 		}
-		d, err := decimal.NewFromString(*f.text)
+		d, err := money.ParseNumeric(*f.text)
 		if err != nil {
 			return s, err
 		}

@@ -67,7 +67,7 @@ type querier interface {
 }
 
 // Amounts cross the wire as text, so nothing passes through float64.
-func parseDecimal(s string) (decimal.Decimal, error) { return decimal.NewFromString(s) }
+func parseDecimal(s string) (decimal.Decimal, error) { return money.ParseNumeric(s) }
 
 // --- read model ------------------------------------------------------------
 

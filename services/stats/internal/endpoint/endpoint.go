@@ -6,6 +6,7 @@ package endpoint
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -114,17 +115,15 @@ type SummaryRow struct {
 	Withdrawn   money.Amount `json:"withdrawn"`
 }
 
-// MarshalJSON writes the row as encoding/json would from its tags, without
-// reflection: a summary has a row per portfolio, team, user, day or hour,
-// thousands of them.
-func (r SummaryRow) MarshalJSON() ([]byte, error) {
-	key, err := json.Marshal(r.Key)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, 64+len(key)+6*24)
-	b = append(append(b, `{"key":`...), key...)
-	for _, f := range []struct {
+// MarshalJSON writes the row as encoding/json would from its tags.
+func (r SummaryRow) MarshalJSON() ([]byte, error) { return r.appendJSON(make([]byte, 0, 200)), nil }
+
+// appendJSON appends the row as encoding/json would write it from its tags,
+// without reflection: a summary has a row per portfolio, team, user, day or
+// hour, thousands of them.
+func (r SummaryRow) appendJSON(b []byte) []byte {
+	b = appendJSONString(append(b, `{"key":`...), r.Key)
+	for _, f := range [...]struct {
 		name string
 		v    money.Amount
 	}{{"profit", r.Profit}, {"distributed", r.Distributed}, {"to_team", r.ToTeam}, {"to_platform", r.ToPlatform},
@@ -132,7 +131,38 @@ func (r SummaryRow) MarshalJSON() ([]byte, error) {
 		b = append(append(append(b, `,"`...), f.name...), `":"`...)
 		b = append(money.AppendFormat(b, f.v.Decimal), '"')
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
+}
+
+// SummaryRows is a summary's answer; it writes its own JSON
+// (httpx.JSONAppender), so encoding/json never re-scans its bytes.
+type SummaryRows []SummaryRow
+
+// AppendJSON implements httpx.JSONAppender.
+func (rs SummaryRows) AppendJSON(b []byte) []byte {
+	b = append(slices.Grow(b, len(rs)*200), '[') // a row is about 170 bytes
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = r.appendJSON(b)
+	}
+	return append(b, ']')
+}
+
+// MarshalJSON writes the rows as encoding/json would.
+func (rs SummaryRows) MarshalJSON() ([]byte, error) { return rs.AppendJSON(nil), nil }
+
+// appendJSONString appends s quoted as encoding/json quotes it: keys are
+// ids and dates, written as they are; anything else goes through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }
 
 func caller(ctx context.Context) (stats.Caller, error) {
@@ -201,11 +231,11 @@ func New(s stats.Service) Endpoints {
 			if err != nil {
 				return httpx.Fail(err)
 			}
-			return httpx.OK(mapList(rows, func(r stats.SummaryRow) SummaryRow {
+			return httpx.OK(SummaryRows(mapList(rows, func(r stats.SummaryRow) SummaryRow {
 				return SummaryRow{Key: r.Key, Profit: money.NewAmount(r.Profit), Distributed: money.NewAmount(r.Distributed),
 					ToTeam: money.NewAmount(r.ToTeam), ToPlatform: money.NewAmount(r.ToPlatform),
 					ToUser: money.NewAmount(r.ToUser), Withdrawn: money.NewAmount(r.Withdrawn)}
-			}))
+			})))
 		}),
 	}
 }

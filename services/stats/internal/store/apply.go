@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
 )
 
@@ -232,7 +233,7 @@ func load(ctx context.Context, tx pgx.Tx, events []Event) (*run, error) {
 		var id int64
 		var status, amount string
 		if _, err := pgx.ForEachRow(rows, []any{&id, &status, &amount}, func() error {
-			a, err := decimal.NewFromString(amount)
+			a, err := money.ParseNumeric(amount)
 			r.withdrawals[id] = &withdrawalState{status: status, amount: a}
 			return err
 		}); err != nil {
@@ -265,7 +266,7 @@ func load(ctx context.Context, tx pgx.Tx, events []Event) (*run, error) {
 		var id int64
 		var text string
 		if _, err := pgx.ForEachRow(rows, []any{&id, &text}, func() error {
-			c, err := decimal.NewFromString(text)
+			c, err := money.ParseNumeric(text)
 			r.carry[id], r.carryBefore[id] = c, c
 			return err
 		}); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
 )
 
@@ -48,7 +49,7 @@ func hour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 func decimals(texts []string, dst ...*decimal.Decimal) error {
 	for i, d := range dst {
-		v, err := decimal.NewFromString(texts[i])
+		v, err := money.ParseNumeric(texts[i])
 		if err != nil {
 			return fmt.Errorf("store: decimal %q: %w", texts[i], err)
 		}
@@ -231,14 +232,26 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]s
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (stats.SummaryRow, error) {
-		var sr stats.SummaryRow
-		t := make([]string, 6)
-		if err := row.Scan(&sr.Key, &t[0], &t[1], &t[2], &t[3], &t[4], &t[5]); err != nil {
-			return sr, err
+	defer rows.Close()
+	// Every column is text; its raw bytes are parsed in place (an answer has
+	// thousands of rows of six amounts).
+	var out []stats.SummaryRow
+	for rows.Next() {
+		raw := rows.RawValues()
+		if len(raw) != 7 || raw[0] == nil {
+			return nil, fmt.Errorf("store: summary row of %d columns", len(raw))
 		}
-		return sr, decimals(t, &sr.Profit, &sr.Distributed, &sr.ToTeam, &sr.ToPlatform, &sr.ToUser, &sr.Withdrawn)
-	})
+		sr := stats.SummaryRow{Key: string(raw[0])}
+		for i, d := range [...]*decimal.Decimal{&sr.Profit, &sr.Distributed, &sr.ToTeam, &sr.ToPlatform, &sr.ToUser, &sr.Withdrawn} {
+			v, err := money.ParseNumeric(raw[i+1])
+			if err != nil {
+				return nil, fmt.Errorf("store: summary %q amount %q: %w", sr.Key, raw[i+1], err)
+			}
+			*d = v
+		}
+		out = append(out, sr)
+	}
+	return out, rows.Err()
 }
 
 // dayAligned reports whether a range bound is absent or midnight UTC.

@@ -95,7 +95,7 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return err
 }
 
-func parseDecimal(s string) (decimal.Decimal, error) { return decimal.NewFromString(s) }
+func parseDecimal(s string) (decimal.Decimal, error) { return money.ParseNumeric(s) }
 
 // --- posting ---------------------------------------------------------------
 
