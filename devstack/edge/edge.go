@@ -68,6 +68,11 @@ func New(cfg Config) (*Handler, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = nil
 		t.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		// Keep a connection per concurrent request to each backend, as
+		// Envoy's pools do: the default keeps 2 idle per host, so under
+		// more concurrency every other request dialled a new connection.
+		t.MaxIdleConns = 0 // no limit over all backends
+		t.MaxIdleConnsPerHost = 256
 		transport = t
 	}
 	for name, base := range cfg.Backends {
