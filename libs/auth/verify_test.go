@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -208,5 +209,94 @@ func TestRequire(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || rec.Body.String() != "7" {
 		t.Fatalf("valid: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestVerifyRemembersOnlyWhatStillHolds: a token verified once is taken
+// again without its signature check only while it would still verify: it
+// expires on time, and a retired or replaced key refuses it.
+func TestVerifyRemembersOnlyWhatStillHolds(t *testing.T) {
+	pub, priv := newKey(t)
+	otherPub, _ := newKey(t)
+	kid := Thumbprint(pub)
+	keys := StaticKeys{kid: pub}
+	v := NewVerifier(keys, "fund-auth", "fund-api")
+	now := time.Now()
+	v.now = func() time.Time { return now }
+	ctx := context.Background()
+	token := sign(t, jwt.SigningMethodEdDSA, priv, kid, claimsFor(now.Add(time.Hour)))
+
+	for i := range 2 {
+		c, err := v.Verify(ctx, token)
+		if err != nil || c.UserID() != 7 || c.Role != "user" || !c.InTeam(3) {
+			t.Fatalf("verify %d: %+v, %v", i, c, err)
+		}
+		c.Role = "admin" // a caller changing its copy changes nothing remembered
+	}
+	if len(v.verified) != 1 {
+		t.Fatalf("remembered %d tokens, want 1", len(v.verified))
+	}
+	if c, err := v.Verify(ctx, token); err != nil || c.Role != "user" {
+		t.Fatalf("remembered claims changed: %+v, %v", c, err)
+	}
+
+	now = now.Add(2 * time.Hour)
+	if _, err := v.Verify(ctx, token); !errors.Is(err, httpx.ErrTokenExpired) {
+		t.Fatalf("remembered token after its exp: %v, want token_expired", err)
+	}
+	now = now.Add(-2 * time.Hour)
+
+	keys[kid] = otherPub // the kid now names another key
+	if _, err := v.Verify(ctx, token); !errors.Is(err, httpx.ErrUnauthenticated) {
+		t.Fatalf("remembered token with its key replaced: %v, want unauthenticated", err)
+	}
+	keys[kid] = pub
+	if _, err := v.Verify(ctx, token); err != nil {
+		t.Fatalf("token with its key back: %v", err)
+	}
+	delete(keys, kid) // the key is retired
+	if _, err := v.Verify(ctx, token); !errors.Is(err, httpx.ErrUnauthenticated) {
+		t.Fatalf("remembered token with its key retired: %v, want unauthenticated", err)
+	}
+	if len(v.verified) != 0 {
+		t.Fatalf("a refused token is still remembered")
+	}
+}
+
+// TestVerifyRememberIsBounded: past its bound the Verifier forgets the
+// expired tokens first, then everything; every token still verifies.
+func TestVerifyRememberIsBounded(t *testing.T) {
+	pub, priv := newKey(t)
+	kid := Thumbprint(pub)
+	v := NewVerifier(StaticKeys{kid: pub}, "fund-auth", "fund-api")
+	v.max = 4
+	now := time.Now()
+	v.now = func() time.Time { return now }
+	ctx := context.Background()
+	tokens := make([]string, 10)
+	for i := range tokens {
+		c := claimsFor(now.Add(time.Duration(i+1) * time.Minute))
+		c["jti"] = "j" + strconv.Itoa(i)
+		tokens[i] = sign(t, jwt.SigningMethodEdDSA, priv, kid, c)
+	}
+	for _, tok := range tokens[:4] {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(2*time.Minute + Leeway) // tokens 0 and 1 have expired
+	if _, err := v.Verify(ctx, tokens[4]); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.verified[tokens[0]]; ok || len(v.verified) != 3 {
+		t.Fatalf("after the bound: %d remembered (token 0 among them: %v), want the 3 unexpired", len(v.verified), ok)
+	}
+	for _, tok := range tokens[5:] {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(v.verified) > v.max {
+		t.Fatalf("%d remembered, bound %d", len(v.verified), v.max)
 	}
 }
