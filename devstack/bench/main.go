@@ -227,6 +227,16 @@ func run(outPath, source, pprofDir string, quick, goBench bool) (err error) {
 	pipe := newPipelineWatch(urls)
 	prof.start(ctx, p, "nav")
 	nav := runNAV(ctx, p, fix, sz.NAV, pipe)
+	dbs := map[string]string{}
+	for _, svc := range ready.Services {
+		dbs[svc.Name] = svc.DatabaseURL
+	}
+	if nav.Hops, err = measureHops(ctx, dbs, nav.PacedFrom); err != nil {
+		nav.HopsErr = err.Error()
+		p.stepf("nav: hop times not measured: %v", err)
+	} else {
+		p.stepf("nav: hop times: %s", hopsSummary(nav.Hops))
+	}
 	res.NAV = &nav
 	watch.mark("nav")
 
@@ -371,6 +381,13 @@ func methodNotes(sz sizes, res runResults, elapsed time.Duration) []string {
 			"is stopped; the custom metrics are read from the benchmark result lines.",
 		"The load generator, the edge and the Kafka broker share the bench process and the machine's cores with the services and " +
 			"PostgreSQL, so every figure includes that contention.",
+	}
+	if n := res.NAV; n != nil && len(n.Hops) > 0 {
+		notes = append(notes, "(b) Time per hop of NAV → profit → stats over the paced step, from the timestamps the services' "+
+			"databases keep for every event (an outbox row's created_at, the writing transaction's start, and published_at, the start "+
+			"of the relay transaction that picked it up; a consumer's processed_events.processed_at, the start of the transaction that "+
+			"applied it; each hop over its own events): "+hopsSummary(n.Hops)+". What they leave of the lag is the NAV POST before "+
+			"its transaction, the stats transaction itself, and the watcher's poll.")
 	}
 	if n := res.NAV; n != nil && n.Backlog != "" {
 		notes = append(notes, "(b) Where the NAV → stats lag accumulates: the largest backlog of each stage during the paced step and "+

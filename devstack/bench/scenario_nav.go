@@ -24,6 +24,11 @@ type navResult struct {
 	// Backlog is the largest backlog of each stage (outbox rows, consumer
 	// lag) during the paced step and its drain.
 	Backlog string
+	// PacedFrom is when the paced step began; Hops are the times of each
+	// hop of the events written from then on (see measureHops), or HopsErr.
+	PacedFrom time.Time
+	Hops      []hop
+	HopsErr   string
 }
 
 // pendingNAV is a NAV whose allocation stats has not shown yet: the
@@ -168,6 +173,7 @@ func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *p
 	pipe.reset()
 
 	p.stepf("nav: paced at %.0f NAV/s over %d portfolios for %s", cfg.Rate, n, cfg.RateFor)
+	out.PacedFrom = time.Now()
 	out.Paced = runPaced(ctx, cfg.Rate, cfg.RateFor, 256, func(ctx context.Context, _, seq int) error {
 		return send(ctx, f.portfolios[seq%n], true)
 	})

@@ -41,13 +41,16 @@ type JSONAppender interface {
 // WriteJSON writes v as JSON with the status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
 	if env, ok := v.(Envelope); ok {
 		if data, ok := env.Data.(JSONAppender); ok {
-			_, _ = w.Write(env.appendJSON(data))
+			b := env.appendJSON(data)
+			w.Header().Set("Content-Length", strconv.Itoa(len(b))) // one write, not chunks
+			w.WriteHeader(status)
+			_, _ = w.Write(b)
 			return
 		}
 	}
+	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
