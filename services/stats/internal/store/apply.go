@@ -176,6 +176,12 @@ type summaryRowKey struct {
 
 type summaryAdds struct{ profit, distributed, toTeam, toPlatform, toUser, withdrawn decimal.Decimal }
 
+func (a *summaryAdds) add(b *summaryAdds) {
+	a.profit, a.distributed = a.profit.Add(b.profit), a.distributed.Add(b.distributed)
+	a.toTeam, a.toPlatform = a.toTeam.Add(b.toTeam), a.toPlatform.Add(b.toPlatform)
+	a.toUser, a.withdrawn = a.toUser.Add(b.toUser), a.withdrawn.Add(b.withdrawn)
+}
+
 type statusSums struct {
 	amount decimal.Decimal
 	count  int64
@@ -566,34 +572,33 @@ func (r *run) write(ctx context.Context, tx pgx.Tx) error {
 	}
 
 	if len(r.summary) > 0 {
-		keys := sortedKeys(r.summary, func(a, b summaryRowKey) int {
-			if a.dimension != b.dimension {
-				return cmp.Compare(a.dimension, b.dimension)
+		// The roll-ups are written here from the same additions, one
+		// statement each, and summary_hourly's row trigger (two upserts
+		// per hourly row) stands down for this transaction (migration
+		// 00004); it still keeps the roll-ups of any other writer right.
+		b.Queue(`SELECT set_config('stats.rollups', 'app', true)`)
+		daily := map[summaryRowKey]*summaryAdds{}
+		totals := map[summaryRowKey]*summaryAdds{}
+		for k, s := range r.summary {
+			day := k
+			day.hour -= (k.hour%86400 + 86400) % 86400 // the UTC day's midnight
+			total := k
+			total.hour = 0
+			for _, into := range []struct {
+				m map[summaryRowKey]*summaryAdds
+				k summaryRowKey
+			}{{daily, day}, {totals, total}} {
+				a := into.m[into.k]
+				if a == nil {
+					a = &summaryAdds{}
+					into.m[into.k] = a
+				}
+				a.add(s)
 			}
-			if a.key != b.key {
-				return cmp.Compare(a.key, b.key)
-			}
-			return cmp.Compare(a.hour, b.hour)
-		})
-		var dims, ks, profit, dist, team, platform, user, withdrawn []string
-		var hours []time.Time
-		for _, k := range keys {
-			s := r.summary[k]
-			dims, ks, hours = append(dims, k.dimension), append(ks, k.key), append(hours, time.Unix(k.hour, 0).UTC())
-			profit, dist = append(profit, s.profit.String()), append(dist, s.distributed.String())
-			team, platform = append(team, s.toTeam.String()), append(platform, s.toPlatform.String())
-			user, withdrawn = append(user, s.toUser.String()), append(withdrawn, s.withdrawn.String())
 		}
-		b.Queue(`
-			INSERT INTO summary_hourly AS s (dimension, key, hour, profit, distributed, to_team, to_platform, to_user, withdrawn)
-			SELECT d, k, hr, p::numeric, dist::numeric, team::numeric, platform::numeric, usr::numeric, w::numeric
-			  FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-			       AS v(d, k, hr, p, dist, team, platform, usr, w)
-			ON CONFLICT (dimension, key, hour) DO UPDATE SET
-			    profit = s.profit + EXCLUDED.profit, distributed = s.distributed + EXCLUDED.distributed,
-			    to_team = s.to_team + EXCLUDED.to_team, to_platform = s.to_platform + EXCLUDED.to_platform,
-			    to_user = s.to_user + EXCLUDED.to_user, withdrawn = s.withdrawn + EXCLUDED.withdrawn`,
-			dims, ks, hours, profit, dist, team, platform, user, withdrawn)
+		queueSummary(b, "summary_hourly", "hour", r.summary)
+		queueSummary(b, "summary_daily", "day", daily)
+		queueSummary(b, "summary_totals", "", totals)
 	}
 
 	var wIDs []int64
@@ -623,6 +628,49 @@ func (r *run) write(ctx context.Context, tx pgx.Tx) error {
 			FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(st, a, c) WHERE w.status = v.st`, statuses, amounts, counts)
 	}
 	return sendAll(ctx, tx, b)
+}
+
+// queueSummary queues the upsert of rows into a summary table, in key order:
+// summary_hourly and summary_daily have the time column bucket (each key's
+// hour field is its start), summary_totals none (bucket "").
+func queueSummary(b *pgx.Batch, table, bucket string, rows map[summaryRowKey]*summaryAdds) {
+	keys := sortedKeys(rows, func(a, b summaryRowKey) int {
+		if a.dimension != b.dimension {
+			return cmp.Compare(a.dimension, b.dimension)
+		}
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
+		}
+		return cmp.Compare(a.hour, b.hour)
+	})
+	var dims, ks, profit, dist, team, platform, user, withdrawn []string
+	var times []time.Time
+	for _, k := range keys {
+		s := rows[k]
+		dims, ks, times = append(dims, k.dimension), append(ks, k.key), append(times, time.Unix(k.hour, 0).UTC())
+		profit, dist = append(profit, s.profit.String()), append(dist, s.distributed.String())
+		team, platform = append(team, s.toTeam.String()), append(platform, s.toPlatform.String())
+		user, withdrawn = append(user, s.toUser.String()), append(withdrawn, s.withdrawn.String())
+	}
+	// With a bucket: (dimension, key, bucket, amounts…); without: (dimension, key, amounts…).
+	cols, arrays, vars, conflict := "dimension, key", "$1::text[], $2::text[]", "d, k", "dimension, key"
+	args := []any{dims, ks}
+	if bucket != "" {
+		cols, arrays, vars, conflict = cols+", "+bucket, arrays+", $3::timestamptz[]", vars+", t", conflict+", "+bucket
+		args = append(args, times)
+	}
+	for _, a := range [][]string{profit, dist, team, platform, user, withdrawn} {
+		args = append(args, a)
+		arrays += fmt.Sprintf(", $%d::text[]", len(args))
+	}
+	b.Queue(`
+		INSERT INTO `+table+` AS s (`+cols+`, profit, distributed, to_team, to_platform, to_user, withdrawn)
+		SELECT `+vars+`, p::numeric, dist::numeric, team::numeric, platform::numeric, usr::numeric, w::numeric
+		  FROM unnest(`+arrays+`) AS v(`+vars+`, p, dist, team, platform, usr, w)
+		ON CONFLICT (`+conflict+`) DO UPDATE SET
+		    profit = s.profit + EXCLUDED.profit, distributed = s.distributed + EXCLUDED.distributed,
+		    to_team = s.to_team + EXCLUDED.to_team, to_platform = s.to_platform + EXCLUDED.to_platform,
+		    to_user = s.to_user + EXCLUDED.to_user, withdrawn = s.withdrawn + EXCLUDED.withdrawn`, args...)
 }
 
 // sendAll sends b's statements in one round trip (they do not depend on

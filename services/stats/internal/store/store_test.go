@@ -203,3 +203,79 @@ func TestSummaryRollupsEqualTheHours(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// rollupsDiff lists the rows of summary_daily and summary_totals that differ
+// from summing summary_hourly (empty when the roll-ups are right).
+func rollupsDiff(t *testing.T, pool interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) []string {
+	t.Helper()
+	const amounts = `sum(profit) p, sum(distributed) d, sum(to_team) tt, sum(to_platform) tp, sum(to_user) tu, sum(withdrawn) w`
+	rows, err := pool.Query(context.Background(), `
+		WITH want_daily AS (SELECT dimension, key, date_trunc('day', hour, 'UTC') AS day, `+amounts+`
+		                      FROM summary_hourly GROUP BY 1, 2, 3),
+		     want_totals AS (SELECT dimension, key, `+amounts+` FROM summary_hourly GROUP BY 1, 2)
+		SELECT 'daily ' || coalesce(w.dimension, s.dimension) || '/' || coalesce(w.key, s.key) || ' ' || coalesce(w.day, s.day)::text
+		  FROM want_daily w FULL JOIN summary_daily s USING (dimension, key, day)
+		 WHERE (w.p, w.d, w.tt, w.tp, w.tu, w.w) IS DISTINCT FROM (s.profit, s.distributed, s.to_team, s.to_platform, s.to_user, s.withdrawn)
+		UNION ALL
+		SELECT 'totals ' || coalesce(w.dimension, s.dimension) || '/' || coalesce(w.key, s.key)
+		  FROM want_totals w FULL JOIN summary_totals s USING (dimension, key)
+		 WHERE (w.p, w.d, w.tt, w.tp, w.tu, w.w) IS DISTINCT FROM (s.profit, s.distributed, s.to_team, s.to_platform, s.to_user, s.withdrawn)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return diff
+}
+
+// TestApplyWritesTheRollups: runs of several events, over hours and days
+// that runs share, leave summary_daily and summary_totals equal to summing
+// summary_hourly, as the trigger of any other writer does.
+func TestApplyWritesTheRollups(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 22, 0, 0, 0, time.UTC)
+	id := int64(0)
+	for run := range 12 {
+		var events []store.Event
+		for i := range 7 {
+			id++
+			at := start.Add(time.Duration((run*7+i)%9) * 3 * time.Hour) // crosses midnights, repeats hours
+			events = append(events,
+				store.Event{Time: at, Allocation: &store.Allocation{AllocationID: id, PortfolioID: id%5 + 1, Manual: i%2 == 0,
+					UserID: id%3 + 1, TeamID: id%2 + 1, PeriodEnd: at,
+					Profit: decimal.NewFromInt(id), Distributable: decimal.NewFromInt(id),
+					ToTeam: decimal.NewFromInt(id).Shift(-1), ToPlatform: decimal.NewFromInt(id).Shift(-2),
+					ToUser: decimal.NewFromInt(id).Mul(decimal.RequireFromString("0.89"))}},
+				store.Event{Time: at, Withdrawal: &store.Withdrawal{ID: id, FromType: stats.OwnerUser, OwnerID: id%3 + 1,
+					Amount: decimal.RequireFromString("0.25"), Status: store.StatusCompleted}})
+		}
+		if err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error { return st.Apply(ctx, tx, events) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var days int
+	if err := pool.QueryRow(ctx, `SELECT count(DISTINCT day) FROM summary_daily`).Scan(&days); err != nil || days < 2 {
+		t.Fatalf("%d days in summary_daily (%v), want several", days, err)
+	}
+	if diff := rollupsDiff(t, pool); len(diff) > 0 {
+		t.Fatalf("roll-ups differ from the hours: %v", diff)
+	}
+
+	// Any other writer of summary_hourly still has its roll-ups kept by
+	// the trigger.
+	if _, err := pool.Exec(ctx, `INSERT INTO summary_hourly (dimension, key, hour, profit) VALUES ('team', '9', '2026-05-05 05:00Z', 3)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE summary_hourly SET withdrawn = withdrawn + 1 WHERE dimension = 'all'`); err != nil {
+		t.Fatal(err)
+	}
+	if diff := rollupsDiff(t, pool); len(diff) > 0 {
+		t.Fatalf("after a plain write, roll-ups differ from the hours: %v", diff)
+	}
+}
