@@ -58,11 +58,24 @@ func Add(ctx context.Context, tx pgx.Tx, topic, key string, env eventbus.Envelop
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, topic, key, type, payload, headers)
-		VALUES ($1, $2, $3, $4, $5, $6)`, env.ID, topic, key, env.Type, payload, headers)
+	_, err = tx.Exec(ctx, insertOne, env.ID, topic, key, env.Type, payload, headers)
 	if err != nil {
 		return fmt.Errorf("outbox: insert event %s: %w", env.ID, err)
 	}
+	return nil
+}
+
+const insertOne = `INSERT INTO outbox (event_id, topic, key, type, payload, headers) VALUES ($1, $2, $3, $4, $5, $6)`
+
+// Queue is Add for a transaction that sends its statements in a batch: the
+// same checks, and the insert queued in b, to go in the batch's round trip
+// (b must be sent in the transaction the event belongs to).
+func Queue(ctx context.Context, b *pgx.Batch, topic, key string, env eventbus.Envelope) error {
+	payload, headers, err := prepare(ctx, Event{Topic: topic, Key: key, Envelope: env})
+	if err != nil {
+		return err
+	}
+	b.Queue(insertOne, env.ID, topic, key, env.Type, payload, headers)
 	return nil
 }
 

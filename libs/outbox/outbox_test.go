@@ -402,3 +402,45 @@ func TestAddAllWritesEventsInOrderWithOneStatement(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueIsAddInABatch: an event queued in a batch is refused as Add
+// refuses it, and once the batch is sent in the transaction it is written
+// and published as Add's are.
+func TestQueueIsAddInABatch(t *testing.T) {
+	pool := pgtest.New(t, migrations)
+	brokers := kafkatest.Start(t, eventbus.TopicPortfolio)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := outbox.Queue(ctx, &pgx.Batch{}, eventbus.TopicProfit, "1", portfolioEvent(t, 1)); err == nil {
+		t.Fatal("queued a portfolio event on the profit topic")
+	}
+	evs := []eventbus.Envelope{portfolioEvent(t, 1), portfolioEvent(t, 2)}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT 1`)
+		for _, env := range evs {
+			if err := outbox.Queue(ctx, b, eventbus.TopicPortfolio, "k", env); err != nil {
+				return err
+			}
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRelay(t, relay)
+	msgs := kafkatest.ReadAll(t, brokers, eventbus.TopicPortfolio, len(evs), 10*time.Second)
+	if len(msgs) != len(evs) {
+		t.Fatalf("%d messages, want %d", len(msgs), len(evs))
+	}
+	for i, m := range msgs {
+		env, err := eventbus.Decode(m.Value)
+		if err != nil || env.ID != evs[i].ID || string(m.Key) != "k" {
+			t.Fatalf("message %d is %s key %q (%v), want %s", i, env.ID, m.Key, err, evs[i].ID)
+		}
+	}
+}

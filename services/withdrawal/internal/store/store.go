@@ -186,8 +186,9 @@ func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (map[strin
 
 // post writes one transfer of kind for ref: its entries, hash-chained onto
 // each account's last hash, and the bucket changes. The accounts must be
-// locked (lockAccounts). It returns the transfer's time.
-func post(ctx context.Context, tx pgx.Tx, accs map[string]*locked, kind, refType string, refID int64, legs []leg) (time.Time, error) {
+// locked (lockAccounts). Events, when given, go to the outbox in the same
+// round trip as the entries. It returns the transfer's time.
+func post(ctx context.Context, tx pgx.Tx, accs map[string]*locked, kind, refType string, refID int64, legs []leg, events ...outbox.Event) (time.Time, error) {
 	sum := decimal.Zero
 	for _, l := range legs {
 		sum = sum.Add(l.amount)
@@ -222,6 +223,11 @@ func post(ctx context.Context, tx pgx.Tx, accs map[string]*locked, kind, refType
 			balance = balance + $7, last_hash = $8 WHERE account = $1`,
 			l.account, l.credited.String(), l.reallocIn.String(), l.reallocOut.String(), l.held.String(), l.withd.String(),
 			l.amount.String(), acc.lastHash)
+	}
+	for _, e := range events {
+		if err := outbox.Queue(ctx, b, e.Topic, e.Key, e.Envelope); err != nil {
+			return time.Time{}, err
+		}
 	}
 	br := tx.SendBatch(ctx, b)
 	for range b.Len() {
@@ -555,14 +561,18 @@ func (s *Store) RequestWithdrawal(ctx context.Context, in ledger.NewWithdrawal, 
 		if err != nil {
 			return err
 		}
+		event, err := withdrawalEvent(eventbus.TypeWithdrawalRequested, w)
+		if err != nil {
+			return err
+		}
 		if _, err := post(ctx, tx, accs, ledger.KindWithdrawalHold, ledger.RefWithdrawal, w.ID, []leg{
 			{account: account, amount: in.Amount.Neg(), held: in.Amount},
 			{account: hold, amount: in.Amount},
-		}); err != nil {
+		}, event); err != nil {
 			return err
 		}
 		out = w
-		return publishWithdrawal(ctx, tx, eventbus.TypeWithdrawalRequested, w)
+		return nil
 	})
 	return out, err
 }
@@ -708,19 +718,19 @@ func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, creat
 		if err != nil {
 			return err
 		}
-		if _, err := post(ctx, tx, accs, ledger.KindReallocation, ledger.RefReallocation, r.ID, []leg{
-			{account: from, amount: in.Amount.Neg(), reallocOut: in.Amount},
-			{account: to, amount: in.Amount, reallocIn: in.Amount},
-		}); err != nil {
-			return err
-		}
 		env, err := eventbus.NewEnvelope(EventSource, eventbus.TypeFundsReallocated, "reallocation/"+strconv.FormatInt(r.ID, 10),
 			reallocatedData{ReallocationID: r.ID, FromAccount: from, ToAccount: to, Amount: money.NewAmount(r.Amount), Reason: r.Reason})
 		if err != nil {
 			return err
 		}
+		if _, err := post(ctx, tx, accs, ledger.KindReallocation, ledger.RefReallocation, r.ID, []leg{
+			{account: from, amount: in.Amount.Neg(), reallocOut: in.Amount},
+			{account: to, amount: in.Amount, reallocIn: in.Amount},
+		}, outbox.Event{Topic: eventbus.TopicWithdrawal, Key: from, Envelope: env}); err != nil {
+			return err
+		}
 		out = r
-		return outbox.Add(ctx, tx, eventbus.TopicWithdrawal, from, env)
+		return nil
 	})
 	return out, err
 }
@@ -898,13 +908,20 @@ type reallocatedData struct {
 // publishWithdrawal adds a withdrawal event to the outbox, keyed by the
 // account (so one account's events stay in order).
 func publishWithdrawal(ctx context.Context, tx pgx.Tx, eventType string, w ledger.Withdrawal) error {
+	e, err := withdrawalEvent(eventType, w)
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, e.Topic, e.Key, e.Envelope)
+}
+
+// withdrawalEvent is the event of w's state: on the withdrawal topic,
+// keyed by its account.
+func withdrawalEvent(eventType string, w ledger.Withdrawal) (outbox.Event, error) {
 	account := w.Owner.Account()
 	env, err := eventbus.NewEnvelope(EventSource, eventType, "withdrawal/"+strconv.FormatInt(w.ID, 10), withdrawalData{
 		WithdrawalID: w.ID, FromType: w.Owner.Type, OwnerID: w.Owner.ID, Account: account,
 		Amount: money.NewAmount(w.Amount), Status: w.Status, Reason: w.Reason,
 	})
-	if err != nil {
-		return err
-	}
-	return outbox.Add(ctx, tx, eventbus.TopicWithdrawal, account, env)
+	return outbox.Event{Topic: eventbus.TopicWithdrawal, Key: account, Envelope: env}, err
 }
