@@ -130,18 +130,32 @@ func buildRows(res runResults) []row {
 			figure(bsec, fmt.Sprintf("NAV rate achieved when paced at %s/s (%d errors)", num(res.NAVRate), n.Paced.Errors),
 				n.Paced.Throughput(), atLeast(res.NAVRate*0.95, "NAV/s"), vsPeak(n.Paced.Throughput())),
 			figure(bsec, "NAV POST p99 when paced", n.Paced.P(99), none("ms"), ""))
-		lags := append([]time.Duration(nil), n.Lags...)
-		p50, p99 := ms(percentile(lags, 50)), ms(percentile(lags, 99))
-		note := fmt.Sprintf("over %d NAVs, poll every %s", len(lags), n.PollEvery)
-		if n.Missing > 0 {
-			note += fmt.Sprintf("; %d not visible within the bound, counted at it", n.Missing)
+		rate := fmt.Sprintf("at %s NAV/s", num(res.NAVRate))
+		if n.HopsErr == "" {
+			note := fmt.Sprintf("%d of %d paced NAVs traced through the databases", n.Traced, len(n.Sent))
+			if untraced := len(n.Sent) - n.Traced; untraced > 0 {
+				note += fmt.Sprintf("; %d not traced, counted at the drain bound", untraced)
+			}
+			rows = append(rows, figure(bsec, "lag NAV POST → commit of the stats transaction that applied its allocation, p50 ("+note+")",
+				ms(percentile(n.CommitLags, 50)), none("ms"), ""))
 		}
-		rows = append(rows, figure(bsec, "lag NAV POST → allocation visible in stats, p50 ("+note+")", p50, none("ms"), ""))
-		lagRow := figure(bsec, fmt.Sprintf("lag p99 at %s NAV/s", num(res.NAVRate)), p99, lagTarget, "")
+		lagRow := figure(bsec, "lag p99 "+rate+" (POST → stats commit)", ms(percentile(n.CommitLags, 99)), lagTarget, "")
+		if n.HopsErr != "" {
+			lagRow = notMeasured(bsec, "lag p99 "+rate, lagTarget, "not traced: "+n.HopsErr)
+		}
 		if n.Paced.Throughput() < res.NAVRate*0.95 && lagRow.Met == "yes" {
 			lagRow.Met = "**no** (rate not reached)"
 		}
 		rows = append(rows, lagRow)
+		lags := append([]time.Duration(nil), n.Lags...)
+		note := fmt.Sprintf("over %d NAVs; an upper bound: up to one poll period and the poll's own time later than the commit", len(lags))
+		if n.Missing > 0 {
+			note += fmt.Sprintf("; %d not visible within the bound, counted at it", n.Missing)
+		}
+		rows = append(rows,
+			figure(bsec, fmt.Sprintf("lag as seen by a client polling GET /stats/acc_profit every %s, p50 (%s)", n.PollEvery, note),
+				ms(percentile(lags, 50)), none("ms"), ""),
+			figure(bsec, fmt.Sprintf("lag as seen by that client, p99 %s", rate), ms(percentile(lags, 99)), none("ms"), ""))
 	} else {
 		rows = append(rows, notMeasured(bsec, "NAV", lagTarget, "not measured: "+res.Failed["nav"]))
 	}

@@ -78,8 +78,9 @@ func main() {
 	goBench := flag.Bool("gobench", true, "run the pipeline Go benchmarks (f)")
 	source := flag.String("source", "", "build the services (and read the withdrawal migrations) from this copy of the repository instead of the working tree")
 	pprofDir := flag.String("pprof", "", "write CPU profiles of every service over the first 20s of each phase to this directory")
+	navOnly := flag.Bool("nav-only", false, "run only the fixture and scenario (b), NAV → stats (about 2 min): to iterate on the pipeline's lag")
 	flag.Parse()
-	if err := run(*out, *source, *pprofDir, *quick, *goBench); err != nil {
+	if err := run(*out, *source, *pprofDir, *quick, *goBench, *navOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -116,7 +117,7 @@ func buildServices(p *progress, repo, dir string) error {
 	return nil
 }
 
-func run(outPath, source, pprofDir string, quick, goBench bool) (err error) {
+func run(outPath, source, pprofDir string, quick, goBench, navOnly bool) (err error) {
 	p := &progress{start: time.Now()}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -231,47 +232,62 @@ func run(outPath, source, pprofDir string, quick, goBench bool) (err error) {
 	for _, svc := range ready.Services {
 		dbs[svc.Name] = svc.DatabaseURL
 	}
-	if nav.Hops, err = measureHops(ctx, dbs, nav.PacedFrom); err != nil {
+	if traces, err := traceNAVs(ctx, dbs, nav.Sent); err != nil {
 		nav.HopsErr = err.Error()
-		p.stepf("nav: hop times not measured: %v", err)
+		p.stepf("nav: not traced: %v", err)
 	} else {
-		p.stepf("nav: hop times: %s", hopsSummary(nav.Hops))
+		nav.Traced, nav.CommitLags, nav.Hops = len(traces), commitLags(traces), legHops(traces)
+		for range len(nav.Sent) - len(traces) {
+			// Not in stats (or not traceable): counted at the drain bound.
+			nav.CommitLags = append(nav.CommitLags, sz.NAV.DrainBound)
+		}
+		p.stepf("nav: %d of %d paced NAVs traced; lag to the stats commit p50 %.1f ms, p99 %.1f ms; legs: %s", len(traces), len(nav.Sent),
+			ms(percentile(nav.CommitLags, 50)), ms(percentile(nav.CommitLags, 99)), hopsSummary(nav.Hops))
 	}
 	res.NAV = &nav
 	watch.mark("nav")
 
-	// Each account must cover its share of the withdrawal steps, at up to
-	// 300 requests/s.
-	need := (len(sz.Concurrency)+1)*int(sz.Step.Seconds())*300/len(fix.users) + 1
-	accounts, err := fundedAccounts(ctx, p, fix, need, 90*time.Second)
-	if err != nil {
-		res.Failed["withdrawals"] = err.Error()
-	} else {
-		prof.wait()
-		prof.start(ctx, p, "withdrawals")
-		w := runWithdrawals(ctx, p, fix, accounts, sz.Concurrency, sz.Step)
-		res.Withdrawals = &w
-	}
-	watch.mark("withdrawals")
-
-	res.Baseline = runPgbench(ctx, p, source, ready.PostgresURL, max(len(accounts), 1), sz.Concurrency, sz.Step)
-	if res.Baseline.Err != "" {
-		p.stepf("pgbench: %s", res.Baseline.Err)
-	}
-	watch.mark("pgbench")
-
-	var statsDB string
-	for _, svc := range ready.Services {
-		if svc.Name == edge.Stats {
-			statsDB = svc.DatabaseURL
+	if navOnly {
+		for _, scenario := range []string{"withdrawals", "stats"} {
+			res.Failed[scenario] = "skipped (-nav-only)"
 		}
+		res.Baseline.Err = "skipped (-nav-only)"
+		goBench = false
+		prof.wait()
+	} else {
+		// Each account must cover its share of the withdrawal steps, at up to
+		// 300 requests/s.
+		need := (len(sz.Concurrency)+1)*int(sz.Step.Seconds())*300/len(fix.users) + 1
+		accounts, err := fundedAccounts(ctx, p, fix, need, 90*time.Second)
+		if err != nil {
+			res.Failed["withdrawals"] = err.Error()
+		} else {
+			prof.wait()
+			prof.start(ctx, p, "withdrawals")
+			w := runWithdrawals(ctx, p, fix, accounts, sz.Concurrency, sz.Step)
+			res.Withdrawals = &w
+		}
+		watch.mark("withdrawals")
+
+		res.Baseline = runPgbench(ctx, p, source, ready.PostgresURL, max(len(accounts), 1), sz.Concurrency, sz.Step)
+		if res.Baseline.Err != "" {
+			p.stepf("pgbench: %s", res.Baseline.Err)
+		}
+		watch.mark("pgbench")
+
+		var statsDB string
+		for _, svc := range ready.Services {
+			if svc.Name == edge.Stats {
+				statsDB = svc.DatabaseURL
+			}
+		}
+		prof.wait()
+		prof.start(ctx, p, "stats")
+		st := runStats(ctx, p, fix, ready.KafkaBrokers, statsDB, sz.Stats, newPipelineWatch(urls))
+		prof.wait()
+		res.Stats = &st
+		watch.mark("stats")
 	}
-	prof.wait()
-	prof.start(ctx, p, "stats")
-	st := runStats(ctx, p, fix, ready.KafkaBrokers, statsDB, sz.Stats, newPipelineWatch(urls))
-	prof.wait()
-	res.Stats = &st
-	watch.mark("stats")
 	res.Procs = watch.usage()
 	phases := slices.Clone(watch.phases[1:])
 	elapsed := time.Since(started)
@@ -294,6 +310,10 @@ func run(outPath, source, pprofDir string, quick, goBench bool) (err error) {
 		Procs: res.Procs, Phases: phases, Notes: methodNotes(sz, res, elapsed)}
 	if quick {
 		rep.Command = "go run ./devstack/bench -quick"
+	}
+	if navOnly {
+		rep.Command += " -nav-only"
+		rep.Mode += ", scenario (b) only"
 	}
 	if source != repo {
 		rep.Notes = append(rep.Notes, "The services were built from "+source+" (-source), not from the working tree.")
@@ -383,11 +403,14 @@ func methodNotes(sz sizes, res runResults, elapsed time.Duration) []string {
 			"PostgreSQL, so every figure includes that contention.",
 	}
 	if n := res.NAV; n != nil && len(n.Hops) > 0 {
-		notes = append(notes, "(b) Time per hop of NAV → profit → stats over the paced step, from the timestamps the services' "+
-			"databases keep for every event (an outbox row's created_at, the writing transaction's start, and published_at, the start "+
-			"of the relay transaction that picked it up; a consumer's processed_events.processed_at, the start of the transaction that "+
-			"applied it; each hop over its own events): "+hopsSummary(n.Hops)+". What they leave of the lag is the NAV POST before "+
-			"its transaction, the stats transaction itself, and the watcher's poll.")
+		notes = append(notes, "(b) The lag to the stats commit, and each leg of it, come from tracing every paced NAV through the "+
+			"services' databases after the step: its snapshot, the portfolio outbox row of its event, the allocation the profit "+
+			"service made of it and that allocation's outbox row, and the stats inbox row of the allocation's event. Commits are "+
+			"pg_xact_commit_timestamp of the rows a transaction left (the dev stack's PostgreSQL keeps commit timestamps); a relay's "+
+			"pickup and a consumer's start are the now() of its transaction (outbox.published_at, processed_events.processed_at); "+
+			"the POST's send time is the bench's clock (the same machine's). The allocation is visible to every reader of stats from "+
+			"the commit on, so this lag is exact to the clock; the poller's figure adds its own period. Legs (p50 / p99, each over "+
+			"the traced NAVs; they add up to the lag per NAV, not per percentile): "+hopsSummary(n.Hops)+".")
 	}
 	if n := res.NAV; n != nil && n.Backlog != "" {
 		notes = append(notes, "(b) Where the NAV → stats lag accumulates: the largest backlog of each stage during the paced step and "+

@@ -24,11 +24,15 @@ type navResult struct {
 	// Backlog is the largest backlog of each stage (outbox rows, consumer
 	// lag) during the paced step and its drain.
 	Backlog string
-	// PacedFrom is when the paced step began; Hops are the times of each
-	// hop of the events written from then on (see measureHops), or HopsErr.
-	PacedFrom time.Time
-	Hops      []hop
-	HopsErr   string
+	// Sent are the paced NAVs, traced through the databases after the
+	// step (traceNAVs): CommitLags are their lags from the POST to the
+	// commit of the stats transaction that applied their allocation
+	// (sorted), Hops each leg of the way, or HopsErr.
+	Sent       []sentNAV
+	Traced     int
+	CommitLags []time.Duration
+	Hops       []hop
+	HopsErr    string
 }
 
 // pendingNAV is a NAV whose allocation stats has not shown yet: the
@@ -145,14 +149,22 @@ func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *p
 	go w.run(wctx, f.admin, cfg.PollEvery)
 	go pipe.run(wctx, time.Second)
 
+	var sentMu sync.Mutex
+	var sentNAVs []sentNAV
 	send := func(ctx context.Context, pf *portfolio, measured bool) error {
 		pf.mu.Lock()
 		defer pf.mu.Unlock()
 		sent := time.Now()
-		if _, err := postNAV(ctx, f.admin, pf); err != nil {
+		snapshot, err := postNAV(ctx, f.admin, pf)
+		if err != nil {
 			return err
 		}
 		w.expect(pf.id, pf.expected, sent, measured)
+		if measured {
+			sentMu.Lock()
+			sentNAVs = append(sentNAVs, sentNAV{Snapshot: snapshot, Sent: sent})
+			sentMu.Unlock()
+		}
 		return nil
 	}
 	var out navResult
@@ -173,7 +185,6 @@ func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *p
 	pipe.reset()
 
 	p.stepf("nav: paced at %.0f NAV/s over %d portfolios for %s", cfg.Rate, n, cfg.RateFor)
-	out.PacedFrom = time.Now()
 	out.Paced = runPaced(ctx, cfg.Rate, cfg.RateFor, 256, func(ctx context.Context, _, seq int) error {
 		return send(ctx, f.portfolios[seq%n], true)
 	})
@@ -188,6 +199,9 @@ func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *p
 	out.Lags = append([]time.Duration(nil), w.lags...)
 	w.mu.Unlock()
 	_, out.Missing = w.outstanding()
+	sentMu.Lock()
+	out.Sent = sentNAVs
+	sentMu.Unlock()
 	for range out.Missing {
 		// Not visible within the bound: counted at the bound, a lower
 		// bound of their true lag.

@@ -136,13 +136,14 @@ func buildFixture(ctx context.Context, p *progress, admin *client, nUsers, nTeam
 
 // postNAV records pf's next snapshot: NAV 1000 + k on day k, so every
 // snapshot after the baseline is a profit of 1. The caller holds pf.mu or
-// owns pf alone. It returns the profit recorded.
-func postNAV(ctx context.Context, c *client, pf *portfolio) (float64, error) {
+// owns pf alone. It returns the snapshot's id.
+func postNAV(ctx context.Context, c *client, pf *portfolio) (snapshot int64, err error) {
 	k := pf.navs
 	var snap struct {
+		ID     int64  `json:"id"`
 		Profit string `json:"profit"`
 	}
-	_, err := c.do(ctx, "POST", fmt.Sprintf("/api/v1/portfolios/%d/nav", pf.id), map[string]any{
+	_, err = c.do(ctx, "POST", fmt.Sprintf("/api/v1/portfolios/%d/nav", pf.id), map[string]any{
 		"as_of": navEpoch.AddDate(0, 0, k).Format(time.RFC3339), "nav": strconv.Itoa(1000 + k),
 	}, 201, &snap, "Idempotency-Key", fmt.Sprintf("bench-nav-%d-%d", pf.id, k))
 	if err != nil {
@@ -154,5 +155,5 @@ func postNAV(ctx context.Context, c *client, pf *portfolio) (float64, error) {
 		return 0, fmt.Errorf("NAV profit %q: %w", snap.Profit, err)
 	}
 	pf.expected += profit
-	return profit, nil
+	return snap.ID, nil
 }

@@ -10,6 +10,7 @@ import (
 
 // A restarted cluster keeps its data, cuts the connections it had, and
 // accepts new ones as a new server process.
+// A restart keeps the data and the server's settings.
 func TestRestartKeepsData(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -44,5 +45,9 @@ func TestRestartKeepsData(t *testing.T) {
 	var v int
 	if err := conn2.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v); err != nil || v != 42 {
 		t.Fatalf("after restart: %d, %v", v, err)
+	}
+	var setting string
+	if err := conn2.QueryRow(ctx, `SHOW track_commit_timestamp`).Scan(&setting); err != nil || setting != "on" {
+		t.Fatalf("track_commit_timestamp after restart: %q, %v", setting, err)
 	}
 }
