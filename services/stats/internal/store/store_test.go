@@ -279,3 +279,64 @@ func TestApplyWritesTheRollups(t *testing.T) {
 		t.Fatalf("after a plain write, roll-ups differ from the hours: %v", diff)
 	}
 }
+
+// TestConcurrentRunsNeverDeadlock: runs applied at once, as the consumer's
+// partitions apply them, over the same portfolios (their NAV profits from
+// one topic, their allocations from another), owners and platform rows,
+// each portfolio list in its own order. Each run is one transaction with no
+// retry: a deadlock between two runs (PostgreSQL aborts one of them) fails
+// the test. The sums must come out exact.
+func TestConcurrentRunsNeverDeadlock(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	const workers, runs, perRun, portfolios = 6, 15, 12, 9
+	one := decimal.RequireFromString("1")
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range runs {
+				var events []store.Event
+				for i := range perRun {
+					n := int64((w*runs+r)*perRun + i + 1) // unique per event
+					// A different walk over the portfolios in every run.
+					p := int64((i*(w+2)+r*5)%portfolios + 1)
+					at := time.Date(2026, 3, 1, int(n%24), 0, 0, 0, time.UTC)
+					if w%2 == 0 {
+						events = append(events, store.Event{Time: at, ProfitRecorded: &store.ProfitRecorded{PortfolioID: p,
+							SnapshotID: n, UserID: p%4 + 1, TeamID: p%2 + 1, PeriodEnd: at, Profit: one}})
+					} else {
+						// Every third a manual profit: it moves the carry-forward.
+						events = append(events, store.Event{Time: at, Allocation: &store.Allocation{AllocationID: n, PortfolioID: p, Manual: i%3 == 0,
+							UserID: p%4 + 1, TeamID: p%2 + 1, PeriodEnd: at, Profit: one, Distributable: one,
+							ToTeam: decimal.RequireFromString("0.2"), ToPlatform: decimal.RequireFromString("0.1"),
+							ToUser: decimal.RequireFromString("0.7")}})
+					}
+				}
+				if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return st.Apply(ctx, tx, events) }); err != nil {
+					errs <- fmt.Errorf("worker %d, run %d: %w", w, r, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	o, err := st.Overview(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := decimal.NewFromInt(workers / 2 * runs * perRun)
+	if !o.TotalDistributed.Equal(half) || !o.ToPlatform.Equal(half.Mul(decimal.RequireFromString("0.1"))) {
+		t.Errorf("distributed %s, to platform %s; want %s and a tenth of it", o.TotalDistributed, o.ToPlatform, half)
+	}
+	if o.Counts.Allocations != workers/2*runs*perRun {
+		t.Errorf("counts = %+v", o.Counts)
+	}
+}
