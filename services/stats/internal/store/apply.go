@@ -85,27 +85,22 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, events []Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	// Lock order. The consumer runs a transaction per partition, and
-	// runs of different partitions write the same rows (a portfolio's
-	// totals from portfolio.events and profit.events, the platform's
-	// summary rows and the overview from all). Every run takes its row
-	// locks in one global order, so two runs never wait for each other in
-	// a cycle: load locks the run's withdrawals and then its portfolio
-	// totals rows, each sorted; write then upserts table by table, each in key
-	// order, and the overview last. The rows every run writes are thus
-	// held only from the run's last round trip to its commit. (A
-	// withdrawal's events share a partition, but a run still locks its
-	// withdrawals' ids before reading their states.)
+	last := events[0].Time
+	for _, e := range events[1:] {
+		if e.Time.After(last) {
+			last = e.Time
+		}
+	}
+	// The overview row first: every transaction of the consumer (one per
+	// partition) locks it before anything else, so they queue here and
+	// never lock rows in opposite orders. last_event_at never goes back.
+	if _, err := tx.Exec(ctx, `UPDATE overview SET events_applied = events_applied + $1,
+		last_event_at = GREATEST(last_event_at, $2) WHERE id = 1`, len(events), last.UTC()); err != nil {
+		return err
+	}
 	r, err := load(ctx, tx, events)
 	if err != nil {
 		return err
-	}
-	r.ov.events = int64(len(events))
-	r.ov.lastEvent = events[0].Time
-	for _, e := range events[1:] {
-		if e.Time.After(r.ov.lastEvent) {
-			r.ov.lastEvent = e.Time
-		}
 	}
 	for _, e := range events {
 		switch {
@@ -161,8 +156,6 @@ type withdrawalState struct {
 type overviewSums struct {
 	profit, distributed, toTeam, toPlatform, toUser, lossCarry, reallocated            decimal.Decimal
 	portfolios, allocations, withdrawals, reallocations, profitsRecorded, ratioChanges int64
-	events                                                                             int64     // events applied, duplicates included
-	lastEvent                                                                          time.Time // the latest event's time
 }
 
 type totalsSums struct {
@@ -238,14 +231,6 @@ func load(ctx context.Context, tx pgx.Tx, events []Event) (*run, error) {
 		}
 	}
 	if len(withdrawalIDs) > 0 {
-		// A withdrawal first seen has no row to lock yet: a lock on its id
-		// (sorted) keeps two runs from both taking it for new.
-		slices.Sort(withdrawalIDs)
-		withdrawalIDs = slices.Compact(withdrawalIDs)
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('stats.withdrawal.' || id, 0))
-			FROM unnest($1::bigint[]) AS id`, withdrawalIDs); err != nil {
-			return nil, err
-		}
 		rows, err := tx.Query(ctx, `SELECT withdrawal_id, status, amount::text FROM withdrawal_states
 			WHERE withdrawal_id = ANY($1) ORDER BY withdrawal_id FOR UPDATE`, withdrawalIDs)
 		if err != nil {
@@ -261,45 +246,32 @@ func load(ctx context.Context, tx pgx.Tx, events []Event) (*run, error) {
 			return nil, err
 		}
 	}
-	// The totals rows of every portfolio the run touches, created if need
-	// be and locked in one pass in portfolio order (see Apply), with the
-	// carry-forwards of those whose new NAV profits or manual profits move
-	// them.
-	var touched []int64
-	carried := map[int64]bool{}
+	// The carry-forwards of the portfolios whose new NAV profits or manual
+	// profits move them (their totals row is created if need be).
+	var carried []int64
 	for _, e := range events {
-		switch {
-		case e.Portfolio != nil:
-			touched = append(touched, e.Portfolio.PortfolioID)
-		case e.ProfitRecorded != nil:
-			p := e.ProfitRecorded
-			touched = append(touched, p.PortfolioID)
-			if r.snapshots[[2]int64{p.PortfolioID, p.SnapshotID}] {
-				carried[p.PortfolioID] = true
-			}
-		case e.Allocation != nil:
-			a := e.Allocation
-			touched = append(touched, a.PortfolioID)
-			if a.Manual && r.allocations[a.AllocationID] {
-				carried[a.PortfolioID] = true
-			}
+		if p := e.ProfitRecorded; p != nil && r.snapshots[[2]int64{p.PortfolioID, p.SnapshotID}] {
+			carried = append(carried, p.PortfolioID)
+		}
+		if a := e.Allocation; a != nil && a.Manual && r.allocations[a.AllocationID] {
+			carried = append(carried, a.PortfolioID)
 		}
 	}
-	if len(touched) > 0 {
-		slices.Sort(touched)
-		touched = slices.Compact(touched)
-		rows, err := tx.Query(ctx, `INSERT INTO portfolio_totals AS t (portfolio_id) SELECT unnest($1::bigint[])
-			ON CONFLICT (portfolio_id) DO UPDATE SET portfolio_id = t.portfolio_id
-			RETURNING portfolio_id, loss_carryforward::text`, touched)
+	if len(carried) > 0 {
+		slices.Sort(carried)
+		carried = slices.Compact(carried)
+		if _, err := tx.Exec(ctx, `INSERT INTO portfolio_totals (portfolio_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING`,
+			carried); err != nil {
+			return nil, err
+		}
+		rows, err := tx.Query(ctx, `SELECT portfolio_id, loss_carryforward::text FROM portfolio_totals
+			WHERE portfolio_id = ANY($1) ORDER BY portfolio_id FOR UPDATE`, carried)
 		if err != nil {
 			return nil, err
 		}
 		var id int64
 		var text string
 		if _, err := pgx.ForEachRow(rows, []any{&id, &text}, func() error {
-			if !carried[id] {
-				return nil
-			}
 			c, err := money.ParseNumeric(text)
 			r.carry[id], r.carryBefore[id] = c, c
 			return err
@@ -527,6 +499,18 @@ func (s *statusSums) add(amount decimal.Decimal, count int64) {
 // rows in key order, in one round trip.
 func (r *run) write(ctx context.Context, tx pgx.Tx) error {
 	b := &pgx.Batch{}
+	o := r.ov
+	b.Queue(`UPDATE overview SET
+		total_profit = total_profit + $1, total_distributed = total_distributed + $2, to_team_total = to_team_total + $3,
+		to_platform_total = to_platform_total + $4, to_user_total = to_user_total + $5,
+		loss_carryforward_total = loss_carryforward_total + $6, reallocated_total = reallocated_total + $7,
+		portfolios = portfolios + $8, allocations = allocations + $9, withdrawals = withdrawals + $10,
+		reallocations = reallocations + $11, profits_recorded = profits_recorded + $12, ratio_changes = ratio_changes + $13
+		WHERE id = 1`,
+		o.profit.String(), o.distributed.String(), o.toTeam.String(), o.toPlatform.String(), o.toUser.String(),
+		o.lossCarry.String(), o.reallocated.String(),
+		o.portfolios, o.allocations, o.withdrawals, o.reallocations, o.profitsRecorded, o.ratioChanges)
+
 	if len(r.totals) > 0 {
 		ids := sortedKeys(r.totals, cmp.Compare[int64])
 		var acc, dist, team, platform, user []string
@@ -643,20 +627,6 @@ func (r *run) write(ctx context.Context, tx pgx.Tx) error {
 		b.Queue(`UPDATE withdrawals_by_status w SET amount = w.amount + v.a::numeric, count = w.count + v.c
 			FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(st, a, c) WHERE w.status = v.st`, statuses, amounts, counts)
 	}
-	// The overview last (see Apply); last_event_at never goes back.
-	o := r.ov
-	b.Queue(`UPDATE overview SET
-		total_profit = total_profit + $1, total_distributed = total_distributed + $2, to_team_total = to_team_total + $3,
-		to_platform_total = to_platform_total + $4, to_user_total = to_user_total + $5,
-		loss_carryforward_total = loss_carryforward_total + $6, reallocated_total = reallocated_total + $7,
-		portfolios = portfolios + $8, allocations = allocations + $9, withdrawals = withdrawals + $10,
-		reallocations = reallocations + $11, profits_recorded = profits_recorded + $12, ratio_changes = ratio_changes + $13,
-		events_applied = events_applied + $14, last_event_at = GREATEST(last_event_at, $15)
-		WHERE id = 1`,
-		o.profit.String(), o.distributed.String(), o.toTeam.String(), o.toPlatform.String(), o.toUser.String(),
-		o.lossCarry.String(), o.reallocated.String(),
-		o.portfolios, o.allocations, o.withdrawals, o.reallocations, o.profitsRecorded, o.ratioChanges,
-		o.events, o.lastEvent.UTC())
 	return sendAll(ctx, tx, b)
 }
 
