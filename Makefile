@@ -94,7 +94,7 @@ fuzz: ## run the money parser fuzz test for a while (FUZZTIME=60s)
 	cd libs && go test ./money -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}
 
 .PHONY: bench
-bench: deps ## the load benchmark against the dev stack (about 10 min; not part of make test): writes docs/benchmarks.md and its latency plot (BENCH_FLAGS=-quick)
+bench: deps ## the load benchmark against the dev stack (about 10 min; not part of make test): writes docs/benchmarks.md and its latency plot (BENCH_FLAGS=-quick: smoke sizes; -nav-only: scenario (b) alone)
 	@go run ./devstack/bench -out docs/benchmarks.md $(BENCH_FLAGS)
 
 .PHONY: bench-go

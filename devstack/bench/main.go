@@ -6,6 +6,7 @@
 //
 //	go run ./devstack/bench -out docs/benchmarks.md   (from the repository root)
 //	go run ./devstack/bench -quick -out /tmp/b.md      (small sizes, a smoke run)
+//	go run ./devstack/bench -nav-only -out /tmp/b.md   (the fixture and scenario (b) alone, about a minute)
 package main
 
 import (
