@@ -79,7 +79,7 @@ func main() {
 	goBench := flag.Bool("gobench", true, "run the pipeline Go benchmarks (f)")
 	source := flag.String("source", "", "build the services (and read the withdrawal migrations) from this copy of the repository instead of the working tree")
 	pprofDir := flag.String("pprof", "", "write CPU profiles of every service over the first 20s of each phase to this directory")
-	navOnly := flag.Bool("nav-only", false, "run only the fixture and scenario (b), NAV → stats (about 2 min): to iterate on the pipeline's lag")
+	navOnly := flag.Bool("nav-only", false, "run only the fixture and scenario (b), NAV → stats (about a minute): to iterate on the pipeline's lag")
 	flag.Parse()
 	if err := run(*out, *source, *pprofDir, *quick, *goBench, *navOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -8,9 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// A restarted cluster keeps its data, cuts the connections it had, and
-// accepts new ones as a new server process.
-// A restart keeps the data and the server's settings.
+// A restarted cluster keeps its data and its settings, cuts the
+// connections it had, and accepts new ones as a new server process.
 func TestRestartKeepsData(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
