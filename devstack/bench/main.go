@@ -79,9 +79,10 @@ func main() {
 	goBench := flag.Bool("gobench", true, "run the pipeline Go benchmarks (f)")
 	source := flag.String("source", "", "build the services (and read the withdrawal migrations) from this copy of the repository instead of the working tree")
 	pprofDir := flag.String("pprof", "", "write CPU profiles of every service over the first 20s of each phase to this directory")
+	navAnalyze := flag.Bool("nav-analyze", true, "VACUUM ANALYZE the services' databases between the closed NAV loop and the paced step, as autovacuum would (false: the paced step runs on the plans made while the tables were empty)")
 	navOnly := flag.Bool("nav-only", false, "run only the fixture and scenario (b), NAV → stats (about a minute): to iterate on the pipeline's lag")
 	flag.Parse()
-	if err := run(*out, *source, *pprofDir, *quick, *goBench, *navOnly); err != nil {
+	if err := run(*out, *source, *pprofDir, *quick, *goBench, *navOnly, *navAnalyze); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -118,7 +119,7 @@ func buildServices(p *progress, repo, dir string) error {
 	return nil
 }
 
-func run(outPath, source, pprofDir string, quick, goBench, navOnly bool) (err error) {
+func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze bool) (err error) {
 	p := &progress{start: time.Now()}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -136,6 +137,7 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly bool) (err er
 	if quick {
 		sz, mode = quickSizes(), "quick (smoke sizes: not comparable figures)"
 	}
+	sz.NAV.Analyze = navAnalyze
 
 	tmp, err := os.MkdirTemp("", "fund-bench-")
 	if err != nil {
@@ -227,12 +229,12 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly bool) (err er
 		urls[svc.Name] = svc.URL
 	}
 	pipe := newPipelineWatch(urls)
-	prof.start(ctx, p, "nav")
-	nav := runNAV(ctx, p, fix, sz.NAV, pipe)
 	dbs := map[string]string{}
 	for _, svc := range ready.Services {
 		dbs[svc.Name] = svc.DatabaseURL
 	}
+	prof.start(ctx, p, "nav")
+	nav := runNAV(ctx, p, fix, sz.NAV, pipe, dbs)
 	if traces, err := traceNAVs(ctx, dbs, nav.Sent); err != nil {
 		nav.HopsErr = err.Error()
 		p.stepf("nav: not traced: %v", err)
@@ -362,6 +364,17 @@ func quietNote(s *statsResult) string {
 	return fmt.Sprintf(" (after %s there was still: %s)", s.QuietAfter.Round(time.Second), s.Backlog)
 }
 
+// analyzeNote says what happened to the service databases between the
+// closed NAV loop and the paced step.
+func analyzeNote(analyzed bool) string {
+	if !analyzed {
+		return "nothing between it and the paced step (-nav-analyze=false): the paced step runs on the plans the services' " +
+			"connections made while their tables were empty"
+	}
+	return "VACUUM ANALYZE of every service database, as autovacuum would give tables that grew from empty to thousands of rows " +
+		"within its first minute (statements planned while a table was empty keep a sequential scan until then)"
+}
+
 // methodNotes says how each figure was measured, with this run's sizes.
 func methodNotes(sz sizes, res runResults, elapsed time.Duration) []string {
 	accounts := 0
@@ -378,11 +391,11 @@ func methodNotes(sz sizes, res runResults, elapsed time.Duration) []string {
 			"latency from send to answer, percentiles by nearest rank over every successful request. Then an open loop paced at half the "+
 			"peak rate for %s, latency measured from each request's due time (no coordinated omission).", withdrawalAmount, accounts, sz.Step, conc, sz.Step),
 		fmt.Sprintf("(b) NAV: POST /api/v1/portfolios/{id}/nav. First a closed loop (%d workers, each on its own portfolios) for %s; then "+
-			"paced at %s NAV/s for %s round-robin over all portfolios (one NAV in flight per portfolio). A watcher polls "+
+			"%s; then paced at %s NAV/s for %s round-robin over all portfolios (one NAV in flight per portfolio). A watcher polls "+
 			"GET /api/v1/stats/acc_profit (all portfolios, pages of 1 000) every %s and records, for each paced NAV, the time from sending "+
 			"its POST to the answer of the first poll whose `distributed` for that portfolio includes it: an upper bound, coarse by the "+
 			"poll period plus the poll's own latency. NAVs not visible within %s count at that bound.",
-			sz.NAV.PeakWorkers, sz.NAV.PeakFor, num(sz.NAV.Rate), sz.NAV.RateFor, sz.NAV.PollEvery, sz.NAV.DrainBound),
+			sz.NAV.PeakWorkers, sz.NAV.PeakFor, analyzeNote(sz.NAV.Analyze), num(sz.NAV.Rate), sz.NAV.RateFor, sz.NAV.PollEvery, sz.NAV.DrainBound),
 		fmt.Sprintf("(c) Stats: profit.allocated events (valid envelopes, allocation ids from %d, one per portfolio and day) are produced "+
 			"straight to profit.events with franz-go, in chunks of %d, each once the stats consumer has applied the previous one, for at most %s; "+
 			"the consume rate is events applied ÷ time. The withdrawal service consumes them too and credits its ledger, as for real "+

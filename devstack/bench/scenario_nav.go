@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -136,13 +138,16 @@ type navConfig struct {
 	RateFor     time.Duration
 	PollEvery   time.Duration
 	DrainBound  time.Duration
+	// Analyze runs VACUUM ANALYZE on every service database between the
+	// closed loop and the paced step (-nav-analyze).
+	Analyze bool
 }
 
 // runNAV measures the closed-loop NAV rate, then NAVs paced at cfg.Rate
 // spread round-robin over every portfolio, with the lag of each until
 // stats shows its allocation. NAVs of one portfolio are sent one at a time
 // (as_of must increase), so the paced step needs many portfolios.
-func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *pipelineWatch) navResult {
+func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *pipelineWatch, dbs map[string]string) navResult {
 	w := &lagWatcher{pending: map[int64][]pendingNAV{}}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -183,6 +188,20 @@ func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *p
 	p.stepf("nav: peak %.0f NAV/s (p50 %.1f ms, p99 %.1f ms, %d errors)", out.Peak.Throughput(), out.Peak.P(50), out.Peak.P(99), out.Peak.Errors)
 	waitDrain(ctx, p, w, pipe, cfg.DrainBound, false)
 	pipe.reset()
+	// The closed loop took the services' tables from empty to thousands of
+	// rows within a minute, before autovacuum's first look at them: give
+	// them the VACUUM ANALYZE it would, so that the paced step runs on
+	// plans made for tables of their size (a statement's plan cached while
+	// its table was empty is a sequential scan).
+	if cfg.Analyze {
+		t0 := time.Now()
+		for _, name := range slices.Sorted(maps.Keys(dbs)) {
+			if err := vacuumAnalyze(ctx, dbs[name]); err != nil {
+				p.stepf("nav: VACUUM ANALYZE %s: %v", name, err)
+			}
+		}
+		p.stepf("nav: VACUUM ANALYZE of the services' databases took %s", time.Since(t0).Round(time.Millisecond))
+	}
 
 	p.stepf("nav: paced at %.0f NAV/s over %d portfolios for %s", cfg.Rate, n, cfg.RateFor)
 	out.Paced = runPaced(ctx, cfg.Rate, cfg.RateFor, 256, func(ctx context.Context, _, seq int) error {

@@ -231,7 +231,7 @@ func bulkAllocations(ctx context.Context, statsDB string, f *fixture, from, to i
 	return tx.Commit(ctx)
 }
 
-// vacuumAnalyze runs VACUUM ANALYZE on the stats database.
+// vacuumAnalyze runs VACUUM ANALYZE on a database.
 func vacuumAnalyze(ctx context.Context, url string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
