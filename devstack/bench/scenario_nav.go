@@ -28,8 +28,9 @@ type navResult struct {
 	Backlog string
 	// Sent are the paced NAVs, traced through the databases after the
 	// step (traceNAVs): CommitLags are their lags from the POST to the
-	// commit of the stats transaction that applied their allocation
-	// (sorted), Hops each leg of the way, or HopsErr.
+	// commit of the stats transaction that applied their allocation (a
+	// NAV not traced counts at DrainBound), Hops each leg of the way, or
+	// HopsErr.
 	Sent       []sentNAV
 	Traced     int
 	CommitLags []time.Duration

@@ -45,41 +45,30 @@ func TestConcurrentApplyIsExact(t *testing.T) {
 	st := store.New(pool)
 	ctx := context.Background()
 	const workers, each = 6, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				id := int64(w*each + i + 1)
-				err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-					status := store.StatusPending
-					if i%2 == 1 {
-						status = store.StatusCompleted
-					}
-					return st.Apply(ctx, tx, []store.Event{
-						{Time: time.Now(), Allocation: &store.Allocation{AllocationID: id, PortfolioID: id%3 + 1, Manual: true,
-							UserID: id%4 + 1, TeamID: id%2 + 1, PeriodEnd: time.Date(2026, 3, 1, int(id%24), 0, 0, 0, time.UTC),
-							Profit: decimal.RequireFromString("1.00000001"), Distributable: decimal.RequireFromString("1.00000001"),
-							ToTeam: decimal.RequireFromString("0.20000000"), ToPlatform: decimal.RequireFromString("0.10000001"),
-							ToUser: decimal.RequireFromString("0.70000000")}},
-						{Time: time.Now(), Withdrawal: &store.Withdrawal{ID: id % 10, FromType: stats.OwnerUser, OwnerID: 7,
-							Amount: decimal.RequireFromString("0.00000001"), Status: status}},
-					})
-				})
-				if err != nil {
-					errs <- fmt.Errorf("allocation %d: %w", id, err)
-					return
+	concurrently(t, workers, func(w int) error {
+		for i := range each {
+			id := int64(w*each + i + 1)
+			err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+				status := store.StatusPending
+				if i%2 == 1 {
+					status = store.StatusCompleted
 				}
+				return st.Apply(ctx, tx, []store.Event{
+					{Time: time.Now(), Allocation: &store.Allocation{AllocationID: id, PortfolioID: id%3 + 1, Manual: true,
+						UserID: id%4 + 1, TeamID: id%2 + 1, PeriodEnd: time.Date(2026, 3, 1, int(id%24), 0, 0, 0, time.UTC),
+						Profit: decimal.RequireFromString("1.00000001"), Distributable: decimal.RequireFromString("1.00000001"),
+						ToTeam: decimal.RequireFromString("0.20000000"), ToPlatform: decimal.RequireFromString("0.10000001"),
+						ToUser: decimal.RequireFromString("0.70000000")}},
+					{Time: time.Now(), Withdrawal: &store.Withdrawal{ID: id % 10, FromType: stats.OwnerUser, OwnerID: 7,
+						Amount: decimal.RequireFromString("0.00000001"), Status: status}},
+				})
+			})
+			if err != nil {
+				return fmt.Errorf("allocation %d: %w", id, err)
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	})
 	o, err := st.Overview(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -285,49 +274,39 @@ func TestApplyWritesTheRollups(t *testing.T) {
 // one topic, their allocations from another), owners and platform rows,
 // each portfolio list in its own order. Each run is one transaction with no
 // retry: a deadlock between two runs (PostgreSQL aborts one of them) fails
-// the test. The sums must come out exact.
+// the test, as it does when the runs stop queueing on the overview row
+// first. The sums must come out exact.
 func TestConcurrentRunsNeverDeadlock(t *testing.T) {
 	pool := pgtest.New(t, store.Migrations())
 	st := store.New(pool)
 	ctx := context.Background()
 	const workers, runs, perRun, portfolios = 6, 15, 12, 9
 	one := decimal.RequireFromString("1")
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range runs {
-				var events []store.Event
-				for i := range perRun {
-					n := int64((w*runs+r)*perRun + i + 1) // unique per event
-					// A different walk over the portfolios in every run.
-					p := int64((i*(w+2)+r*5)%portfolios + 1)
-					at := time.Date(2026, 3, 1, int(n%24), 0, 0, 0, time.UTC)
-					if w%2 == 0 {
-						events = append(events, store.Event{Time: at, ProfitRecorded: &store.ProfitRecorded{PortfolioID: p,
-							SnapshotID: n, UserID: p%4 + 1, TeamID: p%2 + 1, PeriodEnd: at, Profit: one}})
-					} else {
-						// Every third a manual profit: it moves the carry-forward.
-						events = append(events, store.Event{Time: at, Allocation: &store.Allocation{AllocationID: n, PortfolioID: p, Manual: i%3 == 0,
-							UserID: p%4 + 1, TeamID: p%2 + 1, PeriodEnd: at, Profit: one, Distributable: one,
-							ToTeam: decimal.RequireFromString("0.2"), ToPlatform: decimal.RequireFromString("0.1"),
-							ToUser: decimal.RequireFromString("0.7")}})
-					}
-				}
-				if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return st.Apply(ctx, tx, events) }); err != nil {
-					errs <- fmt.Errorf("worker %d, run %d: %w", w, r, err)
-					return
+	concurrently(t, workers, func(w int) error {
+		for r := range runs {
+			var events []store.Event
+			for i := range perRun {
+				n := int64((w*runs+r)*perRun + i + 1) // unique per event
+				// A different walk over the portfolios in every run.
+				p := int64((i*(w+2)+r*5)%portfolios + 1)
+				at := time.Date(2026, 3, 1, int(n%24), 0, 0, 0, time.UTC)
+				if w%2 == 0 {
+					events = append(events, store.Event{Time: at, ProfitRecorded: &store.ProfitRecorded{PortfolioID: p,
+						SnapshotID: n, UserID: p%4 + 1, TeamID: p%2 + 1, PeriodEnd: at, Profit: one}})
+				} else {
+					// Every third a manual profit: it moves the carry-forward.
+					events = append(events, store.Event{Time: at, Allocation: &store.Allocation{AllocationID: n, PortfolioID: p, Manual: i%3 == 0,
+						UserID: p%4 + 1, TeamID: p%2 + 1, PeriodEnd: at, Profit: one, Distributable: one,
+						ToTeam: decimal.RequireFromString("0.2"), ToPlatform: decimal.RequireFromString("0.1"),
+						ToUser: decimal.RequireFromString("0.7")}})
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+			if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return st.Apply(ctx, tx, events) }); err != nil {
+				return fmt.Errorf("worker %d, run %d: %w", w, r, err)
+			}
+		}
+		return nil
+	})
 	o, err := st.Overview(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -338,5 +317,30 @@ func TestConcurrentRunsNeverDeadlock(t *testing.T) {
 	}
 	if o.Counts.Allocations != workers/2*runs*perRun {
 		t.Errorf("counts = %+v", o.Counts)
+	}
+}
+
+// concurrently runs work(0) … work(workers-1) at once and fails the test
+// with the errors they return once all are done.
+func concurrently(t *testing.T, workers int, work func(w int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			if err := work(w); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	failed := false
+	for err := range errs {
+		t.Error(err)
+		failed = true
+	}
+	if failed {
+		t.FailNow()
 	}
 }
