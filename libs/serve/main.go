@@ -51,10 +51,7 @@ func MainBackend(name, defaultAddr string, migrations fs.FS, start Start) {
 }
 
 func runBackend(ctx context.Context, name string, cfg BackendConfig, log *slog.Logger, migrations fs.FS, migrateOnly bool, start Start) error {
-	shutdownTracing, err := observability.SetupTracing(ctx, name)
-	if err != nil {
-		return err
-	}
+	shutdownTracing := observability.SetupTracing(ctx, name, log)
 	defer func() { _ = shutdownTracing(context.Background()) }()
 
 	pool, err := pg.Connect(ctx, cfg.DatabaseURL)

@@ -54,10 +54,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
-	shutdownTracing, err := observability.SetupTracing(ctx, "portfolio")
-	if err != nil {
-		return err
-	}
+	shutdownTracing := observability.SetupTracing(ctx, "portfolio", log)
 	defer func() { _ = shutdownTracing(context.Background()) }()
 
 	pool, err := pg.Connect(ctx, cfg.DatabaseURL)
