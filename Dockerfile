@@ -9,7 +9,7 @@
 # The binary is also its own health check (`/app -healthcheck`) and migration
 # step (`/app -migrate-only`), so the image needs no shell.
 
-ARG GO_VERSION=1.26
+ARG GO_VERSION=1.26.8
 
 FROM golang:${GO_VERSION} AS build
 ARG SERVICE

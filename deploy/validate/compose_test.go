@@ -2,31 +2,19 @@ package validate
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
-	"slices"
+	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/fundplatform/platform/devstack/edge"
 )
-
-// Variables every service reads (libs/serve, libs/serve backend config).
-var commonEnv = []string{
-	"HTTP_ADDR", "APP_ENV", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_TIMEOUT",
-	"OTEL_EXPORTER_OTLP_ENDPOINT", "DATABASE_URL", "JWT_ISSUER", "JWT_AUDIENCE",
-}
-
-// serviceEnv is, per service, every variable it reads: compose may set no
-// other (a variable nothing reads is a misleading setting).
-var serviceEnv = map[string][]string{
-	"auth": append(slices.Clone(commonEnv), "JWT_SIGNING_KEY_FILE", "JWT_SIGNING_KEY", "ACCESS_TOKEN_TTL",
-		"REFRESH_TOKEN_TTL", "BCRYPT_COST", "BOOTSTRAP_ADMIN_EMAIL", "BOOTSTRAP_ADMIN_PASSWORD"),
-	"portfolio":  append(slices.Clone(commonEnv), "KAFKA_BROKERS", "JWKS_URL", "AUTH_URL"),
-	"profit":     append(slices.Clone(commonEnv), "KAFKA_BROKERS", "JWKS_URL"),
-	"withdrawal": append(slices.Clone(commonEnv), "KAFKA_BROKERS", "JWKS_URL"),
-	"stats":      append(slices.Clone(commonEnv), "KAFKA_BROKERS", "JWKS_URL"),
-}
 
 // noHealthcheck lists long-running services allowed to run without a
 // health check, with the reason. Nothing may wait on them being healthy.
@@ -37,6 +25,13 @@ var noHealthcheck = map[string]string{
 
 func loadCompose(t *testing.T) *types.Project {
 	t.Helper()
+	return loadComposeWith(t, []string{"BOOTSTRAP_ADMIN_PASSWORD=validate-only-password"})
+}
+
+// loadComposeWith loads docker-compose.yml with env as the shell
+// environment compose interpolates from (nil: none, so every default applies).
+func loadComposeWith(t *testing.T, env []string) *types.Project {
+	t.Helper()
 	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +39,7 @@ func loadCompose(t *testing.T) *types.Project {
 	opts, err := cli.NewProjectOptions(
 		[]string{filepath.Join(root, "docker-compose.yml")},
 		cli.WithWorkingDirectory(root),
-		cli.WithEnv([]string{"BOOTSTRAP_ADMIN_PASSWORD=validate-only-password"}),
+		cli.WithEnv(env),
 		cli.WithConsistency(true),
 		cli.WithResolvedPaths(true),
 	)
@@ -62,7 +57,7 @@ func oneShot(s types.ServiceConfig) bool { return s.Restart == "no" }
 
 func TestComposeLoads(t *testing.T) {
 	p := loadCompose(t)
-	for _, name := range append([]string{"postgres", "kafka", "envoy"}, keys(serviceEnv)...) {
+	for _, name := range append([]string{"postgres", "kafka", "envoy"}, edge.Services...) {
 		if _, err := p.GetService(name); err != nil {
 			t.Errorf("service %s: %v", name, err)
 		}
@@ -101,22 +96,22 @@ func TestComposeHealthchecksAndDependencies(t *testing.T) {
 	}
 }
 
+// TestComposeServiceEnvironmentIsRead checks each service's variables
+// against its configuration reference (the parity test then runs them).
 func TestComposeServiceEnvironmentIsRead(t *testing.T) {
-	p := loadCompose(t)
-	for name, allowed := range serviceEnv {
+	p := loadComposeWith(t, nil)
+	for _, name := range edge.Services {
 		s, err := p.GetService(name)
 		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
+			t.Fatalf("%s: %v", name, err)
 		}
-		if len(s.Environment) == 0 {
-			t.Errorf("%s: no environment", name)
-		}
-		for _, k := range keys(s.Environment) {
-			if !slices.Contains(allowed, k) {
-				t.Errorf("%s: sets %s, which the service does not read", name, k)
+		env := map[string]string{}
+		for k, v := range s.Environment {
+			if v != nil {
+				env[k] = *v
 			}
 		}
+		checkAgainstReference(t, "compose", name, env, false)
 	}
 }
 
@@ -127,4 +122,46 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// pinned is an exact release: a version with three parts (v1.39.1,
+// 15.18 is taken as exact for images that publish two, 3.9.1…), never
+// "latest" or a floating major or minor tag.
+var pinned = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?$`)
+
+// TestImagesArePinned: every image compose pulls, the Helm chart's Envoy and
+// the Dockerfile's Go are exact versions, so a cached older image cannot
+// differ from a fresh pull.
+func TestImagesArePinned(t *testing.T) {
+	p := loadCompose(t)
+	for name, s := range p.Services {
+		if s.Build != nil {
+			continue // built here from the Dockerfile
+		}
+		i := strings.LastIndex(s.Image, ":")
+		if i < 0 || !pinned.MatchString(s.Image[i+1:]) || strings.Contains(s.Image[i+1:], "latest") {
+			t.Errorf("compose %s: image %q is not pinned to a release", name, s.Image)
+		}
+	}
+	if tag := valuesFile(t, "values.yaml")["edge"].(map[string]any)["image"].(map[string]any)["tag"]; !pinned.MatchString(fmt.Sprint(tag)) ||
+		strings.Count(fmt.Sprint(tag), ".") != 2 {
+		t.Errorf("helm edge.image.tag %v is not an exact Envoy release", tag)
+	}
+	root, _ := filepath.Abs(repoRoot)
+	df, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^ARG GO_VERSION=(\S+)$`).FindSubmatch(df)
+	gomod, err := os.ReadFile(filepath.Join(root, "libs/go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(gomod)
+	if m == nil || goLine == nil || string(m[1]) != string(goLine[1]) {
+		t.Errorf("Dockerfile's GO_VERSION %q is not the modules' go line %q", m, goLine)
+	}
+	if _, err := os.Stat(filepath.Join(root, ".dockerignore")); err != nil {
+		t.Errorf("no .dockerignore: %v", err)
+	}
 }

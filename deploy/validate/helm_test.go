@@ -66,18 +66,24 @@ type manifest struct {
 // `helm template` does) and strictly decodes every manifest.
 func render(t *testing.T, valuesName string) []manifest {
 	t.Helper()
+	return renderValues(t, valuesFile(t, valuesName))
+}
+
+// renderValues renders the chart with values over values.yaml.
+func renderValues(t *testing.T, values map[string]any) []manifest {
+	t.Helper()
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatalf("chart does not load: %v", err)
 	}
 	opts := chartutil.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}
-	rv, err := chartutil.ToRenderValues(ch, valuesFile(t, valuesName), opts, chartutil.DefaultCapabilities)
+	rv, err := chartutil.ToRenderValues(ch, values, opts, chartutil.DefaultCapabilities)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, err := engine.Render(ch, rv)
 	if err != nil {
-		t.Fatalf("chart does not render with %q: %v", valuesName, err)
+		t.Fatalf("chart does not render: %v", err)
 	}
 	names := make([]string, 0, len(out))
 	for k := range out {

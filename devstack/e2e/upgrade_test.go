@@ -23,7 +23,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/devstack/edge"
-	"github.com/fundplatform/platform/devstack/internal/broker"
+	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/invariants"
 	"github.com/fundplatform/platform/devstack/migrationlint"
 	"github.com/fundplatform/platform/devstack/stack"

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/fundplatform/platform/devstack/edge"
-	"github.com/fundplatform/platform/devstack/internal/broker"
+	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
 	"github.com/jackc/pgx/v5"
 )

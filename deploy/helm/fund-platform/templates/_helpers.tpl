@@ -116,8 +116,6 @@ Only the variables the services read; extra ones come from <service>.env.
 {{- $root := .root -}}
 {{- $name := .component -}}
 {{- $svc := index $root.Values $name -}}
-- name: SERVICE_NAME
-  value: {{ $name | quote }}
 - name: HTTP_ADDR
   value: ":8080"
 - name: APP_ENV
@@ -126,15 +124,18 @@ Only the variables the services read; extra ones come from <service>.env.
   value: {{ $root.Values.global.logLevel | quote }}
 - name: LOG_FORMAT
   value: {{ $root.Values.global.logFormat | quote }}
-- name: KAFKA_BROKERS
-  value: {{ required "global.kafka.brokers is required" $root.Values.global.kafka.brokers | quote }}
 - name: JWT_ISSUER
   value: {{ $root.Values.global.jwt.issuer | quote }}
 - name: JWT_AUDIENCE
   value: {{ $root.Values.global.jwt.audience | quote }}
+{{- /* Each service gets only the variables it reads (deploy/validate checks it). */}}
 {{- if ne $name "auth" }}
+- name: KAFKA_BROKERS
+  value: {{ required "global.kafka.brokers is required" $root.Values.global.kafka.brokers | quote }}
 - name: JWKS_URL
   value: {{ printf "%s/.well-known/jwks.json" (include "fund-platform.authURL" $root) | quote }}
+{{- end }}
+{{- if eq $name "portfolio" }}
 - name: AUTH_URL
   value: {{ include "fund-platform.authURL" $root | quote }}
 {{- end }}
