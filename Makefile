@@ -83,6 +83,30 @@ lint: ## go vet every module and check gofmt
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# The OpenAPI lint: the services' OpenAPI documents checked by Redocly CLI,
+# pinned, installed with the machine's npm into $(DEVSTACK)/npm (gitignored).
+# `make deps` installs it (lint-openapi too, when it is missing) and `make lint`
+# runs it: the two prerequisite lines below; the deps and lint rules are as they were.
+REDOCLY_VERSION := 2.77.0
+REDOCLY_PREFIX  := $(DEVSTACK)/npm
+REDOCLY         := $(REDOCLY_PREFIX)/node_modules/.bin/redocly
+OPENAPI_DOCS    := $(foreach s,$(SERVICES),services/$(s)/api/openapi.json)
+
+deps: redocly
+lint: lint-openapi
+
+.PHONY: redocly
+redocly: ## install the pinned @redocly/cli into .devstack/npm when it is missing (needs npm; part of deps)
+	@if ! grep -qs '"version": "$(REDOCLY_VERSION)"' $(REDOCLY_PREFIX)/node_modules/@redocly/cli/package.json; then \
+		command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Node.js 20 or later with npm, then run make deps again (make lint needs @redocly/cli)" >&2; exit 1; }; \
+		echo "installing @redocly/cli@$(REDOCLY_VERSION) into $(REDOCLY_PREFIX)"; \
+		npm install --prefix $(REDOCLY_PREFIX) --save-exact --no-audit --no-fund --loglevel=error @redocly/cli@$(REDOCLY_VERSION); \
+	fi
+
+.PHONY: lint-openapi
+lint-openapi: redocly ## (part of lint) lint services/*/api/openapi.json with Redocly CLI and redocly.yaml: errors fail, warnings are listed
+	@REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY) lint --format=stylish $(OPENAPI_DOCS)
+
 .PHONY: promtool
 promtool: ## check the Prometheus config and rules, and run the rules' unit tests (deploy/prometheus)
 	promtool check config deploy/prometheus/prometheus.yml

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// Topics are the platform's event topics (CONTRACT §7) and their
+// Topics are the platform's event topics (docs/api.md#events) and their
 // dead-letter topics, created when the broker starts. Topic auto-creation
 // stays off, as in the compose and Kubernetes Kafka, so a misspelt topic
 // fails in development too.

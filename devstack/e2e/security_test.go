@@ -636,7 +636,7 @@ func secTestInjection(t *testing.T, e *secEnv) {
 				lastEmail = fmt.Sprintf("x%d%s@example.com", e.next(), secAtext(p))
 				return map[string]string{"email": lastEmail, "username": "inj", "password": password, "role": "user"}
 			},
-			// Emails are stored lower-cased (CONTRACT §2).
+			// Emails are stored lower-cased (docs/api.md#auth-service).
 			stored: func(t *testing.T, r secResp, _ string) (string, string) {
 				got, _ := admin.field(t, fmt.Sprintf("/api/v1/users/%d", idOf(t, r)), "email")
 				return got, strings.ToLower(lastEmail)

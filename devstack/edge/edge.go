@@ -9,7 +9,7 @@
 // service's GET /openapi.json, at /docs/openapi/{service}.json.
 //
 // Unlike Envoy it does not verify JWTs: every service verifies tokens itself
-// (CONTRACT §1), which is what the dev stack relies on.
+// (docs/api.md#authentication), which is what the dev stack relies on.
 package edge
 
 import (

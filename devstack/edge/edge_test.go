@@ -95,8 +95,8 @@ func get(t *testing.T, url string, header map[string]string) (*http.Response, []
 	return resp, body
 }
 
-// The contract's route table (CONTRACT §2–§6 through the edge). If this
-// test fails, the edge and Envoy must change together.
+// The route table of docs/api.md (every service's routes, through the edge). If
+// this test fails, the edge and Envoy must change together.
 var contractRoutes = []Route{
 	{"/.well-known/jwks.json", "auth"},
 	{"/api/v1/auth/", "auth"},

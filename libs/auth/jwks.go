@@ -1,7 +1,7 @@
-// Package auth verifies the platform's access tokens (CONTRACT §1,
-// "Authentication"): EdDSA (Ed25519) JWTs whose public keys are published as
-// a JWKS by the auth service. Only EdDSA is accepted; "none", HMAC and
-// tokens without exp, iss or aud are refused.
+// Package auth verifies the platform's access tokens
+// (docs/api.md#authentication): EdDSA (Ed25519) JWTs whose public keys are
+// published as a JWKS by the auth service. Only EdDSA is accepted; "none", HMAC
+// and tokens without exp, iss or aud are refused.
 package auth
 
 import (

@@ -16,7 +16,7 @@ import (
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
-// Roles of CONTRACT §1.
+// Roles (docs/api.md#roles).
 const (
 	RoleAdmin  = "admin"
 	RoleViewer = "viewer"

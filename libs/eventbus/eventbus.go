@@ -1,5 +1,5 @@
 // Package eventbus is what every service shares to put events on Kafka and
-// read them back (CONTRACT §7): the topics and event types, the JSON
+// read them back (docs/api.md#events): the topics and event types, the JSON
 // envelope, the Kafka headers that carry the trace context, the JSON
 // Schema of every event type, and a kafka-go writer set up for
 // at-least-once delivery.

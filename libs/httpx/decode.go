@@ -16,7 +16,8 @@ import (
 	"github.com/fundplatform/platform/libs/money"
 )
 
-// MaxBodyBytes is the largest request body accepted (CONTRACT §1).
+// MaxBodyBytes is the largest request body accepted
+// (docs/api.md#json-requests).
 const MaxBodyBytes = 1 << 20
 
 // DecodeJSON decodes the request body into v strictly: unknown fields,

@@ -1,6 +1,7 @@
-// Package httpx holds the HTTP conventions every service shares (CONTRACT §1):
-// the response envelope, the error type with its stable codes, strict JSON
-// decoding, request ids, pagination and query parsing.
+// Package httpx holds the HTTP conventions every service shares
+// (docs/api.md#conventions): the response envelope, the error type with its
+// stable codes, strict JSON decoding, request ids, pagination and query
+// parsing.
 package httpx
 
 import (

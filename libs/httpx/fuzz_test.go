@@ -19,8 +19,8 @@ import (
 	"github.com/fundplatform/platform/libs/money"
 )
 
-// Fuzz targets of the shared request decoding (CONTRACT §1): strict JSON
-// bodies, pagination, query parameters, path ids, amounts and ratios. Each
+// Fuzz targets of the shared request decoding (docs/api.md#conventions): strict
+// JSON bodies, pagination, query parameters, path ids, amounts and ratios. Each
 // checks that bad input is a client error (4xx with a stable code, never a
 // panic or a 5xx) and that what is accepted keeps the contract's rules.
 

@@ -1,5 +1,6 @@
-// Package idempotency implements the Idempotency-Key header of CONTRACT §1
-// for the POSTs that move money or record profit, with Stripe's semantics:
+// Package idempotency implements the Idempotency-Key header
+// (docs/api.md#idempotency) for the POSTs that move money or record profit,
+// with Stripe's semantics:
 //
 //   - Within the TTL (24 h), a repeat with the same key, the same caller and
 //     the same request (method, path with query, body) gets the original
@@ -114,7 +115,7 @@ const (
 	ReplayedHeader = "Idempotent-Replayed"
 )
 
-// DefaultTTL is how long a key is remembered (CONTRACT §1: 24 h).
+// DefaultTTL is how long a key is remembered (docs/api.md#idempotency: 24 h).
 const DefaultTTL = 24 * time.Hour
 
 // MaxKeyLength is the longest key accepted, in bytes.

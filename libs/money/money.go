@@ -1,8 +1,9 @@
-// Package money holds the contract's rules for amounts and ratios (CONTRACT §1):
-// amounts have at most 12 integer and 8 fractional digits, are parsed exactly
-// from a JSON string or number (never through float64) and are written as a
-// JSON string with exactly 8 fractional digits; ratios lie in [0, 1] with at
-// most 4 fractional digits and are written with exactly 4.
+// Package money holds the rules for amounts and ratios
+// (docs/api.md#money-and-rounding, #ratios): amounts have at most 12 integer
+// and 8 fractional digits, are parsed exactly from a JSON string or number
+// (never through float64) and are written as a JSON string with exactly 8
+// fractional digits; ratios lie in [0, 1] with at most 4 fractional digits and
+// are written with exactly 4.
 package money
 
 import (

@@ -200,7 +200,7 @@ func CheckOperations(t testing.TB, doc *openapi3.T, opts Options) {
 }
 
 // CheckClosedObjects asserts every object in a request schema refuses
-// unknown properties, as the decoder does (CONTRACT §1 "JSON").
+// unknown properties, as the decoder does (docs/api.md#json-requests).
 func CheckClosedObjects(t testing.TB, where string, ref *openapi3.SchemaRef) {
 	t.Helper()
 	if ref == nil || ref.Value == nil {

@@ -1,5 +1,6 @@
 // Command auth is the auth service: identities, teams and tokens
-// (CONTRACT §2). Configuration comes from the environment; see config.go.
+// (docs/api.md#auth-service). Configuration comes from the environment; see
+// config.go.
 package main
 
 import (

@@ -1,7 +1,7 @@
 // Package identity is the auth service's domain: users, teams, and the
 // credentials that prove who a caller is (passwords, access and refresh
-// tokens). It holds the rules of CONTRACT §2 and knows nothing of HTTP or
-// PostgreSQL; those live in the transport and store packages.
+// tokens). It holds the rules of docs/api.md#auth-service and knows nothing of
+// HTTP or PostgreSQL; those live in the transport and store packages.
 package identity
 
 import (

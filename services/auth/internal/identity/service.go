@@ -16,7 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Rules of CONTRACT §2.
+// Rules of docs/api.md#auth-service.
 const (
 	// MinPasswordLength is the shortest password accepted.
 	MinPasswordLength = 12

@@ -10,7 +10,8 @@ import (
 	"github.com/fundplatform/platform/services/auth/internal/identity"
 )
 
-// codes maps each domain error to its status and stable code (CONTRACT §1, §2).
+// codes maps each domain error to its status and stable code
+// (docs/api.md#error-codes, #auth-service).
 var codes = []struct {
 	err    error
 	status int

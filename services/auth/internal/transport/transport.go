@@ -1,5 +1,5 @@
 // Package transport is the auth service's HTTP transport: routes of
-// CONTRACT §2, request decoding and the error mapping.
+// docs/api.md#auth-service, request decoding and the error mapping.
 package transport
 
 import (

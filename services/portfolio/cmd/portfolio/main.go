@@ -1,7 +1,7 @@
-// Command portfolio is the portfolio service: portfolios, their owners and
-// NAV snapshots, whose profit it publishes through the transactional
-// outbox (CONTRACT §3, §7). Configuration comes from the environment; see
-// config.go.
+// Command portfolio is the portfolio service: portfolios, their owners and NAV
+// snapshots, whose profit it publishes through the transactional outbox
+// (docs/api.md#portfolio-service, #events). Configuration comes from the
+// environment; see config.go.
 package main
 
 import (

@@ -6,7 +6,7 @@ import (
 	"github.com/fundplatform/platform/libs/money"
 )
 
-// Event types this service publishes on portfolio.events (CONTRACT §7);
+// Event types this service publishes on portfolio.events (docs/api.md#events);
 // their JSON Schemas are in libs/eventbus/schemas.
 const (
 	EventCreated        = "portfolio.created"

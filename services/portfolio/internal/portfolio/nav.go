@@ -8,7 +8,7 @@ import (
 	"github.com/fundplatform/platform/libs/money"
 )
 
-// Valuation is what one NAV snapshot derives (CONTRACT §3):
+// Valuation is what one NAV snapshot derives (docs/api.md#portfolio-service):
 //
 //	profit        = nav − prev_nav − net_flow            (0 on the first snapshot)
 //	nav_per_unit  = nav / units                          (half-even, 8 places; nil without units)

@@ -1,8 +1,8 @@
 // Package portfolio is the portfolio service's domain: portfolios, their
-// owners, and the NAV snapshots whose differences are the profit the rest
-// of the platform allocates (CONTRACT §3). It holds the rules and knows
-// nothing of HTTP, PostgreSQL or Kafka; those live in the transport, store
-// and directory packages.
+// owners, and the NAV snapshots whose differences are the profit the rest of
+// the platform allocates (docs/api.md#portfolio-service). It holds the rules
+// and knows nothing of HTTP, PostgreSQL or Kafka; those live in the transport,
+// store and directory packages.
 package portfolio
 
 import (
@@ -133,7 +133,7 @@ var (
 	ErrDependencyUnavailable = errors.New("the auth service is unavailable; try again later")
 )
 
-// Validation codes (CONTRACT §1).
+// Validation codes (docs/api.md#error-codes).
 const (
 	CodeValidationFailed = "validation_failed"
 	CodeInvalidAmount    = "invalid_amount"

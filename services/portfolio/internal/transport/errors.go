@@ -8,7 +8,8 @@ import (
 	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
 )
 
-// codes maps each domain error to its status and stable code (CONTRACT §1, §3).
+// codes maps each domain error to its status and stable code
+// (docs/api.md#error-codes, #portfolio-service).
 var codes = []struct {
 	err    error
 	status int

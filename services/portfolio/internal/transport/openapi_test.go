@@ -21,7 +21,7 @@ import (
 // the routes the router registers, follow the contract's conventions, be
 // what /openapi.json serves, and describe what the service really answers.
 
-// publicRoutes take no bearer token (CONTRACT §1 "Authentication").
+// publicRoutes take no bearer token (docs/api.md#authentication).
 var publicRoutes = []string{
 	"GET /openapi.json",
 }

@@ -1,5 +1,5 @@
 // Package transport is the portfolio service's HTTP transport: routes of
-// CONTRACT §3, request decoding and the error mapping.
+// docs/api.md#portfolio-service, request decoding and the error mapping.
 package transport
 
 import (

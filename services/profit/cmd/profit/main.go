@@ -1,6 +1,6 @@
-// Command profit is the profit service: allocation ratios, the allocation
-// of every recorded profit and its history (CONTRACT §4). It consumes
-// portfolio.events (the portfolio read model and NAV profits) and
+// Command profit is the profit service: allocation ratios, the allocation of
+// every recorded profit and its history (docs/api.md#profit-service). It
+// consumes portfolio.events (the portfolio read model and NAV profits) and
 // publishes profit.events through its outbox. Configuration comes from the
 // environment: serve.Config and serve.Backend (HTTP_ADDR, DATABASE_URL,
 // KAFKA_BROKERS, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, LOG_*, …).

@@ -1,6 +1,6 @@
 // Package endpoint turns the profit service into go-kit endpoints: one per
 // route, each taking a request struct and returning an httpx.Response whose
-// data is the JSON form of CONTRACT §4.
+// data is the JSON form of docs/api.md#profit-service.
 package endpoint
 
 import (

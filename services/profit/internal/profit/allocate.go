@@ -1,6 +1,7 @@
 // Package profit is the profit service's domain: allocation ratios and the
-// allocation rule of CONTRACT §4, which turns each recorded profit into
-// shares for the portfolio's team, the platform and the portfolio's user.
+// allocation rule (docs/api.md#allocation-rule), which turns each recorded
+// profit into shares for the portfolio's team, the platform and the portfolio's
+// user.
 package profit
 
 import (

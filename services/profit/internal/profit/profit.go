@@ -9,7 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Roles (CONTRACT §1).
+// Roles (docs/api.md#roles).
 const (
 	RoleAdmin  = "admin"
 	RoleViewer = "viewer"

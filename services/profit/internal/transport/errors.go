@@ -8,7 +8,8 @@ import (
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 )
 
-// codes maps each domain error to its status and stable code (CONTRACT §1, §4).
+// codes maps each domain error to its status and stable code
+// (docs/api.md#error-codes, #profit-service).
 var codes = []struct {
 	err    error
 	status int

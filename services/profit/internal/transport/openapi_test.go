@@ -22,7 +22,7 @@ import (
 // the routes the router registers, follow the contract's conventions, be
 // what /openapi.json serves, and describe what the service really answers.
 
-// publicRoutes take no bearer token (CONTRACT §1 "Authentication").
+// publicRoutes take no bearer token (docs/api.md#authentication).
 var publicRoutes = []string{
 	"GET /openapi.json",
 }
@@ -54,7 +54,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	if bearer == nil || bearer.Value.Type != "http" || bearer.Value.Scheme != "bearer" || bearer.Value.BearerFormat != "JWT" {
 		t.Errorf("securitySchemes.bearerAuth = %+v, want http bearer JWT", bearer)
 	}
-	// The resources have exactly the contract's fields (CONTRACT §4), all required.
+	// The resources have exactly the documented fields
+	// (docs/api.md#profit-service), all required.
 	for name, fields := range map[string][]string{
 		"Ratio": {"id", "portfolio_id", "version", "to_team", "to_platform", "to_user", "created_by", "created_at"},
 		"Allocation": {"id", "portfolio_id", "source", "snapshot_id", "period_end", "profit_amount", "loss_carryforward_before",

@@ -1,5 +1,5 @@
 // Package transport is the profit service's HTTP transport: routes of
-// CONTRACT §4, request decoding and the error mapping.
+// docs/api.md#profit-service, request decoding and the error mapping.
 package transport
 
 import (

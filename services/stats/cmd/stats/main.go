@@ -1,8 +1,8 @@
-// Command stats is the stats service: read models built from the events
-// of all three topics (CONTRACT §6) — platform totals, per portfolio
+// Command stats is the stats service: read models built from the events of all
+// three topics (docs/api.md#stats-service) — platform totals, per portfolio
 // accumulated profit, hourly credits per owner and the summary. It only
-// consumes (group "stats"); it publishes nothing. Configuration comes from
-// the environment: serve.Config and serve.Backend (HTTP_ADDR, DATABASE_URL,
+// consumes (group "stats"); it publishes nothing. Configuration comes from the
+// environment: serve.Config and serve.Backend (HTTP_ADDR, DATABASE_URL,
 // KAFKA_BROKERS, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, LOG_*, …).
 package main
 

@@ -1,6 +1,6 @@
 // Package endpoint turns the stats service into go-kit endpoints: one per
 // route, each taking a request struct and returning an httpx.Response whose
-// data is the JSON form of CONTRACT §6.
+// data is the JSON form of docs/api.md#stats-service.
 package endpoint
 
 import (

@@ -1,7 +1,7 @@
-// Package stats is the stats service's domain (CONTRACT §6): the read
-// models built from the platform's events, who may read which of them, and
-// the Service that answers the routes. It does no I/O of its own; the
-// Store port is implemented by internal/store.
+// Package stats is the stats service's domain (docs/api.md#stats-service): the
+// read models built from the platform's events, who may read which of them, and
+// the Service that answers the routes. It does no I/O of its own; the Store
+// port is implemented by internal/store.
 //
 // The read models are pre-aggregated when an event is applied (in the
 // transaction that records the event id), so no query scans raw events.
@@ -29,14 +29,14 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Roles (CONTRACT §1).
+// Roles (docs/api.md#roles).
 const (
 	RoleAdmin  = "admin"
 	RoleViewer = "viewer"
 	RoleUser   = "user"
 )
 
-// Owner types of ledger accounts (CONTRACT §5).
+// Owner types of ledger accounts (docs/api.md#withdrawal-service).
 const (
 	OwnerUser     = "user"
 	OwnerTeam     = "team"

@@ -8,7 +8,8 @@ import (
 	"github.com/fundplatform/platform/services/stats/internal/stats"
 )
 
-// codes maps each domain error to its status and stable code (CONTRACT §1, §6).
+// codes maps each domain error to its status and stable code
+// (docs/api.md#error-codes, #stats-service).
 var codes = []struct {
 	err    error
 	status int

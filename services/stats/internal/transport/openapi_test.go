@@ -20,7 +20,7 @@ import (
 // the routes the router registers, follow the contract's conventions, be
 // what /openapi.json serves, and describe what the service really answers.
 
-// publicRoutes take no bearer token (CONTRACT §1 "Authentication").
+// publicRoutes take no bearer token (docs/api.md#authentication).
 var publicRoutes = []string{
 	"GET /openapi.json",
 }
@@ -52,7 +52,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	if bearer == nil || bearer.Value.Type != "http" || bearer.Value.Scheme != "bearer" || bearer.Value.BearerFormat != "JWT" {
 		t.Errorf("securitySchemes.bearerAuth = %+v, want http bearer JWT", bearer)
 	}
-	// The resources have exactly the contract's fields (CONTRACT §6), all required.
+	// The resources have exactly the documented fields
+	// (docs/api.md#stats-service), all required.
 	for name, fields := range map[string][]string{
 		"Overview": {"total_profit", "total_distributed", "to_team_total", "to_platform_total", "to_user_total",
 			"loss_carryforward_total", "withdrawals_pending_amount", "withdrawals_completed_amount", "withdrawals_failed_amount",

@@ -1,5 +1,5 @@
 // Package transport is the stats service's HTTP transport: routes of
-// CONTRACT §6, request decoding, the error mapping and the
+// docs/api.md#stats-service, request decoding, the error mapping and the
 // X-Data-Freshness header.
 package transport
 

@@ -1,8 +1,8 @@
 // Command withdrawal is the withdrawal service: the double-entry ledger of
-// balances, withdrawals and reallocations (CONTRACT §5). It consumes
-// profit.events (profit.allocated credits the ledger) and publishes
-// withdrawal.events through its outbox. Configuration comes from
-// the environment: serve.Config and serve.Backend (HTTP_ADDR, DATABASE_URL,
+// balances, withdrawals and reallocations (docs/api.md#withdrawal-service). It
+// consumes profit.events (profit.allocated credits the ledger) and publishes
+// withdrawal.events through its outbox. Configuration comes from the
+// environment: serve.Config and serve.Backend (HTTP_ADDR, DATABASE_URL,
 // KAFKA_BROKERS, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, LOG_*, …).
 package main
 

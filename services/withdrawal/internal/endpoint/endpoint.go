@@ -1,6 +1,6 @@
 // Package endpoint turns the withdrawal service into go-kit endpoints: one
 // per route, each taking a request struct and returning an httpx.Response
-// whose data is the JSON form of CONTRACT §5.
+// whose data is the JSON form of docs/api.md#withdrawal-service.
 package endpoint
 
 import (

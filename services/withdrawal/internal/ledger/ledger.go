@@ -1,8 +1,9 @@
-// Package ledger is the withdrawal service's domain (CONTRACT §5): the
-// double-entry ledger of balances, withdrawals and reallocations. Every
-// movement is one transfer whose entries (postings) sum to zero; the
-// package holds the types, the access rules, the entry hash of the
-// tamper-evident chain and the Service interface. It does no I/O.
+// Package ledger is the withdrawal service's domain
+// (docs/api.md#withdrawal-service): the double-entry ledger of balances,
+// withdrawals and reallocations. Every movement is one transfer whose entries
+// (postings) sum to zero; the package holds the types, the access rules, the
+// entry hash of the tamper-evident chain and the Service interface. It does no
+// I/O.
 //
 // # Accounts
 //
@@ -39,7 +40,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Roles (CONTRACT §1).
+// Roles (docs/api.md#roles).
 const (
 	RoleAdmin  = "admin"
 	RoleViewer = "viewer"
@@ -61,7 +62,7 @@ const (
 	HoldPrefix      = "held:"
 )
 
-// Entry kinds (CONTRACT §5).
+// Entry kinds (docs/api.md#withdrawal-service).
 const (
 	KindProfitCredit      = "profit_credit"
 	KindReallocation      = "reallocation"

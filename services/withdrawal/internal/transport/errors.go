@@ -8,7 +8,8 @@ import (
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
 )
 
-// codes maps each domain error to its status and stable code (CONTRACT §1, §5).
+// codes maps each domain error to its status and stable code
+// (docs/api.md#error-codes, #withdrawal-service).
 var codes = []struct {
 	err    error
 	status int

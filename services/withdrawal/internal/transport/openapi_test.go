@@ -22,7 +22,7 @@ import (
 // the routes the router registers, follow the contract's conventions, be
 // what /openapi.json serves, and describe what the service really answers.
 
-// publicRoutes take no bearer token (CONTRACT §1 "Authentication").
+// publicRoutes take no bearer token (docs/api.md#authentication).
 var publicRoutes = []string{
 	"GET /openapi.json",
 }
@@ -55,7 +55,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	if bearer == nil || bearer.Value.Type != "http" || bearer.Value.Scheme != "bearer" || bearer.Value.BearerFormat != "JWT" {
 		t.Errorf("securitySchemes.bearerAuth = %+v, want http bearer JWT", bearer)
 	}
-	// The resources have exactly the contract's fields (CONTRACT §5), all required.
+	// The resources have exactly the documented fields
+	// (docs/api.md#withdrawal-service), all required.
 	for name, fields := range map[string][]string{
 		"Balance":      {"owner_type", "owner_id", "credited", "reallocated_in", "reallocated_out", "held", "withdrawn", "available"},
 		"Withdrawal":   {"id", "from_type", "owner_id", "amount", "status", "reason", "requested_by", "created_at", "completed_at"},

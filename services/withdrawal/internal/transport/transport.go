@@ -1,5 +1,5 @@
 // Package transport is the withdrawal service's HTTP transport: routes of
-// CONTRACT §5, request decoding and the error mapping.
+// docs/api.md#withdrawal-service, request decoding and the error mapping.
 package transport
 
 import (

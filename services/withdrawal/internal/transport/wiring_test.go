@@ -259,10 +259,10 @@ func (e *env) balance(token, path string) balance {
 	return b
 }
 
-// checkLedger asserts the invariants of CONTRACT §5 straight in the
-// database: all postings sum to 0, every transfer sums to 0, no owner
-// account is below zero, every account's balance is the sum of its
-// postings, and the hash chains verify.
+// checkLedger asserts the invariants of docs/api.md#withdrawal-service straight
+// in the database: all postings sum to 0, every transfer sums to 0, no owner
+// account is below zero, every account's balance is the sum of its postings,
+// and the hash chains verify.
 func (e *env) checkLedger() {
 	e.t.Helper()
 	ctx := context.Background()

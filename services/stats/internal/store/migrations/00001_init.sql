@@ -1,5 +1,5 @@
 -- +goose Up
--- The stats read models (CONTRACT §6). Every table is pre-aggregated and
+-- The stats read models (docs/api.md#stats-service). Every table is pre-aggregated and
 -- updated in the transaction that records the event id (libs/inbox), so
 -- queries never scan raw events. Aggregates are NUMERIC(28,8): sums of
 -- many NUMERIC(20,8) amounts must not overflow, and stay exact.
