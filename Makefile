@@ -7,6 +7,8 @@ SERVICES   := auth portfolio profit withdrawal stats
 DEVSTACK   := .devstack
 GO_TEST    := go test -race -count=1 -timeout 20m
 WITHPG     := go run github.com/fundplatform/platform/libs/pg/pgtest/withpg --
+# Pinned by version: go run pkg@version builds it from the module proxy, outside the workspace.
+STATICCHECK := go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help
 help: ## list the targets
@@ -40,7 +42,7 @@ run: deps build ## start the whole platform locally (PostgreSQL, Kafka broker, s
 	@exec $(DEVSTACK)/bin/devstack -bin $(DEVSTACK)/bin $(RUN_FLAGS)
 
 .PHONY: test
-test: deps lint promtool ## vet + gofmt, every module's unit and integration tests (-race, one throwaway PostgreSQL), the fuzz smoke, then the end-to-end suite
+test: deps lint promtool ## vet + staticcheck + gofmt, every module's unit and integration tests (-race, one throwaway PostgreSQL), the fuzz smoke, then the end-to-end suite
 	@$(WITHPG) $(MAKE) --no-print-directory test-modules fuzz-smoke
 	@$(MAKE) --no-print-directory e2e
 
@@ -79,8 +81,9 @@ chaos: deps build ## kill services and restart PostgreSQL under load for a few m
 	@go run ./devstack/chaos -bin $(DEVSTACK)/bin $(CHAOS_FLAGS)
 
 .PHONY: lint
-lint: ## go vet every module and check gofmt
+lint: ## go vet and staticcheck every module, and check gofmt
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
+	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...); done
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 # The OpenAPI lint: the services' OpenAPI documents checked by Redocly CLI,

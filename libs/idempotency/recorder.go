@@ -89,34 +89,3 @@ func (rec *recorder) fail(ctx context.Context, err error) {
 	}
 	httpx.WriteError(ctx, rec.w, err)
 }
-
-// bufferWriter is a ResponseWriter that only records, for responses made up
-// by the middleware itself.
-type bufferWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bufferWriter) Header() http.Header { return b.header }
-
-func (b *bufferWriter) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
-
-func (b *bufferWriter) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	return b.body.Write(p)
-}
-
-func (b *bufferWriter) response() response {
-	status := b.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	return response{Status: status, Header: selectHeaders(b.header), Body: b.body.Bytes()}
-}

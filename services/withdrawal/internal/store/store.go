@@ -322,7 +322,6 @@ func (s *Store) Credits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) erro
 		c    ledger.Credit
 		legs []leg
 		at   time.Time
-		id   int64 // the transfer's
 	}
 	todo := make([]credit, 0, len(cs))
 	var names []string
