@@ -22,8 +22,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
-	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/broker"
+	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/invariants"
 	"github.com/fundplatform/platform/devstack/migrationlint"
 	"github.com/fundplatform/platform/devstack/stack"

@@ -18,8 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/broker"
+	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/internal/logmux"
 	"github.com/fundplatform/platform/devstack/internal/supervisor"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"

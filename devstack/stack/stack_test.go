@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/broker"
+	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
 	"github.com/jackc/pgx/v5"
 )
