@@ -185,12 +185,13 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if s.Config.DebugAddr != "" {
-		dbg, err := s.serveDebug(log)
-		if err != nil {
-			_ = srv.Close()
-			return err
+		// The profiler is optional: a port it cannot have leaves it off,
+		// never the service down.
+		if dbg, err := s.serveDebug(log); err != nil {
+			log.Error("profiler is off", "error", err.Error())
+		} else {
+			defer dbg.Close()
 		}
-		defer dbg.Close()
 	}
 	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
