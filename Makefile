@@ -18,7 +18,7 @@ help: ## list the targets
 deps: ## install what the stack and the tests need when it is missing (PostgreSQL server binaries, curl, jq, promtool, chromium)
 	@pkgs=""; \
 	if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then pkgs="$$pkgs postgresql"; fi; \
-	for tool in curl jq; do command -v $$tool >/dev/null 2>&1 || pkgs="$$pkgs $$tool"; done; \
+	for tool in curl jq wget; do command -v $$tool >/dev/null 2>&1 || pkgs="$$pkgs $$tool"; done; \
 	command -v promtool >/dev/null 2>&1 || pkgs="$$pkgs prometheus"; \
 	[ -x /usr/bin/chromium ] || pkgs="$$pkgs chromium"; \
 	if [ -n "$$pkgs" ]; then \
