@@ -15,7 +15,7 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install what the stack and the tests need when it is missing (PostgreSQL server binaries, curl, jq, promtool, chromium)
+deps: ## install what the stack and the tests need when it is missing (PostgreSQL server binaries, curl, jq, wget, Prometheus and promtool, chromium, Redocly CLI)
 	@pkgs=""; \
 	if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then pkgs="$$pkgs postgresql"; fi; \
 	for tool in curl jq wget; do command -v $$tool >/dev/null 2>&1 || pkgs="$$pkgs $$tool"; done; \
