@@ -10,19 +10,29 @@ import (
 )
 
 // The API docs the edge serves itself (they are not in Routes: no service
-// owns them, and Envoy does not serve them):
+// owns them; Envoy has routes of its own for them, see below):
 //
 //   - GET /docs (and /docs/): a self-contained HTML page listing every
 //     operation of every service, with links to the raw documents;
 //   - GET /docs/assets/…: the page's script and style sheet, embedded in
 //     the binary (no CDN, no npm);
+//   - GET /docs/openapi.json: every service's document merged into one
+//     (docs/openapi.json, generated from services/*/api/openapi.json by
+//     `go generate ./devstack/edge`; a test fails when it is out of date);
 //   - GET /docs/openapi/{service}.json: the service's own GET /openapi.json,
 //     proxied (404 for an unknown service, 503 when it is not running).
+//
+// The Envoy edge of docker-compose and of the Helm chart serves the same
+// files (this directory, mounted into the container) on the same paths:
+// see deploy/envoy/README.md.
 const (
-	DocsPath        = "/docs"
-	DocsAssetsPath  = "/docs/assets/"
-	DocsOpenAPIPath = "/docs/openapi/"
+	DocsPath              = "/docs"
+	DocsAssetsPath        = "/docs/assets/"
+	DocsOpenAPIPath       = "/docs/openapi/"
+	DocsMergedOpenAPIPath = "/docs/openapi.json"
 )
+
+//go:generate go run ./internal/mergeopenapi -root ../.. -out docs/openapi.json
 
 //go:embed docs
 var docsFS embed.FS
@@ -63,6 +73,11 @@ func (h *Handler) docs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, _ = w.Write(page)
+	case p == DocsMergedOpenAPIPath:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		http.ServeFileFS(w, r, docsFS, "docs/openapi.json")
 	case strings.HasPrefix(p, DocsAssetsPath):
 		name := strings.TrimPrefix(p, DocsAssetsPath)
 		if name == "" || strings.Contains(name, "/") || !fs.ValidPath(name) {

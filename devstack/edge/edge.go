@@ -5,7 +5,8 @@
 // with a 404 envelope and unreachable services with a 503 envelope, and logs
 // one access line per request. It also serves the API docs itself (docs.go):
 // a page at /docs indexing every service's operations, its embedded assets
-// under /docs/assets/, and each service's OpenAPI document, proxied from the
+// under /docs/assets/, every service's document merged into one at
+// /docs/openapi.json, and each service's OpenAPI document, proxied from the
 // service's GET /openapi.json, at /docs/openapi/{service}.json.
 //
 // Unlike Envoy it does not verify JWTs: every service verifies tokens itself
