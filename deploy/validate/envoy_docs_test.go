@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/fundplatform/platform/devstack/edge"
 )
@@ -28,6 +31,9 @@ import (
 // envoyDefaultMaxDirectResponse is Envoy's limit on a direct_response body
 // when the route configuration does not set max_direct_response_body_size_bytes.
 const envoyDefaultMaxDirectResponse = 4096
+
+// configMapMaxBytes is what Kubernetes accepts in one ConfigMap (1 MiB).
+const configMapMaxBytes = 1 << 20
 
 func isDocsPath(p string) bool { return p == edge.DocsPath || strings.HasPrefix(p, edge.DocsPath+"/") }
 
@@ -300,6 +306,103 @@ func composeEnvoyFiles(t *testing.T) envoyFiles {
 	}
 }
 
+// helmEnvoyFiles resolves a path of the chart's Envoy container through its
+// volume mounts to the ConfigMaps the chart renders.
+func helmEnvoyFiles(t *testing.T, ms []manifest) envoyFiles {
+	t.Helper()
+	var dep *appsv1.Deployment
+	cms := map[string]*corev1.ConfigMap{}
+	for _, m := range ms {
+		switch o := m.obj.(type) {
+		case *appsv1.Deployment:
+			if strings.HasSuffix(o.Name, "-edge") {
+				dep = o
+			}
+		case *corev1.ConfigMap:
+			cms[o.Name] = o
+		}
+	}
+	if dep == nil {
+		t.Fatal("no edge Deployment")
+	}
+	pod := dep.Spec.Template.Spec
+	var envoy *corev1.Container
+	for i, c := range pod.Containers {
+		if c.Name == "envoy" {
+			envoy = &pod.Containers[i]
+		}
+	}
+	if envoy == nil {
+		t.Fatal("edge Deployment: no envoy container")
+	}
+	return func(p string) ([]byte, error) {
+		var best *corev1.VolumeMount
+		for i, vm := range envoy.VolumeMounts {
+			if (p == vm.MountPath || strings.HasPrefix(p, strings.TrimSuffix(vm.MountPath, "/")+"/")) && (best == nil || len(vm.MountPath) > len(best.MountPath)) {
+				best = &envoy.VolumeMounts[i]
+			}
+		}
+		if best == nil {
+			return nil, fmt.Errorf("helm: nothing is mounted at %s in the envoy container", p)
+		}
+		if !best.ReadOnly || best.SubPath != "" {
+			return nil, fmt.Errorf("helm: %s: mount %s is not read-only or uses subPath", p, best.Name)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, best.MountPath), "/")
+		for _, v := range pod.Volumes {
+			if v.Name != best.Name {
+				continue
+			}
+			if v.ConfigMap == nil {
+				return nil, fmt.Errorf("helm: %s: volume %s is not a ConfigMap", p, v.Name)
+			}
+			cm := cms[v.ConfigMap.Name]
+			if cm == nil {
+				return nil, fmt.Errorf("helm: %s: ConfigMap %s is not rendered", p, v.ConfigMap.Name)
+			}
+			key := rel
+			if len(v.ConfigMap.Items) > 0 {
+				key = ""
+				for _, it := range v.ConfigMap.Items {
+					if path.Clean(it.Path) == rel {
+						key = it.Key
+					}
+				}
+				if key == "" {
+					return nil, fmt.Errorf("helm: %s: no item of ConfigMap %s is mounted as %s", p, cm.Name, rel)
+				}
+			}
+			if s, ok := cm.Data[key]; ok {
+				return []byte(s), nil
+			}
+			if b, ok := cm.BinaryData[key]; ok {
+				return b, nil
+			}
+			return nil, fmt.Errorf("helm: %s: ConfigMap %s has no key %q", p, cm.Name, key)
+		}
+		return nil, fmt.Errorf("helm: %s: no volume %s", p, best.Name)
+	}
+}
+
+// checkConfigMapSizes keeps every ConfigMap under what Kubernetes accepts.
+func checkConfigMapSizes(t *testing.T, ms []manifest) {
+	t.Helper()
+	for _, m := range ms {
+		if cm, ok := m.obj.(*corev1.ConfigMap); ok {
+			n := 0
+			for k, v := range cm.Data {
+				n += len(k) + len(v)
+			}
+			for k, v := range cm.BinaryData {
+				n += len(k) + len(v)
+			}
+			if n > configMapMaxBytes*9/10 {
+				t.Errorf("ConfigMap %s holds %d bytes, near or over the 1 MiB Kubernetes accepts", cm.Name, n)
+			}
+		}
+	}
+}
+
 func TestEnvoyServesTheDocsAsTheDevEdge(t *testing.T) {
 	y, err := os.ReadFile(filepath.Join(repoRoot, "deploy/envoy/envoy.yaml"))
 	if err != nil {
@@ -307,4 +410,56 @@ func TestEnvoyServesTheDocsAsTheDevEdge(t *testing.T) {
 	}
 	b := loadBootstrap(t, "deploy/envoy/envoy.yaml", y)
 	checkDocsRoutes(t, "compose", b, composeEnvoyFiles(t))
+}
+
+func TestHelmEdgeServesTheDocsAsTheDevEdge(t *testing.T) {
+	for _, values := range []string{"", "values-production.yaml"} {
+		name := "helm (values.yaml)"
+		if values != "" {
+			name = "helm (" + values + ")"
+		}
+		t.Run(name, func(t *testing.T) {
+			ms := render(t, values)
+			checkConfigMapSizes(t, ms)
+			files := helmEnvoyFiles(t, ms)
+			n := 0
+			for _, m := range ms {
+				if cm, ok := m.obj.(*corev1.ConfigMap); ok {
+					if y, ok := cm.Data["envoy.yaml"]; ok {
+						n++
+						checkDocsRoutes(t, name, loadBootstrap(t, "ConfigMap "+cm.Name, []byte(y)), files)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d ConfigMaps with envoy.yaml, want 1", n)
+			}
+		})
+	}
+}
+
+// The chart's docs/ is a link to the dev edge's files, as dashboards/ is to
+// deploy/grafana/dashboards: one copy, served alike everywhere.
+func TestHelmDocsAreTheDevEdgeFiles(t *testing.T) {
+	got, err := filepath.EvalSymlinks(filepath.Join(chartDir, "docs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := filepath.EvalSymlinks(filepath.Join(repoRoot, "devstack/edge/docs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("deploy/helm/fund-platform/docs is %s, want a link to devstack/edge/docs", got)
+	}
+	ms := render(t, "")
+	for _, m := range ms {
+		d, ok := m.obj.(*appsv1.Deployment)
+		if !ok || !strings.HasSuffix(d.Name, "-edge") {
+			continue
+		}
+		if d.Spec.Template.Annotations["checksum/docs"] == "" {
+			t.Error("the edge pods do not roll when the docs change (no checksum/docs annotation)")
+		}
+	}
 }

@@ -20,6 +20,27 @@ and the OTLP collector. Change both files together.
 - [stats, prefix, /api/v1/stats/, stats]
 {{- end -}}
 
+{{/* The API docs: ConfigMap key → chart file (docs/ links devstack/edge/docs). */}}
+{{- define "fund-platform.edgeDocsFiles" -}}
+index.html: docs/index.html
+docs.css: docs/assets/docs.css
+docs.js: docs/assets/docs.js
+openapi.json: docs/openapi.json
+{{- end -}}
+
+{{- define "fund-platform.edgeDocsName" -}}
+{{ include "fund-platform.componentName" (dict "root" . "component" "edge") | trunc 58 | trimSuffix "-" }}-docs
+{{- end -}}
+
+{{/* Docs routes answered from those files (mounted at /srv/fund-docs): route name, path, file, Content-Type. */}}
+{{- define "fund-platform.edgeDocsRoutes" -}}
+- [docs-page, /docs, index.html, "text/html; charset=utf-8"]
+- [docs-page-slash, /docs/, index.html, "text/html; charset=utf-8"]
+- [docs-css, /docs/assets/docs.css, assets/docs.css, "text/css; charset=utf-8"]
+- [docs-js, /docs/assets/docs.js, assets/docs.js, "text/javascript; charset=utf-8"]
+- [docs-openapi, /docs/openapi.json, openapi.json, application/json]
+{{- end -}}
+
 {{- define "fund-platform.edgeLocalReply" -}}
 - filter:
     status_code_filter:
@@ -230,6 +251,9 @@ static_resources:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
                 route_config:
                   name: edge
+                  # The docs answer with whole files; the merged OpenAPI
+                  # document is far over Envoy's 4 KiB default.
+                  max_direct_response_body_size_bytes: 1048576
                   virtual_hosts:
                     - name: api
                       domains: ["*"]
@@ -254,6 +278,45 @@ static_resources:
                             body: { inline_string: '{"status":"healthy"}' }
                           response_headers_to_add:
                             - header: { key: content-type, value: application/json }
+                              append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                        {{- /* API docs: public (the JWT rules cover /api/v1/ only), GET and HEAD only. */}}
+                        {{- range $r := include "fund-platform.edgeDocsRoutes" . | fromYamlArray }}
+                        - name: {{ index $r 0 }}
+                          match:
+                            path: {{ index $r 1 }}
+                            headers: [{ name: ":method", string_match: { safe_regex: { regex: "^(GET|HEAD)$" } } }]
+                          direct_response:
+                            status: 200
+                            body: { filename: {{ printf "/srv/fund-docs/%s" (index $r 2) }} }
+                          response_headers_to_add:
+                            - header: { key: content-type, value: {{ index $r 3 | quote }} }
+                              append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                            - header: { key: cache-control, value: no-cache }
+                              append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                            - header: { key: x-content-type-options, value: nosniff }
+                              append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                        {{- end }}
+                        {{- range $name := splitList " " (include "fund-platform.services" .) }}
+                        {{- if hasKey $upstreams $name }}
+                        - name: docs-openapi-{{ $name }}
+                          match:
+                            path: /docs/openapi/{{ $name }}.json
+                            headers: [{ name: ":method", string_match: { safe_regex: { regex: "^(GET|HEAD)$" } } }]
+                          route: { cluster: {{ $name }}, prefix_rewrite: /openapi.json, timeout: {{ $timeout }} }
+                          request_headers_to_remove: [authorization, cookie]
+                        {{- end }}
+                        {{- end }}
+                        - name: docs-method-not-allowed
+                          match:
+                            path_separated_prefix: /docs
+                            headers: [{ name: ":method", string_match: { safe_regex: { regex: "^(GET|HEAD)$" } }, invert_match: true }]
+                          direct_response:
+                            status: 405
+                            body: { inline_string: '{"isOK":false,"message":"method not allowed","data":{"errorCode":405,"code":"method_not_allowed"}}' }
+                          response_headers_to_add:
+                            - header: { key: content-type, value: application/json }
+                              append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                            - header: { key: allow, value: "GET, HEAD" }
                               append_action: OVERWRITE_IF_EXISTS_OR_ADD
                         - name: auth-login
                           match: { path: /api/v1/auth/login }
