@@ -110,6 +110,10 @@ redocly: ## install the pinned @redocly/cli into .devstack/npm when it is missin
 lint-openapi: redocly ## (part of lint) lint services/*/api/openapi.json with Redocly CLI and redocly.yaml: errors fail, warnings are listed
 	@REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY) lint --format=stylish $(OPENAPI_DOCS)
 
+.PHONY: openapi
+openapi: ## regenerate devstack/edge/docs/openapi.json (every service's document merged; every edge serves it at /docs/openapi.json)
+	go generate ./devstack/edge
+
 .PHONY: promtool
 promtool: ## check the Prometheus config and rules, and run the rules' unit tests (deploy/prometheus)
 	promtool check config deploy/prometheus/prometheus.yml
