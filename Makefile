@@ -93,7 +93,7 @@ lint: ## go vet and staticcheck every module, and check gofmt
 REDOCLY_VERSION := 2.77.0
 REDOCLY_PREFIX  := $(DEVSTACK)/npm
 REDOCLY         := $(REDOCLY_PREFIX)/node_modules/.bin/redocly
-OPENAPI_DOCS    := $(foreach s,$(SERVICES),services/$(s)/api/openapi.json)
+OPENAPI_DOCS    := $(foreach s,$(SERVICES),services/$(s)/api/openapi.json) devstack/edge/docs/openapi.json
 
 deps: redocly
 lint: lint-openapi
@@ -107,7 +107,7 @@ redocly: ## install the pinned @redocly/cli into .devstack/npm when it is missin
 	fi
 
 .PHONY: lint-openapi
-lint-openapi: redocly ## (part of lint) lint services/*/api/openapi.json with Redocly CLI and redocly.yaml: errors fail, warnings are listed
+lint-openapi: redocly ## (part of lint) lint services/*/api/openapi.json and the merged devstack/edge/docs/openapi.json with Redocly CLI and redocly.yaml: errors fail, warnings are listed
 	@REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY) lint --format=stylish $(OPENAPI_DOCS)
 
 .PHONY: openapi
