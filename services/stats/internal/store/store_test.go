@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -353,5 +355,47 @@ func concurrently(t *testing.T, workers int, work func(w int) error) {
 	}
 	if failed {
 		t.FailNow()
+	}
+}
+
+// TestApplyErrorsStayRetryable: a serialization failure comes back with
+// the store's context and is still recognised as one (pg.Retryable), so
+// the consumer retries the run.
+func TestApplyErrorsStayRetryable(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	serializable := pgx.TxOptions{IsoLevel: pgx.Serializable}
+	late, err := pool.BeginTx(ctx, serializable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = late.Rollback(ctx) }()
+	if _, err := late.Exec(ctx, `SELECT events_applied FROM overview WHERE id = 1`); err != nil { // takes its snapshot
+		t.Fatal(err)
+	}
+	ratio := []store.Event{{Time: time.Now(), RatioChanged: true}}
+	if err := pg.InTx(ctx, pool, serializable, func(tx pgx.Tx) error { return st.Apply(ctx, tx, ratio) }); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Apply(ctx, late, ratio)
+	if err == nil || !pg.Retryable(err) || !strings.HasPrefix(err.Error(), "store: ") {
+		t.Errorf("Apply after a concurrent update = %v; want a retryable error with the store's context", err)
+	}
+}
+
+// TestReadErrorsKeepTheirSentinels: the read side's not-found answers stay
+// matchable with errors.Is; failures carry the store's context.
+func TestReadErrorsKeepTheirSentinels(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	if _, err := st.PortfolioOwners(ctx, 42); !errors.Is(err, stats.ErrPortfolioNotFound) {
+		t.Errorf("owners of an unknown portfolio: %v, want ErrPortfolioNotFound", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := st.Overview(cancelled); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "store: ") {
+		t.Errorf("overview with a cancelled context: %v, want context.Canceled with the store's context", err)
 	}
 }
