@@ -1,5 +1,6 @@
 // Package events is the stats service's side of Kafka: the handler the
-// inbox consumer runs for every event of the three topics. Each event's
+// inbox consumer runs for every event of the three topics
+// (docs/api.md#events, docs/api.md#stats-service). Each event's
 // effect on the read models is written in the inbox's transaction, with
 // its event id and offset, so a redelivered event counts once.
 package events

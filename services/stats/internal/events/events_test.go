@@ -376,8 +376,9 @@ func TestWithdrawalTransitionsMoveOnce(t *testing.T) {
 	}
 }
 
-// TestLossCarryForward follows the contract's rule carry = max(0, carry − p)
-// over the NAV profits and the allocated manual profits stats sees.
+// TestLossCarryForward follows the allocation rule carry = max(0, carry − p)
+// (docs/api.md#allocation-rule) over the NAV profits and the allocated
+// manual profits stats sees (docs/api.md#stats-service).
 func TestLossCarryForward(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

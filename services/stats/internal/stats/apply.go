@@ -372,8 +372,8 @@ func (a *accumulator) credit(al Allocation) {
 	}
 }
 
-// carryForward applies the contract's rule carry = max(0, carry − p)
-// (docs/api.md#profit-service) to the portfolio's carry-forward and the
+// carryForward applies the allocation rule carry = max(0, carry − p)
+// (docs/api.md#allocation-rule) to the portfolio's carry-forward and the
 // overview's total.
 func (a *accumulator) carryForward(portfolioID int64, p decimal.Decimal) error {
 	before, ok := a.carry[portfolioID]
