@@ -2,6 +2,7 @@ package stats
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,8 +16,9 @@ import (
 //
 // What each event adds to the read models (docs/api.md#stats-service) is
 // decided here, in memory, by pure functions; the store locks and reads the
-// state a run of events needs (Needs, CarriesMoved → Prior), calls
-// Accumulate, and writes the Additions it returns, one statement per table.
+// state a run of events needs (NeedsOf, CarriesMoved → Prior), Accumulate
+// decides, and the store writes the Additions it returns, one statement per
+// table (RunStore, ApplyRun; the Service's Apply for the event handlers).
 //
 // Most of an event's effect is an addition — to the overview's sums and
 // counts, a portfolio's totals, an owner's hour, a summary row — and
@@ -223,6 +225,34 @@ type accumulator struct {
 	prior Prior // its New* maps are the run's own copies (see claim)
 	carry map[int64]decimal.Decimal
 	adds  *Additions
+}
+
+// RunStore is the write side of the read models, bound to the transaction
+// a run of events is applied in (the inbox consumer's).
+type RunStore interface {
+	// Load locks and reads the state a run is decided over, in an order
+	// that keeps concurrent runs from deadlocking, and claims its ids.
+	Load(ctx context.Context, events []Event) (Prior, error)
+	// Write adds a run's additions to the read models.
+	Write(ctx context.Context, adds *Additions) error
+}
+
+// ApplyRun applies a run of events, in order, through rs, with the effect
+// of applying them one at a time: rs loads the state, Accumulate decides,
+// rs writes. No events, no effect.
+func ApplyRun(ctx context.Context, rs RunStore, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	prior, err := rs.Load(ctx, events)
+	if err != nil {
+		return err
+	}
+	adds, err := Accumulate(prior, events)
+	if err != nil {
+		return err
+	}
+	return rs.Write(ctx, adds)
 }
 
 // Accumulate decides a run of events, in order, over prior: it returns

@@ -1,6 +1,8 @@
 package stats_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -364,5 +366,53 @@ func TestLastTime(t *testing.T) {
 	}
 	if got := stats.LastTime(events[2:]); !got.Equal(before) {
 		t.Errorf("LastTime = %v, want %v", got, before)
+	}
+}
+
+// fakeRun is a RunStore that hands out prior() and keeps what it is given.
+type fakeRun struct {
+	loadErr error
+	loaded  [][]stats.Event
+	written []*stats.Additions
+}
+
+func (r *fakeRun) Load(_ context.Context, events []stats.Event) (stats.Prior, error) {
+	r.loaded = append(r.loaded, events)
+	return prior(), r.loadErr
+}
+
+func (r *fakeRun) Write(_ context.Context, adds *stats.Additions) error {
+	r.written = append(r.written, adds)
+	return nil
+}
+
+// The event handlers apply runs through the service: it loads the run's
+// state, decides with Accumulate and writes what it decided; nothing is
+// written when loading or deciding fails, nothing done for no events.
+func TestServiceApply(t *testing.T) {
+	ctx := context.Background()
+	svc := stats.New(fakeStore{})
+	events := []stats.Event{allocation(1, false, "0.8"), allocation(1, false, "0.8")}
+	r := &fakeRun{}
+	if err := svc.Apply(ctx, r, events); err != nil || len(r.loaded) != 1 || len(r.loaded[0]) != 2 || len(r.written) != 1 {
+		t.Fatalf("Apply = %v; loaded %d runs, wrote %d", err, len(r.loaded), len(r.written))
+	}
+	if got := dump(r.written[0]); !slices.Equal(got, navAllocationAdds) {
+		t.Errorf("written:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(navAllocationAdds, "\n  "))
+	}
+	r = &fakeRun{}
+	if err := svc.Apply(ctx, r, nil); err != nil || len(r.loaded)+len(r.written) != 0 {
+		t.Errorf("Apply of no events = %v, loaded %d, wrote %d", err, len(r.loaded), len(r.written))
+	}
+	failed := errors.New("locked out")
+	r = &fakeRun{loadErr: failed}
+	if err := svc.Apply(ctx, r, events); !errors.Is(err, failed) || len(r.written) != 0 {
+		t.Errorf("Apply after a failed load = %v, wrote %d", err, len(r.written))
+	}
+	r = &fakeRun{}
+	unloaded := allocation(2, true, "0.8")
+	unloaded.Allocation.PortfolioID = 3 // a manual profit whose carry-forward was not loaded
+	if err := svc.Apply(ctx, r, []stats.Event{allocation(1, false, "0.8"), unloaded}); err == nil || len(r.written) != 0 {
+		t.Errorf("Apply of an undecidable run = %v, wrote %d", err, len(r.written))
 	}
 }

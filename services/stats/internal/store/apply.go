@@ -41,28 +41,31 @@ const (
 	StatusFailed    = stats.StatusFailed
 )
 
-// Apply applies events, in order, in tx (the inbox consumer's transaction).
+// Apply applies events, in order, in tx (the inbox consumer's
+// transaction), as the service's Apply does through Run(tx).
 func (s *Store) Apply(ctx context.Context, tx pgx.Tx, events []Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	// The overview row first: every transaction of the consumer (one per
-	// partition) locks it before anything else, so they queue here and
-	// never lock rows in opposite orders. last_event_at never goes back.
-	if _, err := tx.Exec(ctx, `UPDATE overview SET events_applied = events_applied + $1,
-		last_event_at = GREATEST(last_event_at, $2) WHERE id = 1`, len(events), stats.LastTime(events).UTC()); err != nil {
-		return fmt.Errorf("store: lock the overview: %w", err)
-	}
-	prior, err := load(ctx, tx, events)
-	if err != nil {
-		return err
-	}
-	adds, err := stats.Accumulate(prior, events)
-	if err != nil {
-		return err
-	}
-	return write(ctx, tx, adds)
+	return stats.ApplyRun(ctx, s.Run(tx), events)
 }
+
+// Run is the store's write side bound to tx: stats.RunStore.
+func (s *Store) Run(tx pgx.Tx) stats.RunStore { return run{tx} }
+
+type run struct{ tx pgx.Tx }
+
+// Load implements stats.RunStore. The overview row first: every
+// transaction of the consumer (one per partition) locks it before anything
+// else, so they queue here and never lock rows in opposite orders.
+// last_event_at never goes back.
+func (r run) Load(ctx context.Context, events []Event) (stats.Prior, error) {
+	if _, err := r.tx.Exec(ctx, `UPDATE overview SET events_applied = events_applied + $1,
+		last_event_at = GREATEST(last_event_at, $2) WHERE id = 1`, len(events), stats.LastTime(events).UTC()); err != nil {
+		return stats.Prior{}, fmt.Errorf("store: lock the overview: %w", err)
+	}
+	return load(ctx, r.tx, events)
+}
+
+// Write implements stats.RunStore.
+func (r run) Write(ctx context.Context, adds *stats.Additions) error { return write(ctx, r.tx, adds) }
 
 // load claims the run's allocation, reallocation and snapshot ids, reads
 // under row locks the withdrawals and carry-forwards it moves, and writes
