@@ -1,7 +1,8 @@
-// Package store is the stats service's PostgreSQL adapter: it applies
-// events to the pre-aggregated read models (in the inbox consumer's
-// transaction), implements stats.Store over them, and embeds the
-// service's migrations.
+// Package store is the stats service's PostgreSQL adapter: it implements
+// stats.Store over the pre-aggregated read models, and stats.RunStore (Run)
+// to lock and read the state the domain decides a run of events over and
+// to write what it decided, in the inbox consumer's transaction
+// (docs/api.md#stats-service); it embeds the service's migrations.
 package store
 
 import (
@@ -34,7 +35,7 @@ func Migrations() fs.FS {
 	return sub
 }
 
-// Store implements stats.Store and applies events.
+// Store implements stats.Store; Run binds its write side to a transaction.
 type Store struct{ pool *pgxpool.Pool }
 
 var _ stats.Store = (*Store)(nil)
