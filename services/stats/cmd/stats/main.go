@@ -42,10 +42,11 @@ func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log
 		GroupID: events.GroupID,
 		Topics:  events.Topics,
 		Handler: events.Handler(st),
-		// The events at hand are applied a run per transaction, their
-		// additions summed and written once per row (store.Apply): the
-		// rows every event touches (the overview, the platform's summary
-		// hour) are written once per batch, not once per event.
+		// The events at hand are applied a run per transaction through
+		// the service (stats.Service's Apply), their additions summed and
+		// written once per row: the rows every event touches (the
+		// overview, the platform's summary hour) are written once per
+		// batch, not once per event.
 		BatchHandler: events.BatchHandler(st),
 		BatchSize:    100,
 		Logger:       log,

@@ -1,5 +1,6 @@
 // Package events is the stats service's side of Kafka: the handler the
-// inbox consumer runs for every event of the three topics. Each event's
+// inbox consumer runs for every event of the three topics
+// (docs/api.md#events, docs/api.md#stats-service). Each event's
 // effect on the read models is written in the inbox's transaction, with
 // its event id and offset, so a redelivered event counts once.
 package events
@@ -17,7 +18,6 @@ import (
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
-	"github.com/fundplatform/platform/services/stats/internal/store"
 )
 
 // GroupID is the service's consumer group.
@@ -87,25 +87,35 @@ type reallocatedData struct {
 	Reason         string       `json:"reason"`
 }
 
+// Store is what the handlers need of the store: the read side the
+// service is built on (stats.Store) and the write side bound to the
+// inbox's transaction. *store.Store is one.
+type Store interface {
+	stats.Store
+	Run(tx pgx.Tx) stats.RunStore
+}
+
 // Handler applies one event in tx, the inbox's transaction, as a run of
 // one (BatchHandler).
-func Handler(st *store.Store) inbox.Handler {
+func Handler(st Store) inbox.Handler {
 	batch := BatchHandler(st)
 	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
 		return batch(ctx, tx, []eventbus.Envelope{env})
 	}
 }
 
-// BatchHandler applies a partition's run of events in tx with one
-// store.Apply: what each adds to the read models is summed and written
-// once per row (see store.Apply). Every known event moves last_event_at
-// (the X-Data-Freshness of the routes); unknown types are passed over. An
-// event that does not match its JSON Schema can never be applied: it is a
-// permanent error (the inbox then applies the run one by one and
-// dead-letters that event at once).
-func BatchHandler(st *store.Store) inbox.BatchHandler {
+// BatchHandler applies a partition's run of events in tx through the
+// service, as the routes read through it (stats.Service's Apply): what
+// each adds to the read models is summed and written once per row. Every
+// known event moves last_event_at (the X-Data-Freshness of the routes,
+// docs/api.md#stats-service); unknown types are passed over. An event that
+// does not match its JSON Schema can never be applied: it is a permanent
+// error (the inbox then applies the run one by one and dead-letters that
+// event at once).
+func BatchHandler(st Store) inbox.BatchHandler {
+	svc := stats.New(st)
 	return func(ctx context.Context, tx pgx.Tx, envs []eventbus.Envelope) error {
-		events := make([]store.Event, 0, len(envs))
+		events := make([]stats.Event, 0, len(envs))
 		for _, env := range envs {
 			e, ok, err := toEvent(env)
 			if err != nil {
@@ -115,13 +125,13 @@ func BatchHandler(st *store.Store) inbox.BatchHandler {
 				events = append(events, e)
 			}
 		}
-		return st.Apply(ctx, tx, events)
+		return svc.Apply(ctx, st.Run(tx), events)
 	}
 }
 
 // toEvent validates and decodes an event; ok is false for a type the
 // service does not know.
-func toEvent(env eventbus.Envelope) (e store.Event, ok bool, err error) {
+func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 	if eventbus.TopicOf(env.Type) == "" {
 		return e, false, nil
 	}
@@ -137,12 +147,12 @@ func toEvent(env eventbus.Envelope) (e store.Event, ok bool, err error) {
 	case eventbus.TypePortfolioProfitRecorded:
 		var d profitRecordedData
 		err = decode(env, &d)
-		e.ProfitRecorded = &store.ProfitRecorded{PortfolioID: d.PortfolioID, SnapshotID: d.SnapshotID,
+		e.ProfitRecorded = &stats.ProfitRecorded{PortfolioID: d.PortfolioID, SnapshotID: d.SnapshotID,
 			UserID: d.UserID, TeamID: d.TeamID, PeriodEnd: d.PeriodEnd.UTC(), Profit: d.Profit.Decimal}
 	case eventbus.TypeProfitAllocated:
 		var d allocatedData
 		err = decode(env, &d)
-		e.Allocation = &store.Allocation{
+		e.Allocation = &stats.Allocation{
 			AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
 			Manual: d.Source == "manual", PeriodEnd: d.PeriodEnd.UTC(),
 			Profit: d.ProfitAmount.Decimal, Distributable: d.Distributable.Decimal,
@@ -154,16 +164,16 @@ func toEvent(env eventbus.Envelope) (e store.Event, ok bool, err error) {
 		var d withdrawalData
 		err = decode(env, &d)
 		status := map[string]string{
-			eventbus.TypeWithdrawalRequested: store.StatusPending,
-			eventbus.TypeWithdrawalCompleted: store.StatusCompleted,
-			eventbus.TypeWithdrawalFailed:    store.StatusFailed,
+			eventbus.TypeWithdrawalRequested: stats.StatusPending,
+			eventbus.TypeWithdrawalCompleted: stats.StatusCompleted,
+			eventbus.TypeWithdrawalFailed:    stats.StatusFailed,
 		}[env.Type]
-		e.Withdrawal = &store.Withdrawal{ID: d.WithdrawalID, FromType: d.FromType, OwnerID: d.OwnerID,
+		e.Withdrawal = &stats.Withdrawal{ID: d.WithdrawalID, FromType: d.FromType, OwnerID: d.OwnerID,
 			Amount: d.Amount.Decimal, Status: status}
 	case eventbus.TypeFundsReallocated:
 		var d reallocatedData
 		err = decode(env, &d)
-		e.Reallocation = &store.Reallocation{ID: d.ReallocationID, Amount: d.Amount.Decimal}
+		e.Reallocation = &stats.Reallocation{ID: d.ReallocationID, Amount: d.Amount.Decimal}
 	}
 	return e, err == nil, err
 }

@@ -148,7 +148,6 @@ func sum(pick func(alloc) string, keep func(alloc) bool) decimal.Decimal {
 // checks every model against the sums of the inputs, to the last decimal.
 func TestAllocationsAddUpExactly(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	p1, p2 := portfolioCreated(t, 1, 7, 3), portfolioCreated(t, 2, 8, 3)
 	f.deliver(p1, p2, p1)
 	var envs []eventbus.Envelope
@@ -163,49 +162,69 @@ func TestAllocationsAddUpExactly(t *testing.T) {
 	f.deliver(envs[0], envs[2])      // redelivered: same event ids
 	f.deliver(allocs[1].envelope(t)) // same allocation under a new event id
 
-	o, err := f.store.Overview(ctx)
+	t.Run("overview", func(t *testing.T) { checkOverview(t, f, envs[3].Time) })
+	t.Run("portfolio totals", func(t *testing.T) { checkPortfolioTotals(t, f) })
+	t.Run("hourly", func(t *testing.T) { checkHourly(t, f) })
+	t.Run("summary", func(t *testing.T) { checkSummary(t, f) })
+}
+
+// The amounts of an alloc, and the allocs of portfolio 1.
+func allocProfit(a alloc) string   { return a.profit }
+func allocDist(a alloc) string     { return a.distributable }
+func allocTeam(a alloc) string     { return a.team_ }
+func allocPlatform(a alloc) string { return a.platform }
+func allocUser(a alloc) string     { return a.user_ }
+func inP1(a alloc) bool            { return a.portfolio == 1 }
+
+// checkOverview: the overview's sums of allocs, its counts, and
+// last_event_at at least lastEvent.
+func checkOverview(t *testing.T, f *fixture, lastEvent time.Time) {
+	o, err := f.store.Overview(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	profit := func(a alloc) string { return a.profit }
-	dist := func(a alloc) string { return a.distributable }
-	team := func(a alloc) string { return a.team_ }
-	platform := func(a alloc) string { return a.platform }
-	user := func(a alloc) string { return a.user_ }
-	eq(t, "total_profit", o.TotalProfit, sum(profit, nil))
-	eq(t, "total_distributed", o.TotalDistributed, sum(dist, nil))
-	eq(t, "to_team_total", o.ToTeam, sum(team, nil))
-	eq(t, "to_platform_total", o.ToPlatform, sum(platform, nil))
-	eq(t, "to_user_total", o.ToUser, sum(user, nil))
+	eq(t, "total_profit", o.TotalProfit, sum(allocProfit, nil))
+	eq(t, "total_distributed", o.TotalDistributed, sum(allocDist, nil))
+	eq(t, "to_team_total", o.ToTeam, sum(allocTeam, nil))
+	eq(t, "to_platform_total", o.ToPlatform, sum(allocPlatform, nil))
+	eq(t, "to_user_total", o.ToUser, sum(allocUser, nil))
 	if o.Counts != (stats.Counts{Portfolios: 2, Allocations: 4}) {
 		t.Errorf("counts = %+v", o.Counts)
 	}
 	if got := money.Format(o.TotalProfit); got != "1000000000150.12345681" {
 		t.Errorf("total_profit formats as %s", got)
 	}
-	if o.LastEventAt == nil || o.LastEventAt.Before(envs[3].Time) {
-		t.Errorf("last_event_at = %v, want >= %v", o.LastEventAt, envs[3].Time)
+	if o.LastEventAt == nil || o.LastEventAt.Before(lastEvent) {
+		t.Errorf("last_event_at = %v, want >= %v", o.LastEventAt, lastEvent)
 	}
+}
 
-	inP1 := func(a alloc) bool { return a.portfolio == 1 }
+// checkPortfolioTotals: portfolio 1's totals are the sums of its allocs;
+// an unknown portfolio's are zeros.
+func checkPortfolioTotals(t *testing.T, f *fixture) {
+	ctx := context.Background()
 	p, err := f.store.PortfolioTotals(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "p1 acc_profit", p.AccProfit, sum(profit, inP1))
-	eq(t, "p1 distributed", p.Distributed, sum(dist, inP1))
-	eq(t, "p1 to_team", p.ToTeam, sum(team, inP1))
-	eq(t, "p1 to_platform", p.ToPlatform, sum(platform, inP1))
-	eq(t, "p1 to_user", p.ToUser, sum(user, inP1))
+	eq(t, "p1 acc_profit", p.AccProfit, sum(allocProfit, inP1))
+	eq(t, "p1 distributed", p.Distributed, sum(allocDist, inP1))
+	eq(t, "p1 to_team", p.ToTeam, sum(allocTeam, inP1))
+	eq(t, "p1 to_platform", p.ToPlatform, sum(allocPlatform, inP1))
+	eq(t, "p1 to_user", p.ToUser, sum(allocUser, inP1))
 	if p.UpdatedAt == nil {
 		t.Error("p1 updated_at is null")
 	}
 	if z, _ := f.store.PortfolioTotals(ctx, 99); !z.AccProfit.IsZero() || z.UpdatedAt != nil {
 		t.Errorf("unknown portfolio = %+v, want zeros", z)
 	}
+}
 
-	// Hourly credits: user 7 has two allocations in hour 10 and one on day 2;
-	// the platform gets a credit from every allocation.
+// checkHourly: user 7 has two allocations in hour 10 and one on day 2;
+// the platform gets a credit from every allocation; a range takes from
+// down to its hour and excludes to.
+func checkHourly(t *testing.T, f *fixture) {
+	ctx := context.Background()
 	hours, err := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerUser, ID: 7}, stats.Range{})
 	if err != nil {
 		t.Fatal(err)
@@ -221,17 +240,19 @@ func TestAllocationsAddUpExactly(t *testing.T) {
 	for _, h := range platformHours {
 		total = total.Add(h.Profit)
 	}
-	eq(t, "platform hourly total", total, sum(platform, nil))
+	eq(t, "platform hourly total", total, sum(allocPlatform, nil))
 	from, to := time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	ranged, _ := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerTeam, ID: 3}, stats.Range{From: &from, To: &to})
 	if len(ranged) != 2 { // hours 10 (from is taken down to its hour) and 11; to is exclusive
 		t.Fatalf("team 3 hours in range = %+v", ranged)
 	}
+}
 
-	// Summary.
+// checkSummary: every dimension of the summary against the sums of allocs.
+func checkSummary(t *testing.T, f *fixture) {
 	rows := func(groupBy string, r stats.Range) map[string]stats.SummaryRow {
 		t.Helper()
-		rs, err := f.store.Summary(ctx, groupBy, r)
+		rs, err := f.store.Summary(context.Background(), groupBy, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,17 +263,18 @@ func TestAllocationsAddUpExactly(t *testing.T) {
 		return m
 	}
 	byPortfolio := rows(stats.GroupPortfolio, stats.Range{})
-	eq(t, "summary portfolio 1 profit", byPortfolio["1"].Profit, sum(profit, inP1))
+	eq(t, "summary portfolio 1 profit", byPortfolio["1"].Profit, sum(allocProfit, inP1))
 	eq(t, "summary portfolio 2 to_user", byPortfolio["2"].ToUser, d("700000000000.00000000"))
 	byTeam := rows(stats.GroupTeam, stats.Range{})
-	eq(t, "summary team 3 distributed", byTeam["3"].Distributed, sum(dist, nil))
+	eq(t, "summary team 3 distributed", byTeam["3"].Distributed, sum(allocDist, nil))
 	byUser := rows(stats.GroupUser, stats.Range{})
-	eq(t, "summary user 7 to_platform", byUser["7"].ToPlatform, sum(platform, inP1))
+	eq(t, "summary user 7 to_platform", byUser["7"].ToPlatform, sum(allocPlatform, inP1))
 	byDay := rows(stats.GroupDay, stats.Range{})
 	if len(byDay) != 2 {
 		t.Fatalf("days = %v", byDay)
 	}
 	eq(t, "summary 2026-03-02 profit", byDay["2026-03-02"].Profit, d("50.12345678"))
+	from, to := time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	byHour := rows(stats.GroupHour, stats.Range{From: &from, To: &to})
 	if len(byHour) != 2 {
 		t.Fatalf("hours = %v", byHour)
@@ -354,8 +376,9 @@ func TestWithdrawalTransitionsMoveOnce(t *testing.T) {
 	}
 }
 
-// TestLossCarryForward follows the contract's rule carry = max(0, carry − p)
-// over the NAV profits and the allocated manual profits stats sees.
+// TestLossCarryForward follows the allocation rule carry = max(0, carry − p)
+// (docs/api.md#allocation-rule) over the NAV profits and the allocated
+// manual profits stats sees (docs/api.md#stats-service).
 func TestLossCarryForward(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

@@ -16,6 +16,10 @@ type Service interface {
 	// Freshness is the time of the newest event applied, or the Unix epoch
 	// before any.
 	Freshness(ctx context.Context) (time.Time, error)
+	// Apply applies a run of consumed events, in order, to the read
+	// models through rs, the store bound to the consumer's transaction
+	// (ApplyRun).
+	Apply(ctx context.Context, rs RunStore, events []Event) error
 }
 
 type service struct{ store Store }
@@ -107,4 +111,8 @@ func (s *service) Freshness(ctx context.Context) (time.Time, error) {
 		return time.Unix(0, 0).UTC(), err
 	}
 	return t.UTC(), nil
+}
+
+func (s *service) Apply(ctx context.Context, rs RunStore, events []Event) error {
+	return ApplyRun(ctx, rs, events)
 }

@@ -10,8 +10,8 @@
 // with status "allocated" (a positive distributable amount): losses and
 // profits fully absorbed by an earlier loss (status "no_distribution")
 // never reach profit.events. Stats therefore keeps each portfolio's
-// carry-forward with the contract's rule, carry = max(0, carry − p), over
-// the profits it can see: every NAV profit or loss
+// carry-forward with the allocation rule of docs/api.md#allocation-rule,
+// carry = max(0, carry − p), over the profits it can see: every NAV profit or loss
 // (portfolio.profit_recorded, in the portfolio topic's per-portfolio order)
 // and every manual profit that was allocated (profit.allocated with source
 // "manual"). Manual losses and manual profits that distributed nothing are

@@ -1,12 +1,11 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,266 +19,81 @@ import (
 // --- applying events (in the consumer's transaction) -------------------------
 //
 // Apply applies a run of events in one transaction with the effect of
-// applying them one at a time, in order. Most of an event's effect is an
-// addition — to the overview's sums and counts, a portfolio's totals, an
-// owner's hour, a summary row — and additions commute: a run's additions
-// are summed in memory and written once per row, set-based, at the end, so
-// a row a hundred events touch is written once. What depends on order is
-// decided in order, in memory, over state read once per run under row
-// locks: which allocations, snapshots and reallocations were seen before,
-// each withdrawal's status, each portfolio's loss carry-forward.
+// applying them one at a time, in order. What each event adds is decided
+// by the domain (stats.Accumulate, docs/api.md#stats-service); the store
+// locks and reads the state the run is decided over, once per run, and
+// writes the additions once per row, set-based, one statement per table,
+// in one round trip (docs/performance.md).
 
-// Event is one event as the read models see it: its time and exactly one
-// of the other fields.
-type Event struct {
-	Time           time.Time
-	Portfolio      *stats.Owners // portfolio.created or portfolio.updated
-	ProfitRecorded *ProfitRecorded
-	Allocation     *Allocation
-	RatioChanged   bool // profit.ratio_changed
-	Withdrawal     *Withdrawal
-	Reallocation   *Reallocation
-}
-
-// ProfitRecorded is what a portfolio.profit_recorded event says.
-type ProfitRecorded struct {
-	PortfolioID, SnapshotID, UserID, TeamID int64
-	PeriodEnd                               time.Time
-	Profit                                  decimal.Decimal
-}
-
-// Allocation is what a profit.allocated event says.
-type Allocation struct {
-	AllocationID, PortfolioID, UserID, TeamID int64
-	Manual                                    bool
-	PeriodEnd                                 time.Time
-	Profit, Distributable                     decimal.Decimal
-	ToTeam, ToPlatform, ToUser                decimal.Decimal
-}
-
-// Withdrawal is what a withdrawal.* event says.
-type Withdrawal struct {
-	ID       int64
-	FromType string
-	OwnerID  int64
-	Amount   decimal.Decimal
-	// Status is pending (withdrawal.requested), completed or failed.
-	Status string
-}
-
-// Reallocation is what a funds.reallocated event says.
-type Reallocation struct {
-	ID     int64
-	Amount decimal.Decimal
-}
+// The events and withdrawal statuses are the domain's.
+type (
+	Event          = stats.Event
+	ProfitRecorded = stats.ProfitRecorded
+	Allocation     = stats.Allocation
+	Withdrawal     = stats.Withdrawal
+	Reallocation   = stats.Reallocation
+)
 
 // Withdrawal statuses.
 const (
-	StatusPending   = "pending"
-	StatusCompleted = "completed"
-	StatusFailed    = "failed"
+	StatusPending   = stats.StatusPending
+	StatusCompleted = stats.StatusCompleted
+	StatusFailed    = stats.StatusFailed
 )
 
-// Apply applies events, in order, in tx (the inbox consumer's transaction).
+// Apply applies events, in order, in tx (the inbox consumer's
+// transaction), as the service's Apply does through Run(tx).
 func (s *Store) Apply(ctx context.Context, tx pgx.Tx, events []Event) error {
-	if len(events) == 0 {
-		return nil
+	return stats.ApplyRun(ctx, s.Run(tx), events)
+}
+
+// Run is the store's write side bound to tx: stats.RunStore.
+func (s *Store) Run(tx pgx.Tx) stats.RunStore { return run{tx} }
+
+type run struct{ tx pgx.Tx }
+
+// Load implements stats.RunStore. The overview row first: every
+// transaction of the consumer (one per partition) locks it before anything
+// else, so they queue here and never lock rows in opposite orders.
+// last_event_at never goes back.
+func (r run) Load(ctx context.Context, events []Event) (stats.Prior, error) {
+	if _, err := r.tx.Exec(ctx, `UPDATE overview SET events_applied = events_applied + $1,
+		last_event_at = GREATEST(last_event_at, $2) WHERE id = 1`, len(events), stats.LastTime(events).UTC()); err != nil {
+		return stats.Prior{}, fmt.Errorf("store: lock the overview: %w", err)
 	}
-	last := events[0].Time
-	for _, e := range events[1:] {
-		if e.Time.After(last) {
-			last = e.Time
-		}
-	}
-	// The overview row first: every transaction of the consumer (one per
-	// partition) locks it before anything else, so they queue here and
-	// never lock rows in opposite orders. last_event_at never goes back.
-	if _, err := tx.Exec(ctx, `UPDATE overview SET events_applied = events_applied + $1,
-		last_event_at = GREATEST(last_event_at, $2) WHERE id = 1`, len(events), last.UTC()); err != nil {
-		return err
-	}
-	r, err := load(ctx, tx, events)
-	if err != nil {
-		return err
-	}
-	for _, e := range events {
-		switch {
-		case e.Portfolio != nil:
-			err = r.applyPortfolio(ctx, tx, *e.Portfolio)
-		case e.ProfitRecorded != nil:
-			err = r.profitRecorded(*e.ProfitRecorded, e.Time)
-		case e.Allocation != nil:
-			err = r.allocated(*e.Allocation, e.Time)
-		case e.RatioChanged:
-			r.ov.ratioChanges++
-		case e.Withdrawal != nil:
-			r.withdrawal(*e.Withdrawal, e.Time)
-		case e.Reallocation != nil:
-			if r.claimed(r.reallocations, e.Reallocation.ID) {
-				r.ov.reallocations++
-				r.ov.reallocated = r.ov.reallocated.Add(e.Reallocation.Amount)
-			}
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return r.write(ctx, tx)
+	return load(ctx, r.tx, events)
 }
 
-// run is a run of events being applied: the state they read and the sums
-// they add.
-type run struct {
-	// Ids this run claimed (first seen now); an event applies while its id
-	// is here and removes it, so a repeat within the run is passed over.
-	allocations, reallocations map[int64]bool
-	snapshots                  map[[2]int64]bool
-	// Each withdrawal's state as the run has moved it.
-	withdrawals map[int64]*withdrawalState
-	// Each portfolio's loss carry-forward as the run has moved it, and as
-	// it was.
-	carry, carryBefore map[int64]decimal.Decimal
+// Write implements stats.RunStore.
+func (r run) Write(ctx context.Context, adds *stats.Additions) error { return write(ctx, r.tx, adds) }
 
-	ov       overviewSums
-	totals   map[int64]*totalsSums
-	hourly   map[hourlyKey]decimal.Decimal
-	summary  map[summaryRowKey]*summaryAdds
-	byStatus map[string]*statusSums
-}
-
-type withdrawalState struct {
-	status  string
-	amount  decimal.Decimal
-	written bool // differs from the stored row (or there is none)
-}
-
-type overviewSums struct {
-	profit, distributed, toTeam, toPlatform, toUser, lossCarry, reallocated            decimal.Decimal
-	portfolios, allocations, withdrawals, reallocations, profitsRecorded, ratioChanges int64
-}
-
-type totalsSums struct {
-	acc, distributed, toTeam, toPlatform, toUser decimal.Decimal
-	updatedAt                                    time.Time // the latest event's time; zero: none
-}
-
-type hourlyKey struct {
-	ownerType string
-	ownerID   int64
-	hour      int64 // Unix seconds of the UTC hour
-}
-
-type summaryRowKey struct {
-	dimension, key string
-	hour           int64 // Unix seconds of the UTC hour
-}
-
-type summaryAdds struct{ profit, distributed, toTeam, toPlatform, toUser, withdrawn decimal.Decimal }
-
-func (a *summaryAdds) add(b *summaryAdds) {
-	a.profit, a.distributed = a.profit.Add(b.profit), a.distributed.Add(b.distributed)
-	a.toTeam, a.toPlatform = a.toTeam.Add(b.toTeam), a.toPlatform.Add(b.toPlatform)
-	a.toUser, a.withdrawn = a.toUser.Add(b.toUser), a.withdrawn.Add(b.withdrawn)
-}
-
-type statusSums struct {
-	amount decimal.Decimal
-	count  int64
-}
-
-// load claims the run's allocation, snapshot and reallocation ids and
-// reads, under row locks, the withdrawals and carry-forwards it moves.
-func load(ctx context.Context, tx pgx.Tx, events []Event) (*run, error) {
-	r := &run{
-		allocations: map[int64]bool{}, reallocations: map[int64]bool{}, snapshots: map[[2]int64]bool{},
-		withdrawals: map[int64]*withdrawalState{}, carry: map[int64]decimal.Decimal{}, carryBefore: map[int64]decimal.Decimal{},
-		totals: map[int64]*totalsSums{}, hourly: map[hourlyKey]decimal.Decimal{}, summary: map[summaryRowKey]*summaryAdds{},
-		byStatus: map[string]*statusSums{},
-	}
-	var allocationIDs, reallocationIDs, withdrawalIDs, snapPortfolios, snapIDs []int64
-	for _, e := range events {
-		switch {
-		case e.Allocation != nil:
-			allocationIDs = append(allocationIDs, e.Allocation.AllocationID)
-		case e.Reallocation != nil:
-			reallocationIDs = append(reallocationIDs, e.Reallocation.ID)
-		case e.Withdrawal != nil:
-			withdrawalIDs = append(withdrawalIDs, e.Withdrawal.ID)
-		case e.ProfitRecorded != nil:
-			snapPortfolios = append(snapPortfolios, e.ProfitRecorded.PortfolioID)
-			snapIDs = append(snapIDs, e.ProfitRecorded.SnapshotID)
-		}
-	}
+// load claims the run's allocation, reallocation and snapshot ids, reads
+// under row locks the withdrawals and carry-forwards it moves, and writes
+// the owners its portfolio events set (creating the portfolios not seen
+// before): the state stats.Accumulate decides the run over.
+func load(ctx context.Context, tx pgx.Tx, events []Event) (stats.Prior, error) {
+	needs := stats.NeedsOf(events)
+	p := stats.Prior{NewPortfolios: map[int64]bool{}, NewAllocations: map[int64]bool{}, NewReallocations: map[int64]bool{},
+		NewSnapshots: map[stats.SnapshotKey]bool{}, Withdrawals: map[int64]stats.WithdrawalState{}, Carry: map[int64]decimal.Decimal{}}
 	if err := claimIDs(ctx, tx, `INSERT INTO applied_allocations (allocation_id) SELECT DISTINCT unnest($1::bigint[])
-		ON CONFLICT DO NOTHING RETURNING allocation_id`, allocationIDs, r.allocations); err != nil {
-		return nil, err
+		ON CONFLICT DO NOTHING RETURNING allocation_id`, needs.AllocationIDs, p.NewAllocations); err != nil {
+		return p, fmt.Errorf("store: claim allocations: %w", err)
 	}
 	if err := claimIDs(ctx, tx, `INSERT INTO applied_reallocations (reallocation_id) SELECT DISTINCT unnest($1::bigint[])
-		ON CONFLICT DO NOTHING RETURNING reallocation_id`, reallocationIDs, r.reallocations); err != nil {
-		return nil, err
+		ON CONFLICT DO NOTHING RETURNING reallocation_id`, needs.ReallocationIDs, p.NewReallocations); err != nil {
+		return p, fmt.Errorf("store: claim reallocations: %w", err)
 	}
-	if len(snapIDs) > 0 {
-		rows, err := tx.Query(ctx, `INSERT INTO applied_snapshots (portfolio_id, snapshot_id)
-			SELECT DISTINCT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING portfolio_id, snapshot_id`,
-			snapPortfolios, snapIDs)
-		if err != nil {
-			return nil, err
-		}
-		var key [2]int64
-		if _, err := pgx.ForEachRow(rows, []any{&key[0], &key[1]}, func() error { r.snapshots[key] = true; return nil }); err != nil {
-			return nil, err
-		}
+	if err := claimSnapshots(ctx, tx, needs.Snapshots, p.NewSnapshots); err != nil {
+		return p, err
 	}
-	if len(withdrawalIDs) > 0 {
-		rows, err := tx.Query(ctx, `SELECT withdrawal_id, status, amount::text FROM withdrawal_states
-			WHERE withdrawal_id = ANY($1) ORDER BY withdrawal_id FOR UPDATE`, withdrawalIDs)
-		if err != nil {
-			return nil, err
-		}
-		var id int64
-		var status, amount string
-		if _, err := pgx.ForEachRow(rows, []any{&id, &status, &amount}, func() error {
-			a, err := money.ParseNumeric(amount)
-			r.withdrawals[id] = &withdrawalState{status: status, amount: a}
-			return err
-		}); err != nil {
-			return nil, err
-		}
+	if err := lockWithdrawals(ctx, tx, needs.WithdrawalIDs, p.Withdrawals); err != nil {
+		return p, err
 	}
-	// The carry-forwards of the portfolios whose new NAV profits or manual
-	// profits move them (their totals row is created if need be).
-	var carried []int64
-	for _, e := range events {
-		if p := e.ProfitRecorded; p != nil && r.snapshots[[2]int64{p.PortfolioID, p.SnapshotID}] {
-			carried = append(carried, p.PortfolioID)
-		}
-		if a := e.Allocation; a != nil && a.Manual && r.allocations[a.AllocationID] {
-			carried = append(carried, a.PortfolioID)
-		}
+	carried := stats.CarriesMoved(events, p.NewAllocations, p.NewSnapshots)
+	if err := lockCarries(ctx, tx, carried, p.Carry); err != nil {
+		return p, err
 	}
-	if len(carried) > 0 {
-		slices.Sort(carried)
-		carried = slices.Compact(carried)
-		if _, err := tx.Exec(ctx, `INSERT INTO portfolio_totals (portfolio_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING`,
-			carried); err != nil {
-			return nil, err
-		}
-		rows, err := tx.Query(ctx, `SELECT portfolio_id, loss_carryforward::text FROM portfolio_totals
-			WHERE portfolio_id = ANY($1) ORDER BY portfolio_id FOR UPDATE`, carried)
-		if err != nil {
-			return nil, err
-		}
-		var id int64
-		var text string
-		if _, err := pgx.ForEachRow(rows, []any{&id, &text}, func() error {
-			c, err := money.ParseNumeric(text)
-			r.carry[id], r.carryBefore[id] = c, c
-			return err
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
+	return p, writeOwners(ctx, tx, needs.Owners, p.NewPortfolios)
 }
 
 // claimIDs runs an INSERT … RETURNING of ids and puts the ids it returns
@@ -297,209 +111,139 @@ func claimIDs(ctx context.Context, tx pgx.Tx, sql string, ids []int64, into map[
 	return err
 }
 
-// claimed reports whether id is new to the read models and not yet applied
-// in this run, and marks it applied.
-func (r *run) claimed(ids map[int64]bool, id int64) bool {
-	if !ids[id] {
-		return false
+// claimSnapshots records the snapshots and puts those not seen before in
+// into.
+func claimSnapshots(ctx context.Context, tx pgx.Tx, keys []stats.SnapshotKey, into map[stats.SnapshotKey]bool) error {
+	if len(keys) == 0 {
+		return nil
 	}
-	delete(ids, id)
-	return true
+	portfolios, ids := make([]int64, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		portfolios[i], ids[i] = k.PortfolioID, k.SnapshotID
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO applied_snapshots (portfolio_id, snapshot_id)
+		SELECT DISTINCT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING portfolio_id, snapshot_id`,
+		portfolios, ids)
+	if err != nil {
+		return fmt.Errorf("store: claim snapshots: %w", err)
+	}
+	var k stats.SnapshotKey
+	if _, err := pgx.ForEachRow(rows, []any{&k.PortfolioID, &k.SnapshotID}, func() error { into[k] = true; return nil }); err != nil {
+		return fmt.Errorf("store: claim snapshots: %w", err)
+	}
+	return nil
 }
 
-// applyPortfolio records portfolio.created or portfolio.updated: the
-// portfolio's owners, and a totals row so that it is listed.
-func (r *run) applyPortfolio(ctx context.Context, tx pgx.Tx, o stats.Owners) error {
-	var inserted bool
-	if err := tx.QueryRow(ctx, `
-		INSERT INTO portfolio_owners (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
+// lockWithdrawals reads the stored states of the withdrawals ids, locking
+// their rows.
+func lockWithdrawals(ctx context.Context, tx pgx.Tx, ids []int64, into map[int64]stats.WithdrawalState) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT withdrawal_id, status, amount::text FROM withdrawal_states
+		WHERE withdrawal_id = ANY($1) ORDER BY withdrawal_id FOR UPDATE`, ids)
+	if err != nil {
+		return fmt.Errorf("store: lock withdrawals: %w", err)
+	}
+	var id int64
+	var status, amount string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &status, &amount}, func() error {
+		a, err := money.ParseNumeric(amount)
+		into[id] = stats.WithdrawalState{Status: status, Amount: a}
+		return err
+	}); err != nil {
+		return fmt.Errorf("store: read withdrawals: %w", err)
+	}
+	return nil
+}
+
+// lockCarries reads the carry-forwards of portfolios (sorted), locking
+// their totals rows (created if need be).
+func lockCarries(ctx context.Context, tx pgx.Tx, portfolios []int64, into map[int64]decimal.Decimal) error {
+	if len(portfolios) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO portfolio_totals (portfolio_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING`,
+		portfolios); err != nil {
+		return fmt.Errorf("store: create totals rows: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT portfolio_id, loss_carryforward::text FROM portfolio_totals
+		WHERE portfolio_id = ANY($1) ORDER BY portfolio_id FOR UPDATE`, portfolios)
+	if err != nil {
+		return fmt.Errorf("store: lock carry-forwards: %w", err)
+	}
+	var id int64
+	var text string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &text}, func() error {
+		c, err := money.ParseNumeric(text)
+		into[id] = c
+		return err
+	}); err != nil {
+		return fmt.Errorf("store: read carry-forwards: %w", err)
+	}
+	return nil
+}
+
+// writeOwners records the owners portfolio events set (one row per
+// portfolio, by id) and puts the portfolios whose row it created in into.
+func writeOwners(ctx context.Context, tx pgx.Tx, owners []stats.Owners, into map[int64]bool) error {
+	if len(owners) == 0 {
+		return nil
+	}
+	ids, users, teams := make([]int64, len(owners)), make([]int64, len(owners)), make([]int64, len(owners))
+	for i, o := range owners {
+		ids[i], users[i], teams[i] = o.PortfolioID, o.UserID, o.TeamID
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO portfolio_owners (portfolio_id, user_id, team_id)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
 		ON CONFLICT (portfolio_id) DO UPDATE
 		   SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id, updated_at = now()
-		RETURNING (xmax = 0)`, o.PortfolioID, o.UserID, o.TeamID).Scan(&inserted); err != nil {
-		return err
+		RETURNING portfolio_id, (xmax = 0)`, ids, users, teams)
+	if err != nil {
+		return fmt.Errorf("store: write owners: %w", err)
 	}
-	if inserted {
-		r.ov.portfolios++
-	}
-	r.total(o.PortfolioID)
-	return nil
-}
-
-// profitRecorded records a NAV profit or loss. NAV profits are counted
-// here, losses included, because the profit service announces only the
-// allocations that distribute something (profit.allocated): the total and
-// accumulated profit, the summary's profit at the hour of period_end, and
-// the portfolio's loss carry-forward. The money of the allocation comes
-// with profit.allocated. A snapshot seen before is skipped, as the profit
-// service skips it.
-func (r *run) profitRecorded(p ProfitRecorded, at time.Time) error {
-	key := [2]int64{p.PortfolioID, p.SnapshotID}
-	if !r.snapshots[key] {
-		return nil
-	}
-	delete(r.snapshots, key)
-	r.ov.profitsRecorded++
-	r.ov.profit = r.ov.profit.Add(p.Profit)
-	t := r.total(p.PortfolioID)
-	t.acc = t.acc.Add(p.Profit)
-	t.seen(at)
-	for _, k := range summaryKeys(p.PortfolioID, p.UserID, p.TeamID) {
-		s := r.summaryRow(k, p.PeriodEnd)
-		s.profit = s.profit.Add(p.Profit)
-	}
-	return r.carryForward(p.PortfolioID, p.Profit)
-}
-
-// allocated adds one allocation to every model it touches: the portfolio's
-// totals, the hourly credits of its user, team and the platform, the
-// summary rows of its portfolio, team, user and the whole platform at the
-// hour of period_end, and the overview. A manual profit also counts as
-// profit (a NAV profit was counted when it was recorded) and moves the
-// carry-forward. An allocation id seen before is skipped.
-func (r *run) allocated(a Allocation, at time.Time) error {
-	if !r.claimed(r.allocations, a.AllocationID) {
-		return nil
-	}
-	profit := decimal.Zero
-	if a.Manual {
-		profit = a.Profit
-	}
-	o := &r.ov
-	o.allocations++
-	o.profit, o.distributed = o.profit.Add(profit), o.distributed.Add(a.Distributable)
-	o.toTeam, o.toPlatform, o.toUser = o.toTeam.Add(a.ToTeam), o.toPlatform.Add(a.ToPlatform), o.toUser.Add(a.ToUser)
-	t := r.total(a.PortfolioID)
-	t.acc, t.distributed = t.acc.Add(profit), t.distributed.Add(a.Distributable)
-	t.toTeam, t.toPlatform, t.toUser = t.toTeam.Add(a.ToTeam), t.toPlatform.Add(a.ToPlatform), t.toUser.Add(a.ToUser)
-	t.seen(at)
-	h := hour(a.PeriodEnd).Unix()
-	for _, credit := range []struct {
-		ownerType string
-		ownerID   int64
-		amount    decimal.Decimal
-	}{{stats.OwnerUser, a.UserID, a.ToUser}, {stats.OwnerTeam, a.TeamID, a.ToTeam}, {stats.OwnerPlatform, 0, a.ToPlatform}} {
-		if !credit.amount.IsZero() {
-			k := hourlyKey{credit.ownerType, credit.ownerID, h}
-			r.hourly[k] = r.hourly[k].Add(credit.amount)
+	var id int64
+	var inserted bool
+	if _, err := pgx.ForEachRow(rows, []any{&id, &inserted}, func() error {
+		if inserted {
+			into[id] = true
 		}
-	}
-	for _, k := range summaryKeys(a.PortfolioID, a.UserID, a.TeamID) {
-		s := r.summaryRow(k, a.PeriodEnd)
-		s.profit, s.distributed = s.profit.Add(profit), s.distributed.Add(a.Distributable)
-		s.toTeam, s.toPlatform, s.toUser = s.toTeam.Add(a.ToTeam), s.toPlatform.Add(a.ToPlatform), s.toUser.Add(a.ToUser)
-	}
-	if a.Manual {
-		return r.carryForward(a.PortfolioID, a.Profit)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("store: write owners: %w", err)
 	}
 	return nil
 }
 
-// carryForward applies the contract's rule carry = max(0, carry − p) to
-// the portfolio's carry-forward and the overview's total.
-func (r *run) carryForward(portfolioID int64, p decimal.Decimal) error {
-	before, ok := r.carry[portfolioID]
-	if !ok {
-		return fmt.Errorf("store: carry-forward of portfolio %d not loaded", portfolioID)
-	}
-	after := decimal.Max(decimal.Zero, before.Sub(p))
-	r.carry[portfolioID] = after
-	r.ov.lossCarry = r.ov.lossCarry.Add(after.Sub(before))
-	return nil
-}
-
-// withdrawal moves a withdrawal's amount between the status totals, once
-// per transition, whatever order the events arrive in: the first event of
-// a withdrawal adds it to its status (and to the count); pending →
-// completed/failed moves the amount recorded when it was first seen;
-// anything else (a repeat, a requested after its outcome, an outcome after
-// the other outcome) changes nothing. Completed amounts are also added to
-// the summary's withdrawn at the hour of the event, under the whole
-// platform and the owner's team or user key.
-func (r *run) withdrawal(w Withdrawal, at time.Time) {
-	st := r.withdrawals[w.ID]
-	switch {
-	case st == nil:
-		r.withdrawals[w.ID] = &withdrawalState{status: w.Status, amount: w.Amount, written: true}
-		r.ov.withdrawals++
-		r.status(w.Status).add(w.Amount, 1)
-	case st.status == StatusPending && w.Status != StatusPending:
-		st.status, st.written = w.Status, true
-		r.status(StatusPending).add(st.amount.Neg(), -1)
-		r.status(w.Status).add(st.amount, 1)
-	default:
-		return
-	}
-	if w.Status != StatusCompleted {
-		return
-	}
-	keys := []summaryKey{{"all", ""}}
-	switch w.FromType {
-	case stats.OwnerUser:
-		keys = append(keys, summaryKey{stats.GroupUser, strconv.FormatInt(w.OwnerID, 10)})
-	case stats.OwnerTeam:
-		keys = append(keys, summaryKey{stats.GroupTeam, strconv.FormatInt(w.OwnerID, 10)})
-	}
-	for _, k := range keys {
-		s := r.summaryRow(k, at)
-		s.withdrawn = s.withdrawn.Add(w.Amount)
-	}
-}
-
-type summaryKey struct{ dimension, key string }
-
-// summaryKeys are the summary rows a portfolio's profit goes to.
-func summaryKeys(portfolioID, userID, teamID int64) []summaryKey {
-	return []summaryKey{
-		{stats.GroupPortfolio, strconv.FormatInt(portfolioID, 10)},
-		{stats.GroupTeam, strconv.FormatInt(teamID, 10)},
-		{stats.GroupUser, strconv.FormatInt(userID, 10)},
-		{"all", ""},
-	}
-}
-
-func (r *run) total(portfolioID int64) *totalsSums {
-	t := r.totals[portfolioID]
-	if t == nil {
-		t = &totalsSums{}
-		r.totals[portfolioID] = t
-	}
-	return t
-}
-
-func (t *totalsSums) seen(at time.Time) {
-	if at.After(t.updatedAt) {
-		t.updatedAt = at
-	}
-}
-
-func (r *run) summaryRow(k summaryKey, at time.Time) *summaryAdds {
-	key := summaryRowKey{k.dimension, k.key, hour(at).Unix()}
-	s := r.summary[key]
-	if s == nil {
-		s = &summaryAdds{}
-		r.summary[key] = s
-	}
-	return s
-}
-
-func (r *run) status(status string) *statusSums {
-	s := r.byStatus[status]
-	if s == nil {
-		s = &statusSums{}
-		r.byStatus[status] = s
-	}
-	return s
-}
-
-func (s *statusSums) add(amount decimal.Decimal, count int64) {
-	s.amount, s.count = s.amount.Add(amount), s.count+count
-}
-
-// write writes the run's sums and moved state, one statement per table,
-// rows in key order, in one round trip.
-func (r *run) write(ctx context.Context, tx pgx.Tx) error {
+// write writes a run's additions and moved state, one statement per
+// table, rows in key order, in one round trip.
+func write(ctx context.Context, tx pgx.Tx, adds *stats.Additions) error {
 	b := &pgx.Batch{}
-	o := r.ov
+	queueOverview(b, adds.Overview)
+	queueTotals(b, adds.Totals)
+	queueCarries(b, adds.Carry)
+	queueHourly(b, adds.Hourly)
+	if len(adds.Summary) > 0 {
+		// The roll-ups are written here from the same additions, one
+		// statement each, and summary_hourly's row trigger (two upserts
+		// per hourly row) stands down for this transaction (migration
+		// 00004); it still keeps the roll-ups of any other writer right.
+		b.Queue(`SELECT set_config('stats.rollups', 'app', true)`)
+		daily, totals := stats.Rollups(adds.Summary)
+		queueSummary(b, "summary_hourly", "hour", adds.Summary)
+		queueSummary(b, "summary_daily", "day", daily)
+		queueSummary(b, "summary_totals", "", totals)
+	}
+	queueWithdrawals(b, adds.Withdrawals)
+	queueByStatus(b, adds.ByStatus)
+	if err := sendAll(ctx, tx, b); err != nil {
+		return fmt.Errorf("store: write the run's additions: %w", err)
+	}
+	return nil
+}
+
+func queueOverview(b *pgx.Batch, o stats.OverviewAdds) {
 	b.Queue(`UPDATE overview SET
 		total_profit = total_profit + $1, total_distributed = total_distributed + $2, to_team_total = to_team_total + $3,
 		to_platform_total = to_platform_total + $4, to_user_total = to_user_total + $5,
@@ -507,150 +251,113 @@ func (r *run) write(ctx context.Context, tx pgx.Tx) error {
 		portfolios = portfolios + $8, allocations = allocations + $9, withdrawals = withdrawals + $10,
 		reallocations = reallocations + $11, profits_recorded = profits_recorded + $12, ratio_changes = ratio_changes + $13
 		WHERE id = 1`,
-		o.profit.String(), o.distributed.String(), o.toTeam.String(), o.toPlatform.String(), o.toUser.String(),
-		o.lossCarry.String(), o.reallocated.String(),
-		o.portfolios, o.allocations, o.withdrawals, o.reallocations, o.profitsRecorded, o.ratioChanges)
+		o.Profit.String(), o.Distributed.String(), o.ToTeam.String(), o.ToPlatform.String(), o.ToUser.String(),
+		o.LossCarry.String(), o.Reallocated.String(),
+		o.Portfolios, o.Allocations, o.Withdrawals, o.Reallocations, o.ProfitsRecorded, o.RatioChanges)
+}
 
-	if len(r.totals) > 0 {
-		ids := sortedKeys(r.totals, cmp.Compare[int64])
-		var acc, dist, team, platform, user []string
-		updated := make([]pgtype.Timestamptz, 0, len(ids))
-		for _, id := range ids {
-			t := r.totals[id]
-			acc, dist = append(acc, t.acc.String()), append(dist, t.distributed.String())
-			team, platform, user = append(team, t.toTeam.String()), append(platform, t.toPlatform.String()), append(user, t.toUser.String())
-			updated = append(updated, pgtype.Timestamptz{Time: t.updatedAt.UTC(), Valid: !t.updatedAt.IsZero()})
-		}
-		b.Queue(`
-			INSERT INTO portfolio_totals AS t (portfolio_id, acc_profit, distributed, to_team_total, to_platform_total, to_user_total, updated_at)
-			SELECT id, acc::numeric, dist::numeric, team::numeric, platform::numeric, usr::numeric, at
-			  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-			       AS v(id, acc, dist, team, platform, usr, at)
-			ON CONFLICT (portfolio_id) DO UPDATE SET
-			    acc_profit = t.acc_profit + EXCLUDED.acc_profit, distributed = t.distributed + EXCLUDED.distributed,
-			    to_team_total = t.to_team_total + EXCLUDED.to_team_total,
-			    to_platform_total = t.to_platform_total + EXCLUDED.to_platform_total,
-			    to_user_total = t.to_user_total + EXCLUDED.to_user_total,
-			    updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)`,
-			ids, acc, dist, team, platform, user, updated)
+func queueTotals(b *pgx.Batch, totals map[int64]*stats.TotalsAdds) {
+	if len(totals) == 0 {
+		return
 	}
+	ids := slices.Sorted(maps.Keys(totals))
+	var acc, dist, team, platform, user []string
+	updated := make([]pgtype.Timestamptz, 0, len(ids))
+	for _, id := range ids {
+		t := totals[id]
+		acc, dist = append(acc, t.AccProfit.String()), append(dist, t.Distributed.String())
+		team, platform, user = append(team, t.ToTeam.String()), append(platform, t.ToPlatform.String()), append(user, t.ToUser.String())
+		updated = append(updated, pgtype.Timestamptz{Time: t.UpdatedAt.UTC(), Valid: !t.UpdatedAt.IsZero()})
+	}
+	b.Queue(`
+		INSERT INTO portfolio_totals AS t (portfolio_id, acc_profit, distributed, to_team_total, to_platform_total, to_user_total, updated_at)
+		SELECT id, acc::numeric, dist::numeric, team::numeric, platform::numeric, usr::numeric, at
+		  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+		       AS v(id, acc, dist, team, platform, usr, at)
+		ON CONFLICT (portfolio_id) DO UPDATE SET
+		    acc_profit = t.acc_profit + EXCLUDED.acc_profit, distributed = t.distributed + EXCLUDED.distributed,
+		    to_team_total = t.to_team_total + EXCLUDED.to_team_total,
+		    to_platform_total = t.to_platform_total + EXCLUDED.to_platform_total,
+		    to_user_total = t.to_user_total + EXCLUDED.to_user_total,
+		    updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)`,
+		ids, acc, dist, team, platform, user, updated)
+}
 
-	var carryIDs []int64
-	var carries []string
-	for _, id := range sortedKeys(r.carry, cmp.Compare[int64]) {
-		if !r.carry[id].Equal(r.carryBefore[id]) {
-			carryIDs, carries = append(carryIDs, id), append(carries, r.carry[id].String())
-		}
+func queueCarries(b *pgx.Batch, carry map[int64]decimal.Decimal) {
+	if len(carry) == 0 {
+		return
 	}
-	if len(carryIDs) > 0 {
-		b.Queue(`UPDATE portfolio_totals t SET loss_carryforward = v.c::numeric
-			FROM unnest($1::bigint[], $2::text[]) AS v(id, c) WHERE t.portfolio_id = v.id`, carryIDs, carries)
+	ids := slices.Sorted(maps.Keys(carry))
+	carries := make([]string, len(ids))
+	for i, id := range ids {
+		carries[i] = carry[id].String()
 	}
+	b.Queue(`UPDATE portfolio_totals t SET loss_carryforward = v.c::numeric
+		FROM unnest($1::bigint[], $2::text[]) AS v(id, c) WHERE t.portfolio_id = v.id`, ids, carries)
+}
 
-	if len(r.hourly) > 0 {
-		keys := sortedKeys(r.hourly, func(a, b hourlyKey) int {
-			if a.ownerType != b.ownerType {
-				return cmp.Compare(a.ownerType, b.ownerType)
-			}
-			if a.ownerID != b.ownerID {
-				return cmp.Compare(a.ownerID, b.ownerID)
-			}
-			return cmp.Compare(a.hour, b.hour)
-		})
-		var types, amounts []string
-		var owners []int64
-		var hours []time.Time
-		for _, k := range keys {
-			types, owners = append(types, k.ownerType), append(owners, k.ownerID)
-			hours, amounts = append(hours, time.Unix(k.hour, 0).UTC()), append(amounts, r.hourly[k].String())
-		}
-		b.Queue(`
-			INSERT INTO hourly_owner_profit AS h (owner_type, owner_id, hour, profit)
-			SELECT t, id, hr, p::numeric FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[]) AS v(t, id, hr, p)
-			ON CONFLICT (owner_type, owner_id, hour) DO UPDATE SET profit = h.profit + EXCLUDED.profit`,
-			types, owners, hours, amounts)
+func queueHourly(b *pgx.Batch, hourly map[stats.HourKey]decimal.Decimal) {
+	if len(hourly) == 0 {
+		return
 	}
+	var types, amounts []string
+	var owners []int64
+	var hours []time.Time
+	for _, k := range slices.SortedFunc(maps.Keys(hourly), stats.CompareHourKeys) {
+		types, owners = append(types, k.OwnerType), append(owners, k.OwnerID)
+		hours, amounts = append(hours, time.Unix(k.Hour, 0).UTC()), append(amounts, hourly[k].String())
+	}
+	b.Queue(`
+		INSERT INTO hourly_owner_profit AS h (owner_type, owner_id, hour, profit)
+		SELECT t, id, hr, p::numeric FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[]) AS v(t, id, hr, p)
+		ON CONFLICT (owner_type, owner_id, hour) DO UPDATE SET profit = h.profit + EXCLUDED.profit`,
+		types, owners, hours, amounts)
+}
 
-	if len(r.summary) > 0 {
-		// The roll-ups are written here from the same additions, one
-		// statement each, and summary_hourly's row trigger (two upserts
-		// per hourly row) stands down for this transaction (migration
-		// 00004); it still keeps the roll-ups of any other writer right.
-		b.Queue(`SELECT set_config('stats.rollups', 'app', true)`)
-		daily := map[summaryRowKey]*summaryAdds{}
-		totals := map[summaryRowKey]*summaryAdds{}
-		for k, s := range r.summary {
-			day := k
-			day.hour -= (k.hour%86400 + 86400) % 86400 // the UTC day's midnight
-			total := k
-			total.hour = 0
-			for _, into := range []struct {
-				m map[summaryRowKey]*summaryAdds
-				k summaryRowKey
-			}{{daily, day}, {totals, total}} {
-				a := into.m[into.k]
-				if a == nil {
-					a = &summaryAdds{}
-					into.m[into.k] = a
-				}
-				a.add(s)
-			}
-		}
-		queueSummary(b, "summary_hourly", "hour", r.summary)
-		queueSummary(b, "summary_daily", "day", daily)
-		queueSummary(b, "summary_totals", "", totals)
+func queueWithdrawals(b *pgx.Batch, states map[int64]stats.WithdrawalState) {
+	if len(states) == 0 {
+		return
 	}
+	ids := slices.Sorted(maps.Keys(states))
+	var statuses, amounts []string
+	for _, id := range ids {
+		statuses, amounts = append(statuses, states[id].Status), append(amounts, states[id].Amount.String())
+	}
+	// A new withdrawal is inserted with its amount; a known one only
+	// changes status (its amount stays the one first recorded).
+	b.Queue(`
+		INSERT INTO withdrawal_states (withdrawal_id, status, amount)
+		SELECT id, st, a::numeric FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, st, a)
+		ON CONFLICT (withdrawal_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()`,
+		ids, statuses, amounts)
+}
 
-	var wIDs []int64
-	var wStatuses, wAmounts []string
-	for _, id := range sortedKeys(r.withdrawals, cmp.Compare[int64]) {
-		if st := r.withdrawals[id]; st.written {
-			wIDs, wStatuses, wAmounts = append(wIDs, id), append(wStatuses, st.status), append(wAmounts, st.amount.String())
-		}
+func queueByStatus(b *pgx.Batch, byStatus map[string]*stats.StatusAdds) {
+	if len(byStatus) == 0 {
+		return
 	}
-	if len(wIDs) > 0 {
-		// A new withdrawal is inserted with its amount; a known one only
-		// changes status (its amount stays the one first recorded).
-		b.Queue(`
-			INSERT INTO withdrawal_states (withdrawal_id, status, amount)
-			SELECT id, st, a::numeric FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, st, a)
-			ON CONFLICT (withdrawal_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()`,
-			wIDs, wStatuses, wAmounts)
+	statuses := slices.Sorted(maps.Keys(byStatus))
+	var amounts []string
+	var counts []int64
+	for _, s := range statuses {
+		amounts, counts = append(amounts, byStatus[s].Amount.String()), append(counts, byStatus[s].Count)
 	}
-	if len(r.byStatus) > 0 {
-		statuses := sortedKeys(r.byStatus, cmp.Compare[string])
-		var amounts []string
-		var counts []int64
-		for _, s := range statuses {
-			amounts, counts = append(amounts, r.byStatus[s].amount.String()), append(counts, r.byStatus[s].count)
-		}
-		b.Queue(`UPDATE withdrawals_by_status w SET amount = w.amount + v.a::numeric, count = w.count + v.c
-			FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(st, a, c) WHERE w.status = v.st`, statuses, amounts, counts)
-	}
-	return sendAll(ctx, tx, b)
+	b.Queue(`UPDATE withdrawals_by_status w SET amount = w.amount + v.a::numeric, count = w.count + v.c
+		FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(st, a, c) WHERE w.status = v.st`, statuses, amounts, counts)
 }
 
 // queueSummary queues the upsert of rows into a summary table, in key order:
 // summary_hourly and summary_daily have the time column bucket (each key's
-// hour field is its start), summary_totals none (bucket "").
-func queueSummary(b *pgx.Batch, table, bucket string, rows map[summaryRowKey]*summaryAdds) {
-	keys := sortedKeys(rows, func(a, b summaryRowKey) int {
-		if a.dimension != b.dimension {
-			return cmp.Compare(a.dimension, b.dimension)
-		}
-		if a.key != b.key {
-			return cmp.Compare(a.key, b.key)
-		}
-		return cmp.Compare(a.hour, b.hour)
-	})
+// Bucket is its start), summary_totals none (bucket "").
+func queueSummary(b *pgx.Batch, table, bucket string, rows map[stats.SummaryKey]*stats.SummaryAdds) {
 	var dims, ks, profit, dist, team, platform, user, withdrawn []string
 	var times []time.Time
-	for _, k := range keys {
+	for _, k := range slices.SortedFunc(maps.Keys(rows), stats.CompareSummaryKeys) {
 		s := rows[k]
-		dims, ks, times = append(dims, k.dimension), append(ks, k.key), append(times, time.Unix(k.hour, 0).UTC())
-		profit, dist = append(profit, s.profit.String()), append(dist, s.distributed.String())
-		team, platform = append(team, s.toTeam.String()), append(platform, s.toPlatform.String())
-		user, withdrawn = append(user, s.toUser.String()), append(withdrawn, s.withdrawn.String())
+		dims, ks, times = append(dims, k.Dimension), append(ks, k.Key), append(times, time.Unix(k.Bucket, 0).UTC())
+		profit, dist = append(profit, s.Profit.String()), append(dist, s.Distributed.String())
+		team, platform = append(team, s.ToTeam.String()), append(platform, s.ToPlatform.String())
+		user, withdrawn = append(user, s.ToUser.String()), append(withdrawn, s.Withdrawn.String())
 	}
 	// With a bucket: (dimension, key, bucket, amounts…); without: (dimension, key, amounts…).
 	cols, arrays, vars, conflict := "dimension, key", "$1::text[], $2::text[]", "d, k", "dimension, key"
@@ -683,13 +390,4 @@ func sendAll(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 		}
 	}
 	return br.Close()
-}
-
-func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmp)
-	return keys
 }

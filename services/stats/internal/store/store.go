@@ -1,7 +1,8 @@
-// Package store is the stats service's PostgreSQL adapter: it applies
-// events to the pre-aggregated read models (in the inbox consumer's
-// transaction), implements stats.Store over them, and embeds the
-// service's migrations.
+// Package store is the stats service's PostgreSQL adapter: it implements
+// stats.Store over the pre-aggregated read models, and stats.RunStore (Run)
+// to lock and read the state the domain decides a run of events over and
+// to write what it decided, in the inbox consumer's transaction
+// (docs/api.md#stats-service); it embeds the service's migrations.
 package store
 
 import (
@@ -34,7 +35,7 @@ func Migrations() fs.FS {
 	return sub
 }
 
-// Store implements stats.Store and applies events.
+// Store implements stats.Store; Run binds its write side to a transaction.
 type Store struct{ pool *pgxpool.Pool }
 
 var _ stats.Store = (*Store)(nil)
@@ -72,7 +73,7 @@ func (s *Store) Overview(ctx context.Context) (stats.Overview, error) {
 		  FROM overview o WHERE o.id = 1`).Scan(&t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9],
 		&o.Counts.Portfolios, &o.Counts.Allocations, &o.Counts.Withdrawals, &o.Counts.Reallocations, &o.LastEventAt)
 	if err != nil {
-		return o, err
+		return o, fmt.Errorf("store: read the overview: %w", err)
 	}
 	if o.LastEventAt != nil {
 		u := o.LastEventAt.UTC()
@@ -89,7 +90,10 @@ func (s *Store) PortfolioOwners(ctx context.Context, id int64) (stats.Owners, er
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, stats.ErrPortfolioNotFound
 	}
-	return o, err
+	if err != nil {
+		return o, fmt.Errorf("store: read the owners of portfolio %d: %w", id, err)
+	}
+	return o, nil
 }
 
 const totalsColumns = `t.portfolio_id, t.acc_profit::text, t.distributed::text, t.to_team_total::text,
@@ -114,7 +118,10 @@ func (s *Store) PortfolioTotals(ctx context.Context, id int64) (stats.PortfolioT
 	if errors.Is(err, pgx.ErrNoRows) {
 		return stats.ZeroTotals(id), nil
 	}
-	return p, err
+	if err != nil {
+		return p, fmt.Errorf("store: read the totals of portfolio %d: %w", id, err)
+	}
+	return p, nil
 }
 
 // ListPortfolioTotals implements stats.Store.
@@ -131,16 +138,19 @@ func (s *Store) ListPortfolioTotals(ctx context.Context, readableBy *stats.Calle
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+from, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: count portfolio totals: %w", err)
 	}
 	args = append(args, p.Limit, p.Offset)
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s%s ORDER BY t.portfolio_id DESC LIMIT $%d OFFSET $%d`,
 		totalsColumns, from, len(args)-1, len(args)), args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: list portfolio totals: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stats.PortfolioTotals, error) { return scanTotals(r) })
-	return out, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list portfolio totals: %w", err)
+	}
+	return out, total, nil
 }
 
 // rangeArgs are a Range's bounds as query arguments: from taken down to
@@ -166,9 +176,9 @@ func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range) ([]sta
 		   AND ($3::timestamptz IS NULL OR hour >= $3) AND ($4::timestamptz IS NULL OR hour < $4)
 		 ORDER BY hour`, o.Type, o.ID, from, to)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: hourly profit of %s %d: %w", o.Type, o.ID, err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (stats.HourlyProfit, error) {
+	hours, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (stats.HourlyProfit, error) {
 		var h stats.HourlyProfit
 		var text string
 		if err := row.Scan(&h.Hour, &text); err != nil {
@@ -177,6 +187,10 @@ func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range) ([]sta
 		h.Hour = h.Hour.UTC()
 		return h, decimals([]string{text}, &h.Profit)
 	})
+	if err != nil {
+		return nil, fmt.Errorf("store: hourly profit of %s %d: %w", o.Type, o.ID, err)
+	}
+	return hours, nil
 }
 
 const (
@@ -230,7 +244,7 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]s
 	}
 	rows, err := s.pool.Query(ctx, query, dimension, from, to)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: summary by %s: %w", groupBy, err)
 	}
 	defer rows.Close()
 	// Every column is text; its raw bytes are parsed in place (an answer has
@@ -251,7 +265,10 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]s
 		}
 		out = append(out, sr)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: summary by %s: %w", groupBy, err)
+	}
+	return out, nil
 }
 
 // dayAligned reports whether a range bound is absent or midnight UTC.
@@ -262,10 +279,12 @@ func dayAligned(t *time.Time) bool {
 // LastEventAt implements stats.Store.
 func (s *Store) LastEventAt(ctx context.Context) (*time.Time, error) {
 	var t *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT last_event_at FROM overview WHERE id = 1`).Scan(&t)
+	if err := s.pool.QueryRow(ctx, `SELECT last_event_at FROM overview WHERE id = 1`).Scan(&t); err != nil {
+		return nil, fmt.Errorf("store: read last_event_at: %w", err)
+	}
 	if t != nil {
 		u := t.UTC()
 		t = &u
 	}
-	return t, err
+	return t, nil
 }

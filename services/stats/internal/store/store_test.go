@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,59 +124,70 @@ func TestSummaryRollupsEqualTheHours(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// By the hour: ranges that are not whole days read summary_hourly.
-	hours := func(groupBy string, from, to time.Time) map[string]stats.SummaryRow {
-		t.Helper()
-		out := map[string]stats.SummaryRow{}
-		// Split [from, to) at 03:00, so no call has two midnight bounds.
-		for _, r := range []stats.Range{{From: &from, To: ptr(from.Add(3 * time.Hour))}, {From: ptr(from.Add(3 * time.Hour)), To: &to}} {
-			rows, err := st.Summary(ctx, groupBy, r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, row := range rows {
-				o := out[row.Key]
-				o.Key = row.Key
-				o.Profit, o.Distributed = o.Profit.Add(row.Profit), o.Distributed.Add(row.Distributed)
-				o.ToTeam, o.ToUser, o.Withdrawn = o.ToTeam.Add(row.ToTeam), o.ToUser.Add(row.ToUser), o.Withdrawn.Add(row.Withdrawn)
-				out[row.Key] = o
-			}
-		}
-		return out
-	}
-	equal := func(what string, got []stats.SummaryRow, want map[string]stats.SummaryRow) {
-		t.Helper()
-		if len(got) != len(want) {
-			t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
-		}
-		for _, g := range got {
-			w := want[g.Key]
-			if !g.Profit.Equal(w.Profit) || !g.Distributed.Equal(w.Distributed) || !g.ToTeam.Equal(w.ToTeam) ||
-				!g.ToUser.Equal(w.ToUser) || !g.Withdrawn.Equal(w.Withdrawn) {
-				t.Errorf("%s: key %s = %+v, want %+v", what, g.Key, g, w)
-			}
-		}
-	}
 	all := start.AddDate(0, 0, 20)
 	for _, groupBy := range []string{stats.GroupPortfolio, stats.GroupTeam, stats.GroupUser} {
 		rows, err := st.Summary(ctx, groupBy, stats.Range{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		equal(groupBy+" without a range", rows, hours(groupBy, start, all))
+		equalRows(t, groupBy+" without a range", rows, summedHours(t, st, groupBy, start, all))
 		from, to := start.AddDate(0, 0, 2), start.AddDate(0, 0, 7)
 		if rows, err = st.Summary(ctx, groupBy, stats.Range{From: &from, To: &to}); err != nil {
 			t.Fatal(err)
 		}
-		equal(groupBy+" over whole days", rows, hours(groupBy, from, to))
+		equalRows(t, groupBy+" over whole days", rows, summedHours(t, st, groupBy, from, to))
 	}
-	from, to := start.AddDate(0, 0, 1), start.AddDate(0, 0, 9)
-	days, err := st.Summary(ctx, stats.GroupDay, stats.Range{From: &from, To: &to})
+	checkDaysEqualTheHours(t, st, start.AddDate(0, 0, 1), start.AddDate(0, 0, 9))
+}
+
+// summedHours is the summary over [from, to) by the hour: ranges that are
+// not whole days read summary_hourly.
+func summedHours(t *testing.T, st *store.Store, groupBy string, from, to time.Time) map[string]stats.SummaryRow {
+	t.Helper()
+	out := map[string]stats.SummaryRow{}
+	// Split [from, to) at 03:00, so no call has two midnight bounds.
+	for _, r := range []stats.Range{{From: &from, To: ptr(from.Add(3 * time.Hour))}, {From: ptr(from.Add(3 * time.Hour)), To: &to}} {
+		rows, err := st.Summary(context.Background(), groupBy, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range rows {
+			o := out[row.Key]
+			o.Key = row.Key
+			o.Profit, o.Distributed = o.Profit.Add(row.Profit), o.Distributed.Add(row.Distributed)
+			o.ToTeam, o.ToUser, o.Withdrawn = o.ToTeam.Add(row.ToTeam), o.ToUser.Add(row.ToUser), o.Withdrawn.Add(row.Withdrawn)
+			out[row.Key] = o
+		}
+	}
+	return out
+}
+
+// equalRows fails unless got has exactly want's keys with want's amounts.
+func equalRows(t *testing.T, what string, got []stats.SummaryRow, want map[string]stats.SummaryRow) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	for _, g := range got {
+		w := want[g.Key]
+		if !g.Profit.Equal(w.Profit) || !g.Distributed.Equal(w.Distributed) || !g.ToTeam.Equal(w.ToTeam) ||
+			!g.ToUser.Equal(w.ToUser) || !g.Withdrawn.Equal(w.Withdrawn) {
+			t.Errorf("%s: key %s = %+v, want %+v", what, g.Key, g, w)
+		}
+	}
+}
+
+// checkDaysEqualTheHours: the summary by day over whole days [from, to)
+// (from summary_daily) has a row per day, each the sum of its hours and
+// not zero.
+func checkDaysEqualTheHours(t *testing.T, st *store.Store, from, to time.Time) {
+	t.Helper()
+	days, err := st.Summary(context.Background(), stats.GroupDay, stats.Range{From: &from, To: &to})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(days) != 8 {
-		t.Fatalf("%d days, want 8", len(days))
+	if want := int(to.Sub(from) / (24 * time.Hour)); len(days) != want {
+		t.Fatalf("%d days, want %d", len(days), want)
 	}
 	for _, day := range days {
 		d0, err := time.Parse("2006-01-02", day.Key)
@@ -182,7 +195,7 @@ func TestSummaryRollupsEqualTheHours(t *testing.T) {
 			t.Fatal(err)
 		}
 		var sum stats.SummaryRow
-		for _, h := range hours(stats.GroupDay, d0, d0.AddDate(0, 0, 1)) {
+		for _, h := range summedHours(t, st, stats.GroupDay, d0, d0.AddDate(0, 0, 1)) {
 			sum.Profit, sum.Withdrawn = sum.Profit.Add(h.Profit), sum.Withdrawn.Add(h.Withdrawn)
 		}
 		if !day.Profit.Equal(sum.Profit) || !day.Withdrawn.Equal(sum.Withdrawn) || day.Profit.IsZero() {
@@ -342,5 +355,47 @@ func concurrently(t *testing.T, workers int, work func(w int) error) {
 	}
 	if failed {
 		t.FailNow()
+	}
+}
+
+// TestApplyErrorsStayRetryable: a serialization failure comes back with
+// the store's context and is still recognised as one (pg.Retryable), so
+// the consumer retries the run.
+func TestApplyErrorsStayRetryable(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	serializable := pgx.TxOptions{IsoLevel: pgx.Serializable}
+	late, err := pool.BeginTx(ctx, serializable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = late.Rollback(ctx) }()
+	if _, err := late.Exec(ctx, `SELECT events_applied FROM overview WHERE id = 1`); err != nil { // takes its snapshot
+		t.Fatal(err)
+	}
+	ratio := []store.Event{{Time: time.Now(), RatioChanged: true}}
+	if err := pg.InTx(ctx, pool, serializable, func(tx pgx.Tx) error { return st.Apply(ctx, tx, ratio) }); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Apply(ctx, late, ratio)
+	if err == nil || !pg.Retryable(err) || !strings.HasPrefix(err.Error(), "store: ") {
+		t.Errorf("Apply after a concurrent update = %v; want a retryable error with the store's context", err)
+	}
+}
+
+// TestReadErrorsKeepTheirSentinels: the read side's not-found answers stay
+// matchable with errors.Is; failures carry the store's context.
+func TestReadErrorsKeepTheirSentinels(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	if _, err := st.PortfolioOwners(ctx, 42); !errors.Is(err, stats.ErrPortfolioNotFound) {
+		t.Errorf("owners of an unknown portfolio: %v, want ErrPortfolioNotFound", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := st.Overview(cancelled); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "store: ") {
+		t.Errorf("overview with a cancelled context: %v, want context.Canceled with the store's context", err)
 	}
 }
