@@ -5,15 +5,20 @@
 //
 // # How a movement is written
 //
-// Every movement is one transaction: lock the account rows it touches
-// (SELECT … FOR UPDATE, in sorted account order, so two movements over
-// overlapping accounts never deadlock), check the rule (available >=
-// amount) against the locked rows, insert one transfer and its entries
-// (their sum is asserted to be zero here and again by the entries_balanced
-// constraint trigger at commit), chain each entry's hash onto its account's
-// last_hash, update the buckets, and add the event to the outbox. The
-// accounts_available_check constraint refuses an overdraft even if the Go
-// check were wrong.
+// Every decision is the domain's (package ledger): which legs a movement
+// has (its transfer builders), whether it may happen (ledger.Sufficient,
+// the state machine ledger.Next), each entry's hash (ledger.Transfer.Entries)
+// and each event's data. The store does the effects. Every movement is one
+// transaction: lock the account rows it touches (SELECT … FOR UPDATE, in
+// sorted account order, so two movements over overlapping accounts never
+// deadlock), apply the rule to the locked rows, insert one transfer and its
+// entries (their sum is checked to be zero by ledger.Transfer.Check and
+// again by the entries_balanced constraint trigger at commit), each hash
+// chained onto its account's last_hash, update the buckets, and add the
+// event to the outbox. The accounts_available_check constraint refuses an
+// overdraft even if the Go check were wrong. Errors come back wrapped with
+// what failed (%w: the domain's sentinels match with errors.Is, and
+// pg.Retryable still sees serialization failures and deadlocks).
 //
 // # The platform account
 //
@@ -120,12 +125,20 @@ func accountOwner(account string) (string, int64, error) {
 	if account == ledger.AccountProfit || account == ledger.AccountPayout {
 		return "system", 0, nil
 	}
-	return "", 0, fmt.Errorf("store: %q is not a ledger account", account)
+	return "", 0, fmt.Errorf("%q is not a ledger account", account)
 }
 
 // lockAccounts creates the accounts that do not exist yet and locks all of
 // them, in sorted order, for the rest of tx (one round trip).
 func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (*locked, error) {
+	accs, err := lockSorted(ctx, tx, accounts)
+	if err != nil {
+		return nil, fmt.Errorf("store: lock accounts %v: %w", accounts, err)
+	}
+	return accs, nil
+}
+
+func lockSorted(ctx context.Context, tx pgx.Tx, accounts []string) (*locked, error) {
 	names := slices.Clone(accounts)
 	slices.Sort(names)
 	names = slices.Compact(names)
@@ -173,7 +186,7 @@ func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (*locked, 
 		return nil, err
 	}
 	if len(out.available) != len(names) {
-		return nil, errors.New("store: an account row is missing after insert")
+		return nil, errors.New("an account row is missing after insert")
 	}
 	return out, nil
 }
@@ -184,9 +197,17 @@ func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (*locked, 
 // go to the outbox in the same round trip as the entries. It returns the
 // transfer's time.
 func post(ctx context.Context, tx pgx.Tx, accs *locked, t ledger.Transfer, events ...outbox.Event) (time.Time, error) {
+	at, err := writeTransfer(ctx, tx, accs, t, events)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: post %s transfer for %s %d: %w", t.Kind, t.RefType, t.RefID, err)
+	}
+	return at, nil
+}
+
+func writeTransfer(ctx context.Context, tx pgx.Tx, accs *locked, t ledger.Transfer, events []outbox.Event) (time.Time, error) {
 	for _, a := range t.Accounts() {
 		if _, ok := accs.available[a]; !ok {
-			return time.Time{}, fmt.Errorf("store: account %s is not locked", a)
+			return time.Time{}, fmt.Errorf("account %s is not locked", a)
 		}
 	}
 	if err := t.Check(); err != nil {
@@ -197,7 +218,7 @@ func post(ctx context.Context, tx pgx.Tx, accs *locked, t ledger.Transfer, event
 	var transferID int64
 	if err := tx.QueryRow(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 		t.Kind, t.RefType, t.RefID, now).Scan(&transferID); err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("insert transfer: %w", err)
 	}
 	// The entries and the account updates do not depend on each other's
 	// results: one round trip for all of them.
@@ -219,17 +240,17 @@ func post(ctx context.Context, tx pgx.Tx, accs *locked, t ledger.Transfer, event
 	}
 	for _, e := range events {
 		if err := outbox.Queue(ctx, b, e.Topic, e.Key, e.Envelope); err != nil {
-			return time.Time{}, err
+			return time.Time{}, fmt.Errorf("queue %s event: %w", e.Envelope.Type, err)
 		}
 	}
 	br := tx.SendBatch(ctx, b)
 	for range b.Len() {
 		if _, err := br.Exec(); err != nil {
-			return time.Time{}, errors.Join(err, br.Close())
+			return time.Time{}, fmt.Errorf("write entries and accounts: %w", errors.Join(err, br.Close()))
 		}
 	}
 	if err := br.Close(); err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("write entries and accounts: %w", err)
 	}
 	return now, nil
 }
@@ -257,6 +278,13 @@ func (s *Store) Credit(ctx context.Context, tx pgx.Tx, c ledger.Credit) error {
 // order, and each account's buckets and last_hash updated once. Any
 // invalid credit fails the whole call.
 func (s *Store) Credits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) error {
+	if err := credits(ctx, tx, cs); err != nil {
+		return fmt.Errorf("store: credit %d allocations: %w", len(cs), err)
+	}
+	return nil
+}
+
+func credits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) error {
 	todo, err := newCredits(ctx, tx, cs)
 	if err != nil || len(todo) == 0 {
 		return err
@@ -305,11 +333,11 @@ func newCredits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) ([]ledger.Tr
 		CROSS JOIN LATERAL (SELECT 1 FROM entries e WHERE e.ref_type = $1 AND e.ref_id = a.id AND e.kind = $2 LIMIT 1) AS hit`,
 		ledger.RefAllocation, ledger.KindProfitCredit, allocations)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("look up credited allocations: %w", err)
 	}
 	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("look up credited allocations: %w", err)
 	}
 	skip := make(map[int64]bool, len(cs))
 	for _, id := range done {
@@ -338,18 +366,18 @@ func insertCreditTransfers(ctx context.Context, tx pgx.Tx, todo []ledger.Transfe
 		SELECT $1, $2, t.ref, t.at FROM unnest($3::bigint[], $4::timestamptz[]) WITH ORDINALITY AS t(ref, at, n)
 		ORDER BY t.n RETURNING id, ref_id`, ledger.KindProfitCredit, ledger.RefAllocation, refs, times)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("insert transfers: %w", err)
 	}
 	transferOf := make(map[int64]int64, len(todo))
 	var id, ref int64
 	if _, err := pgx.ForEachRow(rows, []any{&id, &ref}, func() error { transferOf[ref] = id; return nil }); err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("insert transfers: %w", err)
 	}
 	ids := make([]int64, len(todo))
 	for i, t := range todo {
 		var ok bool
 		if ids[i], ok = transferOf[t.RefID]; !ok {
-			return nil, nil, fmt.Errorf("store: no transfer inserted for allocation %d", t.RefID)
+			return nil, nil, fmt.Errorf("no transfer inserted for allocation %d", t.RefID)
 		}
 	}
 	return ids, times, nil
@@ -400,12 +428,15 @@ func writeCredits(ctx context.Context, tx pgx.Tx, todo []ledger.Transfer, entrie
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return err
+		return fmt.Errorf("insert entries: %w", err)
 	}
 	if _, err := br.Exec(); err != nil {
-		return err
+		return fmt.Errorf("update accounts: %w", err)
 	}
-	return br.Close()
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("insert entries and update accounts: %w", err)
+	}
+	return nil
 }
 
 // --- balances ----------------------------------------------------------------
@@ -450,22 +481,33 @@ func (s *Store) ListBalances(ctx context.Context, f ledger.BalanceFilter, p ledg
 	cond := " WHERE " + strings.Join(where, " AND ")
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: count balances: %w", err)
 	}
 	limit, offset := arg(p.Limit), arg(p.Offset)
 	rows, err := s.pool.Query(ctx, `SELECT `+balanceColumns+` FROM accounts`+cond+
 		` ORDER BY created_at DESC, account LIMIT `+limit+` OFFSET `+offset, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: list balances: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ledger.Balance, error) { return scanBalance(r) })
-	return out, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list balances: %w", err)
+	}
+	return out, total, nil
 }
 
 // Balance implements ledger.Store. Now, it is the account row (zeros when
 // there is none); at an instant, the buckets are recomputed from the
 // postings of the account and of its hold account created up to then.
 func (s *Store) Balance(ctx context.Context, o ledger.Owner, at *time.Time) (ledger.Balance, error) {
+	b, err := s.balance(ctx, o, at)
+	if err != nil {
+		return ledger.Balance{}, fmt.Errorf("store: balance of %s: %w", o.Account(), err)
+	}
+	return b, nil
+}
+
+func (s *Store) balance(ctx context.Context, o ledger.Owner, at *time.Time) (ledger.Balance, error) {
 	account := o.Account()
 	if at == nil {
 		b, err := scanBalance(s.pool.QueryRow(ctx, `SELECT `+balanceColumns+` FROM accounts WHERE account = $1`, account))
@@ -541,7 +583,7 @@ func (s *Store) RequestWithdrawal(ctx context.Context, in ledger.NewWithdrawal, 
 			VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING `+withdrawalColumns,
 			in.Owner.Type, in.Owner.ID, account, in.Amount.String(), requestedBy))
 		if err != nil {
-			return err
+			return fmt.Errorf("insert withdrawal: %w", err)
 		}
 		event, err := withdrawalEvent(ledger.EventWithdrawalRequested, w)
 		if err != nil {
@@ -553,7 +595,10 @@ func (s *Store) RequestWithdrawal(ctx context.Context, in ledger.NewWithdrawal, 
 		out = w
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return ledger.Withdrawal{}, fmt.Errorf("store: request withdrawal from %s: %w", account, err)
+	}
+	return out, nil
 }
 
 // TransitionWithdrawal implements ledger.Store: under the withdrawal's row
@@ -567,7 +612,7 @@ func (s *Store) TransitionWithdrawal(ctx context.Context, t ledger.Transition) (
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		w, err := scanWithdrawal(tx.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1 FOR UPDATE`, t.WithdrawalID))
 		if err != nil {
-			return err
+			return fmt.Errorf("lock withdrawal: %w", err)
 		}
 		step, err := ledger.Next(w, t.To)
 		if err != nil {
@@ -588,12 +633,15 @@ func (s *Store) TransitionWithdrawal(ctx context.Context, t ledger.Transition) (
 		w, err = scanWithdrawal(tx.QueryRow(ctx, `UPDATE withdrawals SET status = $2, reason = $3, completed_at = $4
 			WHERE id = $1 RETURNING `+withdrawalColumns, w.ID, t.To, t.Reason, completedAt))
 		if err != nil {
-			return err
+			return fmt.Errorf("update withdrawal: %w", err)
 		}
 		out = w
 		return publishWithdrawal(ctx, tx, step.EventType, w)
 	})
-	return out, err
+	if err != nil {
+		return ledger.Withdrawal{}, fmt.Errorf("store: withdrawal %d to %s: %w", t.WithdrawalID, t.To, err)
+	}
+	return out, nil
 }
 
 // ListWithdrawals implements ledger.Store: newest first.
@@ -627,7 +675,11 @@ func (s *Store) ListWithdrawals(ctx context.Context, f ledger.WithdrawalFilter, 
 
 // Withdrawal implements ledger.Store.
 func (s *Store) Withdrawal(ctx context.Context, id int64) (ledger.Withdrawal, error) {
-	return scanWithdrawal(s.pool.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1`, id))
+	w, err := scanWithdrawal(s.pool.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1`, id))
+	if err != nil {
+		return ledger.Withdrawal{}, fmt.Errorf("store: withdrawal %d: %w", id, err)
+	}
+	return w, nil
 }
 
 // --- reallocations -----------------------------------------------------------
@@ -648,7 +700,7 @@ func scanReallocation(row pgx.Row) (ledger.Reallocation, error) {
 	r.From, ok1 = ledger.ParseAccount(from)
 	r.To, ok2 = ledger.ParseAccount(to)
 	if !ok1 || !ok2 {
-		return r, fmt.Errorf("store: reallocation %d names a non-owner account", r.ID)
+		return r, fmt.Errorf("reallocation %d names a non-owner account", r.ID)
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.Amount, err = parseDecimal(amount)
@@ -673,12 +725,12 @@ func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, creat
 		r, err := scanReallocation(tx.QueryRow(ctx, `INSERT INTO reallocations (from_account, to_account, amount, reason, created_by)
 			VALUES ($1, $2, $3, $4, $5) RETURNING `+reallocationColumns, from, to, in.Amount.String(), in.Reason, createdBy))
 		if err != nil {
-			return err
+			return fmt.Errorf("insert reallocation: %w", err)
 		}
 		env, err := eventbus.NewEnvelope(EventSource, ledger.EventFundsReallocated, "reallocation/"+strconv.FormatInt(r.ID, 10),
 			ledger.ReallocatedEventData(r))
 		if err != nil {
-			return err
+			return fmt.Errorf("%s event: %w", ledger.EventFundsReallocated, err)
 		}
 		if _, err := post(ctx, tx, accs, ledger.ReallocationTransfer(r.ID, in.From, in.To, in.Amount),
 			outbox.Event{Topic: eventbus.TopicWithdrawal, Key: from, Envelope: env}); err != nil {
@@ -687,7 +739,10 @@ func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, creat
 		out = r
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return ledger.Reallocation{}, fmt.Errorf("store: reallocate from %s to %s: %w", from, to, err)
+	}
+	return out, nil
 }
 
 // ListReallocations implements ledger.Store: newest first.
@@ -814,7 +869,10 @@ func (s *Store) Verify(ctx context.Context) (ledger.Verification, error) {
 		}
 		return arows.Err()
 	})
-	return v, err
+	if err != nil {
+		return ledger.Verification{}, fmt.Errorf("store: verify the ledger: %w", err)
+	}
+	return v, nil
 }
 
 // list runs a filtered, paginated query of table.
@@ -826,16 +884,19 @@ func list[T any](ctx context.Context, pool *pgxpool.Pool, table, columns string,
 	}
 	var total int64
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+table+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: count %s: %w", table, err)
 	}
 	args = append(args, p.Limit, p.Offset)
 	rows, err := pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s%s ORDER BY %s LIMIT $%d OFFSET $%d`,
 		columns, table, cond, order, len(args)-1, len(args)), args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: list %s: %w", table, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
-	return out, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list %s: %w", table, err)
+	}
+	return out, total, nil
 }
 
 // --- events ------------------------------------------------------------------
@@ -847,12 +908,18 @@ func publishWithdrawal(ctx context.Context, tx pgx.Tx, eventType string, w ledge
 	if err != nil {
 		return err
 	}
-	return outbox.Add(ctx, tx, e.Topic, e.Key, e.Envelope)
+	if err := outbox.Add(ctx, tx, e.Topic, e.Key, e.Envelope); err != nil {
+		return fmt.Errorf("add %s event to the outbox: %w", eventType, err)
+	}
+	return nil
 }
 
 // withdrawalEvent is the event of w's state: on the withdrawal topic,
 // keyed by its account.
 func withdrawalEvent(eventType string, w ledger.Withdrawal) (outbox.Event, error) {
 	env, err := eventbus.NewEnvelope(EventSource, eventType, "withdrawal/"+strconv.FormatInt(w.ID, 10), ledger.WithdrawalEventData(w))
-	return outbox.Event{Topic: eventbus.TopicWithdrawal, Key: w.Owner.Account(), Envelope: env}, err
+	if err != nil {
+		return outbox.Event{}, fmt.Errorf("%s event: %w", eventType, err)
+	}
+	return outbox.Event{Topic: eventbus.TopicWithdrawal, Key: w.Owner.Account(), Envelope: env}, nil
 }
