@@ -281,6 +281,8 @@ var (
 	ErrNotFound               = errors.New("not found")
 	ErrInsufficientBalance    = errors.New("amount exceeds the available balance")
 	ErrInvalidStateTransition = errors.New("the withdrawal is not pending")
+	// ErrInvalidCredit is a profit.allocated credit that breaks CheckCredit.
+	ErrInvalidCredit = errors.New("invalid credit")
 )
 
 // ValidationError is a bad input value.
@@ -314,6 +316,13 @@ type Service interface {
 
 	ListEntries(ctx context.Context, c Caller, f EntryFilter, p Page) ([]Entry, int64, error)
 	Verify(ctx context.Context, c Caller) (Verification, error)
+}
+
+// CreditStore applies credits, in order, in a transaction its caller
+// holds (the inbox consumer's, which also records the events as
+// processed): each allocation's CreditTransfer, once per allocation.
+type CreditStore interface {
+	Credits(ctx context.Context, cs []Credit) error
 }
 
 // Store is the persistence the service needs; the pgx adapter implements

@@ -125,15 +125,28 @@ func ReallocationTransfer(id int64, from, to Owner, amount decimal.Decimal) Tran
 	}}
 }
 
+// CheckCredit is the rule of a profit.allocated event's credit
+// (docs/api.md#withdrawal-service, events consumed): positive user and
+// team ids, and non-negative shares that sum to a positive distributable
+// amount. A credit that breaks it is ErrInvalidCredit: no retry cures it.
+func CheckCredit(c Credit) error {
+	if !c.ToUser.Add(c.ToTeam).Add(c.ToPlatform).Equal(c.Distributable) || !c.Distributable.IsPositive() ||
+		c.ToUser.IsNegative() || c.ToTeam.IsNegative() || c.ToPlatform.IsNegative() {
+		return fmt.Errorf("allocation %d: shares do not sum to a positive distributable amount: %w", c.AllocationID, ErrInvalidCredit)
+	}
+	if c.UserID <= 0 || c.TeamID <= 0 {
+		return fmt.Errorf("allocation %d: user and team ids must be positive: %w", c.AllocationID, ErrInvalidCredit)
+	}
+	return nil
+}
+
 // CreditTransfer is the profit_credit transfer of one profit.allocated
 // event (docs/api.md#events): system:profit is debited the distributable
 // amount and the user, team and platform accounts credited their positive
-// shares, in that order. Shares that do not sum to a positive
-// distributable amount, or a negative share, are refused.
+// shares, in that order. A credit that breaks CheckCredit is refused.
 func CreditTransfer(c Credit) (Transfer, error) {
-	if !c.ToUser.Add(c.ToTeam).Add(c.ToPlatform).Equal(c.Distributable) || !c.Distributable.IsPositive() ||
-		c.ToUser.IsNegative() || c.ToTeam.IsNegative() || c.ToPlatform.IsNegative() {
-		return Transfer{}, fmt.Errorf("ledger: allocation %d: shares do not sum to a positive distributable amount", c.AllocationID)
+	if err := CheckCredit(c); err != nil {
+		return Transfer{}, err
 	}
 	legs := []Leg{{Account: AccountProfit, Amount: c.Distributable.Neg()}}
 	for _, share := range []struct {

@@ -106,14 +106,19 @@ func TestTransferBuilders(t *testing.T) {
 
 func TestCreditTransferRefusesBadShares(t *testing.T) {
 	for name, c := range map[string]ledger.Credit{
-		"shares above":   {Distributable: dec("10"), ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("2")},
-		"shares below":   {Distributable: dec("10"), ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("0.5")},
-		"zero":           {Distributable: decimal.Zero, ToUser: decimal.Zero, ToTeam: decimal.Zero, ToPlatform: decimal.Zero},
-		"negative":       {Distributable: dec("-1"), ToUser: dec("-1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero},
-		"negative share": {Distributable: dec("1"), ToUser: dec("2"), ToTeam: dec("-1"), ToPlatform: decimal.Zero},
+		"shares above":   {Distributable: dec("10"), ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("2"), UserID: 7, TeamID: 3},
+		"shares below":   {Distributable: dec("10"), ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("0.5"), UserID: 7, TeamID: 3},
+		"zero":           {Distributable: decimal.Zero, ToUser: decimal.Zero, ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3},
+		"negative":       {Distributable: dec("-1"), ToUser: dec("-1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3},
+		"negative share": {Distributable: dec("1"), ToUser: dec("2"), ToTeam: dec("-1"), ToPlatform: decimal.Zero, UserID: 7, TeamID: 3},
+		"no user":        {Distributable: dec("1"), ToUser: dec("1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, TeamID: 3},
+		"no team":        {Distributable: dec("1"), ToUser: dec("1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: -3},
 	} {
-		if _, err := ledger.CreditTransfer(c); err == nil {
-			t.Errorf("%s: accepted", name)
+		if err := ledger.CheckCredit(c); !errors.Is(err, ledger.ErrInvalidCredit) {
+			t.Errorf("%s: CheckCredit = %v, want ErrInvalidCredit", name, err)
+		}
+		if _, err := ledger.CreditTransfer(c); !errors.Is(err, ledger.ErrInvalidCredit) {
+			t.Errorf("%s: CreditTransfer = %v, want ErrInvalidCredit", name, err)
 		}
 	}
 }

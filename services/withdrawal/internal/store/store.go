@@ -266,6 +266,19 @@ func (s *Store) Credit(ctx context.Context, tx pgx.Tx, c ledger.Credit) error {
 	return s.Credits(ctx, tx, []ledger.Credit{c})
 }
 
+// CreditsIn is the store of credits bound to tx, the inbox consumer's
+// transaction (see ledger.ApplyCredits).
+func (s *Store) CreditsIn(tx pgx.Tx) ledger.CreditStore { return txCredits{s: s, tx: tx} }
+
+type txCredits struct {
+	s  *Store
+	tx pgx.Tx
+}
+
+func (t txCredits) Credits(ctx context.Context, cs []ledger.Credit) error {
+	return t.s.Credits(ctx, t.tx, cs)
+}
+
 // Credits applies the credits of several profit.allocated events in tx,
 // in order, with the effects of Credit on each (one transfer per
 // allocation, an allocation credited before, or earlier in cs, passed
