@@ -9,8 +9,8 @@ import (
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
 )
 
-// TestEventData: the payloads encode as the contract's JSON
-// (docs/api.md#events) and match their JSON Schemas.
+// TestEventData: the payloads encode as docs/api.md#events describes them
+// and match their JSON Schemas.
 func TestEventData(t *testing.T) {
 	reason := "cancelled"
 	w := ledger.Withdrawal{ID: 5, Owner: ledger.Owner{Type: ledger.OwnerUser, ID: 7}, Amount: dec("2.5"),

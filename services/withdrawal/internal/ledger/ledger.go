@@ -24,9 +24,10 @@
 //
 // The sum of an owner account's postings is therefore always its available
 // balance, and the sum of its hold account's postings is its held amount.
-// The account row also keeps the contract's buckets (credited,
-// reallocated_in, reallocated_out, held, withdrawn) so a balance is one row
-// read; GET …?at= recomputes the same buckets from the postings.
+// The account row also keeps the buckets of a balance in
+// docs/api.md#withdrawal-service (credited, reallocated_in,
+// reallocated_out, held, withdrawn) so a balance is one row read; GET
+// …?at= recomputes the same buckets from the postings.
 package ledger
 
 import (
@@ -141,8 +142,9 @@ type Caller struct {
 	Teams  []int64
 }
 
-// CanRead is the rule "as balances read": admins and viewers read every
-// account; a user reads its own user account and its teams' accounts.
+// CanRead is the rule "as balances read" (docs/api.md#withdrawal-service):
+// admins and viewers read every account; a user reads its own user account
+// and its teams' accounts.
 func (c Caller) CanRead(o Owner) bool {
 	switch c.Role {
 	case RoleAdmin, RoleViewer:
@@ -153,8 +155,9 @@ func (c Caller) CanRead(o Owner) bool {
 	return false
 }
 
-// Balance is an owner account's buckets. Available = Credited +
-// ReallocatedIn − ReallocatedOut − Held − Withdrawn, never below zero.
+// Balance is an owner account's buckets (docs/api.md#withdrawal-service,
+// balances). Available = Credited + ReallocatedIn − ReallocatedOut − Held
+// − Withdrawn, never below zero.
 type Balance struct {
 	Owner          Owner
 	Credited       decimal.Decimal
@@ -298,7 +301,8 @@ func invalid(field, reason string) *ValidationError {
 	return &ValidationError{Code: "validation_failed", Field: field, Reason: reason}
 }
 
-// Service is what the withdrawal service does for its API callers.
+// Service is what the withdrawal service does for its API callers
+// (docs/api.md#withdrawal-service).
 type Service interface {
 	ListBalances(ctx context.Context, c Caller, f BalanceFilter, p Page) ([]Balance, int64, error)
 	// Balance is the owner's balance now, or as at *at.

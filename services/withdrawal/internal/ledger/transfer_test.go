@@ -233,7 +233,8 @@ func TestNext(t *testing.T) {
 	}
 }
 
-// TestEventTypes: the domain's event types are the contract's.
+// TestEventTypes: the domain's event types are those of docs/api.md#events
+// (as libs/eventbus names them).
 func TestEventTypes(t *testing.T) {
 	for got, want := range map[string]string{
 		ledger.EventWithdrawalRequested: eventbus.TypeWithdrawalRequested,
