@@ -1,9 +1,15 @@
 // Package ledger is the withdrawal service's domain
 // (docs/api.md#withdrawal-service): the double-entry ledger of balances,
 // withdrawals and reallocations. Every movement is one transfer whose entries
-// (postings) sum to zero; the package holds the types, the access rules, the
-// entry hash of the tamper-evident chain and the Service interface. It does no
-// I/O.
+// (postings) sum to zero. The package makes every money decision, as pure
+// functions: the access rules, the legs of each transfer (HoldTransfer,
+// ReleaseTransfer, PayoutTransfer, ReallocationTransfer, CreditTransfer),
+// whether a debit may happen (Sufficient), the withdrawal state machine
+// (Next), the entry hash of the tamper-evident chain (EntryHash, chained by
+// Transfer.Entries) and the data of the events the service publishes. It
+// also holds the Service interface and the consumer's service
+// (ApplyCredits). It does no I/O: the store locks, reads, asks the domain
+// and writes.
 //
 // # Accounts
 //
