@@ -1,5 +1,7 @@
 // Package events is the withdrawal service's side of Kafka: the handler the
-// inbox consumer runs for each event of profit.events. (What the service
+// inbox consumer runs for each event of profit.events, which decodes the
+// event and hands its credit to the service layer (ledger.ApplyCredits),
+// as the HTTP transport hands requests to ledger.Service. (What the service
 // publishes goes through the outbox, written by the store in the
 // transaction of the change.)
 package events
@@ -8,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -71,22 +74,22 @@ type allocatedData struct {
 // Handler applies one event of profit.events in tx, the inbox's
 // transaction (which also records the event id and the offset, and may
 // hold the other events of the consumer's batch):
-// profit.allocated credits the ledger through store.Credit, once per
+// profit.allocated credits the ledger through ledger.ApplyCredits, once per
 // allocation. Other types are passed over. An event that does not match
-// its JSON Schema, or whose shares do not add up, can never be applied: it
-// is a permanent error (dead-lettered at once).
+// its JSON Schema, or whose credit breaks ledger.CheckCredit, can never be
+// applied: it is a permanent error (dead-lettered at once).
 func Handler(st *store.Store) inbox.Handler {
 	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
 		c, ok, err := credit(env)
 		if err != nil || !ok {
 			return err
 		}
-		return st.Credit(ctx, tx, c)
+		return apply(ctx, st, tx, []ledger.Credit{c})
 	}
 }
 
 // BatchHandler applies a batch of profit.events in tx as Handler applies
-// each, in order, with one store.Credits for all of their credits. An
+// each, in order, with one ledger.ApplyCredits for all of their credits. An
 // event Handler would refuse fails the whole batch (the inbox then applies
 // its events one by one, and Handler dead-letters that one).
 func BatchHandler(st *store.Store) inbox.BatchHandler {
@@ -101,8 +104,18 @@ func BatchHandler(st *store.Store) inbox.BatchHandler {
 				credits = append(credits, c)
 			}
 		}
-		return st.Credits(ctx, tx, credits)
+		return apply(ctx, st, tx, credits)
 	}
+}
+
+// apply runs ledger.ApplyCredits in tx; a credit it refuses as invalid is
+// a permanent error.
+func apply(ctx context.Context, st *store.Store, tx pgx.Tx, cs []ledger.Credit) error {
+	err := ledger.ApplyCredits(ctx, st.CreditsIn(tx), cs)
+	if errors.Is(err, ledger.ErrInvalidCredit) {
+		return inbox.Permanent(fmt.Errorf("events: %w", err))
+	}
+	return err
 }
 
 // credit is the ledger credit of a profit.allocated event; ok is false for
@@ -115,15 +128,11 @@ func credit(env eventbus.Envelope) (c ledger.Credit, ok bool, err error) {
 	if err := decode(env, &d); err != nil {
 		return c, false, err
 	}
-	c = ledger.Credit{
+	return ledger.Credit{
 		AllocationID: d.AllocationID, Distributable: d.Distributable.Decimal,
 		ToUser: d.ToUserAmount.Decimal, ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal,
 		UserID: d.UserID, TeamID: d.TeamID,
-	}
-	if !c.ToUser.Add(c.ToTeam).Add(c.ToPlatform).Equal(c.Distributable) || d.UserID <= 0 || d.TeamID <= 0 {
-		return c, false, inbox.Permanent(fmt.Errorf("events: allocation %d: shares do not sum to distributable", d.AllocationID))
-	}
-	return c, true, nil
+	}, true, nil
 }
 
 // decode checks the event against its type's schema and decodes its data.

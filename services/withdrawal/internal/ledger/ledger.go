@@ -1,9 +1,15 @@
 // Package ledger is the withdrawal service's domain
 // (docs/api.md#withdrawal-service): the double-entry ledger of balances,
 // withdrawals and reallocations. Every movement is one transfer whose entries
-// (postings) sum to zero; the package holds the types, the access rules, the
-// entry hash of the tamper-evident chain and the Service interface. It does no
-// I/O.
+// (postings) sum to zero. The package makes every money decision, as pure
+// functions: the access rules, the legs of each transfer (HoldTransfer,
+// ReleaseTransfer, PayoutTransfer, ReallocationTransfer, CreditTransfer),
+// whether a debit may happen (Sufficient), the withdrawal state machine
+// (Next), the entry hash of the tamper-evident chain (EntryHash, chained by
+// Transfer.Entries) and the data of the events the service publishes. It
+// also holds the Service interface and the consumer's service
+// (ApplyCredits). It does no I/O: the store locks, reads, asks the domain
+// and writes.
 //
 // # Accounts
 //
@@ -24,9 +30,10 @@
 //
 // The sum of an owner account's postings is therefore always its available
 // balance, and the sum of its hold account's postings is its held amount.
-// The account row also keeps the contract's buckets (credited,
-// reallocated_in, reallocated_out, held, withdrawn) so a balance is one row
-// read; GET …?at= recomputes the same buckets from the postings.
+// The account row also keeps the buckets of a balance in
+// docs/api.md#withdrawal-service (credited, reallocated_in,
+// reallocated_out, held, withdrawn) so a balance is one row read; GET
+// …?at= recomputes the same buckets from the postings.
 package ledger
 
 import (
@@ -141,8 +148,9 @@ type Caller struct {
 	Teams  []int64
 }
 
-// CanRead is the rule "as balances read": admins and viewers read every
-// account; a user reads its own user account and its teams' accounts.
+// CanRead is the rule "as balances read" (docs/api.md#withdrawal-service):
+// admins and viewers read every account; a user reads its own user account
+// and its teams' accounts.
 func (c Caller) CanRead(o Owner) bool {
 	switch c.Role {
 	case RoleAdmin, RoleViewer:
@@ -153,8 +161,9 @@ func (c Caller) CanRead(o Owner) bool {
 	return false
 }
 
-// Balance is an owner account's buckets. Available = Credited +
-// ReallocatedIn − ReallocatedOut − Held − Withdrawn, never below zero.
+// Balance is an owner account's buckets (docs/api.md#withdrawal-service,
+// balances). Available = Credited + ReallocatedIn − ReallocatedOut − Held
+// − Withdrawn, never below zero.
 type Balance struct {
 	Owner          Owner
 	Credited       decimal.Decimal
@@ -281,6 +290,8 @@ var (
 	ErrNotFound               = errors.New("not found")
 	ErrInsufficientBalance    = errors.New("amount exceeds the available balance")
 	ErrInvalidStateTransition = errors.New("the withdrawal is not pending")
+	// ErrInvalidCredit is a profit.allocated credit that breaks CheckCredit.
+	ErrInvalidCredit = errors.New("invalid credit")
 )
 
 // ValidationError is a bad input value.
@@ -296,7 +307,8 @@ func invalid(field, reason string) *ValidationError {
 	return &ValidationError{Code: "validation_failed", Field: field, Reason: reason}
 }
 
-// Service is what the withdrawal service does for its API callers.
+// Service is what the withdrawal service does for its API callers
+// (docs/api.md#withdrawal-service).
 type Service interface {
 	ListBalances(ctx context.Context, c Caller, f BalanceFilter, p Page) ([]Balance, int64, error)
 	// Balance is the owner's balance now, or as at *at.
@@ -314,6 +326,13 @@ type Service interface {
 
 	ListEntries(ctx context.Context, c Caller, f EntryFilter, p Page) ([]Entry, int64, error)
 	Verify(ctx context.Context, c Caller) (Verification, error)
+}
+
+// CreditStore applies credits, in order, in a transaction its caller
+// holds (the inbox consumer's, which also records the events as
+// processed): each allocation's CreditTransfer, once per allocation.
+type CreditStore interface {
+	Credits(ctx context.Context, cs []Credit) error
 }
 
 // Store is the persistence the service needs; the pgx adapter implements

@@ -236,3 +236,20 @@ func (s *service) Verify(ctx context.Context, c Caller) (Verification, error) {
 	}
 	return s.store.Verify(ctx)
 }
+
+// ApplyCredits is the service of the inbox consumer, as Service is of the
+// API: the credits of profit.allocated events (docs/api.md#withdrawal-service,
+// events consumed) are checked (CheckCredit: any invalid one refuses them
+// all, ErrInvalidCredit) and applied, in order, through st, the store bound
+// to the consumer's transaction.
+func ApplyCredits(ctx context.Context, st CreditStore, cs []Credit) error {
+	for _, c := range cs {
+		if err := CheckCredit(c); err != nil {
+			return err
+		}
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	return st.Credits(ctx, cs)
+}

@@ -5,15 +5,20 @@
 //
 // # How a movement is written
 //
-// Every movement is one transaction: lock the account rows it touches
-// (SELECT … FOR UPDATE, in sorted account order, so two movements over
-// overlapping accounts never deadlock), check the rule (available >=
-// amount) against the locked rows, insert one transfer and its entries
-// (their sum is asserted to be zero here and again by the entries_balanced
-// constraint trigger at commit), chain each entry's hash onto its account's
-// last_hash, update the buckets, and add the event to the outbox. The
-// accounts_available_check constraint refuses an overdraft even if the Go
-// check were wrong.
+// Every decision is the domain's (package ledger): which legs a movement
+// has (its transfer builders), whether it may happen (ledger.Sufficient,
+// the state machine ledger.Next), each entry's hash (ledger.Transfer.Entries)
+// and each event's data. The store does the effects. Every movement is one
+// transaction: lock the account rows it touches (SELECT … FOR UPDATE, in
+// sorted account order, so two movements over overlapping accounts never
+// deadlock), apply the rule to the locked rows, insert one transfer and its
+// entries (their sum is checked to be zero by ledger.Transfer.Check and
+// again by the entries_balanced constraint trigger at commit), each hash
+// chained onto its account's last_hash, update the buckets, and add the
+// event to the outbox. The accounts_available_check constraint refuses an
+// overdraft even if the Go check were wrong. Errors come back wrapped with
+// what failed (%w: the domain's sentinels match with errors.Is, and
+// pg.Retryable still sees serialization failures and deadlocks).
 //
 // # The platform account
 //
@@ -99,18 +104,12 @@ func parseDecimal(s string) (decimal.Decimal, error) { return money.ParseNumeric
 
 // --- posting ---------------------------------------------------------------
 
-// leg is one account's part of a transfer: the entry's amount (zero: no
-// entry, only a bucket change) and the changes to its buckets.
-type leg struct {
-	account                                      string
-	amount                                       decimal.Decimal
-	credited, reallocIn, reallocOut, held, withd decimal.Decimal
-}
-
-// locked is an account row read under its lock.
+// locked are account rows read under their locks: each one's available
+// balance and the hash of its last entry (the head of its chain, nil
+// before its first entry).
 type locked struct {
-	available decimal.Decimal
-	lastHash  []byte
+	available map[string]decimal.Decimal
+	heads     map[string][]byte
 }
 
 // accountOwner is the owner_type and owner_id of an account row.
@@ -126,12 +125,20 @@ func accountOwner(account string) (string, int64, error) {
 	if account == ledger.AccountProfit || account == ledger.AccountPayout {
 		return "system", 0, nil
 	}
-	return "", 0, fmt.Errorf("store: %q is not a ledger account", account)
+	return "", 0, fmt.Errorf("%q is not a ledger account", account)
 }
 
 // lockAccounts creates the accounts that do not exist yet and locks all of
 // them, in sorted order, for the rest of tx (one round trip).
-func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (map[string]*locked, error) {
+func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (*locked, error) {
+	accs, err := lockSorted(ctx, tx, accounts)
+	if err != nil {
+		return nil, fmt.Errorf("store: lock accounts %v: %w", accounts, err)
+	}
+	return accs, nil
+}
+
+func lockSorted(ctx context.Context, tx pgx.Tx, accounts []string) (*locked, error) {
 	names := slices.Clone(accounts)
 	slices.Sort(names)
 	names = slices.Compact(names)
@@ -157,19 +164,19 @@ func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (map[strin
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*locked, len(names))
+	out := &locked{available: make(map[string]decimal.Decimal, len(names)), heads: make(map[string][]byte, len(names))}
 	for rows.Next() {
 		var a, avail string
-		var l locked
-		if err := rows.Scan(&a, &avail, &l.lastHash); err != nil {
+		var head []byte
+		if err := rows.Scan(&a, &avail, &head); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if l.available, err = parseDecimal(avail); err != nil {
+		if out.available[a], err = parseDecimal(avail); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		out[a] = &l
+		out.heads[a] = head
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -178,65 +185,72 @@ func lockAccounts(ctx context.Context, tx pgx.Tx, accounts ...string) (map[strin
 	if err := br.Close(); err != nil {
 		return nil, err
 	}
-	if len(out) != len(names) {
-		return nil, errors.New("store: an account row is missing after insert")
+	if len(out.available) != len(names) {
+		return nil, errors.New("an account row is missing after insert")
 	}
 	return out, nil
 }
 
-// post writes one transfer of kind for ref: its entries, hash-chained onto
-// each account's last hash, and the bucket changes. The accounts must be
-// locked (lockAccounts). Events, when given, go to the outbox in the same
-// round trip as the entries. It returns the transfer's time.
-func post(ctx context.Context, tx pgx.Tx, accs map[string]*locked, kind, refType string, refID int64, legs []leg, events ...outbox.Event) (time.Time, error) {
-	sum := decimal.Zero
-	for _, l := range legs {
-		sum = sum.Add(l.amount)
-		if accs[l.account] == nil {
-			return time.Time{}, fmt.Errorf("store: account %s is not locked", l.account)
+// post writes transfer t (ledger.Transfer.Check): its entries, hash-chained
+// by ledger.Transfer.Entries onto each account's head, and its legs' bucket
+// changes. The accounts must be locked (lockAccounts). Events, when given,
+// go to the outbox in the same round trip as the entries. It returns the
+// transfer's time.
+func post(ctx context.Context, tx pgx.Tx, accs *locked, t ledger.Transfer, events ...outbox.Event) (time.Time, error) {
+	at, err := writeTransfer(ctx, tx, accs, t, events)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: post %s transfer for %s %d: %w", t.Kind, t.RefType, t.RefID, err)
+	}
+	return at, nil
+}
+
+func writeTransfer(ctx context.Context, tx pgx.Tx, accs *locked, t ledger.Transfer, events []outbox.Event) (time.Time, error) {
+	for _, a := range t.Accounts() {
+		if _, ok := accs.available[a]; !ok {
+			return time.Time{}, fmt.Errorf("account %s is not locked", a)
 		}
 	}
-	if !sum.IsZero() {
-		return time.Time{}, fmt.Errorf("store: %s transfer for %s %d sums to %s, not 0", kind, refType, refID, sum)
+	if err := t.Check(); err != nil {
+		return time.Time{}, err
 	}
 	// Taken under the locks, so each account's entries are in time order.
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var transferID int64
 	if err := tx.QueryRow(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-		kind, refType, refID, now).Scan(&transferID); err != nil {
-		return time.Time{}, err
+		t.Kind, t.RefType, t.RefID, now).Scan(&transferID); err != nil {
+		return time.Time{}, fmt.Errorf("insert transfer: %w", err)
 	}
 	// The entries and the account updates do not depend on each other's
 	// results: one round trip for all of them.
+	entries := t.Entries(transferID, now, accs.heads)
 	b := &pgx.Batch{}
-	for _, l := range legs {
-		acc := accs[l.account]
-		if !l.amount.IsZero() {
-			h := ledger.EntryHash(acc.lastHash, l.account, l.amount, kind, refType, refID, transferID, now)
+	for _, l := range t.Legs {
+		if !l.Amount.IsZero() {
+			e := entries[0]
+			entries = entries[1:]
 			b.Queue(`INSERT INTO entries (transfer_id, account, amount, kind, ref_type, ref_id, created_at, prev_hash, hash)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-				transferID, l.account, l.amount.StringFixed(8), kind, refType, refID, now, acc.lastHash, h)
-			acc.lastHash = h
+				e.TransferID, e.Account, e.Amount.StringFixed(8), e.Kind, e.RefType, e.RefID, e.CreatedAt, e.PrevHash, e.Hash)
 		}
 		b.Queue(`UPDATE accounts SET credited = credited + $2, reallocated_in = reallocated_in + $3,
 			reallocated_out = reallocated_out + $4, held = held + $5, withdrawn = withdrawn + $6,
 			balance = balance + $7, last_hash = $8 WHERE account = $1`,
-			l.account, l.credited.String(), l.reallocIn.String(), l.reallocOut.String(), l.held.String(), l.withd.String(),
-			l.amount.String(), acc.lastHash)
+			l.Account, l.Credited.String(), l.ReallocatedIn.String(), l.ReallocatedOut.String(), l.Held.String(),
+			l.Withdrawn.String(), l.Amount.String(), accs.heads[l.Account])
 	}
 	for _, e := range events {
 		if err := outbox.Queue(ctx, b, e.Topic, e.Key, e.Envelope); err != nil {
-			return time.Time{}, err
+			return time.Time{}, fmt.Errorf("queue %s event: %w", e.Envelope.Type, err)
 		}
 	}
 	br := tx.SendBatch(ctx, b)
 	for range b.Len() {
 		if _, err := br.Exec(); err != nil {
-			return time.Time{}, errors.Join(err, br.Close())
+			return time.Time{}, fmt.Errorf("write entries and accounts: %w", errors.Join(err, br.Close()))
 		}
 	}
 	if err := br.Close(); err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("write entries and accounts: %w", err)
 	}
 	return now, nil
 }
@@ -244,40 +258,25 @@ func post(ctx context.Context, tx pgx.Tx, accs map[string]*locked, kind, refType
 // --- credits -----------------------------------------------------------------
 
 // Credit applies one profit.allocated event in tx (the inbox's
-// transaction, which may hold earlier credits of the same batch):
-// system:profit is debited the distributable amount and the
-// user, team and platform accounts credited their shares, as one transfer
-// referring to the allocation. An allocation already credited is passed
-// over (the unique (ref_type, ref_id, kind, account) key is the last
-// guard).
+// transaction, which may hold earlier credits of the same batch): its
+// ledger.CreditTransfer, referring to the allocation. An allocation already
+// credited is passed over (the unique (ref_type, ref_id, kind, account) key
+// is the last guard).
 func (s *Store) Credit(ctx context.Context, tx pgx.Tx, c ledger.Credit) error {
 	return s.Credits(ctx, tx, []ledger.Credit{c})
 }
 
-// checkCredit refuses a credit whose shares do not sum to a positive
-// distributable amount.
-func checkCredit(c ledger.Credit) error {
-	if !c.ToUser.Add(c.ToTeam).Add(c.ToPlatform).Equal(c.Distributable) || !c.Distributable.IsPositive() ||
-		c.ToUser.IsNegative() || c.ToTeam.IsNegative() || c.ToPlatform.IsNegative() {
-		return fmt.Errorf("store: allocation %d: shares do not sum to a positive distributable amount", c.AllocationID)
-	}
-	return nil
+// CreditsIn is the store of credits bound to tx, the inbox consumer's
+// transaction (see ledger.ApplyCredits).
+func (s *Store) CreditsIn(tx pgx.Tx) ledger.CreditStore { return txCredits{s: s, tx: tx} }
+
+type txCredits struct {
+	s  *Store
+	tx pgx.Tx
 }
 
-// creditLegs are the legs of c's transfer.
-func creditLegs(c ledger.Credit) []leg {
-	user := ledger.Owner{Type: ledger.OwnerUser, ID: c.UserID}.Account()
-	team := ledger.Owner{Type: ledger.OwnerTeam, ID: c.TeamID}.Account()
-	legs := []leg{{account: ledger.AccountProfit, amount: c.Distributable.Neg()}}
-	for _, share := range []struct {
-		account string
-		amount  decimal.Decimal
-	}{{user, c.ToUser}, {team, c.ToTeam}, {ledger.AccountPlatform, c.ToPlatform}} {
-		if share.amount.IsPositive() {
-			legs = append(legs, leg{account: share.account, amount: share.amount, credited: share.amount})
-		}
-	}
-	return legs
+func (t txCredits) Credits(ctx context.Context, cs []ledger.Credit) error {
+	return t.s.Credits(ctx, t.tx, cs)
 }
 
 // Credits applies the credits of several profit.allocated events in tx,
@@ -286,21 +285,60 @@ func creditLegs(c ledger.Credit) []leg {
 // over), but with a few set-based statements for all of them: the
 // accounts of every credit are created and locked at once (sorted, as
 // lockAccounts does), the transfers inserted by one statement, each
-// entry's hash chained in Go onto its account's previous entry (the last
-// entry of an earlier credit of the batch, or the locked row's last_hash),
-// the entries inserted by one statement in that order, and each account's
-// buckets and last_hash updated once. Any invalid credit fails the whole
-// call.
+// entry's hash chained by ledger.Transfer.Entries onto its account's
+// previous entry (the last entry of an earlier credit of the batch, or the
+// locked row's last_hash), the entries inserted by one statement in that
+// order, and each account's buckets and last_hash updated once. Any
+// invalid credit fails the whole call.
 func (s *Store) Credits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) error {
-	if len(cs) == 0 {
-		return nil
+	if err := credits(ctx, tx, cs); err != nil {
+		return fmt.Errorf("store: credit %d allocations: %w", len(cs), err)
 	}
+	return nil
+}
+
+func credits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) error {
+	todo, err := newCredits(ctx, tx, cs)
+	if err != nil || len(todo) == 0 {
+		return err
+	}
+	var names []string
+	for _, t := range todo {
+		names = append(names, t.Accounts()...)
+	}
+	accs, err := lockAccounts(ctx, tx, names...)
+	if err != nil {
+		return err
+	}
+	ids, times, err := insertCreditTransfers(ctx, tx, todo)
+	if err != nil {
+		return err
+	}
+	var entries []ledger.Entry
+	for i, t := range todo {
+		entries = append(entries, t.Entries(ids[i], times[i], accs.heads)...)
+	}
+	return writeCredits(ctx, tx, todo, entries, accs.heads)
+}
+
+// newCredits are the transfers of the credits of cs not applied yet, in
+// order: an allocation credited before, or earlier in cs, is passed over.
+// An invalid credit fails them all.
+func newCredits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) ([]ledger.Transfer, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	transfers := make([]ledger.Transfer, len(cs))
 	allocations := make([]int64, len(cs))
 	for i, c := range cs {
-		if err := checkCredit(c); err != nil {
-			return err
+		t, err := ledger.CreditTransfer(c)
+		if err != nil {
+			return nil, err
 		}
-		allocations[i] = c.AllocationID
+		if err := t.Check(); err != nil {
+			return nil, err
+		}
+		transfers[i], allocations[i] = t, c.AllocationID
 	}
 	// One index lookup per allocation (the lateral LIMIT 1 keeps the
 	// planner from scanning every credit entry for ref_id = ANY(...)).
@@ -308,101 +346,87 @@ func (s *Store) Credits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) erro
 		CROSS JOIN LATERAL (SELECT 1 FROM entries e WHERE e.ref_type = $1 AND e.ref_id = a.id AND e.kind = $2 LIMIT 1) AS hit`,
 		ledger.RefAllocation, ledger.KindProfitCredit, allocations)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("look up credited allocations: %w", err)
 	}
 	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("look up credited allocations: %w", err)
 	}
 	skip := make(map[int64]bool, len(cs))
 	for _, id := range done {
 		skip[id] = true
 	}
-	type credit struct {
-		c    ledger.Credit
-		legs []leg
-		at   time.Time
-	}
-	todo := make([]credit, 0, len(cs))
-	var names []string
-	for _, c := range cs {
-		if skip[c.AllocationID] {
-			continue
+	todo := make([]ledger.Transfer, 0, len(cs))
+	for _, t := range transfers {
+		if !skip[t.RefID] {
+			skip[t.RefID] = true
+			todo = append(todo, t)
 		}
-		skip[c.AllocationID] = true
-		legs := creditLegs(c)
-		sum := decimal.Zero
-		for _, l := range legs {
-			sum = sum.Add(l.amount)
-			names = append(names, l.account)
-		}
-		if !sum.IsZero() {
-			return fmt.Errorf("store: credit for allocation %d sums to %s, not 0", c.AllocationID, sum)
-		}
-		todo = append(todo, credit{c: c, legs: legs})
 	}
-	if len(todo) == 0 {
-		return nil
-	}
-	accs, err := lockAccounts(ctx, tx, names...)
-	if err != nil {
-		return err
-	}
+	return todo, nil
+}
 
-	// Taken under the locks, so each account's entries are in time order.
+// insertCreditTransfers inserts the transfers of todo with one statement,
+// each at its own time taken under the locks (so each account's entries
+// are in time order), and returns their ids and times, in todo's order.
+func insertCreditTransfers(ctx context.Context, tx pgx.Tx, todo []ledger.Transfer) ([]int64, []time.Time, error) {
 	refs := make([]int64, len(todo))
 	times := make([]time.Time, len(todo))
-	for i := range todo {
-		todo[i].at = time.Now().UTC().Truncate(time.Microsecond)
-		refs[i], times[i] = todo[i].c.AllocationID, todo[i].at
+	for i, t := range todo {
+		refs[i], times[i] = t.RefID, time.Now().UTC().Truncate(time.Microsecond)
 	}
-	rows, err = tx.Query(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at)
+	rows, err := tx.Query(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at)
 		SELECT $1, $2, t.ref, t.at FROM unnest($3::bigint[], $4::timestamptz[]) WITH ORDINALITY AS t(ref, at, n)
 		ORDER BY t.n RETURNING id, ref_id`, ledger.KindProfitCredit, ledger.RefAllocation, refs, times)
 	if err != nil {
-		return err
+		return nil, nil, fmt.Errorf("insert transfers: %w", err)
 	}
 	transferOf := make(map[int64]int64, len(todo))
 	var id, ref int64
 	if _, err := pgx.ForEachRow(rows, []any{&id, &ref}, func() error { transferOf[ref] = id; return nil }); err != nil {
-		return err
+		return nil, nil, fmt.Errorf("insert transfers: %w", err)
 	}
+	ids := make([]int64, len(todo))
+	for i, t := range todo {
+		var ok bool
+		if ids[i], ok = transferOf[t.RefID]; !ok {
+			return nil, nil, fmt.Errorf("no transfer inserted for allocation %d", t.RefID)
+		}
+	}
+	return ids, times, nil
+}
 
-	n := 0
-	for _, t := range todo {
-		n += len(t.legs)
-	}
+// writeCredits inserts the entries of the credit transfers todo with one
+// statement, in order, and updates each account's credited and balance
+// buckets and its last_hash (heads) once.
+func writeCredits(ctx context.Context, tx pgx.Tx, todo []ledger.Transfer, entries []ledger.Entry, heads map[string][]byte) error {
 	var (
-		eTransfer, eRef   = make([]int64, 0, n), make([]int64, 0, n)
-		eAccount, eAmount = make([]string, 0, n), make([]string, 0, n)
-		eAt               = make([]time.Time, 0, n)
-		ePrev, eHash      = make([][]byte, 0, n), make([][]byte, 0, n)
+		n                 = len(entries)
+		eTransfer, eRef   = make([]int64, n), make([]int64, n)
+		eAccount, eAmount = make([]string, n), make([]string, n)
+		eAt               = make([]time.Time, n)
+		ePrev, eHash      = make([][]byte, n), make([][]byte, n)
 		credited          = map[string]decimal.Decimal{}
 		balance           = map[string]decimal.Decimal{}
 		order             []string
 	)
+	for i, e := range entries {
+		eTransfer[i], eRef[i], eAt[i] = e.TransferID, e.RefID, e.CreatedAt
+		eAccount[i], eAmount[i] = e.Account, e.Amount.StringFixed(8)
+		ePrev[i], eHash[i] = e.PrevHash, e.Hash
+	}
 	for _, t := range todo {
-		tid, ok := transferOf[t.c.AllocationID]
-		if !ok {
-			return fmt.Errorf("store: no transfer inserted for allocation %d", t.c.AllocationID)
-		}
-		for _, l := range t.legs {
-			acc := accs[l.account]
-			h := ledger.EntryHash(acc.lastHash, l.account, l.amount, ledger.KindProfitCredit, ledger.RefAllocation, t.c.AllocationID, tid, t.at)
-			eTransfer, eRef, eAt = append(eTransfer, tid), append(eRef, t.c.AllocationID), append(eAt, t.at)
-			eAccount, eAmount = append(eAccount, l.account), append(eAmount, l.amount.StringFixed(8))
-			ePrev, eHash = append(ePrev, acc.lastHash), append(eHash, h)
-			acc.lastHash = h
-			if _, ok := balance[l.account]; !ok {
-				order = append(order, l.account)
+		for _, l := range t.Legs {
+			if _, ok := balance[l.Account]; !ok {
+				order = append(order, l.Account)
 			}
-			credited[l.account] = credited[l.account].Add(l.credited)
-			balance[l.account] = balance[l.account].Add(l.amount)
+			credited[l.Account] = credited[l.Account].Add(l.Credited)
+			balance[l.Account] = balance[l.Account].Add(l.Amount)
 		}
 	}
 	uCredited, uBalance, uHash := make([]string, len(order)), make([]string, len(order)), make([][]byte, len(order))
 	for i, a := range order {
-		uCredited[i], uBalance[i], uHash[i] = credited[a].String(), balance[a].String(), accs[a].lastHash
+		uCredited[i], uBalance[i], uHash[i] = credited[a].String(), balance[a].String(), heads[a]
 	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO entries (transfer_id, account, amount, kind, ref_type, ref_id, created_at, prev_hash, hash)
@@ -417,12 +441,15 @@ func (s *Store) Credits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) erro
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return err
+		return fmt.Errorf("insert entries: %w", err)
 	}
 	if _, err := br.Exec(); err != nil {
-		return err
+		return fmt.Errorf("update accounts: %w", err)
 	}
-	return br.Close()
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("insert entries and update accounts: %w", err)
+	}
+	return nil
 }
 
 // --- balances ----------------------------------------------------------------
@@ -467,22 +494,33 @@ func (s *Store) ListBalances(ctx context.Context, f ledger.BalanceFilter, p ledg
 	cond := " WHERE " + strings.Join(where, " AND ")
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: count balances: %w", err)
 	}
 	limit, offset := arg(p.Limit), arg(p.Offset)
 	rows, err := s.pool.Query(ctx, `SELECT `+balanceColumns+` FROM accounts`+cond+
 		` ORDER BY created_at DESC, account LIMIT `+limit+` OFFSET `+offset, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: list balances: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ledger.Balance, error) { return scanBalance(r) })
-	return out, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list balances: %w", err)
+	}
+	return out, total, nil
 }
 
 // Balance implements ledger.Store. Now, it is the account row (zeros when
 // there is none); at an instant, the buckets are recomputed from the
 // postings of the account and of its hold account created up to then.
 func (s *Store) Balance(ctx context.Context, o ledger.Owner, at *time.Time) (ledger.Balance, error) {
+	b, err := s.balance(ctx, o, at)
+	if err != nil {
+		return ledger.Balance{}, fmt.Errorf("store: balance of %s: %w", o.Account(), err)
+	}
+	return b, nil
+}
+
+func (s *Store) balance(ctx context.Context, o ledger.Owner, at *time.Time) (ledger.Balance, error) {
 	account := o.Account()
 	if at == nil {
 		b, err := scanBalance(s.pool.QueryRow(ctx, `SELECT `+balanceColumns+` FROM accounts WHERE account = $1`, account))
@@ -539,8 +577,8 @@ func scanWithdrawal(row pgx.Row) (ledger.Withdrawal, error) {
 
 // RequestWithdrawal implements ledger.Store: the operation of an
 // Idempotency-Key starts here, with the transaction. Under the locks of the
-// account and its hold account, the amount must not exceed available; the
-// withdrawal_hold transfer moves it to the hold account.
+// account and its hold account, the amount must not exceed available
+// (ledger.Sufficient); ledger.HoldTransfer moves it to the hold account.
 func (s *Store) RequestWithdrawal(ctx context.Context, in ledger.NewWithdrawal, requestedBy int64) (ledger.Withdrawal, error) {
 	idempotency.Started(ctx)
 	account := in.Owner.Account()
@@ -551,76 +589,53 @@ func (s *Store) RequestWithdrawal(ctx context.Context, in ledger.NewWithdrawal, 
 		if err != nil {
 			return err
 		}
-		if in.Amount.GreaterThan(accs[account].available) {
-			return ledger.ErrInsufficientBalance
+		if err := ledger.Sufficient(accs.available[account], in.Amount); err != nil {
+			return err
 		}
 		w, err := scanWithdrawal(tx.QueryRow(ctx, `INSERT INTO withdrawals (from_type, owner_id, account, amount, status, requested_by)
 			VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING `+withdrawalColumns,
 			in.Owner.Type, in.Owner.ID, account, in.Amount.String(), requestedBy))
 		if err != nil {
-			return err
+			return fmt.Errorf("insert withdrawal: %w", err)
 		}
-		event, err := withdrawalEvent(eventbus.TypeWithdrawalRequested, w)
+		event, err := withdrawalEvent(ledger.EventWithdrawalRequested, w)
 		if err != nil {
 			return err
 		}
-		if _, err := post(ctx, tx, accs, ledger.KindWithdrawalHold, ledger.RefWithdrawal, w.ID, []leg{
-			{account: account, amount: in.Amount.Neg(), held: in.Amount},
-			{account: hold, amount: in.Amount},
-		}, event); err != nil {
+		if _, err := post(ctx, tx, accs, ledger.HoldTransfer(w.ID, in.Owner, in.Amount), event); err != nil {
 			return err
 		}
 		out = w
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return ledger.Withdrawal{}, fmt.Errorf("store: request withdrawal from %s: %w", account, err)
+	}
+	return out, nil
 }
 
 // TransitionWithdrawal implements ledger.Store: under the withdrawal's row
-// lock (then its accounts' locks) a pending withdrawal is completed
-// (withdrawal_payout: hold account → system:payout; held → withdrawn) or
-// failed (withdrawal_release: hold account → account); any other state is
-// ErrInvalidStateTransition.
+// lock, ledger.Next decides the change (a pending withdrawal is completed
+// or failed; any other state is ErrInvalidStateTransition); then, under
+// its accounts' locks, the change's transfer is posted, the row updated
+// and the change's event added to the outbox.
 func (s *Store) TransitionWithdrawal(ctx context.Context, t ledger.Transition) (ledger.Withdrawal, error) {
 	idempotency.Started(ctx)
 	var out ledger.Withdrawal
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		w, err := scanWithdrawal(tx.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1 FOR UPDATE`, t.WithdrawalID))
 		if err != nil {
-			return err
+			return fmt.Errorf("lock withdrawal: %w", err)
 		}
-		if w.Status != ledger.StatusPending {
-			return ledger.ErrInvalidStateTransition
-		}
-		account := w.Owner.Account()
-		hold := ledger.HoldAccount(account)
-		a := w.Amount
-		var kind, eventType string
-		var legs []leg
-		var accs map[string]*locked
-		switch t.To {
-		case ledger.StatusCompleted:
-			kind, eventType = ledger.KindWithdrawalPayout, eventbus.TypeWithdrawalCompleted
-			legs = []leg{
-				{account: account, held: a.Neg(), withd: a},
-				{account: hold, amount: a.Neg()},
-				{account: ledger.AccountPayout, amount: a},
-			}
-			accs, err = lockAccounts(ctx, tx, account, hold, ledger.AccountPayout)
-		case ledger.StatusFailed:
-			kind, eventType = ledger.KindWithdrawalRelease, eventbus.TypeWithdrawalFailed
-			legs = []leg{
-				{account: account, amount: a, held: a.Neg()},
-				{account: hold, amount: a.Neg()},
-			}
-			accs, err = lockAccounts(ctx, tx, account, hold)
-		default:
-			return ledger.ErrInvalidStateTransition
-		}
+		step, err := ledger.Next(w, t.To)
 		if err != nil {
 			return err
 		}
-		at, err := post(ctx, tx, accs, kind, ledger.RefWithdrawal, w.ID, legs)
+		accs, err := lockAccounts(ctx, tx, step.Transfer.Accounts()...)
+		if err != nil {
+			return err
+		}
+		at, err := post(ctx, tx, accs, step.Transfer)
 		if err != nil {
 			return err
 		}
@@ -631,12 +646,15 @@ func (s *Store) TransitionWithdrawal(ctx context.Context, t ledger.Transition) (
 		w, err = scanWithdrawal(tx.QueryRow(ctx, `UPDATE withdrawals SET status = $2, reason = $3, completed_at = $4
 			WHERE id = $1 RETURNING `+withdrawalColumns, w.ID, t.To, t.Reason, completedAt))
 		if err != nil {
-			return err
+			return fmt.Errorf("update withdrawal: %w", err)
 		}
 		out = w
-		return publishWithdrawal(ctx, tx, eventType, w)
+		return publishWithdrawal(ctx, tx, step.EventType, w)
 	})
-	return out, err
+	if err != nil {
+		return ledger.Withdrawal{}, fmt.Errorf("store: withdrawal %d to %s: %w", t.WithdrawalID, t.To, err)
+	}
+	return out, nil
 }
 
 // ListWithdrawals implements ledger.Store: newest first.
@@ -670,7 +688,11 @@ func (s *Store) ListWithdrawals(ctx context.Context, f ledger.WithdrawalFilter, 
 
 // Withdrawal implements ledger.Store.
 func (s *Store) Withdrawal(ctx context.Context, id int64) (ledger.Withdrawal, error) {
-	return scanWithdrawal(s.pool.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1`, id))
+	w, err := scanWithdrawal(s.pool.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1`, id))
+	if err != nil {
+		return ledger.Withdrawal{}, fmt.Errorf("store: withdrawal %d: %w", id, err)
+	}
+	return w, nil
 }
 
 // --- reallocations -----------------------------------------------------------
@@ -691,7 +713,7 @@ func scanReallocation(row pgx.Row) (ledger.Reallocation, error) {
 	r.From, ok1 = ledger.ParseAccount(from)
 	r.To, ok2 = ledger.ParseAccount(to)
 	if !ok1 || !ok2 {
-		return r, fmt.Errorf("store: reallocation %d names a non-owner account", r.ID)
+		return r, fmt.Errorf("reallocation %d names a non-owner account", r.ID)
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.Amount, err = parseDecimal(amount)
@@ -699,7 +721,8 @@ func scanReallocation(row pgx.Row) (ledger.Reallocation, error) {
 }
 
 // Reallocate implements ledger.Store: under both accounts' locks the
-// amount must not exceed the source's available balance.
+// amount must not exceed the source's available balance
+// (ledger.Sufficient); ledger.ReallocationTransfer moves it.
 func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, createdBy int64) (ledger.Reallocation, error) {
 	idempotency.Started(ctx)
 	from, to := in.From.Account(), in.To.Account()
@@ -709,29 +732,30 @@ func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, creat
 		if err != nil {
 			return err
 		}
-		if in.Amount.GreaterThan(accs[from].available) {
-			return ledger.ErrInsufficientBalance
+		if err := ledger.Sufficient(accs.available[from], in.Amount); err != nil {
+			return err
 		}
 		r, err := scanReallocation(tx.QueryRow(ctx, `INSERT INTO reallocations (from_account, to_account, amount, reason, created_by)
 			VALUES ($1, $2, $3, $4, $5) RETURNING `+reallocationColumns, from, to, in.Amount.String(), in.Reason, createdBy))
 		if err != nil {
-			return err
+			return fmt.Errorf("insert reallocation: %w", err)
 		}
-		env, err := eventbus.NewEnvelope(EventSource, eventbus.TypeFundsReallocated, "reallocation/"+strconv.FormatInt(r.ID, 10),
-			reallocatedData{ReallocationID: r.ID, FromAccount: from, ToAccount: to, Amount: money.NewAmount(r.Amount), Reason: r.Reason})
+		env, err := eventbus.NewEnvelope(EventSource, ledger.EventFundsReallocated, "reallocation/"+strconv.FormatInt(r.ID, 10),
+			ledger.ReallocatedEventData(r))
 		if err != nil {
-			return err
+			return fmt.Errorf("%s event: %w", ledger.EventFundsReallocated, err)
 		}
-		if _, err := post(ctx, tx, accs, ledger.KindReallocation, ledger.RefReallocation, r.ID, []leg{
-			{account: from, amount: in.Amount.Neg(), reallocOut: in.Amount},
-			{account: to, amount: in.Amount, reallocIn: in.Amount},
-		}, outbox.Event{Topic: eventbus.TopicWithdrawal, Key: from, Envelope: env}); err != nil {
+		if _, err := post(ctx, tx, accs, ledger.ReallocationTransfer(r.ID, in.From, in.To, in.Amount),
+			outbox.Event{Topic: eventbus.TopicWithdrawal, Key: from, Envelope: env}); err != nil {
 			return err
 		}
 		out = r
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return ledger.Reallocation{}, fmt.Errorf("store: reallocate from %s to %s: %w", from, to, err)
+	}
+	return out, nil
 }
 
 // ListReallocations implements ledger.Store: newest first.
@@ -858,7 +882,10 @@ func (s *Store) Verify(ctx context.Context) (ledger.Verification, error) {
 		}
 		return arows.Err()
 	})
-	return v, err
+	if err != nil {
+		return ledger.Verification{}, fmt.Errorf("store: verify the ledger: %w", err)
+	}
+	return v, nil
 }
 
 // list runs a filtered, paginated query of table.
@@ -870,39 +897,22 @@ func list[T any](ctx context.Context, pool *pgxpool.Pool, table, columns string,
 	}
 	var total int64
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+table+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: count %s: %w", table, err)
 	}
 	args = append(args, p.Limit, p.Offset)
 	rows, err := pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s%s ORDER BY %s LIMIT $%d OFFSET $%d`,
 		columns, table, cond, order, len(args)-1, len(args)), args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: list %s: %w", table, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
-	return out, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list %s: %w", table, err)
+	}
+	return out, total, nil
 }
 
 // --- events ------------------------------------------------------------------
-
-// withdrawalData is the data of withdrawal.requested, .completed and .failed.
-type withdrawalData struct {
-	WithdrawalID int64        `json:"withdrawal_id"`
-	FromType     string       `json:"from_type"`
-	OwnerID      int64        `json:"owner_id"`
-	Account      string       `json:"account"`
-	Amount       money.Amount `json:"amount"`
-	Status       string       `json:"status"`
-	Reason       *string      `json:"reason"`
-}
-
-// reallocatedData is the data of funds.reallocated.
-type reallocatedData struct {
-	ReallocationID int64        `json:"reallocation_id"`
-	FromAccount    string       `json:"from_account"`
-	ToAccount      string       `json:"to_account"`
-	Amount         money.Amount `json:"amount"`
-	Reason         string       `json:"reason"`
-}
 
 // publishWithdrawal adds a withdrawal event to the outbox, keyed by the
 // account (so one account's events stay in order).
@@ -911,16 +921,18 @@ func publishWithdrawal(ctx context.Context, tx pgx.Tx, eventType string, w ledge
 	if err != nil {
 		return err
 	}
-	return outbox.Add(ctx, tx, e.Topic, e.Key, e.Envelope)
+	if err := outbox.Add(ctx, tx, e.Topic, e.Key, e.Envelope); err != nil {
+		return fmt.Errorf("add %s event to the outbox: %w", eventType, err)
+	}
+	return nil
 }
 
 // withdrawalEvent is the event of w's state: on the withdrawal topic,
 // keyed by its account.
 func withdrawalEvent(eventType string, w ledger.Withdrawal) (outbox.Event, error) {
-	account := w.Owner.Account()
-	env, err := eventbus.NewEnvelope(EventSource, eventType, "withdrawal/"+strconv.FormatInt(w.ID, 10), withdrawalData{
-		WithdrawalID: w.ID, FromType: w.Owner.Type, OwnerID: w.Owner.ID, Account: account,
-		Amount: money.NewAmount(w.Amount), Status: w.Status, Reason: w.Reason,
-	})
-	return outbox.Event{Topic: eventbus.TopicWithdrawal, Key: account, Envelope: env}, err
+	env, err := eventbus.NewEnvelope(EventSource, eventType, "withdrawal/"+strconv.FormatInt(w.ID, 10), ledger.WithdrawalEventData(w))
+	if err != nil {
+		return outbox.Event{}, fmt.Errorf("%s event: %w", eventType, err)
+	}
+	return outbox.Event{Topic: eventbus.TopicWithdrawal, Key: w.Owner.Account(), Envelope: env}, nil
 }

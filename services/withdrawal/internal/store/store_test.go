@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -57,10 +59,32 @@ func TestDatabaseGuards(t *testing.T) {
 		}
 	}
 	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: ledger.Owner{Type: ledger.OwnerUser, ID: 7},
-		Amount: decimal.RequireFromString("5.00000001")}, 7); err != ledger.ErrInsufficientBalance {
+		Amount: decimal.RequireFromString("5.00000001")}, 7); !errors.Is(err, ledger.ErrInsufficientBalance) {
 		t.Fatalf("overdraft = %v, want ErrInsufficientBalance", err)
 	}
 	if v, err := st.Verify(ctx); err != nil || !v.OK || v.Entries != 6 {
 		t.Fatalf("verify = %+v, %v", v, err)
+	}
+}
+
+// TestErrorsCarryContext: the store's errors say what failed and still
+// match the domain's sentinels (errors.Is); driver errors are wrapped with
+// %w, so pg.Retryable (errors.As) still sees serialization failures.
+func TestErrorsCarryContext(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	_, err := st.Withdrawal(ctx, 999)
+	if !errors.Is(err, ledger.ErrNotFound) || !strings.Contains(err.Error(), "withdrawal 999") {
+		t.Errorf("unknown withdrawal: %v; want ErrNotFound with its id", err)
+	}
+	_, err = st.TransitionWithdrawal(ctx, ledger.Transition{WithdrawalID: 999, To: ledger.StatusCompleted})
+	if !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("transition of an unknown withdrawal: %v; want ErrNotFound", err)
+	}
+	owner := ledger.Owner{Type: ledger.OwnerTeam, ID: 4}
+	_, err = st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: owner, Amount: decimal.RequireFromString("1")}, 1)
+	if !errors.Is(err, ledger.ErrInsufficientBalance) || !strings.Contains(err.Error(), "team:4") {
+		t.Errorf("overdraft: %v; want ErrInsufficientBalance naming the account", err)
 	}
 }
