@@ -198,10 +198,9 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r prof
 	if err != nil || len(waiting) == 0 {
 		return err
 	}
-	carry := p.LossCarryforward
-	for _, a := range waiting {
-		o := profit.Allocate(a.ProfitAmount, carry, &r)
-		applyOutcome(&a, o, &r)
+	// The new ratio releases every waiting profit: nothing waits any more.
+	released, l := profit.Fold(ledger(p, &r, false), waiting)
+	for _, a := range released {
 		if _, err := tx.Exec(ctx, `
 			UPDATE allocations SET status = $2, loss_carryforward_before = $3, loss_carryforward_after = $4,
 			       distributable = $5, to_team_amount = $6, to_platform_amount = $7, to_user_amount = $8,
@@ -214,9 +213,8 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r prof
 		if err := publishAllocated(ctx, tx, a); err != nil {
 			return err
 		}
-		carry = o.LossCarryforwardAfter
 	}
-	_, err = tx.Exec(ctx, `UPDATE portfolios SET loss_carryforward = $2, updated_at = now() WHERE portfolio_id = $1`, p.ID, carry.String())
+	_, err = tx.Exec(ctx, `UPDATE portfolios SET loss_carryforward = $2, updated_at = now() WHERE portfolio_id = $1`, p.ID, l.LossCarryforward.String())
 	return err
 }
 
@@ -274,18 +272,6 @@ func scanAllocation(row pgx.Row) (profit.Allocation, error) {
 	return a, nil
 }
 
-// applyOutcome copies what the rule made of a profit into its allocation.
-func applyOutcome(a *profit.Allocation, o profit.Outcome, r *profit.Ratio) {
-	a.Status = o.Status
-	a.LossCarryforwardBefore, a.LossCarryforwardAfter = o.LossCarryforwardBefore, o.LossCarryforwardAfter
-	a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser = o.Distributable, o.ToTeam, o.ToPlatform, o.ToUser
-	a.RatioID, a.RatioVersion = nil, nil
-	if o.Status != profit.StatusAwaitingRatio && r != nil {
-		id, v := r.ID, r.Version
-		a.RatioID, a.RatioVersion = &id, &v
-	}
-}
-
 // RecordManualProfit implements profit.Store: the operation of an
 // Idempotency-Key starts here, with the transaction.
 func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (profit.Allocation, error) {
@@ -309,31 +295,45 @@ func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (pr
 //     manual profit for an unknown portfolio is ErrPortfolioNotFound.
 //  2. A profit already recorded (same source event id or same snapshot) is
 //     not recorded again: its allocation is returned unchanged.
-//  3. Period order: a manual profit whose period_end is earlier than the
-//     portfolio's latest recorded period_end is refused
-//     (ErrPeriodOutOfOrder), since the carry-forward has already moved past
-//     it. A NAV profit is a fact already recorded by the portfolio service
-//     and is never refused: if one arrives after a later-dated manual
-//     profit, it is applied on arrival, to the carry-forward as it stands.
-//  4. profit.Decide: the profit waits (awaiting_ratio, carry-forward
-//     untouched) while the portfolio has no ratio or an earlier profit
-//     still waits; otherwise profit.Allocate applies with the current
-//     ratio and the stored carry-forward, whose new value is stored.
+//  3. profit.Admit: a manual profit out of period order is refused
+//     (ErrPeriodOutOfOrder); a NAV profit never is.
+//  4. profit.Fold decides the allocation from the portfolio's ledger (its
+//     carry-forward, current ratio and whether a profit waits); the
+//     allocation and the ledger's new carry-forward and last period_end are
+//     stored.
 //  5. An allocated profit (distributable > 0) adds exactly one
 //     profit.allocated event to the outbox, keyed by the portfolio id.
 func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.Allocation, error) {
 	if in.Source == profit.SourceNAV {
-		if in.SnapshotID == nil || in.SourceEventID == "" || in.UserID <= 0 || in.TeamID <= 0 {
-			return profit.Allocation{}, errors.New("store: a NAV profit needs a snapshot id, an event id and its owners")
+		if err := profit.CheckNAV(in); err != nil {
+			return profit.Allocation{}, fmt.Errorf("store: %w", err)
 		}
 	}
-	// One round trip: lock the portfolio (registering it first for a NAV
-	// profit), then read under the lock what the decision needs. The
-	// statements run in this order, so the reads see everything committed
-	// before the lock was granted: a concurrent copy of the same NAV profit
-	// has either committed (and is found) or not started.
+	p, l, prior, err := readForProfit(ctx, tx, in)
+	if err != nil {
+		return profit.Allocation{}, err
+	}
+	if prior != nil {
+		return *prior, nil
+	}
+	a, err := profit.Admit(p, in)
+	if err != nil {
+		return profit.Allocation{}, err
+	}
+	folded, l := profit.Fold(l, []profit.Allocation{a})
+	return writeProfit(ctx, tx, folded[0], in.SourceEventID, l)
+}
+
+// readForProfit locks the portfolio of in (registering it first for a NAV
+// profit) and reads under the lock, in one round trip, its ledger and, for
+// a NAV profit, the allocation of the same event or snapshot if there is
+// one. The statements run in this order, so the reads see everything
+// committed before the lock was granted: a concurrent copy of the same NAV
+// profit has either committed (and is found) or not started.
+func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.Portfolio, profit.Ledger, *profit.Allocation, error) {
+	nav := in.Source == profit.SourceNAV
 	b := &pgx.Batch{}
-	if in.Source == profit.SourceNAV {
+	if nav {
 		b.Queue(`INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
 			ON CONFLICT (portfolio_id) DO NOTHING`, in.PortfolioID, in.UserID, in.TeamID)
 		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, in.PortfolioID)
@@ -346,15 +346,12 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version DESC LIMIT 1`, in.PortfolioID)
 	var (
 		p        profit.Portfolio
-		prior    profit.Allocation
-		priorErr error
+		prior    *profit.Allocation
 		awaiting bool
 		ratio    *profit.Ratio
 	)
-	err := func() error {
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
-		if in.Source == profit.SourceNAV {
+	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
+		if nav {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}
@@ -363,10 +360,12 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 		if p, err = scanPortfolio(br.QueryRow()); err != nil {
 			return err
 		}
-		if in.Source == profit.SourceNAV {
-			prior, priorErr = scanAllocation(br.QueryRow())
-			if priorErr != nil && !errors.Is(priorErr, profit.ErrAllocationNotFound) {
-				return priorErr
+		if nav {
+			switch a, err := scanAllocation(br.QueryRow()); {
+			case err == nil:
+				prior = &a
+			case !errors.Is(err, profit.ErrAllocationNotFound):
+				return err
 			}
 		}
 		if err := br.QueryRow().Scan(&awaiting); err != nil {
@@ -378,31 +377,24 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 		case !errors.Is(err, profit.ErrRatioNotFound):
 			return err
 		}
-		return br.Close()
-	}()
+		return nil
+	})
 	if err != nil {
-		return profit.Allocation{}, err
+		return p, profit.Ledger{}, nil, fmt.Errorf("store: reading portfolio %d: %w", in.PortfolioID, err)
 	}
-	if in.Source == profit.SourceNAV && priorErr == nil {
-		return prior, nil
-	}
-	if in.Source == profit.SourceManual {
-		if !profit.InOrder(p.LastPeriodEnd, in.PeriodEnd) {
-			return profit.Allocation{}, profit.ErrPeriodOutOfOrder
-		}
-		in.UserID, in.TeamID = p.UserID, p.TeamID
-	}
-	o := profit.Decide(in.Amount, p.LossCarryforward, ratio, awaiting)
+	return p, ledger(p, ratio, awaiting), prior, nil
+}
 
-	a := profit.Allocation{PortfolioID: p.ID, Source: in.Source, SnapshotID: in.SnapshotID, PeriodEnd: in.PeriodEnd.UTC(),
-		ProfitAmount: in.Amount, UserID: in.UserID, TeamID: in.TeamID}
-	applyOutcome(&a, o, ratio)
+// writeProfit inserts a folded allocation and stores the portfolio's new
+// ledger in one round trip, then adds its profit.allocated event (if it
+// distributes) to the outbox.
+func writeProfit(ctx context.Context, tx pgx.Tx, a profit.Allocation, sourceEventID string, l profit.Ledger) (profit.Allocation, error) {
+	pid := a.PortfolioID
 	var eventID *string
-	if in.SourceEventID != "" {
-		eventID = &in.SourceEventID
+	if sourceEventID != "" {
+		eventID = &sourceEventID
 	}
-	// The allocation and the portfolio's new state: one round trip.
-	b = &pgx.Batch{}
+	b := &pgx.Batch{}
 	b.Queue(`
 		WITH a AS (
 			INSERT INTO allocations (portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount,
@@ -417,21 +409,17 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status)
 	b.Queue(`UPDATE portfolios
 		SET loss_carryforward = $2, last_period_end = GREATEST(last_period_end, $3), updated_at = now()
-		WHERE portfolio_id = $1`, p.ID, o.LossCarryforwardAfter.String(), a.PeriodEnd)
-	err = func() error {
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
+		WHERE portfolio_id = $1`, a.PortfolioID, l.LossCarryforward.String(), *l.LastPeriodEnd)
+	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		var err error
 		if a, err = scanAllocation(br.QueryRow()); err != nil {
 			return err
 		}
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		return br.Close()
-	}()
+		_, err = br.Exec()
+		return err
+	})
 	if err != nil {
-		return profit.Allocation{}, err
+		return profit.Allocation{}, fmt.Errorf("store: writing an allocation of portfolio %d: %w", pid, err)
 	}
 	if err := publishAllocated(ctx, tx, a); err != nil {
 		return profit.Allocation{}, err
