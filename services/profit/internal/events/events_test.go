@@ -138,7 +138,7 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 	if len(msgs) != 2 || len(allocated) != 1 {
 		t.Fatalf("%d messages on %s (%d profit.allocated), want the ratio change and one allocation", len(msgs), eventbus.TopicProfit, len(allocated))
 	}
-	var data store.AllocatedData
+	var data profit.AllocatedData
 	if err := json.Unmarshal(allocated[0].Data, &data); err != nil || data.AllocationID != a.ID || data.ToUserAmount.String() != "70.00000000" {
 		t.Fatalf("profit.allocated data = %+v, %v", data, err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 )
 
@@ -217,21 +216,19 @@ func writeNAVRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, eve
 // publishRun adds the profit.allocated events of a run's allocated rows to
 // the outbox, in order.
 func publishRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, allocationID map[int64]int64) error {
-	var out []outbox.Event
+	var events []profit.Event
 	for _, a := range allocs {
 		a.ID = allocationID[*a.SnapshotID]
 		if a.ID == 0 {
 			return fmt.Errorf("store: allocation of snapshot %d not returned", *a.SnapshotID)
 		}
-		e, ok, err := allocatedEvent(a)
+		e, err := profit.AllocatedEvents(a)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: allocation %d: %w", a.ID, err)
 		}
-		if ok {
-			out = append(out, e)
-		}
+		events = append(events, e...)
 	}
-	return outbox.AddAll(ctx, tx, out...)
+	return addEvents(ctx, tx, events)
 }
 
 // eachRow reads the rows of a batch's next query with scan.

@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -168,14 +167,7 @@ func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy i
 		if err != nil {
 			return err
 		}
-		env, err := eventbus.NewEnvelope(EventSource, eventbus.TypeProfitRatioChanged, subject(r.PortfolioID), ratioChangedData{
-			PortfolioID: r.PortfolioID, RatioID: r.ID, Version: r.Version,
-			ToTeam: money.Ratio{Decimal: r.ToTeam}, ToPlatform: money.Ratio{Decimal: r.ToPlatform}, ToUser: money.Ratio{Decimal: r.ToUser},
-		})
-		if err != nil {
-			return err
-		}
-		if err := outbox.Add(ctx, tx, eventbus.TopicProfit, key(r.PortfolioID), env); err != nil {
+		if err := addEvents(ctx, tx, profit.RatioChangedEvents(r)); err != nil {
 			return err
 		}
 		if err := allocateAwaiting(ctx, tx, p, r); err != nil {
@@ -483,62 +475,38 @@ func subject(portfolioID int64) string { return "portfolio/" + strconv.FormatInt
 // key is the Kafka key of the profit topic: the portfolio id.
 func key(portfolioID int64) string { return strconv.FormatInt(portfolioID, 10) }
 
-// ratioChangedData is the data of profit.ratio_changed.
-type ratioChangedData struct {
-	PortfolioID int64       `json:"portfolio_id"`
-	RatioID     int64       `json:"ratio_id"`
-	Version     int         `json:"version"`
-	ToTeam      money.Ratio `json:"to_team"`
-	ToPlatform  money.Ratio `json:"to_platform"`
-	ToUser      money.Ratio `json:"to_user"`
+// addEvents writes events to the outbox in tx, in order.
+func addEvents(ctx context.Context, tx pgx.Tx, events []profit.Event) error {
+	out, err := outboxEvents(events)
+	if err != nil {
+		return err
+	}
+	if len(out) == 1 {
+		return outbox.Add(ctx, tx, out[0].Topic, out[0].Key, out[0].Envelope)
+	}
+	return outbox.AddAll(ctx, tx, out...)
 }
 
-// AllocatedData is the data of profit.allocated.
-type AllocatedData struct {
-	AllocationID     int64        `json:"allocation_id"`
-	PortfolioID      int64        `json:"portfolio_id"`
-	Source           string       `json:"source"`
-	SnapshotID       *int64       `json:"snapshot_id"`
-	PeriodEnd        time.Time    `json:"period_end"`
-	ProfitAmount     money.Amount `json:"profit_amount"`
-	Distributable    money.Amount `json:"distributable"`
-	ToTeamAmount     money.Amount `json:"to_team_amount"`
-	ToPlatformAmount money.Amount `json:"to_platform_amount"`
-	ToUserAmount     money.Amount `json:"to_user_amount"`
-	UserID           int64        `json:"user_id"`
-	TeamID           int64        `json:"team_id"`
-	RatioID          int64        `json:"ratio_id"`
-	RatioVersion     int          `json:"ratio_version"`
+// outboxEvents are events as the outbox takes them: each in its envelope,
+// on profit.events, keyed by its portfolio id.
+func outboxEvents(events []profit.Event) ([]outbox.Event, error) {
+	var out []outbox.Event
+	for _, e := range events {
+		env, err := eventbus.NewEnvelope(EventSource, e.Type, subject(e.PortfolioID), e.Data)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s event: %w", e.Type, err)
+		}
+		out = append(out, outbox.Event{Topic: eventbus.TopicProfit, Key: key(e.PortfolioID), Envelope: env})
+	}
+	return out, nil
 }
 
 // publishAllocated adds the profit.allocated event of an allocated row to
 // the outbox; rows with another status publish nothing.
 func publishAllocated(ctx context.Context, tx pgx.Tx, a profit.Allocation) error {
-	e, ok, err := allocatedEvent(a)
-	if err != nil || !ok {
-		return err
-	}
-	return outbox.Add(ctx, tx, e.Topic, e.Key, e.Envelope)
-}
-
-// allocatedEvent is the profit.allocated event of a; ok is false for an
-// allocation that distributes nothing (or waits for a ratio).
-func allocatedEvent(a profit.Allocation) (e outbox.Event, ok bool, err error) {
-	if a.Status != profit.StatusAllocated {
-		return e, false, nil
-	}
-	if a.RatioID == nil || a.RatioVersion == nil {
-		return e, false, errors.New("store: an allocated row without its ratio")
-	}
-	env, err := eventbus.NewEnvelope(EventSource, eventbus.TypeProfitAllocated, subject(a.PortfolioID), AllocatedData{
-		AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
-		PeriodEnd:    a.PeriodEnd.UTC(),
-		ProfitAmount: money.NewAmount(a.ProfitAmount), Distributable: money.NewAmount(a.Distributable),
-		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
-		UserID: a.UserID, TeamID: a.TeamID, RatioID: *a.RatioID, RatioVersion: *a.RatioVersion,
-	})
+	events, err := profit.AllocatedEvents(a)
 	if err != nil {
-		return e, false, err
+		return fmt.Errorf("store: allocation %d: %w", a.ID, err)
 	}
-	return outbox.Event{Topic: eventbus.TopicProfit, Key: key(a.PortfolioID), Envelope: env}, true, nil
+	return addEvents(ctx, tx, events)
 }

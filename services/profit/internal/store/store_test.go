@@ -143,7 +143,7 @@ func TestRecordProfitTwiceAllocatesOnce(t *testing.T) {
 			t.Errorf("payload does not match the schema: %v\n%s", err, o.Payload)
 		}
 		var env struct {
-			Data store.AllocatedData `json:"data"`
+			Data profit.AllocatedData `json:"data"`
 		}
 		if err := json.Unmarshal(o.Payload, &env); err != nil {
 			t.Fatal(err)
@@ -218,7 +218,7 @@ func TestOneEventPerAllocatedRow(t *testing.T) {
 			ratioEvents++
 		case eventbus.TypeProfitAllocated:
 			var env struct {
-				Data store.AllocatedData `json:"data"`
+				Data profit.AllocatedData `json:"data"`
 			}
 			_ = json.Unmarshal(o.Payload, &env)
 			seen[env.Data.AllocationID]++
