@@ -84,7 +84,10 @@ func (s *Store) ApplyPortfolio(ctx context.Context, tx pgx.Tx, o Owners) error {
 		ON CONFLICT (portfolio_id) DO UPDATE
 		   SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id, updated_at = now()`,
 		o.PortfolioID, o.UserID, o.TeamID)
-	return err
+	if err != nil {
+		return fmt.Errorf("store: applying the owners of portfolio %d: %w", o.PortfolioID, err)
+	}
+	return nil
 }
 
 const portfolioColumns = `portfolio_id, user_id, team_id, loss_carryforward::text, last_period_end`
@@ -97,14 +100,16 @@ func scanPortfolio(row pgx.Row) (profit.Portfolio, error) {
 		return p, profit.ErrPortfolioNotFound
 	}
 	if err != nil {
-		return p, err
+		return p, fmt.Errorf("store: reading a portfolio: %w", err)
 	}
 	if p.LastPeriodEnd != nil {
 		t := p.LastPeriodEnd.UTC()
 		p.LastPeriodEnd = &t
 	}
-	p.LossCarryforward, err = parseDecimal(carry)
-	return p, err
+	if p.LossCarryforward, err = parseDecimal(carry); err != nil {
+		return p, fmt.Errorf("store: portfolio %d: loss_carryforward: %w", p.ID, err)
+	}
+	return p, nil
 }
 
 // Portfolio implements profit.Store.
@@ -131,17 +136,18 @@ func scanRatio(row pgx.Row) (profit.Ratio, error) {
 		return r, profit.ErrRatioNotFound
 	}
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("store: reading a ratio: %w", err)
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
-	if r.ToTeam, err = parseDecimal(team); err != nil {
-		return r, err
+	for _, f := range []struct {
+		dst *decimal.Decimal
+		s   string
+	}{{&r.ToTeam, team}, {&r.ToPlatform, platform}, {&r.ToUser, user}} {
+		if *f.dst, err = parseDecimal(f.s); err != nil {
+			return r, fmt.Errorf("store: ratio %d: %w", r.ID, err)
+		}
 	}
-	if r.ToPlatform, err = parseDecimal(platform); err != nil {
-		return r, err
-	}
-	r.ToUser, err = parseDecimal(user)
-	return r, err
+	return r, nil
 }
 
 func currentRatio(ctx context.Context, q querier, portfolioID int64) (profit.Ratio, error) {
@@ -176,7 +182,10 @@ func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy i
 		out = r
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return profit.Ratio{}, fmt.Errorf("store: creating a ratio of portfolio %d: %w", in.PortfolioID, err)
+	}
+	return out, nil
 }
 
 // allocateAwaiting applies r to the portfolio's waiting profits in order.
@@ -184,11 +193,14 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r prof
 	rows, err := tx.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a
 		WHERE a.portfolio_id = $1 AND a.status = 'awaiting_ratio' ORDER BY a.period_end, a.id`, p.ID)
 	if err != nil {
-		return err
+		return fmt.Errorf("store: reading the waiting profits: %w", err)
 	}
 	waiting, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Allocation, error) { return scanAllocation(r) })
-	if err != nil || len(waiting) == 0 {
-		return err
+	if err != nil {
+		return fmt.Errorf("store: reading the waiting profits: %w", err)
+	}
+	if len(waiting) == 0 {
+		return nil
 	}
 	// The new ratio releases every waiting profit: nothing waits any more.
 	released, l := profit.Fold(ledger(p, &r, false), waiting)
@@ -200,14 +212,17 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r prof
 			 WHERE id = $1`,
 			a.ID, a.Status, a.LossCarryforwardBefore.String(), a.LossCarryforwardAfter.String(), a.Distributable.String(),
 			a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.RatioID, a.RatioVersion); err != nil {
-			return err
+			return fmt.Errorf("store: allocating waiting profit %d: %w", a.ID, err)
 		}
 		if err := publishAllocated(ctx, tx, a); err != nil {
 			return err
 		}
 	}
-	_, err = tx.Exec(ctx, `UPDATE portfolios SET loss_carryforward = $2, updated_at = now() WHERE portfolio_id = $1`, p.ID, l.LossCarryforward.String())
-	return err
+	if _, err := tx.Exec(ctx, `UPDATE portfolios SET loss_carryforward = $2, updated_at = now() WHERE portfolio_id = $1`,
+		p.ID, l.LossCarryforward.String()); err != nil {
+		return fmt.Errorf("store: updating portfolio %d: %w", p.ID, err)
+	}
+	return nil
 }
 
 // ListRatios implements profit.Store: newest first (by id, so by version
@@ -219,16 +234,19 @@ func (s *Store) ListRatios(ctx context.Context, f profit.RatioFilter, p profit.P
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM ratios`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: counting ratios: %w", err)
 	}
 	args = append(args, p.Limit, p.Offset)
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM ratios%s ORDER BY id DESC LIMIT $%d OFFSET $%d`,
 		ratioColumns, cond, len(args)-1, len(args)), args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: listing ratios: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Ratio, error) { return scanRatio(r) })
-	return out, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: listing ratios: %w", err)
+	}
+	return out, total, nil
 }
 
 // CurrentRatio implements profit.Store.
@@ -252,13 +270,13 @@ func scanAllocation(row pgx.Row) (profit.Allocation, error) {
 		return a, profit.ErrAllocationNotFound
 	}
 	if err != nil {
-		return a, err
+		return a, fmt.Errorf("store: reading an allocation: %w", err)
 	}
 	a.PeriodEnd, a.CreatedAt = a.PeriodEnd.UTC(), a.CreatedAt.UTC()
 	for i, dst := range []*decimal.Decimal{&a.ProfitAmount, &a.LossCarryforwardBefore, &a.LossCarryforwardAfter,
 		&a.Distributable, &a.ToTeam, &a.ToPlatform, &a.ToUser} {
 		if *dst, err = parseDecimal(amounts[i]); err != nil {
-			return a, err
+			return a, fmt.Errorf("store: allocation %d: %w", a.ID, err)
 		}
 	}
 	return a, nil
@@ -274,7 +292,10 @@ func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (pr
 		out = a
 		return err
 	})
-	return out, err
+	if err != nil {
+		return profit.Allocation{}, fmt.Errorf("store: recording a manual profit of portfolio %d: %w", in.PortfolioID, err)
+	}
+	return out, nil
 }
 
 // RecordProfit records one profit in tx and applies the allocation rule to
@@ -451,16 +472,19 @@ func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, 
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM allocations a`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: counting allocations: %w", err)
 	}
 	limit, offset := arg(p.Limit), arg(p.Offset)
 	rows, err := s.pool.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a`+cond+
 		` ORDER BY a.period_end DESC, a.id DESC LIMIT `+limit+` OFFSET `+offset, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: listing allocations: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Allocation, error) { return scanAllocation(r) })
-	return out, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: listing allocations: %w", err)
+	}
+	return out, total, nil
 }
 
 // Allocation implements profit.Store.
