@@ -71,8 +71,27 @@ func parseDecimal(s string) (decimal.Decimal, error) { return money.ParseNumeric
 // --- read model ------------------------------------------------------------
 
 // Owners are what the portfolio events say about a portfolio's owners.
-type Owners struct {
-	PortfolioID, UserID, TeamID int64
+type Owners = profit.Owners
+
+// InTx is the store bound to tx, the inbox's transaction: the
+// profit.EventStore the consumer (profit.Consumer) works through.
+func (s *Store) InTx(tx pgx.Tx) profit.EventStore { return txStore{s: s, tx: tx} }
+
+type txStore struct {
+	s  *Store
+	tx pgx.Tx
+}
+
+func (t txStore) ApplyOwners(ctx context.Context, o profit.Owners) error {
+	return t.s.ApplyPortfolio(ctx, t.tx, o)
+}
+
+func (t txStore) RecordProfit(ctx context.Context, in profit.NewProfit) (profit.Allocation, error) {
+	return t.s.RecordProfit(ctx, t.tx, in)
+}
+
+func (t txStore) RecordNAVProfits(ctx context.Context, ins []profit.NewProfit) error {
+	return t.s.RecordNAVProfits(ctx, t.tx, ins)
 }
 
 // ApplyPortfolio records a portfolio.created or portfolio.updated event in
