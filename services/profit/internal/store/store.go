@@ -1,8 +1,11 @@
 // Package store is the profit service's PostgreSQL adapter: it implements
-// profit.Store with pgx, keeps the read model of portfolios, records
-// profits (RecordProfit, the one code path of NAV and manual profits),
+// profit.Store (and, bound to a transaction, profit.EventStore) with pgx,
+// keeps the read model of portfolios, records profits (RecordProfit, the
+// one code path of NAV and manual profits; RecordNAVProfits for a run),
 // writes the service's events to the transactional outbox, and embeds the
-// service's migrations.
+// service's migrations. It makes no money decision: it locks and reads a
+// portfolio's ledger, calls the domain (profit.Fold, profit.FoldRun,
+// profit.Admit, profit.AllocatedEvents) and writes what it returns.
 package store
 
 import (
