@@ -2,6 +2,8 @@ package profit
 
 import (
 	"errors"
+	"maps"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -197,5 +199,55 @@ func TestAdmit(t *testing.T) {
 	nav.SourceEventID = ""
 	if err := CheckNAV(nav); !errors.Is(err, ErrIncompleteNAVProfit) {
 		t.Fatalf("a NAV profit without its event id: %v", err)
+	}
+}
+
+// TestFoldRunEqualsOneAtATimeRandom: random runs over random ledgers (with
+// and without a ratio, some already waiting), folded at once, equal the
+// chain of Allocate calls one profit at a time: the profits of a portfolio
+// wait from the first one without a ratio (or behind a waiting one) on.
+func TestFoldRunEqualsOneAtATimeRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(20261206, 3))
+	for seq := 0; seq < 500; seq++ {
+		ledgers := map[int64]Ledger{}
+		for id := int64(1); id <= 4; id++ {
+			l := Ledger{LossCarryforward: randomProfit(rng).Abs()}
+			if rng.IntN(3) > 0 {
+				l.Ratio = randomRatio(rng)
+			}
+			l.Awaiting = rng.IntN(5) == 0
+			ledgers[id] = l
+		}
+		var run []Allocation
+		for i := 0; i < rng.IntN(40); i++ {
+			run = append(run, NewAllocation(NewProfit{PortfolioID: 1 + rng.Int64N(4), Source: SourceNAV,
+				PeriodEnd: day(1).Add(time.Duration(i) * time.Hour), Amount: randomProfit(rng)}))
+		}
+		got, after, err := FoldRun(ledgers, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain := maps.Clone(ledgers)
+		for i, a := range run {
+			l := chain[a.PortfolioID]
+			o := Allocate(a.ProfitAmount, l.LossCarryforward, l.Ratio)
+			if l.Awaiting || l.Ratio == nil {
+				o = Allocate(a.ProfitAmount, l.LossCarryforward, nil)
+				l.Awaiting = true
+			}
+			l.LossCarryforward = o.LossCarryforwardAfter
+			chain[a.PortfolioID] = l
+			g := got[i]
+			if g.Status != o.Status || !g.LossCarryforwardBefore.Equal(o.LossCarryforwardBefore) ||
+				!g.LossCarryforwardAfter.Equal(o.LossCarryforwardAfter) || !g.Distributable.Equal(o.Distributable) ||
+				!g.ToTeam.Equal(o.ToTeam) || !g.ToPlatform.Equal(o.ToPlatform) || !g.ToUser.Equal(o.ToUser) {
+				t.Fatalf("seq %d profit %d: %+v, want %+v", seq, i, g, o)
+			}
+		}
+		for id, l := range chain {
+			if !after[id].LossCarryforward.Equal(l.LossCarryforward) || after[id].Awaiting != l.Awaiting {
+				t.Fatalf("seq %d portfolio %d: ledger %+v, want %+v", seq, id, after[id], l)
+			}
+		}
 	}
 }
