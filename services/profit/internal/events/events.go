@@ -50,13 +50,16 @@ type profitRecordedData struct {
 }
 
 // Handler applies one event of portfolio.events in tx, the inbox's
-// transaction (which also records the event id and the offset):
+// transaction (which also records the event id and the offset), through
+// the service's event side (profit.Consumer) on the store bound to tx:
 // portfolio.created/updated update the read model; portfolio.profit_recorded
-// is recorded and allocated through store.RecordProfit. Other types are
-// not this service's concern and are passed over. An event that does not
-// match its JSON Schema can never be applied: it is a permanent error
+// is recorded and allocated (profit.Consumer.RecordNAVProfit, ending in
+// store.RecordProfit, the code path of manual profits too). Other types
+// are not this service's concern and are passed over. An event that does
+// not match its JSON Schema can never be applied: it is a permanent error
 // (dead-lettered at once).
 func Handler(st *store.Store) inbox.Handler {
+	svc := profit.NewConsumer()
 	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
 		switch env.Type {
 		case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
@@ -64,13 +67,13 @@ func Handler(st *store.Store) inbox.Handler {
 			if err := decode(env, &d); err != nil {
 				return err
 			}
-			return st.ApplyPortfolio(ctx, tx, store.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID})
+			return svc.ApplyOwners(ctx, st.InTx(tx), profit.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID})
 		case eventbus.TypePortfolioProfitRecorded:
 			in, err := navProfit(env)
 			if err != nil {
 				return err
 			}
-			_, err = st.RecordProfit(ctx, tx, in)
+			_, err = svc.RecordNAVProfit(ctx, st.InTx(tx), in)
 			return err
 		}
 		return nil
@@ -79,16 +82,17 @@ func Handler(st *store.Store) inbox.Handler {
 
 // BatchHandler applies a partition's run of events in tx as Handler
 // applies each, in order: consecutive portfolio.profit_recorded events go
-// to store.RecordNAVProfits together (three round trips for the run), the
-// other types one at a time between them. An event Handler would refuse
-// fails the run (the inbox then applies its events one by one, and
-// Handler dead-letters that one).
+// to profit.Consumer.RecordNAVProfits together (store.RecordNAVProfits:
+// three round trips for the run), the other types one at a time between
+// them. An event Handler would refuse fails the run (the inbox then
+// applies its events one by one, and Handler dead-letters that one).
 func BatchHandler(st *store.Store) inbox.BatchHandler {
 	one := Handler(st)
+	svc := profit.NewConsumer()
 	return func(ctx context.Context, tx pgx.Tx, envs []eventbus.Envelope) error {
 		var run []profit.NewProfit
 		flush := func() error {
-			err := st.RecordNAVProfits(ctx, tx, run)
+			err := svc.RecordNAVProfits(ctx, st.InTx(tx), run)
 			run = run[:0]
 			return err
 		}

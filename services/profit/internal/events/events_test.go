@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
@@ -52,23 +53,7 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 	brokers := kafkatest.Start(t, eventbus.TopicPortfolio, eventbus.DLQTopic(eventbus.TopicPortfolio), eventbus.TopicProfit)
 	pool := pgtest.New(t, store.Migrations())
 	st := store.New(pool)
-	reg := prometheus.NewRegistry()
-	consumer, err := inbox.NewConsumer(pool, inbox.Config{
-		Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics, Handler: events.Handler(st),
-		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-	}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
-	go func() { _ = consumer.Run(ctx); done <- struct{}{} }()
-	go func() { _ = relay.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
+	ctx := runService(t, pool, st, brokers)
 
 	w := eventbus.NewWriter(brokers, eventbus.TopicPortfolio)
 	defer w.Close()
@@ -112,9 +97,39 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 	if a.Status != profit.StatusAllocated || a.SnapshotID == nil || *a.SnapshotID != 900 || a.UserID != 7 || a.Source != profit.SourceNAV {
 		t.Fatalf("allocation = %+v", a)
 	}
+	checkProfitTopic(ctx, t, pool, brokers, a)
+	checkDeadLetter(t, brokers, broken)
+}
 
-	// Everything in the outbox gets published; the topic then holds the
-	// ratio change and exactly one profit.allocated.
+// runService runs the service's consumer and relay on pool and brokers
+// until the test ends; the context is the one they run under.
+func runService(t *testing.T, pool *pgxpool.Pool, st *store.Store, brokers []string) context.Context {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	consumer, err := inbox.NewConsumer(pool, inbox.Config{
+		Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics, Handler: events.Handler(st),
+		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = consumer.Run(ctx); done <- struct{}{} }()
+	go func() { _ = relay.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	return ctx
+}
+
+// checkProfitTopic waits until everything in the outbox is published and
+// checks the topic then holds the ratio change and exactly one
+// profit.allocated, that of a.
+func checkProfitTopic(ctx context.Context, t *testing.T, pool *pgxpool.Pool, brokers []string, a profit.Allocation) {
+	t.Helper()
 	waitFor(t, "the relay", 30*time.Second, func() bool {
 		var pending int
 		_ = pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&pending)
@@ -138,11 +153,16 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 	if len(msgs) != 2 || len(allocated) != 1 {
 		t.Fatalf("%d messages on %s (%d profit.allocated), want the ratio change and one allocation", len(msgs), eventbus.TopicProfit, len(allocated))
 	}
-	var data store.AllocatedData
+	var data profit.AllocatedData
 	if err := json.Unmarshal(allocated[0].Data, &data); err != nil || data.AllocationID != a.ID || data.ToUserAmount.String() != "70.00000000" {
 		t.Fatalf("profit.allocated data = %+v, %v", data, err)
 	}
+}
 
+// checkDeadLetter checks the dead-letter topic holds exactly the broken
+// event, with its error.
+func checkDeadLetter(t *testing.T, brokers []string, broken eventbus.Envelope) {
+	t.Helper()
 	dead := kafkatest.ReadAll(t, brokers, eventbus.DLQTopic(eventbus.TopicPortfolio), 1, 10*time.Second)
 	if len(dead) != 1 || eventbus.HeaderValue(dead[0].Headers, inbox.HeaderError) == "" {
 		t.Fatalf("dead letters = %d, want the broken event with its error", len(dead))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
@@ -33,35 +34,8 @@ func TestConsumerRestartMidStream(t *testing.T) {
 	// The portfolio and its ratio exist before the stream starts.
 	w := eventbus.NewWriter(brokers, eventbus.TopicPortfolio)
 	defer w.Close()
-	// startConsumer runs a consumer; with a limit, its handler applies that
-	// many profit events and then hangs in the middle of the next one (in
-	// its open transaction) until the consumer is stopped.
-	startConsumer := func(limit int) (stop func()) {
-		handle := events.Handler(st)
-		var applied atomic.Int32
-		gated := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
-			if limit > 0 && env.Type == eventbus.TypePortfolioProfitRecorded {
-				if applied.Load() == int32(limit) {
-					<-ctx.Done()
-					return ctx.Err()
-				}
-				applied.Add(1)
-			}
-			return handle(ctx, tx, env)
-		}
-		c, err := inbox.NewConsumer(pool, inbox.Config{Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics,
-			Handler: gated, RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
-			prometheus.NewRegistry())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { _ = c.Run(cctx); close(done) }()
-		return func() { cancel(); <-done }
-	}
 	const limit = 15
-	stop := startConsumer(limit)
+	stop := startConsumer(t, pool, st, brokers, limit)
 	if err := w.Publish(ctx, "42", envelope(t, eventbus.TypePortfolioCreated, map[string]any{
 		"portfolio_id": 42, "name": "Growth", "user_id": 7, "team_id": 3, "currency": "USD"})); err != nil {
 		t.Fatal(err)
@@ -73,19 +47,8 @@ func TestConsumerRestartMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 40 profits, losses among them, published in one go.
 	const n = 40
-	profits := make([]decimal.Decimal, n)
-	for i := range n {
-		profits[i] = decimal.New(int64((i*7919)%2000-600), -2) // -6.00 … 13.99
-		day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i).Format(time.RFC3339)
-		env := envelope(t, eventbus.TypePortfolioProfitRecorded, map[string]any{
-			"portfolio_id": 42, "snapshot_id": 1000 + i, "user_id": 7, "team_id": 3, "as_of": day, "period_end": day,
-			"profit": profits[i].StringFixed(8), "nav": "1000.00000000", "prev_nav": "1000.00000000", "net_flow": "0.00000000"})
-		if err := w.Publish(ctx, "42", env); err != nil {
-			t.Fatal(err)
-		}
-	}
+	profits := publishProfits(t, w, n)
 	count := func() int64 {
 		_, total, err := st.ListAllocations(ctx, profit.AllocationFilter{}, profit.Page{Limit: 1})
 		if err != nil {
@@ -101,16 +64,68 @@ func TestConsumerRestartMidStream(t *testing.T) {
 	if mid != limit {
 		t.Fatalf("%d allocations when the consumer stopped, want %d", mid, limit)
 	}
-	stop = startConsumer(0)
+	stop = startConsumer(t, pool, st, brokers, 0)
 	defer stop()
 	waitFor(t, "every allocation", 30*time.Second, func() bool { return count() >= n })
 	time.Sleep(300 * time.Millisecond) // a duplicate would show up now
 	if got := count(); got != n {
 		t.Fatalf("%d allocations after the restart (stopped at %d), want exactly %d", got, mid, n)
 	}
+	checkOnePass(t, st, ratio, profits)
+}
 
-	// The same outcome as one uninterrupted pass of the rule.
-	allocs, _, err := st.ListAllocations(ctx, profit.AllocationFilter{}, profit.Page{Limit: 1000})
+// startConsumer runs a consumer; with a limit, its handler applies that
+// many profit events and then hangs in the middle of the next one (in its
+// open transaction) until the consumer is stopped.
+func startConsumer(t *testing.T, pool *pgxpool.Pool, st *store.Store, brokers []string, limit int) (stop func()) {
+	t.Helper()
+	handle := events.Handler(st)
+	var applied atomic.Int32
+	gated := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
+		if limit > 0 && env.Type == eventbus.TypePortfolioProfitRecorded {
+			if applied.Load() == int32(limit) {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			applied.Add(1)
+		}
+		return handle(ctx, tx, env)
+	}
+	c, err := inbox.NewConsumer(pool, inbox.Config{Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics,
+		Handler: gated, RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = c.Run(cctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+// publishProfits publishes n profits of portfolio 42, losses among them,
+// in one go, and returns their amounts.
+func publishProfits(t *testing.T, w *eventbus.Writer, n int) []decimal.Decimal {
+	t.Helper()
+	profits := make([]decimal.Decimal, n)
+	for i := range n {
+		profits[i] = decimal.New(int64((i*7919)%2000-600), -2) // -6.00 … 13.99
+		day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i).Format(time.RFC3339)
+		env := envelope(t, eventbus.TypePortfolioProfitRecorded, map[string]any{
+			"portfolio_id": 42, "snapshot_id": 1000 + i, "user_id": 7, "team_id": 3, "as_of": day, "period_end": day,
+			"profit": profits[i].StringFixed(8), "nav": "1000.00000000", "prev_nav": "1000.00000000", "net_flow": "0.00000000"})
+		if err := w.Publish(context.Background(), "42", env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return profits
+}
+
+// checkOnePass checks the allocations are those of one uninterrupted pass
+// of the rule over profits (snapshots 1000, 1001, …) with ratio.
+func checkOnePass(t *testing.T, st *store.Store, ratio profit.Ratio, profits []decimal.Decimal) {
+	t.Helper()
+	allocs, _, err := st.ListAllocations(context.Background(), profit.AllocationFilter{}, profit.Page{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,10 +53,11 @@ type Outcome struct {
 //     and neither the team nor the user is ever credited more than its exact
 //     share (the rounding remainder, < 2e-8, goes to the platform).
 //  3. Without a ratio (nil) the profit waits: status awaiting_ratio and the
-//     carry-forward untouched. The caller re-applies Allocate to waiting
+//     carry-forward untouched. Fold re-applies Allocate to the waiting
 //     profits, in period_end order, once the first ratio exists; because a
 //     later profit's outcome depends on the earlier ones through the
-//     carry-forward, every profit of a portfolio waits while any does.
+//     carry-forward, every profit of a portfolio waits while any does
+//     (Decide). Allocate is one step of Fold, the one place the rule runs.
 func Allocate(p, carry decimal.Decimal, ratio *Ratio) Outcome {
 	out := Outcome{LossCarryforwardBefore: carry, LossCarryforwardAfter: carry,
 		Distributable: decimal.Zero, ToTeam: decimal.Zero, ToPlatform: decimal.Zero, ToUser: decimal.Zero}

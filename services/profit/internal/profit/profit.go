@@ -143,7 +143,7 @@ var (
 	ErrPeriodOutOfOrder   = errors.New("period_end is earlier than the portfolio's latest recorded profit")
 )
 
-// ValidationError is a bad input value. Code is the contract's code for it
+// ValidationError is a bad input value. Code is its code in docs/api.md#error-codes
 // ("validation_failed" unless a more specific one applies).
 type ValidationError struct {
 	Code   string
@@ -158,8 +158,9 @@ func invalid(field, reason string) *ValidationError {
 }
 
 // Service is what the profit service does for its API callers. Profits
-// derived from NAV arrive as events and go straight to the store's
-// RecordProfit, the same code path RecordManualProfit ends in.
+// derived from NAV arrive as events and go through Consumer, whose
+// RecordNAVProfit ends in the same store code path (RecordProfit, which
+// folds with Fold) as RecordManualProfit.
 type Service interface {
 	CreateRatio(ctx context.Context, caller Caller, in NewRatio) (Ratio, error)
 	ListRatios(ctx context.Context, caller Caller, f RatioFilter, p Page) ([]Ratio, int64, error)

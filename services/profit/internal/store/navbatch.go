@@ -2,14 +2,12 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 )
 
@@ -17,30 +15,55 @@ import (
 // inbox's transaction) with the effect of RecordProfit on each, in order,
 // in three round trips for the whole run instead of three per profit: the
 // portfolios are registered and locked (in id order) and everything the
-// rule reads is read under the locks at once; the rule is applied in
-// order in memory, each portfolio's carry-forward and waiting state moved
-// from one profit to the next; then the allocations, the portfolios' new
-// state and the profit.allocated events are written with one statement
-// each. A profit whose snapshot or event was allocated before (or earlier
-// in the run) is passed over.
+// rule reads is read under the locks at once (readNAVRun); the rule is
+// applied to the run in memory by profit.FoldRun, each portfolio's ledger
+// moved from one profit to the next; then the allocations, the
+// portfolios' new state and the profit.allocated events are written with
+// one statement each (writeNAVRun). A profit whose snapshot or event was
+// allocated before (or earlier in the run) is passed over.
 func (s *Store) RecordNAVProfits(ctx context.Context, tx pgx.Tx, ins []profit.NewProfit) error {
 	if len(ins) == 0 {
 		return nil
 	}
+	for _, in := range ins {
+		if err := profit.CheckNAV(in); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	run, err := readNAVRun(ctx, tx, ins)
+	if err != nil {
+		return err
+	}
+	news, eventIDs, err := run.fresh(ins)
+	if err != nil || len(news) == 0 {
+		return err
+	}
+	allocs, ledgers, err := profit.FoldRun(run.ledgers, news)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return writeNAVRun(ctx, tx, allocs, eventIDs, ledgers)
+}
+
+// navRun is what a run of NAV profits reads under the portfolios' locks.
+type navRun struct {
+	ledgers      map[int64]profit.Ledger
+	seenSnapshot map[int64]bool
+}
+
+// readNAVRun registers the run's portfolios (each with the owners of its
+// first profit, as RecordProfit's INSERT … DO NOTHING does), locks them in
+// id order and reads, in one round trip, their ledgers and the snapshots
+// of the run already allocated.
+func readNAVRun(ctx context.Context, tx pgx.Tx, ins []profit.NewProfit) (navRun, error) {
 	var ids, users, teams, snapshots []int64
 	var eventIDs []string
 	for _, in := range ins {
-		if in.Source != profit.SourceNAV || in.SnapshotID == nil || in.SourceEventID == "" || in.UserID <= 0 || in.TeamID <= 0 {
-			return errors.New("store: a NAV profit needs a snapshot id, an event id and its owners")
-		}
 		snapshots, eventIDs = append(snapshots, *in.SnapshotID), append(eventIDs, in.SourceEventID)
 		if !slices.Contains(ids, in.PortfolioID) {
-			// A portfolio is registered with the owners of its first
-			// profit, as RecordProfit's INSERT … DO NOTHING does.
 			ids, users, teams = append(ids, in.PortfolioID), append(users, in.UserID), append(teams, in.TeamID)
 		}
 	}
-
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO portfolios (portfolio_id, user_id, team_id)
 		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ON CONFLICT (portfolio_id) DO NOTHING`, ids, users, teams)
@@ -50,110 +73,109 @@ func (s *Store) RecordNAVProfits(ctx context.Context, tx pgx.Tx, ins []profit.Ne
 	b.Queue(`SELECT DISTINCT portfolio_id FROM allocations WHERE portfolio_id = ANY($1) AND status = 'awaiting_ratio'`, ids)
 	b.Queue(`SELECT DISTINCT ON (portfolio_id) `+ratioColumns+` FROM ratios WHERE portfolio_id = ANY($1)
 		ORDER BY portfolio_id, version DESC`, ids)
-	portfolios := map[int64]*profit.Portfolio{}
-	seenEvent, seenSnapshot := map[string]bool{}, map[int64]bool{}
-	awaiting := map[int64]bool{}
-	ratios := map[int64]*profit.Ratio{}
-	err := func() error {
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
+	run := navRun{ledgers: map[int64]profit.Ledger{}, seenSnapshot: map[int64]bool{}}
+	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		if err := eachRow(br, scanPortfolio, func(p profit.Portfolio) { portfolios[p.ID] = &p }); err != nil {
-			return err
-		}
-		if err := eachRow(br, scanAllocation, func(a profit.Allocation) {
-			seenSnapshot[*a.SnapshotID] = true
-		}); err != nil {
+		var portfolios []profit.Portfolio
+		if err := eachRow(br, scanPortfolio, func(p profit.Portfolio) { portfolios = append(portfolios, p) }); err != nil {
 			return err
 		}
 		// A prior allocation matched by its event id carries the same
 		// snapshot id (one event, one snapshot): the snapshot marks both.
-		rows, err := br.Query()
-		if err != nil {
+		if err := eachRow(br, scanAllocation, func(a profit.Allocation) { run.seenSnapshot[*a.SnapshotID] = true }); err != nil {
 			return err
 		}
-		var id int64
-		if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { awaiting[id] = true; return nil }); err != nil {
+		awaiting := map[int64]bool{}
+		if err := eachRow(br, scanID, func(id int64) { awaiting[id] = true }); err != nil {
 			return err
 		}
+		ratios := map[int64]*profit.Ratio{}
 		if err := eachRow(br, scanRatio, func(r profit.Ratio) { ratios[r.PortfolioID] = &r }); err != nil {
 			return err
 		}
-		return br.Close()
-	}()
+		for _, p := range portfolios {
+			run.ledgers[p.ID] = ledger(p, ratios[p.ID], awaiting[p.ID])
+		}
+		return nil
+	})
 	if err != nil {
-		return err
+		return navRun{}, fmt.Errorf("store: reading a run of %d NAV profits: %w", len(ins), err)
 	}
+	return run, nil
+}
 
-	type pending struct {
-		a       profit.Allocation
-		eventID string
-	}
-	var news []pending
+// fresh is the run's profits not allocated before nor earlier in the run
+// (as allocations still to be folded) and their event ids.
+func (r navRun) fresh(ins []profit.NewProfit) ([]profit.Allocation, []string, error) {
+	var news []profit.Allocation
+	var eventIDs []string
+	seenEvent := map[string]bool{}
 	for _, in := range ins {
-		if seenSnapshot[*in.SnapshotID] || seenEvent[in.SourceEventID] {
+		if r.seenSnapshot[*in.SnapshotID] || seenEvent[in.SourceEventID] {
 			continue
 		}
-		p := portfolios[in.PortfolioID]
-		if p == nil {
-			return fmt.Errorf("store: portfolio %d not locked", in.PortfolioID)
+		if _, ok := r.ledgers[in.PortfolioID]; !ok {
+			return nil, nil, fmt.Errorf("store: portfolio %d not locked", in.PortfolioID)
 		}
-		ratio := ratios[p.ID]
-		o := profit.Decide(in.Amount, p.LossCarryforward, ratio, awaiting[p.ID])
-		a := profit.Allocation{PortfolioID: p.ID, Source: in.Source, SnapshotID: in.SnapshotID, PeriodEnd: in.PeriodEnd.UTC(),
-			ProfitAmount: in.Amount, UserID: in.UserID, TeamID: in.TeamID}
-		applyOutcome(&a, o, ratio)
-		p.LossCarryforward = o.LossCarryforwardAfter
-		if p.LastPeriodEnd == nil || a.PeriodEnd.After(*p.LastPeriodEnd) {
-			end := a.PeriodEnd
-			p.LastPeriodEnd = &end
-		}
-		if a.Status == profit.StatusAwaitingRatio {
-			awaiting[p.ID] = true
-		}
-		seenSnapshot[*in.SnapshotID], seenEvent[in.SourceEventID] = true, true
-		news = append(news, pending{a, in.SourceEventID})
+		a := profit.NewAllocation(in) // a NAV profit is never refused (profit.Admit)
+		r.seenSnapshot[*in.SnapshotID], seenEvent[in.SourceEventID] = true, true
+		news, eventIDs = append(news, a), append(eventIDs, in.SourceEventID)
 	}
-	if len(news) == 0 {
-		return nil
-	}
+	return news, eventIDs, nil
+}
 
-	n := len(news)
-	var (
-		pids, snaps, userIDs, teamIDs  = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		ratioIDs                       = make([]*int64, n)
-		ratioVersions                  = make([]*int32, n)
-		events, statuses               = make([]string, n), make([]string, n)
-		periodEnds                     = make([]time.Time, n)
-		amount, before, after, distrib = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		toTeam, toPlatform, toUser     = make([]string, n), make([]string, n), make([]string, n)
-		touched                        []int64
-		carries                        []string
-		lastEnds                       []time.Time
-	)
-	for i, x := range news {
-		a := x.a
-		pids[i], snaps[i], userIDs[i], teamIDs[i] = a.PortfolioID, *a.SnapshotID, a.UserID, a.TeamID
-		events[i], statuses[i], periodEnds[i] = x.eventID, a.Status, a.PeriodEnd
-		amount[i], before[i], after[i] = a.ProfitAmount.String(), a.LossCarryforwardBefore.String(), a.LossCarryforwardAfter.String()
-		distrib[i], toTeam[i], toPlatform[i], toUser[i] = a.Distributable.String(), a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String()
-		ratioIDs[i] = a.RatioID
+// navColumns are a run's allocations as the columns of unnest.
+type navColumns struct {
+	pids, snaps, userIDs, teamIDs  []int64
+	ratioIDs                       []*int64
+	ratioVersions                  []*int32
+	events, statuses               []string
+	periodEnds                     []time.Time
+	amount, before, after, distrib []string
+	toTeam, toPlatform, toUser     []string
+}
+
+func columnsOf(allocs []profit.Allocation, eventIDs []string) navColumns {
+	var c navColumns
+	for i, a := range allocs {
+		c.pids, c.snaps = append(c.pids, a.PortfolioID), append(c.snaps, *a.SnapshotID)
+		c.userIDs, c.teamIDs = append(c.userIDs, a.UserID), append(c.teamIDs, a.TeamID)
+		c.events, c.statuses, c.periodEnds = append(c.events, eventIDs[i]), append(c.statuses, a.Status), append(c.periodEnds, a.PeriodEnd)
+		c.amount, c.before = append(c.amount, a.ProfitAmount.String()), append(c.before, a.LossCarryforwardBefore.String())
+		c.after, c.distrib = append(c.after, a.LossCarryforwardAfter.String()), append(c.distrib, a.Distributable.String())
+		c.toTeam, c.toPlatform = append(c.toTeam, a.ToTeam.String()), append(c.toPlatform, a.ToPlatform.String())
+		c.toUser, c.ratioIDs = append(c.toUser, a.ToUser.String()), append(c.ratioIDs, a.RatioID)
+		var v *int32
 		if a.RatioVersion != nil {
-			v := int32(*a.RatioVersion)
-			ratioVersions[i] = &v
+			n := int32(*a.RatioVersion)
+			v = &n
 		}
+		c.ratioVersions = append(c.ratioVersions, v)
+	}
+	return c
+}
+
+// writeNAVRun writes a folded run in one round trip (the allocations, in
+// order, and the new state of the portfolios it touched, in id order),
+// then its profit.allocated events.
+func writeNAVRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, eventIDs []string, ledgers map[int64]profit.Ledger) error {
+	c := columnsOf(allocs, eventIDs)
+	var touched []int64
+	for _, a := range allocs {
 		if !slices.Contains(touched, a.PortfolioID) {
 			touched = append(touched, a.PortfolioID)
 		}
 	}
 	slices.Sort(touched)
+	var carries []string
+	var lastEnds []time.Time
 	for _, id := range touched {
-		p := portfolios[id]
-		carries, lastEnds = append(carries, p.LossCarryforward.String()), append(lastEnds, *p.LastPeriodEnd)
+		l := ledgers[id]
+		carries, lastEnds = append(carries, l.LossCarryforward.String()), append(lastEnds, *l.LastPeriodEnd)
 	}
-	b = &pgx.Batch{}
+	b := &pgx.Batch{}
 	b.Queue(`
 		INSERT INTO allocations (portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount,
 			loss_carryforward_before, loss_carryforward_after, distributable, ratio_id, ratio_version,
@@ -166,16 +188,14 @@ func (s *Store) RecordNAVProfits(ctx context.Context, tx pgx.Tx, ins []profit.Ne
 		       WITH ORDINALITY AS v(pid, snap, ev, pe, amount, before, after, distrib, rid, rver, team, platform, usr, uid, tid, status, n)
 		 ORDER BY v.n
 		RETURNING id, snapshot_id`,
-		pids, snaps, events, periodEnds, amount, before, after, distrib, ratioIDs, ratioVersions, toTeam, toPlatform, toUser,
-		userIDs, teamIDs, statuses)
+		c.pids, c.snaps, c.events, c.periodEnds, c.amount, c.before, c.after, c.distrib, c.ratioIDs, c.ratioVersions,
+		c.toTeam, c.toPlatform, c.toUser, c.userIDs, c.teamIDs, c.statuses)
 	b.Queue(`UPDATE portfolios p SET loss_carryforward = v.carry::numeric,
 		    last_period_end = GREATEST(p.last_period_end, v.last_end), updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS v(id, carry, last_end) WHERE p.portfolio_id = v.id`,
 		touched, carries, lastEnds)
 	allocationID := map[int64]int64{} // snapshot → allocation id
-	err = func() error {
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
+	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
 			return err
@@ -184,29 +204,31 @@ func (s *Store) RecordNAVProfits(ctx context.Context, tx pgx.Tx, ins []profit.Ne
 		if _, err := pgx.ForEachRow(rows, []any{&id, &snap}, func() error { allocationID[snap] = id; return nil }); err != nil {
 			return err
 		}
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		return br.Close()
-	}()
-	if err != nil {
+		_, err = br.Exec()
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: writing a run of %d allocations: %w", len(allocs), err)
 	}
-	var out []outbox.Event
-	for _, x := range news {
-		x.a.ID = allocationID[*x.a.SnapshotID]
-		if x.a.ID == 0 {
-			return fmt.Errorf("store: allocation of snapshot %d not returned", *x.a.SnapshotID)
+	return publishRun(ctx, tx, allocs, allocationID)
+}
+
+// publishRun adds the profit.allocated events of a run's allocated rows to
+// the outbox, in order.
+func publishRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, allocationID map[int64]int64) error {
+	var events []profit.Event
+	for _, a := range allocs {
+		a.ID = allocationID[*a.SnapshotID]
+		if a.ID == 0 {
+			return fmt.Errorf("store: allocation of snapshot %d not returned", *a.SnapshotID)
 		}
-		e, ok, err := allocatedEvent(x.a)
+		e, err := profit.AllocatedEvents(a)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: allocation %d: %w", a.ID, err)
 		}
-		if ok {
-			out = append(out, e)
-		}
+		events = append(events, e...)
 	}
-	return outbox.AddAll(ctx, tx, out...)
+	return addEvents(ctx, tx, events)
 }
 
 // eachRow reads the rows of a batch's next query with scan.
@@ -224,4 +246,25 @@ func eachRow[T any](br pgx.BatchResults, scan func(pgx.Row) (T, error), fn func(
 		fn(v)
 	}
 	return rows.Err()
+}
+
+func scanID(row pgx.Row) (int64, error) {
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+// sendBatch sends b in tx, reads its results with read and closes it.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if err := read(br); err != nil {
+		return err
+	}
+	return br.Close()
+}
+
+// ledger is the allocation state of p as the rule reads it.
+func ledger(p profit.Portfolio, ratio *profit.Ratio, awaiting bool) profit.Ledger {
+	return profit.Ledger{LossCarryforward: p.LossCarryforward, LastPeriodEnd: p.LastPeriodEnd, Ratio: ratio, Awaiting: awaiting}
 }

@@ -1,8 +1,11 @@
 // Package store is the profit service's PostgreSQL adapter: it implements
-// profit.Store with pgx, keeps the read model of portfolios, records
-// profits (RecordProfit, the one code path of NAV and manual profits),
+// profit.Store (and, bound to a transaction, profit.EventStore) with pgx,
+// keeps the read model of portfolios, records profits (RecordProfit, the
+// one code path of NAV and manual profits; RecordNAVProfits for a run),
 // writes the service's events to the transactional outbox, and embeds the
-// service's migrations.
+// service's migrations. It makes no money decision: it locks and reads a
+// portfolio's ledger, calls the domain (profit.Fold, profit.FoldRun,
+// profit.Admit, profit.AllocatedEvents) and writes what it returns.
 package store
 
 import (
@@ -13,7 +16,6 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -72,8 +74,27 @@ func parseDecimal(s string) (decimal.Decimal, error) { return money.ParseNumeric
 // --- read model ------------------------------------------------------------
 
 // Owners are what the portfolio events say about a portfolio's owners.
-type Owners struct {
-	PortfolioID, UserID, TeamID int64
+type Owners = profit.Owners
+
+// InTx is the store bound to tx, the inbox's transaction: the
+// profit.EventStore the consumer (profit.Consumer) works through.
+func (s *Store) InTx(tx pgx.Tx) profit.EventStore { return txStore{s: s, tx: tx} }
+
+type txStore struct {
+	s  *Store
+	tx pgx.Tx
+}
+
+func (t txStore) ApplyOwners(ctx context.Context, o profit.Owners) error {
+	return t.s.ApplyPortfolio(ctx, t.tx, o)
+}
+
+func (t txStore) RecordProfit(ctx context.Context, in profit.NewProfit) (profit.Allocation, error) {
+	return t.s.RecordProfit(ctx, t.tx, in)
+}
+
+func (t txStore) RecordNAVProfits(ctx context.Context, ins []profit.NewProfit) error {
+	return t.s.RecordNAVProfits(ctx, t.tx, ins)
 }
 
 // ApplyPortfolio records a portfolio.created or portfolio.updated event in
@@ -85,7 +106,10 @@ func (s *Store) ApplyPortfolio(ctx context.Context, tx pgx.Tx, o Owners) error {
 		ON CONFLICT (portfolio_id) DO UPDATE
 		   SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id, updated_at = now()`,
 		o.PortfolioID, o.UserID, o.TeamID)
-	return err
+	if err != nil {
+		return fmt.Errorf("store: applying the owners of portfolio %d: %w", o.PortfolioID, err)
+	}
+	return nil
 }
 
 const portfolioColumns = `portfolio_id, user_id, team_id, loss_carryforward::text, last_period_end`
@@ -98,14 +122,16 @@ func scanPortfolio(row pgx.Row) (profit.Portfolio, error) {
 		return p, profit.ErrPortfolioNotFound
 	}
 	if err != nil {
-		return p, err
+		return p, fmt.Errorf("store: reading a portfolio: %w", err)
 	}
 	if p.LastPeriodEnd != nil {
 		t := p.LastPeriodEnd.UTC()
 		p.LastPeriodEnd = &t
 	}
-	p.LossCarryforward, err = parseDecimal(carry)
-	return p, err
+	if p.LossCarryforward, err = parseDecimal(carry); err != nil {
+		return p, fmt.Errorf("store: portfolio %d: loss_carryforward: %w", p.ID, err)
+	}
+	return p, nil
 }
 
 // Portfolio implements profit.Store.
@@ -132,17 +158,18 @@ func scanRatio(row pgx.Row) (profit.Ratio, error) {
 		return r, profit.ErrRatioNotFound
 	}
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("store: reading a ratio: %w", err)
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
-	if r.ToTeam, err = parseDecimal(team); err != nil {
-		return r, err
+	for _, f := range []struct {
+		dst *decimal.Decimal
+		s   string
+	}{{&r.ToTeam, team}, {&r.ToPlatform, platform}, {&r.ToUser, user}} {
+		if *f.dst, err = parseDecimal(f.s); err != nil {
+			return r, fmt.Errorf("store: ratio %d: %w", r.ID, err)
+		}
 	}
-	if r.ToPlatform, err = parseDecimal(platform); err != nil {
-		return r, err
-	}
-	r.ToUser, err = parseDecimal(user)
-	return r, err
+	return r, nil
 }
 
 func currentRatio(ctx context.Context, q querier, portfolioID int64) (profit.Ratio, error) {
@@ -168,14 +195,7 @@ func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy i
 		if err != nil {
 			return err
 		}
-		env, err := eventbus.NewEnvelope(EventSource, eventbus.TypeProfitRatioChanged, subject(r.PortfolioID), ratioChangedData{
-			PortfolioID: r.PortfolioID, RatioID: r.ID, Version: r.Version,
-			ToTeam: money.Ratio{Decimal: r.ToTeam}, ToPlatform: money.Ratio{Decimal: r.ToPlatform}, ToUser: money.Ratio{Decimal: r.ToUser},
-		})
-		if err != nil {
-			return err
-		}
-		if err := outbox.Add(ctx, tx, eventbus.TopicProfit, key(r.PortfolioID), env); err != nil {
+		if err := addEvents(ctx, tx, profit.RatioChangedEvents(r)); err != nil {
 			return err
 		}
 		if err := allocateAwaiting(ctx, tx, p, r); err != nil {
@@ -184,7 +204,10 @@ func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy i
 		out = r
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return profit.Ratio{}, fmt.Errorf("store: creating a ratio of portfolio %d: %w", in.PortfolioID, err)
+	}
+	return out, nil
 }
 
 // allocateAwaiting applies r to the portfolio's waiting profits in order.
@@ -192,16 +215,18 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r prof
 	rows, err := tx.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a
 		WHERE a.portfolio_id = $1 AND a.status = 'awaiting_ratio' ORDER BY a.period_end, a.id`, p.ID)
 	if err != nil {
-		return err
+		return fmt.Errorf("store: reading the waiting profits: %w", err)
 	}
 	waiting, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Allocation, error) { return scanAllocation(r) })
-	if err != nil || len(waiting) == 0 {
-		return err
+	if err != nil {
+		return fmt.Errorf("store: reading the waiting profits: %w", err)
 	}
-	carry := p.LossCarryforward
-	for _, a := range waiting {
-		o := profit.Allocate(a.ProfitAmount, carry, &r)
-		applyOutcome(&a, o, &r)
+	if len(waiting) == 0 {
+		return nil
+	}
+	// The new ratio releases every waiting profit: nothing waits any more.
+	released, l := profit.Fold(ledger(p, &r, false), waiting)
+	for _, a := range released {
 		if _, err := tx.Exec(ctx, `
 			UPDATE allocations SET status = $2, loss_carryforward_before = $3, loss_carryforward_after = $4,
 			       distributable = $5, to_team_amount = $6, to_platform_amount = $7, to_user_amount = $8,
@@ -209,15 +234,17 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r prof
 			 WHERE id = $1`,
 			a.ID, a.Status, a.LossCarryforwardBefore.String(), a.LossCarryforwardAfter.String(), a.Distributable.String(),
 			a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.RatioID, a.RatioVersion); err != nil {
-			return err
+			return fmt.Errorf("store: allocating waiting profit %d: %w", a.ID, err)
 		}
 		if err := publishAllocated(ctx, tx, a); err != nil {
 			return err
 		}
-		carry = o.LossCarryforwardAfter
 	}
-	_, err = tx.Exec(ctx, `UPDATE portfolios SET loss_carryforward = $2, updated_at = now() WHERE portfolio_id = $1`, p.ID, carry.String())
-	return err
+	if _, err := tx.Exec(ctx, `UPDATE portfolios SET loss_carryforward = $2, updated_at = now() WHERE portfolio_id = $1`,
+		p.ID, l.LossCarryforward.String()); err != nil {
+		return fmt.Errorf("store: updating portfolio %d: %w", p.ID, err)
+	}
+	return nil
 }
 
 // ListRatios implements profit.Store: newest first (by id, so by version
@@ -229,16 +256,19 @@ func (s *Store) ListRatios(ctx context.Context, f profit.RatioFilter, p profit.P
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM ratios`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: counting ratios: %w", err)
 	}
 	args = append(args, p.Limit, p.Offset)
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM ratios%s ORDER BY id DESC LIMIT $%d OFFSET $%d`,
 		ratioColumns, cond, len(args)-1, len(args)), args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: listing ratios: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Ratio, error) { return scanRatio(r) })
-	return out, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: listing ratios: %w", err)
+	}
+	return out, total, nil
 }
 
 // CurrentRatio implements profit.Store.
@@ -262,28 +292,16 @@ func scanAllocation(row pgx.Row) (profit.Allocation, error) {
 		return a, profit.ErrAllocationNotFound
 	}
 	if err != nil {
-		return a, err
+		return a, fmt.Errorf("store: reading an allocation: %w", err)
 	}
 	a.PeriodEnd, a.CreatedAt = a.PeriodEnd.UTC(), a.CreatedAt.UTC()
 	for i, dst := range []*decimal.Decimal{&a.ProfitAmount, &a.LossCarryforwardBefore, &a.LossCarryforwardAfter,
 		&a.Distributable, &a.ToTeam, &a.ToPlatform, &a.ToUser} {
 		if *dst, err = parseDecimal(amounts[i]); err != nil {
-			return a, err
+			return a, fmt.Errorf("store: allocation %d: %w", a.ID, err)
 		}
 	}
 	return a, nil
-}
-
-// applyOutcome copies what the rule made of a profit into its allocation.
-func applyOutcome(a *profit.Allocation, o profit.Outcome, r *profit.Ratio) {
-	a.Status = o.Status
-	a.LossCarryforwardBefore, a.LossCarryforwardAfter = o.LossCarryforwardBefore, o.LossCarryforwardAfter
-	a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser = o.Distributable, o.ToTeam, o.ToPlatform, o.ToUser
-	a.RatioID, a.RatioVersion = nil, nil
-	if o.Status != profit.StatusAwaitingRatio && r != nil {
-		id, v := r.ID, r.Version
-		a.RatioID, a.RatioVersion = &id, &v
-	}
 }
 
 // RecordManualProfit implements profit.Store: the operation of an
@@ -296,7 +314,10 @@ func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (pr
 		out = a
 		return err
 	})
-	return out, err
+	if err != nil {
+		return profit.Allocation{}, fmt.Errorf("store: recording a manual profit of portfolio %d: %w", in.PortfolioID, err)
+	}
+	return out, nil
 }
 
 // RecordProfit records one profit in tx and applies the allocation rule to
@@ -309,31 +330,45 @@ func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (pr
 //     manual profit for an unknown portfolio is ErrPortfolioNotFound.
 //  2. A profit already recorded (same source event id or same snapshot) is
 //     not recorded again: its allocation is returned unchanged.
-//  3. Period order: a manual profit whose period_end is earlier than the
-//     portfolio's latest recorded period_end is refused
-//     (ErrPeriodOutOfOrder), since the carry-forward has already moved past
-//     it. A NAV profit is a fact already recorded by the portfolio service
-//     and is never refused: if one arrives after a later-dated manual
-//     profit, it is applied on arrival, to the carry-forward as it stands.
-//  4. profit.Decide: the profit waits (awaiting_ratio, carry-forward
-//     untouched) while the portfolio has no ratio or an earlier profit
-//     still waits; otherwise profit.Allocate applies with the current
-//     ratio and the stored carry-forward, whose new value is stored.
+//  3. profit.Admit: a manual profit out of period order is refused
+//     (ErrPeriodOutOfOrder); a NAV profit never is.
+//  4. profit.Fold decides the allocation from the portfolio's ledger (its
+//     carry-forward, current ratio and whether a profit waits); the
+//     allocation and the ledger's new carry-forward and last period_end are
+//     stored.
 //  5. An allocated profit (distributable > 0) adds exactly one
 //     profit.allocated event to the outbox, keyed by the portfolio id.
 func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.Allocation, error) {
 	if in.Source == profit.SourceNAV {
-		if in.SnapshotID == nil || in.SourceEventID == "" || in.UserID <= 0 || in.TeamID <= 0 {
-			return profit.Allocation{}, errors.New("store: a NAV profit needs a snapshot id, an event id and its owners")
+		if err := profit.CheckNAV(in); err != nil {
+			return profit.Allocation{}, fmt.Errorf("store: %w", err)
 		}
 	}
-	// One round trip: lock the portfolio (registering it first for a NAV
-	// profit), then read under the lock what the decision needs. The
-	// statements run in this order, so the reads see everything committed
-	// before the lock was granted: a concurrent copy of the same NAV profit
-	// has either committed (and is found) or not started.
+	p, l, prior, err := readForProfit(ctx, tx, in)
+	if err != nil {
+		return profit.Allocation{}, err
+	}
+	if prior != nil {
+		return *prior, nil
+	}
+	a, err := profit.Admit(p, in)
+	if err != nil {
+		return profit.Allocation{}, err
+	}
+	folded, l := profit.Fold(l, []profit.Allocation{a})
+	return writeProfit(ctx, tx, folded[0], in.SourceEventID, l)
+}
+
+// readForProfit locks the portfolio of in (registering it first for a NAV
+// profit) and reads under the lock, in one round trip, its ledger and, for
+// a NAV profit, the allocation of the same event or snapshot if there is
+// one. The statements run in this order, so the reads see everything
+// committed before the lock was granted: a concurrent copy of the same NAV
+// profit has either committed (and is found) or not started.
+func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.Portfolio, profit.Ledger, *profit.Allocation, error) {
+	nav := in.Source == profit.SourceNAV
 	b := &pgx.Batch{}
-	if in.Source == profit.SourceNAV {
+	if nav {
 		b.Queue(`INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
 			ON CONFLICT (portfolio_id) DO NOTHING`, in.PortfolioID, in.UserID, in.TeamID)
 		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, in.PortfolioID)
@@ -346,15 +381,12 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version DESC LIMIT 1`, in.PortfolioID)
 	var (
 		p        profit.Portfolio
-		prior    profit.Allocation
-		priorErr error
+		prior    *profit.Allocation
 		awaiting bool
 		ratio    *profit.Ratio
 	)
-	err := func() error {
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
-		if in.Source == profit.SourceNAV {
+	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
+		if nav {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}
@@ -363,10 +395,12 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 		if p, err = scanPortfolio(br.QueryRow()); err != nil {
 			return err
 		}
-		if in.Source == profit.SourceNAV {
-			prior, priorErr = scanAllocation(br.QueryRow())
-			if priorErr != nil && !errors.Is(priorErr, profit.ErrAllocationNotFound) {
-				return priorErr
+		if nav {
+			switch a, err := scanAllocation(br.QueryRow()); {
+			case err == nil:
+				prior = &a
+			case !errors.Is(err, profit.ErrAllocationNotFound):
+				return err
 			}
 		}
 		if err := br.QueryRow().Scan(&awaiting); err != nil {
@@ -378,31 +412,24 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 		case !errors.Is(err, profit.ErrRatioNotFound):
 			return err
 		}
-		return br.Close()
-	}()
+		return nil
+	})
 	if err != nil {
-		return profit.Allocation{}, err
+		return p, profit.Ledger{}, nil, fmt.Errorf("store: reading portfolio %d: %w", in.PortfolioID, err)
 	}
-	if in.Source == profit.SourceNAV && priorErr == nil {
-		return prior, nil
-	}
-	if in.Source == profit.SourceManual {
-		if !profit.InOrder(p.LastPeriodEnd, in.PeriodEnd) {
-			return profit.Allocation{}, profit.ErrPeriodOutOfOrder
-		}
-		in.UserID, in.TeamID = p.UserID, p.TeamID
-	}
-	o := profit.Decide(in.Amount, p.LossCarryforward, ratio, awaiting)
+	return p, ledger(p, ratio, awaiting), prior, nil
+}
 
-	a := profit.Allocation{PortfolioID: p.ID, Source: in.Source, SnapshotID: in.SnapshotID, PeriodEnd: in.PeriodEnd.UTC(),
-		ProfitAmount: in.Amount, UserID: in.UserID, TeamID: in.TeamID}
-	applyOutcome(&a, o, ratio)
+// writeProfit inserts a folded allocation and stores the portfolio's new
+// ledger in one round trip, then adds its profit.allocated event (if it
+// distributes) to the outbox.
+func writeProfit(ctx context.Context, tx pgx.Tx, a profit.Allocation, sourceEventID string, l profit.Ledger) (profit.Allocation, error) {
+	pid := a.PortfolioID
 	var eventID *string
-	if in.SourceEventID != "" {
-		eventID = &in.SourceEventID
+	if sourceEventID != "" {
+		eventID = &sourceEventID
 	}
-	// The allocation and the portfolio's new state: one round trip.
-	b = &pgx.Batch{}
+	b := &pgx.Batch{}
 	b.Queue(`
 		WITH a AS (
 			INSERT INTO allocations (portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount,
@@ -417,21 +444,17 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status)
 	b.Queue(`UPDATE portfolios
 		SET loss_carryforward = $2, last_period_end = GREATEST(last_period_end, $3), updated_at = now()
-		WHERE portfolio_id = $1`, p.ID, o.LossCarryforwardAfter.String(), a.PeriodEnd)
-	err = func() error {
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
+		WHERE portfolio_id = $1`, a.PortfolioID, l.LossCarryforward.String(), *l.LastPeriodEnd)
+	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		var err error
 		if a, err = scanAllocation(br.QueryRow()); err != nil {
 			return err
 		}
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		return br.Close()
-	}()
+		_, err = br.Exec()
+		return err
+	})
 	if err != nil {
-		return profit.Allocation{}, err
+		return profit.Allocation{}, fmt.Errorf("store: writing an allocation of portfolio %d: %w", pid, err)
 	}
 	if err := publishAllocated(ctx, tx, a); err != nil {
 		return profit.Allocation{}, err
@@ -471,16 +494,19 @@ func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, 
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM allocations a`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: counting allocations: %w", err)
 	}
 	limit, offset := arg(p.Limit), arg(p.Offset)
 	rows, err := s.pool.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a`+cond+
 		` ORDER BY a.period_end DESC, a.id DESC LIMIT `+limit+` OFFSET `+offset, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("store: listing allocations: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Allocation, error) { return scanAllocation(r) })
-	return out, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: listing allocations: %w", err)
+	}
+	return out, total, nil
 }
 
 // Allocation implements profit.Store.
@@ -495,62 +521,38 @@ func subject(portfolioID int64) string { return "portfolio/" + strconv.FormatInt
 // key is the Kafka key of the profit topic: the portfolio id.
 func key(portfolioID int64) string { return strconv.FormatInt(portfolioID, 10) }
 
-// ratioChangedData is the data of profit.ratio_changed.
-type ratioChangedData struct {
-	PortfolioID int64       `json:"portfolio_id"`
-	RatioID     int64       `json:"ratio_id"`
-	Version     int         `json:"version"`
-	ToTeam      money.Ratio `json:"to_team"`
-	ToPlatform  money.Ratio `json:"to_platform"`
-	ToUser      money.Ratio `json:"to_user"`
+// addEvents writes events to the outbox in tx, in order.
+func addEvents(ctx context.Context, tx pgx.Tx, events []profit.Event) error {
+	out, err := outboxEvents(events)
+	if err != nil {
+		return err
+	}
+	if len(out) == 1 {
+		return outbox.Add(ctx, tx, out[0].Topic, out[0].Key, out[0].Envelope)
+	}
+	return outbox.AddAll(ctx, tx, out...)
 }
 
-// AllocatedData is the data of profit.allocated.
-type AllocatedData struct {
-	AllocationID     int64        `json:"allocation_id"`
-	PortfolioID      int64        `json:"portfolio_id"`
-	Source           string       `json:"source"`
-	SnapshotID       *int64       `json:"snapshot_id"`
-	PeriodEnd        time.Time    `json:"period_end"`
-	ProfitAmount     money.Amount `json:"profit_amount"`
-	Distributable    money.Amount `json:"distributable"`
-	ToTeamAmount     money.Amount `json:"to_team_amount"`
-	ToPlatformAmount money.Amount `json:"to_platform_amount"`
-	ToUserAmount     money.Amount `json:"to_user_amount"`
-	UserID           int64        `json:"user_id"`
-	TeamID           int64        `json:"team_id"`
-	RatioID          int64        `json:"ratio_id"`
-	RatioVersion     int          `json:"ratio_version"`
+// outboxEvents are events as the outbox takes them: each in its envelope,
+// on profit.events, keyed by its portfolio id.
+func outboxEvents(events []profit.Event) ([]outbox.Event, error) {
+	var out []outbox.Event
+	for _, e := range events {
+		env, err := eventbus.NewEnvelope(EventSource, e.Type, subject(e.PortfolioID), e.Data)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s event: %w", e.Type, err)
+		}
+		out = append(out, outbox.Event{Topic: eventbus.TopicProfit, Key: key(e.PortfolioID), Envelope: env})
+	}
+	return out, nil
 }
 
 // publishAllocated adds the profit.allocated event of an allocated row to
 // the outbox; rows with another status publish nothing.
 func publishAllocated(ctx context.Context, tx pgx.Tx, a profit.Allocation) error {
-	e, ok, err := allocatedEvent(a)
-	if err != nil || !ok {
-		return err
-	}
-	return outbox.Add(ctx, tx, e.Topic, e.Key, e.Envelope)
-}
-
-// allocatedEvent is the profit.allocated event of a; ok is false for an
-// allocation that distributes nothing (or waits for a ratio).
-func allocatedEvent(a profit.Allocation) (e outbox.Event, ok bool, err error) {
-	if a.Status != profit.StatusAllocated {
-		return e, false, nil
-	}
-	if a.RatioID == nil || a.RatioVersion == nil {
-		return e, false, errors.New("store: an allocated row without its ratio")
-	}
-	env, err := eventbus.NewEnvelope(EventSource, eventbus.TypeProfitAllocated, subject(a.PortfolioID), AllocatedData{
-		AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
-		PeriodEnd:    a.PeriodEnd.UTC(),
-		ProfitAmount: money.NewAmount(a.ProfitAmount), Distributable: money.NewAmount(a.Distributable),
-		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
-		UserID: a.UserID, TeamID: a.TeamID, RatioID: *a.RatioID, RatioVersion: *a.RatioVersion,
-	})
+	events, err := profit.AllocatedEvents(a)
 	if err != nil {
-		return e, false, err
+		return fmt.Errorf("store: allocation %d: %w", a.ID, err)
 	}
-	return outbox.Event{Topic: eventbus.TopicProfit, Key: key(a.PortfolioID), Envelope: env}, true, nil
+	return addEvents(ctx, tx, events)
 }

@@ -3,8 +3,10 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,7 +145,7 @@ func TestRecordProfitTwiceAllocatesOnce(t *testing.T) {
 			t.Errorf("payload does not match the schema: %v\n%s", err, o.Payload)
 		}
 		var env struct {
-			Data store.AllocatedData `json:"data"`
+			Data profit.AllocatedData `json:"data"`
 		}
 		if err := json.Unmarshal(o.Payload, &env); err != nil {
 			t.Fatal(err)
@@ -218,7 +220,7 @@ func TestOneEventPerAllocatedRow(t *testing.T) {
 			ratioEvents++
 		case eventbus.TypeProfitAllocated:
 			var env struct {
-				Data store.AllocatedData `json:"data"`
+				Data profit.AllocatedData `json:"data"`
 			}
 			_ = json.Unmarshal(o.Payload, &env)
 			seen[env.Data.AllocationID]++
@@ -231,5 +233,26 @@ func TestOneEventPerAllocatedRow(t *testing.T) {
 		if n != 1 || !allocatedIDs[id] {
 			t.Errorf("allocation %d: %d events (allocated row: %v)", id, n, allocatedIDs[id])
 		}
+	}
+}
+
+// TestErrorsKeepTheirSentinels: the store's errors say where they come
+// from and still match the domain's sentinels.
+func TestErrorsKeepTheirSentinels(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	_, err := st.RecordManualProfit(ctx, profit.NewProfit{PortfolioID: 404, Source: profit.SourceManual,
+		PeriodEnd: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Amount: dec("1")})
+	if !errors.Is(err, profit.ErrPortfolioNotFound) || !strings.HasPrefix(err.Error(), "store: ") {
+		t.Fatalf("manual profit of an unknown portfolio: %v", err)
+	}
+	if _, err := st.CreateRatio(ctx, profit.NewRatio{PortfolioID: 404, ToTeam: dec("1"), ToPlatform: dec("0"), ToUser: dec("0")}, 1); !errors.Is(err, profit.ErrPortfolioNotFound) {
+		t.Fatalf("ratio of an unknown portfolio: %v", err)
+	}
+	if _, err := st.CurrentRatio(ctx, 404); !errors.Is(err, profit.ErrRatioNotFound) {
+		t.Fatalf("current ratio of an unknown portfolio: %v", err)
+	}
+	if _, err := st.Allocation(ctx, 404); !errors.Is(err, profit.ErrAllocationNotFound) {
+		t.Fatalf("unknown allocation: %v", err)
 	}
 }

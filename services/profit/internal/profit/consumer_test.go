@@ -1,0 +1,57 @@
+package profit
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// fakeEventStore records what the consumer asks of it.
+type fakeEventStore struct {
+	owners []Owners
+	one    []NewProfit
+	runs   [][]NewProfit
+}
+
+func (f *fakeEventStore) ApplyOwners(_ context.Context, o Owners) error {
+	f.owners = append(f.owners, o)
+	return nil
+}
+
+func (f *fakeEventStore) RecordProfit(_ context.Context, in NewProfit) (Allocation, error) {
+	f.one = append(f.one, in)
+	return NewAllocation(in), nil
+}
+
+func (f *fakeEventStore) RecordNAVProfits(_ context.Context, ins []NewProfit) error {
+	f.runs = append(f.runs, ins)
+	return nil
+}
+
+func TestConsumer(t *testing.T) {
+	ctx := context.Background()
+	c := NewConsumer()
+	st := &fakeEventStore{}
+	snap := int64(9)
+	nav := NewProfit{PortfolioID: 1, Source: SourceNAV, SnapshotID: &snap, SourceEventID: "e", PeriodEnd: day(1), Amount: dec("5"), UserID: 7, TeamID: 3}
+	if err := c.ApplyOwners(ctx, st, Owners{PortfolioID: 1, UserID: 7, TeamID: 3}); err != nil || len(st.owners) != 1 {
+		t.Fatalf("owners: %v, %+v", err, st.owners)
+	}
+	if _, err := c.RecordNAVProfit(ctx, st, nav); err != nil || len(st.one) != 1 {
+		t.Fatalf("one profit: %v, %+v", err, st.one)
+	}
+	if err := c.RecordNAVProfits(ctx, st, nil); err != nil || len(st.runs) != 0 {
+		t.Fatalf("an empty run reaches the store: %v, %+v", err, st.runs)
+	}
+	if err := c.RecordNAVProfits(ctx, st, []NewProfit{nav, nav}); err != nil || len(st.runs) != 1 || len(st.runs[0]) != 2 {
+		t.Fatalf("a run: %v, %+v", err, st.runs)
+	}
+	incomplete := nav
+	incomplete.UserID = 0
+	if _, err := c.RecordNAVProfit(ctx, st, incomplete); !errors.Is(err, ErrIncompleteNAVProfit) || len(st.one) != 1 {
+		t.Fatalf("an incomplete NAV profit: %v (store called %d times)", err, len(st.one))
+	}
+	if err := c.RecordNAVProfits(ctx, st, []NewProfit{nav, incomplete}); !errors.Is(err, ErrIncompleteNAVProfit) || len(st.runs) != 1 {
+		t.Fatalf("a run with an incomplete NAV profit: %v (store called %d times)", err, len(st.runs))
+	}
+}
