@@ -64,7 +64,8 @@ func (b *Backend) check(needBrokers bool) error {
 }
 
 // BackendConfig is the whole configuration of a service that needs nothing
-// beyond Config and Backend.
+// beyond Config and Backend (profit, withdrawal, stats); a service that
+// reads more embeds it (portfolio: AUTH_URL) and loads it with LoadBackend.
 type BackendConfig struct {
 	Config
 	Backend
