@@ -26,9 +26,15 @@ type Backend struct {
 	JWTAudience  string   `env:"JWT_AUDIENCE" envDefault:"fund-api"`
 }
 
+// Database returns DATABASE_URL.
+func (b Backend) Database() string { return b.DatabaseURL }
+
 // Check cleans the broker list (a trailing or doubled comma leaves empty
 // entries) and fails fast on a configuration the service must not run with.
-func (b *Backend) Check() error {
+func (b *Backend) Check() error { return b.check(true) }
+
+// check is Check; without needBrokers an empty KAFKA_BROKERS is accepted.
+func (b *Backend) check(needBrokers bool) error {
 	var brokers []string
 	for _, s := range b.KafkaBrokers {
 		if s = strings.TrimSpace(s); s != "" {
@@ -40,7 +46,7 @@ func (b *Backend) Check() error {
 	if b.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL is required"))
 	}
-	if len(b.KafkaBrokers) == 0 {
+	if needBrokers && len(b.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is required"))
 	}
 	for _, s := range b.KafkaBrokers {
@@ -58,7 +64,8 @@ func (b *Backend) Check() error {
 }
 
 // BackendConfig is the whole configuration of a service that needs nothing
-// beyond Config and Backend.
+// beyond Config and Backend (profit, withdrawal, stats); a service that
+// reads more embeds it (portfolio: AUTH_URL) and loads it with LoadBackend.
 type BackendConfig struct {
 	Config
 	Backend
@@ -67,9 +74,57 @@ type BackendConfig struct {
 // LoadBackendConfig reads a BackendConfig from the environment, with
 // defaultAddr as the listen address unless HTTP_ADDR is set, and checks it.
 func LoadBackendConfig(defaultAddr string) (BackendConfig, error) {
-	cfg := BackendConfig{Config: Config{HTTPAddr: defaultAddr}}
+	return LoadBackend[BackendConfig](defaultAddr, false)
+}
+
+// backendConfigPtr is *C for a struct C that embeds BackendConfig.
+type backendConfigPtr[C any] interface {
+	*C
+	backend() *BackendConfig
+}
+
+func (c *BackendConfig) backend() *BackendConfig { return c }
+
+// Extension is implemented by a configuration that embeds BackendConfig
+// and reads variables of its own: LoadBackend checks those with
+// CheckExtension after BackendConfig's own checks.
+type Extension interface {
+	CheckExtension() error
+}
+
+// BackendOption changes what LoadBackend requires.
+type BackendOption func(*backendOptions)
+
+type backendOptions struct {
+	migrateWithoutBrokers bool
+}
+
+// MigrateWithoutBrokers lets the service run -migrate-only without
+// KAFKA_BROKERS: its migrations need the database only.
+func MigrateWithoutBrokers() BackendOption {
+	return func(o *backendOptions) { o.migrateWithoutBrokers = true }
+}
+
+// LoadBackend reads a configuration C — BackendConfig, or a struct that
+// embeds it and adds variables of its own (checked by CheckExtension when
+// C implements Extension) — from the environment, with defaultAddr as the
+// listen address unless HTTP_ADDR is set, and checks it. migrateOnly is
+// set when the process only applies migrations (see MigrateWithoutBrokers).
+func LoadBackend[C any, P backendConfigPtr[C]](defaultAddr string, migrateOnly bool, opts ...BackendOption) (C, error) {
+	var o backendOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var cfg C
+	p := P(&cfg)
+	p.backend().HTTPAddr = defaultAddr
 	if err := env.Parse(&cfg); err != nil {
 		return cfg, err
 	}
-	return cfg, errors.Join(cfg.Config.Validate(), cfg.Backend.Check())
+	b := p.backend()
+	errs := []error{b.Config.Validate(), b.Backend.check(!migrateOnly || !o.migrateWithoutBrokers)}
+	if x, ok := any(p).(Extension); ok {
+		errs = append(errs, x.CheckExtension())
+	}
+	return cfg, errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -54,5 +55,49 @@ func TestLoadBackendConfigDefaults(t *testing.T) {
 	}
 	if !slices.Equal(cfg.KafkaBrokers, []string{"k1:9092", "k2:9092"}) {
 		t.Fatalf("brokers = %q", cfg.KafkaBrokers)
+	}
+}
+
+// extended is a configuration that embeds BackendConfig and reads more.
+type extended struct {
+	BackendConfig
+	Extra string `env:"TEST_EXTRA" envDefault:"ok"`
+}
+
+func (e extended) CheckExtension() error {
+	if e.Extra != "ok" {
+		return errors.New("TEST_EXTRA must be ok")
+	}
+	return nil
+}
+
+func TestLoadBackendExtended(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://x@127.0.0.1/portfolio")
+	t.Setenv("KAFKA_BROKERS", "k1:9092,")
+	cfg, err := LoadBackend[extended]("127.0.0.1:8082", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != "127.0.0.1:8082" || cfg.Extra != "ok" || !slices.Equal(cfg.KafkaBrokers, []string{"k1:9092"}) ||
+		cfg.Database() != "postgres://x@127.0.0.1/portfolio" || cfg.Process().HTTPAddr != "127.0.0.1:8082" {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+	t.Setenv("TEST_EXTRA", "no")
+	if _, err := LoadBackend[extended]("127.0.0.1:8082", false); err == nil || !strings.Contains(err.Error(), "TEST_EXTRA") {
+		t.Fatalf("err = %v, want TEST_EXTRA refused", err)
+	}
+}
+
+func TestMigrateWithoutBrokers(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://x@127.0.0.1/portfolio")
+	t.Setenv("KAFKA_BROKERS", "")
+	if _, err := LoadBackend[BackendConfig]("127.0.0.1:8082", true); err == nil {
+		t.Fatal("-migrate-only without brokers accepted without MigrateWithoutBrokers")
+	}
+	if _, err := LoadBackend[BackendConfig]("127.0.0.1:8082", true, MigrateWithoutBrokers()); err != nil {
+		t.Fatalf("-migrate-only without brokers: %v", err)
+	}
+	if _, err := LoadBackend[BackendConfig]("127.0.0.1:8082", false, MigrateWithoutBrokers()); err == nil {
+		t.Fatal("serving without brokers accepted")
 	}
 }

@@ -3,6 +3,10 @@
 // shutdown: on SIGTERM or SIGINT readiness turns 503 at once (so load
 // balancers stop sending), after DrainDelay the listener closes, in-flight
 // requests finish (up to ShutdownTimeout), and Run returns.
+//
+// Every service starts through Main (main.go): flags, configuration,
+// -healthcheck, logs, tracing, migrations and then the Server; services
+// configured by BackendConfig (or a struct embedding it) use MainBackend.
 package serve
 
 import (

@@ -53,6 +53,9 @@ func loadConfig() (config, error) {
 	return cfg, cfg.Validate()
 }
 
+// Database returns DATABASE_URL (for serve.Main).
+func (c config) Database() string { return c.DatabaseURL }
+
 // Validate fails fast on a configuration the service must not run with.
 func (c config) Validate() error {
 	var errs []error

@@ -1,6 +1,6 @@
 // Command auth is the auth service: identities, teams and tokens
 // (docs/api.md#auth-service). Configuration comes from the environment; see
-// config.go.
+// config.go and docs/operations.md.
 package main
 
 import (
@@ -13,9 +13,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/observability"
-	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
 	"github.com/fundplatform/platform/services/auth/internal/endpoint"
 	"github.com/fundplatform/platform/services/auth/internal/identity"
@@ -24,61 +25,42 @@ import (
 	"github.com/fundplatform/platform/services/auth/internal/transport"
 )
 
-func main() {
-	healthcheck := flag.Bool("healthcheck", false, "check the running service's /readyz and exit 0 (ready) or 1")
-	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
-	listKeys := flag.Bool("list-keys", false, "list the signing keys recorded in the database (kid, state) and exit")
-	retireKey := flag.String("retire-key", "", "retire this `kid` at once — it leaves the JWKS and its tokens are refused — and exit; the key must have been rotated out")
-	flag.Parse()
+func main() { serve.Main(program()) }
 
-	cfg, err := loadConfig()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "auth: configuration:", err)
-		os.Exit(2)
-	}
-	if *healthcheck {
-		if err := serve.Healthcheck(cfg.HTTPAddr); err != nil {
-			fmt.Fprintln(os.Stderr, "auth: not ready:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if *listKeys || *retireKey != "" {
-		if err := manageKeys(context.Background(), cfg, *listKeys, *retireKey, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "auth:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	log := observability.NewLogger(os.Stdout, "auth", cfg.LogLevel, cfg.LogFormat)
-	slog.SetDefault(log)
-	if err := run(context.Background(), cfg, log, *migrateOnly); err != nil {
-		log.Error("auth stopped", "error", err.Error())
-		os.Exit(1)
+// program is the service as serve.Main runs it: its own flags -list-keys
+// and -retire-key manage the signing keys and exit instead of serving.
+func program() serve.Program[config] {
+	var listKeys bool
+	var retireKey string
+	return serve.Program[config]{
+		Name:       "auth",
+		Load:       func(bool) (config, error) { return loadConfig() },
+		Migrations: store.Migrations(),
+		Start:      start,
+		Commands: []serve.Command[config]{{
+			Register: func(fs *flag.FlagSet) {
+				fs.BoolVar(&listKeys, "list-keys", false, "list the signing keys recorded in the database (kid, state) and exit")
+				fs.StringVar(&retireKey, "retire-key", "", "retire this `kid` at once — it leaves the JWKS and its tokens are refused — and exit; the key must have been rotated out")
+			},
+			Run: func(ctx context.Context, cfg config) (bool, error) {
+				if !listKeys && retireKey == "" {
+					return false, nil
+				}
+				return true, manageKeys(ctx, cfg, listKeys, retireKey, os.Stdout)
+			},
+		}},
 	}
 }
 
-func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
-	shutdownTracing := observability.SetupTracing(ctx, "auth", log)
-	defer func() { _ = shutdownTracing(context.Background()) }()
-
-	pool, err := pg.Connect(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := pg.Migrate(ctx, pool, store.Migrations()); err != nil {
-		return err
-	}
-	if migrateOnly {
-		log.Info("migrations applied; exiting (-migrate-only)")
-		return nil
-	}
+// start wires the service once its database is migrated: the signing key
+// and its publication, the bootstrap admin, store → service → endpoints →
+// transport, and the readiness check.
+func start(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger) (*serve.Server, error) {
 	st := store.New(pool)
 
 	key, err := keys.Load(cfg.SigningKeyFile, cfg.SigningKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if key == nil {
 		// Validate() refuses this in production.
@@ -88,12 +70,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) er
 	signer := keys.NewSigner(key, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
 	publisher, err := keys.NewPublisher(ctx, signer, st, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log.Info("signing key registered", "kid", signer.KID())
 
 	if err := bootstrapAdmin(ctx, cfg, st, log); err != nil {
-		return err
+		return nil, err
 	}
 
 	svc := identity.New(st, signer, identity.Options{RefreshTTL: cfg.RefreshTokenTTL, BcryptCost: cfg.BcryptCost})
@@ -111,7 +93,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) er
 		Logger:   log,
 		Checks:   []serve.Check{{Name: "database", Check: pool.Ping}},
 	}
-	return srv.Run(ctx)
+	return srv, nil
 }
 
 func bootstrapAdmin(ctx context.Context, cfg config, st *store.Store, log *slog.Logger) error {

@@ -58,8 +58,11 @@ func scanUser(row pgx.Row) (identity.User, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return u, identity.ErrUserNotFound
 	}
+	if err != nil {
+		return u, fmt.Errorf("read user: %w", err)
+	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-	return u, err
+	return u, nil
 }
 
 func userByID(ctx context.Context, q querier, id int64) (identity.User, error) {
@@ -76,7 +79,10 @@ func (s *Store) CreateUser(ctx context.Context, email, username, hash, role stri
 	if pg.IsUniqueViolation(err, "users_email_key") {
 		return identity.User{}, identity.ErrEmailTaken
 	}
-	return u, err
+	if err != nil {
+		return identity.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
 }
 
 // BootstrapAdmin implements identity.Store: the advisory lock makes
@@ -85,15 +91,21 @@ func (s *Store) BootstrapAdmin(ctx context.Context, email, username, hash string
 	created := false
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auth.bootstrap'))`); err != nil {
-			return err
+			return fmt.Errorf("lock bootstrap: %w", err)
 		}
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO users (email, username, password_hash, role, created_at, updated_at)
 			SELECT $1, $2, $3, 'admin', $4, $4 WHERE NOT EXISTS (SELECT 1 FROM users)`, email, username, hash, now)
+		if err != nil {
+			return fmt.Errorf("insert admin: %w", err)
+		}
 		created = tag.RowsAffected() == 1
-		return err
+		return nil
 	})
-	return created, err
+	if err != nil {
+		return false, fmt.Errorf("create the first admin: %w", err)
+	}
+	return created, nil
 }
 
 // UserByID implements identity.Store.
@@ -108,7 +120,10 @@ func (s *Store) UserHash(ctx context.Context, id int64) (string, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", identity.ErrUserNotFound
 	}
-	return h, err
+	if err != nil {
+		return "", fmt.Errorf("password hash of user %d: %w", id, err)
+	}
+	return h, nil
 }
 
 // ListUsers implements identity.Store.
@@ -129,16 +144,19 @@ func (s *Store) ListUsers(ctx context.Context, f identity.UserFilter, p identity
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users u`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("count users: %w", err)
 	}
 	args = append(args, p.Limit, p.Offset)
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM users u%s ORDER BY u.id DESC LIMIT $%d OFFSET $%d`,
 		userColumns, cond, len(args)-1, len(args)), args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
 	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity.User, error) { return scanUser(r) })
-	return users, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	return users, total, nil
 }
 
 // UpdateUser implements identity.Store.
@@ -149,14 +167,14 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func
 		// concurrent demotions cannot both see a second admin.
 		var admins int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id FOR UPDATE) a`).Scan(&admins); err != nil {
-			return err
+			return fmt.Errorf("lock active admins: %w", err)
 		}
 		var hash string
 		if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&hash); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return identity.ErrUserNotFound
 			}
-			return err
+			return fmt.Errorf("lock user: %w", err)
 		}
 		u, err := userByID(ctx, tx, id)
 		if err != nil {
@@ -164,21 +182,24 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func
 		}
 		revoke, err := fn(&u, &hash, admins)
 		if err != nil {
-			return err
+			return err // the service's decision (identity's errors)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE users SET username = $2, role = $3, is_active = $4, password_hash = $5, updated_at = $6 WHERE id = $1`,
 			id, u.Username, u.Role, u.IsActive, hash, now); err != nil {
-			return err
+			return fmt.Errorf("write user: %w", err)
 		}
 		if revoke {
 			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, id, now); err != nil {
-				return err
+				return fmt.Errorf("revoke refresh tokens: %w", err)
 			}
 		}
 		out, err = userByID(ctx, tx, id)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return identity.User{}, fmt.Errorf("update user %d: %w", id, err)
+	}
+	return out, nil
 }
 
 // Login implements identity.Store. A transaction-scoped advisory lock on
@@ -188,18 +209,18 @@ func (s *Store) Login(ctx context.Context, email string, since, now time.Time, f
 	var fnErr error
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auth.login:' || $1))`, email); err != nil {
-			return err
+			return fmt.Errorf("lock login attempts: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE email = $1 AND failed_at < $2`, email, since); err != nil {
-			return err
+			return fmt.Errorf("forget old login failures: %w", err)
 		}
 		var st identity.LoginState
 		rows, err := tx.Query(ctx, `SELECT failed_at FROM login_failures WHERE email = $1 AND failed_at >= $2`, email, since)
 		if err != nil {
-			return err
+			return fmt.Errorf("read login failures: %w", err)
 		}
 		if st.Failures, err = pgx.CollectRows(rows, pgx.RowTo[time.Time]); err != nil {
-			return err
+			return fmt.Errorf("read login failures: %w", err)
 		}
 		var id int64
 		err = tx.QueryRow(ctx, `SELECT id, password_hash FROM users WHERE email = $1`, email).Scan(&id, &st.Hash)
@@ -207,7 +228,7 @@ func (s *Store) Login(ctx context.Context, email string, since, now time.Time, f
 		case errors.Is(err, pgx.ErrNoRows):
 			err = nil // no such account: fn still runs, at the same cost
 		case err != nil:
-			return err
+			return fmt.Errorf("read account: %w", err)
 		default:
 			u, err := userByID(ctx, tx, id)
 			if err != nil {
@@ -223,10 +244,13 @@ func (s *Store) Login(ctx context.Context, email string, since, now time.Time, f
 		case identity.LoginSucceeded:
 			_, err = tx.Exec(ctx, `DELETE FROM login_failures WHERE email = $1`, email)
 		}
-		return err
+		if err != nil {
+			return fmt.Errorf("record login outcome: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("login: %w", err)
 	}
 	return fnErr
 }
@@ -235,7 +259,10 @@ func (s *Store) Login(ctx context.Context, email string, since, now time.Time, f
 func (s *Store) CreateRefreshToken(ctx context.Context, t identity.RefreshToken, now time.Time) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		t.Hash, t.UserID, t.FamilyID, t.ExpiresAt, now)
-	return err
+	if err != nil {
+		return fmt.Errorf("create refresh token: %w", err)
+	}
+	return nil
 }
 
 // RotateRefreshToken implements identity.Store. The row lock makes two
@@ -251,7 +278,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, now time.Ti
 			return nil
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("lock refresh token: %w", err)
 		}
 		u, err := userByID(ctx, tx, t.UserID)
 		if err != nil {
@@ -260,22 +287,22 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, now time.Ti
 		decision = decide(t, u)
 		if decision.RevokeFamily {
 			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, t.FamilyID, now); err != nil {
-				return err
+				return fmt.Errorf("revoke token family: %w", err)
 			}
 		}
 		if n := decision.Next; n != nil {
 			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, hash, now); err != nil {
-				return err
+				return fmt.Errorf("mark refresh token used: %w", err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
 				n.Hash, n.UserID, n.FamilyID, n.ExpiresAt, now); err != nil {
-				return err
+				return fmt.Errorf("create next refresh token: %w", err)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("rotate refresh token: %w", err)
 	}
 	return decision.Err
 }
@@ -286,7 +313,10 @@ func (s *Store) RevokeFamilyOf(ctx context.Context, hash []byte, userID int64, n
 		UPDATE refresh_tokens SET revoked_at = $3
 		WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2)`,
 		hash, userID, now)
-	return err
+	if err != nil {
+		return fmt.Errorf("revoke token family of user %d: %w", userID, err)
+	}
+	return nil
 }
 
 const teamColumns = `t.id, t.name, t.description, t.created_at, t.updated_at,
@@ -298,8 +328,11 @@ func scanTeam(row pgx.Row) (identity.Team, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, identity.ErrTeamNotFound
 	}
+	if err != nil {
+		return t, fmt.Errorf("read team: %w", err)
+	}
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-	return t, err
+	return t, nil
 }
 
 func teamByID(ctx context.Context, q querier, id int64) (identity.Team, error) {
@@ -314,7 +347,10 @@ func (s *Store) CreateTeam(ctx context.Context, name, description string, now ti
 	if pg.IsUniqueViolation(err, "teams_name_key") {
 		return identity.Team{}, identity.ErrTeamNameTaken
 	}
-	return t, err
+	if err != nil {
+		return identity.Team{}, fmt.Errorf("create team: %w", err)
+	}
+	return t, nil
 }
 
 // TeamByID implements identity.Store.
@@ -332,16 +368,19 @@ func (s *Store) ListTeams(ctx context.Context, memberOf *int64, p identity.Page)
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM teams t`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("count teams: %w", err)
 	}
 	args = append(args, p.Limit, p.Offset)
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM teams t%s ORDER BY t.id DESC LIMIT $%d OFFSET $%d`,
 		teamColumns, cond, len(args)-1, len(args)), args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("list teams: %w", err)
 	}
 	teams, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity.Team, error) { return scanTeam(r) })
-	return teams, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("list teams: %w", err)
+	}
+	return teams, total, nil
 }
 
 func (s *Store) changeMembership(ctx context.Context, teamID, userID int64, now time.Time, add bool) (identity.Team, error) {
@@ -352,13 +391,13 @@ func (s *Store) changeMembership(ctx context.Context, teamID, userID int64, now 
 			if errors.Is(err, pgx.ErrNoRows) {
 				return identity.ErrTeamNotFound
 			}
-			return err
+			return fmt.Errorf("lock team: %w", err)
 		}
 		if err := tx.QueryRow(ctx, `SELECT true FROM users WHERE id = $1`, userID).Scan(&exists); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return identity.ErrUserNotFound
 			}
-			return err
+			return fmt.Errorf("read user: %w", err)
 		}
 		var tag pgconn.CommandTag
 		var err error
@@ -368,17 +407,24 @@ func (s *Store) changeMembership(ctx context.Context, teamID, userID int64, now 
 			tag, err = tx.Exec(ctx, `DELETE FROM team_members WHERE team_id = $1 AND user_id = $2`, teamID, userID)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("write membership: %w", err)
 		}
 		if tag.RowsAffected() > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE teams SET updated_at = $2 WHERE id = $1`, teamID, now); err != nil {
-				return err
+				return fmt.Errorf("touch team: %w", err)
 			}
 		}
 		out, err = teamByID(ctx, tx, teamID)
 		return err
 	})
-	return out, err
+	if err != nil {
+		op := "add"
+		if !add {
+			op = "remove"
+		}
+		return identity.Team{}, fmt.Errorf("%s user %d as member of team %d: %w", op, userID, teamID, err)
+	}
+	return out, nil
 }
 
 // AddMember implements identity.Store; adding a member twice is a no-op.
@@ -395,22 +441,28 @@ func (s *Store) RemoveMember(ctx context.Context, teamID, userID int64, now time
 // other key that was still current. A key retired at once (RetireSigningKey)
 // is refused: it must not sign again.
 func (s *Store) RegisterSigningKey(ctx context.Context, kid string, pub ed25519.PublicKey, now time.Time) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var revoked bool
 		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM signing_keys WHERE kid = $1`, kid).Scan(&revoked)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
+			return fmt.Errorf("read key: %w", err)
 		}
 		if revoked {
 			return fmt.Errorf("signing key %s was retired with -retire-key: configure a new key", kid)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, public_key, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (kid) DO UPDATE SET retired_at = NULL`, kid, []byte(pub), now); err != nil {
-			return err
+			return fmt.Errorf("record key: %w", err)
 		}
-		_, err = tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $2 WHERE kid <> $1 AND retired_at IS NULL`, kid, now)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $2 WHERE kid <> $1 AND retired_at IS NULL`, kid, now); err != nil {
+			return fmt.Errorf("rotate out the other keys: %w", err)
+		}
+		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("register signing key %s: %w", kid, err)
+	}
+	return nil
 }
 
 // SigningKey is one key that has signed tokens.
@@ -425,9 +477,13 @@ type SigningKey struct {
 func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	rows, err := s.pool.Query(ctx, `SELECT kid, created_at, retired_at, revoked_at FROM signing_keys ORDER BY created_at DESC, kid`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[SigningKey])
+	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SigningKey])
+	if err != nil {
+		return nil, fmt.Errorf("list signing keys: %w", err)
+	}
+	return keys, nil
 }
 
 // ErrCurrentKey is returned when the key to retire still signs tokens.
@@ -447,13 +503,15 @@ func (s *Store) RetireSigningKey(ctx context.Context, kid string, now time.Time)
 			return ErrUnknownKey
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("lock key: %w", err)
 		}
 		if current {
 			return ErrCurrentKey
 		}
-		_, err = tx.Exec(ctx, `UPDATE signing_keys SET revoked_at = $2 WHERE kid = $1 AND revoked_at IS NULL`, kid, now)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE signing_keys SET revoked_at = $2 WHERE kid = $1 AND revoked_at IS NULL`, kid, now); err != nil {
+			return fmt.Errorf("revoke key: %w", err)
+		}
+		return nil
 	})
 }
 
@@ -463,11 +521,15 @@ func (s *Store) PublishedKeys(ctx context.Context, retiredSince time.Time) ([]ed
 	rows, err := s.pool.Query(ctx, `SELECT public_key FROM signing_keys
 		WHERE revoked_at IS NULL AND (retired_at IS NULL OR retired_at > $1) ORDER BY created_at DESC`, retiredSince)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("published keys: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ed25519.PublicKey, error) {
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ed25519.PublicKey, error) {
 		var b []byte
 		err := r.Scan(&b)
 		return ed25519.PublicKey(b), err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("published keys: %w", err)
+	}
+	return keys, nil
 }

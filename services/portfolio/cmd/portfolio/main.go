@@ -1,25 +1,22 @@
 // Command portfolio is the portfolio service: portfolios, their owners and NAV
 // snapshots, whose profit it publishes through the transactional outbox
 // (docs/api.md#portfolio-service, #events). Configuration comes from the
-// environment; see config.go.
+// environment; see config.go and docs/operations.md.
 package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/observability"
 	"github.com/fundplatform/platform/libs/outbox"
-	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
 	"github.com/fundplatform/platform/services/portfolio/internal/directory"
 	"github.com/fundplatform/platform/services/portfolio/internal/endpoint"
@@ -29,51 +26,24 @@ import (
 )
 
 func main() {
-	healthcheck := flag.Bool("healthcheck", false, "check the running service's /readyz and exit 0 (ready) or 1")
-	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
-	flag.Parse()
-
-	cfg, err := loadConfig(*migrateOnly)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "portfolio: configuration:", err)
-		os.Exit(2)
-	}
-	if *healthcheck {
-		if err := serve.Healthcheck(cfg.HTTPAddr); err != nil {
-			fmt.Fprintln(os.Stderr, "portfolio: not ready:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	log := observability.NewLogger(os.Stdout, "portfolio", cfg.LogLevel, cfg.LogFormat)
-	slog.SetDefault(log)
-	if err := run(context.Background(), cfg, log, *migrateOnly); err != nil {
-		log.Error("portfolio stopped", "error", err.Error())
-		os.Exit(1)
-	}
+	serve.MainBackend("portfolio", defaultAddr, store.Migrations(), start, options...)
 }
 
+// run is what main runs once the configuration is loaded (the tests run
+// it with their own).
 func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
-	shutdownTracing := observability.SetupTracing(ctx, "portfolio", log)
-	defer func() { _ = shutdownTracing(context.Background()) }()
+	p := serve.BackendProgram("portfolio", defaultAddr, store.Migrations(), start, options...)
+	return serve.Run(ctx, p, cfg, log, migrateOnly)
+}
 
-	pool, err := pg.Connect(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := pg.Migrate(ctx, pool, store.Migrations()); err != nil {
-		return err
-	}
-	if migrateOnly {
-		log.Info("migrations applied; exiting (-migrate-only)")
-		return nil
-	}
-
+// start wires the service once its database is migrated: store → service →
+// endpoints → transport, the outbox relay and the idempotency clean-up as
+// the server's workers, and the readiness checks.
+func start(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger) (*serve.Server, error) {
 	registry, reg := observability.NewRegistry("portfolio")
 	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: cfg.KafkaBrokers, Logger: log}, reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keys := libauth.NewRemoteKeys(cfg.JWKSURL)
 	verifier := libauth.NewVerifier(keys, cfg.JWTIssuer, cfg.JWTAudience)
@@ -103,5 +73,5 @@ func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) er
 			func(ctx context.Context) error { return idempotency.PurgeLoop(ctx, pool, log) },
 		},
 	}
-	return srv.Run(ctx)
+	return srv, nil
 }

@@ -60,11 +60,14 @@ func addEvents(ctx context.Context, tx pgx.Tx, events []portfolio.Event) error {
 		key := strconv.FormatInt(e.PortfolioID, 10)
 		env, err := eventbus.NewEnvelope(Source, e.Type, "portfolio/"+key, e.Data)
 		if err != nil {
-			return err
+			return fmt.Errorf("event %s of portfolio %s: %w", e.Type, key, err)
 		}
 		out = append(out, outbox.Event{Topic: eventbus.TopicPortfolio, Key: key, Envelope: env})
 	}
-	return outbox.AddAll(ctx, tx, out...)
+	if err := outbox.AddAll(ctx, tx, out...); err != nil {
+		return fmt.Errorf("write events to the outbox: %w", err)
+	}
+	return nil
 }
 
 const portfolioColumns = `id, name, description, user_id, team_id, currency, created_at, updated_at`
@@ -75,8 +78,11 @@ func scanPortfolio(row pgx.Row) (portfolio.Portfolio, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, portfolio.ErrPortfolioNotFound
 	}
+	if err != nil {
+		return p, fmt.Errorf("read portfolio: %w", err)
+	}
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
-	return p, err
+	return p, nil
 }
 
 // CreatePortfolio implements portfolio.Store.
@@ -93,7 +99,10 @@ func (s *Store) CreatePortfolio(ctx context.Context, p portfolio.Portfolio, emit
 		}
 		return addEvents(ctx, tx, emit(out))
 	})
-	return out, err
+	if err != nil {
+		return portfolio.Portfolio{}, fmt.Errorf("create portfolio: %w", err)
+	}
+	return out, nil
 }
 
 // Portfolio implements portfolio.Store.
@@ -128,16 +137,19 @@ func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p portfo
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM portfolios`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("count portfolios: %w", err)
 	}
 	q := `SELECT ` + portfolioColumns + ` FROM portfolios` + cond +
 		` ORDER BY id DESC LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("list portfolios: %w", err)
 	}
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (portfolio.Portfolio, error) { return scanPortfolio(r) })
-	return items, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("list portfolios: %w", err)
+	}
+	return items, total, nil
 }
 
 // UpdatePortfolio implements portfolio.Store. The row lock orders the
@@ -153,7 +165,7 @@ func (s *Store) UpdatePortfolio(ctx context.Context, id int64, fn func(*portfoli
 		changed, err := fn(&p)
 		if err != nil || !changed {
 			out = p
-			return err
+			return err // the service's decision (portfolio's errors)
 		}
 		out, err = scanPortfolio(tx.QueryRow(ctx, `
 			UPDATE portfolios SET name = $2, description = $3, user_id = $4, team_id = $5, updated_at = $6
@@ -164,7 +176,10 @@ func (s *Store) UpdatePortfolio(ctx context.Context, id int64, fn func(*portfoli
 		}
 		return addEvents(ctx, tx, emit(out))
 	})
-	return out, err
+	if err != nil {
+		return portfolio.Portfolio{}, fmt.Errorf("update portfolio %d: %w", id, err)
+	}
+	return out, nil
 }
 
 const snapshotColumns = `id, portfolio_id, as_of, nav::text, net_flow::text, units::text, nav_per_unit::text,
@@ -179,7 +194,7 @@ func scanSnapshot(row pgx.Row) (portfolio.Snapshot, error) {
 	err := row.Scan(&s.ID, &s.PortfolioID, &s.AsOf, &nav, &netFlow, &units, &perUnit, &profit, &periodRet,
 		&s.PrevSnapshotID, &s.UserID, &s.TeamID, &s.CreatedAt)
 	if err != nil {
-		return s, err
+		return s, fmt.Errorf("read snapshot: %w", err)
 	}
 	s.AsOf, s.CreatedAt = s.AsOf.UTC(), s.CreatedAt.UTC()
 	for _, f := range []struct {
@@ -187,7 +202,7 @@ func scanSnapshot(row pgx.Row) (portfolio.Snapshot, error) {
 		into *money.Amount
 	}{{&nav, &s.NAV}, {&netFlow, &s.NetFlow}, {&profit, &s.Profit}} {
 		if f.into.Decimal, err = money.ParseNumeric(*f.text); err != nil {
-			return s, err
+			return s, fmt.Errorf("snapshot %d: %w", s.ID, err)
 		}
 	}
 	for _, f := range []struct {
@@ -199,7 +214,7 @@ func scanSnapshot(row pgx.Row) (portfolio.Snapshot, error) {
 		}
 		d, err := money.ParseNumeric(*f.text)
 		if err != nil {
-			return s, err
+			return s, fmt.Errorf("snapshot %d: %w", s.ID, err)
 		}
 		a := money.NewAmount(d)
 		*f.into = &a
@@ -243,11 +258,11 @@ func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfo
 			prev = &last
 		}
 		if err := br.Close(); err != nil {
-			return err
+			return fmt.Errorf("lock portfolio and read its latest snapshot: %w", err)
 		}
 		snap, err := fn(p, prev)
 		if err != nil {
-			return err
+			return err // the service's decision (portfolio's errors)
 		}
 		out, err = scanSnapshot(tx.QueryRow(ctx, `
 			INSERT INTO nav_snapshots (portfolio_id, as_of, nav, net_flow, units, nav_per_unit, profit, return_,
@@ -259,11 +274,14 @@ func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfo
 			decimalOrNil(snap.NAVPerUnit), snap.Profit.Decimal.String(), decimalOrNil(snap.PeriodReturn),
 			snap.PrevSnapshotID, snap.UserID, snap.TeamID, snap.CreatedAt))
 		if err != nil {
-			return err
+			return fmt.Errorf("insert snapshot: %w", err)
 		}
 		return addEvents(ctx, tx, emit(prev, out))
 	})
-	return out, err
+	if err != nil {
+		return portfolio.Snapshot{}, fmt.Errorf("record NAV of portfolio %d: %w", portfolioID, err)
+	}
+	return out, nil
 }
 
 // ListSnapshots implements portfolio.Store: oldest first.
@@ -282,14 +300,17 @@ func (s *Store) ListSnapshots(ctx context.Context, portfolioID int64, f portfoli
 	}
 	var total int64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM nav_snapshots`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("count snapshots of portfolio %d: %w", portfolioID, err)
 	}
 	q := `SELECT ` + snapshotColumns + ` FROM nav_snapshots` + cond +
 		` ORDER BY as_of, id LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("list snapshots of portfolio %d: %w", portfolioID, err)
 	}
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (portfolio.Snapshot, error) { return scanSnapshot(r) })
-	return items, total, err
+	if err != nil {
+		return nil, 0, fmt.Errorf("list snapshots of portfolio %d: %w", portfolioID, err)
+	}
+	return items, total, nil
 }

@@ -2,16 +2,22 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
 	"github.com/fundplatform/platform/libs/outbox"
+	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
 	"github.com/fundplatform/platform/services/portfolio/internal/store"
 )
 
@@ -91,5 +97,32 @@ func TestSchemaConstraints(t *testing.T) {
 	}
 	if _, err := insert(now.Add(2*time.Hour), "12", &first, "1"); err == nil {
 		t.Error("two snapshots follow the same predecessor")
+	}
+}
+
+// Store errors carry what failed and stay matchable: the domain's
+// sentinels with errors.Is, the database's errors with errors.As (so
+// pg.Retryable still sees a serialization failure through the context).
+func TestErrorsCarryContext(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	if _, err := st.Portfolio(ctx, 404); !errors.Is(err, portfolio.ErrPortfolioNotFound) {
+		t.Fatalf("missing portfolio: %v", err)
+	}
+	_, err := st.UpdatePortfolio(ctx, 404, func(*portfolio.Portfolio) (bool, error) { return true, nil }, nil)
+	if !errors.Is(err, portfolio.ErrPortfolioNotFound) || !strings.Contains(err.Error(), "update portfolio 404") {
+		t.Fatalf("update of a missing portfolio: %v", err)
+	}
+	if _, err := pool.Exec(ctx, `ALTER TABLE nav_snapshots RENAME TO nav_snapshots_gone`); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = st.ListSnapshots(ctx, 1, portfolio.SnapshotFilter{}, portfolio.Page{Limit: 10})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42P01" || !strings.HasPrefix(err.Error(), "count snapshots of portfolio 1: ") {
+		t.Fatalf("list snapshots without their table: %v", err)
+	}
+	if retry := fmt.Errorf("record NAV of portfolio 1: %w", &pgconn.PgError{Code: "40001"}); !pg.Retryable(retry) {
+		t.Fatal("a wrapped serialization failure is not retryable")
 	}
 }

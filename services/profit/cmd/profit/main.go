@@ -43,18 +43,15 @@ func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log
 	if err != nil {
 		return nil, err
 	}
-	consumer, err := inbox.NewConsumer(pool, inbox.Config{
-		Brokers: cfg.KafkaBrokers,
-		GroupID: events.GroupID,
-		Topics:  events.Topics,
-		Handler: events.Handler(st),
-		// The events at hand are applied a run per transaction, the NAV
-		// profits of a run together (store.RecordNAVProfits): three round
-		// trips per run instead of three per profit.
+	// The events at hand are applied a run per transaction, the NAV
+	// profits of a run together (store.RecordNAVProfits): three round
+	// trips per run instead of three per profit.
+	consumer, err := inbox.NewConsumer(pool, inbox.ServiceConfig(cfg.KafkaBrokers, inbox.Service{
+		GroupID:      events.GroupID,
+		Topics:       events.Topics,
+		Handler:      events.Handler(st),
 		BatchHandler: events.BatchHandler(st),
-		BatchSize:    100,
-		Logger:       log,
-	}, reg)
+	}, log), reg)
 	if err != nil {
 		return nil, err
 	}

@@ -37,20 +37,16 @@ func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log
 	verifier := libauth.NewVerifier(keys, cfg.JWTIssuer, cfg.JWTAudience)
 	registry, reg := observability.NewRegistry("stats")
 
-	consumer, err := inbox.NewConsumer(pool, inbox.Config{
-		Brokers: cfg.KafkaBrokers,
-		GroupID: events.GroupID,
-		Topics:  events.Topics,
-		Handler: events.Handler(st),
-		// The events at hand are applied a run per transaction through
-		// the service (stats.Service's Apply), their additions summed and
-		// written once per row: the rows every event touches (the
-		// overview, the platform's summary hour) are written once per
-		// batch, not once per event.
+	// The events at hand are applied a run per transaction through the
+	// service (stats.Service's Apply), their additions summed and written
+	// once per row: the rows every event touches (the overview, the
+	// platform's summary hour) are written once per batch, not once per event.
+	consumer, err := inbox.NewConsumer(pool, inbox.ServiceConfig(cfg.KafkaBrokers, inbox.Service{
+		GroupID:      events.GroupID,
+		Topics:       events.Topics,
+		Handler:      events.Handler(st),
 		BatchHandler: events.BatchHandler(st),
-		BatchSize:    100,
-		Logger:       log,
-	}, reg)
+	}, log), reg)
 	if err != nil {
 		return nil, err
 	}
