@@ -47,12 +47,7 @@ func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log
 	// system:profit, which every credit touches, are locked once per batch
 	// and its credits written with a few set-based statements
 	// (store.Credits).
-	consumer, err := inbox.NewConsumer(pool, inbox.ServiceConfig(cfg.KafkaBrokers, inbox.Service{
-		GroupID:      events.GroupID,
-		Topics:       events.Topics,
-		Handler:      events.Handler(st),
-		BatchHandler: events.BatchHandler(st),
-	}, log), reg)
+	consumer, err := inbox.NewConsumer(pool, events.ConsumerConfig(cfg.KafkaBrokers, st, log), reg)
 	if err != nil {
 		return nil, err
 	}

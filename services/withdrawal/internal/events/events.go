@@ -32,26 +32,19 @@ var Topics = []string{eventbus.TopicProfit}
 
 // ConsumerConfig is the configuration of the service's consumer of
 // Topics, as cmd/withdrawal runs it: the messages of a partition at hand
-// (up to BatchSize) are applied in one transaction by BatchHandler, so
+// (up to inbox.ServiceBatchSize) are applied in one transaction by BatchHandler, so
 // that platform and system:profit, which every credit touches, are locked
 // once per batch and the batch's credits written with a few set-based
 // statements (see store.Credits); Handler applies them one by one when a
 // batch fails.
 func ConsumerConfig(brokers []string, st *store.Store, log *slog.Logger) inbox.Config {
-	return inbox.Config{
-		Brokers:      brokers,
+	return inbox.ServiceConfig(brokers, inbox.Service{
 		GroupID:      GroupID,
 		Topics:       Topics,
 		Handler:      Handler(st),
 		BatchHandler: BatchHandler(st),
-		BatchSize:    BatchSize,
-		Logger:       log,
-	}
+	}, log)
 }
-
-// BatchSize is the most messages of a partition the consumer applies in
-// one transaction.
-const BatchSize = 100
 
 // allocatedData is the data of profit.allocated.
 type allocatedData struct {
