@@ -93,8 +93,19 @@ type Step struct {
 	Body                any
 	Headers             []string // name, value pairs
 	Status              int
-	Into                any // when set, the answer must be a success envelope; its data is decoded here
+	Data                any // when set, the answer must be a success envelope; its data is decoded here
 }
+
+// Call is a step: a request and the status it must answer.
+func Call(method, path, token string, body any, status int) Step {
+	return Step{Method: method, Path: path, Token: token, Body: body, Status: status}
+}
+
+// With sends headers (name, value pairs) too.
+func (s Step) With(headers ...string) Step { s.Headers = headers; return s }
+
+// Decode decodes the answer's data into v.
+func (s Step) Decode(v any) Step { s.Data = v; return s }
 
 // Tour sends the steps in order; each must answer its status (and, once
 // CheckServed has run, match the document).
@@ -105,8 +116,8 @@ func (s *Server) Tour(t testing.TB, steps ...Step) {
 		if r.Status != st.Status {
 			t.Fatalf("%s %s = %d, want %d: %s", st.Method, st.Path, r.Status, st.Status, r.Raw)
 		}
-		if st.Into != nil {
-			r.OK(t, st.Status, st.Into)
+		if st.Data != nil {
+			r.OK(t, st.Status, st.Data)
 		}
 	}
 }

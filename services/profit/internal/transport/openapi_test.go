@@ -62,7 +62,7 @@ func TestOpenAPIServed(t *testing.T) {
 		servicetest.Step{Method: "POST", Path: allocationsPath, Token: admin, Body: manual(42, "-25", day(1)), Headers: key("tour-1"), Status: 201},
 		servicetest.Step{Method: "POST", Path: allocationsPath, Token: admin, Body: manual(42, "-25", day(1)), Headers: key("tour-1"), Status: 201},
 		servicetest.Step{Method: "POST", Path: allocationsPath, Token: admin, Body: manual(42, "-26", day(1)), Headers: key("tour-1"), Status: 409},
-		servicetest.Step{Method: "POST", Path: allocationsPath, Token: admin, Body: manual(42, "100", day(2)), Status: 201, Into: &a},
+		servicetest.Step{Method: "POST", Path: allocationsPath, Token: admin, Body: manual(42, "100", day(2)), Status: 201, Data: &a},
 		servicetest.Step{Method: "POST", Path: allocationsPath, Token: admin, Body: manual(42, "1", day(0)), Status: 409},
 		servicetest.Step{Method: "POST", Path: allocationsPath, Token: admin, Body: manual(42, "0.123456789", day(3)), Status: 400},
 		servicetest.Step{Method: "POST", Path: allocationsPath, Token: admin, Body: manual(999, "1", day(3)), Status: 404},
