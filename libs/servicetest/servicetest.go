@@ -138,7 +138,7 @@ func (s *Server) User(userID int64, teams ...int64) string {
 	return s.Token(userID, libauth.RoleUser, teams...)
 }
 
-// Envelope is every /api/v1/ answer's body (docs/api.md#responses).
+// Envelope is every /api/v1/ answer's body (docs/api.md#response-envelope).
 type Envelope struct {
 	IsOK    bool            `json:"isOK"`
 	Message string          `json:"message"`
