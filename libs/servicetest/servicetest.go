@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -268,4 +269,16 @@ func (c Client) OK(t testing.TB, method, path string, body any) json.RawMessage 
 func (c Client) Fails(t testing.TB, method, path string, body any, status int, code string) ErrData {
 	t.Helper()
 	return c.S.Do(method, path, c.Token, body).Fails(t, status, code)
+}
+
+// Edit is a copy of a request body with k set to v, or removed when v is
+// nil: a valid body with one thing wrong.
+func Edit(body map[string]any, k string, v any) map[string]any {
+	m := maps.Clone(body)
+	if v == nil {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
+	return m
 }

@@ -68,3 +68,13 @@ func TestSample(t *testing.T) {
 		t.Errorf("Sample = %s", got)
 	}
 }
+
+func TestEdit(t *testing.T) {
+	valid := map[string]any{"a": 1, "b": 2}
+	if got := servicetest.Edit(valid, "a", 3); got["a"] != 3 || got["b"] != 2 || valid["a"] != 1 {
+		t.Errorf("Edit set = %v (valid %v)", got, valid)
+	}
+	if got := servicetest.Edit(valid, "b", nil); len(got) != 1 || len(valid) != 2 {
+		t.Errorf("Edit removed = %v (valid %v)", got, valid)
+	}
+}

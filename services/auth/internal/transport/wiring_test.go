@@ -401,18 +401,7 @@ func TestRequestValidation(t *testing.T) {
 	e := newEnv(t)
 	admin := e.login(adminEmail, adminPass).AccessToken
 	valid := map[string]any{"email": "dan@example.com", "username": "dan", "password": "user-password-123", "role": "user"}
-	with := func(k string, v any) map[string]any {
-		m := map[string]any{}
-		for key, val := range valid {
-			m[key] = val
-		}
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		return m
-	}
+	with := func(k string, v any) map[string]any { return servicetest.Edit(valid, k, v) }
 	e.Do("POST", "/api/v1/users", admin, with("nickname", "x")).Fails(t, 400, "invalid_json")
 	e.Do("POST", "/api/v1/users", admin, `{"email":"dan@example.com"} {}`).Fails(t, 400, "invalid_json")
 	e.Do("POST", "/api/v1/users", admin, `{"email":`).Fails(t, 400, "invalid_json")

@@ -411,18 +411,7 @@ func TestRequestValidation(t *testing.T) {
 func portfolioBodies(t *testing.T, e *env) {
 	create := func(body any) servicetest.Result { return e.Do("POST", "/api/v1/portfolios", e.admin, body) }
 	valid := map[string]any{"name": "N", "user_id": aliceID, "team_id": alphaID}
-	with := func(k string, v any) map[string]any {
-		m := map[string]any{}
-		for key, val := range valid {
-			m[key] = val
-		}
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		return m
-	}
+	with := func(k string, v any) map[string]any { return servicetest.Edit(valid, k, v) }
 	create(with("colour", "red")).Fails(t, 400, "invalid_json")
 	create(`{"name":"N"} {}`).Fails(t, 400, "invalid_json")
 	create(`{"name":`).Fails(t, 400, "invalid_json")
