@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -304,4 +305,69 @@ func FindRoute(doc *openapi3.T, method, path string) (*routers.Route, map[string
 		}
 	}
 	return nil, nil
+}
+
+// Document is what CheckDocument expects of a service's document.
+type Document struct {
+	// Title is info.title.
+	Title string
+	// Schemas are the component schemas it must declare.
+	Schemas []string
+	// Fields are, per resource schema, its properties: exactly these, all
+	// required (the resources of docs/api.md).
+	Fields map[string][]string
+}
+
+// CheckDocument checks the document's frame: OpenAPI 3.x, the title,
+// version 1.0.0 and a description, one server "/", the listed schemas, the
+// bearerAuth scheme (docs/api.md#authentication) and the resources' fields.
+func CheckDocument(t testing.TB, doc *openapi3.T, want Document) {
+	t.Helper()
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi = %q, want 3.x", doc.OpenAPI)
+	}
+	if doc.Info.Title != want.Title || doc.Info.Version != "1.0.0" || doc.Info.Description == "" {
+		t.Errorf("info = %q %q (description %d bytes)", doc.Info.Title, doc.Info.Version, len(doc.Info.Description))
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "/" {
+		t.Errorf("servers = %v, want one server /", doc.Servers)
+	}
+	for _, name := range want.Schemas {
+		if doc.Components.Schemas[name] == nil {
+			t.Errorf("components.schemas lacks %s", name)
+		}
+	}
+	bearer := doc.Components.SecuritySchemes["bearerAuth"]
+	if bearer == nil || bearer.Value.Type != "http" || bearer.Value.Scheme != "bearer" || bearer.Value.BearerFormat != "JWT" {
+		t.Errorf("securitySchemes.bearerAuth = %+v, want http bearer JWT", bearer)
+	}
+	for name, fields := range want.Fields {
+		ref := doc.Components.Schemas[name]
+		if ref == nil {
+			t.Errorf("components.schemas lacks %s", name)
+			continue
+		}
+		props := slices.Sorted(maps.Keys(ref.Value.Properties))
+		required := slices.Sorted(slices.Values(ref.Value.Required))
+		fields := slices.Sorted(slices.Values(fields))
+		if !slices.Equal(props, fields) || !slices.Equal(required, fields) {
+			t.Errorf("%s: properties %v, required %v; want %v", name, props, required, fields)
+		}
+	}
+}
+
+// Sample fills a path template's parameters: each {name} becomes
+// values[name], or "1".
+func Sample(template string, values map[string]string) string {
+	segs := strings.Split(template, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			v, ok := values[s[1:len(s)-1]]
+			if !ok {
+				v = "1"
+			}
+			segs[i] = v
+		}
+	}
+	return strings.Join(segs, "/")
 }

@@ -3,11 +3,8 @@ package transport_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,17 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 
-	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/httpx"
-	"github.com/fundplatform/platform/libs/idempotency"
-	"github.com/fundplatform/platform/libs/observability"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/servicetest"
 	"github.com/fundplatform/platform/services/portfolio/internal/directory"
 	"github.com/fundplatform/platform/services/portfolio/internal/endpoint"
 	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
@@ -37,11 +29,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-const (
-	issuer   = "fund-auth"
-	audience = "fund-api"
-)
 
 // Users and teams the fake auth service knows.
 const (
@@ -100,11 +87,8 @@ func (f *fakeAuth) lastAuthorization() string {
 
 // env is one portfolio service over a fresh database, behind httptest.
 type env struct {
-	t    *testing.T
-	url  string
-	pool *pgxpool.Pool
+	*servicetest.Server
 	auth *fakeAuth
-	key  ed25519.PrivateKey
 
 	admin, viewer, alice, bob, carol string // tokens
 }
@@ -117,142 +101,19 @@ func newEnv(t *testing.T) *env {
 // newEnvWithAuth builds the service; authURL "" uses the fake auth service.
 func newEnvWithAuth(t *testing.T, authURL string) *env {
 	t.Helper()
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, pool: pgtest.New(t, store.Migrations()), auth: newFakeAuth(t), key: key}
+	s := servicetest.New(t, store.Migrations())
+	e := &env{Server: s, auth: newFakeAuth(t)}
 	if authURL == "" {
 		authURL = e.auth.srv.URL
 	}
-	svc := portfolio.New(store.New(e.pool), directory.New(authURL, nil), portfolio.Options{})
-	verifier := libauth.NewVerifier(libauth.StaticKeys{libauth.Thumbprint(pub): pub}, issuer, audience)
-	metrics := observability.NewHTTPMetrics(prometheus.NewRegistry(), nil)
-	h := transport.NewHandler(endpoint.New(svc), verifier, idempotency.Middleware(e.pool, idempotency.Options{}), metrics.Wrap)
-	srv := httptest.NewServer(observability.HTTPHandler(h, "portfolio"))
-	t.Cleanup(srv.Close)
-	e.url = srv.URL
-	e.admin = e.token(adminID, "admin")
-	e.viewer = e.token(viewerID, "viewer")
-	e.alice = e.token(aliceID, "user", alphaID)
-	e.bob = e.token(bobID, "user", betaID)
-	e.carol = e.token(carolID, "user")
+	svc := portfolio.New(store.New(s.Pool), directory.New(authURL, nil), portfolio.Options{})
+	s.Serve("portfolio", transport.NewHandler(endpoint.New(svc), s.Verifier(), s.Idempotency(), s.Metrics()))
+	e.admin = s.Admin(adminID)
+	e.viewer = s.Viewer(viewerID)
+	e.alice = s.User(aliceID, alphaID)
+	e.bob = s.User(bobID, betaID)
+	e.carol = s.User(carolID)
 	return e
-}
-
-// token signs an access token as the auth service would.
-func (e *env) token(sub int64, role string, teams ...int64) string {
-	e.t.Helper()
-	if teams == nil {
-		teams = []int64{}
-	}
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
-		"iss": issuer, "aud": audience, "sub": strconv.FormatInt(sub, 10), "role": role, "teams": teams,
-		"iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix(), "jti": fmt.Sprintf("jti-%d-%d", sub, now.UnixNano()),
-	})
-	tok.Header["kid"] = libauth.Thumbprint(e.key.Public().(ed25519.PublicKey))
-	s, err := tok.SignedString(e.key)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return s
-}
-
-type envelope struct {
-	IsOK    bool            `json:"isOK"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
-	Total   *int64          `json:"total"`
-}
-
-type errData struct {
-	ErrorCode int               `json:"errorCode"`
-	Code      string            `json:"code"`
-	Fields    map[string]string `json:"fields"`
-}
-
-type result struct {
-	status int
-	header http.Header
-	env    envelope
-	raw    []byte
-}
-
-// request is a request with optional extra headers.
-type request struct {
-	method, path, token string
-	body                any
-	header              map[string]string
-}
-
-// do sends a request; body may be a string (sent as is) or a value (JSON).
-func (e *env) do(method, path, token string, body any) result {
-	e.t.Helper()
-	return e.send(request{method: method, path: path, token: token, body: body})
-}
-
-func (e *env) send(rq request) result {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := rq.body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(rq.method, e.url+rq.path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if rq.token != "" {
-		req.Header.Set("Authorization", "Bearer "+rq.token)
-	}
-	for k, v := range rq.header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", rq.method, rq.path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := result{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if resp.Header.Get(httpx.RequestIDHeader) == "" {
-		e.t.Errorf("%s %s: no X-Request-Id on the response", rq.method, rq.path)
-	}
-	if strings.HasPrefix(rq.path, "/api/v1/") {
-		if err := json.Unmarshal(raw, &r.env); err != nil {
-			e.t.Fatalf("%s %s: body is not the envelope: %s", rq.method, rq.path, raw)
-		}
-	}
-	return r
-}
-
-// ok asserts a success envelope with the status and decodes data into v.
-func (r result) ok(t *testing.T, status int, v any) {
-	t.Helper()
-	if r.status != status || !r.env.IsOK || r.env.Message != "Success" {
-		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
-	}
-	if v != nil {
-		if err := json.Unmarshal(r.env.Data, v); err != nil {
-			t.Fatalf("data: %v: %s", err, r.raw)
-		}
-	}
-}
-
-// fails asserts an error envelope with the status and code.
-func (r result) fails(t *testing.T, status int, code string) errData {
-	t.Helper()
-	var d errData
-	_ = json.Unmarshal(r.env.Data, &d)
-	if r.status != status || r.env.IsOK || d.ErrorCode != status || d.Code != code || r.env.Message == "" {
-		t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
-	}
-	return d
 }
 
 type portfolioJSON struct {
@@ -281,18 +142,18 @@ type snapshotJSON struct {
 }
 
 func (e *env) createPortfolio(name string, userID, teamID int64) portfolioJSON {
-	e.t.Helper()
+	e.T.Helper()
 	var p portfolioJSON
-	e.do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": name, "user_id": userID, "team_id": teamID}).ok(e.t, 201, &p)
+	e.Do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": name, "user_id": userID, "team_id": teamID}).OK(e.T, 201, &p)
 	return p
 }
 
 func navPath(id int64) string { return fmt.Sprintf("/api/v1/portfolios/%d/nav", id) }
 
 func (e *env) recordNAV(id int64, body map[string]any) snapshotJSON {
-	e.t.Helper()
+	e.T.Helper()
 	var s snapshotJSON
-	e.do("POST", navPath(id), e.admin, body).ok(e.t, 201, &s)
+	e.Do("POST", navPath(id), e.admin, body).OK(e.T, 201, &s)
 	return s
 }
 
@@ -307,10 +168,10 @@ type outboxEvent struct {
 }
 
 func (e *env) outbox() []outboxEvent {
-	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT topic, key, type, payload::text FROM outbox ORDER BY id`)
+	e.T.Helper()
+	rows, err := e.Pool.Query(context.Background(), `SELECT topic, key, type, payload::text FROM outbox ORDER BY id`)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxEvent, error) {
 		var ev outboxEvent
@@ -320,19 +181,19 @@ func (e *env) outbox() []outboxEvent {
 		return ev, err
 	})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	for i := range events {
 		ev := &events[i]
 		// Every event this service writes is valid per its JSON Schema.
 		if err := eventbus.Validate(ev.Type, ev.Payload); err != nil {
-			e.t.Errorf("outbox event %s: %v", ev.Payload, err)
+			e.T.Errorf("outbox event %s: %v", ev.Payload, err)
 		}
 		if ev.Envelope, err = eventbus.Decode(ev.Payload); err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		if ev.Topic != eventbus.TopicPortfolio || ev.Envelope.Source != "portfolio" || ev.Envelope.Subject != "portfolio/"+ev.Key {
-			e.t.Errorf("outbox event on %s key %s: %s", ev.Topic, ev.Key, ev.Payload)
+			e.T.Errorf("outbox event on %s key %s: %s", ev.Topic, ev.Key, ev.Payload)
 		}
 	}
 	return events
@@ -349,19 +210,27 @@ func (e *env) eventsOfType(typ string) []outboxEvent {
 }
 
 func (e *env) count(sql string, args ...any) int {
-	e.t.Helper()
+	e.T.Helper()
 	var n int
-	if err := e.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		e.t.Fatal(err)
+	if err := e.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		e.T.Fatal(err)
 	}
 	return n
 }
 
 func TestPortfolioLifecycle(t *testing.T) {
 	e := newEnv(t)
-	var p portfolioJSON
-	e.do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "  Growth  ", "description": "equities",
-		"user_id": aliceID, "team_id": alphaID}).ok(t, 201, &p)
+	var p, eur portfolioJSON
+	_ = t.Run("create", func(t *testing.T) { p, eur = lifecycleCreate(t, e) }) &&
+		t.Run("read", func(t *testing.T) { lifecycleRead(t, e, p, eur) }) &&
+		t.Run("patch", func(t *testing.T) { lifecyclePatch(t, e, p) }) &&
+		t.Run("events", func(t *testing.T) { lifecycleEvents(t, e, p) })
+}
+
+// lifecycleCreate creates alice's portfolio p and bob's eur; owners must exist.
+func lifecycleCreate(t *testing.T, e *env) (p, eur portfolioJSON) {
+	e.Do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "  Growth  ", "description": "equities",
+		"user_id": aliceID, "team_id": alphaID}).OK(t, 201, &p)
 	if p.ID <= 0 || p.Name != "Growth" || p.Description != "equities" || p.UserID != aliceID || p.TeamID != alphaID ||
 		p.Currency != "USD" || p.CreatedAt.IsZero() || !p.CreatedAt.Equal(p.UpdatedAt) || p.CreatedAt.Location() != time.UTC {
 		t.Fatalf("created = %+v", p)
@@ -370,67 +239,75 @@ func TestPortfolioLifecycle(t *testing.T) {
 	if got := e.auth.lastAuthorization(); got != "Bearer "+e.admin {
 		t.Errorf("auth service got Authorization %q, want the caller's", got)
 	}
-	var eur portfolioJSON
-	e.do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "Euro", "user_id": bobID, "team_id": betaID,
-		"currency": "EUR"}).ok(t, 201, &eur)
+	e.Do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "Euro", "user_id": bobID, "team_id": betaID,
+		"currency": "EUR"}).OK(t, 201, &eur)
 	if eur.Currency != "EUR" || eur.Description != "" {
 		t.Fatalf("created = %+v", eur)
 	}
 
 	// Owners must exist.
-	e.do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "X", "user_id": 999, "team_id": alphaID}).fails(t, 404, "user_not_found")
-	e.do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "X", "user_id": aliceID, "team_id": 999}).fails(t, 404, "team_not_found")
+	e.Do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "X", "user_id": 999, "team_id": alphaID}).Fails(t, 404, "user_not_found")
+	e.Do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "X", "user_id": aliceID, "team_id": 999}).Fails(t, 404, "team_not_found")
 	e.auth.down.Store(true)
-	e.do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "X", "user_id": aliceID, "team_id": alphaID}).fails(t, 503, "dependency_unavailable")
-	e.do("PATCH", fmt.Sprintf("/api/v1/portfolios/%d", p.ID), e.admin, map[string]any{"team_id": betaID}).fails(t, 503, "dependency_unavailable")
+	e.Do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "X", "user_id": aliceID, "team_id": alphaID}).Fails(t, 503, "dependency_unavailable")
+	e.Do("PATCH", fmt.Sprintf("/api/v1/portfolios/%d", p.ID), e.admin, map[string]any{"team_id": betaID}).Fails(t, 503, "dependency_unavailable")
 	e.auth.down.Store(false)
+	return p, eur
+}
 
+func lifecycleRead(t *testing.T, e *env, p, eur portfolioJSON) {
 	var got portfolioJSON
-	e.do("GET", fmt.Sprintf("/api/v1/portfolios/%d", p.ID), e.admin, nil).ok(t, 200, &got)
+	e.Do("GET", fmt.Sprintf("/api/v1/portfolios/%d", p.ID), e.admin, nil).OK(t, 200, &got)
 	if got != p {
 		t.Fatalf("get = %+v, want %+v", got, p)
 	}
 	var list []portfolioJSON
-	r := e.do("GET", "/api/v1/portfolios", e.admin, nil)
-	r.ok(t, 200, &list)
-	if len(list) != 2 || *r.env.Total != 2 || list[0].ID != eur.ID || list[1].ID != p.ID {
+	r := e.Do("GET", "/api/v1/portfolios", e.admin, nil)
+	r.OK(t, 200, &list)
+	if len(list) != 2 || *r.Env.Total != 2 || list[0].ID != eur.ID || list[1].ID != p.ID {
 		t.Fatalf("list = %+v (want newest first)", list)
 	}
-	r = e.do("GET", fmt.Sprintf("/api/v1/portfolios?team_id=%d&limit=1", betaID), e.admin, nil)
-	r.ok(t, 200, &list)
-	if len(list) != 1 || *r.env.Total != 1 || list[0].ID != eur.ID {
+	r = e.Do("GET", fmt.Sprintf("/api/v1/portfolios?team_id=%d&limit=1", betaID), e.admin, nil)
+	r.OK(t, 200, &list)
+	if len(list) != 1 || *r.Env.Total != 1 || list[0].ID != eur.ID {
 		t.Fatalf("filtered by team = %+v", list)
 	}
-	r = e.do("GET", fmt.Sprintf("/api/v1/portfolios?user_id=%d", aliceID), e.admin, nil)
-	r.ok(t, 200, &list)
+	r = e.Do("GET", fmt.Sprintf("/api/v1/portfolios?user_id=%d", aliceID), e.admin, nil)
+	r.OK(t, 200, &list)
 	if len(list) != 1 || list[0].ID != p.ID {
 		t.Fatalf("filtered by user = %+v", list)
 	}
-	r = e.do("GET", "/api/v1/portfolios?limit=1&offset=1", e.admin, nil)
-	r.ok(t, 200, &list)
-	if len(list) != 1 || *r.env.Total != 2 || list[0].ID != p.ID {
+	r = e.Do("GET", "/api/v1/portfolios?limit=1&offset=1", e.admin, nil)
+	r.OK(t, 200, &list)
+	if len(list) != 1 || *r.Env.Total != 2 || list[0].ID != p.ID {
 		t.Fatalf("second page = %+v", list)
 	}
+}
 
+func lifecyclePatch(t *testing.T, e *env, p portfolioJSON) {
 	// PATCH: owners are checked, the change is published.
 	path := fmt.Sprintf("/api/v1/portfolios/%d", p.ID)
-	e.do("PATCH", path, e.admin, map[string]any{"user_id": 999}).fails(t, 404, "user_not_found")
-	e.do("PATCH", path, e.admin, map[string]any{"team_id": 999}).fails(t, 404, "team_not_found")
-	e.do("PATCH", "/api/v1/portfolios/999999", e.admin, map[string]any{"name": "Y"}).fails(t, 404, "portfolio_not_found")
+	e.Do("PATCH", path, e.admin, map[string]any{"user_id": 999}).Fails(t, 404, "user_not_found")
+	e.Do("PATCH", path, e.admin, map[string]any{"team_id": 999}).Fails(t, 404, "team_not_found")
+	e.Do("PATCH", "/api/v1/portfolios/999999", e.admin, map[string]any{"name": "Y"}).Fails(t, 404, "portfolio_not_found")
 	var upd portfolioJSON
-	e.do("PATCH", path, e.admin, map[string]any{"name": "Growth II", "user_id": bobID, "team_id": betaID}).ok(t, 200, &upd)
+	e.Do("PATCH", path, e.admin, map[string]any{"name": "Growth II", "user_id": bobID, "team_id": betaID}).OK(t, 200, &upd)
 	if upd.Name != "Growth II" || upd.UserID != bobID || upd.TeamID != betaID || upd.Description != "equities" ||
 		upd.Currency != "USD" || !upd.UpdatedAt.After(p.UpdatedAt) || !upd.CreatedAt.Equal(p.CreatedAt) {
 		t.Fatalf("updated = %+v", upd)
 	}
 	// A PATCH that changes nothing publishes nothing.
 	var same portfolioJSON
-	e.do("PATCH", path, e.admin, map[string]any{"name": "Growth II", "description": nil}).ok(t, 200, &same)
+	e.Do("PATCH", path, e.admin, map[string]any{"name": "Growth II", "description": nil}).OK(t, 200, &same)
 	if same != upd {
 		t.Fatalf("no-op patch changed %+v into %+v", upd, same)
 	}
-	e.do("PATCH", path, e.admin, map[string]any{"description": "d2"}).ok(t, 200, nil)
+	e.Do("PATCH", path, e.admin, map[string]any{"description": "d2"}).OK(t, 200, nil)
+}
 
+// lifecycleEvents: two portfolio.created and two portfolio.updated, the
+// no-op PATCH publishing nothing.
+func lifecycleEvents(t *testing.T, e *env, p portfolioJSON) {
 	created := e.eventsOfType("portfolio.created")
 	updated := e.eventsOfType("portfolio.updated")
 	if len(created) != 2 || len(updated) != 2 || len(e.outbox()) != 4 {
@@ -461,50 +338,50 @@ func TestRoles(t *testing.T) {
 
 	// A user sees its own and its teams' portfolios, nothing else.
 	var list []portfolioJSON
-	r := e.do("GET", "/api/v1/portfolios", e.alice, nil)
-	r.ok(t, 200, &list)
-	if len(list) != 2 || *r.env.Total != 2 || list[0].ID != team.ID || list[1].ID != mine.ID {
+	r := e.Do("GET", "/api/v1/portfolios", e.alice, nil)
+	r.OK(t, 200, &list)
+	if len(list) != 2 || *r.Env.Total != 2 || list[0].ID != team.ID || list[1].ID != mine.ID {
 		t.Fatalf("alice's list = %+v", list)
 	}
-	r = e.do("GET", fmt.Sprintf("/api/v1/portfolios?user_id=%d", bobID), e.alice, nil)
-	r.ok(t, 200, &list)
-	if len(list) != 0 || *r.env.Total != 0 {
+	r = e.Do("GET", fmt.Sprintf("/api/v1/portfolios?user_id=%d", bobID), e.alice, nil)
+	r.OK(t, 200, &list)
+	if len(list) != 0 || *r.Env.Total != 0 {
 		t.Fatalf("alice filtering on bob = %+v", list)
 	}
-	r = e.do("GET", "/api/v1/portfolios", e.carol, nil) // carol owns "team" through her user id only
-	r.ok(t, 200, &list)
+	r = e.Do("GET", "/api/v1/portfolios", e.carol, nil) // carol owns "team" through her user id only
+	r.OK(t, 200, &list)
 	if len(list) != 1 || list[0].ID != team.ID {
 		t.Fatalf("carol's list = %+v", list)
 	}
 	for _, id := range []int64{mine.ID, team.ID} {
-		e.do("GET", fmt.Sprintf("/api/v1/portfolios/%d", id), e.alice, nil).ok(t, 200, nil)
-		e.do("GET", navPath(id), e.alice, nil).ok(t, 200, nil)
+		e.Do("GET", fmt.Sprintf("/api/v1/portfolios/%d", id), e.alice, nil).OK(t, 200, nil)
+		e.Do("GET", navPath(id), e.alice, nil).OK(t, 200, nil)
 	}
 	otherPath := fmt.Sprintf("/api/v1/portfolios/%d", other.ID)
-	e.do("GET", otherPath, e.alice, nil).fails(t, 404, "portfolio_not_found")
-	e.do("GET", navPath(other.ID), e.alice, nil).fails(t, 404, "portfolio_not_found")
+	e.Do("GET", otherPath, e.alice, nil).Fails(t, 404, "portfolio_not_found")
+	e.Do("GET", navPath(other.ID), e.alice, nil).Fails(t, 404, "portfolio_not_found")
 	// Writes: 404 where the user cannot see, 403 where it can.
-	e.do("PATCH", otherPath, e.alice, map[string]any{"name": "mine now"}).fails(t, 404, "portfolio_not_found")
-	e.do("POST", navPath(other.ID), e.alice, map[string]any{"as_of": day(2), "nav": "1"}).fails(t, 404, "portfolio_not_found")
-	e.do("PATCH", fmt.Sprintf("/api/v1/portfolios/%d", mine.ID), e.alice, map[string]any{"name": "x"}).fails(t, 403, "forbidden")
-	e.do("POST", navPath(mine.ID), e.alice, map[string]any{"as_of": day(2), "nav": "1"}).fails(t, 403, "forbidden")
-	e.do("POST", "/api/v1/portfolios", e.alice, map[string]any{"name": "x", "user_id": aliceID, "team_id": alphaID}).fails(t, 403, "forbidden")
+	e.Do("PATCH", otherPath, e.alice, map[string]any{"name": "mine now"}).Fails(t, 404, "portfolio_not_found")
+	e.Do("POST", navPath(other.ID), e.alice, map[string]any{"as_of": day(2), "nav": "1"}).Fails(t, 404, "portfolio_not_found")
+	e.Do("PATCH", fmt.Sprintf("/api/v1/portfolios/%d", mine.ID), e.alice, map[string]any{"name": "x"}).Fails(t, 403, "forbidden")
+	e.Do("POST", navPath(mine.ID), e.alice, map[string]any{"as_of": day(2), "nav": "1"}).Fails(t, 403, "forbidden")
+	e.Do("POST", "/api/v1/portfolios", e.alice, map[string]any{"name": "x", "user_id": aliceID, "team_id": alphaID}).Fails(t, 403, "forbidden")
 
 	// A viewer reads everything and changes nothing.
-	r = e.do("GET", "/api/v1/portfolios", e.viewer, nil)
-	r.ok(t, 200, &list)
+	r = e.Do("GET", "/api/v1/portfolios", e.viewer, nil)
+	r.OK(t, 200, &list)
 	if len(list) != 3 {
 		t.Fatalf("viewer's list = %+v", list)
 	}
 	var snaps []snapshotJSON
-	e.do("GET", navPath(other.ID), e.viewer, nil).ok(t, 200, &snaps)
+	e.Do("GET", navPath(other.ID), e.viewer, nil).OK(t, 200, &snaps)
 	if len(snaps) != 1 {
 		t.Fatalf("viewer's snapshots = %+v", snaps)
 	}
-	e.do("GET", otherPath, e.viewer, nil).ok(t, 200, nil)
-	e.do("POST", "/api/v1/portfolios", e.viewer, map[string]any{"name": "x", "user_id": aliceID, "team_id": alphaID}).fails(t, 403, "forbidden")
-	e.do("PATCH", otherPath, e.viewer, map[string]any{"name": "x"}).fails(t, 403, "forbidden")
-	e.do("POST", navPath(other.ID), e.viewer, map[string]any{"as_of": day(2), "nav": "1"}).fails(t, 403, "forbidden")
+	e.Do("GET", otherPath, e.viewer, nil).OK(t, 200, nil)
+	e.Do("POST", "/api/v1/portfolios", e.viewer, map[string]any{"name": "x", "user_id": aliceID, "team_id": alphaID}).Fails(t, 403, "forbidden")
+	e.Do("PATCH", otherPath, e.viewer, map[string]any{"name": "x"}).Fails(t, 403, "forbidden")
+	e.Do("POST", navPath(other.ID), e.viewer, map[string]any{"as_of": day(2), "nav": "1"}).Fails(t, 403, "forbidden")
 
 	// Nothing above changed anything.
 	if n := e.count(`SELECT count(*) FROM nav_snapshots`); n != 1 {
@@ -515,64 +392,65 @@ func TestRoles(t *testing.T) {
 	}
 
 	// Tokens are required and checked.
-	e.do("GET", "/api/v1/portfolios", "", nil).fails(t, 401, "unauthenticated")
-	e.do("GET", "/api/v1/portfolios", "not-a-token", nil).fails(t, 401, "unauthenticated")
-	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
-	forged := &env{t: t, key: otherKey}
-	e.do("GET", "/api/v1/portfolios", forged.token(adminID, "admin"), nil).fails(t, 401, "unauthenticated")
+	e.Do("GET", "/api/v1/portfolios", "", nil).Fails(t, 401, "unauthenticated")
+	e.Do("GET", "/api/v1/portfolios", "not-a-token", nil).Fails(t, 401, "unauthenticated")
+	// A token signed with another key (another kit's).
+	forged := servicetest.New(t, nil).Admin(adminID)
+	e.Do("GET", "/api/v1/portfolios", forged, nil).Fails(t, 401, "unauthenticated")
 }
 
 func TestRequestValidation(t *testing.T) {
 	e := newEnv(t)
 	p := e.createPortfolio("P", aliceID, alphaID)
-	create := func(body any) result { return e.do("POST", "/api/v1/portfolios", e.admin, body) }
+	t.Run("portfolio bodies", func(t *testing.T) { portfolioBodies(t, e) })
+	t.Run("patch bodies", func(t *testing.T) { patchBodies(t, e, p) })
+	t.Run("nav bodies", func(t *testing.T) { navBodies(t, e, p) })
+	t.Run("queries and paths", func(t *testing.T) { queriesAndPaths(t, e, p) })
+}
+
+func portfolioBodies(t *testing.T, e *env) {
+	create := func(body any) servicetest.Result { return e.Do("POST", "/api/v1/portfolios", e.admin, body) }
 	valid := map[string]any{"name": "N", "user_id": aliceID, "team_id": alphaID}
-	with := func(k string, v any) map[string]any {
-		m := map[string]any{}
-		for key, val := range valid {
-			m[key] = val
-		}
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		return m
-	}
-	create(with("colour", "red")).fails(t, 400, "invalid_json")
-	create(`{"name":"N"} {}`).fails(t, 400, "invalid_json")
-	create(`{"name":`).fails(t, 400, "invalid_json")
-	create(with("user_id", "10")).fails(t, 400, "validation_failed")
+	with := func(k string, v any) map[string]any { return servicetest.Edit(valid, k, v) }
+	create(with("colour", "red")).Fails(t, 400, "invalid_json")
+	create(`{"name":"N"} {}`).Fails(t, 400, "invalid_json")
+	create(`{"name":`).Fails(t, 400, "invalid_json")
+	create(with("user_id", "10")).Fails(t, 400, "validation_failed")
 	for field, v := range map[string]any{"currency": "usd", "name": "  ", "description": strings.Repeat("d", 2001)} {
-		if d := create(with(field, v)).fails(t, 400, "validation_failed"); d.Fields[field] == "" {
+		if d := create(with(field, v)).Fails(t, 400, "validation_failed"); d.Fields[field] == "" {
 			t.Errorf("%s: fields = %v", field, d.Fields)
 		}
 	}
 	for _, cur := range []string{"ZZZ", "US", "USDD", ""} {
-		if d := create(with("currency", cur)).fails(t, 400, "validation_failed"); d.Fields["currency"] == "" {
+		if d := create(with("currency", cur)).Fails(t, 400, "validation_failed"); d.Fields["currency"] == "" {
 			t.Errorf("currency %q: fields = %v", cur, d.Fields)
 		}
 	}
 	for _, field := range []string{"user_id", "team_id"} {
-		create(with(field, nil)).fails(t, 400, "validation_failed")
-		create(with(field, -1)).fails(t, 400, "validation_failed")
+		create(with(field, nil)).Fails(t, 400, "validation_failed")
+		create(with(field, -1)).Fails(t, 400, "validation_failed")
 	}
-	create(`{"name":"`+strings.Repeat("a", httpx.MaxBodyBytes)+`"}`).fails(t, 413, "payload_too_large")
-	req, _ := http.NewRequest("POST", e.url+"/api/v1/portfolios", strings.NewReader(`{}`))
+	create(`{"name":"`+strings.Repeat("a", httpx.MaxBodyBytes)+`"}`).Fails(t, 413, "payload_too_large")
+	req, _ := http.NewRequest("POST", e.URL+"/api/v1/portfolios", strings.NewReader(`{}`))
 	req.Header.Set("Authorization", "Bearer "+e.admin)
 	req.Header.Set("Content-Type", "text/plain")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 415 {
 		t.Errorf("text/plain body: %v %v", resp, err)
 	}
+}
 
+func patchBodies(t *testing.T, e *env, p portfolioJSON) {
 	patch := fmt.Sprintf("/api/v1/portfolios/%d", p.ID)
-	e.do("PATCH", patch, e.admin, map[string]any{}).fails(t, 400, "validation_failed")
-	e.do("PATCH", patch, e.admin, map[string]any{"currency": "EUR"}).fails(t, 400, "invalid_json")
-	e.do("PATCH", patch, e.admin, map[string]any{"name": ""}).fails(t, 400, "validation_failed")
-	e.do("PATCH", patch, e.admin, map[string]any{"user_id": 0}).fails(t, 400, "validation_failed")
+	e.Do("PATCH", patch, e.admin, map[string]any{}).Fails(t, 400, "validation_failed")
+	e.Do("PATCH", patch, e.admin, map[string]any{"currency": "EUR"}).Fails(t, 400, "invalid_json")
+	e.Do("PATCH", patch, e.admin, map[string]any{"name": ""}).Fails(t, 400, "validation_failed")
+	e.Do("PATCH", patch, e.admin, map[string]any{"user_id": 0}).Fails(t, 400, "validation_failed")
+}
 
+// navBodies: every malformed NAV body is refused and records nothing.
+func navBodies(t *testing.T, e *env, p portfolioJSON) {
 	// NAV bodies.
-	nav := func(body any) result { return e.do("POST", navPath(p.ID), e.admin, body) }
+	nav := func(body any) servicetest.Result { return e.Do("POST", navPath(p.ID), e.admin, body) }
 	for name, c := range map[string]struct {
 		body  string
 		code  string
@@ -601,32 +479,34 @@ func TestRequestValidation(t *testing.T) {
 		"as_of number":      {`{"as_of":1767225600,"nav":"1"}`, "validation_failed", "as_of"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := nav(c.body).fails(t, 400, c.code)
+			d := nav(c.body).Fails(t, 400, c.code)
 			if d.Fields[c.field] == "" {
 				t.Errorf("fields = %v, want %s named", d.Fields, c.field)
 			}
 		})
 	}
-	nav(`{"as_of":"`+day(1)+`","nav":"1"} x`).fails(t, 400, "invalid_json")
+	nav(`{"as_of":"`+day(1)+`","nav":"1"} x`).Fails(t, 400, "invalid_json")
 	if n := e.count(`SELECT count(*) FROM nav_snapshots`); n != 0 {
 		t.Fatalf("refused bodies recorded %d snapshots", n)
 	}
+}
 
+func queriesAndPaths(t *testing.T, e *env, p portfolioJSON) {
 	// Query parameters and paths.
 	for _, q := range []string{"limit=0", "limit=1001", "offset=-1", "user_id=abc", "team_id=0"} {
-		e.do("GET", "/api/v1/portfolios?"+q, e.admin, nil).fails(t, 400, "validation_failed")
+		e.Do("GET", "/api/v1/portfolios?"+q, e.admin, nil).Fails(t, 400, "validation_failed")
 	}
 	for _, q := range []string{"from=yesterday", "to=2026-01-01", "limit=x",
 		"from=" + day(5) + "&to=" + day(4)} {
-		e.do("GET", navPath(p.ID)+"?"+q, e.admin, nil).fails(t, 400, "validation_failed")
+		e.Do("GET", navPath(p.ID)+"?"+q, e.admin, nil).Fails(t, 400, "validation_failed")
 	}
 	for _, path := range []string{"/api/v1/portfolios/abc", "/api/v1/portfolios/0", "/api/v1/portfolios/-1", "/api/v1/portfolios/999999"} {
-		e.do("GET", path, e.admin, nil).fails(t, 404, "portfolio_not_found")
+		e.Do("GET", path, e.admin, nil).Fails(t, 404, "portfolio_not_found")
 	}
-	e.do("GET", "/api/v1/portfolios/abc/nav", e.admin, nil).fails(t, 404, "portfolio_not_found")
-	e.do("POST", "/api/v1/portfolios/999999/nav", e.admin, map[string]any{"as_of": day(1), "nav": "1"}).fails(t, 404, "portfolio_not_found")
-	e.do("DELETE", "/api/v1/portfolios", e.admin, nil).fails(t, 405, "method_not_allowed")
-	e.do("GET", "/api/v1/nope", e.admin, nil).fails(t, 404, "not_found")
+	e.Do("GET", "/api/v1/portfolios/abc/nav", e.admin, nil).Fails(t, 404, "portfolio_not_found")
+	e.Do("POST", "/api/v1/portfolios/999999/nav", e.admin, map[string]any{"as_of": day(1), "nav": "1"}).Fails(t, 404, "portfolio_not_found")
+	e.Do("DELETE", "/api/v1/portfolios", e.admin, nil).Fails(t, 405, "method_not_allowed")
+	e.Do("GET", "/api/v1/nope", e.admin, nil).Fails(t, 404, "not_found")
 }
 
 // TestNAVSnapshots records a history through the API and checks every
@@ -634,6 +514,16 @@ func TestRequestValidation(t *testing.T) {
 func TestNAVSnapshots(t *testing.T) {
 	e := newEnv(t)
 	p := e.createPortfolio("P", aliceID, alphaID)
+	var recorded []snapshotJSON
+	_ = t.Run("sequence", func(t *testing.T) { recorded = navSequence(t, e, p) }) &&
+		t.Run("out of order", func(t *testing.T) { recorded = navOutOfOrder(t, e, p, recorded) }) &&
+		t.Run("list", func(t *testing.T) { navList(t, e, p, recorded) }) &&
+		t.Run("events", func(t *testing.T) { navEvents(t, e, p, recorded) })
+}
+
+// navSequence records a sequence of snapshots, checking each one's
+// figures, and returns them.
+func navSequence(t *testing.T, e *env, p portfolioJSON) []snapshotJSON {
 	steps := []struct {
 		body                                 map[string]any
 		nav, netFlow, units, perUnit, profit string
@@ -682,23 +572,29 @@ func TestNAVSnapshots(t *testing.T) {
 		}
 		recorded = append(recorded, got)
 	}
+	return recorded
+}
 
+func navOutOfOrder(t *testing.T, e *env, p portfolioJSON, recorded []snapshotJSON) []snapshotJSON {
 	// Out of order: the same instant, or earlier, is refused and changes nothing.
 	last := recorded[len(recorded)-1]
 	for _, asOf := range []string{day(7), day(3), "2026-01-07T01:00:00+02:00"} {
-		e.do("POST", navPath(p.ID), e.admin, map[string]any{"as_of": asOf, "nav": "10"}).fails(t, 409, "nav_out_of_order")
+		e.Do("POST", navPath(p.ID), e.admin, map[string]any{"as_of": asOf, "nav": "10"}).Fails(t, 409, "nav_out_of_order")
 	}
 	next := e.recordNAV(p.ID, map[string]any{"as_of": "2026-01-07T00:00:00.000001Z", "nav": "5"})
 	if *next.PrevSnapshotID != last.ID || string(next.Profit) != `"0.00000000"` {
 		t.Errorf("after refusals: %+v", next)
 	}
 	recorded = append(recorded, next)
+	return recorded
+}
 
+func navList(t *testing.T, e *env, p portfolioJSON, recorded []snapshotJSON) {
 	// The list is oldest first, filters on as_of, and pages.
 	var list []snapshotJSON
-	r := e.do("GET", navPath(p.ID), e.viewer, nil)
-	r.ok(t, 200, &list)
-	if len(list) != len(recorded) || *r.env.Total != int64(len(recorded)) {
+	r := e.Do("GET", navPath(p.ID), e.viewer, nil)
+	r.OK(t, 200, &list)
+	if len(list) != len(recorded) || *r.Env.Total != int64(len(recorded)) {
 		t.Fatalf("%d snapshots listed, want %d", len(list), len(recorded))
 	}
 	for i := range list {
@@ -707,12 +603,14 @@ func TestNAVSnapshots(t *testing.T) {
 			t.Errorf("list[%d] = %+v, want %+v", i, list[i], recorded[i])
 		}
 	}
-	r = e.do("GET", navPath(p.ID)+"?from="+day(2)+"&to="+day(4)+"&limit=2&offset=1", e.admin, nil)
-	r.ok(t, 200, &list)
-	if *r.env.Total != 3 || len(list) != 2 || list[0].ID != recorded[2].ID || list[1].ID != recorded[3].ID {
-		t.Fatalf("window = %+v (total %d)", list, *r.env.Total)
+	r = e.Do("GET", navPath(p.ID)+"?from="+day(2)+"&to="+day(4)+"&limit=2&offset=1", e.admin, nil)
+	r.OK(t, 200, &list)
+	if *r.Env.Total != 3 || len(list) != 2 || list[0].ID != recorded[2].ID || list[1].ID != recorded[3].ID {
+		t.Fatalf("window = %+v (total %d)", list, *r.Env.Total)
 	}
+}
 
+func navEvents(t *testing.T, e *env, p portfolioJSON, recorded []snapshotJSON) {
 	// One profit_recorded per snapshot with a non-zero profit, none otherwise.
 	events := e.eventsOfType("portfolio.profit_recorded")
 	var nonZero []snapshotJSON
@@ -756,7 +654,7 @@ func TestOwnersChangeAppliesToLaterProfit(t *testing.T) {
 	p := e.createPortfolio("P", aliceID, alphaID)
 	e.recordNAV(p.ID, map[string]any{"as_of": day(1), "nav": "100"})
 	e.recordNAV(p.ID, map[string]any{"as_of": day(2), "nav": "110"})
-	e.do("PATCH", fmt.Sprintf("/api/v1/portfolios/%d", p.ID), e.admin, map[string]any{"user_id": bobID, "team_id": betaID}).ok(t, 200, nil)
+	e.Do("PATCH", fmt.Sprintf("/api/v1/portfolios/%d", p.ID), e.admin, map[string]any{"user_id": bobID, "team_id": betaID}).OK(t, 200, nil)
 	e.recordNAV(p.ID, map[string]any{"as_of": day(3), "nav": "120"})
 	events := e.eventsOfType("portfolio.profit_recorded")
 	if len(events) != 2 {
@@ -797,14 +695,14 @@ func TestConcurrentNAVPosts(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			asOf := time.Date(2026, 1, 2, 0, 0, i, 0, time.UTC).Format(time.RFC3339)
-			r := e.do("POST", navPath(p.ID), e.admin, map[string]any{"as_of": asOf, "nav": strconv.Itoa(1000 + 10*(i+1)), "net_flow": "1"})
-			switch r.status {
+			r := e.Do("POST", navPath(p.ID), e.admin, map[string]any{"as_of": asOf, "nav": strconv.Itoa(1000 + 10*(i+1)), "net_flow": "1"})
+			switch r.Status {
 			case 201:
 				created.Add(1)
 			case 409:
 				outOfOrder.Add(1)
 			default:
-				t.Errorf("concurrent POST: %d %s", r.status, r.raw)
+				t.Errorf("concurrent POST: %d %s", r.Status, r.Raw)
 			}
 		}()
 	}
@@ -821,7 +719,7 @@ func TestConcurrentNAVPosts(t *testing.T) {
 	// In as_of order, each snapshot follows the one before it, and its
 	// profit is computed from that one.
 	var all []snapshotJSON
-	e.do("GET", navPath(p.ID), e.admin, nil).ok(t, 200, &all)
+	e.Do("GET", navPath(p.ID), e.admin, nil).OK(t, 200, &all)
 	for i := 1; i < len(all); i++ {
 		if all[i].PrevSnapshotID == nil || *all[i].PrevSnapshotID != all[i-1].ID {
 			t.Fatalf("snapshot %d follows %v, want %d", all[i].ID, all[i].PrevSnapshotID, all[i-1].ID)
@@ -840,23 +738,22 @@ func TestIdempotentNAV(t *testing.T) {
 	e := newEnv(t)
 	p := e.createPortfolio("P", aliceID, alphaID)
 	e.recordNAV(p.ID, map[string]any{"as_of": day(1), "nav": "100"})
-	post := func(key string, body any) result {
-		return e.send(request{method: "POST", path: navPath(p.ID), token: e.admin, body: body,
-			header: map[string]string{"Idempotency-Key": key}})
+	post := func(key string, body any) servicetest.Result {
+		return e.Do("POST", navPath(p.ID), e.admin, body, "Idempotency-Key", key)
 	}
 	body := map[string]any{"as_of": day(2), "nav": "110"}
 	first := post("k-1", body)
 	var s1 snapshotJSON
-	first.ok(t, 201, &s1)
-	if first.header.Get("Idempotent-Replayed") != "" {
+	first.OK(t, 201, &s1)
+	if first.Header.Get("Idempotent-Replayed") != "" {
 		t.Fatal("the first response is marked replayed")
 	}
 	for range 2 {
 		again := post("k-1", body)
 		var s2 snapshotJSON
-		again.ok(t, 201, &s2)
-		if again.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.raw, first.raw) || s2.ID != s1.ID {
-			t.Fatalf("replay = %s %v, want the first response", again.raw, again.header)
+		again.OK(t, 201, &s2)
+		if again.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.Raw, first.Raw) || s2.ID != s1.ID {
+			t.Fatalf("replay = %s %v, want the first response", again.Raw, again.Header)
 		}
 	}
 	if n := e.count(`SELECT count(*) FROM nav_snapshots`); n != 2 {
@@ -865,30 +762,28 @@ func TestIdempotentNAV(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM outbox WHERE type = 'portfolio.profit_recorded'`); n != 1 {
 		t.Fatalf("%d profit events after replays, want 1", n)
 	}
-	post("k-1", map[string]any{"as_of": day(3), "nav": "120"}).fails(t, 409, "idempotency_key_reused")
+	post("k-1", map[string]any{"as_of": day(3), "nav": "120"}).Fails(t, 409, "idempotency_key_reused")
 	// Keys are per caller: another admin's same key is another operation.
-	other := e.token(3, "admin")
-	e.send(request{method: "POST", path: navPath(p.ID), token: other, body: map[string]any{"as_of": day(3), "nav": "120"},
-		header: map[string]string{"Idempotency-Key": "k-1"}}).ok(t, 201, nil)
+	other := e.Token(3, "admin")
+	e.Do("POST", navPath(p.ID), other, map[string]any{"as_of": day(3), "nav": "120"}, "Idempotency-Key", "k-1").OK(t, 201, nil)
 
 	// A refusal before anything started stores nothing: the key can be
 	// used again with a corrected body.
-	post("k-2", map[string]any{"as_of": day(4), "nav": "1e3"}).fails(t, 400, "invalid_amount")
-	post("k-2", map[string]any{"as_of": day(4), "nav": "-1"}).fails(t, 400, "invalid_amount")
-	e.send(request{method: "POST", path: navPath(p.ID), token: e.viewer, body: map[string]any{"as_of": day(4), "nav": "130"},
-		header: map[string]string{"Idempotency-Key": "k-2"}}).fails(t, 403, "forbidden")
-	post("k-2", map[string]any{"as_of": day(4), "nav": "130"}).ok(t, 201, nil)
+	post("k-2", map[string]any{"as_of": day(4), "nav": "1e3"}).Fails(t, 400, "invalid_amount")
+	post("k-2", map[string]any{"as_of": day(4), "nav": "-1"}).Fails(t, 400, "invalid_amount")
+	e.Do("POST", navPath(p.ID), e.viewer, map[string]any{"as_of": day(4), "nav": "130"}, "Idempotency-Key", "k-2").Fails(t, 403, "forbidden")
+	post("k-2", map[string]any{"as_of": day(4), "nav": "130"}).OK(t, 201, nil)
 
 	// Once started, the outcome is kept, failure included.
 	out := post("k-3", map[string]any{"as_of": day(1), "nav": "130"})
-	out.fails(t, 409, "nav_out_of_order")
+	out.Fails(t, 409, "nav_out_of_order")
 	again := post("k-3", map[string]any{"as_of": day(1), "nav": "130"})
-	again.fails(t, 409, "nav_out_of_order")
-	if again.header.Get("Idempotent-Replayed") != "true" {
+	again.Fails(t, 409, "nav_out_of_order")
+	if again.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatal("the stored failure was not replayed")
 	}
-	post("", body).fails(t, 400, "invalid_idempotency_key")
-	post(strings.Repeat("k", 256), body).fails(t, 400, "invalid_idempotency_key")
+	post("", body).Fails(t, 400, "invalid_idempotency_key")
+	post(strings.Repeat("k", 256), body).Fails(t, 400, "invalid_idempotency_key")
 
 	// Concurrent repeats of one key execute once.
 	var wg sync.WaitGroup
@@ -899,11 +794,11 @@ func TestIdempotentNAV(t *testing.T) {
 			defer wg.Done()
 			r := post("k-4", map[string]any{"as_of": day(9), "nav": "150"})
 			switch {
-			case r.status == 201:
+			case r.Status == 201:
 				okCount.Add(1)
-			case r.status == 409 && strings.Contains(string(r.raw), "idempotency_key_in_flight"):
+			case r.Status == 409 && strings.Contains(string(r.Raw), "idempotency_key_in_flight"):
 			default:
-				t.Errorf("concurrent repeat: %d %s", r.status, r.raw)
+				t.Errorf("concurrent repeat: %d %s", r.Status, r.Raw)
 			}
 		}()
 	}
@@ -922,8 +817,8 @@ func TestAuthServiceUnreachable(t *testing.T) {
 	url := l.URL
 	l.Close()
 	e := newEnvWithAuth(t, url)
-	e.do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "P", "user_id": aliceID, "team_id": alphaID}).
-		fails(t, 503, "dependency_unavailable")
+	e.Do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "P", "user_id": aliceID, "team_id": alphaID}).
+		Fails(t, 503, "dependency_unavailable")
 	if n := e.count(`SELECT count(*) FROM portfolios`); n != 0 {
 		t.Fatal("a portfolio was created without its owners checked")
 	}

@@ -3,13 +3,8 @@ package transport_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -18,20 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 
-	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/httpx"
-	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/money"
-	"github.com/fundplatform/platform/libs/observability"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/servicetest"
 	"github.com/fundplatform/platform/services/profit/internal/endpoint"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 	"github.com/fundplatform/platform/services/profit/internal/store"
@@ -40,155 +30,31 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-const (
-	issuer   = "fund-auth"
-	audience = "fund-api"
-)
-
 // env is one profit service over a fresh database, behind httptest.
 type env struct {
-	t     *testing.T
-	url   string
-	pool  *pgxpool.Pool
+	*servicetest.Server
 	store *store.Store
-	key   ed25519.PrivateKey
-	jti   atomic.Int64
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pool := pgtest.New(t, store.Migrations())
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, pool: pool, store: store.New(pool), key: key}
-	pub := key.Public().(ed25519.PublicKey)
-	verifier := libauth.NewVerifier(libauth.StaticKeys{libauth.Thumbprint(pub): pub}, issuer, audience)
+	s := servicetest.New(t, store.Migrations())
+	e := &env{Server: s, store: store.New(s.Pool)}
 	svc := profit.New(e.store, profit.Options{})
-	metrics := observability.NewHTTPMetrics(prometheus.NewRegistry(), nil)
-	h := transport.NewHandler(endpoint.New(svc), verifier, idempotency.Middleware(pool, idempotency.Options{}), metrics.Wrap)
-	srv := httptest.NewServer(observability.HTTPHandler(h, "profit"))
-	t.Cleanup(srv.Close)
-	e.url = srv.URL
+	s.Serve("profit", transport.NewHandler(endpoint.New(svc), s.Verifier(), s.Idempotency(), s.Metrics()))
 	return e
-}
-
-// token signs an access token as the auth service would.
-func (e *env) token(userID int64, role string, teams ...int64) string {
-	e.t.Helper()
-	if teams == nil {
-		teams = []int64{}
-	}
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
-		"iss": issuer, "aud": audience, "sub": strconv.FormatInt(userID, 10), "role": role, "teams": teams,
-		"iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix(), "jti": fmt.Sprint(e.jti.Add(1)),
-	})
-	tok.Header["kid"] = libauth.Thumbprint(e.key.Public().(ed25519.PublicKey))
-	s, err := tok.SignedString(e.key)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return s
 }
 
 // portfolio puts a portfolio in the read model, as its portfolio.created
 // event does.
 func (e *env) portfolio(id, userID, teamID int64) {
-	e.t.Helper()
-	err := pg.InTx(context.Background(), e.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	e.T.Helper()
+	err := pg.InTx(context.Background(), e.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		return e.store.ApplyPortfolio(context.Background(), tx, store.Owners{PortfolioID: id, UserID: userID, TeamID: teamID})
 	})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
-}
-
-type envelope struct {
-	IsOK    bool            `json:"isOK"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
-	Total   *int64          `json:"total"`
-}
-
-type errData struct {
-	ErrorCode int               `json:"errorCode"`
-	Code      string            `json:"code"`
-	Fields    map[string]string `json:"fields"`
-}
-
-type result struct {
-	status int
-	header http.Header
-	env    envelope
-	raw    []byte
-}
-
-// do sends a request; body may be a string (sent as is) or a value (JSON);
-// headers are name, value pairs.
-func (e *env) do(method, path, token string, body any, headers ...string) result {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, e.url+path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := result{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if resp.Header.Get(httpx.RequestIDHeader) == "" {
-		e.t.Errorf("%s %s: no X-Request-Id on the response", method, path)
-	}
-	if strings.HasPrefix(path, "/api/v1/") {
-		if err := json.Unmarshal(raw, &r.env); err != nil {
-			e.t.Fatalf("%s %s: body is not the envelope: %s", method, path, raw)
-		}
-	}
-	return r
-}
-
-// ok asserts a success envelope with the status and decodes data into v.
-func (r result) ok(t *testing.T, status int, v any) result {
-	t.Helper()
-	if r.status != status || !r.env.IsOK || r.env.Message != "Success" {
-		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
-	}
-	if v != nil {
-		if err := json.Unmarshal(r.env.Data, v); err != nil {
-			t.Fatalf("data: %v: %s", err, r.raw)
-		}
-	}
-	return r
-}
-
-// fails asserts an error envelope with the status and code.
-func (r result) fails(t *testing.T, status int, code string) errData {
-	t.Helper()
-	var d errData
-	_ = json.Unmarshal(r.env.Data, &d)
-	if r.status != status || r.env.IsOK || d.ErrorCode != status || d.Code != code || r.env.Message == "" {
-		t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
-	}
-	return d
 }
 
 type ratio struct {
@@ -245,33 +111,46 @@ func day(n int) time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).A
 // outboxTypes counts the outbox's events by type, checking every payload
 // against its schema.
 func (e *env) outboxTypes() map[string]int {
-	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT type, payload::text FROM outbox ORDER BY id`)
+	e.T.Helper()
+	rows, err := e.Pool.Query(context.Background(), `SELECT type, payload::text FROM outbox ORDER BY id`)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	defer rows.Close()
 	out := map[string]int{}
 	for rows.Next() {
 		var typ, payload string
 		if err := rows.Scan(&typ, &payload); err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		if err := eventbus.Validate(typ, []byte(payload)); err != nil {
-			e.t.Errorf("outbox %s: %v", typ, err)
+			e.T.Errorf("outbox %s: %v", typ, err)
 		}
 		out[typ]++
 	}
 	return out
 }
 
+// callers are the tokens TestRatios calls with: admin 1, viewer 2, the
+// owner 7 of portfolio 42, a member 8 of its team 3 and a stranger 9.
+type callers struct{ admin, viewer, owner, member, stranger string }
+
 func TestRatios(t *testing.T) {
 	e := newEnv(t)
-	admin, viewer := e.token(1, "admin"), e.token(2, "viewer")
-	owner, member, stranger := e.token(7, "user"), e.token(8, "user", 3), e.token(9, "user", 4)
+	c := callers{admin: e.Token(1, "admin"), viewer: e.Token(2, "viewer"),
+		owner: e.Token(7, "user"), member: e.Token(8, "user", 3), stranger: e.Token(9, "user", 4)}
 	e.portfolio(42, 7, 3)
 	e.portfolio(43, 10, 5)
+	var r3 ratio
+	_ = t.Run("refusals", func(t *testing.T) { ratioRefusals(t, e, c) }) &&
+		t.Run("versions", func(t *testing.T) { r3 = ratioVersions(t, e, c) }) &&
+		t.Run("current", func(t *testing.T) { ratioCurrent(t, e, c, r3) }) &&
+		t.Run("lists", func(t *testing.T) { ratioLists(t, e, c) })
+}
 
+// ratioRefusals: invalid or forbidden ratios are refused and create nothing.
+func ratioRefusals(t *testing.T, e *env, c callers) {
+	admin, viewer, owner := c.admin, c.viewer, c.owner
 	// Validation.
 	for name, c := range map[string]struct {
 		body  any
@@ -292,29 +171,34 @@ func TestRatios(t *testing.T) {
 		"unknown field":   {`{"portfolio_id":42,"to_team":"1","to_platform":"0","to_user":"0","note":"x"}`, "invalid_json", "note"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := e.do("POST", ratiosPath, admin, c.body).fails(t, 400, c.code)
+			d := e.Do("POST", ratiosPath, admin, c.body).Fails(t, 400, c.code)
 			if c.field != "" && d.Fields[c.field] == "" {
 				t.Errorf("fields = %v, want %s named", d.Fields, c.field)
 			}
 		})
 	}
-	e.do("POST", ratiosPath, admin, `{"portfolio_id":"42","to_team":"1","to_platform":"0","to_user":"0"}`).fails(t, 400, "validation_failed")
-	e.do("POST", ratiosPath, admin, shares(999, "1", "0", "0")).fails(t, 404, "portfolio_not_found")
-	e.do("POST", ratiosPath, viewer, shares(42, "1", "0", "0")).fails(t, 403, "forbidden")
-	e.do("POST", ratiosPath, owner, shares(42, "1", "0", "0")).fails(t, 403, "forbidden")
-	e.do("POST", ratiosPath, "", shares(42, "1", "0", "0")).fails(t, 401, "unauthenticated")
+	e.Do("POST", ratiosPath, admin, `{"portfolio_id":"42","to_team":"1","to_platform":"0","to_user":"0"}`).Fails(t, 400, "validation_failed")
+	e.Do("POST", ratiosPath, admin, shares(999, "1", "0", "0")).Fails(t, 404, "portfolio_not_found")
+	e.Do("POST", ratiosPath, viewer, shares(42, "1", "0", "0")).Fails(t, 403, "forbidden")
+	e.Do("POST", ratiosPath, owner, shares(42, "1", "0", "0")).Fails(t, 403, "forbidden")
+	e.Do("POST", ratiosPath, "", shares(42, "1", "0", "0")).Fails(t, 401, "unauthenticated")
 
 	// Nothing refused created anything.
-	e.do("GET", ratiosPath+"/current?portfolio_id=42", admin, nil).fails(t, 404, "ratio_not_found")
+	e.Do("GET", ratiosPath+"/current?portfolio_id=42", admin, nil).Fails(t, 404, "ratio_not_found")
 	if n := e.outboxTypes()[eventbus.TypeProfitRatioChanged]; n != 0 {
 		t.Fatalf("%d ratio events after refusals", n)
 	}
+}
 
+// ratioVersions: versions 1, 2, 3 on one portfolio, 1 on another; it
+// returns version 3.
+func ratioVersions(t *testing.T, e *env, c callers) ratio {
+	admin := c.admin
 	// Versions 1, 2, 3; strings and JSON numbers both parse exactly.
 	var r1, r2, r3 ratio
-	e.do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7")).ok(t, 201, &r1)
-	e.do("POST", ratiosPath, admin, `{"portfolio_id":42,"to_team":0.3333,"to_platform":0.3334,"to_user":0.3333}`).ok(t, 201, &r2)
-	e.do("POST", ratiosPath, admin, shares(42, "1", "0", "0.0000")).ok(t, 201, &r3)
+	e.Do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7")).OK(t, 201, &r1)
+	e.Do("POST", ratiosPath, admin, `{"portfolio_id":42,"to_team":0.3333,"to_platform":0.3334,"to_user":0.3333}`).OK(t, 201, &r2)
+	e.Do("POST", ratiosPath, admin, shares(42, "1", "0", "0.0000")).OK(t, 201, &r3)
 	if r1.Version != 1 || r2.Version != 2 || r3.Version != 3 || r1.PortfolioID != 42 || r1.CreatedBy != 1 || r1.CreatedAt.IsZero() {
 		t.Fatalf("versions %+v %+v %+v", r1, r2, r3)
 	}
@@ -322,59 +206,66 @@ func TestRatios(t *testing.T) {
 		t.Fatalf("shares not 4-place strings: %+v %+v %+v", r1, r2, r3)
 	}
 	var other ratio
-	e.do("POST", ratiosPath, admin, shares(43, "0.5", "0.5", "0")).ok(t, 201, &other)
+	e.Do("POST", ratiosPath, admin, shares(43, "0.5", "0.5", "0")).OK(t, 201, &other)
 	if other.Version != 1 {
 		t.Fatalf("versions are per portfolio: %+v", other)
 	}
 	if n := e.outboxTypes()[eventbus.TypeProfitRatioChanged]; n != 4 {
 		t.Fatalf("%d profit.ratio_changed in the outbox, want 4", n)
 	}
+	return r3
+}
 
+func ratioCurrent(t *testing.T, e *env, c callers, r3 ratio) {
+	admin, member, stranger := c.admin, c.member, c.stranger
 	var cur ratio
-	e.do("GET", ratiosPath+"/current?portfolio_id=42", member, nil).ok(t, 200, &cur)
+	e.Do("GET", ratiosPath+"/current?portfolio_id=42", member, nil).OK(t, 200, &cur)
 	if cur != r3 {
 		t.Fatalf("current = %+v, want %+v", cur, r3)
 	}
-	e.do("GET", ratiosPath+"/current", admin, nil).fails(t, 400, "validation_failed")
-	e.do("GET", ratiosPath+"/current?portfolio_id=x", admin, nil).fails(t, 400, "validation_failed")
-	e.do("GET", ratiosPath+"/current?portfolio_id=999", admin, nil).fails(t, 404, "portfolio_not_found")
-	e.do("GET", ratiosPath+"/current?portfolio_id=42", stranger, nil).fails(t, 404, "portfolio_not_found")
+	e.Do("GET", ratiosPath+"/current", admin, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", ratiosPath+"/current?portfolio_id=x", admin, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", ratiosPath+"/current?portfolio_id=999", admin, nil).Fails(t, 404, "portfolio_not_found")
+	e.Do("GET", ratiosPath+"/current?portfolio_id=42", stranger, nil).Fails(t, 404, "portfolio_not_found")
+}
 
+func ratioLists(t *testing.T, e *env, c callers) {
+	admin, viewer, owner, stranger := c.admin, c.viewer, c.owner, c.stranger
 	// Lists: newest first, total, pagination; roles.
 	var list []ratio
-	r := e.do("GET", ratiosPath+"?portfolio_id=42&limit=2", viewer, nil).ok(t, 200, &list)
-	if len(list) != 2 || list[0].Version != 3 || list[1].Version != 2 || *r.env.Total != 3 {
-		t.Fatalf("page 1 = %+v total %v", list, *r.env.Total)
+	r := e.Do("GET", ratiosPath+"?portfolio_id=42&limit=2", viewer, nil).OK(t, 200, &list)
+	if len(list) != 2 || list[0].Version != 3 || list[1].Version != 2 || *r.Env.Total != 3 {
+		t.Fatalf("page 1 = %+v total %v", list, *r.Env.Total)
 	}
-	e.do("GET", ratiosPath+"?portfolio_id=42&limit=2&offset=2", owner, nil).ok(t, 200, &list)
+	e.Do("GET", ratiosPath+"?portfolio_id=42&limit=2&offset=2", owner, nil).OK(t, 200, &list)
 	if len(list) != 1 || list[0].Version != 1 {
 		t.Fatalf("page 2 = %+v", list)
 	}
-	r = e.do("GET", ratiosPath, admin, nil).ok(t, 200, &list)
-	if len(list) != 4 || *r.env.Total != 4 || list[0].PortfolioID != 43 {
+	r = e.Do("GET", ratiosPath, admin, nil).OK(t, 200, &list)
+	if len(list) != 4 || *r.Env.Total != 4 || list[0].PortfolioID != 43 {
 		t.Fatalf("all ratios = %+v", list)
 	}
-	e.do("GET", ratiosPath, owner, nil).fails(t, 400, "validation_failed")
-	e.do("GET", ratiosPath+"?portfolio_id=43", owner, nil).fails(t, 404, "portfolio_not_found")
-	e.do("GET", ratiosPath+"?portfolio_id=42", stranger, nil).fails(t, 404, "portfolio_not_found")
-	e.do("GET", ratiosPath+"?portfolio_id=42&limit=0", admin, nil).fails(t, 400, "validation_failed")
-	e.do("GET", ratiosPath+"?portfolio_id=42&offset=-1", admin, nil).fails(t, 400, "validation_failed")
-	e.do("GET", ratiosPath+"?portfolio_id=42", "", nil).fails(t, 401, "unauthenticated")
-	e.do("DELETE", ratiosPath, admin, nil).fails(t, 405, "method_not_allowed")
+	e.Do("GET", ratiosPath, owner, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", ratiosPath+"?portfolio_id=43", owner, nil).Fails(t, 404, "portfolio_not_found")
+	e.Do("GET", ratiosPath+"?portfolio_id=42", stranger, nil).Fails(t, 404, "portfolio_not_found")
+	e.Do("GET", ratiosPath+"?portfolio_id=42&limit=0", admin, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", ratiosPath+"?portfolio_id=42&offset=-1", admin, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", ratiosPath+"?portfolio_id=42", "", nil).Fails(t, 401, "unauthenticated")
+	e.Do("DELETE", ratiosPath, admin, nil).Fails(t, 405, "method_not_allowed")
 }
 
 func TestManualAllocationIdempotency(t *testing.T) {
 	e := newEnv(t)
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	e.portfolio(42, 7, 3)
-	e.do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7")).ok(t, 201, nil)
+	e.Do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7")).OK(t, 201, nil)
 
 	key := "Idempotency-Key"
 	body := manual(42, "100", day(1))
-	first := e.do("POST", allocationsPath, admin, body, key, "k-1")
+	first := e.Do("POST", allocationsPath, admin, body, key, "k-1")
 	var a allocation
-	first.ok(t, 201, &a)
-	if first.header.Get("Idempotent-Replayed") != "" {
+	first.OK(t, 201, &a)
+	if first.Header.Get("Idempotent-Replayed") != "" {
 		t.Fatal("first response marked as a replay")
 	}
 	if a.Source != "manual" || a.SnapshotID != nil || a.Status != "allocated" || a.UserID != 7 || a.TeamID != 3 ||
@@ -385,12 +276,12 @@ func TestManualAllocationIdempotency(t *testing.T) {
 	}
 	// The JSON has exactly the contract's fields.
 	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(first.env.Data, &fields)
+	_ = json.Unmarshal(first.Env.Data, &fields)
 	want := []string{"id", "portfolio_id", "source", "snapshot_id", "period_end", "profit_amount", "loss_carryforward_before",
 		"loss_carryforward_after", "distributable", "ratio_id", "ratio_version", "to_team_amount", "to_platform_amount",
 		"to_user_amount", "user_id", "team_id", "status", "created_at"}
 	if len(fields) != len(want) {
-		t.Errorf("allocation has %d fields, want %d: %s", len(fields), len(want), first.env.Data)
+		t.Errorf("allocation has %d fields, want %d: %s", len(fields), len(want), first.Env.Data)
 	}
 	for _, f := range want {
 		if _, ok := fields[f]; !ok {
@@ -399,14 +290,14 @@ func TestManualAllocationIdempotency(t *testing.T) {
 	}
 
 	// A repeat replays the stored response and changes nothing.
-	again := e.do("POST", allocationsPath, admin, body, key, "k-1")
-	if again.status != 201 || !bytes.Equal(again.raw, first.raw) || again.header.Get("Idempotent-Replayed") != "true" {
-		t.Fatalf("replay = %d %s (replayed %q)", again.status, again.raw, again.header.Get("Idempotent-Replayed"))
+	again := e.Do("POST", allocationsPath, admin, body, key, "k-1")
+	if again.Status != 201 || !bytes.Equal(again.Raw, first.Raw) || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay = %d %s (replayed %q)", again.Status, again.Raw, again.Header.Get("Idempotent-Replayed"))
 	}
-	e.do("POST", allocationsPath, admin, manual(42, "101", day(1)), key, "k-1").fails(t, 409, "idempotency_key_reused")
+	e.Do("POST", allocationsPath, admin, manual(42, "101", day(1)), key, "k-1").Fails(t, 409, "idempotency_key_reused")
 	var list []allocation
-	if r := e.do("GET", allocationsPath, admin, nil).ok(t, 200, &list); *r.env.Total != 1 {
-		t.Fatalf("%d allocations after a replay, want 1", *r.env.Total)
+	if r := e.Do("GET", allocationsPath, admin, nil).OK(t, 200, &list); *r.Env.Total != 1 {
+		t.Fatalf("%d allocations after a replay, want 1", *r.Env.Total)
 	}
 	if n := e.outboxTypes()[eventbus.TypeProfitAllocated]; n != 1 {
 		t.Fatalf("%d profit.allocated, want 1", n)
@@ -414,31 +305,31 @@ func TestManualAllocationIdempotency(t *testing.T) {
 
 	// A refusal before any effect stores nothing under its key: the
 	// corrected request may use it.
-	e.do("POST", allocationsPath, admin, manual(42, "1.123456789", day(2)), key, "k-2").fails(t, 400, "invalid_amount")
-	e.do("POST", allocationsPath, admin, manual(999, "5", day(2)), key, "k-2").fails(t, 404, "portfolio_not_found")
-	e.do("POST", allocationsPath, e.token(2, "viewer"), manual(42, "5", day(2)), key, "k-2").fails(t, 403, "forbidden")
-	e.do("POST", allocationsPath, admin, manual(42, "5", day(2)), key, "k-2").ok(t, 201, nil)
+	e.Do("POST", allocationsPath, admin, manual(42, "1.123456789", day(2)), key, "k-2").Fails(t, 400, "invalid_amount")
+	e.Do("POST", allocationsPath, admin, manual(999, "5", day(2)), key, "k-2").Fails(t, 404, "portfolio_not_found")
+	e.Do("POST", allocationsPath, e.Token(2, "viewer"), manual(42, "5", day(2)), key, "k-2").Fails(t, 403, "forbidden")
+	e.Do("POST", allocationsPath, admin, manual(42, "5", day(2)), key, "k-2").OK(t, 201, nil)
 	// Once started, the outcome is stored, failures too.
-	e.do("POST", allocationsPath, admin, manual(42, "5", day(0)), key, "k-3").fails(t, 409, "period_out_of_order")
-	r := e.do("POST", allocationsPath, admin, manual(42, "5", day(0)), key, "k-3")
-	r.fails(t, 409, "period_out_of_order")
-	if r.header.Get("Idempotent-Replayed") != "true" {
+	e.Do("POST", allocationsPath, admin, manual(42, "5", day(0)), key, "k-3").Fails(t, 409, "period_out_of_order")
+	r := e.Do("POST", allocationsPath, admin, manual(42, "5", day(0)), key, "k-3")
+	r.Fails(t, 409, "period_out_of_order")
+	if r.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatal("a started request's failure was not stored")
 	}
-	e.do("POST", allocationsPath, admin, manual(42, "5", day(3)), key, "").fails(t, 400, "invalid_idempotency_key")
+	e.Do("POST", allocationsPath, admin, manual(42, "5", day(3)), key, "").Fails(t, 400, "invalid_idempotency_key")
 	// Without a key the request simply runs.
-	e.do("POST", allocationsPath, admin, manual(42, "5", day(3))).ok(t, 201, nil)
+	e.Do("POST", allocationsPath, admin, manual(42, "5", day(3))).OK(t, 201, nil)
 }
 
 func TestAwaitingRatioAllocatedInOrderByTheFirstRatio(t *testing.T) {
 	e := newEnv(t)
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	e.portfolio(42, 7, 3)
 	// Posted in period order; with no ratio each waits, carry untouched.
 	var waiting []allocation
 	for i, p := range []string{"100", "-30", "50", "0.00000001"} {
 		var a allocation
-		e.do("POST", allocationsPath, admin, manual(42, p, day(i))).ok(t, 201, &a)
+		e.Do("POST", allocationsPath, admin, manual(42, p, day(i))).OK(t, 201, &a)
 		if a.Status != "awaiting_ratio" || a.RatioID != nil || a.RatioVersion != nil || a.Distributable != "0.00000000" ||
 			a.LossCarryforwardAfter != "0.00000000" || a.ToUserAmount != "0.00000000" {
 			t.Fatalf("profit %d before any ratio = %+v", i, a)
@@ -449,7 +340,7 @@ func TestAwaitingRatioAllocatedInOrderByTheFirstRatio(t *testing.T) {
 		t.Fatalf("%d profit.allocated while awaiting a ratio", n)
 	}
 	var r ratio
-	e.do("POST", ratiosPath, admin, shares(42, "0.5", "0.25", "0.25")).ok(t, 201, &r)
+	e.Do("POST", ratiosPath, admin, shares(42, "0.5", "0.25", "0.25")).OK(t, 201, &r)
 
 	// 100 → 100 distributed; −30 → carry 30; 50 → 20 distributed, carry 0; 1e-8 → 1e-8 to the platform.
 	want := []struct{ status, before, after, d, team, platform, user string }{
@@ -460,7 +351,7 @@ func TestAwaitingRatioAllocatedInOrderByTheFirstRatio(t *testing.T) {
 	}
 	for i, w := range want {
 		var a allocation
-		e.do("GET", fmt.Sprintf("%s/%d", allocationsPath, waiting[i].ID), admin, nil).ok(t, 200, &a)
+		e.Do("GET", fmt.Sprintf("%s/%d", allocationsPath, waiting[i].ID), admin, nil).OK(t, 200, &a)
 		if a.Status != w.status || a.LossCarryforwardBefore != amt(w.before) || a.LossCarryforwardAfter != amt(w.after) ||
 			a.Distributable != amt(w.d) || a.ToTeamAmount != amt(w.team) || a.ToPlatformAmount != amt(w.platform) ||
 			a.ToUserAmount != amt(w.user) || a.RatioID == nil || *a.RatioID != r.ID || *a.RatioVersion != 1 ||
@@ -473,7 +364,7 @@ func TestAwaitingRatioAllocatedInOrderByTheFirstRatio(t *testing.T) {
 	}
 	// Later profits are allocated at once.
 	var a allocation
-	e.do("POST", allocationsPath, admin, manual(42, "8", day(9))).ok(t, 201, &a)
+	e.Do("POST", allocationsPath, admin, manual(42, "8", day(9))).OK(t, 201, &a)
 	if a.Status != "allocated" || a.ToTeamAmount != "4.00000000" {
 		t.Fatalf("after the ratio: %+v", a)
 	}
@@ -481,9 +372,9 @@ func TestAwaitingRatioAllocatedInOrderByTheFirstRatio(t *testing.T) {
 
 func TestLossCarryForwardAcrossASequence(t *testing.T) {
 	e := newEnv(t)
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	e.portfolio(42, 7, 3)
-	e.do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7")).ok(t, 201, nil)
+	e.Do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7")).OK(t, 201, nil)
 	steps := []struct{ p, status, before, after, d, team, platform, user string }{
 		{"-100", "no_distribution", "0", "100", "0", "0", "0", "0"},
 		{"30", "no_distribution", "100", "70", "0", "0", "0", "0"},
@@ -494,7 +385,7 @@ func TestLossCarryForwardAcrossASequence(t *testing.T) {
 	}
 	for i, s := range steps {
 		var a allocation
-		e.do("POST", allocationsPath, admin, manual(42, s.p, day(i))).ok(t, 201, &a)
+		e.Do("POST", allocationsPath, admin, manual(42, s.p, day(i))).OK(t, 201, &a)
 		got := []string{a.Status, a.LossCarryforwardBefore, a.LossCarryforwardAfter, a.Distributable, a.ToTeamAmount, a.ToPlatformAmount, a.ToUserAmount}
 		want := []string{s.status, amt(s.before), amt(s.after), amt(s.d),
 			amt(s.team), amt(s.platform), amt(s.user)}
@@ -509,9 +400,9 @@ func TestLossCarryForwardAcrossASequence(t *testing.T) {
 		t.Fatalf("portfolio = %+v, %v", p, err)
 	}
 	// A ratio change applies to profits recorded afterwards only.
-	e.do("POST", ratiosPath, admin, shares(42, "0", "1", "0")).ok(t, 201, nil)
+	e.Do("POST", ratiosPath, admin, shares(42, "0", "1", "0")).OK(t, 201, nil)
 	var a allocation
-	e.do("POST", allocationsPath, admin, manual(42, "1", day(10))).ok(t, 201, &a)
+	e.Do("POST", allocationsPath, admin, manual(42, "1", day(10))).OK(t, 201, &a)
 	if a.ToPlatformAmount != "1.00000000" || *a.RatioVersion != 2 {
 		t.Fatalf("after the change: %+v", a)
 	}
@@ -522,9 +413,9 @@ func TestLossCarryForwardAcrossASequence(t *testing.T) {
 
 func TestManualAllocationValidation(t *testing.T) {
 	e := newEnv(t)
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	e.portfolio(42, 7, 3)
-	e.do("POST", allocationsPath, admin, manual(42, "10", day(5))).ok(t, 201, nil)
+	e.Do("POST", allocationsPath, admin, manual(42, "10", day(5))).OK(t, 201, nil)
 
 	for name, c := range map[string]struct {
 		body        any
@@ -549,47 +440,47 @@ func TestManualAllocationValidation(t *testing.T) {
 		"out of order":      {manual(42, "1", day(4)), 409, "period_out_of_order", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := e.do("POST", allocationsPath, admin, c.body).fails(t, c.status, c.code)
+			d := e.Do("POST", allocationsPath, admin, c.body).Fails(t, c.status, c.code)
 			if c.field != "" && d.Fields[c.field] == "" {
 				t.Errorf("fields = %v, want %s named", d.Fields, c.field)
 			}
 		})
 	}
 	big := `{"portfolio_id":42,"profit_amount":"` + strings.Repeat("1", httpx.MaxBodyBytes) + `"}`
-	e.do("POST", allocationsPath, admin, big).fails(t, 413, "payload_too_large")
-	e.do("POST", allocationsPath, e.token(7, "user"), manual(42, "1", day(6))).fails(t, 403, "forbidden")
-	e.do("POST", allocationsPath, e.token(2, "viewer"), manual(42, "1", day(6))).fails(t, 403, "forbidden")
+	e.Do("POST", allocationsPath, admin, big).Fails(t, 413, "payload_too_large")
+	e.Do("POST", allocationsPath, e.Token(7, "user"), manual(42, "1", day(6))).Fails(t, 403, "forbidden")
+	e.Do("POST", allocationsPath, e.Token(2, "viewer"), manual(42, "1", day(6))).Fails(t, 403, "forbidden")
 
 	// The same period end as the latest is in order; a negative profit is a loss.
 	var a allocation
-	e.do("POST", allocationsPath, admin, manual(42, "-2.5", day(5))).ok(t, 201, &a)
+	e.Do("POST", allocationsPath, admin, manual(42, "-2.5", day(5))).OK(t, 201, &a)
 	if a.Status != "awaiting_ratio" {
 		t.Fatalf("loss = %+v", a)
 	}
 	var list []allocation
-	if r := e.do("GET", allocationsPath, admin, nil).ok(t, 200, &list); *r.env.Total != 2 {
-		t.Fatalf("%d allocations after refusals, want 2", *r.env.Total)
+	if r := e.Do("GET", allocationsPath, admin, nil).OK(t, 200, &list); *r.Env.Total != 2 {
+		t.Fatalf("%d allocations after refusals, want 2", *r.Env.Total)
 	}
 }
 
 func TestAllocationReadsAndRoles(t *testing.T) {
 	e := newEnv(t)
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	e.portfolio(42, 7, 3)  // alice's, team 3
 	e.portfolio(43, 10, 5) // someone else's
 	for _, id := range []int64{42, 43} {
-		e.do("POST", ratiosPath, admin, shares(id, "0.2", "0.1", "0.7")).ok(t, 201, nil)
+		e.Do("POST", ratiosPath, admin, shares(id, "0.2", "0.1", "0.7")).OK(t, 201, nil)
 		for i := range 3 {
-			e.do("POST", allocationsPath, admin, manual(id, strconv.Itoa(10*(i+1)), day(i))).ok(t, 201, nil)
+			e.Do("POST", allocationsPath, admin, manual(id, strconv.Itoa(10*(i+1)), day(i))).OK(t, 201, nil)
 		}
 	}
 	list := func(token, query string) ([]allocation, int64) {
 		t.Helper()
 		var out []allocation
-		r := e.do("GET", allocationsPath+query, token, nil).ok(t, 200, &out)
-		return out, *r.env.Total
+		r := e.Do("GET", allocationsPath+query, token, nil).OK(t, 200, &out)
+		return out, *r.Env.Total
 	}
-	all, total := list(e.token(2, "viewer"), "")
+	all, total := list(e.Token(2, "viewer"), "")
 	if total != 6 || len(all) != 6 || !all[0].PeriodEnd.Equal(day(2)) || !all[5].PeriodEnd.Equal(day(0)) {
 		t.Fatalf("viewer's list (newest first) = %d items, total %d", len(all), total)
 	}
@@ -601,7 +492,7 @@ func TestAllocationReadsAndRoles(t *testing.T) {
 		t.Fatalf("from/to (from inclusive, to exclusive) = %+v", got)
 	}
 
-	owner, member, stranger := e.token(7, "user"), e.token(8, "user", 3), e.token(9, "user", 4)
+	owner, member, stranger := e.Token(7, "user"), e.Token(8, "user", 3), e.Token(9, "user", 4)
 	for name, tok := range map[string]string{"owner": owner, "team member": member} {
 		got, total := list(tok, "")
 		if total != 3 {
@@ -612,31 +503,31 @@ func TestAllocationReadsAndRoles(t *testing.T) {
 				t.Errorf("%s sees portfolio %d", name, a.PortfolioID)
 			}
 		}
-		e.do("GET", fmt.Sprintf("%s/%d", allocationsPath, got[0].ID), tok, nil).ok(t, 200, nil)
+		e.Do("GET", fmt.Sprintf("%s/%d", allocationsPath, got[0].ID), tok, nil).OK(t, 200, nil)
 	}
 	if _, total := list(stranger, ""); total != 0 {
 		t.Fatalf("a stranger sees %d allocations", total)
 	}
-	e.do("GET", allocationsPath+"?portfolio_id=42", stranger, nil).fails(t, 404, "portfolio_not_found")
-	e.do("GET", allocationsPath+"?portfolio_id=999", admin, nil).fails(t, 404, "portfolio_not_found")
-	e.do("GET", fmt.Sprintf("%s/%d", allocationsPath, all[0].ID), stranger, nil).fails(t, 404, "not_found")
-	e.do("GET", allocationsPath+"/999999", admin, nil).fails(t, 404, "not_found")
-	e.do("GET", allocationsPath+"/abc", admin, nil).fails(t, 404, "not_found")
-	e.do("GET", allocationsPath+"?from=yesterday", admin, nil).fails(t, 400, "validation_failed")
-	e.do("GET", allocationsPath+"?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", admin, nil).fails(t, 400, "validation_failed")
-	e.do("GET", allocationsPath+"?limit=1001", admin, nil).fails(t, 400, "validation_failed")
-	e.do("GET", allocationsPath+"?portfolio_id=-1", admin, nil).fails(t, 400, "validation_failed")
-	e.do("GET", allocationsPath, "", nil).fails(t, 401, "unauthenticated")
-	e.do("GET", "/api/v1/profit/nope", admin, nil).fails(t, 404, "not_found")
+	e.Do("GET", allocationsPath+"?portfolio_id=42", stranger, nil).Fails(t, 404, "portfolio_not_found")
+	e.Do("GET", allocationsPath+"?portfolio_id=999", admin, nil).Fails(t, 404, "portfolio_not_found")
+	e.Do("GET", fmt.Sprintf("%s/%d", allocationsPath, all[0].ID), stranger, nil).Fails(t, 404, "not_found")
+	e.Do("GET", allocationsPath+"/999999", admin, nil).Fails(t, 404, "not_found")
+	e.Do("GET", allocationsPath+"/abc", admin, nil).Fails(t, 404, "not_found")
+	e.Do("GET", allocationsPath+"?from=yesterday", admin, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", allocationsPath+"?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", admin, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", allocationsPath+"?limit=1001", admin, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", allocationsPath+"?portfolio_id=-1", admin, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", allocationsPath, "", nil).Fails(t, 401, "unauthenticated")
+	e.Do("GET", "/api/v1/profit/nope", admin, nil).Fails(t, 404, "not_found")
 }
 
 // TestNAVProfitThroughTheStoreShowsInTheAPI: a profit recorded by the
 // consumer's code path is listed like a manual one, with its snapshot.
 func TestNAVProfitThroughTheStoreShowsInTheAPI(t *testing.T) {
 	e := newEnv(t)
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	snapshot := int64(5001)
-	err := pg.InTx(context.Background(), e.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := pg.InTx(context.Background(), e.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		_, err := e.store.RecordProfit(context.Background(), tx, profit.NewProfit{PortfolioID: 77, Source: profit.SourceNAV,
 			SnapshotID: &snapshot, SourceEventID: uuid.NewString(), PeriodEnd: day(3), Amount: money.MustAmount("12.5").Decimal, UserID: 7, TeamID: 3})
 		return err
@@ -645,20 +536,20 @@ func TestNAVProfitThroughTheStoreShowsInTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var list []allocation
-	e.do("GET", allocationsPath+"?portfolio_id=77", e.token(7, "user"), nil).ok(t, 200, &list)
+	e.Do("GET", allocationsPath+"?portfolio_id=77", e.Token(7, "user"), nil).OK(t, 200, &list)
 	if len(list) != 1 || list[0].Source != "nav" || list[0].SnapshotID == nil || *list[0].SnapshotID != snapshot ||
 		list[0].Status != "awaiting_ratio" || list[0].ProfitAmount != "12.50000000" {
 		t.Fatalf("NAV profit = %+v", list)
 	}
 	// A manual profit dated before it is refused; the admin sees why.
-	e.do("POST", allocationsPath, admin, manual(77, "1", day(2))).fails(t, 409, "period_out_of_order")
+	e.Do("POST", allocationsPath, admin, manual(77, "1", day(2))).Fails(t, 409, "period_out_of_order")
 }
 
 // TestConcurrentWrites: concurrent ratio changes get distinct consecutive
 // versions; concurrent repeats of one Idempotency-Key record one profit.
 func TestConcurrentWrites(t *testing.T) {
 	e := newEnv(t)
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	e.portfolio(42, 7, 3)
 	const n = 8
 	var wg sync.WaitGroup
@@ -666,8 +557,8 @@ func TestConcurrentWrites(t *testing.T) {
 	for range n {
 		wg.Go(func() {
 			var r ratio
-			if res := e.do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7")); res.status == 201 {
-				_ = json.Unmarshal(res.env.Data, &r)
+			if res := e.Do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7")); res.Status == 201 {
+				_ = json.Unmarshal(res.Env.Data, &r)
 				versions <- r.Version
 			}
 		})
@@ -687,19 +578,19 @@ func TestConcurrentWrites(t *testing.T) {
 	var created atomic.Int32
 	for range n {
 		wg.Go(func() {
-			r := e.do("POST", allocationsPath, admin, manual(42, "10", day(1)), "Idempotency-Key", "same")
+			r := e.Do("POST", allocationsPath, admin, manual(42, "10", day(1)), "Idempotency-Key", "same")
 			switch {
-			case r.status == 201 && r.header.Get("Idempotent-Replayed") == "":
+			case r.Status == 201 && r.Header.Get("Idempotent-Replayed") == "":
 				created.Add(1)
-			case r.status == 201, r.status == 409:
+			case r.Status == 201, r.Status == 409:
 			default:
-				t.Errorf("concurrent repeat = %d %s", r.status, r.raw)
+				t.Errorf("concurrent repeat = %d %s", r.Status, r.Raw)
 			}
 		})
 	}
 	wg.Wait()
 	var list []allocation
-	if r := e.do("GET", allocationsPath, admin, nil).ok(t, 200, &list); created.Load() != 1 || *r.env.Total != 1 {
-		t.Fatalf("%d executed, %d recorded; want 1", created.Load(), *r.env.Total)
+	if r := e.Do("GET", allocationsPath, admin, nil).OK(t, 200, &list); created.Load() != 1 || *r.Env.Total != 1 {
+		t.Fatalf("%d executed, %d recorded; want 1", created.Load(), *r.Env.Total)
 	}
 }

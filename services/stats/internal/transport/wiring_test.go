@@ -2,32 +2,22 @@ package transport_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 
-	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/eventbus"
-	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/inbox"
-	"github.com/fundplatform/platform/libs/observability"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/servicetest"
 	"github.com/fundplatform/platform/services/stats/internal/endpoint"
 	"github.com/fundplatform/platform/services/stats/internal/events"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
@@ -37,73 +27,44 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-const (
-	issuer   = "fund-auth"
-	audience = "fund-api"
-)
-
 // env is one stats service over a fresh database, behind httptest; events
 // are fed to its handler as the inbox consumer does.
 type env struct {
-	t       testing.TB
-	url     string
-	pool    *pgxpool.Pool
+	*servicetest.Server
 	handler inbox.Handler
-	key     ed25519.PrivateKey
-	jti     atomic.Int64
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	pool := pgtest.New(t, store.Migrations())
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(pool)
-	e := &env{t: t, pool: pool, handler: events.Handler(st), key: key}
-	pub := key.Public().(ed25519.PublicKey)
-	verifier := libauth.NewVerifier(libauth.StaticKeys{libauth.Thumbprint(pub): pub}, issuer, audience)
+	s := servicetest.New(t, store.Migrations())
+	st := store.New(s.Pool)
+	e := &env{Server: s, handler: events.Handler(st)}
 	svc := stats.New(st)
-	metrics := observability.NewHTTPMetrics(prometheus.NewRegistry(), nil)
-	h := transport.NewHandler(endpoint.New(svc), verifier, svc.Freshness, metrics.Wrap)
-	srv := httptest.NewServer(observability.HTTPHandler(h, "stats"))
-	t.Cleanup(srv.Close)
-	e.url = srv.URL
+	s.Serve("stats", transport.NewHandler(endpoint.New(svc), s.Verifier(), svc.Freshness, s.Metrics()))
+	// Every /api/v1/ answer says how fresh its data is.
+	s.Check = func(method, path string, resp *http.Response) {
+		if !strings.HasPrefix(path, "/api/v1/") {
+			return
+		}
+		if _, err := time.Parse(time.RFC3339Nano, resp.Header.Get(transport.FreshnessHeader)); err != nil {
+			t.Errorf("%s %s: X-Data-Freshness %q is not RFC 3339", method, path, resp.Header.Get(transport.FreshnessHeader))
+		}
+	}
 	return e
-}
-
-// token signs an access token as the auth service would.
-func (e *env) token(userID int64, role string, teams ...int64) string {
-	e.t.Helper()
-	if teams == nil {
-		teams = []int64{}
-	}
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
-		"iss": issuer, "aud": audience, "sub": strconv.FormatInt(userID, 10), "role": role, "teams": teams,
-		"iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix(), "jti": fmt.Sprint(e.jti.Add(1)),
-	})
-	tok.Header["kid"] = libauth.Thumbprint(e.key.Public().(ed25519.PublicKey))
-	s, err := tok.SignedString(e.key)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return s
 }
 
 // publish applies an event as the consumer does and returns it.
 func (e *env) publish(eventType, subject string, data map[string]any) eventbus.Envelope {
-	e.t.Helper()
+	e.T.Helper()
 	ev, err := eventbus.NewEnvelope("test", eventType, subject, data)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
-	err = pg.InTx(context.Background(), e.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err = pg.InTx(context.Background(), e.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		return e.handler(context.Background(), tx, ev)
 	})
 	if err != nil {
-		e.t.Fatalf("%s: %v", eventType, err)
+		e.T.Fatalf("%s: %v", eventType, err)
 	}
 	return ev
 }
@@ -120,76 +81,6 @@ func (e *env) allocated(id, portfolio, userID, teamID int64, periodEnd, profit, 
 		"period_end": periodEnd, "profit_amount": profit, "distributable": profit,
 		"to_team_amount": team, "to_platform_amount": platform, "to_user_amount": user,
 		"user_id": userID, "team_id": teamID, "ratio_id": 1, "ratio_version": 1})
-}
-
-type envelope struct {
-	IsOK    bool            `json:"isOK"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
-	Total   *int64          `json:"total"`
-}
-
-type errData struct {
-	ErrorCode int               `json:"errorCode"`
-	Code      string            `json:"code"`
-	Fields    map[string]string `json:"fields"`
-}
-
-type result struct {
-	status int
-	header http.Header
-	env    envelope
-	raw    []byte
-}
-
-func (e *env) do(method, path, token string) result {
-	e.t.Helper()
-	req, _ := http.NewRequest(method, e.url+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := result{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if resp.Header.Get(httpx.RequestIDHeader) == "" {
-		e.t.Errorf("%s %s: no X-Request-Id on the response", method, path)
-	}
-	if strings.HasPrefix(path, "/api/v1/") {
-		if err := json.Unmarshal(raw, &r.env); err != nil {
-			e.t.Fatalf("%s %s: body is not the envelope: %s", method, path, raw)
-		}
-		if _, err := time.Parse(time.RFC3339Nano, resp.Header.Get(transport.FreshnessHeader)); err != nil {
-			e.t.Errorf("%s %s: X-Data-Freshness %q is not RFC 3339", method, path, resp.Header.Get(transport.FreshnessHeader))
-		}
-	}
-	return r
-}
-
-func (r result) ok(t *testing.T, v any) result {
-	t.Helper()
-	if r.status != http.StatusOK || !r.env.IsOK || r.env.Message != "Success" {
-		t.Fatalf("status %d, want 200: %s", r.status, r.raw)
-	}
-	if v != nil {
-		if err := json.Unmarshal(r.env.Data, v); err != nil {
-			t.Fatalf("data: %v: %s", err, r.raw)
-		}
-	}
-	return r
-}
-
-func (r result) fails(t *testing.T, status int, code string) errData {
-	t.Helper()
-	var d errData
-	_ = json.Unmarshal(r.env.Data, &d)
-	if r.status != status || r.env.IsOK || d.ErrorCode != status || d.Code != code || r.env.Message == "" {
-		t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
-	}
-	return d
 }
 
 type accProfit struct {
@@ -230,21 +121,21 @@ func (e *env) seed() eventbus.Envelope {
 
 func TestFreshnessHeader(t *testing.T) {
 	e := newEnv(t)
-	admin := e.token(1, "admin")
-	r := e.do("GET", "/api/v1/stats/overview", admin)
-	if got := r.header.Get(transport.FreshnessHeader); got != "1970-01-01T00:00:00Z" {
+	admin := e.Token(1, "admin")
+	r := e.Do("GET", "/api/v1/stats/overview", admin, nil)
+	if got := r.Header.Get(transport.FreshnessHeader); got != "1970-01-01T00:00:00Z" {
 		t.Errorf("before any event: X-Data-Freshness = %q, want the epoch", got)
 	}
 	last := e.seed()
 	for _, path := range []string{"/api/v1/stats/overview", "/api/v1/stats/acc_profit", "/api/v1/stats/acc_profit/1",
 		"/api/v1/stats/hourly?owner_type=platform", "/api/v1/stats/summary?group_by=day", "/api/v1/stats/summary?group_by=nope"} {
-		r := e.do("GET", path, admin)
-		got, err := time.Parse(time.RFC3339Nano, r.header.Get(transport.FreshnessHeader))
+		r := e.Do("GET", path, admin, nil)
+		got, err := time.Parse(time.RFC3339Nano, r.Header.Get(transport.FreshnessHeader))
 		if err != nil || !got.Equal(last.Time) {
-			t.Errorf("%s: X-Data-Freshness = %q, want %s", path, r.header.Get(transport.FreshnessHeader), last.Time.Format(time.RFC3339Nano))
+			t.Errorf("%s: X-Data-Freshness = %q, want %s", path, r.Header.Get(transport.FreshnessHeader), last.Time.Format(time.RFC3339Nano))
 		}
 	}
-	if r := e.do("GET", "/api/v1/stats/overview", ""); r.header.Get(transport.FreshnessHeader) == "" {
+	if r := e.Do("GET", "/api/v1/stats/overview", "", nil); r.Header.Get(transport.FreshnessHeader) == "" {
 		t.Error("401 has no X-Data-Freshness")
 	}
 }
@@ -257,11 +148,11 @@ func TestOverview(t *testing.T) {
 	e.publish(eventbus.TypeFundsReallocated, "reallocation/1", map[string]any{"reallocation_id": 1,
 		"from_account": "platform", "to_account": "team:3", "amount": "1.00000001", "reason": "bonus"})
 	var o endpoint.Overview
-	for _, tok := range []string{e.token(1, "admin"), e.token(2, "viewer")} {
-		e.do("GET", "/api/v1/stats/overview", tok).ok(t, &o)
+	for _, tok := range []string{e.Token(1, "admin"), e.Token(2, "viewer")} {
+		e.Do("GET", "/api/v1/stats/overview", tok, nil).OK(t, 200, &o)
 	}
 	var raw map[string]any
-	_ = json.Unmarshal(e.do("GET", "/api/v1/stats/overview", e.token(1, "admin")).env.Data, &raw)
+	_ = json.Unmarshal(e.Do("GET", "/api/v1/stats/overview", e.Token(1, "admin"), nil).Env.Data, &raw)
 	want := map[string]string{"total_profit": "111.00000001", "total_distributed": "111.00000001", "to_team_total": "22.20000000",
 		"to_platform_total": "11.10000001", "to_user_total": "77.70000000", "loss_carryforward_total": "0.00000000",
 		"withdrawals_pending_amount": "5.50000000", "withdrawals_completed_amount": "0.00000000",
@@ -274,90 +165,90 @@ func TestOverview(t *testing.T) {
 	if o.Counts != (endpoint.Counts{Portfolios: 3, Allocations: 3, Withdrawals: 1, Reallocations: 1}) || o.LastEventAt == nil {
 		t.Errorf("counts = %+v, last_event_at = %v", o.Counts, o.LastEventAt)
 	}
-	e.do("GET", "/api/v1/stats/overview", e.token(7, "user", 3)).fails(t, 403, "forbidden")
-	e.do("GET", "/api/v1/stats/overview", "").fails(t, 401, "unauthenticated")
-	e.do("GET", "/api/v1/stats/overview", "not-a-token").fails(t, 401, "unauthenticated")
+	e.Do("GET", "/api/v1/stats/overview", e.Token(7, "user", 3), nil).Fails(t, 403, "forbidden")
+	e.Do("GET", "/api/v1/stats/overview", "", nil).Fails(t, 401, "unauthenticated")
+	e.Do("GET", "/api/v1/stats/overview", "not-a-token", nil).Fails(t, 401, "unauthenticated")
 }
 
 func TestAccProfit(t *testing.T) {
 	e := newEnv(t)
 	e.seed()
-	admin, viewer := e.token(1, "admin"), e.token(2, "viewer")
+	admin, viewer := e.Token(1, "admin"), e.Token(2, "viewer")
 	var list []accProfit
-	r := e.do("GET", "/api/v1/stats/acc_profit", viewer).ok(t, &list)
-	if *r.env.Total != 3 || len(list) != 3 || list[0].PortfolioID != 3 || list[2].PortfolioID != 1 {
-		t.Fatalf("viewer list = %s", r.raw)
+	r := e.Do("GET", "/api/v1/stats/acc_profit", viewer, nil).OK(t, 200, &list)
+	if *r.Env.Total != 3 || len(list) != 3 || list[0].PortfolioID != 3 || list[2].PortfolioID != 1 {
+		t.Fatalf("viewer list = %s", r.Raw)
 	}
 	if list[2].AccProfit != "100.00000001" || list[2].ToPlatformTotal != "10.00000001" || list[2].UpdatedAt == nil {
 		t.Errorf("portfolio 1 = %+v", list[2])
 	}
-	r = e.do("GET", "/api/v1/stats/acc_profit?limit=1&offset=1", admin).ok(t, &list)
-	if *r.env.Total != 3 || len(list) != 1 || list[0].PortfolioID != 2 {
-		t.Errorf("page = %s", r.raw)
+	r = e.Do("GET", "/api/v1/stats/acc_profit?limit=1&offset=1", admin, nil).OK(t, 200, &list)
+	if *r.Env.Total != 3 || len(list) != 1 || list[0].PortfolioID != 2 {
+		t.Errorf("page = %s", r.Raw)
 	}
 	// A user: its own portfolio (1) and its team's (2), not team 5's (3).
-	r = e.do("GET", "/api/v1/stats/acc_profit", e.token(7, "user", 3)).ok(t, &list)
-	if *r.env.Total != 2 || len(list) != 2 || list[0].PortfolioID != 2 || list[1].PortfolioID != 1 {
-		t.Errorf("user 7 list = %s", r.raw)
+	r = e.Do("GET", "/api/v1/stats/acc_profit", e.Token(7, "user", 3), nil).OK(t, 200, &list)
+	if *r.Env.Total != 2 || len(list) != 2 || list[0].PortfolioID != 2 || list[1].PortfolioID != 1 {
+		t.Errorf("user 7 list = %s", r.Raw)
 	}
-	r = e.do("GET", "/api/v1/stats/acc_profit", e.token(9, "user")).ok(t, &list)
-	if *r.env.Total != 1 || list[0].PortfolioID != 3 {
-		t.Errorf("user 9 list = %s", r.raw)
+	r = e.Do("GET", "/api/v1/stats/acc_profit", e.Token(9, "user"), nil).OK(t, 200, &list)
+	if *r.Env.Total != 1 || list[0].PortfolioID != 3 {
+		t.Errorf("user 9 list = %s", r.Raw)
 	}
 	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "offset=-1"} {
-		d := e.do("GET", "/api/v1/stats/acc_profit?"+q, admin).fails(t, 400, "validation_failed")
+		d := e.Do("GET", "/api/v1/stats/acc_profit?"+q, admin, nil).Fails(t, 400, "validation_failed")
 		if len(d.Fields) != 1 {
 			t.Errorf("%s: fields = %v", q, d.Fields)
 		}
 	}
 
 	var one accProfit
-	e.do("GET", "/api/v1/stats/acc_profit/1", e.token(7, "user")).ok(t, &one)
+	e.Do("GET", "/api/v1/stats/acc_profit/1", e.Token(7, "user"), nil).OK(t, 200, &one)
 	if one.AccProfit != "100.00000001" || one.Distributed != "100.00000001" || one.ToTeamTotal != "20.00000000" || one.ToUserTotal != "70.00000000" {
 		t.Errorf("portfolio 1 = %+v", one)
 	}
-	e.do("GET", "/api/v1/stats/acc_profit/2", e.token(7, "user", 3)).ok(t, &one)
-	e.do("GET", "/api/v1/stats/acc_profit/3", e.token(7, "user", 3)).fails(t, 404, "portfolio_not_found")
-	e.do("GET", "/api/v1/stats/acc_profit/99", e.token(7, "user", 3)).fails(t, 404, "portfolio_not_found")
-	e.do("GET", "/api/v1/stats/acc_profit/99", viewer).ok(t, &one)
+	e.Do("GET", "/api/v1/stats/acc_profit/2", e.Token(7, "user", 3), nil).OK(t, 200, &one)
+	e.Do("GET", "/api/v1/stats/acc_profit/3", e.Token(7, "user", 3), nil).Fails(t, 404, "portfolio_not_found")
+	e.Do("GET", "/api/v1/stats/acc_profit/99", e.Token(7, "user", 3), nil).Fails(t, 404, "portfolio_not_found")
+	e.Do("GET", "/api/v1/stats/acc_profit/99", viewer, nil).OK(t, 200, &one)
 	if one.PortfolioID != 99 || one.AccProfit != "0.00000000" || one.ToUserTotal != "0.00000000" || one.UpdatedAt != nil {
 		t.Errorf("unknown portfolio = %+v, want zeros", one)
 	}
 	for _, id := range []string{"0", "-1", "abc", "99999999999999999999"} {
-		e.do("GET", "/api/v1/stats/acc_profit/"+id, admin).fails(t, 404, "portfolio_not_found")
+		e.Do("GET", "/api/v1/stats/acc_profit/"+id, admin, nil).Fails(t, 404, "portfolio_not_found")
 	}
-	e.do("GET", "/api/v1/stats/acc_profit/1", "").fails(t, 401, "unauthenticated")
+	e.Do("GET", "/api/v1/stats/acc_profit/1", "", nil).Fails(t, 401, "unauthenticated")
 }
 
 func TestHourly(t *testing.T) {
 	e := newEnv(t)
 	e.seed()
 	e.allocated(4, 1, 7, 3, "2026-03-01T10:45:00Z", "1.00000000", "0.20000000", "0.10000000", "0.70000000")
-	admin, user7 := e.token(1, "admin"), e.token(7, "user", 3)
+	admin, user7 := e.Token(1, "admin"), e.Token(7, "user", 3)
 	var hs []hourly
-	e.do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=7", user7).ok(t, &hs)
+	e.Do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=7", user7, nil).OK(t, 200, &hs)
 	if len(hs) != 1 || hs[0].Profit != "70.70000000" || !hs[0].Hour.Equal(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("user 7 = %+v", hs)
 	}
-	e.do("GET", "/api/v1/stats/hourly?owner_type=team&owner_id=3", user7).ok(t, &hs)
+	e.Do("GET", "/api/v1/stats/hourly?owner_type=team&owner_id=3", user7, nil).OK(t, 200, &hs)
 	if len(hs) != 2 || hs[0].Profit != "20.20000000" || hs[1].Profit != "2.00000000" || !hs[0].Hour.Before(hs[1].Hour) {
 		t.Errorf("team 3 = %+v", hs)
 	}
-	e.do("GET", "/api/v1/stats/hourly?owner_type=platform&owner_id=0&from=2026-03-01T11:30:00Z&to=2026-03-02T00:00:00Z", admin).ok(t, &hs)
+	e.Do("GET", "/api/v1/stats/hourly?owner_type=platform&owner_id=0&from=2026-03-01T11:30:00Z&to=2026-03-02T00:00:00Z", admin, nil).OK(t, 200, &hs)
 	if len(hs) != 1 || hs[0].Profit != "1.00000000" {
 		t.Errorf("platform in range = %+v", hs)
 	}
-	e.do("GET", "/api/v1/stats/hourly?owner_type=platform", e.token(2, "viewer")).ok(t, &hs)
+	e.Do("GET", "/api/v1/stats/hourly?owner_type=platform", e.Token(2, "viewer"), nil).OK(t, 200, &hs)
 	if len(hs) != 3 {
 		t.Errorf("platform = %+v", hs)
 	}
-	e.do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=99", admin).ok(t, &hs)
+	e.Do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=99", admin, nil).OK(t, 200, &hs)
 	if len(hs) != 0 {
 		t.Errorf("user 99 = %+v", hs)
 	}
 
 	for _, q := range []string{"owner_type=user&owner_id=8", "owner_type=team&owner_id=5", "owner_type=platform"} {
-		e.do("GET", "/api/v1/stats/hourly?"+q, user7).fails(t, 404, "not_found")
+		e.Do("GET", "/api/v1/stats/hourly?"+q, user7, nil).Fails(t, 404, "not_found")
 	}
 	for q, field := range map[string]string{
 		"":                                   "owner_type",
@@ -370,7 +261,7 @@ func TestHourly(t *testing.T) {
 		"owner_type=platform&to=2026-03-01":  "to",
 		"owner_type=platform&from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z": "to",
 	} {
-		d := e.do("GET", "/api/v1/stats/hourly?"+q, admin).fails(t, 400, "validation_failed")
+		d := e.Do("GET", "/api/v1/stats/hourly?"+q, admin, nil).Fails(t, 400, "validation_failed")
 		if d.Fields[field] == "" {
 			t.Errorf("%q: fields = %v, want %s", q, d.Fields, field)
 		}
@@ -384,11 +275,11 @@ func TestSummary(t *testing.T) {
 		"owner_id": 3, "account": "team:3", "amount": "2.00000000", "status": "pending", "reason": nil})
 	e.publish(eventbus.TypeWithdrawalCompleted, "withdrawal/1", map[string]any{"withdrawal_id": 1, "from_type": "team",
 		"owner_id": 3, "account": "team:3", "amount": "2.00000000", "status": "completed", "reason": nil})
-	viewer := e.token(2, "viewer")
+	viewer := e.Token(2, "viewer")
 	get := func(q string) []summaryRow {
 		t.Helper()
 		var rows []summaryRow
-		e.do("GET", "/api/v1/stats/summary?"+q, viewer).ok(t, &rows)
+		e.Do("GET", "/api/v1/stats/summary?"+q, viewer, nil).OK(t, 200, &rows)
 		return rows
 	}
 	if rows := get("group_by=portfolio"); len(rows) != 3 || rows[0].Key != "1" || rows[0].Profit != "100.00000001" ||
@@ -413,7 +304,7 @@ func TestSummary(t *testing.T) {
 	if rows := get("group_by=day&from=2030-01-01T00:00:00Z"); len(rows) != 0 {
 		t.Errorf("future = %+v", rows)
 	}
-	e.do("GET", "/api/v1/stats/summary?group_by=day", e.token(1, "admin")).ok(t, nil)
+	e.Do("GET", "/api/v1/stats/summary?group_by=day", e.Token(1, "admin"), nil).OK(t, 200, nil)
 	for q, field := range map[string]string{
 		"":                           "group_by",
 		"group_by=month":             "group_by",
@@ -422,20 +313,20 @@ func TestSummary(t *testing.T) {
 		"group_by=day&to=1710000000": "to",
 		"group_by=day&from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z": "to",
 	} {
-		d := e.do("GET", "/api/v1/stats/summary?"+q, viewer).fails(t, 400, "validation_failed")
+		d := e.Do("GET", "/api/v1/stats/summary?"+q, viewer, nil).Fails(t, 400, "validation_failed")
 		if d.Fields[field] == "" {
 			t.Errorf("%q: fields = %v, want %s", q, d.Fields, field)
 		}
 	}
-	e.do("GET", "/api/v1/stats/summary?group_by=day", e.token(7, "user", 3)).fails(t, 403, "forbidden")
-	e.do("GET", "/api/v1/stats/summary?group_by=day", "").fails(t, 401, "unauthenticated")
+	e.Do("GET", "/api/v1/stats/summary?group_by=day", e.Token(7, "user", 3), nil).Fails(t, 403, "forbidden")
+	e.Do("GET", "/api/v1/stats/summary?group_by=day", "", nil).Fails(t, 401, "unauthenticated")
 }
 
 // BenchmarkSummaryRoute is GET /api/v1/stats/summary over HTTP (token
 // check, query, JSON) for 1 000 portfolios and 1 000 days.
 func BenchmarkSummaryRoute(b *testing.B) {
 	e := newEnv(b)
-	if _, err := e.pool.Exec(context.Background(), `
+	if _, err := e.Pool.Exec(context.Background(), `
 		INSERT INTO summary_hourly (dimension, key, hour, profit, distributed, to_team, to_platform, to_user, withdrawn)
 		SELECT 'portfolio', i::text, timestamptz '2026-01-01' + (i % 1000) * interval '1 day', 1000.12345678, 900.1, 45.05, 45.05, 810, 1
 		  FROM generate_series(1, 1000) i
@@ -444,10 +335,10 @@ func BenchmarkSummaryRoute(b *testing.B) {
 		  FROM generate_series(1, 1000) i`); err != nil {
 		b.Fatal(err)
 	}
-	token := e.token(1, "admin")
+	token := e.Token(1, "admin")
 	for _, groupBy := range []string{"portfolio", "day"} {
 		b.Run(groupBy, func(b *testing.B) {
-			req, _ := http.NewRequest(http.MethodGet, e.url+"/api/v1/stats/summary?group_by="+groupBy, nil)
+			req, _ := http.NewRequest(http.MethodGet, e.URL+"/api/v1/stats/summary?group_by="+groupBy, nil)
 			req.Header.Set("Authorization", "Bearer "+token)
 			for b.Loop() {
 				resp, err := http.DefaultClient.Do(req)

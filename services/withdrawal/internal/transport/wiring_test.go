@@ -1,37 +1,25 @@
 package transport_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
-	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/eventbus"
-	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/money"
-	"github.com/fundplatform/platform/libs/observability"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/servicetest"
 	"github.com/fundplatform/platform/services/withdrawal/internal/endpoint"
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
 	"github.com/fundplatform/platform/services/withdrawal/internal/store"
@@ -40,143 +28,18 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-const (
-	issuer   = "fund-auth"
-	audience = "fund-api"
-)
-
 // env is one withdrawal service over a fresh database, behind httptest.
 type env struct {
-	t     *testing.T
-	url   string
-	pool  *pgxpool.Pool
+	*servicetest.Server
 	store *store.Store
-	key   ed25519.PrivateKey
-	jti   atomic.Int64
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pool := pgtest.New(t, store.Migrations())
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, pool: pool, store: store.New(pool), key: key}
-	pub := key.Public().(ed25519.PublicKey)
-	verifier := libauth.NewVerifier(libauth.StaticKeys{libauth.Thumbprint(pub): pub}, issuer, audience)
-	svc := ledger.New(e.store)
-	metrics := observability.NewHTTPMetrics(prometheus.NewRegistry(), nil)
-	h := transport.NewHandler(endpoint.New(svc), verifier, idempotency.Middleware(pool, idempotency.Options{}), metrics.Wrap)
-	srv := httptest.NewServer(observability.HTTPHandler(h, "withdrawal"))
-	t.Cleanup(srv.Close)
-	e.url = srv.URL
+	s := servicetest.New(t, store.Migrations())
+	e := &env{Server: s, store: store.New(s.Pool)}
+	s.Serve("withdrawal", transport.NewHandler(endpoint.New(ledger.New(e.store)), s.Verifier(), s.Idempotency(), s.Metrics()))
 	return e
-}
-
-// token signs an access token as the auth service would.
-func (e *env) token(userID int64, role string, teams ...int64) string {
-	e.t.Helper()
-	if teams == nil {
-		teams = []int64{}
-	}
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
-		"iss": issuer, "aud": audience, "sub": strconv.FormatInt(userID, 10), "role": role, "teams": teams,
-		"iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix(), "jti": fmt.Sprint(e.jti.Add(1)),
-	})
-	tok.Header["kid"] = libauth.Thumbprint(e.key.Public().(ed25519.PublicKey))
-	s, err := tok.SignedString(e.key)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return s
-}
-
-type envelope struct {
-	IsOK    bool            `json:"isOK"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
-	Total   *int64          `json:"total"`
-}
-
-type errData struct {
-	ErrorCode int               `json:"errorCode"`
-	Code      string            `json:"code"`
-	Fields    map[string]string `json:"fields"`
-}
-
-type result struct {
-	status int
-	header http.Header
-	env    envelope
-	raw    []byte
-}
-
-// do sends a request; body may be a string (sent as is) or a value (JSON);
-// headers are name, value pairs.
-func (e *env) do(method, path, token string, body any, headers ...string) result {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, e.url+path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := result{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if resp.Header.Get(httpx.RequestIDHeader) == "" {
-		e.t.Errorf("%s %s: no X-Request-Id on the response", method, path)
-	}
-	if strings.HasPrefix(path, "/api/v1/") {
-		if err := json.Unmarshal(raw, &r.env); err != nil {
-			e.t.Fatalf("%s %s: body is not the envelope: %s", method, path, raw)
-		}
-	}
-	return r
-}
-
-// ok asserts a success envelope with the status and decodes data into v.
-func (r result) ok(t *testing.T, status int, v any) result {
-	t.Helper()
-	if r.status != status || !r.env.IsOK || r.env.Message != "Success" {
-		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
-	}
-	if v != nil {
-		if err := json.Unmarshal(r.env.Data, v); err != nil {
-			t.Fatalf("data: %v: %s", err, r.raw)
-		}
-	}
-	return r
-}
-
-// fails asserts an error envelope with the status and code.
-func (r result) fails(t *testing.T, status int, code string) errData {
-	t.Helper()
-	var d errData
-	_ = json.Unmarshal(r.env.Data, &d)
-	if r.status != status || r.env.IsOK || d.ErrorCode != status || d.Code != code || r.env.Message == "" {
-		t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
-	}
-	return d
 }
 
 type balance struct {
@@ -236,15 +99,15 @@ var allocationIDs atomic.Int64
 // credit applies a profit.allocated credit as the consumer does: toUser to
 // user:userID, toTeam to team:teamID, toPlatform to the platform.
 func (e *env) credit(userID, teamID int64, toUser, toTeam, toPlatform string) {
-	e.t.Helper()
+	e.T.Helper()
 	c := ledger.Credit{AllocationID: allocationIDs.Add(1), UserID: userID, TeamID: teamID,
 		ToUser: dec(toUser), ToTeam: dec(toTeam), ToPlatform: dec(toPlatform)}
 	c.Distributable = c.ToUser.Add(c.ToTeam).Add(c.ToPlatform)
-	err := pg.InTx(context.Background(), e.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := pg.InTx(context.Background(), e.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		return e.store.Credit(context.Background(), tx, c)
 	})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 }
 
@@ -253,9 +116,9 @@ func withdrawalBody(fromType string, ownerID int64, amount any) map[string]any {
 }
 
 func (e *env) balance(token, path string) balance {
-	e.t.Helper()
+	e.T.Helper()
 	var b balance
-	e.do("GET", "/api/v1/balances/"+path, token, nil).ok(e.t, 200, &b)
+	e.Do("GET", "/api/v1/balances/"+path, token, nil).OK(e.T, 200, &b)
 	return b
 }
 
@@ -264,11 +127,11 @@ func (e *env) balance(token, path string) balance {
 // account is below zero, every account's balance is the sum of its postings,
 // and the hash chains verify.
 func (e *env) checkLedger() {
-	e.t.Helper()
+	e.T.Helper()
 	ctx := context.Background()
 	var sum string
-	if err := e.pool.QueryRow(ctx, `SELECT COALESCE(sum(amount), 0)::text FROM entries`).Scan(&sum); err != nil || !dec(sum).IsZero() {
-		e.t.Fatalf("sum of all entries = %s (%v), want 0", sum, err)
+	if err := e.Pool.QueryRow(ctx, `SELECT COALESCE(sum(amount), 0)::text FROM entries`).Scan(&sum); err != nil || !dec(sum).IsZero() {
+		e.T.Fatalf("sum of all entries = %s (%v), want 0", sum, err)
 	}
 	var n int
 	queries := map[string]string{
@@ -281,33 +144,33 @@ func (e *env) checkLedger() {
 			  AND a.held <> COALESCE((SELECT balance FROM accounts h WHERE h.account = 'held:' || a.account), 0)`,
 	}
 	for what, q := range queries {
-		if err := e.pool.QueryRow(ctx, q).Scan(&n); err != nil || n != 0 {
-			e.t.Fatalf("%d %s (%v)", n, what, err)
+		if err := e.Pool.QueryRow(ctx, q).Scan(&n); err != nil || n != 0 {
+			e.T.Fatalf("%d %s (%v)", n, what, err)
 		}
 	}
 	v, err := e.store.Verify(ctx)
 	if err != nil || !v.OK {
-		e.t.Fatalf("verify = %+v, %v", v, err)
+		e.T.Fatalf("verify = %+v, %v", v, err)
 	}
 }
 
 // outboxTypes counts the outbox's events by type, checking every payload
 // against its schema and its key against the account it names.
 func (e *env) outboxTypes() map[string]int {
-	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT type, key, topic, payload::text FROM outbox ORDER BY id`)
+	e.T.Helper()
+	rows, err := e.Pool.Query(context.Background(), `SELECT type, key, topic, payload::text FROM outbox ORDER BY id`)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	defer rows.Close()
 	out := map[string]int{}
 	for rows.Next() {
 		var typ, key, topic, payload string
 		if err := rows.Scan(&typ, &key, &topic, &payload); err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		if err := eventbus.Validate(typ, []byte(payload)); err != nil {
-			e.t.Errorf("outbox %s: %v", typ, err)
+			e.T.Errorf("outbox %s: %v", typ, err)
 		}
 		env, _ := eventbus.Decode([]byte(payload))
 		var data struct {
@@ -316,7 +179,7 @@ func (e *env) outboxTypes() map[string]int {
 		}
 		_ = json.Unmarshal(env.Data, &data)
 		if topic != eventbus.TopicWithdrawal || (key != data.Account && key != data.FromAccount) {
-			e.t.Errorf("outbox %s on %s keyed %q, want %s keyed by the account", typ, topic, key, eventbus.TopicWithdrawal)
+			e.T.Errorf("outbox %s on %s keyed %q, want %s keyed by the account", typ, topic, key, eventbus.TopicWithdrawal)
 		}
 		out[typ]++
 	}
@@ -328,16 +191,16 @@ func (e *env) outboxTypes() map[string]int {
 func TestConcurrentWithdrawalsOfTheFullBalance(t *testing.T) {
 	e := newEnv(t)
 	e.credit(7, 3, "100", "20", "5")
-	owner := e.token(7, "user", 3)
+	owner := e.Token(7, "user", 3)
 	const n = 50
 	statuses := make([]int, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			r := e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "100"))
-			statuses[i] = r.status
-			if r.status == 422 {
-				r.fails(t, 422, "insufficient_balance")
+			r := e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "100"))
+			statuses[i] = r.Status
+			if r.Status == 422 {
+				r.Fails(t, 422, "insufficient_balance")
 			}
 		})
 	}
@@ -367,7 +230,7 @@ func TestConcurrentReallocationsAndWithdrawals(t *testing.T) {
 	e := newEnv(t)
 	e.credit(1, 1, "10", "10", "10")
 	e.credit(2, 2, "10", "10", "0")
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	type side struct {
 		typ string
 		id  int64
@@ -378,23 +241,23 @@ func TestConcurrentReallocationsAndWithdrawals(t *testing.T) {
 	for i := range 60 {
 		wg.Go(func() {
 			from, to := accounts[i%len(accounts)], accounts[(i+1+i/len(accounts))%len(accounts)]
-			var r result
+			var r servicetest.Result
 			switch {
 			case i%3 == 0:
-				r = e.do("POST", withdrawalsPath, admin, withdrawalBody(from.typ, from.id, "3"))
+				r = e.Do("POST", withdrawalsPath, admin, withdrawalBody(from.typ, from.id, "3"))
 			case from == to:
 				return
 			default:
-				r = e.do("POST", reallocationsPath, admin, map[string]any{"from_type": from.typ, "from_id": from.id,
+				r = e.Do("POST", reallocationsPath, admin, map[string]any{"from_type": from.typ, "from_id": from.id,
 					"to_type": to.typ, "to_id": to.id, "amount": "4", "reason": "rebalance"})
 			}
-			switch r.status {
+			switch r.Status {
 			case 201:
 				okCount.Add(1)
 			case 422:
 				refused.Add(1)
 			default:
-				t.Errorf("status %d: %s", r.status, r.raw)
+				t.Errorf("status %d: %s", r.Status, r.Raw)
 			}
 		})
 	}
@@ -403,7 +266,7 @@ func TestConcurrentReallocationsAndWithdrawals(t *testing.T) {
 		t.Logf("%d accepted, %d refused", okCount.Load(), refused.Load())
 	}
 	var bs []balance
-	e.do("GET", "/api/v1/balances", admin, nil).ok(t, 200, &bs)
+	e.Do("GET", "/api/v1/balances", admin, nil).OK(t, 200, &bs)
 	total := decimal.Zero
 	for _, b := range bs {
 		if dec(b.Available).IsNegative() {
@@ -423,79 +286,98 @@ func TestConcurrentReallocationsAndWithdrawals(t *testing.T) {
 func TestOneIdempotencyKeyOneWithdrawal(t *testing.T) {
 	e := newEnv(t)
 	e.credit(7, 3, "100", "0", "0")
-	owner := e.token(7, "user")
+	owner := e.Token(7, "user")
 	var wg sync.WaitGroup
 	var created, replayed, inFlight atomic.Int64
 	for range 20 {
 		wg.Go(func() {
-			r := e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "10"), "Idempotency-Key", "same-key")
+			r := e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "10"), "Idempotency-Key", "same-key")
 			switch {
-			case r.status == 201 && r.header.Get(idempotency.ReplayedHeader) == "true":
+			case r.Status == 201 && r.Header.Get(idempotency.ReplayedHeader) == "true":
 				replayed.Add(1)
-			case r.status == 201:
+			case r.Status == 201:
 				created.Add(1)
-			case r.status == 409:
-				r.fails(t, 409, "idempotency_key_in_flight")
+			case r.Status == 409:
+				r.Fails(t, 409, "idempotency_key_in_flight")
 				inFlight.Add(1)
 			default:
-				t.Errorf("status %d: %s", r.status, r.raw)
+				t.Errorf("status %d: %s", r.Status, r.Raw)
 			}
 		})
 	}
 	wg.Wait()
 	var n int
-	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM withdrawals`).Scan(&n); err != nil || n != 1 || created.Load() != 1 {
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM withdrawals`).Scan(&n); err != nil || n != 1 || created.Load() != 1 {
 		t.Fatalf("%d withdrawals, %d created responses (%d replayed, %d in flight), want 1", n, created.Load(), replayed.Load(), inFlight.Load())
 	}
 	// A later repeat replays; another body under the key is refused.
-	r := e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "10"), "Idempotency-Key", "same-key")
-	if r.status != 201 || r.header.Get(idempotency.ReplayedHeader) != "true" {
-		t.Fatalf("repeat = %d %s", r.status, r.raw)
+	r := e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "10"), "Idempotency-Key", "same-key")
+	if r.Status != 201 || r.Header.Get(idempotency.ReplayedHeader) != "true" {
+		t.Fatalf("repeat = %d %s", r.Status, r.Raw)
 	}
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "11"), "Idempotency-Key", "same-key").fails(t, 409, "idempotency_key_reused")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "11"), "Idempotency-Key", "same-key").Fails(t, 409, "idempotency_key_reused")
 	if b := e.balance(owner, "user/7"); b.Available != amt("90") || b.Held != amt("10") {
 		t.Fatalf("balance = %+v", b)
 	}
 	// A refused request stores nothing: the key can be used after a fix.
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "0"), "Idempotency-Key", "k2").fails(t, 400, "invalid_amount")
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "1"), "Idempotency-Key", "k2").ok(t, 201, nil)
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "0"), "Idempotency-Key", "k2").Fails(t, 400, "invalid_amount")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "1"), "Idempotency-Key", "k2").OK(t, 201, nil)
 	// An insufficient balance is an outcome once started: it is replayed.
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "1000"), "Idempotency-Key", "k3").fails(t, 422, "insufficient_balance")
-	r = e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "1000"), "Idempotency-Key", "k3")
-	r.fails(t, 422, "insufficient_balance")
-	if r.header.Get(idempotency.ReplayedHeader) != "true" {
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "1000"), "Idempotency-Key", "k3").Fails(t, 422, "insufficient_balance")
+	r = e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "1000"), "Idempotency-Key", "k3")
+	r.Fails(t, 422, "insufficient_balance")
+	if r.Header.Get(idempotency.ReplayedHeader) != "true" {
 		t.Fatal("the 422 was not replayed")
 	}
 	e.checkLedger()
 }
 
 // TestWithdrawalStateMachine walks every transition and the refusals.
+// callers are the tokens the withdrawal tests call with: admin 1, viewer
+// 2, the user 7 and another user 8, both in team 3.
+type callers struct{ admin, owner, other, viewer string }
+
+func newCallers(e *env) callers {
+	return callers{admin: e.Token(1, "admin"), owner: e.Token(7, "user", 3), other: e.Token(8, "user", 3), viewer: e.Token(2, "viewer")}
+}
+
+// withdraw requests a withdrawal, which must be created pending.
+func (e *env) withdraw(t *testing.T, tok string, typ string, id int64, amount string) withdrawal {
+	t.Helper()
+	var w withdrawal
+	e.Do("POST", withdrawalsPath, tok, withdrawalBody(typ, id, amount)).OK(t, 201, &w)
+	if w.Status != "pending" || w.Amount != amt(amount) || w.Reason != nil || w.CompletedAt != nil {
+		t.Fatalf("created %+v", w)
+	}
+	return w
+}
+
+func actionPath(w withdrawal, action string) string {
+	return fmt.Sprintf("%s/%d/%s", withdrawalsPath, w.ID, action)
+}
+
 func TestWithdrawalStateMachine(t *testing.T) {
 	e := newEnv(t)
 	e.credit(7, 3, "100", "50", "10")
-	admin, owner, other, viewer := e.token(1, "admin"), e.token(7, "user", 3), e.token(8, "user", 3), e.token(2, "viewer")
-	create := func(tok string, typ string, id int64, amount string) withdrawal {
-		t.Helper()
-		var w withdrawal
-		e.do("POST", withdrawalsPath, tok, withdrawalBody(typ, id, amount)).ok(t, 201, &w)
-		if w.Status != "pending" || w.Amount != amt(amount) || w.Reason != nil || w.CompletedAt != nil {
-			t.Fatalf("created %+v", w)
-		}
-		return w
-	}
-	path := func(w withdrawal, action string) string {
-		return fmt.Sprintf("%s/%d/%s", withdrawalsPath, w.ID, action)
-	}
+	c := newCallers(e)
+	var w2 withdrawal
+	_ = t.Run("complete", func(t *testing.T) { withdrawalCompletes(t, e, c) }) &&
+		t.Run("fail", func(t *testing.T) { w2 = withdrawalFails(t, e, c) }) &&
+		t.Run("cancel", func(t *testing.T) { withdrawalCancels(t, e, c) }) &&
+		t.Run("lists", func(t *testing.T) { withdrawalLists(t, e, c, w2) })
+}
 
+func withdrawalCompletes(t *testing.T, e *env, c callers) {
+	admin, owner, viewer := c.admin, c.owner, c.viewer
 	// pending → completed: held → withdrawn.
-	w1 := create(owner, "user", 7, "30")
+	w1 := e.withdraw(t, owner, "user", 7, "30")
 	if b := e.balance(owner, "user/7"); b.Available != amt("70") || b.Held != amt("30") {
 		t.Fatalf("after the hold: %+v", b)
 	}
-	e.do("POST", path(w1, "complete"), owner, nil).fails(t, 403, "forbidden")
-	e.do("POST", path(w1, "complete"), viewer, nil).fails(t, 403, "forbidden")
+	e.Do("POST", actionPath(w1, "complete"), owner, nil).Fails(t, 403, "forbidden")
+	e.Do("POST", actionPath(w1, "complete"), viewer, nil).Fails(t, 403, "forbidden")
 	var done withdrawal
-	e.do("POST", path(w1, "complete"), admin, nil, "Idempotency-Key", "c1").ok(t, 200, &done)
+	e.Do("POST", actionPath(w1, "complete"), admin, nil, "Idempotency-Key", "c1").OK(t, 200, &done)
 	if done.Status != "completed" || done.CompletedAt == nil || done.Reason != nil {
 		t.Fatalf("completed %+v", done)
 	}
@@ -503,51 +385,63 @@ func TestWithdrawalStateMachine(t *testing.T) {
 		t.Fatalf("after completion: %+v", b)
 	}
 	// The same key replays; a new attempt is an invalid transition.
-	e.do("POST", path(w1, "complete"), admin, nil, "Idempotency-Key", "c1").ok(t, 200, nil)
-	e.do("POST", path(w1, "complete"), admin, nil).fails(t, 409, "invalid_state_transition")
-	e.do("POST", path(w1, "fail"), admin, map[string]any{"reason": "late"}).fails(t, 409, "invalid_state_transition")
-	e.do("POST", path(w1, "cancel"), owner, nil).fails(t, 409, "invalid_state_transition")
+	e.Do("POST", actionPath(w1, "complete"), admin, nil, "Idempotency-Key", "c1").OK(t, 200, nil)
+	e.Do("POST", actionPath(w1, "complete"), admin, nil).Fails(t, 409, "invalid_state_transition")
+	e.Do("POST", actionPath(w1, "fail"), admin, map[string]any{"reason": "late"}).Fails(t, 409, "invalid_state_transition")
+	e.Do("POST", actionPath(w1, "cancel"), owner, nil).Fails(t, 409, "invalid_state_transition")
+}
 
+func withdrawalFails(t *testing.T, e *env, c callers) withdrawal {
+	admin, owner := c.admin, c.owner
 	// pending → failed: the hold is released.
-	w2 := create(admin, "team", 3, "50")
-	e.do("POST", path(w2, "fail"), admin, map[string]any{}).fails(t, 400, "validation_failed")
+	w2 := e.withdraw(t, admin, "team", 3, "50")
+	e.Do("POST", actionPath(w2, "fail"), admin, map[string]any{}).Fails(t, 400, "validation_failed")
 	var failed withdrawal
-	e.do("POST", path(w2, "fail"), admin, map[string]any{"reason": "bank refused"}).ok(t, 200, &failed)
+	e.Do("POST", actionPath(w2, "fail"), admin, map[string]any{"reason": "bank refused"}).OK(t, 200, &failed)
 	if failed.Status != "failed" || failed.Reason == nil || *failed.Reason != "bank refused" || failed.CompletedAt != nil {
 		t.Fatalf("failed %+v", failed)
 	}
 	if b := e.balance(owner, "team/3"); b.Available != amt("50") || b.Held != amt("0") {
 		t.Fatalf("team after failure: %+v", b)
 	}
-	e.do("POST", path(w2, "complete"), admin, nil).fails(t, 409, "invalid_state_transition")
+	e.Do("POST", actionPath(w2, "complete"), admin, nil).Fails(t, 409, "invalid_state_transition")
+	return w2
+}
 
+func withdrawalCancels(t *testing.T, e *env, c callers) {
+	admin, owner, other, viewer := c.admin, c.owner, c.other, c.viewer
 	// Cancel: another user does not see it; a viewer may not; the owner may.
-	w3 := create(owner, "user", 7, "20")
-	e.do("POST", path(w3, "cancel"), other, nil).fails(t, 404, "not_found")
-	e.do("POST", path(w3, "cancel"), viewer, nil).fails(t, 403, "forbidden")
-	e.do("GET", fmt.Sprintf("%s/%d", withdrawalsPath, w3.ID), other, nil).fails(t, 404, "not_found")
+	w3 := e.withdraw(t, owner, "user", 7, "20")
+	e.Do("POST", actionPath(w3, "cancel"), other, nil).Fails(t, 404, "not_found")
+	e.Do("POST", actionPath(w3, "cancel"), viewer, nil).Fails(t, 403, "forbidden")
+	e.Do("GET", fmt.Sprintf("%s/%d", withdrawalsPath, w3.ID), other, nil).Fails(t, 404, "not_found")
 	var cancelled withdrawal
-	e.do("POST", path(w3, "cancel"), owner, nil).ok(t, 200, &cancelled)
+	e.Do("POST", actionPath(w3, "cancel"), owner, nil).OK(t, 200, &cancelled)
 	if cancelled.Status != "failed" || cancelled.Reason == nil || *cancelled.Reason != "cancelled" {
 		t.Fatalf("cancelled %+v", cancelled)
 	}
 	if b := e.balance(owner, "user/7"); b.Available != amt("70") || b.Held != amt("0") {
 		t.Fatalf("after cancel: %+v", b)
 	}
-	e.do("POST", withdrawalsPath+"/999999/complete", admin, nil).fails(t, 404, "not_found")
+	e.Do("POST", withdrawalsPath+"/999999/complete", admin, nil).Fails(t, 404, "not_found")
+}
 
+// withdrawalLists: after the three above, the lists, the outbox and the
+// ledger.
+func withdrawalLists(t *testing.T, e *env, c callers, w2 withdrawal) {
+	owner, other, viewer := c.owner, c.other, c.viewer
 	// Lists: the owner sees its own; filters apply.
 	var ws []withdrawal
-	r := e.do("GET", withdrawalsPath, owner, nil).ok(t, 200, &ws)
-	if *r.env.Total != 2 {
-		t.Fatalf("owner sees %d withdrawals, want its 2", *r.env.Total)
+	r := e.Do("GET", withdrawalsPath, owner, nil).OK(t, 200, &ws)
+	if *r.Env.Total != 2 {
+		t.Fatalf("owner sees %d withdrawals, want its 2", *r.Env.Total)
 	}
-	r = e.do("GET", withdrawalsPath+"?status=failed&from_type=team&owner_id=3", viewer, nil).ok(t, 200, &ws)
-	if *r.env.Total != 1 || ws[0].ID != w2.ID {
-		t.Fatalf("filtered list = %s", r.raw)
+	r = e.Do("GET", withdrawalsPath+"?status=failed&from_type=team&owner_id=3", viewer, nil).OK(t, 200, &ws)
+	if *r.Env.Total != 1 || ws[0].ID != w2.ID {
+		t.Fatalf("filtered list = %s", r.Raw)
 	}
-	e.do("GET", withdrawalsPath+"?status=nope", viewer, nil).fails(t, 400, "validation_failed")
-	e.do("GET", withdrawalsPath, other, nil).ok(t, 200, &ws)
+	e.Do("GET", withdrawalsPath+"?status=nope", viewer, nil).Fails(t, 400, "validation_failed")
+	e.Do("GET", withdrawalsPath, other, nil).OK(t, 200, &ws)
 	if len(ws) != 0 {
 		t.Fatalf("another user sees %d withdrawals", len(ws))
 	}
@@ -564,18 +458,25 @@ func TestRolesAndValidation(t *testing.T) {
 	e := newEnv(t)
 	e.credit(7, 3, "100", "50", "10")
 	e.credit(8, 4, "5", "5", "0")
-	admin, owner, viewer := e.token(1, "admin"), e.token(7, "user", 3), e.token(2, "viewer")
+	c := newCallers(e)
+	_ = t.Run("reads", func(t *testing.T) { balanceReads(t, e, c) }) &&
+		t.Run("withdrawals", func(t *testing.T) { withdrawalRoles(t, e, c) }) &&
+		t.Run("reallocations", func(t *testing.T) { reallocationRoles(t, e, c) }) &&
+		t.Run("ledger", func(t *testing.T) { ledgerRoles(t, e, c) })
+}
 
+func balanceReads(t *testing.T, e *env, c callers) {
+	admin, owner, viewer := c.admin, c.owner, c.viewer
 	// Reads.
 	if b := e.balance(owner, "user/7"); b.Credited != amt("100") || b.OwnerType != "user" || b.OwnerID != 7 {
 		t.Fatalf("own balance %+v", b)
 	}
 	e.balance(owner, "team/3")
-	e.do("GET", "/api/v1/balances/user/8", owner, nil).fails(t, 404, "not_found")
-	e.do("GET", "/api/v1/balances/team/4", owner, nil).fails(t, 404, "not_found")
-	e.do("GET", "/api/v1/balances/platform/0", owner, nil).fails(t, 404, "not_found")
-	e.do("GET", "/api/v1/balances/nope/1", admin, nil).fails(t, 404, "not_found")
-	e.do("GET", "/api/v1/balances/platform/1", admin, nil).fails(t, 404, "not_found")
+	e.Do("GET", "/api/v1/balances/user/8", owner, nil).Fails(t, 404, "not_found")
+	e.Do("GET", "/api/v1/balances/team/4", owner, nil).Fails(t, 404, "not_found")
+	e.Do("GET", "/api/v1/balances/platform/0", owner, nil).Fails(t, 404, "not_found")
+	e.Do("GET", "/api/v1/balances/nope/1", admin, nil).Fails(t, 404, "not_found")
+	e.Do("GET", "/api/v1/balances/platform/1", admin, nil).Fails(t, 404, "not_found")
 	if b := e.balance(viewer, "platform/0"); b.Available != amt("10") || b.OwnerType != "platform" {
 		t.Fatalf("platform %+v", b)
 	}
@@ -583,45 +484,51 @@ func TestRolesAndValidation(t *testing.T) {
 		t.Fatalf("never credited %+v", b)
 	}
 	var bs []balance
-	r := e.do("GET", "/api/v1/balances", owner, nil).ok(t, 200, &bs)
-	if *r.env.Total != 2 {
-		t.Fatalf("owner lists %s", r.raw)
+	r := e.Do("GET", "/api/v1/balances", owner, nil).OK(t, 200, &bs)
+	if *r.Env.Total != 2 {
+		t.Fatalf("owner lists %s", r.Raw)
 	}
-	r = e.do("GET", "/api/v1/balances?owner_type=team&limit=1", viewer, nil).ok(t, 200, &bs)
-	if *r.env.Total != 2 || len(bs) != 1 || bs[0].OwnerType != "team" {
-		t.Fatalf("viewer lists teams %s", r.raw)
+	r = e.Do("GET", "/api/v1/balances?owner_type=team&limit=1", viewer, nil).OK(t, 200, &bs)
+	if *r.Env.Total != 2 || len(bs) != 1 || bs[0].OwnerType != "team" {
+		t.Fatalf("viewer lists teams %s", r.Raw)
 	}
-	e.do("GET", "/api/v1/balances?owner_type=system", viewer, nil).fails(t, 400, "validation_failed")
+	e.Do("GET", "/api/v1/balances?owner_type=system", viewer, nil).Fails(t, 400, "validation_failed")
+}
 
+func withdrawalRoles(t *testing.T, e *env, c callers) {
+	admin, owner, viewer := c.admin, c.owner, c.viewer
 	// Withdrawals: a user only from its own user account.
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 8, "1")).fails(t, 404, "not_found")
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("team", 3, "1")).fails(t, 403, "forbidden")
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("platform", 0, "1")).fails(t, 404, "not_found")
-	e.do("POST", withdrawalsPath, viewer, withdrawalBody("user", 7, "1")).fails(t, 403, "forbidden")
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "0")).fails(t, 400, "invalid_amount")
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "-1")).fails(t, 400, "invalid_amount")
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "0.000000001")).fails(t, 400, "invalid_amount")
-	e.do("POST", withdrawalsPath, owner, `{"from_type":"user","owner_id":7,"amount":"1","x":1}`).fails(t, 400, "invalid_json")
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "100.00000001")).fails(t, 422, "insufficient_balance")
-	e.do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, 12.5)).ok(t, 201, nil)
-	e.do("POST", withdrawalsPath, admin, map[string]any{"from_type": "platform", "amount": "10"}).ok(t, 201, nil)
-	e.do("POST", withdrawalsPath, "", withdrawalBody("user", 7, "1")).fails(t, 401, "unauthenticated")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 8, "1")).Fails(t, 404, "not_found")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("team", 3, "1")).Fails(t, 403, "forbidden")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("platform", 0, "1")).Fails(t, 404, "not_found")
+	e.Do("POST", withdrawalsPath, viewer, withdrawalBody("user", 7, "1")).Fails(t, 403, "forbidden")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "0")).Fails(t, 400, "invalid_amount")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "-1")).Fails(t, 400, "invalid_amount")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "0.000000001")).Fails(t, 400, "invalid_amount")
+	e.Do("POST", withdrawalsPath, owner, `{"from_type":"user","owner_id":7,"amount":"1","x":1}`).Fails(t, 400, "invalid_json")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "100.00000001")).Fails(t, 422, "insufficient_balance")
+	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, 12.5)).OK(t, 201, nil)
+	e.Do("POST", withdrawalsPath, admin, map[string]any{"from_type": "platform", "amount": "10"}).OK(t, 201, nil)
+	e.Do("POST", withdrawalsPath, "", withdrawalBody("user", 7, "1")).Fails(t, 401, "unauthenticated")
+}
 
+func reallocationRoles(t *testing.T, e *env, c callers) {
+	admin, owner, viewer := c.admin, c.owner, c.viewer
 	// Reallocations: admin only; validation; 422.
 	realloc := func(fromType string, fromID int64, toType string, toID int64, amount any, reason string) map[string]any {
 		return map[string]any{"from_type": fromType, "from_id": fromID, "to_type": toType, "to_id": toID, "amount": amount, "reason": reason}
 	}
-	e.do("POST", reallocationsPath, owner, realloc("user", 7, "team", 3, "1", "x")).fails(t, 403, "forbidden")
-	e.do("POST", reallocationsPath, admin, realloc("user", 7, "user", 7, "1", "x")).fails(t, 400, "validation_failed")
-	e.do("POST", reallocationsPath, admin, realloc("user", 7, "team", 3, "1", " ")).fails(t, 400, "validation_failed")
-	e.do("POST", reallocationsPath, admin, realloc("user", 7, "team", 3, "0", "x")).fails(t, 400, "invalid_amount")
-	e.do("POST", reallocationsPath, admin, realloc("user", 7, "team", 3, "87.50000001", "x")).fails(t, 422, "insufficient_balance")
+	e.Do("POST", reallocationsPath, owner, realloc("user", 7, "team", 3, "1", "x")).Fails(t, 403, "forbidden")
+	e.Do("POST", reallocationsPath, admin, realloc("user", 7, "user", 7, "1", "x")).Fails(t, 400, "validation_failed")
+	e.Do("POST", reallocationsPath, admin, realloc("user", 7, "team", 3, "1", " ")).Fails(t, 400, "validation_failed")
+	e.Do("POST", reallocationsPath, admin, realloc("user", 7, "team", 3, "0", "x")).Fails(t, 400, "invalid_amount")
+	e.Do("POST", reallocationsPath, admin, realloc("user", 7, "team", 3, "87.50000001", "x")).Fails(t, 422, "insufficient_balance")
 	var re struct {
 		ID     int64  `json:"id"`
 		Amount string `json:"amount"`
 		ToType string `json:"to_type"`
 	}
-	e.do("POST", reallocationsPath, admin, realloc("user", 7, "team", 4, "7.5", "bonus")).ok(t, 201, &re)
+	e.Do("POST", reallocationsPath, admin, realloc("user", 7, "team", 4, "7.5", "bonus")).OK(t, 201, &re)
 	if re.Amount != amt("7.5") || re.ToType != "team" {
 		t.Fatalf("reallocation %+v", re)
 	}
@@ -631,26 +538,29 @@ func TestRolesAndValidation(t *testing.T) {
 	if b := e.balance(admin, "team/4"); b.ReallocatedIn != amt("7.5") || b.Available != amt("12.5") {
 		t.Fatalf("destination after reallocation %+v", b)
 	}
-	e.do("GET", reallocationsPath, owner, nil).fails(t, 403, "forbidden")
-	r = e.do("GET", reallocationsPath+"?from_type=user&to_type=team", viewer, nil).ok(t, 200, nil)
-	if *r.env.Total != 1 {
-		t.Fatalf("reallocations %s", r.raw)
+	e.Do("GET", reallocationsPath, owner, nil).Fails(t, 403, "forbidden")
+	r := e.Do("GET", reallocationsPath+"?from_type=user&to_type=team", viewer, nil).OK(t, 200, nil)
+	if *r.Env.Total != 1 {
+		t.Fatalf("reallocations %s", r.Raw)
 	}
-	r = e.do("GET", reallocationsPath+"?to_type=user", viewer, nil).ok(t, 200, nil)
-	if *r.env.Total != 0 {
-		t.Fatalf("reallocations to users %s", r.raw)
+	r = e.Do("GET", reallocationsPath+"?to_type=user", viewer, nil).OK(t, 200, nil)
+	if *r.Env.Total != 0 {
+		t.Fatalf("reallocations to users %s", r.Raw)
 	}
+}
 
+func ledgerRoles(t *testing.T, e *env, c callers) {
+	owner, viewer := c.owner, c.viewer
 	// The ledger: admin and viewer only.
-	e.do("GET", "/api/v1/ledger/entries", owner, nil).fails(t, 403, "forbidden")
-	e.do("GET", "/api/v1/ledger/verify", owner, nil).fails(t, 403, "forbidden")
+	e.Do("GET", "/api/v1/ledger/entries", owner, nil).Fails(t, 403, "forbidden")
+	e.Do("GET", "/api/v1/ledger/verify", owner, nil).Fails(t, 403, "forbidden")
 	var es []entry
-	r = e.do("GET", "/api/v1/ledger/entries?account=user:7", viewer, nil).ok(t, 200, &es)
-	if *r.env.Total != 3 || es[0].Kind != "reallocation" || es[0].Amount != "-7.50000000" || len(es[0].Hash) != 64 {
-		t.Fatalf("entries of user:7 = %s", r.raw)
+	r := e.Do("GET", "/api/v1/ledger/entries?account=user:7", viewer, nil).OK(t, 200, &es)
+	if *r.Env.Total != 3 || es[0].Kind != "reallocation" || es[0].Amount != "-7.50000000" || len(es[0].Hash) != 64 {
+		t.Fatalf("entries of user:7 = %s", r.Raw)
 	}
 	var v verification
-	e.do("GET", "/api/v1/ledger/verify", viewer, nil).ok(t, 200, &v)
+	e.Do("GET", "/api/v1/ledger/verify", viewer, nil).OK(t, 200, &v)
 	if !v.OK || v.FirstBadEntryID != nil || v.Entries == 0 || v.Accounts == 0 {
 		t.Fatalf("verify = %+v", v)
 	}
@@ -664,26 +574,26 @@ func TestTamperingIsFound(t *testing.T) {
 	e := newEnv(t)
 	e.credit(7, 3, "100", "50", "10")
 	e.credit(7, 3, "1", "1", "1")
-	admin := e.token(1, "admin")
-	e.do("POST", withdrawalsPath, admin, withdrawalBody("user", 7, "30")).ok(t, 201, nil)
+	admin := e.Token(1, "admin")
+	e.Do("POST", withdrawalsPath, admin, withdrawalBody("user", 7, "30")).OK(t, 201, nil)
 	ctx := context.Background()
 	var target int64
-	if err := e.pool.QueryRow(ctx, `SELECT id FROM entries WHERE account = 'user:7' ORDER BY id LIMIT 1 OFFSET 1`).Scan(&target); err != nil {
+	if err := e.Pool.QueryRow(ctx, `SELECT id FROM entries WHERE account = 'user:7' ORDER BY id LIMIT 1 OFFSET 1`).Scan(&target); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, `UPDATE entries SET amount = amount + 1 WHERE id = $1`, target); err == nil {
+	if _, err := e.Pool.Exec(ctx, `UPDATE entries SET amount = amount + 1 WHERE id = $1`, target); err == nil {
 		t.Fatal("an UPDATE of an entry was allowed")
 	}
-	if _, err := e.pool.Exec(ctx, `DELETE FROM entries WHERE id = $1`, target); err == nil {
+	if _, err := e.Pool.Exec(ctx, `DELETE FROM entries WHERE id = $1`, target); err == nil {
 		t.Fatal("a DELETE of an entry was allowed")
 	}
 	var v verification
-	e.do("GET", "/api/v1/ledger/verify", admin, nil).ok(t, 200, &v)
+	e.Do("GET", "/api/v1/ledger/verify", admin, nil).OK(t, 200, &v)
 	if !v.OK {
 		t.Fatalf("verify before tampering = %+v", v)
 	}
 	// Tamper as an attacker with the table owner's rights would.
-	err := pg.InTx(ctx, e.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := pg.InTx(ctx, e.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `ALTER TABLE entries DISABLE TRIGGER entries_immutable`); err != nil {
 			return err
 		}
@@ -696,7 +606,7 @@ func TestTamperingIsFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.do("GET", "/api/v1/ledger/verify", admin, nil).ok(t, 200, &v)
+	e.Do("GET", "/api/v1/ledger/verify", admin, nil).OK(t, 200, &v)
 	if v.OK || v.FirstBadEntryID == nil || *v.FirstBadEntryID != target {
 		t.Fatalf("verify after tampering with entry %d = %+v", target, v)
 	}
@@ -706,7 +616,7 @@ func TestTamperingIsFound(t *testing.T) {
 // that instant gives, at every step of a history.
 func TestBalanceAtAnInstant(t *testing.T) {
 	e := newEnv(t)
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	var instants []time.Time
 	mark := func() {
 		time.Sleep(2 * time.Millisecond)
@@ -717,20 +627,20 @@ func TestBalanceAtAnInstant(t *testing.T) {
 	e.credit(7, 3, "100", "50", "10")
 	mark()
 	var w1, w2 withdrawal
-	e.do("POST", withdrawalsPath, admin, withdrawalBody("user", 7, "30")).ok(t, 201, &w1)
+	e.Do("POST", withdrawalsPath, admin, withdrawalBody("user", 7, "30")).OK(t, 201, &w1)
 	mark()
-	e.do("POST", reallocationsPath, admin, map[string]any{"from_type": "team", "from_id": 3, "to_type": "user", "to_id": 7,
-		"amount": "5", "reason": "r"}).ok(t, 201, nil)
+	e.Do("POST", reallocationsPath, admin, map[string]any{"from_type": "team", "from_id": 3, "to_type": "user", "to_id": 7,
+		"amount": "5", "reason": "r"}).OK(t, 201, nil)
 	mark()
-	e.do("POST", fmt.Sprintf("%s/%d/complete", withdrawalsPath, w1.ID), admin, nil).ok(t, 200, nil)
+	e.Do("POST", fmt.Sprintf("%s/%d/complete", withdrawalsPath, w1.ID), admin, nil).OK(t, 200, nil)
 	mark()
-	e.do("POST", withdrawalsPath, admin, withdrawalBody("user", 7, "10")).ok(t, 201, &w2)
+	e.Do("POST", withdrawalsPath, admin, withdrawalBody("user", 7, "10")).OK(t, 201, &w2)
 	mark()
-	e.do("POST", fmt.Sprintf("%s/%d/cancel", withdrawalsPath, w2.ID), admin, nil).ok(t, 200, nil)
+	e.Do("POST", fmt.Sprintf("%s/%d/cancel", withdrawalsPath, w2.ID), admin, nil).OK(t, 200, nil)
 	mark()
 
 	var es []entry
-	e.do("GET", "/api/v1/ledger/entries?limit=1000", admin, nil).ok(t, 200, &es)
+	e.Do("GET", "/api/v1/ledger/entries?limit=1000", admin, nil).OK(t, 200, &es)
 	for _, at := range instants {
 		for _, acct := range []struct{ path, account string }{{"user/7", "user:7"}, {"team/3", "team:3"}} {
 			// Replay: the buckets from the entries created up to at.
@@ -771,7 +681,7 @@ func TestBalanceAtAnInstant(t *testing.T) {
 	if first := e.balance(admin, "user/7?at="+instants[0].Format(time.RFC3339Nano)); first.Available != amt("0") {
 		t.Errorf("before anything: %+v", first)
 	}
-	e.do("GET", "/api/v1/balances/user/7?at=yesterday", admin, nil).fails(t, 400, "validation_failed")
+	e.Do("GET", "/api/v1/balances/user/7?at=yesterday", admin, nil).Fails(t, 400, "validation_failed")
 	e.checkLedger()
 }
 
@@ -783,9 +693,9 @@ func TestDeletedEntryIsFound(t *testing.T) {
 	for range 3 {
 		e.credit(7, 3, "1", "1", "1")
 	}
-	admin := e.token(1, "admin")
+	admin := e.Token(1, "admin")
 	ctx := context.Background()
-	rows, err := e.pool.Query(ctx, `SELECT id FROM entries WHERE account = 'user:7' ORDER BY id`)
+	rows, err := e.Pool.Query(ctx, `SELECT id FROM entries WHERE account = 'user:7' ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -795,7 +705,7 @@ func TestDeletedEntryIsFound(t *testing.T) {
 	}
 	remove := func(id int64) {
 		t.Helper()
-		err := pg.InTx(ctx, e.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		err := pg.InTx(ctx, e.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `ALTER TABLE entries DISABLE TRIGGER entries_immutable`); err != nil {
 				return err
 			}
@@ -811,12 +721,12 @@ func TestDeletedEntryIsFound(t *testing.T) {
 	}
 	var v verification
 	remove(ids[2])
-	e.do("GET", "/api/v1/ledger/verify", admin, nil).ok(t, 200, &v)
+	e.Do("GET", "/api/v1/ledger/verify", admin, nil).OK(t, 200, &v)
 	if v.OK || v.FirstBadEntryID != nil {
 		t.Fatalf("verify after deleting the latest entry = %+v, want not ok without a bad entry", v)
 	}
 	remove(ids[0])
-	e.do("GET", "/api/v1/ledger/verify", admin, nil).ok(t, 200, &v)
+	e.Do("GET", "/api/v1/ledger/verify", admin, nil).OK(t, 200, &v)
 	if v.OK || v.FirstBadEntryID == nil || *v.FirstBadEntryID != ids[1] {
 		t.Fatalf("verify after deleting entry %d = %+v, want %d reported", ids[0], v, ids[1])
 	}
