@@ -42,88 +42,97 @@ func prevSnapshot(nav string) *Snapshot {
 	return &Snapshot{ID: 7, PortfolioID: 1, AsOf: t0, NAV: money.MustAmount(nav)}
 }
 
+// valuation is one case of Valuate: the previous NAV ("" : first
+// snapshot), the input, and the expected profit, NAV per unit and period
+// return ("" : null).
+type valuation struct {
+	name                 string
+	prevNAV              string
+	nav, netFlow, units  string
+	profit, perUnit, ret string
+}
+
+var valuations = []valuation{
+	// The baseline records no profit and no return, whatever it says.
+	{name: "first snapshot", nav: "1000", profit: "0.00000000"},
+	{name: "first with a net flow", nav: "1000", netFlow: "1000", profit: "0.00000000"},
+	{name: "first with units", nav: "1000", units: "400", profit: "0.00000000", perUnit: "2.50000000"},
+
+	{name: "gain", prevNAV: "100", nav: "110", profit: "10.00000000", ret: "0.10000000"},
+	{name: "loss", prevNAV: "100", nav: "90", profit: "-10.00000000", ret: "-0.10000000"},
+	{name: "flat", prevNAV: "100", nav: "100", profit: "0.00000000", ret: "0.00000000"},
+	{name: "deposit is not profit", prevNAV: "100", nav: "160", netFlow: "50", profit: "10.00000000", ret: "0.06666667"},
+	{name: "deposit only", prevNAV: "100", nav: "150", netFlow: "50", profit: "0.00000000", ret: "0.00000000"},
+	{name: "negative net flow (withdrawal)", prevNAV: "100", nav: "75", netFlow: "-30", profit: "5.00000000", ret: "0.07142857"},
+	{name: "withdrawal with a loss", prevNAV: "100", nav: "60", netFlow: "-30", profit: "-10.00000000", ret: "-0.14285714"},
+	{name: "everything withdrawn: base 0", prevNAV: "100", nav: "0", netFlow: "-100", profit: "0.00000000"},
+	{name: "base negative", prevNAV: "100", nav: "0", netFlow: "-150", profit: "50.00000000"},
+	{name: "previous nav 0: base 0", prevNAV: "0", nav: "10", profit: "10.00000000"},
+	{name: "previous nav 0 with a deposit", prevNAV: "0", nav: "110", netFlow: "100", profit: "10.00000000", ret: "0.10000000"},
+	{name: "nav 0", prevNAV: "50", nav: "0", profit: "-50.00000000", ret: "-1.00000000"},
+	{name: "exact 8 places", prevNAV: "0.00000001", nav: "0.00000003", profit: "0.00000002", ret: "2.00000000"},
+	{name: "largest amounts", prevNAV: "999999999999.99999999", nav: "999999999999.99999999", netFlow: "-999999999999.99999999",
+		profit: "999999999999.99999999"},
+
+	// Rounding half to even at 8 places.
+	{name: "return 1/3", prevNAV: "3", nav: "4", profit: "1.00000000", ret: "0.33333333"},
+	{name: "return 2/3 rounds up", prevNAV: "3", nav: "5", profit: "2.00000000", ret: "0.66666667"},
+	{name: "return half, even below", prevNAV: "2", nav: "2.00000001", profit: "0.00000001", ret: "0.00000000"},
+	{name: "return half, even above", prevNAV: "2", nav: "2.00000003", profit: "0.00000003", ret: "0.00000002"},
+	{name: "return half, 5 -> 4", prevNAV: "2", nav: "2.00000009", profit: "0.00000009", ret: "0.00000004"},
+	{name: "return negative half, even below", prevNAV: "2", nav: "1.99999999", profit: "-0.00000001", ret: "0.00000000"},
+	{name: "return negative half, even above", prevNAV: "2", nav: "1.99999997", profit: "-0.00000003", ret: "-0.00000002"},
+	{name: "return just above half", prevNAV: "2.00000001", nav: "2.00000002", profit: "0.00000001", ret: "0.00000000"},
+	// −14999.99999998 / 999999999999: just beyond −0.000000015 toward
+	// zero; a 16-place division first would make it an exact half.
+	{name: "return never rounds twice", prevNAV: "999999999999", nav: "999999984999.00000002",
+		profit: "-14999.99999998", ret: "-0.00000001"},
+	{name: "nav per unit 1/3", nav: "1", units: "3", profit: "0.00000000", perUnit: "0.33333333"},
+	{name: "nav per unit 2/3", nav: "2", units: "3", profit: "0.00000000", perUnit: "0.66666667"},
+	{name: "nav per unit half, even below", nav: "0.00000001", units: "2", profit: "0.00000000", perUnit: "0.00000000"},
+	{name: "nav per unit half, even above", nav: "0.00000003", units: "2", profit: "0.00000000", perUnit: "0.00000002"},
+	{name: "nav per unit half, 5 -> 2", nav: "0.00000025", units: "2", profit: "0.00000000", perUnit: "0.00000012"},
+	{name: "nav per unit half, 7 -> 8", nav: "0.00000015", units: "2", profit: "0.00000000", perUnit: "0.00000008"},
+	// 14999.99999998 / 999999999999 = 0.0000000149999999999800…: just
+	// under a half. decimal.Div rounds it to 0.0000000150000000 first,
+	// after which half-even would give 0.00000002; exact is 0.00000001.
+	{name: "nav per unit never rounds twice", nav: "14999.99999998", units: "999999999999", profit: "0.00000000", perUnit: "0.00000001"},
+	{name: "nav per unit with a gain", prevNAV: "100", nav: "110", units: "8", profit: "10.00000000", perUnit: "13.75000000", ret: "0.10000000"},
+	{name: "nav 0 with units", prevNAV: "1", nav: "0", units: "5", profit: "-1.00000000", perUnit: "0.00000000", ret: "-1.00000000"},
+}
+
 func TestValuate(t *testing.T) {
-	cases := []struct {
-		name                 string
-		prevNAV              string // "" : first snapshot
-		nav, netFlow, units  string
-		profit, perUnit, ret string // "" : null
-	}{
-		// The baseline records no profit and no return, whatever it says.
-		{name: "first snapshot", nav: "1000", profit: "0.00000000"},
-		{name: "first with a net flow", nav: "1000", netFlow: "1000", profit: "0.00000000"},
-		{name: "first with units", nav: "1000", units: "400", profit: "0.00000000", perUnit: "2.50000000"},
-
-		{name: "gain", prevNAV: "100", nav: "110", profit: "10.00000000", ret: "0.10000000"},
-		{name: "loss", prevNAV: "100", nav: "90", profit: "-10.00000000", ret: "-0.10000000"},
-		{name: "flat", prevNAV: "100", nav: "100", profit: "0.00000000", ret: "0.00000000"},
-		{name: "deposit is not profit", prevNAV: "100", nav: "160", netFlow: "50", profit: "10.00000000", ret: "0.06666667"},
-		{name: "deposit only", prevNAV: "100", nav: "150", netFlow: "50", profit: "0.00000000", ret: "0.00000000"},
-		{name: "negative net flow (withdrawal)", prevNAV: "100", nav: "75", netFlow: "-30", profit: "5.00000000", ret: "0.07142857"},
-		{name: "withdrawal with a loss", prevNAV: "100", nav: "60", netFlow: "-30", profit: "-10.00000000", ret: "-0.14285714"},
-		{name: "everything withdrawn: base 0", prevNAV: "100", nav: "0", netFlow: "-100", profit: "0.00000000"},
-		{name: "base negative", prevNAV: "100", nav: "0", netFlow: "-150", profit: "50.00000000"},
-		{name: "previous nav 0: base 0", prevNAV: "0", nav: "10", profit: "10.00000000"},
-		{name: "previous nav 0 with a deposit", prevNAV: "0", nav: "110", netFlow: "100", profit: "10.00000000", ret: "0.10000000"},
-		{name: "nav 0", prevNAV: "50", nav: "0", profit: "-50.00000000", ret: "-1.00000000"},
-		{name: "exact 8 places", prevNAV: "0.00000001", nav: "0.00000003", profit: "0.00000002", ret: "2.00000000"},
-		{name: "largest amounts", prevNAV: "999999999999.99999999", nav: "999999999999.99999999", netFlow: "-999999999999.99999999",
-			profit: "999999999999.99999999"},
-
-		// Rounding half to even at 8 places.
-		{name: "return 1/3", prevNAV: "3", nav: "4", profit: "1.00000000", ret: "0.33333333"},
-		{name: "return 2/3 rounds up", prevNAV: "3", nav: "5", profit: "2.00000000", ret: "0.66666667"},
-		{name: "return half, even below", prevNAV: "2", nav: "2.00000001", profit: "0.00000001", ret: "0.00000000"},
-		{name: "return half, even above", prevNAV: "2", nav: "2.00000003", profit: "0.00000003", ret: "0.00000002"},
-		{name: "return half, 5 -> 4", prevNAV: "2", nav: "2.00000009", profit: "0.00000009", ret: "0.00000004"},
-		{name: "return negative half, even below", prevNAV: "2", nav: "1.99999999", profit: "-0.00000001", ret: "0.00000000"},
-		{name: "return negative half, even above", prevNAV: "2", nav: "1.99999997", profit: "-0.00000003", ret: "-0.00000002"},
-		{name: "return just above half", prevNAV: "2.00000001", nav: "2.00000002", profit: "0.00000001", ret: "0.00000000"},
-		// −14999.99999998 / 999999999999: just beyond −0.000000015 toward
-		// zero; a 16-place division first would make it an exact half.
-		{name: "return never rounds twice", prevNAV: "999999999999", nav: "999999984999.00000002",
-			profit: "-14999.99999998", ret: "-0.00000001"},
-		{name: "nav per unit 1/3", nav: "1", units: "3", profit: "0.00000000", perUnit: "0.33333333"},
-		{name: "nav per unit 2/3", nav: "2", units: "3", profit: "0.00000000", perUnit: "0.66666667"},
-		{name: "nav per unit half, even below", nav: "0.00000001", units: "2", profit: "0.00000000", perUnit: "0.00000000"},
-		{name: "nav per unit half, even above", nav: "0.00000003", units: "2", profit: "0.00000000", perUnit: "0.00000002"},
-		{name: "nav per unit half, 5 -> 2", nav: "0.00000025", units: "2", profit: "0.00000000", perUnit: "0.00000012"},
-		{name: "nav per unit half, 7 -> 8", nav: "0.00000015", units: "2", profit: "0.00000000", perUnit: "0.00000008"},
-		// 14999.99999998 / 999999999999 = 0.0000000149999999999800…: just
-		// under a half. decimal.Div rounds it to 0.0000000150000000 first,
-		// after which half-even would give 0.00000002; exact is 0.00000001.
-		{name: "nav per unit never rounds twice", nav: "14999.99999998", units: "999999999999", profit: "0.00000000", perUnit: "0.00000001"},
-		{name: "nav per unit with a gain", prevNAV: "100", nav: "110", units: "8", profit: "10.00000000", perUnit: "13.75000000", ret: "0.10000000"},
-		{name: "nav 0 with units", prevNAV: "1", nav: "0", units: "5", profit: "-1.00000000", perUnit: "0.00000000", ret: "-1.00000000"},
+	for _, c := range valuations {
+		t.Run(c.name, func(t *testing.T) { checkValuation(t, c) })
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var prev *Snapshot
-			if c.prevNAV != "" {
-				prev = prevSnapshot(c.prevNAV)
-			}
-			in := NAVInput{AsOf: t0.Add(time.Hour), NAV: dec(c.nav), Units: decPtr(c.units)}
-			if c.netFlow != "" {
-				in.NetFlow = dec(c.netFlow)
-			}
-			v, err := Valuate(prev, in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := money.Format(v.Profit); got != c.profit {
-				t.Errorf("profit = %s, want %s", got, c.profit)
-			}
-			if got := str(v.NAVPerUnit); got != c.perUnit {
-				t.Errorf("nav_per_unit = %q, want %q", got, c.perUnit)
-			}
-			if got := str(v.PeriodReturn); got != c.ret {
-				t.Errorf("period_return = %q, want %q", got, c.ret)
-			}
-			// profit = nav − prev_nav − net_flow, exactly.
-			if prev != nil && !v.Profit.Equal(in.NAV.Sub(prev.NAV.Decimal).Sub(in.NetFlow)) {
-				t.Errorf("profit %s is not nav − prev_nav − net_flow", v.Profit)
-			}
-		})
+}
+
+func checkValuation(t *testing.T, c valuation) {
+	t.Helper()
+	var prev *Snapshot
+	if c.prevNAV != "" {
+		prev = prevSnapshot(c.prevNAV)
+	}
+	in := NAVInput{AsOf: t0.Add(time.Hour), NAV: dec(c.nav), Units: decPtr(c.units)}
+	if c.netFlow != "" {
+		in.NetFlow = dec(c.netFlow)
+	}
+	v, err := Valuate(prev, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := money.Format(v.Profit); got != c.profit {
+		t.Errorf("profit = %s, want %s", got, c.profit)
+	}
+	if got := str(v.NAVPerUnit); got != c.perUnit {
+		t.Errorf("nav_per_unit = %q, want %q", got, c.perUnit)
+	}
+	if got := str(v.PeriodReturn); got != c.ret {
+		t.Errorf("period_return = %q, want %q", got, c.ret)
+	}
+	// profit = nav − prev_nav − net_flow, exactly.
+	if prev != nil && !v.Profit.Equal(in.NAV.Sub(prev.NAV.Decimal).Sub(in.NetFlow)) {
+		t.Errorf("profit %s is not nav − prev_nav − net_flow", v.Profit)
 	}
 }
 
