@@ -447,6 +447,8 @@ func (f *parityFixture) start(t *testing.T, source, name string, env map[string]
 	p.cmd = exec.Command(p.bin)
 	p.cmd.Env = p.env // exactly the deployment's variables, nothing inherited
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	// A test binary killed by a timeout takes its services with it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("%s %s: %v", source, name, err)
 	}
@@ -751,6 +753,7 @@ func runPrometheusCheck(t *testing.T, test []string) {
 		"--storage.tsdb.path="+t.TempDir(), "--web.listen-address="+addr)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
