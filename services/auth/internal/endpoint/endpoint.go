@@ -47,11 +47,11 @@ type JWKSSource interface {
 }
 
 func caller(ctx context.Context) (identity.Caller, error) {
-	c, err := libauth.Caller(ctx)
+	c, err := libauth.CallerFrom(ctx)
 	if err != nil {
 		return identity.Caller{}, err
 	}
-	return identity.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
+	return identity.Caller{UserID: c.UserID, Role: c.Role, Teams: c.Teams}, nil
 }
 
 // withCaller adapts a function of the caller and the request.

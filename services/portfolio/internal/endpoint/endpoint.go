@@ -49,12 +49,12 @@ func WithCredentials(ctx context.Context, authorization string) context.Context 
 }
 
 func caller(ctx context.Context) (portfolio.Caller, error) {
-	c, err := libauth.Caller(ctx)
+	c, err := libauth.CallerFrom(ctx)
 	if err != nil {
 		return portfolio.Caller{}, err
 	}
 	creds, _ := ctx.Value(credentialsKey{}).(string)
-	return portfolio.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams, Credentials: creds}, nil
+	return portfolio.Caller{UserID: c.UserID, Role: c.Role, Teams: c.Teams, Credentials: creds}, nil
 }
 
 // withCaller adapts a function of the caller and the request.

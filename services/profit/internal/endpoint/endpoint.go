@@ -95,11 +95,11 @@ func AllocationJSON(a profit.Allocation) Allocation {
 }
 
 func caller(ctx context.Context) (profit.Caller, error) {
-	c, err := libauth.Caller(ctx)
+	c, err := libauth.CallerFrom(ctx)
 	if err != nil {
 		return profit.Caller{}, err
 	}
-	return profit.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
+	return profit.Caller{UserID: c.UserID, Role: c.Role, Teams: c.Teams}, nil
 }
 
 // withCaller adapts a function of the caller and the request.

@@ -166,11 +166,11 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 func caller(ctx context.Context) (stats.Caller, error) {
-	c, err := libauth.Caller(ctx)
+	c, err := libauth.CallerFrom(ctx)
 	if err != nil {
 		return stats.Caller{}, err
 	}
-	return stats.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
+	return stats.Caller{UserID: c.UserID, Role: c.Role, Teams: c.Teams}, nil
 }
 
 // withCaller adapts a function of the caller and the request.

@@ -150,11 +150,11 @@ type Verification struct {
 }
 
 func caller(ctx context.Context) (ledger.Caller, error) {
-	c, err := libauth.Caller(ctx)
+	c, err := libauth.CallerFrom(ctx)
 	if err != nil {
 		return ledger.Caller{}, err
 	}
-	return ledger.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
+	return ledger.Caller{UserID: c.UserID, Role: c.Role, Teams: c.Teams}, nil
 }
 
 // withCaller adapts a function of the caller and the request.
