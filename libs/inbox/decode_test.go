@@ -40,3 +40,29 @@ func TestDecodeCheckedRefusesWhatTheSchemaRefuses(t *testing.T) {
 		t.Fatalf("DecodeChecked = %v, want a permanent error", err)
 	}
 }
+
+func TestDecodeCheckedAcceptsAValidEvent(t *testing.T) {
+	var d struct {
+		PortfolioID int64  `json:"portfolio_id"`
+		Name        string `json:"name"`
+		UserID      int64  `json:"user_id"`
+		TeamID      int64  `json:"team_id"`
+		Currency    string `json:"currency"`
+	}
+	data := json.RawMessage(`{"portfolio_id":42,"name":"Growth","user_id":7,"team_id":3,"currency":"USD"}`)
+	env, err := eventbus.NewEnvelope("portfolio", eventbus.TypePortfolioCreated, "42", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inbox.DecodeChecked(env, &d); err != nil || d.PortfolioID != 42 || d.Currency != "USD" {
+		t.Fatalf("DecodeChecked = %v, %+v", err, d)
+	}
+	// A field the target does not declare is refused even where the
+	// schema would let it through.
+	var narrow struct {
+		PortfolioID int64 `json:"portfolio_id"`
+	}
+	if err := inbox.DecodeChecked(env, &narrow); err == nil || !inbox.IsPermanent(err) {
+		t.Fatalf("DecodeChecked into a narrower type = %v, want a permanent error", err)
+	}
+}
