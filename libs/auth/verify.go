@@ -207,13 +207,3 @@ func (v *Verifier) Require(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), claims)))
 	})
 }
-
-// Caller returns the verified caller or a 401 error; for service code that
-// runs behind Require.
-func Caller(ctx context.Context) (*Claims, error) {
-	c, ok := FromContext(ctx)
-	if !ok {
-		return nil, httpx.ErrUnauthenticated
-	}
-	return c, nil
-}

@@ -53,12 +53,48 @@ var (
 	ErrRateLimited     = NewError(http.StatusTooManyRequests, "rate_limited", "too many requests")
 )
 
-// As returns the client-visible error behind err, or ErrInternal when err
-// is not one (its text is never shown to the client).
+// As returns the client-visible error behind err (a *ValidationError as
+// its Client error), or ErrInternal when err is not one (its text is never
+// shown to the client).
 func As(err error) (*Error, bool) {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ve.Client(), true
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e, true
 	}
 	return ErrInternal, false
+}
+
+// Validation codes (docs/api.md#error-codes).
+const (
+	CodeValidationFailed = "validation_failed"
+	CodeInvalidAmount    = "invalid_amount"
+)
+
+// ValidationError is a bad input value, as a service's domain reports it.
+// Code is its code in docs/api.md#error-codes; empty means
+// CodeValidationFailed. As turns it into a 400 with the field's reason.
+type ValidationError struct {
+	Code   string
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
+
+// Invalid is a ValidationError with code CodeValidationFailed.
+func Invalid(field, reason string) *ValidationError {
+	return &ValidationError{Code: CodeValidationFailed, Field: field, Reason: reason}
+}
+
+// Client is the 400 error a client sees for e.
+func (e *ValidationError) Client() *Error {
+	code := e.Code
+	if code == "" {
+		code = CodeValidationFailed
+	}
+	return Validation(code, e.Field, e.Reason)
 }

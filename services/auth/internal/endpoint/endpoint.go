@@ -46,26 +46,6 @@ type JWKSSource interface {
 	JWKS(ctx context.Context) (libauth.JWKS, error)
 }
 
-func caller(ctx context.Context) (identity.Caller, error) {
-	c, err := libauth.Caller(ctx)
-	if err != nil {
-		return identity.Caller{}, err
-	}
-	return identity.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
-}
-
-// withCaller adapts a function of the caller and the request.
-func withCaller[Req any](fn func(ctx context.Context, c identity.Caller, req Req) httpx.Response) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		c, err := caller(ctx)
-		if err != nil {
-			return httpx.Fail(err), nil
-		}
-		req, _ := request.(Req)
-		return fn(ctx, c, req), nil
-	}
-}
-
 func one[T any](v T, err error) httpx.Response {
 	if err != nil {
 		return httpx.Fail(err)
@@ -98,44 +78,44 @@ func New(s identity.Service, keys JWKSSource) Endpoints {
 			req := request.(RefreshRequest)
 			return one(s.Refresh(ctx, req.RefreshToken)), nil
 		},
-		Logout: withCaller(func(ctx context.Context, c identity.Caller, req RefreshRequest) httpx.Response {
+		Logout: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req RefreshRequest) httpx.Response {
 			if err := s.Logout(ctx, c, req.RefreshToken); err != nil {
 				return httpx.Fail(err)
 			}
 			return httpx.OK(map[string]bool{"revoked": true})
 		}),
-		Me: withCaller(func(ctx context.Context, c identity.Caller, _ any) httpx.Response {
+		Me: libauth.WithCaller(func(ctx context.Context, c identity.Caller, _ any) httpx.Response {
 			return one(s.Me(ctx, c))
 		}),
 		JWKS: func(ctx context.Context, _ any) (any, error) {
 			set, err := keys.JWKS(ctx)
 			return set, err
 		},
-		CreateUser: withCaller(func(ctx context.Context, c identity.Caller, req identity.NewUser) httpx.Response {
+		CreateUser: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req identity.NewUser) httpx.Response {
 			return created(s.CreateUser(ctx, c, req))
 		}),
-		ListUsers: withCaller(func(ctx context.Context, c identity.Caller, req ListUsersRequest) httpx.Response {
+		ListUsers: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req ListUsersRequest) httpx.Response {
 			return list(s.ListUsers(ctx, c, req.Filter, req.Page))
 		}),
-		GetUser: withCaller(func(ctx context.Context, c identity.Caller, req IDRequest) httpx.Response {
+		GetUser: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req IDRequest) httpx.Response {
 			return one(s.GetUser(ctx, c, req.ID))
 		}),
-		UpdateUser: withCaller(func(ctx context.Context, c identity.Caller, req UpdateUserRequest) httpx.Response {
+		UpdateUser: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req UpdateUserRequest) httpx.Response {
 			return one(s.UpdateUser(ctx, c, req.ID, req.Patch))
 		}),
-		CreateTeam: withCaller(func(ctx context.Context, c identity.Caller, req identity.NewTeam) httpx.Response {
+		CreateTeam: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req identity.NewTeam) httpx.Response {
 			return created(s.CreateTeam(ctx, c, req))
 		}),
-		ListTeams: withCaller(func(ctx context.Context, c identity.Caller, req ListTeamsRequest) httpx.Response {
+		ListTeams: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req ListTeamsRequest) httpx.Response {
 			return list(s.ListTeams(ctx, c, req.Page))
 		}),
-		GetTeam: withCaller(func(ctx context.Context, c identity.Caller, req IDRequest) httpx.Response {
+		GetTeam: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req IDRequest) httpx.Response {
 			return one(s.GetTeam(ctx, c, req.ID))
 		}),
-		AddMember: withCaller(func(ctx context.Context, c identity.Caller, req MemberRequest) httpx.Response {
+		AddMember: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req MemberRequest) httpx.Response {
 			return one(s.AddMember(ctx, c, req.TeamID, req.UserID))
 		}),
-		DelMember: withCaller(func(ctx context.Context, c identity.Caller, req MemberRequest) httpx.Response {
+		DelMember: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req MemberRequest) httpx.Response {
 			return one(s.RemoveMember(ctx, c, req.TeamID, req.UserID))
 		}),
 	}

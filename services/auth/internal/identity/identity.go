@@ -10,13 +10,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
 )
 
-// Roles.
+// Roles (docs/api.md#roles).
 const (
-	RoleAdmin  = "admin"
-	RoleViewer = "viewer"
-	RoleUser   = "user"
+	RoleAdmin  = auth.RoleAdmin
+	RoleViewer = auth.RoleViewer
+	RoleUser   = auth.RoleUser
 )
 
 // User is an account as the API shows it (never with its password hash).
@@ -42,11 +45,7 @@ type Team struct {
 }
 
 // Caller is the authenticated principal of a request.
-type Caller struct {
-	UserID int64
-	Role   string
-	Teams  []int64
-}
+type Caller = auth.Caller
 
 // TokenPair is what login and refresh return.
 type TokenPair struct {
@@ -96,10 +95,7 @@ type UserFilter struct {
 }
 
 // Page is a list window.
-type Page struct {
-	Limit  int
-	Offset int
-}
+type Page = httpx.Pagination
 
 // Errors of the domain; the transport maps each to a status and code.
 var (
@@ -118,13 +114,10 @@ var (
 	ErrUnauthenticated     = errors.New("authentication required")
 )
 
-// ValidationError is a bad input value.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
+// ValidationError is a bad input value (code validation_failed).
+type ValidationError = httpx.ValidationError
 
-func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
+var invalid = httpx.Invalid
 
 // LockedOutError is ErrLockedOut with the time the lock ends.
 type LockedOutError struct{ Until time.Time }

@@ -70,11 +70,11 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 
 func validateEmail(email string) error {
 	if email == "" {
-		return &ValidationError{"email", "is required"}
+		return invalid("email", "is required")
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || len(email) > 254 {
-		return &ValidationError{"email", "must be a valid email address"}
+		return invalid("email", "must be a valid email address")
 	}
 	return nil
 }
@@ -82,20 +82,20 @@ func validateEmail(email string) error {
 // ValidatePassword checks the password rules.
 func ValidatePassword(field, pw string) error {
 	if utf8.RuneCountInString(pw) < MinPasswordLength {
-		return &ValidationError{field, "must be at least 12 characters"}
+		return invalid(field, "must be at least 12 characters")
 	}
 	if len(pw) > MaxPasswordBytes {
-		return &ValidationError{field, "must be at most 72 bytes"}
+		return invalid(field, "must be at most 72 bytes")
 	}
 	return nil
 }
 
 func validateName(field, v string, max int) error {
 	if strings.TrimSpace(v) == "" {
-		return &ValidationError{field, "is required"}
+		return invalid(field, "is required")
 	}
 	if utf8.RuneCountInString(v) > max {
-		return &ValidationError{field, "is too long"}
+		return invalid(field, "is too long")
 	}
 	return nil
 }
@@ -173,7 +173,7 @@ func (s *service) Login(ctx context.Context, email, password string) (TokenPair,
 
 func (s *service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
 	if refreshToken == "" {
-		return TokenPair{}, &ValidationError{"refresh_token", "is required"}
+		return TokenPair{}, invalid("refresh_token", "is required")
 	}
 	now := s.now()
 	var pair TokenPair
@@ -202,7 +202,7 @@ func (s *service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 
 func (s *service) Logout(ctx context.Context, caller Caller, refreshToken string) error {
 	if refreshToken == "" {
-		return &ValidationError{"refresh_token", "is required"}
+		return invalid("refresh_token", "is required")
 	}
 	// Logging out ends the session: the token's whole family. A token that
 	// is unknown or someone else's changes nothing (logout is idempotent).
@@ -251,7 +251,7 @@ func (s *service) CreateUser(ctx context.Context, caller Caller, in NewUser) (Us
 		return User{}, err
 	}
 	if !validRole(in.Role) {
-		return User{}, &ValidationError{"role", "must be one of admin, viewer, user"}
+		return User{}, invalid("role", "must be one of admin, viewer, user")
 	}
 	h, err := s.hash(in.Password)
 	if err != nil {
@@ -265,7 +265,7 @@ func (s *service) ListUsers(ctx context.Context, caller Caller, f UserFilter, p 
 		return nil, 0, ErrForbidden
 	}
 	if f.Role != nil && !validRole(*f.Role) {
-		return nil, 0, &ValidationError{"role", "must be one of admin, viewer, user"}
+		return nil, 0, invalid("role", "must be one of admin, viewer, user")
 	}
 	return s.store.ListUsers(ctx, f, p)
 }
@@ -293,9 +293,9 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 	adminFields := p.Role != nil || p.IsActive != nil || p.Username != nil
 	if !adminFields && p.Password == nil {
 		if p.OldPassword != nil {
-			return User{}, &ValidationError{"password", "is required with old_password"}
+			return User{}, invalid("password", "is required with old_password")
 		}
-		return User{}, &ValidationError{"body", "must set at least one of role, is_active, username, password"}
+		return User{}, invalid("body", "must set at least one of role, is_active, username, password")
 	}
 	if adminFields && caller.Role != RoleAdmin {
 		return User{}, ErrForbidden
@@ -306,7 +306,7 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 		return User{}, ErrForbidden
 	}
 	if p.Role != nil && !validRole(*p.Role) {
-		return User{}, &ValidationError{"role", "must be one of admin, viewer, user"}
+		return User{}, invalid("role", "must be one of admin, viewer, user")
 	}
 	if p.Username != nil {
 		if err := validateName("username", *p.Username, 100); err != nil {
@@ -316,7 +316,7 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 	var newHash string
 	if p.Password != nil {
 		if p.OldPassword == nil || *p.OldPassword == "" {
-			return User{}, &ValidationError{"old_password", "is required to change the password"}
+			return User{}, invalid("old_password", "is required to change the password")
 		}
 		if err := ValidatePassword("password", *p.Password); err != nil {
 			return User{}, err
@@ -331,7 +331,7 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 		revoke := false
 		if p.Password != nil {
 			if bcrypt.CompareHashAndPassword([]byte(*hash), []byte(*p.OldPassword)) != nil {
-				return false, &ValidationError{"old_password", "is incorrect"}
+				return false, invalid("old_password", "is incorrect")
 			}
 			*hash = newHash
 			revoke = true // other sessions end with the old password
@@ -370,7 +370,7 @@ func (s *service) CreateTeam(ctx context.Context, caller Caller, in NewTeam) (Te
 		return Team{}, err
 	}
 	if utf8.RuneCountInString(in.Description) > 1000 {
-		return Team{}, &ValidationError{"description", "is too long"}
+		return Team{}, invalid("description", "is too long")
 	}
 	return s.store.CreateTeam(ctx, strings.TrimSpace(in.Name), in.Description, s.now())
 }

@@ -31,12 +31,10 @@ var codes = []struct {
 	{identity.ErrLastAdmin, http.StatusConflict, "last_admin"},
 }
 
-// mapError turns domain errors into client errors.
+// mapError turns domain errors into client errors; an
+// identity.ValidationError (httpx.ValidationError) becomes its 400 in
+// httpx.As.
 func mapError(err error) error {
-	var ve *identity.ValidationError
-	if errors.As(err, &ve) {
-		return httpx.Validation("validation_failed", ve.Field, ve.Reason)
-	}
 	var lo *identity.LockedOutError
 	if errors.As(err, &lo) {
 		e := *httpx.ErrRateLimited

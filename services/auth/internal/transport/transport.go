@@ -84,10 +84,7 @@ func decodeMember(_ context.Context, r *http.Request) (any, error) {
 	return endpoint.MemberRequest{TeamID: teamID, UserID: userID}, nil
 }
 
-func page(r *http.Request) (identity.Page, error) {
-	p, err := httpx.ParsePagination(r)
-	return identity.Page{Limit: p.Limit, Offset: p.Offset}, err
-}
+func page(r *http.Request) (identity.Page, error) { return httpx.ParsePagination(r) }
 
 func decodeListUsers(_ context.Context, r *http.Request) (any, error) {
 	p, err := page(r)

@@ -48,25 +48,13 @@ func WithCredentials(ctx context.Context, authorization string) context.Context 
 	return context.WithValue(ctx, credentialsKey{}, authorization)
 }
 
-func caller(ctx context.Context) (portfolio.Caller, error) {
-	c, err := libauth.Caller(ctx)
-	if err != nil {
-		return portfolio.Caller{}, err
-	}
-	creds, _ := ctx.Value(credentialsKey{}).(string)
-	return portfolio.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams, Credentials: creds}, nil
-}
-
-// withCaller adapts a function of the caller and the request.
+// withCaller adapts a function of the caller, with its credentials, and
+// the request (libauth.WithCaller).
 func withCaller[Req any](fn func(ctx context.Context, c portfolio.Caller, req Req) httpx.Response) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		c, err := caller(ctx)
-		if err != nil {
-			return httpx.Fail(err), nil
-		}
-		req, _ := request.(Req)
-		return fn(ctx, c, req), nil
-	}
+	return libauth.WithCaller(func(ctx context.Context, c libauth.Caller, req Req) httpx.Response {
+		creds, _ := ctx.Value(credentialsKey{}).(string)
+		return fn(ctx, portfolio.Caller{Caller: c, Credentials: creds}, req)
+	})
 }
 
 func one[T any](v T, err error) httpx.Response {

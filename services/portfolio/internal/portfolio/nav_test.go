@@ -285,27 +285,6 @@ func TestSnapshotEvents(t *testing.T) {
 	}
 }
 
-func TestCanRead(t *testing.T) {
-	p := Portfolio{ID: 1, UserID: 10, TeamID: 20}
-	cases := []struct {
-		c    Caller
-		want bool
-	}{
-		{Caller{UserID: 1, Role: RoleAdmin}, true},
-		{Caller{UserID: 2, Role: RoleViewer}, true},
-		{Caller{UserID: 10, Role: RoleUser}, true},
-		{Caller{UserID: 11, Role: RoleUser, Teams: []int64{5, 20}}, true},
-		{Caller{UserID: 11, Role: RoleUser, Teams: []int64{5}}, false},
-		{Caller{UserID: 11, Role: RoleUser}, false},
-		{Caller{UserID: 10, Role: "root"}, false},
-	}
-	for _, c := range cases {
-		if got := CanRead(c.c, p); got != c.want {
-			t.Errorf("CanRead(%+v) = %v, want %v", c.c, got, c.want)
-		}
-	}
-}
-
 func TestValidateCurrency(t *testing.T) {
 	for _, ok := range []string{"USD", "EUR", "JPY", "CHF", "GBP"} {
 		if err := ValidateCurrency(ok); err != nil {

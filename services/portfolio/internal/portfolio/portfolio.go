@@ -12,14 +12,16 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/money"
 )
 
-// Roles.
+// Roles (docs/api.md#roles).
 const (
-	RoleAdmin  = "admin"
-	RoleViewer = "viewer"
-	RoleUser   = "user"
+	RoleAdmin  = auth.RoleAdmin
+	RoleViewer = auth.RoleViewer
+	RoleUser   = auth.RoleUser
 )
 
 // DefaultCurrency is a new portfolio's currency when none is given.
@@ -59,11 +61,10 @@ type Snapshot struct {
 	CreatedAt time.Time `json:"-"`
 }
 
-// Caller is the authenticated principal of a request.
+// Caller is the authenticated principal of a request (auth.Caller) and
+// its credentials.
 type Caller struct {
-	UserID int64
-	Role   string
-	Teams  []int64
+	auth.Caller
 	// Credentials is the caller's own Authorization header, forwarded to
 	// the auth service when owners are looked up there.
 	Credentials string
@@ -118,10 +119,7 @@ type SnapshotFilter struct {
 }
 
 // Page is a list window.
-type Page struct {
-	Limit  int
-	Offset int
-}
+type Page = httpx.Pagination
 
 // Errors of the domain; the transport maps each to a status and code.
 var (
@@ -135,22 +133,15 @@ var (
 
 // Validation codes (docs/api.md#error-codes).
 const (
-	CodeValidationFailed = "validation_failed"
-	CodeInvalidAmount    = "invalid_amount"
+	CodeValidationFailed = httpx.CodeValidationFailed
+	CodeInvalidAmount    = httpx.CodeInvalidAmount
 )
 
-// ValidationError is a bad input value.
-type ValidationError struct {
-	Code   string // CodeValidationFailed or CodeInvalidAmount
-	Field  string
-	Reason string
-}
+// ValidationError is a bad input value; its Code is CodeValidationFailed
+// or CodeInvalidAmount.
+type ValidationError = httpx.ValidationError
 
-func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
-
-func invalid(field, reason string) *ValidationError {
-	return &ValidationError{Code: CodeValidationFailed, Field: field, Reason: reason}
-}
+var invalid = httpx.Invalid
 
 func invalidAmount(field, reason string) *ValidationError {
 	return &ValidationError{Code: CodeInvalidAmount, Field: field, Reason: reason}

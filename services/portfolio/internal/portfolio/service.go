@@ -2,7 +2,6 @@ package portfolio
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,19 +32,6 @@ func New(store Store, dir Directory, opts Options) Service {
 		opts.Now = time.Now
 	}
 	return &service{store: store, dir: dir, now: func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }}
-}
-
-// CanRead reports whether the caller may read p: admins and viewers read
-// every portfolio, a user those it owns and those of the teams in its
-// token.
-func CanRead(c Caller, p Portfolio) bool {
-	switch c.Role {
-	case RoleAdmin, RoleViewer:
-		return true
-	case RoleUser:
-		return p.UserID == c.UserID || slices.Contains(c.Teams, p.TeamID)
-	}
-	return false
 }
 
 // ValidateCurrency checks an ISO 4217 code: three upper-case letters that
@@ -152,7 +138,7 @@ func (s *service) visible(ctx context.Context, c Caller, id int64) (Portfolio, e
 	if err != nil {
 		return Portfolio{}, err
 	}
-	if !CanRead(c, p) {
+	if !c.CanReadOwned(p.UserID, p.TeamID) {
 		return Portfolio{}, ErrPortfolioNotFound
 	}
 	return p, nil

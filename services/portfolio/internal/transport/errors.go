@@ -24,12 +24,9 @@ var codes = []struct {
 }
 
 // mapError turns domain errors into client errors; anything else stays as
-// it is (an *httpx.Error from decoding, or a 500).
+// it is (an *httpx.Error from decoding, a portfolio.ValidationError that
+// httpx.As makes its 400, or a 500).
 func mapError(err error) error {
-	var ve *portfolio.ValidationError
-	if errors.As(err, &ve) {
-		return httpx.Validation(ve.Code, ve.Field, ve.Reason)
-	}
 	var oe *portfolio.OutOfRangeError
 	if errors.As(err, &oe) {
 		return &httpx.Error{Status: http.StatusUnprocessableEntity, Code: "amount_out_of_range", Message: oe.Error(),

@@ -88,8 +88,7 @@ func decodeID(_ context.Context, r *http.Request) (any, error) {
 }
 
 func page(r *http.Request) (portfolio.Page, error) {
-	p, err := httpx.ParsePagination(r)
-	return portfolio.Page{Limit: p.Limit, Offset: p.Offset}, err
+	return httpx.ParsePagination(r)
 }
 
 func decodeListPortfolios(_ context.Context, r *http.Request) (any, error) {

@@ -94,26 +94,6 @@ func AllocationJSON(a profit.Allocation) Allocation {
 		UserID: a.UserID, TeamID: a.TeamID, Status: a.Status, CreatedAt: a.CreatedAt.UTC()}
 }
 
-func caller(ctx context.Context) (profit.Caller, error) {
-	c, err := libauth.Caller(ctx)
-	if err != nil {
-		return profit.Caller{}, err
-	}
-	return profit.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
-}
-
-// withCaller adapts a function of the caller and the request.
-func withCaller[Req any](fn func(ctx context.Context, c profit.Caller, req Req) httpx.Response) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		c, err := caller(ctx)
-		if err != nil {
-			return httpx.Fail(err), nil
-		}
-		req, _ := request.(Req)
-		return fn(ctx, c, req), nil
-	}
-}
-
 func mapList[T, J any](items []T, f func(T) J) []J {
 	out := make([]J, len(items))
 	for i, it := range items {
@@ -125,42 +105,42 @@ func mapList[T, J any](items []T, f func(T) J) []J {
 // New builds the endpoints.
 func New(s profit.Service) Endpoints {
 	return Endpoints{
-		CreateRatio: withCaller(func(ctx context.Context, c profit.Caller, req CreateRatioRequest) httpx.Response {
+		CreateRatio: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CreateRatioRequest) httpx.Response {
 			r, err := s.CreateRatio(ctx, c, req)
 			if err != nil {
 				return httpx.Fail(err)
 			}
 			return httpx.Created(RatioJSON(r))
 		}),
-		ListRatios: withCaller(func(ctx context.Context, c profit.Caller, req ListRatiosRequest) httpx.Response {
+		ListRatios: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req ListRatiosRequest) httpx.Response {
 			rs, total, err := s.ListRatios(ctx, c, req.Filter, req.Page)
 			if err != nil {
 				return httpx.Fail(err)
 			}
 			return httpx.List(mapList(rs, RatioJSON), total)
 		}),
-		CurrentRatio: withCaller(func(ctx context.Context, c profit.Caller, req CurrentRatioRequest) httpx.Response {
+		CurrentRatio: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CurrentRatioRequest) httpx.Response {
 			r, err := s.CurrentRatio(ctx, c, req.PortfolioID)
 			if err != nil {
 				return httpx.Fail(err)
 			}
 			return httpx.OK(RatioJSON(r))
 		}),
-		CreateAllocation: withCaller(func(ctx context.Context, c profit.Caller, req CreateAllocationRequest) httpx.Response {
+		CreateAllocation: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CreateAllocationRequest) httpx.Response {
 			a, err := s.RecordManualProfit(ctx, c, req)
 			if err != nil {
 				return httpx.Fail(err)
 			}
 			return httpx.Created(AllocationJSON(a))
 		}),
-		ListAllocations: withCaller(func(ctx context.Context, c profit.Caller, req ListAllocationsRequest) httpx.Response {
+		ListAllocations: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req ListAllocationsRequest) httpx.Response {
 			as, total, err := s.ListAllocations(ctx, c, req.Filter, req.Page)
 			if err != nil {
 				return httpx.Fail(err)
 			}
 			return httpx.List(mapList(as, AllocationJSON), total)
 		}),
-		GetAllocation: withCaller(func(ctx context.Context, c profit.Caller, req IDRequest) httpx.Response {
+		GetAllocation: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req IDRequest) httpx.Response {
 			a, err := s.GetAllocation(ctx, c, req.ID)
 			if err != nil {
 				return httpx.Fail(err)

@@ -5,9 +5,7 @@
 package events
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -64,7 +62,7 @@ func Handler(st *store.Store) inbox.Handler {
 		switch env.Type {
 		case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
 			var d portfolioData
-			if err := decode(env, &d); err != nil {
+			if err := inbox.DecodeChecked(env, &d); err != nil {
 				return err
 			}
 			return svc.ApplyOwners(ctx, st.InTx(tx), profit.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID})
@@ -119,7 +117,7 @@ func BatchHandler(st *store.Store) inbox.BatchHandler {
 // navProfit is the profit a portfolio.profit_recorded event records.
 func navProfit(env eventbus.Envelope) (profit.NewProfit, error) {
 	var d profitRecordedData
-	if err := decode(env, &d); err != nil {
+	if err := inbox.DecodeChecked(env, &d); err != nil {
 		return profit.NewProfit{}, err
 	}
 	snapshot := d.SnapshotID
@@ -133,21 +131,4 @@ func navProfit(env eventbus.Envelope) (profit.NewProfit, error) {
 		UserID:        d.UserID,
 		TeamID:        d.TeamID,
 	}, nil
-}
-
-// decode checks the event against its type's schema and decodes its data.
-func decode(env eventbus.Envelope, into any) error {
-	value, err := json.Marshal(env)
-	if err != nil {
-		return inbox.Permanent(err)
-	}
-	if err := eventbus.Validate(env.Type, value); err != nil {
-		return inbox.Permanent(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(env.Data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return inbox.Permanent(fmt.Errorf("events: %s data: %w", env.Type, err))
-	}
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/inbox/inboxfuzz"
 )
 
@@ -39,4 +40,4 @@ var fuzzEvents = []inboxfuzz.Event{
 
 // FuzzDecode runs what Handler does with a message before it touches the
 // database (see inboxfuzz.Run) for the types the service consumes.
-func FuzzDecode(f *testing.F) { inboxfuzz.Run(f, fuzzEvents, decode) }
+func FuzzDecode(f *testing.F) { inboxfuzz.Run(f, fuzzEvents, inbox.DecodeChecked) }

@@ -3,17 +3,19 @@ package profit
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
 )
 
 // Roles (docs/api.md#roles).
 const (
-	RoleAdmin  = "admin"
-	RoleViewer = "viewer"
-	RoleUser   = "user"
+	RoleAdmin  = auth.RoleAdmin
+	RoleViewer = auth.RoleViewer
+	RoleUser   = auth.RoleUser
 )
 
 // Sources of a recorded profit.
@@ -26,11 +28,7 @@ const (
 )
 
 // Caller is the authenticated principal of a request.
-type Caller struct {
-	UserID int64
-	Role   string
-	Teams  []int64
-}
+type Caller = auth.Caller
 
 // Portfolio is the service's read model of a portfolio: its owners, as the
 // portfolio service's events last said, and the allocation state this
@@ -43,18 +41,6 @@ type Portfolio struct {
 	// LastPeriodEnd is the latest period_end recorded for the portfolio
 	// (nil before its first profit).
 	LastPeriodEnd *time.Time
-}
-
-// CanRead is the rule "as portfolio read": admins and viewers read every
-// portfolio; a user reads those it owns and those of its teams.
-func (c Caller) CanRead(p Portfolio) bool {
-	switch c.Role {
-	case RoleAdmin, RoleViewer:
-		return true
-	case RoleUser:
-		return p.UserID == c.UserID || slices.Contains(c.Teams, p.TeamID)
-	}
-	return false
 }
 
 // Allocation is one recorded profit and what the allocation rule made of it.
@@ -128,10 +114,7 @@ type AllocationFilter struct {
 }
 
 // Page is a list window.
-type Page struct {
-	Limit  int
-	Offset int
-}
+type Page = httpx.Pagination
 
 // Errors of the domain; the transport maps each to a status and code.
 var (
@@ -145,17 +128,9 @@ var (
 
 // ValidationError is a bad input value. Code is its code in docs/api.md#error-codes
 // ("validation_failed" unless a more specific one applies).
-type ValidationError struct {
-	Code   string
-	Field  string
-	Reason string
-}
+type ValidationError = httpx.ValidationError
 
-func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
-
-func invalid(field, reason string) *ValidationError {
-	return &ValidationError{Code: "validation_failed", Field: field, Reason: reason}
-}
+var invalid = httpx.Invalid
 
 // Service is what the profit service does for its API callers. Profits
 // derived from NAV arrive as events and go through Consumer, whose

@@ -5,26 +5,6 @@ import (
 	"time"
 )
 
-func TestCanRead(t *testing.T) {
-	p := Portfolio{ID: 1, UserID: 7, TeamID: 3}
-	cases := []struct {
-		c    Caller
-		want bool
-	}{
-		{Caller{UserID: 1, Role: RoleAdmin}, true},
-		{Caller{UserID: 2, Role: RoleViewer}, true},
-		{Caller{UserID: 7, Role: RoleUser}, true},
-		{Caller{UserID: 8, Role: RoleUser, Teams: []int64{4, 3}}, true},
-		{Caller{UserID: 9, Role: RoleUser, Teams: []int64{4}}, false},
-		{Caller{UserID: 7, Role: "root"}, false},
-	}
-	for _, c := range cases {
-		if got := c.c.CanRead(p); got != c.want {
-			t.Errorf("%+v reads %+v = %v, want %v", c.c, p, got, c.want)
-		}
-	}
-}
-
 func TestDecideWaitsBehindAnEarlierWaitingProfit(t *testing.T) {
 	r := ratio("0.2000", "0.1000", "0.7000")
 	if o := Decide(dec("100"), dec("0"), r, true); o.Status != StatusAwaitingRatio || !o.LossCarryforwardAfter.IsZero() {

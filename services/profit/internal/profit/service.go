@@ -41,7 +41,7 @@ func (s *service) readable(ctx context.Context, c Caller, id int64) (Portfolio, 
 	if err != nil {
 		return Portfolio{}, err
 	}
-	if !c.CanRead(p) {
+	if !c.CanReadOwned(p.UserID, p.TeamID) {
 		return Portfolio{}, ErrPortfolioNotFound
 	}
 	return p, nil

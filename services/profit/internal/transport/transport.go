@@ -136,10 +136,7 @@ func decodeCreateAllocation(_ context.Context, r *http.Request) (any, error) {
 	return req, nil
 }
 
-func page(r *http.Request) (profit.Page, error) {
-	p, err := httpx.ParsePagination(r)
-	return profit.Page{Limit: p.Limit, Offset: p.Offset}, err
-}
+func page(r *http.Request) (profit.Page, error) { return httpx.ParsePagination(r) }
 
 func decodeListRatios(_ context.Context, r *http.Request) (any, error) {
 	p, err := page(r)

@@ -165,26 +165,6 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(append(append(b, '"'), s...), '"')
 }
 
-func caller(ctx context.Context) (stats.Caller, error) {
-	c, err := libauth.Caller(ctx)
-	if err != nil {
-		return stats.Caller{}, err
-	}
-	return stats.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
-}
-
-// withCaller adapts a function of the caller and the request.
-func withCaller[Req any](fn func(ctx context.Context, c stats.Caller, req Req) httpx.Response) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		c, err := caller(ctx)
-		if err != nil {
-			return httpx.Fail(err), nil
-		}
-		req, _ := request.(Req)
-		return fn(ctx, c, req), nil
-	}
-}
-
 func mapList[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, 0, len(in))
 	for _, v := range in {
@@ -196,28 +176,28 @@ func mapList[T, U any](in []T, f func(T) U) []U {
 // New returns the endpoints of s.
 func New(s stats.Service) Endpoints {
 	return Endpoints{
-		Overview: withCaller(func(ctx context.Context, c stats.Caller, _ any) httpx.Response {
+		Overview: libauth.WithCaller(func(ctx context.Context, c stats.Caller, _ any) httpx.Response {
 			o, err := s.Overview(ctx, c)
 			if err != nil {
 				return httpx.Fail(err)
 			}
 			return httpx.OK(OverviewJSON(o))
 		}),
-		ListAccProfit: withCaller(func(ctx context.Context, c stats.Caller, req ListAccProfitRequest) httpx.Response {
+		ListAccProfit: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req ListAccProfitRequest) httpx.Response {
 			ps, total, err := s.ListAccProfit(ctx, c, req.Page)
 			if err != nil {
 				return httpx.Fail(err)
 			}
 			return httpx.List(mapList(ps, AccProfitJSON), total)
 		}),
-		AccProfit: withCaller(func(ctx context.Context, c stats.Caller, req AccProfitRequest) httpx.Response {
+		AccProfit: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req AccProfitRequest) httpx.Response {
 			p, err := s.AccProfit(ctx, c, req.PortfolioID)
 			if err != nil {
 				return httpx.Fail(err)
 			}
 			return httpx.OK(AccProfitJSON(p))
 		}),
-		Hourly: withCaller(func(ctx context.Context, c stats.Caller, req HourlyRequest) httpx.Response {
+		Hourly: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req HourlyRequest) httpx.Response {
 			hs, err := s.Hourly(ctx, c, req.Owner, req.Range)
 			if err != nil {
 				return httpx.Fail(err)
@@ -226,7 +206,7 @@ func New(s stats.Service) Endpoints {
 				return Hourly{Hour: h.Hour.UTC(), Profit: money.NewAmount(h.Profit)}
 			}))
 		}),
-		Summary: withCaller(func(ctx context.Context, c stats.Caller, req SummaryRequest) httpx.Response {
+		Summary: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req SummaryRequest) httpx.Response {
 			rows, err := s.Summary(ctx, c, req.GroupBy, req.Range)
 			if err != nil {
 				return httpx.Fail(err)

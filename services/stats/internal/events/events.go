@@ -6,7 +6,6 @@
 package events
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -142,16 +141,16 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 	switch env.Type {
 	case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
 		var d portfolioData
-		err = decode(env, &d)
+		err = inbox.DecodeData(env, &d)
 		e.Portfolio = &stats.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID}
 	case eventbus.TypePortfolioProfitRecorded:
 		var d profitRecordedData
-		err = decode(env, &d)
+		err = inbox.DecodeData(env, &d)
 		e.ProfitRecorded = &stats.ProfitRecorded{PortfolioID: d.PortfolioID, SnapshotID: d.SnapshotID,
 			UserID: d.UserID, TeamID: d.TeamID, PeriodEnd: d.PeriodEnd.UTC(), Profit: d.Profit.Decimal}
 	case eventbus.TypeProfitAllocated:
 		var d allocatedData
-		err = decode(env, &d)
+		err = inbox.DecodeData(env, &d)
 		e.Allocation = &stats.Allocation{
 			AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
 			Manual: d.Source == "manual", PeriodEnd: d.PeriodEnd.UTC(),
@@ -162,7 +161,7 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 		e.RatioChanged = true
 	case eventbus.TypeWithdrawalRequested, eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed:
 		var d withdrawalData
-		err = decode(env, &d)
+		err = inbox.DecodeData(env, &d)
 		status := map[string]string{
 			eventbus.TypeWithdrawalRequested: stats.StatusPending,
 			eventbus.TypeWithdrawalCompleted: stats.StatusCompleted,
@@ -172,7 +171,7 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 			Amount: d.Amount.Decimal, Status: status}
 	case eventbus.TypeFundsReallocated:
 		var d reallocatedData
-		err = decode(env, &d)
+		err = inbox.DecodeData(env, &d)
 		e.Reallocation = &stats.Reallocation{ID: d.ReallocationID, Amount: d.Amount.Decimal}
 	}
 	return e, err == nil, err
@@ -186,16 +185,6 @@ func validate(env eventbus.Envelope) error {
 	}
 	if err := eventbus.Validate(env.Type, value); err != nil {
 		return inbox.Permanent(err)
-	}
-	return nil
-}
-
-// decode decodes an event's (validated) data.
-func decode(env eventbus.Envelope, into any) error {
-	dec := json.NewDecoder(bytes.NewReader(env.Data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return inbox.Permanent(fmt.Errorf("events: %s data: %w", env.Type, err))
 	}
 	return nil
 }

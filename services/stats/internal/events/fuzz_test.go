@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/inbox/inboxfuzz"
 )
 
@@ -112,7 +113,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		d := ev.Into()
-		if err := decode(env, d); err != nil {
+		if err := inbox.DecodeData(env, d); err != nil {
 			// Refused although the schema accepts it (e.g. 42.0 for an
 			// integer): dead-lettered at once, the consumer goes on.
 			inboxfuzz.Permanent(t, env.Type, err)

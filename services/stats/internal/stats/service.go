@@ -56,7 +56,7 @@ func (s *service) AccProfit(ctx context.Context, c Caller, portfolioID int64) (P
 		if err != nil {
 			return PortfolioTotals{}, err
 		}
-		if !c.CanRead(o) {
+		if !c.CanReadOwned(o.UserID, o.TeamID) {
 			return PortfolioTotals{}, ErrPortfolioNotFound
 		}
 	}
@@ -86,7 +86,7 @@ func (s *service) Hourly(ctx context.Context, c Caller, o Owner, r Range) ([]Hou
 	if err := validRange(r); err != nil {
 		return nil, err
 	}
-	if !c.CanReadOwner(o) {
+	if !c.CanReadAccount(o.Type, o.ID) {
 		return nil, ErrNotFound
 	}
 	return s.store.Hourly(ctx, o, r)

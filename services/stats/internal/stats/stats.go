@@ -23,23 +23,25 @@ package stats
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
 )
 
 // Roles (docs/api.md#roles).
 const (
-	RoleAdmin  = "admin"
-	RoleViewer = "viewer"
-	RoleUser   = "user"
+	RoleAdmin  = auth.RoleAdmin
+	RoleViewer = auth.RoleViewer
+	RoleUser   = auth.RoleUser
 )
 
 // Owner types of ledger accounts (docs/api.md#withdrawal-service).
 const (
-	OwnerUser     = "user"
-	OwnerTeam     = "team"
+	OwnerUser     = auth.OwnerUser
+	OwnerTeam     = auth.OwnerTeam
 	OwnerPlatform = "platform"
 )
 
@@ -63,49 +65,18 @@ var (
 )
 
 // ValidationError is a bad request parameter.
-type ValidationError struct{ Field, Reason string }
+type ValidationError = httpx.ValidationError
 
-func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
+func invalid(field, reason string) error { return httpx.Invalid(field, reason) }
 
-func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }
-
-// Caller is the authenticated principal of a request.
-type Caller struct {
-	UserID int64
-	Role   string
-	Teams  []int64
-}
-
-// Privileged reports whether the caller reads everything (admin, viewer).
-func (c Caller) Privileged() bool { return c.Role == RoleAdmin || c.Role == RoleViewer }
+// Caller is the authenticated principal of a request: Privileged (admin,
+// viewer), CanReadOwned ("as portfolio read") and CanReadAccount ("as
+// balances read"), docs/api.md#roles.
+type Caller = auth.Caller
 
 // Owners are a portfolio's owners, as the portfolio events last said.
 type Owners struct {
 	PortfolioID, UserID, TeamID int64
-}
-
-// CanRead is "as portfolio read": admins and viewers read every portfolio,
-// a user those it owns and those of its teams.
-func (c Caller) CanRead(o Owners) bool {
-	switch c.Role {
-	case RoleAdmin, RoleViewer:
-		return true
-	case RoleUser:
-		return o.UserID == c.UserID || slices.Contains(c.Teams, o.TeamID)
-	}
-	return false
-}
-
-// CanReadOwner is "as balances read": admins and viewers read every
-// account, a user its own user account and its teams'.
-func (c Caller) CanReadOwner(o Owner) bool {
-	switch c.Role {
-	case RoleAdmin, RoleViewer:
-		return true
-	case RoleUser:
-		return (o.Type == OwnerUser && o.ID == c.UserID) || (o.Type == OwnerTeam && slices.Contains(c.Teams, o.ID))
-	}
-	return false
 }
 
 // Owner names a ledger account holder; ID is 0 for the platform.
@@ -167,7 +138,7 @@ type SummaryRow struct {
 type Range struct{ From, To *time.Time }
 
 // Page is a list's limit and offset.
-type Page struct{ Limit, Offset int }
+type Page = httpx.Pagination
 
 // Store is what the service reads; the events package writes the models.
 type Store interface {

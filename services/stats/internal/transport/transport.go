@@ -70,7 +70,7 @@ func queryRange(r *http.Request) (stats.Range, error) {
 
 func decodeListAccProfit(_ context.Context, r *http.Request) (any, error) {
 	p, err := httpx.ParsePagination(r)
-	return endpoint.ListAccProfitRequest{Page: stats.Page{Limit: p.Limit, Offset: p.Offset}}, err
+	return endpoint.ListAccProfitRequest{Page: p}, err
 }
 
 func decodeAccProfit(_ context.Context, r *http.Request) (any, error) {

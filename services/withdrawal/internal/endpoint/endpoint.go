@@ -149,26 +149,6 @@ type Verification struct {
 	FirstBadEntryID *int64 `json:"first_bad_entry_id"`
 }
 
-func caller(ctx context.Context) (ledger.Caller, error) {
-	c, err := libauth.Caller(ctx)
-	if err != nil {
-		return ledger.Caller{}, err
-	}
-	return ledger.Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
-}
-
-// withCaller adapts a function of the caller and the request.
-func withCaller[Req any](fn func(ctx context.Context, c ledger.Caller, req Req) httpx.Response) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		c, err := caller(ctx)
-		if err != nil {
-			return httpx.Fail(err), nil
-		}
-		req, _ := request.(Req)
-		return fn(ctx, c, req), nil
-	}
-}
-
 func mapList[T, J any](items []T, f func(T) J) []J {
 	out := make([]J, len(items))
 	for i, it := range items {
@@ -194,51 +174,51 @@ func many[T, J any](f func(T) J, items []T, total int64, err error) httpx.Respon
 // New builds the endpoints.
 func New(s ledger.Service) Endpoints {
 	return Endpoints{
-		ListBalances: withCaller(func(ctx context.Context, c ledger.Caller, req ListBalancesRequest) httpx.Response {
+		ListBalances: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req ListBalancesRequest) httpx.Response {
 			bs, total, err := s.ListBalances(ctx, c, req.Filter, req.Page)
 			return many(BalanceJSON, bs, total, err)
 		}),
-		Balance: withCaller(func(ctx context.Context, c ledger.Caller, req BalanceRequest) httpx.Response {
+		Balance: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req BalanceRequest) httpx.Response {
 			b, err := s.Balance(ctx, c, req.Owner, req.At)
 			return one(httpx.OK, BalanceJSON, b, err)
 		}),
-		CreateWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req CreateWithdrawalRequest) httpx.Response {
+		CreateWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req CreateWithdrawalRequest) httpx.Response {
 			w, err := s.RequestWithdrawal(ctx, c, req)
 			return one(httpx.Created, WithdrawalJSON, w, err)
 		}),
-		ListWithdrawals: withCaller(func(ctx context.Context, c ledger.Caller, req ListWithdrawalsRequest) httpx.Response {
+		ListWithdrawals: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req ListWithdrawalsRequest) httpx.Response {
 			ws, total, err := s.ListWithdrawals(ctx, c, req.Filter, req.Page)
 			return many(WithdrawalJSON, ws, total, err)
 		}),
-		GetWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
+		GetWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
 			w, err := s.Withdrawal(ctx, c, req.ID)
 			return one(httpx.OK, WithdrawalJSON, w, err)
 		}),
-		CompleteWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
+		CompleteWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
 			w, err := s.CompleteWithdrawal(ctx, c, req.ID)
 			return one(httpx.OK, WithdrawalJSON, w, err)
 		}),
-		FailWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req FailRequest) httpx.Response {
+		FailWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req FailRequest) httpx.Response {
 			w, err := s.FailWithdrawal(ctx, c, req.ID, req.Reason)
 			return one(httpx.OK, WithdrawalJSON, w, err)
 		}),
-		CancelWithdrawal: withCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
+		CancelWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
 			w, err := s.CancelWithdrawal(ctx, c, req.ID)
 			return one(httpx.OK, WithdrawalJSON, w, err)
 		}),
-		CreateReallocation: withCaller(func(ctx context.Context, c ledger.Caller, req CreateReallocationRequest) httpx.Response {
+		CreateReallocation: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req CreateReallocationRequest) httpx.Response {
 			r, err := s.Reallocate(ctx, c, req)
 			return one(httpx.Created, ReallocationJSON, r, err)
 		}),
-		ListReallocations: withCaller(func(ctx context.Context, c ledger.Caller, req ListReallocationsRequest) httpx.Response {
+		ListReallocations: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req ListReallocationsRequest) httpx.Response {
 			rs, total, err := s.ListReallocations(ctx, c, req.Filter, req.Page)
 			return many(ReallocationJSON, rs, total, err)
 		}),
-		ListEntries: withCaller(func(ctx context.Context, c ledger.Caller, req ListEntriesRequest) httpx.Response {
+		ListEntries: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req ListEntriesRequest) httpx.Response {
 			es, total, err := s.ListEntries(ctx, c, req.Filter, req.Page)
 			return many(EntryJSON, es, total, err)
 		}),
-		Verify: withCaller(func(ctx context.Context, c ledger.Caller, _ any) httpx.Response {
+		Verify: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, _ any) httpx.Response {
 			v, err := s.Verify(ctx, c)
 			if err != nil {
 				return httpx.Fail(err)

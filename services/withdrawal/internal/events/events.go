@@ -7,9 +7,7 @@
 package events
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,7 +116,7 @@ func credit(env eventbus.Envelope) (c ledger.Credit, ok bool, err error) {
 		return c, false, nil
 	}
 	var d allocatedData
-	if err := decode(env, &d); err != nil {
+	if err := inbox.DecodeChecked(env, &d); err != nil {
 		return c, false, err
 	}
 	return ledger.Credit{
@@ -126,21 +124,4 @@ func credit(env eventbus.Envelope) (c ledger.Credit, ok bool, err error) {
 		ToUser: d.ToUserAmount.Decimal, ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal,
 		UserID: d.UserID, TeamID: d.TeamID,
 	}, true, nil
-}
-
-// decode checks the event against its type's schema and decodes its data.
-func decode(env eventbus.Envelope, into any) error {
-	value, err := json.Marshal(env)
-	if err != nil {
-		return inbox.Permanent(err)
-	}
-	if err := eventbus.Validate(env.Type, value); err != nil {
-		return inbox.Permanent(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(env.Data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return inbox.Permanent(fmt.Errorf("events: %s data: %w", env.Type, err))
-	}
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/inbox/inboxfuzz"
 )
 
@@ -40,4 +41,4 @@ func fuzzAllocated(t *testing.T, allocationID, portfolioID, userID, teamID, rati
 
 // FuzzDecode runs what Handler does with a message before it touches the
 // database (see inboxfuzz.Run) for the types the service consumes.
-func FuzzDecode(f *testing.F) { inboxfuzz.Run(f, fuzzEvents, decode) }
+func FuzzDecode(f *testing.F) { inboxfuzz.Run(f, fuzzEvents, inbox.DecodeChecked) }

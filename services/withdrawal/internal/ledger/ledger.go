@@ -39,25 +39,27 @@ package ledger
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
 )
 
 // Roles (docs/api.md#roles).
 const (
-	RoleAdmin  = "admin"
-	RoleViewer = "viewer"
-	RoleUser   = "user"
+	RoleAdmin  = auth.RoleAdmin
+	RoleViewer = auth.RoleViewer
+	RoleUser   = auth.RoleUser
 )
 
 // Owner types of the API.
 const (
-	OwnerUser     = "user"
-	OwnerTeam     = "team"
+	OwnerUser     = auth.OwnerUser
+	OwnerTeam     = auth.OwnerTeam
 	OwnerPlatform = "platform"
 )
 
@@ -141,25 +143,9 @@ func ParseAccount(account string) (Owner, bool) {
 	return Owner{Type: typ, ID: n}, true
 }
 
-// Caller is the authenticated principal of a request.
-type Caller struct {
-	UserID int64
-	Role   string
-	Teams  []int64
-}
-
-// CanRead is the rule "as balances read" (docs/api.md#withdrawal-service):
-// admins and viewers read every account; a user reads its own user account
-// and its teams' accounts.
-func (c Caller) CanRead(o Owner) bool {
-	switch c.Role {
-	case RoleAdmin, RoleViewer:
-		return true
-	case RoleUser:
-		return (o.Type == OwnerUser && o.ID == c.UserID) || (o.Type == OwnerTeam && slices.Contains(c.Teams, o.ID))
-	}
-	return false
-}
+// Caller is the authenticated principal of a request; its CanReadAccount
+// is the rule "as balances read" (docs/api.md#withdrawal-service).
+type Caller = auth.Caller
 
 // Balance is an owner account's buckets (docs/api.md#withdrawal-service,
 // balances). Available = Credited + ReallocatedIn − ReallocatedOut − Held
@@ -279,10 +265,7 @@ type (
 )
 
 // Page is a list window.
-type Page struct {
-	Limit  int
-	Offset int
-}
+type Page = httpx.Pagination
 
 // Errors of the domain; the transport maps each to a status and code.
 var (
@@ -295,17 +278,9 @@ var (
 )
 
 // ValidationError is a bad input value.
-type ValidationError struct {
-	Code   string
-	Field  string
-	Reason string
-}
+type ValidationError = httpx.ValidationError
 
-func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
-
-func invalid(field, reason string) *ValidationError {
-	return &ValidationError{Code: "validation_failed", Field: field, Reason: reason}
-}
+var invalid = httpx.Invalid
 
 // Service is what the withdrawal service does for its API callers
 // (docs/api.md#withdrawal-service).

@@ -40,7 +40,7 @@ func TestAccounts(t *testing.T) {
 		{Type: "user", ID: 7}: true, {Type: "team", ID: 3}: true, {Type: "user", ID: 8}: false,
 		{Type: "team", ID: 4}: false, {Type: "platform"}: false,
 	} {
-		if user.CanRead(o) != want {
+		if user.CanReadAccount(o.Type, o.ID) != want {
 			t.Errorf("user 7 reads %+v: %v, want %v", o, !want, want)
 		}
 	}

@@ -60,7 +60,7 @@ func (s *service) ListBalances(ctx context.Context, c Caller, f BalanceFilter, p
 }
 
 func (s *service) Balance(ctx context.Context, c Caller, o Owner, at *time.Time) (Balance, error) {
-	if !o.Valid() || !c.CanRead(o) {
+	if !o.Valid() || !c.CanReadAccount(o.Type, o.ID) {
 		return Balance{}, ErrNotFound
 	}
 	return s.store.Balance(ctx, o, at)
@@ -84,7 +84,7 @@ func (s *service) RequestWithdrawal(ctx context.Context, c Caller, in NewWithdra
 	case RoleAdmin:
 	case RoleUser:
 		if in.Owner.Type != OwnerUser || in.Owner.ID != c.UserID {
-			if c.CanRead(in.Owner) {
+			if c.CanReadAccount(in.Owner.Type, in.Owner.ID) {
 				return Withdrawal{}, ErrForbidden
 			}
 			return Withdrawal{}, ErrNotFound

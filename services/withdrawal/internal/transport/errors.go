@@ -22,12 +22,9 @@ var codes = []struct {
 }
 
 // mapError turns domain errors into client errors; anything else stays
-// as it is and becomes a 500 that says nothing internal.
+// as it is: a ledger.ValidationError (httpx.ValidationError) becomes its 400
+// in httpx.As, anything unknown a 500 that says nothing internal.
 func mapError(err error) error {
-	var ve *ledger.ValidationError
-	if errors.As(err, &ve) {
-		return httpx.Validation(ve.Code, ve.Field, ve.Reason)
-	}
 	for _, c := range codes {
 		if errors.Is(err, c.err) {
 			return httpx.NewError(c.status, c.code, c.err.Error())

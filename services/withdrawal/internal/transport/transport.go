@@ -59,10 +59,7 @@ func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent f
 
 type kitEndpoint = func(context.Context, any) (any, error)
 
-func page(r *http.Request) (ledger.Page, error) {
-	p, err := httpx.ParsePagination(r)
-	return ledger.Page{Limit: p.Limit, Offset: p.Offset}, err
-}
+func page(r *http.Request) (ledger.Page, error) { return httpx.ParsePagination(r) }
 
 // amount parses a required amount field: 400 invalid_amount when missing
 // or malformed (positivity is the service's rule).
