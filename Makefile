@@ -86,10 +86,9 @@ lint: ## go vet and staticcheck every module, and check gofmt
 	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...); done
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# The OpenAPI lint: the services' OpenAPI documents checked by Redocly CLI,
-# pinned, installed with the machine's npm into $(DEVSTACK)/npm (gitignored).
-# `make deps` installs it (lint-openapi too, when it is missing) and `make lint`
-# runs it: the two prerequisite lines below; the deps and lint rules are as they were.
+# The OpenAPI lint: every OpenAPI document checked by Redocly CLI, pinned and
+# installed with the machine's npm into $(DEVSTACK)/npm (gitignored) by
+# `make deps` (or by lint-openapi when it is missing); `make lint` runs it.
 REDOCLY_VERSION := 2.77.0
 REDOCLY_PREFIX  := $(DEVSTACK)/npm
 REDOCLY         := $(REDOCLY_PREFIX)/node_modules/.bin/redocly

@@ -124,9 +124,9 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// pinned is an exact release: a version with three parts (v1.39.1,
-// 15.18 is taken as exact for images that publish two, 3.9.1…), never
-// "latest" or a floating major or minor tag.
+// pinned is an exact release tag: major.minor.patch (v1.39.1, 3.9.1), or
+// major.minor for images whose releases have two parts (postgres:15.18);
+// never "latest" or a major-only tag.
 var pinned = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?$`)
 
 // TestImagesArePinned: every image compose pulls, the Helm chart's Envoy and

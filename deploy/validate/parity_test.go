@@ -34,13 +34,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/libs/observability/otlptest"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
 	"github.com/fundplatform/platform/libs/serve/configref"
 )
@@ -250,7 +249,7 @@ type parityFixture struct {
 	pg      *pgcluster.Cluster
 	pgAddr  string
 	broker  *broker.Broker
-	otlp    *otlpReceiver
+	otlp    *otlptest.Receiver
 	keyFile string
 }
 
@@ -315,15 +314,13 @@ func newParityFixture() (_ *parityFixture, err error) {
 	if f.broker, err = broker.Start(0, nil); err != nil {
 		return nil, err
 	}
-	if f.otlp, err = startOTLPReceiver(); err != nil {
-		return nil, err
-	}
+	f.otlp = otlptest.Start()
 	return f, nil
 }
 
 func (f *parityFixture) close() {
 	if f.otlp != nil {
-		_ = f.otlp.srv.Close()
+		f.otlp.Close()
 	}
 	if f.broker != nil {
 		f.broker.Close()
@@ -421,7 +418,7 @@ func (f *parityFixture) localize(t *testing.T, source, service string, env map[s
 			}
 			v = withHost(k, v, authAddr[0])
 		case "OTEL_EXPORTER_OTLP_ENDPOINT":
-			v = withHost(k, v, f.otlp.addr)
+			v = withHost(k, v, f.otlp.Addr())
 		case "JWT_SIGNING_KEY_FILE":
 			v = f.keyFile
 		}
@@ -539,64 +536,13 @@ func (f *parityFixture) traced(t *testing.T, p *process) {
 		return
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !f.otlp.has(traceID, p.name) {
+	for !f.otlp.Has(traceID, p.name) {
 		if time.Now().After(deadline) {
 			t.Errorf("%s %s: no span of trace %s reached the collector in 30s; its output:\n%s", p.source, p.name, traceID, p.out.String())
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// --- a local OTLP/HTTP trace receiver -----------------------------------------
-
-type otlpReceiver struct {
-	srv  *http.Server
-	addr string
-	mu   sync.Mutex
-	seen map[string]bool // "trace id/service.name"
-}
-
-func startOTLPReceiver() (*otlpReceiver, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	o := &otlpReceiver{addr: l.Addr().String(), seen: map[string]bool{}}
-	o.srv = &http.Server{Handler: http.HandlerFunc(o.export), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = o.srv.Serve(l) }()
-	return o, nil
-}
-
-func (o *otlpReceiver) export(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	req := &coltracepb.ExportTraceServiceRequest{}
-	if err != nil || r.Method != http.MethodPost || r.URL.Path != "/v1/traces" || proto.Unmarshal(body, req) != nil {
-		http.Error(w, "not an OTLP/HTTP trace export", http.StatusBadRequest)
-		return
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, rs := range req.GetResourceSpans() {
-		service := ""
-		for _, kv := range rs.GetResource().GetAttributes() {
-			if kv.GetKey() == "service.name" {
-				service = kv.GetValue().GetStringValue()
-			}
-		}
-		for _, ss := range rs.GetScopeSpans() {
-			for _, sp := range ss.GetSpans() {
-				o.seen[hex.EncodeToString(sp.GetTraceId())+"/"+service] = true
-			}
-		}
-	}
-	w.Header().Set("Content-Type", "application/x-protobuf")
-}
-
-func (o *otlpReceiver) has(traceID, service string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.seen[traceID+"/"+service]
 }
 
 // --- the other containers' health checks --------------------------------------
