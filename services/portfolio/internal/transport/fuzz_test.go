@@ -3,13 +3,14 @@ package transport
 import (
 	"testing"
 
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/httpx/decodefuzz"
 	"github.com/fundplatform/platform/services/portfolio/internal/endpoint"
 	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
 )
 
 var fuzzRoutes = []decodefuzz.Route{
-	{Route: "POST /api/v1/portfolios", Decode: decodeBody[portfolio.NewPortfolio],
+	{Route: "POST /api/v1/portfolios", Decode: httpx.DecodeBody[portfolio.NewPortfolio],
 		Fields: []string{"name", "description", "user_id", "team_id", "currency"},
 		Check:  func(t *testing.T, v any) { decodefuzz.As[portfolio.NewPortfolio](t, v) },
 		Valid: []decodefuzz.Input{{Body: `{"name":"Growth","description":"","user_id":7,"team_id":3,"currency":"USD"}`},

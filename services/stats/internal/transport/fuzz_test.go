@@ -58,4 +58,4 @@ func TestFuzzRoutesCoverEveryRoute(t *testing.T) {
 // FuzzDecoders runs the request decoder of a route picked by name (or,
 // for any other name, by its hash) on a request built from the fuzzed path
 // values, query, Content-Type and body.
-func FuzzDecoders(f *testing.F) { decodefuzz.Run(f, fuzzRoutes, mapError) }
+func FuzzDecoders(f *testing.F) { decodefuzz.Run(f, fuzzRoutes, codes.Map) }
