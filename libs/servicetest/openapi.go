@@ -61,6 +61,15 @@ func (o OpenAPI) CheckOperations(t testing.TB) {
 	openapitest.CheckOperations(t, o.Load(t), o.Options)
 }
 
+// Test runs the checks of the document on its own, as subtests: its frame
+// (CheckDocument), the routes (CheckRoutes) and the operations
+// (CheckOperations); CheckServed checks it against the running service.
+func (o OpenAPI) Test(t *testing.T) {
+	t.Run("document", func(t *testing.T) { o.CheckDocument(t) })
+	t.Run("routes", func(t *testing.T) { o.CheckRoutes(t) })
+	t.Run("operations", func(t *testing.T) { o.CheckOperations(t) })
+}
+
 // CheckServed checks s serves the document at /openapi.json, that without
 // a token every protected operation answers 401 and no public one does,
 // and sets s.Doc so every later answer of s is checked against the

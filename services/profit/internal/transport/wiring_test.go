@@ -171,10 +171,7 @@ func ratioRefusals(t *testing.T, e *env, c callers) {
 		"unknown field":   {`{"portfolio_id":42,"to_team":"1","to_platform":"0","to_user":"0","note":"x"}`, "invalid_json", "note"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := e.Do("POST", ratiosPath, admin, c.body).Fails(t, 400, c.code)
-			if c.field != "" && d.Fields[c.field] == "" {
-				t.Errorf("fields = %v, want %s named", d.Fields, c.field)
-			}
+			e.Do("POST", ratiosPath, admin, c.body).FailsOn(t, 400, c.code, c.field)
 		})
 	}
 	e.Do("POST", ratiosPath, admin, `{"portfolio_id":"42","to_team":"1","to_platform":"0","to_user":"0"}`).Fails(t, 400, "validation_failed")
@@ -440,10 +437,7 @@ func TestManualAllocationValidation(t *testing.T) {
 		"out of order":      {manual(42, "1", day(4)), 409, "period_out_of_order", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := e.Do("POST", allocationsPath, admin, c.body).Fails(t, c.status, c.code)
-			if c.field != "" && d.Fields[c.field] == "" {
-				t.Errorf("fields = %v, want %s named", d.Fields, c.field)
-			}
+			e.Do("POST", allocationsPath, admin, c.body).FailsOn(t, c.status, c.code, c.field)
 		})
 	}
 	big := `{"portfolio_id":42,"profit_amount":"` + strings.Repeat("1", httpx.MaxBodyBytes) + `"}`

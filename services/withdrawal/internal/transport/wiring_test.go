@@ -65,24 +65,11 @@ type withdrawal struct {
 	CompletedAt *time.Time `json:"completed_at"`
 }
 
-type entry struct {
-	ID         int64     `json:"id"`
-	TransferID int64     `json:"transfer_id"`
-	Account    string    `json:"account"`
-	Amount     string    `json:"amount"`
-	Kind       string    `json:"kind"`
-	RefType    string    `json:"ref_type"`
-	RefID      int64     `json:"ref_id"`
-	CreatedAt  time.Time `json:"created_at"`
-	Hash       string    `json:"hash"`
-}
-
-type verification struct {
-	OK              bool   `json:"ok"`
-	Accounts        int64  `json:"accounts"`
-	Entries         int64  `json:"entries"`
-	FirstBadEntryID *int64 `json:"first_bad_entry_id"`
-}
+// A ledger entry and a verification as the API writes them.
+type (
+	entry        = endpoint.Entry
+	verification = endpoint.Verification
+)
 
 const (
 	withdrawalsPath   = "/api/v1/withdrawals"
@@ -193,22 +180,15 @@ func TestConcurrentWithdrawalsOfTheFullBalance(t *testing.T) {
 	e.credit(7, 3, "100", "20", "5")
 	owner := e.Token(7, "user", 3)
 	const n = 50
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			r := e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "100"))
-			statuses[i] = r.Status
-			if r.Status == 422 {
-				r.Fails(t, 422, "insufficient_balance")
-			}
-		})
+	rs := servicetest.Concurrently(n, func(int) servicetest.Result {
+		return e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "100"))
+	})
+	for _, r := range rs {
+		if r.Status == 422 {
+			r.Fails(t, 422, "insufficient_balance")
+		}
 	}
-	wg.Wait()
-	count := map[int]int{}
-	for _, s := range statuses {
-		count[s]++
-	}
+	count := servicetest.Statuses(rs)
 	if count[201] != 1 || count[422] != n-1 {
 		t.Fatalf("statuses %v, want one 201 and %d 422", count, n-1)
 	}
