@@ -669,30 +669,22 @@ func TestConcurrentNAVPosts(t *testing.T) {
 	p := e.createPortfolio("P", aliceID, alphaID)
 	e.recordNAV(p.ID, map[string]any{"as_of": day(1), "nav": "1000"})
 	const n = 16
-	var wg sync.WaitGroup
-	var created, outOfOrder atomic.Int32
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			asOf := time.Date(2026, 1, 2, 0, 0, i, 0, time.UTC).Format(time.RFC3339)
-			r := e.Do("POST", navPath(p.ID), e.admin, map[string]any{"as_of": asOf, "nav": strconv.Itoa(1000 + 10*(i+1)), "net_flow": "1"})
-			switch r.Status {
-			case 201:
-				created.Add(1)
-			case 409:
-				outOfOrder.Add(1)
-			default:
-				t.Errorf("concurrent POST: %d %s", r.Status, r.Raw)
-			}
-		}()
+	rs := servicetest.Concurrently(n, func(i int) servicetest.Result {
+		asOf := time.Date(2026, 1, 2, 0, 0, i, 0, time.UTC).Format(time.RFC3339)
+		return e.Do("POST", navPath(p.ID), e.admin, map[string]any{"as_of": asOf, "nav": strconv.Itoa(1000 + 10*(i+1)), "net_flow": "1"})
+	})
+	for _, r := range rs {
+		if r.Status != 201 && r.Status != 409 {
+			t.Errorf("concurrent POST: %d %s", r.Status, r.Raw)
+		}
 	}
-	wg.Wait()
-	if created.Load()+outOfOrder.Load() != n || created.Load() == 0 {
-		t.Fatalf("%d created, %d out of order", created.Load(), outOfOrder.Load())
+	count := servicetest.Statuses(rs)
+	created, outOfOrder := count[201], count[409]
+	if created+outOfOrder != n || created == 0 {
+		t.Fatalf("%d created, %d out of order", created, outOfOrder)
 	}
-	if got := e.count(`SELECT count(*) FROM nav_snapshots WHERE portfolio_id = $1`, p.ID); got != int(created.Load())+1 {
-		t.Fatalf("%d snapshots, want %d", got, created.Load()+1)
+	if got := e.count(`SELECT count(*) FROM nav_snapshots WHERE portfolio_id = $1`, p.ID); got != created+1 {
+		t.Fatalf("%d snapshots, want %d", got, created+1)
 	}
 	if dup := e.count(`SELECT count(*) FROM (SELECT prev_snapshot_id FROM nav_snapshots GROUP BY prev_snapshot_id HAVING count(*) > 1) d`); dup != 0 {
 		t.Fatalf("%d predecessors shared by two snapshots", dup)
@@ -710,8 +702,8 @@ func TestConcurrentNAVPosts(t *testing.T) {
 		WHERE s.profit <> s.nav - prev.nav - s.net_flow OR prev.as_of >= s.as_of`); got != 0 {
 		t.Fatalf("%d snapshots whose profit does not follow from their predecessor", got)
 	}
-	if got := e.count(`SELECT count(*) FROM outbox WHERE type = 'portfolio.profit_recorded'`); got != int(created.Load()) {
-		t.Fatalf("%d profit events for %d snapshots with a profit", got, created.Load())
+	if got := e.count(`SELECT count(*) FROM outbox WHERE type = 'portfolio.profit_recorded'`); got != created {
+		t.Fatalf("%d profit events for %d snapshots with a profit", got, created)
 	}
 }
 
@@ -767,24 +759,15 @@ func TestIdempotentNAV(t *testing.T) {
 	post(strings.Repeat("k", 256), body).Fails(t, 400, "invalid_idempotency_key")
 
 	// Concurrent repeats of one key execute once.
-	var wg sync.WaitGroup
-	var okCount atomic.Int32
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := post("k-4", map[string]any{"as_of": day(9), "nav": "150"})
-			switch {
-			case r.Status == 201:
-				okCount.Add(1)
-			case r.Status == 409 && strings.Contains(string(r.Raw), "idempotency_key_in_flight"):
-			default:
-				t.Errorf("concurrent repeat: %d %s", r.Status, r.Raw)
-			}
-		}()
+	rs := servicetest.Concurrently(8, func(int) servicetest.Result {
+		return post("k-4", map[string]any{"as_of": day(9), "nav": "150"})
+	})
+	for _, r := range rs {
+		if r.Status != 201 && (r.Status != 409 || !strings.Contains(string(r.Raw), "idempotency_key_in_flight")) {
+			t.Errorf("concurrent repeat: %d %s", r.Status, r.Raw)
+		}
 	}
-	wg.Wait()
-	if okCount.Load() == 0 {
+	if servicetest.Statuses(rs)[201] == 0 {
 		t.Fatal("no concurrent repeat succeeded")
 	}
 	if n := e.count(`SELECT count(*) FROM nav_snapshots WHERE as_of = $1`, time.Date(2026, 1, 9, 0, 0, 0, 0, time.UTC)); n != 1 {
