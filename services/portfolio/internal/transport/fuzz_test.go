@@ -54,8 +54,7 @@ var fuzzRoutes = []decodefuzz.Route{
 			req := decodefuzz.As[endpoint.ListNAVRequest](t, v)
 			decodefuzz.ID(t, "id", req.PortfolioID)
 			decodefuzz.Page(t, req.Page.Limit, req.Page.Offset)
-			decodefuzz.OptionalTime(t, "from", req.Filter.From)
-			decodefuzz.OptionalTime(t, "to", req.Filter.To)
+			decodefuzz.Range(t, req.Filter.From, req.Filter.To)
 		},
 		Valid: []decodefuzz.Input{{Path: []string{"42"}, Query: "from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00.5%2B01:00&limit=5"}}},
 	{Route: "GET /openapi.json"},
