@@ -27,7 +27,6 @@ var openAPI = servicetest.OpenAPI{
 	Options: openapitest.Options{Public: []string{
 		"GET /.well-known/jwks.json",
 		"GET /api/v1/auth/jwks.json",
-		"GET /openapi.json",
 		"POST /api/v1/auth/login",
 		"POST /api/v1/auth/refresh",
 	}},

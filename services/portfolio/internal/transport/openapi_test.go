@@ -22,8 +22,6 @@ var openAPI = servicetest.OpenAPI{
 		Schemas: []string{"Portfolio", "NewPortfolio", "PortfolioPatch", "NAVSnapshot", "NewNAVSnapshot",
 			"PortfolioEnvelope", "PortfolioListEnvelope", "NAVSnapshotEnvelope", "NAVSnapshotListEnvelope", "ErrorEnvelope", "ErrorData"},
 	},
-	// Public routes take no bearer token (docs/api.md#authentication).
-	Options: openapitest.Options{Public: []string{"GET /openapi.json"}},
 	// NewHandler only registers routes; nil endpoints are never called.
 	Routes: transport.NewHandler(endpoint.Endpoints{}, nil, nil, nil).Routes,
 }

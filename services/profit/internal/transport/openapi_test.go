@@ -30,8 +30,6 @@ var openAPI = servicetest.OpenAPI{
 				"to_user_amount", "user_id", "team_id", "status", "created_at"},
 		},
 	},
-	// Public routes take no bearer token (docs/api.md#authentication).
-	Options: openapitest.Options{Public: []string{"GET /openapi.json"}},
 	// NewHandler only registers routes; nil endpoints are never called.
 	Routes: transport.NewHandler(endpoint.Endpoints{}, nil, nil, nil).Routes,
 }

@@ -31,8 +31,6 @@ var openAPI = servicetest.OpenAPI{
 			"Verification": {"ok", "accounts", "entries", "first_bad_entry_id"},
 		},
 	},
-	// Public routes take no bearer token (docs/api.md#authentication).
-	Options: openapitest.Options{Public: []string{"GET /openapi.json"}},
 	// NewHandler only registers routes; nil endpoints are never called.
 	Routes: transport.NewHandler(endpoint.Endpoints{}, nil, nil, nil).Routes,
 	Params: map[string]string{"owner_type": "user"},
