@@ -8,13 +8,15 @@ import (
 	"github.com/fundplatform/platform/libs/inbox/inboxfuzz"
 )
 
-// Data are valid data objects of the event types, as their producers emit
-// them: the seeds of the consumers' fuzz targets.
+// Data are valid data objects of every event type, as their producers
+// emit them: the samples of libs/eventbus's schema tests and the seeds of
+// the consumers' fuzz targets.
 var Data = map[string]string{
-	eventbus.TypePortfolioCreated: fuzzPortfolioData,
-	eventbus.TypePortfolioUpdated: fuzzPortfolioData,
+	eventbus.TypePortfolioCreated: `{"portfolio_id":42,"name":"Growth","user_id":7,"team_id":3,"currency":"USD"}`,
+	eventbus.TypePortfolioUpdated: `{"portfolio_id":42,"name":"Growth II","user_id":8,"team_id":3,"currency":"EUR"}`,
 	eventbus.TypePortfolioProfitRecorded: `{"portfolio_id":42,"snapshot_id":9,"user_id":7,"team_id":3,"as_of":"2026-03-01T12:00:00Z","period_end":"2026-03-01T12:00:00Z",` +
 		`"profit":"-150.25000000","nav":"1000.00000000","prev_nav":"1100.25000000","net_flow":"50.00000000"}`,
+	eventbus.TypeProfitRatioChanged: `{"portfolio_id":42,"ratio_id":5,"version":2,"to_team":"0.2000","to_platform":"0.1000","to_user":"0.7000"}`,
 	eventbus.TypeProfitAllocated: `{"allocation_id":11,"portfolio_id":42,"source":"manual","snapshot_id":null,"period_end":"2026-03-01T12:00:00Z",` +
 		`"profit_amount":"100.00000000","distributable":"100.00000000","to_team_amount":"20.00000000",` +
 		`"to_platform_amount":"10.00000000","to_user_amount":"70.00000000","user_id":7,"team_id":3,"ratio_id":5,"ratio_version":2}`,
@@ -23,8 +25,6 @@ var Data = map[string]string{
 	eventbus.TypeWithdrawalFailed:    `{"withdrawal_id":1,"from_type":"platform","owner_id":0,"account":"platform","amount":"12.50000000","status":"failed","reason":"cancelled"}`,
 	eventbus.TypeFundsReallocated:    `{"reallocation_id":4,"from_account":"platform","to_account":"team:3","amount":"0.00000001","reason":"bonus"}`,
 }
-
-const fuzzPortfolioData = `{"portfolio_id":42,"name":"Growth","user_id":7,"team_id":3,"currency":"USD"}`
 
 // checks are what a decoded data object of each type guarantees: the
 // rules of its schema that a consumer relies on.
