@@ -119,12 +119,18 @@ func One(h inbox.Handler) inbox.BatchHandler {
 	}
 }
 
-// Consumer is the configuration of a consumer of topics in group with h,
-// retrying quickly (10 ms, at most 50 ms) so that a test does not wait on
-// an event that fails.
+// Consumer is the configuration of a consumer of topics in group with h
+// (Retrying).
 func Consumer(brokers []string, group string, topics []string, h inbox.Handler) inbox.Config {
-	return inbox.Config{Brokers: brokers, GroupID: group, Topics: topics, Handler: h,
-		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+	return Retrying(inbox.Config{Brokers: brokers, GroupID: group, Topics: topics, Handler: h})
+}
+
+// Retrying is cfg retrying a failed event quickly (after 10 ms, at most
+// 50 ms), so that a test does not wait on an event that fails before it is
+// dead-lettered.
+func Retrying(cfg inbox.Config) inbox.Config {
+	cfg.RetryBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	return cfg
 }
 
 // Run runs an inbox consumer of cfg on pool, and with relay the outbox

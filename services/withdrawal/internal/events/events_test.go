@@ -135,9 +135,7 @@ func TestBatchOfAllocationsIsCreditedOnceEach(t *testing.T) {
 	}
 
 	// The consumer as the service runs it (BatchHandler, store.Credits).
-	cfg := events.ConsumerConfig(brokers, st, nil)
-	cfg.RetryBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
-	eventtest.Run(ctx, t, pool, cfg, false)
+	eventtest.Run(ctx, t, pool, eventtest.Retrying(events.ConsumerConfig(brokers, st, nil)), false)
 
 	count := func(query string) int {
 		t.Helper()
