@@ -41,7 +41,7 @@ func TestAllocatedEvents(t *testing.T) {
 	if _, err := AllocatedEvents(folded[0]); !errors.Is(err, ErrAllocatedWithoutRatio) {
 		t.Fatalf("allocated without its ratio: %v", err)
 	}
-	if e := RatioChangedEvents(*r); len(e) != 1 || e[0].Type != EventRatioChanged || e[0].Data.(RatioChangedData).Version != 2 {
+	if e := RatioChangedEvents(*r); len(e) != 1 || e[0].Type != EventRatioChanged || e[0].Data.(eventbus.RatioChangedData).Version != 2 {
 		t.Fatalf("ratio changed: %+v", e)
 	}
 }
