@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/currency"
+
+	"github.com/fundplatform/platform/libs/httpx"
 )
 
 // Limits of a portfolio's texts.
@@ -219,6 +221,9 @@ func (s *service) RecordNAV(ctx context.Context, c Caller, portfolioID int64, in
 		return Snapshot{}, err
 	}
 	now := s.now()
+	if err := httpx.NotInFuture("as_of", in.AsOf, now); err != nil {
+		return Snapshot{}, err
+	}
 	return s.store.RecordNAV(ctx, portfolioID, func(p Portfolio, prev *Snapshot) (Snapshot, error) {
 		return NewSnapshot(p, prev, in, now)
 	}, SnapshotEvents)
