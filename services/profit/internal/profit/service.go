@@ -60,6 +60,7 @@ func (s *service) CreateRatio(ctx context.Context, c Caller, in NewRatio) (Ratio
 	if !ValidRatio(in.ToTeam, in.ToPlatform, in.ToUser) {
 		return Ratio{}, ErrInvalidRatio
 	}
+	in.At = s.now()
 	return s.store.CreateRatio(ctx, in, c.UserID)
 }
 
