@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/text/currency"
 
@@ -49,20 +48,12 @@ func ValidateCurrency(code string) error {
 }
 
 func validateName(name string) error {
-	if strings.TrimSpace(name) == "" {
-		return invalid("name", "is required")
-	}
-	if utf8.RuneCountInString(name) > MaxNameLength {
-		return invalid("name", "must be at most 200 characters")
-	}
-	return nil
+	_, err := httpx.Text("name", name, MaxNameLength)
+	return err
 }
 
 func validateDescription(d string) error {
-	if utf8.RuneCountInString(d) > MaxDescriptionLength {
-		return invalid("description", "must be at most 2000 characters")
-	}
-	return nil
+	return httpx.MaxLength("description", d, MaxDescriptionLength)
 }
 
 func validateOwner(field string, id int64) error {
