@@ -147,12 +147,9 @@ type Envelope struct {
 	Total   *int64          `json:"total"`
 }
 
-// ErrData is an error envelope's data (docs/api.md#errors).
-type ErrData struct {
-	ErrorCode int               `json:"errorCode"`
-	Code      string            `json:"code"`
-	Fields    map[string]string `json:"fields"`
-}
+// ErrData is an error envelope's data (docs/api.md#errors), as the
+// services write it.
+type ErrData = httpx.ErrorData
 
 // Result is one answer.
 type Result struct {
