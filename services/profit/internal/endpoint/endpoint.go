@@ -97,58 +97,31 @@ func AllocationJSON(a profit.Allocation) Allocation {
 		UserID: a.UserID, TeamID: a.TeamID, Status: a.Status, CreatedAt: a.CreatedAt.UTC()}
 }
 
-func mapList[T, J any](items []T, f func(T) J) []J {
-	out := make([]J, len(items))
-	for i, it := range items {
-		out[i] = f(it)
-	}
-	return out
-}
+var (
+	ratioReply      = httpx.ReplyAs(RatioJSON)
+	allocationReply = httpx.ReplyAs(AllocationJSON)
+)
 
 // New builds the endpoints.
 func New(s profit.Service) Endpoints {
 	return Endpoints{
 		CreateRatio: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CreateRatioRequest) httpx.Response {
-			r, err := s.CreateRatio(ctx, c, req)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.Created(RatioJSON(r))
+			return ratioReply.Created(s.CreateRatio(ctx, c, req))
 		}),
 		ListRatios: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req ListRatiosRequest) httpx.Response {
-			rs, total, err := s.ListRatios(ctx, c, req.Filter, req.Page)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.List(mapList(rs, RatioJSON), total)
+			return ratioReply.List(s.ListRatios(ctx, c, req.Filter, req.Page))
 		}),
 		CurrentRatio: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CurrentRatioRequest) httpx.Response {
-			r, err := s.CurrentRatio(ctx, c, req.PortfolioID)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.OK(RatioJSON(r))
+			return ratioReply.OK(s.CurrentRatio(ctx, c, req.PortfolioID))
 		}),
 		CreateAllocation: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CreateAllocationRequest) httpx.Response {
-			a, err := s.RecordManualProfit(ctx, c, req)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.Created(AllocationJSON(a))
+			return allocationReply.Created(s.RecordManualProfit(ctx, c, req))
 		}),
 		ListAllocations: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req ListAllocationsRequest) httpx.Response {
-			as, total, err := s.ListAllocations(ctx, c, req.Filter, req.Page)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.List(mapList(as, AllocationJSON), total)
+			return allocationReply.List(s.ListAllocations(ctx, c, req.Filter, req.Page))
 		}),
 		GetAllocation: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req IDRequest) httpx.Response {
-			a, err := s.GetAllocation(ctx, c, req.ID)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.OK(AllocationJSON(a))
+			return allocationReply.OK(s.GetAllocation(ctx, c, req.ID))
 		}),
 	}
 }
