@@ -24,30 +24,15 @@ import (
 var migrationFiles embed.FS
 
 // Migrations are the service's schema migrations.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+func Migrations() fs.FS { return pg.EmbeddedMigrations(migrationFiles, "migrations") }
 
 // Store implements identity.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct{ pg.Store }
 
 var _ identity.Store = (*Store)(nil)
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
-}
-
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
+func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
 const userColumns = `u.id, u.email, u.username, u.role, u.is_active, u.created_at, u.updated_at,
 	COALESCE((SELECT array_agg(m.team_id ORDER BY m.team_id) FROM team_members m WHERE m.user_id = u.id), '{}')`
@@ -65,13 +50,13 @@ func scanUser(row pgx.Row) (identity.User, error) {
 	return u, nil
 }
 
-func userByID(ctx context.Context, q querier, id int64) (identity.User, error) {
+func userByID(ctx context.Context, q pg.Querier, id int64) (identity.User, error) {
 	return scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
 }
 
 // CreateUser implements identity.Store.
 func (s *Store) CreateUser(ctx context.Context, email, username, hash, role string, now time.Time) (identity.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `
+	u, err := scanUser(s.Pool.QueryRow(ctx, `
 		WITH u AS (
 			INSERT INTO users (email, username, password_hash, role, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $5) RETURNING *)
@@ -89,7 +74,7 @@ func (s *Store) CreateUser(ctx context.Context, email, username, hash, role stri
 // concurrent replicas starting at once create a single admin.
 func (s *Store) BootstrapAdmin(ctx context.Context, email, username, hash string, now time.Time) (bool, error) {
 	created := false
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auth.bootstrap'))`); err != nil {
 			return fmt.Errorf("lock bootstrap: %w", err)
 		}
@@ -110,13 +95,13 @@ func (s *Store) BootstrapAdmin(ctx context.Context, email, username, hash string
 
 // UserByID implements identity.Store.
 func (s *Store) UserByID(ctx context.Context, id int64) (identity.User, error) {
-	return userByID(ctx, s.pool, id)
+	return userByID(ctx, s.Pool, id)
 }
 
 // UserHash implements identity.Store.
 func (s *Store) UserHash(ctx context.Context, id int64) (string, error) {
 	var h string
-	err := s.pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, id).Scan(&h)
+	err := s.Pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, id).Scan(&h)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", identity.ErrUserNotFound
 	}
@@ -143,11 +128,11 @@ func (s *Store) ListUsers(ctx context.Context, f identity.UserFilter, p identity
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users u`+cond, args...).Scan(&total); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM users u`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count users: %w", err)
 	}
 	args = append(args, p.Limit, p.Offset)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM users u%s ORDER BY u.id DESC LIMIT $%d OFFSET $%d`,
+	rows, err := s.Pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM users u%s ORDER BY u.id DESC LIMIT $%d OFFSET $%d`,
 		userColumns, cond, len(args)-1, len(args)), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
@@ -162,7 +147,7 @@ func (s *Store) ListUsers(ctx context.Context, f identity.UserFilter, p identity
 // UpdateUser implements identity.Store.
 func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func(u *identity.User, hash *string, activeAdmins int) (bool, error)) (identity.User, error) {
 	var out identity.User
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		// Lock the active admins first (always in id order) so two
 		// concurrent demotions cannot both see a second admin.
 		var admins int
@@ -207,7 +192,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func
 // the failure count.
 func (s *Store) Login(ctx context.Context, email string, since, now time.Time, fn func(identity.LoginState) (identity.LoginOutcome, error)) error {
 	var fnErr error
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auth.login:' || $1))`, email); err != nil {
 			return fmt.Errorf("lock login attempts: %w", err)
 		}
@@ -257,7 +242,7 @@ func (s *Store) Login(ctx context.Context, email string, since, now time.Time, f
 
 // CreateRefreshToken implements identity.Store.
 func (s *Store) CreateRefreshToken(ctx context.Context, t identity.RefreshToken, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.Pool.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		t.Hash, t.UserID, t.FamilyID, t.ExpiresAt, now)
 	if err != nil {
 		return fmt.Errorf("create refresh token: %w", err)
@@ -269,7 +254,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t identity.RefreshToken,
 // concurrent uses of one token see each other: the second finds it used.
 func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, decide func(identity.RefreshToken, identity.User) identity.RotateDecision) error {
 	var decision identity.RotateDecision
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var t identity.RefreshToken
 		err := tx.QueryRow(ctx, `SELECT token_hash, user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).
 			Scan(&t.Hash, &t.UserID, &t.FamilyID, &t.ExpiresAt, &t.UsedAt, &t.RevokedAt)
@@ -309,7 +294,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, now time.Ti
 
 // RevokeFamilyOf implements identity.Store.
 func (s *Store) RevokeFamilyOf(ctx context.Context, hash []byte, userID int64, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.Pool.Exec(ctx, `
 		UPDATE refresh_tokens SET revoked_at = $3
 		WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2)`,
 		hash, userID, now)
@@ -335,13 +320,13 @@ func scanTeam(row pgx.Row) (identity.Team, error) {
 	return t, nil
 }
 
-func teamByID(ctx context.Context, q querier, id int64) (identity.Team, error) {
+func teamByID(ctx context.Context, q pg.Querier, id int64) (identity.Team, error) {
 	return scanTeam(q.QueryRow(ctx, `SELECT `+teamColumns+` FROM teams t WHERE t.id = $1`, id))
 }
 
 // CreateTeam implements identity.Store.
 func (s *Store) CreateTeam(ctx context.Context, name, description string, now time.Time) (identity.Team, error) {
-	t, err := scanTeam(s.pool.QueryRow(ctx, `
+	t, err := scanTeam(s.Pool.QueryRow(ctx, `
 		WITH t AS (INSERT INTO teams (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING *)
 		SELECT `+teamColumns+` FROM t`, name, description, now))
 	if pg.IsUniqueViolation(err, "teams_name_key") {
@@ -355,7 +340,7 @@ func (s *Store) CreateTeam(ctx context.Context, name, description string, now ti
 
 // TeamByID implements identity.Store.
 func (s *Store) TeamByID(ctx context.Context, id int64) (identity.Team, error) {
-	return teamByID(ctx, s.pool, id)
+	return teamByID(ctx, s.Pool, id)
 }
 
 // ListTeams implements identity.Store.
@@ -367,11 +352,11 @@ func (s *Store) ListTeams(ctx context.Context, memberOf *int64, p identity.Page)
 		args = append(args, *memberOf)
 	}
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM teams t`+cond, args...).Scan(&total); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM teams t`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count teams: %w", err)
 	}
 	args = append(args, p.Limit, p.Offset)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM teams t%s ORDER BY t.id DESC LIMIT $%d OFFSET $%d`,
+	rows, err := s.Pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM teams t%s ORDER BY t.id DESC LIMIT $%d OFFSET $%d`,
 		teamColumns, cond, len(args)-1, len(args)), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list teams: %w", err)
@@ -385,7 +370,7 @@ func (s *Store) ListTeams(ctx context.Context, memberOf *int64, p identity.Page)
 
 func (s *Store) changeMembership(ctx context.Context, teamID, userID int64, now time.Time, add bool) (identity.Team, error) {
 	var out identity.Team
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT true FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&exists); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -441,7 +426,7 @@ func (s *Store) RemoveMember(ctx context.Context, teamID, userID int64, now time
 // other key that was still current. A key retired at once (RetireSigningKey)
 // is refused: it must not sign again.
 func (s *Store) RegisterSigningKey(ctx context.Context, kid string, pub ed25519.PublicKey, now time.Time) error {
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var revoked bool
 		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM signing_keys WHERE kid = $1`, kid).Scan(&revoked)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -475,7 +460,7 @@ type SigningKey struct {
 
 // SigningKeys lists every key, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT kid, created_at, retired_at, revoked_at FROM signing_keys ORDER BY created_at DESC, kid`)
+	rows, err := s.Pool.Query(ctx, `SELECT kid, created_at, retired_at, revoked_at FROM signing_keys ORDER BY created_at DESC, kid`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
@@ -496,7 +481,7 @@ var ErrUnknownKey = errors.New("no such signing key")
 // leaves the JWKS now rather than a token lifetime after its rotation.
 // Retiring a key again changes nothing.
 func (s *Store) RetireSigningKey(ctx context.Context, kid string, now time.Time) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.Tx(ctx, func(tx pgx.Tx) error {
 		var current bool
 		err := tx.QueryRow(ctx, `SELECT retired_at IS NULL FROM signing_keys WHERE kid = $1 FOR UPDATE`, kid).Scan(&current)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -518,7 +503,7 @@ func (s *Store) RetireSigningKey(ctx context.Context, kid string, now time.Time)
 // PublishedKeys returns the keys still to be served: current ones and those
 // retired after retiredSince.
 func (s *Store) PublishedKeys(ctx context.Context, retiredSince time.Time) ([]ed25519.PublicKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT public_key FROM signing_keys
+	rows, err := s.Pool.Query(ctx, `SELECT public_key FROM signing_keys
 		WHERE revoked_at IS NULL AND (retired_at IS NULL OR retired_at > $1) ORDER BY created_at DESC`, retiredSince)
 	if err != nil {
 		return nil, fmt.Errorf("published keys: %w", err)

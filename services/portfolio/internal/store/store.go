@@ -31,27 +31,19 @@ const Source = "portfolio"
 var migrationFiles embed.FS
 
 // Migrations are the service's schema migrations: its own, the outbox's
-// (00002_outbox.sql, a copy of outbox.Migration) and the Idempotency-Key
-// store's.
+// (00002_outbox.sql, outbox.Migration) and the Idempotency-Key store's.
 func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return idempotency.WithMigration(sub, "00003_idempotency_keys.sql", "00004_idempotency_effect.sql")
+	return pg.EmbeddedMigrations(migrationFiles, "migrations", append([]pg.File{outbox.MigrationFile("00002_outbox.sql")},
+		idempotency.MigrationFiles("00003_idempotency_keys.sql", "00004_idempotency_effect.sql")...)...)
 }
 
 // Store implements portfolio.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct{ pg.Store }
 
 var _ portfolio.Store = (*Store)(nil)
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
-}
+func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
 // addEvents writes events to the outbox in tx.
 func addEvents(ctx context.Context, tx pgx.Tx, events []portfolio.Event) error {
@@ -88,7 +80,7 @@ func scanPortfolio(row pgx.Row) (portfolio.Portfolio, error) {
 // CreatePortfolio implements portfolio.Store.
 func (s *Store) CreatePortfolio(ctx context.Context, p portfolio.Portfolio, emit func(portfolio.Portfolio) []portfolio.Event) (portfolio.Portfolio, error) {
 	var out portfolio.Portfolio
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanPortfolio(tx.QueryRow(ctx, `
 			INSERT INTO portfolios (name, description, user_id, team_id, currency, created_at, updated_at)
@@ -107,7 +99,7 @@ func (s *Store) CreatePortfolio(ctx context.Context, p portfolio.Portfolio, emit
 
 // Portfolio implements portfolio.Store.
 func (s *Store) Portfolio(ctx context.Context, id int64) (portfolio.Portfolio, error) {
-	return scanPortfolio(s.pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1`, id))
+	return scanPortfolio(s.Pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1`, id))
 }
 
 // ListPortfolios implements portfolio.Store: newest first.
@@ -136,12 +128,12 @@ func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p portfo
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM portfolios`+cond, args...).Scan(&total); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM portfolios`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count portfolios: %w", err)
 	}
 	q := `SELECT ` + portfolioColumns + ` FROM portfolios` + cond +
 		` ORDER BY id DESC LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.Pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list portfolios: %w", err)
 	}
@@ -157,7 +149,7 @@ func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p portfo
 // after it commits carries the new owners.
 func (s *Store) UpdatePortfolio(ctx context.Context, id int64, fn func(*portfolio.Portfolio) (bool, error), emit func(portfolio.Portfolio) []portfolio.Event) (portfolio.Portfolio, error) {
 	var out portfolio.Portfolio
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		p, err := scanPortfolio(tx.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
@@ -238,7 +230,7 @@ func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfo
 	// the request's Idempotency-Key.
 	idempotency.Started(ctx)
 	var out portfolio.Snapshot
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		// The lock, then the latest snapshot read under it: one round trip.
 		b := &pgx.Batch{}
 		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1 FOR UPDATE`, portfolioID)
@@ -299,12 +291,12 @@ func (s *Store) ListSnapshots(ctx context.Context, portfolioID int64, f portfoli
 		cond += " AND as_of <= " + arg(*f.To)
 	}
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM nav_snapshots`+cond, args...).Scan(&total); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM nav_snapshots`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count snapshots of portfolio %d: %w", portfolioID, err)
 	}
 	q := `SELECT ` + snapshotColumns + ` FROM nav_snapshots` + cond +
 		` ORDER BY as_of, id LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.Pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list snapshots of portfolio %d: %w", portfolioID, err)
 	}

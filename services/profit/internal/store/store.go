@@ -23,6 +23,7 @@ import (
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/idempotency"
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg"
@@ -38,35 +39,24 @@ var migrationFiles embed.FS
 var IdempotencyMigrations = []string{"00004_idempotency_keys.sql", "00005_idempotency_effect.sql"}
 
 // Migrations are the service's schema migrations: its own tables, the
-// outbox (00002, a copy of outbox.Migration), the inbox (00003, a copy of
-// inbox.Migration) and the Idempotency-Key store.
+// outbox (00002, outbox.Migration), the inbox (00003, inbox.Migration) and
+// the Idempotency-Key store.
 func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return idempotency.WithMigration(sub, IdempotencyMigrations...)
+	return pg.EmbeddedMigrations(migrationFiles, "migrations", append([]pg.File{
+		outbox.MigrationFile("00002_outbox.sql"), inbox.MigrationFile("00003_inbox.sql"),
+	}, idempotency.MigrationFiles(IdempotencyMigrations...)...)...)
 }
 
 // EventSource is the envelope source of the events this service publishes.
 const EventSource = "profit"
 
 // Store implements profit.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct{ pg.Store }
 
 var _ profit.Store = (*Store)(nil)
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
-}
-
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
+func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
 // Amounts cross the wire as text, so nothing passes through float64.
 func parseDecimal(s string) (decimal.Decimal, error) { return money.ParseNumeric(s) }
@@ -136,7 +126,7 @@ func scanPortfolio(row pgx.Row) (profit.Portfolio, error) {
 
 // Portfolio implements profit.Store.
 func (s *Store) Portfolio(ctx context.Context, id int64) (profit.Portfolio, error) {
-	return scanPortfolio(s.pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1`, id))
+	return scanPortfolio(s.Pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1`, id))
 }
 
 // lockPortfolio reads the portfolio's row and locks it for the rest of tx:
@@ -172,7 +162,7 @@ func scanRatio(row pgx.Row) (profit.Ratio, error) {
 	return r, nil
 }
 
-func currentRatio(ctx context.Context, q querier, portfolioID int64) (profit.Ratio, error) {
+func currentRatio(ctx context.Context, q pg.Querier, portfolioID int64) (profit.Ratio, error) {
 	return scanRatio(q.QueryRow(ctx, `SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version DESC LIMIT 1`, portfolioID))
 }
 
@@ -182,7 +172,7 @@ func currentRatio(ctx context.Context, q querier, portfolioID int64) (profit.Rat
 // period_end (then id) order, carrying the loss carry-forward through them.
 func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy int64) (profit.Ratio, error) {
 	var out profit.Ratio
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		p, err := lockPortfolio(ctx, tx, in.PortfolioID)
 		if err != nil {
 			return err
@@ -255,11 +245,11 @@ func (s *Store) ListRatios(ctx context.Context, f profit.RatioFilter, p profit.P
 		cond, args = ` WHERE portfolio_id = $1`, append(args, *f.PortfolioID)
 	}
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM ratios`+cond, args...).Scan(&total); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM ratios`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: counting ratios: %w", err)
 	}
 	args = append(args, p.Limit, p.Offset)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM ratios%s ORDER BY id DESC LIMIT $%d OFFSET $%d`,
+	rows, err := s.Pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM ratios%s ORDER BY id DESC LIMIT $%d OFFSET $%d`,
 		ratioColumns, cond, len(args)-1, len(args)), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: listing ratios: %w", err)
@@ -273,7 +263,7 @@ func (s *Store) ListRatios(ctx context.Context, f profit.RatioFilter, p profit.P
 
 // CurrentRatio implements profit.Store.
 func (s *Store) CurrentRatio(ctx context.Context, portfolioID int64) (profit.Ratio, error) {
-	return currentRatio(ctx, s.pool, portfolioID)
+	return currentRatio(ctx, s.Pool, portfolioID)
 }
 
 // --- allocations -----------------------------------------------------------
@@ -309,7 +299,7 @@ func scanAllocation(row pgx.Row) (profit.Allocation, error) {
 func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (profit.Allocation, error) {
 	idempotency.Started(ctx)
 	var out profit.Allocation
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		a, err := s.RecordProfit(ctx, tx, in)
 		out = a
 		return err
@@ -493,11 +483,11 @@ func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, 
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM allocations a`+cond, args...).Scan(&total); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM allocations a`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: counting allocations: %w", err)
 	}
 	limit, offset := arg(p.Limit), arg(p.Offset)
-	rows, err := s.pool.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a`+cond+
+	rows, err := s.Pool.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a`+cond+
 		` ORDER BY a.period_end DESC, a.id DESC LIMIT `+limit+` OFFSET `+offset, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: listing allocations: %w", err)
@@ -511,7 +501,7 @@ func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, 
 
 // Allocation implements profit.Store.
 func (s *Store) Allocation(ctx context.Context, id int64) (profit.Allocation, error) {
-	return scanAllocation(s.pool.QueryRow(ctx, `SELECT `+allocationColumns+` FROM allocations a WHERE a.id = $1`, id))
+	return scanAllocation(s.Pool.QueryRow(ctx, `SELECT `+allocationColumns+` FROM allocations a WHERE a.id = $1`, id))
 }
 
 // --- events ----------------------------------------------------------------

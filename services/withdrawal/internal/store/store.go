@@ -53,6 +53,7 @@ import (
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/idempotency"
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg"
@@ -68,31 +69,29 @@ var migrationFiles embed.FS
 var IdempotencyMigrations = []string{"00004_idempotency_keys.sql", "00005_idempotency_effect.sql"}
 
 // Migrations are the service's schema migrations: its own tables, the
-// outbox (00002, a copy of outbox.Migration), the inbox (00003, a copy of
-// inbox.Migration) and the Idempotency-Key store.
+// outbox (00002, outbox.Migration), the inbox (00003, inbox.Migration) and
+// the Idempotency-Key store.
 func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return idempotency.WithMigration(sub, IdempotencyMigrations...)
+	return pg.EmbeddedMigrations(migrationFiles, "migrations", append([]pg.File{
+		outbox.MigrationFile("00002_outbox.sql"), inbox.MigrationFile("00003_inbox.sql"),
+	}, idempotency.MigrationFiles(IdempotencyMigrations...)...)...)
 }
 
 // EventSource is the envelope source of the events this service publishes.
 const EventSource = "withdrawal"
 
 // Store implements ledger.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct{ pg.Store }
 
 var _ ledger.Store = (*Store)(nil)
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
 // tx runs fn in a transaction; an overdraft refused by the database is
 // ErrInsufficientBalance.
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	err := pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
+	err := s.Store.Tx(ctx, fn)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == "accounts_available_check" {
 		return ledger.ErrInsufficientBalance
@@ -493,11 +492,11 @@ func (s *Store) ListBalances(ctx context.Context, f ledger.BalanceFilter, p ledg
 	}
 	cond := " WHERE " + strings.Join(where, " AND ")
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`+cond, args...).Scan(&total); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM accounts`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count balances: %w", err)
 	}
 	limit, offset := arg(p.Limit), arg(p.Offset)
-	rows, err := s.pool.Query(ctx, `SELECT `+balanceColumns+` FROM accounts`+cond+
+	rows, err := s.Pool.Query(ctx, `SELECT `+balanceColumns+` FROM accounts`+cond+
 		` ORDER BY created_at DESC, account LIMIT `+limit+` OFFSET `+offset, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list balances: %w", err)
@@ -523,7 +522,7 @@ func (s *Store) Balance(ctx context.Context, o ledger.Owner, at *time.Time) (led
 func (s *Store) balance(ctx context.Context, o ledger.Owner, at *time.Time) (ledger.Balance, error) {
 	account := o.Account()
 	if at == nil {
-		b, err := scanBalance(s.pool.QueryRow(ctx, `SELECT `+balanceColumns+` FROM accounts WHERE account = $1`, account))
+		b, err := scanBalance(s.Pool.QueryRow(ctx, `SELECT `+balanceColumns+` FROM accounts WHERE account = $1`, account))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ledger.Balance{Owner: o}, nil
 		}
@@ -531,7 +530,7 @@ func (s *Store) balance(ctx context.Context, o ledger.Owner, at *time.Time) (led
 		return b, err
 	}
 	var amounts [5]string
-	err := s.pool.QueryRow(ctx, `SELECT
+	err := s.Pool.QueryRow(ctx, `SELECT
 		COALESCE(sum(amount) FILTER (WHERE account = $1 AND kind = 'profit_credit'), 0)::text,
 		COALESCE(sum(amount) FILTER (WHERE account = $1 AND kind = 'reallocation' AND amount > 0), 0)::text,
 		COALESCE(-sum(amount) FILTER (WHERE account = $1 AND kind = 'reallocation' AND amount < 0), 0)::text,
@@ -683,12 +682,12 @@ func (s *Store) ListWithdrawals(ctx context.Context, f ledger.WithdrawalFilter, 
 	if c := f.ReadableBy; c != nil {
 		where = append(where, "from_type = 'user' AND owner_id = "+arg(c.UserID))
 	}
-	return list(ctx, s.pool, "withdrawals", withdrawalColumns, where, args, "created_at DESC, id DESC", p, scanWithdrawal)
+	return list(ctx, s.Pool, "withdrawals", withdrawalColumns, where, args, "created_at DESC, id DESC", p, scanWithdrawal)
 }
 
 // Withdrawal implements ledger.Store.
 func (s *Store) Withdrawal(ctx context.Context, id int64) (ledger.Withdrawal, error) {
-	w, err := scanWithdrawal(s.pool.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1`, id))
+	w, err := scanWithdrawal(s.Pool.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1`, id))
 	if err != nil {
 		return ledger.Withdrawal{}, fmt.Errorf("store: withdrawal %d: %w", id, err)
 	}
@@ -781,7 +780,7 @@ func (s *Store) ListReallocations(ctx context.Context, f ledger.ReallocationFilt
 	if f.To != nil {
 		where = append(where, "created_at < "+arg(*f.To))
 	}
-	return list(ctx, s.pool, "reallocations", reallocationColumns, where, args, "created_at DESC, id DESC", p, scanReallocation)
+	return list(ctx, s.Pool, "reallocations", reallocationColumns, where, args, "created_at DESC, id DESC", p, scanReallocation)
 }
 
 // --- the audit trail ---------------------------------------------------------
@@ -817,7 +816,7 @@ func (s *Store) ListEntries(ctx context.Context, f ledger.EntryFilter, p ledger.
 	if f.To != nil {
 		where = append(where, "created_at < "+arg(*f.To))
 	}
-	return list(ctx, s.pool, "entries", entryColumns, where, args, "id DESC", p, scanEntry)
+	return list(ctx, s.Pool, "entries", entryColumns, where, args, "id DESC", p, scanEntry)
 }
 
 // Verify implements ledger.Store: in one snapshot, every account's chain is
@@ -829,7 +828,7 @@ func (s *Store) ListEntries(ctx context.Context, f ledger.EntryFilter, p ledger.
 // not sum to zero, also make the ledger not OK.
 func (s *Store) Verify(ctx context.Context) (ledger.Verification, error) {
 	var v ledger.Verification
-	err := pg.InTx(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := pg.InTx(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		v = ledger.Verification{OK: true}
 		last := map[string][]byte{}
 		rows, err := tx.Query(ctx, `SELECT `+entryColumns+` FROM entries ORDER BY account, id`)
