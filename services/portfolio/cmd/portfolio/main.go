@@ -21,20 +21,17 @@ import (
 )
 
 func main() {
-	serve.MainBackend("portfolio", defaultAddr, store.Migrations(), start, options...)
+	serve.MainBackend("portfolio", defaultAddr, store.Migrations(), wire, options...)
 }
 
 // run is what main runs once the configuration is loaded (the tests run
 // it with their own).
 func run(ctx context.Context, cfg config, log *slog.Logger, migrateOnly bool) error {
-	p := serve.BackendProgram("portfolio", defaultAddr, store.Migrations(), start, options...)
+	p := serve.BackendProgram("portfolio", defaultAddr, store.Migrations(), wire, options...)
 	return serve.Run(ctx, p, cfg, log, migrateOnly)
 }
 
-// start is the service as serve.BackendStart runs it, on wire.
-var start = serve.BackendStart("portfolio", wire)
-
-// wire builds the service's own parts on what serve.BackendStart gives:
+// wire builds the service's own parts on what serve.MainBackend gives:
 // store → service → endpoints → transport, with the auth service asked
 // whether owners exist; it publishes through its outbox.
 func wire(ctx context.Context, cfg config, d *serve.Deps) (serve.Parts, error) {

@@ -19,10 +19,10 @@ import (
 )
 
 func main() {
-	serve.MainBackend("stats", "127.0.0.1:8085", store.Migrations(), serve.BackendStart("stats", wire))
+	serve.MainBackend("stats", "127.0.0.1:8085", store.Migrations(), wire)
 }
 
-// wire builds the service's own parts on what serve.BackendStart gives:
+// wire builds the service's own parts on what serve.MainBackend gives:
 // store → service → endpoints → transport, and the consumer of the events
 // it reads; it publishes nothing.
 func wire(ctx context.Context, cfg serve.BackendConfig, d *serve.Deps) (serve.Parts, error) {

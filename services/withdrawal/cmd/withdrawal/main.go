@@ -18,10 +18,10 @@ import (
 )
 
 func main() {
-	serve.MainBackend("withdrawal", "127.0.0.1:8084", store.Migrations(), serve.BackendStart("withdrawal", wire))
+	serve.MainBackend("withdrawal", "127.0.0.1:8084", store.Migrations(), wire)
 }
 
-// wire builds the service's own parts on what serve.BackendStart gives:
+// wire builds the service's own parts on what serve.MainBackend gives:
 // store → service → endpoints → transport, and the consumer of the events
 // it reads; it publishes through its outbox.
 func wire(ctx context.Context, cfg serve.BackendConfig, d *serve.Deps) (serve.Parts, error) {
