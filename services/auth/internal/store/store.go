@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -113,35 +112,14 @@ func (s *Store) UserHash(ctx context.Context, id int64) (string, error) {
 
 // ListUsers implements identity.Store.
 func (s *Store) ListUsers(ctx context.Context, f identity.UserFilter, p identity.Page) ([]identity.User, int64, error) {
-	var where []string
-	var args []any
+	var q pg.Filter
 	if f.Role != nil {
-		args = append(args, *f.Role)
-		where = append(where, fmt.Sprintf("u.role = $%d", len(args)))
+		q.Where("u.role = " + q.Arg(*f.Role))
 	}
 	if f.IsActive != nil {
-		args = append(args, *f.IsActive)
-		where = append(where, fmt.Sprintf("u.is_active = $%d", len(args)))
+		q.Where("u.is_active = " + q.Arg(*f.IsActive))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM users u`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count users: %w", err)
-	}
-	args = append(args, p.Limit, p.Offset)
-	rows, err := s.Pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM users u%s ORDER BY u.id DESC LIMIT $%d OFFSET $%d`,
-		userColumns, cond, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity.User, error) { return scanUser(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	return users, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{What: "users", Columns: userColumns, From: "users u", Order: "u.id DESC"}, &q, p.Limit, p.Offset, scanUser)
 }
 
 // UpdateUser implements identity.Store.
@@ -345,27 +323,11 @@ func (s *Store) TeamByID(ctx context.Context, id int64) (identity.Team, error) {
 
 // ListTeams implements identity.Store.
 func (s *Store) ListTeams(ctx context.Context, memberOf *int64, p identity.Page) ([]identity.Team, int64, error) {
-	cond := ""
-	args := []any{}
+	var q pg.Filter
 	if memberOf != nil {
-		cond = ` WHERE EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = $1)`
-		args = append(args, *memberOf)
+		q.Where(`EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = ` + q.Arg(*memberOf) + `)`)
 	}
-	var total int64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM teams t`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count teams: %w", err)
-	}
-	args = append(args, p.Limit, p.Offset)
-	rows, err := s.Pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM teams t%s ORDER BY t.id DESC LIMIT $%d OFFSET $%d`,
-		teamColumns, cond, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list teams: %w", err)
-	}
-	teams, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity.Team, error) { return scanTeam(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list teams: %w", err)
-	}
-	return teams, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{What: "teams", Columns: teamColumns, From: "teams t", Order: "t.id DESC"}, &q, p.Limit, p.Offset, scanTeam)
 }
 
 func (s *Store) changeMembership(ctx context.Context, teamID, userID int64, now time.Time, add bool) (identity.Team, error) {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -104,44 +103,21 @@ func (s *Store) Portfolio(ctx context.Context, id int64) (portfolio.Portfolio, e
 
 // ListPortfolios implements portfolio.Store: newest first.
 func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p portfolio.Page) ([]portfolio.Portfolio, int64, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var q pg.Filter
 	if f.UserID != nil {
-		where = append(where, "user_id = "+arg(*f.UserID))
+		q.Where("user_id = " + q.Arg(*f.UserID))
 	}
 	if f.TeamID != nil {
-		where = append(where, "team_id = "+arg(*f.TeamID))
+		q.Where("team_id = " + q.Arg(*f.TeamID))
 	}
 	if v := f.Visible; v != nil {
 		teams := v.TeamIDs
 		if teams == nil {
 			teams = []int64{}
 		}
-		where = append(where, fmt.Sprintf("(user_id = %s OR team_id = ANY(%s))", arg(v.UserID), arg(teams)))
+		q.Where(fmt.Sprintf("(user_id = %s OR team_id = ANY(%s))", q.Arg(v.UserID), q.Arg(teams)))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM portfolios`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count portfolios: %w", err)
-	}
-	q := `SELECT ` + portfolioColumns + ` FROM portfolios` + cond +
-		` ORDER BY id DESC LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
-	rows, err := s.Pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list portfolios: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (portfolio.Portfolio, error) { return scanPortfolio(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list portfolios: %w", err)
-	}
-	return items, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{What: "portfolios", Columns: portfolioColumns, From: "portfolios", Order: "id DESC"}, &q, p.Limit, p.Offset, scanPortfolio)
 }
 
 // UpdatePortfolio implements portfolio.Store. The row lock orders the
@@ -278,31 +254,14 @@ func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfo
 
 // ListSnapshots implements portfolio.Store: oldest first.
 func (s *Store) ListSnapshots(ctx context.Context, portfolioID int64, f portfolio.SnapshotFilter, p portfolio.Page) ([]portfolio.Snapshot, int64, error) {
-	args := []any{portfolioID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	cond := " WHERE portfolio_id = $1"
+	var q pg.Filter
+	q.Where("portfolio_id = " + q.Arg(portfolioID))
 	if f.From != nil {
-		cond += " AND as_of >= " + arg(*f.From)
+		q.Where("as_of >= " + q.Arg(*f.From))
 	}
 	if f.To != nil {
-		cond += " AND as_of <= " + arg(*f.To)
+		q.Where("as_of <= " + q.Arg(*f.To))
 	}
-	var total int64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM nav_snapshots`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count snapshots of portfolio %d: %w", portfolioID, err)
-	}
-	q := `SELECT ` + snapshotColumns + ` FROM nav_snapshots` + cond +
-		` ORDER BY as_of, id LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
-	rows, err := s.Pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list snapshots of portfolio %d: %w", portfolioID, err)
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (portfolio.Snapshot, error) { return scanSnapshot(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list snapshots of portfolio %d: %w", portfolioID, err)
-	}
-	return items, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{What: fmt.Sprintf("snapshots of portfolio %d", portfolioID), Columns: snapshotColumns,
+		From: "nav_snapshots", Order: "as_of, id"}, &q, p.Limit, p.Offset, scanSnapshot)
 }

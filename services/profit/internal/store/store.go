@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -240,25 +239,11 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r prof
 // ListRatios implements profit.Store: newest first (by id, so by version
 // within a portfolio).
 func (s *Store) ListRatios(ctx context.Context, f profit.RatioFilter, p profit.Page) ([]profit.Ratio, int64, error) {
-	cond, args := "", []any{}
+	var q pg.Filter
 	if f.PortfolioID != nil {
-		cond, args = ` WHERE portfolio_id = $1`, append(args, *f.PortfolioID)
+		q.Where("portfolio_id = " + q.Arg(*f.PortfolioID))
 	}
-	var total int64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM ratios`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: counting ratios: %w", err)
-	}
-	args = append(args, p.Limit, p.Offset)
-	rows, err := s.Pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM ratios%s ORDER BY id DESC LIMIT $%d OFFSET $%d`,
-		ratioColumns, cond, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: listing ratios: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Ratio, error) { return scanRatio(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: listing ratios: %w", err)
-	}
-	return out, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "ratios", Columns: ratioColumns, From: "ratios", Order: "id DESC"}, &q, p.Limit, p.Offset, scanRatio)
 }
 
 // CurrentRatio implements profit.Store.
@@ -455,48 +440,26 @@ func writeProfit(ctx context.Context, tx pgx.Tx, a profit.Allocation, sourceEven
 // ListAllocations implements profit.Store: newest period first, then
 // newest id.
 func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, p profit.Page) ([]profit.Allocation, int64, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var q pg.Filter
 	if f.PortfolioID != nil {
-		where = append(where, "a.portfolio_id = "+arg(*f.PortfolioID))
+		q.Where("a.portfolio_id = " + q.Arg(*f.PortfolioID))
 	}
 	if f.From != nil {
-		where = append(where, "a.period_end >= "+arg(*f.From))
+		q.Where("a.period_end >= " + q.Arg(*f.From))
 	}
 	if f.To != nil {
-		where = append(where, "a.period_end < "+arg(*f.To))
+		q.Where("a.period_end < " + q.Arg(*f.To))
 	}
 	if c := f.ReadableBy; c != nil {
 		teams := c.Teams
 		if teams == nil {
 			teams = []int64{}
 		}
-		where = append(where, fmt.Sprintf(`EXISTS (SELECT 1 FROM portfolios p WHERE p.portfolio_id = a.portfolio_id
-			AND (p.user_id = %s OR p.team_id = ANY(%s)))`, arg(c.UserID), arg(teams)))
+		q.Where(fmt.Sprintf(`EXISTS (SELECT 1 FROM portfolios p WHERE p.portfolio_id = a.portfolio_id
+			AND (p.user_id = %s OR p.team_id = ANY(%s)))`, q.Arg(c.UserID), q.Arg(teams)))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM allocations a`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: counting allocations: %w", err)
-	}
-	limit, offset := arg(p.Limit), arg(p.Offset)
-	rows, err := s.Pool.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a`+cond+
-		` ORDER BY a.period_end DESC, a.id DESC LIMIT `+limit+` OFFSET `+offset, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: listing allocations: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Allocation, error) { return scanAllocation(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: listing allocations: %w", err)
-	}
-	return out, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "allocations", Columns: allocationColumns, From: "allocations a",
+		Order: "a.period_end DESC, a.id DESC"}, &q, p.Limit, p.Offset, scanAllocation)
 }
 
 // Allocation implements profit.Store.

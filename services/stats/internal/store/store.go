@@ -124,31 +124,18 @@ func (s *Store) PortfolioTotals(ctx context.Context, id int64) (stats.PortfolioT
 
 // ListPortfolioTotals implements stats.Store.
 func (s *Store) ListPortfolioTotals(ctx context.Context, readableBy *stats.Caller, p stats.Page) ([]stats.PortfolioTotals, int64, error) {
-	from, args := ` FROM portfolio_totals t`, []any{}
+	var q pg.Filter
+	from := `portfolio_totals t`
 	if readableBy != nil {
 		teams := readableBy.Teams
 		if teams == nil {
 			teams = []int64{}
 		}
-		from = ` FROM portfolio_totals t JOIN portfolio_owners o ON o.portfolio_id = t.portfolio_id
-			WHERE o.user_id = $1 OR o.team_id = ANY($2)`
-		args = append(args, readableBy.UserID, teams)
+		from = `portfolio_totals t JOIN portfolio_owners o ON o.portfolio_id = t.portfolio_id`
+		q.Where(`(o.user_id = ` + q.Arg(readableBy.UserID) + ` OR o.team_id = ANY(` + q.Arg(teams) + `))`)
 	}
-	var total int64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*)`+from, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count portfolio totals: %w", err)
-	}
-	args = append(args, p.Limit, p.Offset)
-	rows, err := s.Pool.Query(ctx, fmt.Sprintf(`SELECT %s%s ORDER BY t.portfolio_id DESC LIMIT $%d OFFSET $%d`,
-		totalsColumns, from, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list portfolio totals: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stats.PortfolioTotals, error) { return scanTotals(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list portfolio totals: %w", err)
-	}
-	return out, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "portfolio totals", Columns: totalsColumns, From: from, Order: "t.portfolio_id DESC"},
+		&q, p.Limit, p.Offset, scanTotals)
 }
 
 // rangeArgs are a Range's bounds as query arguments: from taken down to
