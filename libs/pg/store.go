@@ -2,6 +2,7 @@ package pg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,6 +20,22 @@ type Store struct{ Pool *pgxpool.Pool }
 // WithBeforeCommit or WithDeferredCommit (package idempotency).
 func (s Store) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return InTx(ctx, s.Pool, pgx.TxOptions{}, fn)
+}
+
+// ReadErr is the error of a store's read of one row, err: notFound (the
+// domain's sentinel) when there was no row, else err wrapped as "<what>:
+// …" (err itself when what is empty), and nil for nil.
+func ReadErr(err, notFound error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return notFound
+	case what == "":
+		return err
+	default:
+		return fmt.Errorf("%s: %w", what, err)
+	}
 }
 
 // Querier is what a pool and a transaction both answer, for the reads a

@@ -50,3 +50,20 @@ func TestList(t *testing.T) {
 		t.Fatalf("List of a missing table: %v", err)
 	}
 }
+
+func TestReadErr(t *testing.T) {
+	notFound := errors.New("not found")
+	failed := errors.New("connection reset")
+	if err := pg.ReadErr(nil, notFound, "read x"); err != nil {
+		t.Errorf("nil: %v", err)
+	}
+	if err := pg.ReadErr(pgx.ErrNoRows, notFound, "read x"); err != notFound {
+		t.Errorf("no row: %v", err)
+	}
+	if err := pg.ReadErr(failed, notFound, "read x"); !errors.Is(err, failed) || err.Error() != "read x: connection reset" {
+		t.Errorf("failure: %v", err)
+	}
+	if err := pg.ReadErr(failed, notFound, ""); err != failed {
+		t.Errorf("failure, unwrapped: %v", err)
+	}
+}

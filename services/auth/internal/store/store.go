@@ -39,11 +39,8 @@ const userColumns = `u.id, u.email, u.username, u.role, u.is_active, u.created_a
 func scanUser(row pgx.Row) (identity.User, error) {
 	var u identity.User
 	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.Role, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &u.TeamIDs)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return u, identity.ErrUserNotFound
-	}
-	if err != nil {
-		return u, fmt.Errorf("read user: %w", err)
+	if err = pg.ReadErr(err, identity.ErrUserNotFound, "read user"); err != nil {
+		return u, err
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return u, nil
@@ -101,11 +98,8 @@ func (s *Store) UserByID(ctx context.Context, id int64) (identity.User, error) {
 func (s *Store) UserHash(ctx context.Context, id int64) (string, error) {
 	var h string
 	err := s.Pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, id).Scan(&h)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", identity.ErrUserNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("password hash of user %d: %w", id, err)
+	if err = pg.ReadErr(err, identity.ErrUserNotFound, fmt.Sprintf("password hash of user %d", id)); err != nil {
+		return "", err
 	}
 	return h, nil
 }
@@ -133,11 +127,8 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func
 			return fmt.Errorf("lock active admins: %w", err)
 		}
 		var hash string
-		if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&hash); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return identity.ErrUserNotFound
-			}
-			return fmt.Errorf("lock user: %w", err)
+		if err := pg.ReadErr(tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&hash), identity.ErrUserNotFound, "lock user"); err != nil {
+			return err
 		}
 		u, err := userByID(ctx, tx, id)
 		if err != nil {
@@ -288,11 +279,8 @@ const teamColumns = `t.id, t.name, t.description, t.created_at, t.updated_at,
 func scanTeam(row pgx.Row) (identity.Team, error) {
 	var t identity.Team
 	err := row.Scan(&t.ID, &t.Name, &t.Description, &t.CreatedAt, &t.UpdatedAt, &t.MemberIDs)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return t, identity.ErrTeamNotFound
-	}
-	if err != nil {
-		return t, fmt.Errorf("read team: %w", err)
+	if err = pg.ReadErr(err, identity.ErrTeamNotFound, "read team"); err != nil {
+		return t, err
 	}
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	return t, nil
@@ -334,17 +322,11 @@ func (s *Store) changeMembership(ctx context.Context, teamID, userID int64, now 
 	var out identity.Team
 	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT true FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&exists); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return identity.ErrTeamNotFound
-			}
-			return fmt.Errorf("lock team: %w", err)
+		if err := pg.ReadErr(tx.QueryRow(ctx, `SELECT true FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&exists), identity.ErrTeamNotFound, "lock team"); err != nil {
+			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT true FROM users WHERE id = $1`, userID).Scan(&exists); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return identity.ErrUserNotFound
-			}
-			return fmt.Errorf("read user: %w", err)
+		if err := pg.ReadErr(tx.QueryRow(ctx, `SELECT true FROM users WHERE id = $1`, userID).Scan(&exists), identity.ErrUserNotFound, "read user"); err != nil {
+			return err
 		}
 		var tag pgconn.CommandTag
 		var err error
@@ -446,11 +428,8 @@ func (s *Store) RetireSigningKey(ctx context.Context, kid string, now time.Time)
 	return s.Tx(ctx, func(tx pgx.Tx) error {
 		var current bool
 		err := tx.QueryRow(ctx, `SELECT retired_at IS NULL FROM signing_keys WHERE kid = $1 FOR UPDATE`, kid).Scan(&current)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrUnknownKey
-		}
-		if err != nil {
-			return fmt.Errorf("lock key: %w", err)
+		if err = pg.ReadErr(err, ErrUnknownKey, "lock key"); err != nil {
+			return err
 		}
 		if current {
 			return ErrCurrentKey

@@ -66,11 +66,8 @@ const portfolioColumns = `id, name, description, user_id, team_id, currency, cre
 func scanPortfolio(row pgx.Row) (portfolio.Portfolio, error) {
 	var p portfolio.Portfolio
 	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.UserID, &p.TeamID, &p.Currency, &p.CreatedAt, &p.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, portfolio.ErrPortfolioNotFound
-	}
-	if err != nil {
-		return p, fmt.Errorf("read portfolio: %w", err)
+	if err = pg.ReadErr(err, portfolio.ErrPortfolioNotFound, "read portfolio"); err != nil {
+		return p, err
 	}
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, nil

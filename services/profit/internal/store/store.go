@@ -107,11 +107,8 @@ func scanPortfolio(row pgx.Row) (profit.Portfolio, error) {
 	var p profit.Portfolio
 	var carry string
 	err := row.Scan(&p.ID, &p.UserID, &p.TeamID, &carry, &p.LastPeriodEnd)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, profit.ErrPortfolioNotFound
-	}
-	if err != nil {
-		return p, fmt.Errorf("store: reading a portfolio: %w", err)
+	if err = pg.ReadErr(err, profit.ErrPortfolioNotFound, "store: reading a portfolio"); err != nil {
+		return p, err
 	}
 	if p.LastPeriodEnd != nil {
 		t := p.LastPeriodEnd.UTC()
@@ -143,11 +140,8 @@ func scanRatio(row pgx.Row) (profit.Ratio, error) {
 	var r profit.Ratio
 	var team, platform, user string
 	err := row.Scan(&r.ID, &r.PortfolioID, &r.Version, &team, &platform, &user, &r.CreatedBy, &r.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, profit.ErrRatioNotFound
-	}
-	if err != nil {
-		return r, fmt.Errorf("store: reading a ratio: %w", err)
+	if err = pg.ReadErr(err, profit.ErrRatioNotFound, "store: reading a ratio"); err != nil {
+		return r, err
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
 	for _, f := range []struct {

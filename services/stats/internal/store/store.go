@@ -85,11 +85,8 @@ func (s *Store) Overview(ctx context.Context) (stats.Overview, error) {
 func (s *Store) PortfolioOwners(ctx context.Context, id int64) (stats.Owners, error) {
 	o := stats.Owners{PortfolioID: id}
 	err := s.Pool.QueryRow(ctx, `SELECT user_id, team_id FROM portfolio_owners WHERE portfolio_id = $1`, id).Scan(&o.UserID, &o.TeamID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return o, stats.ErrPortfolioNotFound
-	}
-	if err != nil {
-		return o, fmt.Errorf("store: read the owners of portfolio %d: %w", id, err)
+	if err = pg.ReadErr(err, stats.ErrPortfolioNotFound, fmt.Sprintf("store: read the owners of portfolio %d", id)); err != nil {
+		return o, err
 	}
 	return o, nil
 }

@@ -541,10 +541,7 @@ func scanWithdrawal(row pgx.Row) (ledger.Withdrawal, error) {
 	var w ledger.Withdrawal
 	var amount string
 	err := row.Scan(&w.ID, &w.Owner.Type, &w.Owner.ID, &amount, &w.Status, &w.Reason, &w.RequestedBy, &w.CreatedAt, &w.CompletedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return w, ledger.ErrNotFound
-	}
-	if err != nil {
+	if err = pg.ReadErr(err, ledger.ErrNotFound, ""); err != nil {
 		return w, err
 	}
 	w.CreatedAt = w.CreatedAt.UTC()
@@ -680,10 +677,7 @@ func scanReallocation(row pgx.Row) (ledger.Reallocation, error) {
 	var r ledger.Reallocation
 	var from, to, amount string
 	err := row.Scan(&r.ID, &from, &to, &amount, &r.Reason, &r.CreatedBy, &r.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, ledger.ErrNotFound
-	}
-	if err != nil {
+	if err = pg.ReadErr(err, ledger.ErrNotFound, ""); err != nil {
 		return r, err
 	}
 	var ok1, ok2 bool
