@@ -1,6 +1,9 @@
 // Package pg connects to PostgreSQL with pgx, applies a service's embedded
-// migrations with goose, and runs transactions with retries on
-// serialization failures and deadlocks.
+// migrations with goose (with the libraries' migrations added under the
+// service's names: migrations.go), and runs transactions with retries on
+// serialization failures and deadlocks. store.go is what every service's
+// store is built on: the pool and its transactions, list queries and the
+// errors of one-row reads.
 package pg
 
 import (
