@@ -65,7 +65,20 @@ func As(err error) (*Error, bool) {
 	if errors.As(err, &e) {
 		return e, true
 	}
+	var ce coded
+	if errors.As(err, &ce) {
+		return NewError(ce.StatusCode(), ce.ErrorCode(), ce.Error()), true
+	}
 	return ErrInternal, false
+}
+
+// coded is a client error of a library below the transport (such as
+// outbox.TooLargeError) that says its status and code without depending
+// on this package.
+type coded interface {
+	error
+	StatusCode() int
+	ErrorCode() string
 }
 
 // Validation codes (docs/api.md#error-codes).

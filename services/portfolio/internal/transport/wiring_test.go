@@ -581,6 +581,11 @@ func navOutOfOrder(t *testing.T, e *env, p portfolioJSON, recorded []snapshotJSO
 	for _, asOf := range []string{day(7), day(3), "2026-01-07T01:00:00+02:00"} {
 		e.Do("POST", navPath(p.ID), e.admin, map[string]any{"as_of": asOf, "nav": "10"}).Fails(t, 409, "nav_out_of_order")
 	}
+	// A valuation dated ahead (a typo of two centuries, or an hour) is
+	// refused and changes nothing: the next real one is still accepted.
+	for _, asOf := range []string{"2205-01-01T00:00:00Z", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)} {
+		e.Do("POST", navPath(p.ID), e.admin, map[string]any{"as_of": asOf, "nav": "10"}).Fails(t, 400, "validation_failed")
+	}
 	next := e.recordNAV(p.ID, map[string]any{"as_of": "2026-01-07T00:00:00.000001Z", "nav": "5"})
 	if *next.PrevSnapshotID != last.ID || string(next.Profit) != `"0.00000000"` {
 		t.Errorf("after refusals: %+v", next)

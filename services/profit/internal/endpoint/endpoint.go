@@ -53,13 +53,16 @@ type Ratio struct {
 	ToUser      money.Ratio `json:"to_user"`
 	CreatedBy   int64       `json:"created_by"`
 	CreatedAt   time.Time   `json:"created_at"`
+	// EffectiveFrom: the version splits the profits whose period ends
+	// then or later (docs/api.md#allocation-rule).
+	EffectiveFrom time.Time `json:"effective_from"`
 }
 
 // RatioJSON is the JSON form of r.
 func RatioJSON(r profit.Ratio) Ratio {
 	return Ratio{ID: r.ID, PortfolioID: r.PortfolioID, Version: r.Version,
 		ToTeam: money.Ratio{Decimal: r.ToTeam}, ToPlatform: money.Ratio{Decimal: r.ToPlatform}, ToUser: money.Ratio{Decimal: r.ToUser},
-		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), EffectiveFrom: r.EffectiveFrom.UTC()}
 }
 
 // Allocation is the JSON form of an allocation.

@@ -399,15 +399,28 @@ func TestLossCarryForwardAcrossASequence(t *testing.T) {
 	if err != nil || !p.LossCarryforward.IsZero() {
 		t.Fatalf("portfolio = %+v, %v", p, err)
 	}
-	// A ratio change applies to profits recorded afterwards only.
-	e.Do("POST", ratiosPath, admin, shares(42, "0", "1", "0")).OK(t, 201, nil)
+	// A ratio change applies to the profits whose period ends at or after
+	// its effective_from (the time it is created): one dated earlier but
+	// recorded afterwards still gets the version in effect then.
+	var v2 struct {
+		Version       int       `json:"version"`
+		EffectiveFrom time.Time `json:"effective_from"`
+	}
+	e.Do("POST", ratiosPath, admin, shares(42, "0", "1", "0")).OK(t, 201, &v2)
+	if v2.Version != 2 || time.Since(v2.EffectiveFrom).Abs() > time.Minute {
+		t.Fatalf("the new version: %+v, want version 2 in effect from now", v2)
+	}
 	var a allocation
 	e.Do("POST", allocationsPath, admin, manual(42, "1", day(10))).OK(t, 201, &a)
-	if a.ToPlatformAmount != "1.00000000" || *a.RatioVersion != 2 {
-		t.Fatalf("after the change: %+v", a)
+	if a.ToUserAmount != "0.70000000" || *a.RatioVersion != 1 {
+		t.Fatalf("a profit dated before the change: %+v, want version 1", a)
 	}
-	if n := e.outboxTypes()[eventbus.TypeProfitAllocated]; n != 4 {
-		t.Fatalf("%d profit.allocated, want 4", n)
+	e.Do("POST", allocationsPath, admin, manual(42, "1", time.Now().Add(30*time.Second))).OK(t, 201, &a)
+	if a.ToPlatformAmount != "1.00000000" || *a.RatioVersion != 2 {
+		t.Fatalf("a profit dated after the change: %+v, want version 2", a)
+	}
+	if n := e.outboxTypes()[eventbus.TypeProfitAllocated]; n != 5 {
+		t.Fatalf("%d profit.allocated, want 5", n)
 	}
 }
 
