@@ -72,9 +72,10 @@ func TestHistoryHoldsTheLibraryMigrations(t *testing.T) {
 	for _, m := range h {
 		names = append(names, filepath.Base(m.Path))
 	}
+	// Its first steps; later ones are its own files.
 	want := []string{"00001_init.sql", "00002_outbox.sql", "00003_inbox.sql", "00004_idempotency_keys.sql", "00005_idempotency_effect.sql"}
-	if !slices.Equal(names, want) {
-		t.Fatalf("withdrawal's history = %q, want %q", names, want)
+	if len(names) < len(want) || !slices.Equal(names[:len(want)], want) {
+		t.Fatalf("withdrawal's history = %q, want it to start with %q", names, want)
 	}
 	inbox, err := os.ReadFile(filepath.Join(repo, "libs/inbox/inbox.sql"))
 	if err != nil || h[2].Content != string(inbox) {
