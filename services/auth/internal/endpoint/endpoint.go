@@ -31,13 +31,13 @@ type (
 	IDRequest        struct{ ID int64 }
 	ListUsersRequest struct {
 		Filter identity.UserFilter
-		Page   identity.Page
+		Page   httpx.Pagination
 	}
 	UpdateUserRequest struct {
 		ID    int64
 		Patch identity.UserPatch
 	}
-	ListTeamsRequest struct{ Page identity.Page }
+	ListTeamsRequest struct{ Page httpx.Pagination }
 	MemberRequest    struct{ TeamID, UserID int64 }
 )
 

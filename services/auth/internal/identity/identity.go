@@ -15,13 +15,6 @@ import (
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
-// Roles (docs/api.md#roles).
-const (
-	RoleAdmin  = auth.RoleAdmin
-	RoleViewer = auth.RoleViewer
-	RoleUser   = auth.RoleUser
-)
-
 // User is an account as the API shows it (never with its password hash).
 type User struct {
 	ID        int64     `json:"id"`
@@ -94,9 +87,6 @@ type UserFilter struct {
 	IsActive *bool
 }
 
-// Page is a list window.
-type Page = httpx.Pagination
-
 // Errors of the domain; the transport maps each to a status and code.
 var (
 	ErrInvalidCredentials  = errors.New("invalid email or password")
@@ -114,11 +104,6 @@ var (
 	ErrUnauthenticated     = errors.New("authentication required")
 )
 
-// ValidationError is a bad input value (code validation_failed).
-type ValidationError = httpx.ValidationError
-
-var invalid = httpx.Invalid
-
 // LockedOutError is ErrLockedOut with the time the lock ends.
 type LockedOutError struct{ Until time.Time }
 
@@ -133,12 +118,12 @@ type Service interface {
 	Me(ctx context.Context, caller Caller) (User, error)
 
 	CreateUser(ctx context.Context, caller Caller, in NewUser) (User, error)
-	ListUsers(ctx context.Context, caller Caller, f UserFilter, p Page) ([]User, int64, error)
+	ListUsers(ctx context.Context, caller Caller, f UserFilter, p httpx.Pagination) ([]User, int64, error)
 	GetUser(ctx context.Context, caller Caller, id int64) (User, error)
 	UpdateUser(ctx context.Context, caller Caller, id int64, patch UserPatch) (User, error)
 
 	CreateTeam(ctx context.Context, caller Caller, in NewTeam) (Team, error)
-	ListTeams(ctx context.Context, caller Caller, p Page) ([]Team, int64, error)
+	ListTeams(ctx context.Context, caller Caller, p httpx.Pagination) ([]Team, int64, error)
 	GetTeam(ctx context.Context, caller Caller, id int64) (Team, error)
 	AddMember(ctx context.Context, caller Caller, teamID, userID int64) (Team, error)
 	RemoveMember(ctx context.Context, caller Caller, teamID, userID int64) (Team, error)
@@ -178,7 +163,7 @@ type Store interface {
 	BootstrapAdmin(ctx context.Context, email, username, hash string, now time.Time) (bool, error)
 	UserByID(ctx context.Context, id int64) (User, error)
 	UserHash(ctx context.Context, id int64) (string, error)
-	ListUsers(ctx context.Context, f UserFilter, p Page) ([]User, int64, error)
+	ListUsers(ctx context.Context, f UserFilter, p httpx.Pagination) ([]User, int64, error)
 	// UpdateUser locks the user and calls fn with it and the number of
 	// active admins; fn edits u (and may set a new hash) and reports
 	// whether the user's refresh tokens must be revoked.
@@ -199,7 +184,7 @@ type Store interface {
 
 	CreateTeam(ctx context.Context, name, description string, now time.Time) (Team, error)
 	TeamByID(ctx context.Context, id int64) (Team, error)
-	ListTeams(ctx context.Context, memberOf *int64, p Page) ([]Team, int64, error)
+	ListTeams(ctx context.Context, memberOf *int64, p httpx.Pagination) ([]Team, int64, error)
 	AddMember(ctx context.Context, teamID, userID int64, now time.Time) (Team, error)
 	RemoveMember(ctx context.Context, teamID, userID int64, now time.Time) (Team, error)
 }

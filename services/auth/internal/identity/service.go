@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
@@ -71,11 +72,11 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 
 func validateEmail(email string) error {
 	if email == "" {
-		return invalid("email", "is required")
+		return httpx.Invalid("email", "is required")
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || len(email) > 254 {
-		return invalid("email", "must be a valid email address")
+		return httpx.Invalid("email", "must be a valid email address")
 	}
 	return nil
 }
@@ -83,10 +84,10 @@ func validateEmail(email string) error {
 // ValidatePassword checks the password rules.
 func ValidatePassword(field, pw string) error {
 	if utf8.RuneCountInString(pw) < MinPasswordLength {
-		return invalid(field, "must be at least 12 characters")
+		return httpx.Invalid(field, "must be at least 12 characters")
 	}
 	if len(pw) > MaxPasswordBytes {
-		return invalid(field, "must be at most 72 bytes")
+		return httpx.Invalid(field, "must be at most 72 bytes")
 	}
 	return nil
 }
@@ -96,7 +97,9 @@ func validateName(field, v string, max int) error {
 	return err
 }
 
-func validRole(r string) bool { return r == RoleAdmin || r == RoleViewer || r == RoleUser }
+func validRole(r string) bool {
+	return r == auth.RoleAdmin || r == auth.RoleViewer || r == auth.RoleUser
+}
 
 func (s *service) hash(pw string) (string, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), s.opts.BcryptCost)
@@ -169,7 +172,7 @@ func (s *service) Login(ctx context.Context, email, password string) (TokenPair,
 
 func (s *service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
 	if refreshToken == "" {
-		return TokenPair{}, invalid("refresh_token", "is required")
+		return TokenPair{}, httpx.Invalid("refresh_token", "is required")
 	}
 	now := s.now()
 	var pair TokenPair
@@ -198,7 +201,7 @@ func (s *service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 
 func (s *service) Logout(ctx context.Context, caller Caller, refreshToken string) error {
 	if refreshToken == "" {
-		return invalid("refresh_token", "is required")
+		return httpx.Invalid("refresh_token", "is required")
 	}
 	// Logging out ends the session: the token's whole family. A token that
 	// is unknown or someone else's changes nothing (logout is idempotent).
@@ -233,7 +236,7 @@ func Bootstrap(ctx context.Context, store Store, email, password string, cost in
 // --- users ------------------------------------------------------------------
 
 func (s *service) CreateUser(ctx context.Context, caller Caller, in NewUser) (User, error) {
-	if caller.Role != RoleAdmin {
+	if caller.Role != auth.RoleAdmin {
 		return User{}, ErrForbidden
 	}
 	in.Email = NormalizeEmail(in.Email)
@@ -247,7 +250,7 @@ func (s *service) CreateUser(ctx context.Context, caller Caller, in NewUser) (Us
 		return User{}, err
 	}
 	if !validRole(in.Role) {
-		return User{}, invalid("role", "must be one of admin, viewer, user")
+		return User{}, httpx.Invalid("role", "must be one of admin, viewer, user")
 	}
 	h, err := s.hash(in.Password)
 	if err != nil {
@@ -256,19 +259,19 @@ func (s *service) CreateUser(ctx context.Context, caller Caller, in NewUser) (Us
 	return s.store.CreateUser(ctx, in.Email, strings.TrimSpace(in.Username), h, in.Role, s.now())
 }
 
-func (s *service) ListUsers(ctx context.Context, caller Caller, f UserFilter, p Page) ([]User, int64, error) {
-	if caller.Role != RoleAdmin && caller.Role != RoleViewer {
+func (s *service) ListUsers(ctx context.Context, caller Caller, f UserFilter, p httpx.Pagination) ([]User, int64, error) {
+	if caller.Role != auth.RoleAdmin && caller.Role != auth.RoleViewer {
 		return nil, 0, ErrForbidden
 	}
 	if f.Role != nil && !validRole(*f.Role) {
-		return nil, 0, invalid("role", "must be one of admin, viewer, user")
+		return nil, 0, httpx.Invalid("role", "must be one of admin, viewer, user")
 	}
 	return s.store.ListUsers(ctx, f, p)
 }
 
 // canSeeUser: admins and viewers see everyone, a user only itself.
 func canSeeUser(c Caller, id int64) bool {
-	return c.Role == RoleAdmin || c.Role == RoleViewer || c.UserID == id
+	return c.Role == auth.RoleAdmin || c.Role == auth.RoleViewer || c.UserID == id
 }
 
 func (s *service) GetUser(ctx context.Context, caller Caller, id int64) (User, error) {
@@ -289,11 +292,11 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 	adminFields := p.Role != nil || p.IsActive != nil || p.Username != nil
 	if !adminFields && p.Password == nil {
 		if p.OldPassword != nil {
-			return User{}, invalid("password", "is required with old_password")
+			return User{}, httpx.Invalid("password", "is required with old_password")
 		}
-		return User{}, invalid("body", "must set at least one of role, is_active, username, password")
+		return User{}, httpx.Invalid("body", "must set at least one of role, is_active, username, password")
 	}
-	if adminFields && caller.Role != RoleAdmin {
+	if adminFields && caller.Role != auth.RoleAdmin {
 		return User{}, ErrForbidden
 	}
 	if p.Password != nil && caller.UserID != id {
@@ -302,7 +305,7 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 		return User{}, ErrForbidden
 	}
 	if p.Role != nil && !validRole(*p.Role) {
-		return User{}, invalid("role", "must be one of admin, viewer, user")
+		return User{}, httpx.Invalid("role", "must be one of admin, viewer, user")
 	}
 	if p.Username != nil {
 		if err := validateName("username", *p.Username, 100); err != nil {
@@ -312,7 +315,7 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 	var newHash string
 	if p.Password != nil {
 		if p.OldPassword == nil || *p.OldPassword == "" {
-			return User{}, invalid("old_password", "is required to change the password")
+			return User{}, httpx.Invalid("old_password", "is required to change the password")
 		}
 		if err := ValidatePassword("password", *p.Password); err != nil {
 			return User{}, err
@@ -327,12 +330,12 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 		revoke := false
 		if p.Password != nil {
 			if bcrypt.CompareHashAndPassword([]byte(*hash), []byte(*p.OldPassword)) != nil {
-				return false, invalid("old_password", "is incorrect")
+				return false, httpx.Invalid("old_password", "is incorrect")
 			}
 			*hash = newHash
 			revoke = true // other sessions end with the old password
 		}
-		wasActiveAdmin := u.Role == RoleAdmin && u.IsActive
+		wasActiveAdmin := u.Role == auth.RoleAdmin && u.IsActive
 		if p.Role != nil {
 			u.Role = *p.Role
 		}
@@ -345,7 +348,7 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 		if p.Username != nil {
 			u.Username = strings.TrimSpace(*p.Username)
 		}
-		if wasActiveAdmin && (u.Role != RoleAdmin || !u.IsActive) && activeAdmins <= 1 {
+		if wasActiveAdmin && (u.Role != auth.RoleAdmin || !u.IsActive) && activeAdmins <= 1 {
 			return false, ErrLastAdmin
 		}
 		return revoke, nil
@@ -359,7 +362,7 @@ func (s *service) UpdateUser(ctx context.Context, caller Caller, id int64, p Use
 // --- teams ------------------------------------------------------------------
 
 func (s *service) CreateTeam(ctx context.Context, caller Caller, in NewTeam) (Team, error) {
-	if caller.Role != RoleAdmin {
+	if caller.Role != auth.RoleAdmin {
 		return Team{}, ErrForbidden
 	}
 	if err := validateName("name", in.Name, 100); err != nil {
@@ -371,9 +374,9 @@ func (s *service) CreateTeam(ctx context.Context, caller Caller, in NewTeam) (Te
 	return s.store.CreateTeam(ctx, strings.TrimSpace(in.Name), in.Description, s.now())
 }
 
-func (s *service) ListTeams(ctx context.Context, caller Caller, p Page) ([]Team, int64, error) {
+func (s *service) ListTeams(ctx context.Context, caller Caller, p httpx.Pagination) ([]Team, int64, error) {
 	var memberOf *int64
-	if caller.Role == RoleUser {
+	if caller.Role == auth.RoleUser {
 		memberOf = &caller.UserID
 	}
 	return s.store.ListTeams(ctx, memberOf, p)
@@ -389,21 +392,21 @@ func (s *service) GetTeam(ctx context.Context, caller Caller, id int64) (Team, e
 	}
 	// Membership is read from the database, not the token, so a user
 	// removed from a team stops seeing it at once.
-	if caller.Role == RoleUser && !slices.Contains(t.MemberIDs, caller.UserID) {
+	if caller.Role == auth.RoleUser && !slices.Contains(t.MemberIDs, caller.UserID) {
 		return Team{}, ErrNotFound
 	}
 	return t, nil
 }
 
 func (s *service) AddMember(ctx context.Context, caller Caller, teamID, userID int64) (Team, error) {
-	if caller.Role != RoleAdmin {
+	if caller.Role != auth.RoleAdmin {
 		return Team{}, ErrForbidden
 	}
 	return s.store.AddMember(ctx, teamID, userID, s.now())
 }
 
 func (s *service) RemoveMember(ctx context.Context, caller Caller, teamID, userID int64) (Team, error) {
-	if caller.Role != RoleAdmin {
+	if caller.Role != auth.RoleAdmin {
 		return Team{}, ErrForbidden
 	}
 	return s.store.RemoveMember(ctx, teamID, userID, s.now())

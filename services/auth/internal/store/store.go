@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/services/auth/internal/identity"
 )
@@ -105,7 +106,7 @@ func (s *Store) UserHash(ctx context.Context, id int64) (string, error) {
 }
 
 // ListUsers implements identity.Store.
-func (s *Store) ListUsers(ctx context.Context, f identity.UserFilter, p identity.Page) ([]identity.User, int64, error) {
+func (s *Store) ListUsers(ctx context.Context, f identity.UserFilter, p httpx.Pagination) ([]identity.User, int64, error) {
 	var q pg.Filter
 	if f.Role != nil {
 		q.Where("u.role = " + q.Arg(*f.Role))
@@ -310,7 +311,7 @@ func (s *Store) TeamByID(ctx context.Context, id int64) (identity.Team, error) {
 }
 
 // ListTeams implements identity.Store.
-func (s *Store) ListTeams(ctx context.Context, memberOf *int64, p identity.Page) ([]identity.Team, int64, error) {
+func (s *Store) ListTeams(ctx context.Context, memberOf *int64, p httpx.Pagination) ([]identity.Team, int64, error) {
 	var q pg.Filter
 	if memberOf != nil {
 		q.Where(`EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = ` + q.Arg(*memberOf) + `)`)

@@ -28,7 +28,7 @@ var codes = httpx.Codes{
 }
 
 // mapError turns domain errors into client errors; an
-// identity.ValidationError (httpx.ValidationError) becomes its 400 in
+// httpx.ValidationError (httpx.ValidationError) becomes its 400 in
 // httpx.As.
 func mapError(err error) error {
 	var lo *identity.LockedOutError

@@ -23,7 +23,7 @@ type (
 	IDRequest             struct{ ID int64 }
 	ListPortfoliosRequest struct {
 		Filter portfolio.Filter
-		Page   portfolio.Page
+		Page   httpx.Pagination
 	}
 	UpdatePortfolioRequest struct {
 		ID    int64
@@ -36,7 +36,7 @@ type (
 	ListNAVRequest struct {
 		PortfolioID int64
 		Filter      portfolio.SnapshotFilter
-		Page        portfolio.Page
+		Page        httpx.Pagination
 	}
 )
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/money"
 )
 
@@ -32,7 +33,7 @@ var maxAmount = decimal.New(1, money.IntegerDigits)
 // (when given) > 0, and every amount fits NUMERIC(20,8).
 func (in NAVInput) Validate() error {
 	if in.AsOf.IsZero() {
-		return invalid("as_of", "is required")
+		return httpx.Invalid("as_of", "is required")
 	}
 	if in.NAV.IsNegative() {
 		return invalidAmount("nav", "must be greater than or equal to 0")

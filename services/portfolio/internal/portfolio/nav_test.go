@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/money"
 )
 
@@ -165,7 +166,7 @@ func TestValuateRejects(t *testing.T) {
 		name  string
 		prev  *Snapshot
 		in    NAVInput
-		field string // of a *ValidationError (code) or an *OutOfRangeError
+		field string // of a *httpx.ValidationError (code) or an *OutOfRangeError
 		code  string // "" : out of range
 	}{
 		{"no as_of", nil, NAVInput{NAV: dec("1")}, "as_of", CodeValidationFailed},
@@ -183,7 +184,7 @@ func TestValuateRejects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Valuate(c.prev, c.in)
-			var ve *ValidationError
+			var ve *httpx.ValidationError
 			var oe *OutOfRangeError
 			switch {
 			case c.code != "" && errors.As(err, &ve):

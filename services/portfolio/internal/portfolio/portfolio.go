@@ -17,13 +17,6 @@ import (
 	"github.com/fundplatform/platform/libs/money"
 )
 
-// Roles (docs/api.md#roles).
-const (
-	RoleAdmin  = auth.RoleAdmin
-	RoleViewer = auth.RoleViewer
-	RoleUser   = auth.RoleUser
-)
-
 // DefaultCurrency is a new portfolio's currency when none is given.
 const DefaultCurrency = "USD"
 
@@ -118,9 +111,6 @@ type SnapshotFilter struct {
 	To   *time.Time
 }
 
-// Page is a list window.
-type Page = httpx.Pagination
-
 // Errors of the domain; the transport maps each to a status and code.
 var (
 	ErrForbidden             = errors.New("not allowed")
@@ -137,14 +127,8 @@ const (
 	CodeInvalidAmount    = httpx.CodeInvalidAmount
 )
 
-// ValidationError is a bad input value; its Code is CodeValidationFailed
-// or CodeInvalidAmount.
-type ValidationError = httpx.ValidationError
-
-var invalid = httpx.Invalid
-
-func invalidAmount(field, reason string) *ValidationError {
-	return &ValidationError{Code: CodeInvalidAmount, Field: field, Reason: reason}
+func invalidAmount(field, reason string) *httpx.ValidationError {
+	return &httpx.ValidationError{Code: CodeInvalidAmount, Field: field, Reason: reason}
 }
 
 // OutOfRangeError means a value derived from a valuation (profit,
@@ -158,12 +142,12 @@ func (e *OutOfRangeError) Error() string {
 // Service is what the portfolio service does.
 type Service interface {
 	CreatePortfolio(ctx context.Context, caller Caller, in NewPortfolio) (Portfolio, error)
-	ListPortfolios(ctx context.Context, caller Caller, f Filter, p Page) ([]Portfolio, int64, error)
+	ListPortfolios(ctx context.Context, caller Caller, f Filter, p httpx.Pagination) ([]Portfolio, int64, error)
 	GetPortfolio(ctx context.Context, caller Caller, id int64) (Portfolio, error)
 	UpdatePortfolio(ctx context.Context, caller Caller, id int64, patch Patch) (Portfolio, error)
 
 	RecordNAV(ctx context.Context, caller Caller, portfolioID int64, in NAVInput) (Snapshot, error)
-	ListSnapshots(ctx context.Context, caller Caller, portfolioID int64, f SnapshotFilter, p Page) ([]Snapshot, int64, error)
+	ListSnapshots(ctx context.Context, caller Caller, portfolioID int64, f SnapshotFilter, p httpx.Pagination) ([]Snapshot, int64, error)
 }
 
 // Event is a change to publish, written by the store in the transaction
@@ -183,7 +167,7 @@ type Store interface {
 	CreatePortfolio(ctx context.Context, p Portfolio, emit func(Portfolio) []Event) (Portfolio, error)
 	// Portfolio returns one portfolio or ErrPortfolioNotFound.
 	Portfolio(ctx context.Context, id int64) (Portfolio, error)
-	ListPortfolios(ctx context.Context, f Filter, p Page) ([]Portfolio, int64, error)
+	ListPortfolios(ctx context.Context, f Filter, p httpx.Pagination) ([]Portfolio, int64, error)
 	// UpdatePortfolio locks the portfolio and calls fn with it; when fn
 	// reports a change, it stores the portfolio and emit(updated).
 	UpdatePortfolio(ctx context.Context, id int64, fn func(p *Portfolio) (changed bool, err error), emit func(Portfolio) []Event) (Portfolio, error)
@@ -194,7 +178,7 @@ type Store interface {
 	// and emit(prev, stored snapshot).
 	RecordNAV(ctx context.Context, portfolioID int64, fn func(p Portfolio, prev *Snapshot) (Snapshot, error), emit func(prev *Snapshot, s Snapshot) []Event) (Snapshot, error)
 	// ListSnapshots returns a portfolio's snapshots, oldest first.
-	ListSnapshots(ctx context.Context, portfolioID int64, f SnapshotFilter, p Page) ([]Snapshot, int64, error)
+	ListSnapshots(ctx context.Context, portfolioID int64, f SnapshotFilter, p httpx.Pagination) ([]Snapshot, int64, error)
 }
 
 // Directory tells whether users and teams exist; the auth service owns

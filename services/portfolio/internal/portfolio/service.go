@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/text/currency"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
@@ -39,10 +40,10 @@ func New(store Store, dir Directory, opts Options) Service {
 // name a currency.
 func ValidateCurrency(code string) error {
 	if len(code) != 3 || strings.ToUpper(code) != code {
-		return invalid("currency", "must be an ISO 4217 code of three upper-case letters")
+		return httpx.Invalid("currency", "must be an ISO 4217 code of three upper-case letters")
 	}
 	if _, err := currency.ParseISO(code); err != nil {
-		return invalid("currency", "is not an ISO 4217 currency code")
+		return httpx.Invalid("currency", "is not an ISO 4217 currency code")
 	}
 	return nil
 }
@@ -58,7 +59,7 @@ func validateDescription(d string) error {
 
 func validateOwner(field string, id int64) error {
 	if id <= 0 {
-		return invalid(field, "must be a positive integer")
+		return httpx.Invalid(field, "must be a positive integer")
 	}
 	return nil
 }
@@ -87,7 +88,7 @@ func (s *service) checkOwners(ctx context.Context, c Caller, userID, teamID *int
 }
 
 func (s *service) CreatePortfolio(ctx context.Context, c Caller, in NewPortfolio) (Portfolio, error) {
-	if c.Role != RoleAdmin {
+	if c.Role != auth.RoleAdmin {
 		return Portfolio{}, ErrForbidden
 	}
 	cur := DefaultCurrency
@@ -112,11 +113,11 @@ func (s *service) CreatePortfolio(ctx context.Context, c Caller, in NewPortfolio
 	return s.store.CreatePortfolio(ctx, p, CreatedEvents)
 }
 
-func (s *service) ListPortfolios(ctx context.Context, c Caller, f Filter, p Page) ([]Portfolio, int64, error) {
+func (s *service) ListPortfolios(ctx context.Context, c Caller, f Filter, p httpx.Pagination) ([]Portfolio, int64, error) {
 	f.Visible = nil
 	switch c.Role {
-	case RoleAdmin, RoleViewer:
-	case RoleUser:
+	case auth.RoleAdmin, auth.RoleViewer:
+	case auth.RoleUser:
 		f.Visible = &Visibility{UserID: c.UserID, TeamIDs: c.Teams}
 	default:
 		return nil, 0, ErrForbidden
@@ -145,11 +146,11 @@ func (s *service) UpdatePortfolio(ctx context.Context, c Caller, id int64, patch
 	if _, err := s.visible(ctx, c, id); err != nil {
 		return Portfolio{}, err
 	}
-	if c.Role != RoleAdmin {
+	if c.Role != auth.RoleAdmin {
 		return Portfolio{}, ErrForbidden
 	}
 	if patch.Name == nil && patch.Description == nil && patch.UserID == nil && patch.TeamID == nil {
-		return Portfolio{}, invalid("body", "must set at least one of name, description, user_id, team_id")
+		return Portfolio{}, httpx.Invalid("body", "must set at least one of name, description, user_id, team_id")
 	}
 	var name string
 	if patch.Name != nil {
@@ -205,7 +206,7 @@ func (s *service) RecordNAV(ctx context.Context, c Caller, portfolioID int64, in
 	if _, err := s.visible(ctx, c, portfolioID); err != nil {
 		return Snapshot{}, err
 	}
-	if c.Role != RoleAdmin {
+	if c.Role != auth.RoleAdmin {
 		return Snapshot{}, ErrForbidden
 	}
 	if err := in.Validate(); err != nil {
@@ -220,12 +221,12 @@ func (s *service) RecordNAV(ctx context.Context, c Caller, portfolioID int64, in
 	}, SnapshotEvents)
 }
 
-func (s *service) ListSnapshots(ctx context.Context, c Caller, portfolioID int64, f SnapshotFilter, p Page) ([]Snapshot, int64, error) {
+func (s *service) ListSnapshots(ctx context.Context, c Caller, portfolioID int64, f SnapshotFilter, p httpx.Pagination) ([]Snapshot, int64, error) {
 	if _, err := s.visible(ctx, c, portfolioID); err != nil {
 		return nil, 0, err
 	}
 	if f.From != nil && f.To != nil && f.From.After(*f.To) {
-		return nil, 0, invalid("from", "must not be later than to")
+		return nil, 0, httpx.Invalid("from", "must not be later than to")
 	}
 	return s.store.ListSnapshots(ctx, portfolioID, f, p)
 }

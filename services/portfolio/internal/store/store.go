@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/outbox"
@@ -99,7 +100,7 @@ func (s *Store) Portfolio(ctx context.Context, id int64) (portfolio.Portfolio, e
 }
 
 // ListPortfolios implements portfolio.Store: newest first.
-func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p portfolio.Page) ([]portfolio.Portfolio, int64, error) {
+func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p httpx.Pagination) ([]portfolio.Portfolio, int64, error) {
 	var q pg.Filter
 	if f.UserID != nil {
 		q.Where("user_id = " + q.Arg(*f.UserID))
@@ -250,7 +251,7 @@ func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfo
 }
 
 // ListSnapshots implements portfolio.Store: oldest first.
-func (s *Store) ListSnapshots(ctx context.Context, portfolioID int64, f portfolio.SnapshotFilter, p portfolio.Page) ([]portfolio.Snapshot, int64, error) {
+func (s *Store) ListSnapshots(ctx context.Context, portfolioID int64, f portfolio.SnapshotFilter, p httpx.Pagination) ([]portfolio.Snapshot, int64, error) {
 	var q pg.Filter
 	q.Where("portfolio_id = " + q.Arg(portfolioID))
 	if f.From != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
@@ -91,7 +92,7 @@ func TestErrorsCarryContext(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ALTER TABLE nav_snapshots RENAME TO nav_snapshots_gone`); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = st.ListSnapshots(ctx, 1, portfolio.SnapshotFilter{}, portfolio.Page{Limit: 10})
+	_, _, err = st.ListSnapshots(ctx, 1, portfolio.SnapshotFilter{}, httpx.Pagination{Limit: 10})
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "42P01" || !strings.HasPrefix(err.Error(), "count snapshots of portfolio 1: ") {
 		t.Fatalf("list snapshots without their table: %v", err)

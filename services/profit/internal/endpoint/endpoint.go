@@ -28,7 +28,7 @@ type (
 	// ListRatiosRequest is the query of GET /profit_allocation_ratios.
 	ListRatiosRequest struct {
 		Filter profit.RatioFilter
-		Page   profit.Page
+		Page   httpx.Pagination
 	}
 	// CurrentRatioRequest is the query of GET /profit_allocation_ratios/current.
 	CurrentRatioRequest struct{ PortfolioID int64 }
@@ -37,7 +37,7 @@ type (
 	// ListAllocationsRequest is the query of GET /allocations.
 	ListAllocationsRequest struct {
 		Filter profit.AllocationFilter
-		Page   profit.Page
+		Page   httpx.Pagination
 	}
 	// IDRequest names one resource by id.
 	IDRequest struct{ ID int64 }

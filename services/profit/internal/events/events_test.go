@@ -13,6 +13,7 @@ import (
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/profit/internal/events"
@@ -67,7 +68,7 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 		p, err := st.Portfolio(ctx, 42)
 		return err == nil && p.UserID == 8
 	})
-	allocs, total, err := st.ListAllocations(ctx, profit.AllocationFilter{}, profit.Page{Limit: 10})
+	allocs, total, err := st.ListAllocations(ctx, profit.AllocationFilter{}, httpx.Pagination{Limit: 10})
 	if err != nil || total != 1 {
 		t.Fatalf("%d allocations, want 1 (%v)", total, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/profit/internal/events"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
@@ -49,7 +50,7 @@ func TestConsumerRestartMidStream(t *testing.T) {
 	const n = 40
 	profits := publishProfits(t, w, n)
 	count := func() int64 {
-		_, total, err := st.ListAllocations(ctx, profit.AllocationFilter{}, profit.Page{Limit: 1})
+		_, total, err := st.ListAllocations(ctx, profit.AllocationFilter{}, httpx.Pagination{Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +117,7 @@ func publishProfits(t *testing.T, w *eventbus.Writer, n int) []decimal.Decimal {
 // of the rule over profits (snapshots 1000, 1001, …) with ratio.
 func checkOnePass(t *testing.T, st *store.Store, ratio profit.Ratio, profits []decimal.Decimal) {
 	t.Helper()
-	allocs, _, err := st.ListAllocations(context.Background(), profit.AllocationFilter{}, profit.Page{Limit: 1000})
+	allocs, _, err := st.ListAllocations(context.Background(), profit.AllocationFilter{}, httpx.Pagination{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,6 @@ import (
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
-// Roles (docs/api.md#roles).
-const (
-	RoleAdmin  = auth.RoleAdmin
-	RoleViewer = auth.RoleViewer
-	RoleUser   = auth.RoleUser
-)
-
 // Sources of a recorded profit.
 const (
 	// SourceNAV is a profit derived from a NAV snapshot by the portfolio
@@ -116,9 +109,6 @@ type AllocationFilter struct {
 	ReadableBy *Caller
 }
 
-// Page is a list window.
-type Page = httpx.Pagination
-
 // Errors of the domain; the transport maps each to a status and code.
 var (
 	ErrForbidden          = errors.New("not allowed")
@@ -129,23 +119,17 @@ var (
 	ErrPeriodOutOfOrder   = errors.New("period_end is earlier than the portfolio's latest recorded profit")
 )
 
-// ValidationError is a bad input value. Code is its code in docs/api.md#error-codes
-// ("validation_failed" unless a more specific one applies).
-type ValidationError = httpx.ValidationError
-
-var invalid = httpx.Invalid
-
 // Service is what the profit service does for its API callers. Profits
 // derived from NAV arrive as events and go through Consumer, whose
 // RecordNAVProfit ends in the same store code path (RecordProfit, which
 // folds with Fold) as RecordManualProfit.
 type Service interface {
 	CreateRatio(ctx context.Context, caller Caller, in NewRatio) (Ratio, error)
-	ListRatios(ctx context.Context, caller Caller, f RatioFilter, p Page) ([]Ratio, int64, error)
+	ListRatios(ctx context.Context, caller Caller, f RatioFilter, p httpx.Pagination) ([]Ratio, int64, error)
 	CurrentRatio(ctx context.Context, caller Caller, portfolioID int64) (Ratio, error)
 
 	RecordManualProfit(ctx context.Context, caller Caller, in ManualProfit) (Allocation, error)
-	ListAllocations(ctx context.Context, caller Caller, f AllocationFilter, p Page) ([]Allocation, int64, error)
+	ListAllocations(ctx context.Context, caller Caller, f AllocationFilter, p httpx.Pagination) ([]Allocation, int64, error)
 	GetAllocation(ctx context.Context, caller Caller, id int64) (Allocation, error)
 }
 
@@ -161,14 +145,14 @@ type Store interface {
 	// (ErrPortfolioNotFound), publishes profit.ratio_changed, and
 	// allocates the portfolio's waiting profits with it, in order.
 	CreateRatio(ctx context.Context, in NewRatio, createdBy int64) (Ratio, error)
-	ListRatios(ctx context.Context, f RatioFilter, p Page) ([]Ratio, int64, error)
+	ListRatios(ctx context.Context, f RatioFilter, p httpx.Pagination) ([]Ratio, int64, error)
 	// CurrentRatio is the portfolio's latest version (ErrRatioNotFound).
 	CurrentRatio(ctx context.Context, portfolioID int64) (Ratio, error)
 
 	// RecordManualProfit records a manual profit with the portfolio's
 	// current owners as beneficiaries.
 	RecordManualProfit(ctx context.Context, in NewProfit) (Allocation, error)
-	ListAllocations(ctx context.Context, f AllocationFilter, p Page) ([]Allocation, int64, error)
+	ListAllocations(ctx context.Context, f AllocationFilter, p httpx.Pagination) ([]Allocation, int64, error)
 	Allocation(ctx context.Context, id int64) (Allocation, error)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
@@ -45,13 +46,13 @@ func (s *service) readable(ctx context.Context, c Caller, id int64) (Portfolio, 
 
 func validPortfolioID(id int64) error {
 	if id <= 0 {
-		return invalid("portfolio_id", "must be a positive integer")
+		return httpx.Invalid("portfolio_id", "must be a positive integer")
 	}
 	return nil
 }
 
 func (s *service) CreateRatio(ctx context.Context, c Caller, in NewRatio) (Ratio, error) {
-	if c.Role != RoleAdmin {
+	if c.Role != auth.RoleAdmin {
 		return Ratio{}, ErrForbidden
 	}
 	if err := validPortfolioID(in.PortfolioID); err != nil {
@@ -64,10 +65,10 @@ func (s *service) CreateRatio(ctx context.Context, c Caller, in NewRatio) (Ratio
 	return s.store.CreateRatio(ctx, in, c.UserID)
 }
 
-func (s *service) ListRatios(ctx context.Context, c Caller, f RatioFilter, p Page) ([]Ratio, int64, error) {
+func (s *service) ListRatios(ctx context.Context, c Caller, f RatioFilter, p httpx.Pagination) ([]Ratio, int64, error) {
 	if f.PortfolioID == nil {
-		if c.Role != RoleAdmin && c.Role != RoleViewer {
-			return nil, 0, invalid("portfolio_id", "is required")
+		if c.Role != auth.RoleAdmin && c.Role != auth.RoleViewer {
+			return nil, 0, httpx.Invalid("portfolio_id", "is required")
 		}
 	} else if _, err := s.readable(ctx, c, *f.PortfolioID); err != nil {
 		return nil, 0, err
@@ -83,17 +84,17 @@ func (s *service) CurrentRatio(ctx context.Context, c Caller, portfolioID int64)
 }
 
 func (s *service) RecordManualProfit(ctx context.Context, c Caller, in ManualProfit) (Allocation, error) {
-	if c.Role != RoleAdmin {
+	if c.Role != auth.RoleAdmin {
 		return Allocation{}, ErrForbidden
 	}
 	if err := validPortfolioID(in.PortfolioID); err != nil {
 		return Allocation{}, err
 	}
 	if in.Amount.IsZero() {
-		return Allocation{}, &ValidationError{Code: "invalid_amount", Field: "profit_amount", Reason: "must not be 0"}
+		return Allocation{}, &httpx.ValidationError{Code: "invalid_amount", Field: "profit_amount", Reason: "must not be 0"}
 	}
 	if in.PeriodEnd.IsZero() {
-		return Allocation{}, invalid("period_end", "is required")
+		return Allocation{}, httpx.Invalid("period_end", "is required")
 	}
 	if err := httpx.NotInFuture("period_end", in.PeriodEnd, s.now()); err != nil {
 		return Allocation{}, err
@@ -112,9 +113,9 @@ func (s *service) RecordManualProfit(ctx context.Context, c Caller, in ManualPro
 	})
 }
 
-func (s *service) ListAllocations(ctx context.Context, c Caller, f AllocationFilter, p Page) ([]Allocation, int64, error) {
+func (s *service) ListAllocations(ctx context.Context, c Caller, f AllocationFilter, p httpx.Pagination) ([]Allocation, int64, error) {
 	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
-		return nil, 0, invalid("to", "must not be before from")
+		return nil, 0, httpx.Invalid("to", "must not be before from")
 	}
 	if f.PortfolioID != nil {
 		if _, err := s.readable(ctx, c, *f.PortfolioID); err != nil {
@@ -122,8 +123,8 @@ func (s *service) ListAllocations(ctx context.Context, c Caller, f AllocationFil
 		}
 	}
 	switch c.Role {
-	case RoleAdmin, RoleViewer:
-	case RoleUser:
+	case auth.RoleAdmin, auth.RoleViewer:
+	case auth.RoleUser:
 		f.ReadableBy = &c
 	default:
 		return nil, 0, ErrForbidden

@@ -21,6 +21,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
@@ -258,7 +259,7 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, versio
 
 // ListRatios implements profit.Store: newest first (by id, so by version
 // within a portfolio).
-func (s *Store) ListRatios(ctx context.Context, f profit.RatioFilter, p profit.Page) ([]profit.Ratio, int64, error) {
+func (s *Store) ListRatios(ctx context.Context, f profit.RatioFilter, p httpx.Pagination) ([]profit.Ratio, int64, error) {
 	var q pg.Filter
 	if f.PortfolioID != nil {
 		q.Where("portfolio_id = " + q.Arg(*f.PortfolioID))
@@ -453,7 +454,7 @@ func writeProfit(ctx context.Context, tx pgx.Tx, a profit.Allocation, sourceEven
 
 // ListAllocations implements profit.Store: newest period first, then
 // newest id.
-func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, p profit.Page) ([]profit.Allocation, int64, error) {
+func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, p httpx.Pagination) ([]profit.Allocation, int64, error) {
 	var q pg.Filter
 	if f.PortfolioID != nil {
 		q.Where("a.portfolio_id = " + q.Arg(*f.PortfolioID))

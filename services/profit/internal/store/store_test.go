@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/outbox"
@@ -179,7 +180,7 @@ func TestOneEventPerAllocatedRow(t *testing.T) {
 		p := navProfit(9, int64(200+i), day(10+i), amount)
 		inTx(t, pool, func(tx pgx.Tx) (profit.Allocation, error) { return st.RecordProfit(ctx, tx, p) })
 	}
-	all, total, err := st.ListAllocations(ctx, profit.AllocationFilter{}, profit.Page{Limit: 100})
+	all, total, err := st.ListAllocations(ctx, profit.AllocationFilter{}, httpx.Pagination{Limit: 100})
 	if err != nil || total != 5 {
 		t.Fatalf("%d allocations, %v", total, err)
 	}

@@ -25,7 +25,7 @@ type Endpoints struct {
 // Requests.
 type (
 	// ListAccProfitRequest is the query of GET /stats/acc_profit.
-	ListAccProfitRequest struct{ Page stats.Page }
+	ListAccProfitRequest struct{ Page httpx.Pagination }
 	// AccProfitRequest names one portfolio.
 	AccProfitRequest struct{ PortfolioID int64 }
 	// HourlyRequest is the query of GET /stats/hourly.

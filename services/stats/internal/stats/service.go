@@ -4,12 +4,15 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
 )
 
 // Service answers the stats routes for an authenticated caller.
 type Service interface {
 	Overview(ctx context.Context, c Caller) (Overview, error)
-	ListAccProfit(ctx context.Context, c Caller, p Page) ([]PortfolioTotals, int64, error)
+	ListAccProfit(ctx context.Context, c Caller, p httpx.Pagination) ([]PortfolioTotals, int64, error)
 	AccProfit(ctx context.Context, c Caller, portfolioID int64) (PortfolioTotals, error)
 	Hourly(ctx context.Context, c Caller, o Owner, r Range) ([]HourlyProfit, error)
 	Summary(ctx context.Context, c Caller, groupBy string, r Range) ([]SummaryRow, error)
@@ -34,11 +37,11 @@ func (s *service) Overview(ctx context.Context, c Caller) (Overview, error) {
 	return s.store.Overview(ctx)
 }
 
-func (s *service) ListAccProfit(ctx context.Context, c Caller, p Page) ([]PortfolioTotals, int64, error) {
+func (s *service) ListAccProfit(ctx context.Context, c Caller, p httpx.Pagination) ([]PortfolioTotals, int64, error) {
 	switch c.Role {
-	case RoleAdmin, RoleViewer:
+	case auth.RoleAdmin, auth.RoleViewer:
 		return s.store.ListPortfolioTotals(ctx, nil, p)
-	case RoleUser:
+	case auth.RoleUser:
 		return s.store.ListPortfolioTotals(ctx, &c, p)
 	}
 	return nil, 0, ErrForbidden
@@ -65,7 +68,7 @@ func (s *service) AccProfit(ctx context.Context, c Caller, portfolioID int64) (P
 
 func validRange(r Range) error {
 	if r.From != nil && r.To != nil && r.To.Before(*r.From) {
-		return invalid("to", "must not be before from")
+		return httpx.Invalid("to", "must not be before from")
 	}
 	return nil
 }
@@ -74,14 +77,14 @@ func (s *service) Hourly(ctx context.Context, c Caller, o Owner, r Range) ([]Hou
 	switch o.Type {
 	case OwnerUser, OwnerTeam:
 		if o.ID <= 0 {
-			return nil, invalid("owner_id", "is required and must be a positive integer for "+o.Type)
+			return nil, httpx.Invalid("owner_id", "is required and must be a positive integer for "+o.Type)
 		}
 	case OwnerPlatform:
 		if o.ID != 0 {
-			return nil, invalid("owner_id", "must be omitted or 0 for platform")
+			return nil, httpx.Invalid("owner_id", "must be omitted or 0 for platform")
 		}
 	default:
-		return nil, invalid("owner_type", "must be user, team or platform")
+		return nil, httpx.Invalid("owner_type", "must be user, team or platform")
 	}
 	if err := validRange(r); err != nil {
 		return nil, err
@@ -97,7 +100,7 @@ func (s *service) Summary(ctx context.Context, c Caller, groupBy string, r Range
 		return nil, ErrForbidden
 	}
 	if !slices.Contains(GroupBys, groupBy) {
-		return nil, invalid("group_by", "must be portfolio, team, user, day or hour")
+		return nil, httpx.Invalid("group_by", "must be portfolio, team, user, day or hour")
 	}
 	if err := validRange(r); err != nil {
 		return nil, err

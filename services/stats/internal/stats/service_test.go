@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
 )
 
@@ -33,9 +35,9 @@ func (fakeStore) LastEventAt(context.Context) (*time.Time, error) { return nil, 
 func TestReadRules(t *testing.T) {
 	svc := stats.New(fakeStore{})
 	ctx := context.Background()
-	admin, viewer := stats.Caller{UserID: 1, Role: stats.RoleAdmin}, stats.Caller{UserID: 2, Role: stats.RoleViewer}
-	owner, member := stats.Caller{UserID: 7, Role: stats.RoleUser}, stats.Caller{UserID: 8, Role: stats.RoleUser, Teams: []int64{3}}
-	stranger, nobody := stats.Caller{UserID: 9, Role: stats.RoleUser, Teams: []int64{5}}, stats.Caller{UserID: 10, Role: "auditor"}
+	admin, viewer := stats.Caller{UserID: 1, Role: auth.RoleAdmin}, stats.Caller{UserID: 2, Role: auth.RoleViewer}
+	owner, member := stats.Caller{UserID: 7, Role: auth.RoleUser}, stats.Caller{UserID: 8, Role: auth.RoleUser, Teams: []int64{3}}
+	stranger, nobody := stats.Caller{UserID: 9, Role: auth.RoleUser, Teams: []int64{5}}, stats.Caller{UserID: 10, Role: "auditor"}
 
 	for _, c := range []stats.Caller{admin, viewer} {
 		if _, err := svc.Overview(ctx, c); err != nil {
@@ -79,7 +81,7 @@ func TestReadRules(t *testing.T) {
 			t.Errorf("user %d hourly %+v: %v, want %v", tc.c.UserID, tc.owner, err, tc.want)
 		}
 	}
-	var ve *stats.ValidationError
+	var ve *httpx.ValidationError
 	from, to := time.Now(), time.Now().Add(-time.Hour)
 	for _, err := range []error{
 		func() error { _, err := svc.Hourly(ctx, admin, stats.Owner{Type: "ledger"}, stats.Range{}); return err }(),

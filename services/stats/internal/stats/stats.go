@@ -31,13 +31,6 @@ import (
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
-// Roles (docs/api.md#roles).
-const (
-	RoleAdmin  = auth.RoleAdmin
-	RoleViewer = auth.RoleViewer
-	RoleUser   = auth.RoleUser
-)
-
 // Owner types of ledger accounts (docs/api.md#withdrawal-service).
 const (
 	OwnerUser     = auth.OwnerUser
@@ -63,11 +56,6 @@ var (
 	ErrPortfolioNotFound = errors.New("portfolio not found")
 	ErrNotFound          = errors.New("not found")
 )
-
-// ValidationError is a bad request parameter.
-type ValidationError = httpx.ValidationError
-
-func invalid(field, reason string) error { return httpx.Invalid(field, reason) }
 
 // Caller is the authenticated principal of a request: Privileged (admin,
 // viewer), CanReadOwned ("as portfolio read") and CanReadAccount ("as
@@ -137,9 +125,6 @@ type SummaryRow struct {
 // hour) and To (exclusive); either may be nil.
 type Range struct{ From, To *time.Time }
 
-// Page is a list's limit and offset.
-type Page = httpx.Pagination
-
 // Store is what the service reads; the events package writes the models.
 type Store interface {
 	Overview(ctx context.Context) (Overview, error)
@@ -149,7 +134,7 @@ type Store interface {
 	PortfolioTotals(ctx context.Context, id int64) (PortfolioTotals, error)
 	// ListPortfolioTotals lists portfolios newest (highest id) first; with
 	// readableBy, only those that caller owns or whose team it is in.
-	ListPortfolioTotals(ctx context.Context, readableBy *Caller, p Page) ([]PortfolioTotals, int64, error)
+	ListPortfolioTotals(ctx context.Context, readableBy *Caller, p httpx.Pagination) ([]PortfolioTotals, int64, error)
 	Hourly(ctx context.Context, o Owner, r Range) ([]HourlyProfit, error)
 	Summary(ctx context.Context, groupBy string, r Range) ([]SummaryRow, error)
 	// LastEventAt is the time of the newest event applied (nil before any).

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/pg"
@@ -120,7 +121,7 @@ func (s *Store) PortfolioTotals(ctx context.Context, id int64) (stats.PortfolioT
 }
 
 // ListPortfolioTotals implements stats.Store.
-func (s *Store) ListPortfolioTotals(ctx context.Context, readableBy *stats.Caller, p stats.Page) ([]stats.PortfolioTotals, int64, error) {
+func (s *Store) ListPortfolioTotals(ctx context.Context, readableBy *stats.Caller, p httpx.Pagination) ([]stats.PortfolioTotals, int64, error) {
 	var q pg.Filter
 	from := `portfolio_totals t`
 	if readableBy != nil {

@@ -30,7 +30,7 @@ type (
 	// ListBalancesRequest is the query of GET /balances.
 	ListBalancesRequest struct {
 		Filter ledger.BalanceFilter
-		Page   ledger.Page
+		Page   httpx.Pagination
 	}
 	// BalanceRequest names one owner account, optionally at an instant.
 	BalanceRequest struct {
@@ -42,7 +42,7 @@ type (
 	// ListWithdrawalsRequest is the query of GET /withdrawals.
 	ListWithdrawalsRequest struct {
 		Filter ledger.WithdrawalFilter
-		Page   ledger.Page
+		Page   httpx.Pagination
 	}
 	// FailRequest is POST /withdrawals/{id}/fail.
 	FailRequest struct {
@@ -54,12 +54,12 @@ type (
 	// ListReallocationsRequest is the query of GET /reallocations.
 	ListReallocationsRequest struct {
 		Filter ledger.ReallocationFilter
-		Page   ledger.Page
+		Page   httpx.Pagination
 	}
 	// ListEntriesRequest is the query of GET /ledger/entries.
 	ListEntriesRequest struct {
 		Filter ledger.EntryFilter
-		Page   ledger.Page
+		Page   httpx.Pagination
 	}
 	// IDRequest names one resource by id.
 	IDRequest struct{ ID int64 }

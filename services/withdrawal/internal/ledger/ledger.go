@@ -49,13 +49,6 @@ import (
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
-// Roles (docs/api.md#roles).
-const (
-	RoleAdmin  = auth.RoleAdmin
-	RoleViewer = auth.RoleViewer
-	RoleUser   = auth.RoleUser
-)
-
 // Owner types of the API.
 const (
 	OwnerUser     = auth.OwnerUser
@@ -264,9 +257,6 @@ type (
 	}
 )
 
-// Page is a list window.
-type Page = httpx.Pagination
-
 // Errors of the domain; the transport maps each to a status and code.
 var (
 	ErrForbidden              = errors.New("not allowed")
@@ -277,29 +267,24 @@ var (
 	ErrInvalidCredit = errors.New("invalid credit")
 )
 
-// ValidationError is a bad input value.
-type ValidationError = httpx.ValidationError
-
-var invalid = httpx.Invalid
-
 // Service is what the withdrawal service does for its API callers
 // (docs/api.md#withdrawal-service).
 type Service interface {
-	ListBalances(ctx context.Context, c Caller, f BalanceFilter, p Page) ([]Balance, int64, error)
+	ListBalances(ctx context.Context, c Caller, f BalanceFilter, p httpx.Pagination) ([]Balance, int64, error)
 	// Balance is the owner's balance now, or as at *at.
 	Balance(ctx context.Context, c Caller, o Owner, at *time.Time) (Balance, error)
 
 	RequestWithdrawal(ctx context.Context, c Caller, in NewWithdrawal) (Withdrawal, error)
-	ListWithdrawals(ctx context.Context, c Caller, f WithdrawalFilter, p Page) ([]Withdrawal, int64, error)
+	ListWithdrawals(ctx context.Context, c Caller, f WithdrawalFilter, p httpx.Pagination) ([]Withdrawal, int64, error)
 	Withdrawal(ctx context.Context, c Caller, id int64) (Withdrawal, error)
 	CompleteWithdrawal(ctx context.Context, c Caller, id int64) (Withdrawal, error)
 	FailWithdrawal(ctx context.Context, c Caller, id int64, reason string) (Withdrawal, error)
 	CancelWithdrawal(ctx context.Context, c Caller, id int64) (Withdrawal, error)
 
 	Reallocate(ctx context.Context, c Caller, in NewReallocation) (Reallocation, error)
-	ListReallocations(ctx context.Context, c Caller, f ReallocationFilter, p Page) ([]Reallocation, int64, error)
+	ListReallocations(ctx context.Context, c Caller, f ReallocationFilter, p httpx.Pagination) ([]Reallocation, int64, error)
 
-	ListEntries(ctx context.Context, c Caller, f EntryFilter, p Page) ([]Entry, int64, error)
+	ListEntries(ctx context.Context, c Caller, f EntryFilter, p httpx.Pagination) ([]Entry, int64, error)
 	Verify(ctx context.Context, c Caller) (Verification, error)
 }
 
@@ -315,22 +300,22 @@ type CreditStore interface {
 // (in sorted order), posts one balanced transfer and writes its event to
 // the outbox.
 type Store interface {
-	ListBalances(ctx context.Context, f BalanceFilter, p Page) ([]Balance, int64, error)
+	ListBalances(ctx context.Context, f BalanceFilter, p httpx.Pagination) ([]Balance, int64, error)
 	// Balance reads an owner's balance (zeros for an account never
 	// credited); with at, it is recomputed from the postings up to at.
 	Balance(ctx context.Context, o Owner, at *time.Time) (Balance, error)
 
 	// RequestWithdrawal holds the amount (ErrInsufficientBalance).
 	RequestWithdrawal(ctx context.Context, in NewWithdrawal, requestedBy int64) (Withdrawal, error)
-	ListWithdrawals(ctx context.Context, f WithdrawalFilter, p Page) ([]Withdrawal, int64, error)
+	ListWithdrawals(ctx context.Context, f WithdrawalFilter, p httpx.Pagination) ([]Withdrawal, int64, error)
 	Withdrawal(ctx context.Context, id int64) (Withdrawal, error)
 	// TransitionWithdrawal moves a pending withdrawal to completed or
 	// failed (ErrInvalidStateTransition otherwise).
 	TransitionWithdrawal(ctx context.Context, t Transition) (Withdrawal, error)
 
 	Reallocate(ctx context.Context, in NewReallocation, createdBy int64) (Reallocation, error)
-	ListReallocations(ctx context.Context, f ReallocationFilter, p Page) ([]Reallocation, int64, error)
+	ListReallocations(ctx context.Context, f ReallocationFilter, p httpx.Pagination) ([]Reallocation, int64, error)
 
-	ListEntries(ctx context.Context, f EntryFilter, p Page) ([]Entry, int64, error)
+	ListEntries(ctx context.Context, f EntryFilter, p httpx.Pagination) ([]Entry, int64, error)
 	Verify(ctx context.Context) (Verification, error)
 }

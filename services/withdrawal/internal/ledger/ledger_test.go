@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
 )
 
@@ -35,7 +36,7 @@ func TestAccounts(t *testing.T) {
 	if ledger.HoldAccount("user:7") != "held:user:7" {
 		t.Error("hold account name")
 	}
-	user := ledger.Caller{UserID: 7, Role: ledger.RoleUser, Teams: []int64{3}}
+	user := ledger.Caller{UserID: 7, Role: auth.RoleUser, Teams: []int64{3}}
 	for o, want := range map[ledger.Owner]bool{
 		{Type: "user", ID: 7}: true, {Type: "team", ID: 3}: true, {Type: "user", ID: 8}: false,
 		{Type: "team", ID: 4}: false, {Type: "platform"}: false,

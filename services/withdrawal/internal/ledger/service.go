@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
@@ -17,46 +18,46 @@ type service struct{ store Store }
 // New returns the service.
 func New(store Store) Service { return &service{store: store} }
 
-func readsAll(c Caller) bool { return c.Role == RoleAdmin || c.Role == RoleViewer }
+func readsAll(c Caller) bool { return c.Role == auth.RoleAdmin || c.Role == auth.RoleViewer }
 
 func validOwner(field string, o Owner) error {
 	switch o.Type {
 	case OwnerUser, OwnerTeam, OwnerPlatform:
 	default:
-		return invalid(field+"_type", "must be user, team or platform")
+		return httpx.Invalid(field+"_type", "must be user, team or platform")
 	}
 	if !o.Valid() {
 		if o.Type == OwnerPlatform {
-			return invalid(field+"_id", "must be 0 or omitted for the platform")
+			return httpx.Invalid(field+"_id", "must be 0 or omitted for the platform")
 		}
-		return invalid(field+"_id", "must be a positive integer")
+		return httpx.Invalid(field+"_id", "must be a positive integer")
 	}
 	return nil
 }
 
 func positive(field string, in interface{ IsPositive() bool }) error {
 	if !in.IsPositive() {
-		return &ValidationError{Code: "invalid_amount", Field: field, Reason: "must be greater than 0"}
+		return &httpx.ValidationError{Code: "invalid_amount", Field: field, Reason: "must be greater than 0"}
 	}
 	return nil
 }
 
 func validRange(from, to *time.Time) error {
 	if from != nil && to != nil && to.Before(*from) {
-		return invalid("to", "must not be before from")
+		return httpx.Invalid("to", "must not be before from")
 	}
 	return nil
 }
 
-func (s *service) ListBalances(ctx context.Context, c Caller, f BalanceFilter, p Page) ([]Balance, int64, error) {
+func (s *service) ListBalances(ctx context.Context, c Caller, f BalanceFilter, p httpx.Pagination) ([]Balance, int64, error) {
 	switch f.OwnerType {
 	case "", OwnerUser, OwnerTeam, OwnerPlatform:
 	default:
-		return nil, 0, invalid("owner_type", "must be user, team or platform")
+		return nil, 0, httpx.Invalid("owner_type", "must be user, team or platform")
 	}
 	switch {
 	case readsAll(c):
-	case c.Role == RoleUser:
+	case c.Role == auth.RoleUser:
 		f.ReadableBy = &c
 	default:
 		return nil, 0, ErrForbidden
@@ -76,7 +77,7 @@ func (s *service) Balance(ctx context.Context, c Caller, o Owner, at *time.Time)
 // from any owner account.
 func (s *service) RequestWithdrawal(ctx context.Context, c Caller, in NewWithdrawal) (Withdrawal, error) {
 	if err := validOwner("from", in.Owner); err != nil {
-		var ve *ValidationError
+		var ve *httpx.ValidationError
 		if errors.As(err, &ve) && ve.Field == "from_id" {
 			ve.Field = "owner_id"
 		}
@@ -86,8 +87,8 @@ func (s *service) RequestWithdrawal(ctx context.Context, c Caller, in NewWithdra
 		return Withdrawal{}, err
 	}
 	switch c.Role {
-	case RoleAdmin:
-	case RoleUser:
+	case auth.RoleAdmin:
+	case auth.RoleUser:
 		if in.Owner.Type != OwnerUser || in.Owner.ID != c.UserID {
 			if c.CanReadAccount(in.Owner.Type, in.Owner.ID) {
 				return Withdrawal{}, ErrForbidden
@@ -105,23 +106,23 @@ func ownsWithdrawal(c Caller, w Withdrawal) bool {
 	return w.Owner.Type == OwnerUser && w.Owner.ID == c.UserID
 }
 
-func (s *service) ListWithdrawals(ctx context.Context, c Caller, f WithdrawalFilter, p Page) ([]Withdrawal, int64, error) {
+func (s *service) ListWithdrawals(ctx context.Context, c Caller, f WithdrawalFilter, p httpx.Pagination) ([]Withdrawal, int64, error) {
 	switch f.Status {
 	case "", StatusPending, StatusCompleted, StatusFailed:
 	default:
-		return nil, 0, invalid("status", "must be pending, completed or failed")
+		return nil, 0, httpx.Invalid("status", "must be pending, completed or failed")
 	}
 	switch f.FromType {
 	case "", OwnerUser, OwnerTeam, OwnerPlatform:
 	default:
-		return nil, 0, invalid("from_type", "must be user, team or platform")
+		return nil, 0, httpx.Invalid("from_type", "must be user, team or platform")
 	}
 	if err := validRange(f.From, f.To); err != nil {
 		return nil, 0, err
 	}
 	switch {
 	case readsAll(c):
-	case c.Role == RoleUser:
+	case c.Role == auth.RoleUser:
 		f.ReadableBy = &c
 	default:
 		return nil, 0, ErrForbidden
@@ -141,7 +142,7 @@ func (s *service) Withdrawal(ctx context.Context, c Caller, id int64) (Withdrawa
 }
 
 func (s *service) CompleteWithdrawal(ctx context.Context, c Caller, id int64) (Withdrawal, error) {
-	if c.Role != RoleAdmin {
+	if c.Role != auth.RoleAdmin {
 		return Withdrawal{}, ErrForbidden
 	}
 	// Looked up before the operation starts: an unknown id is a refusal
@@ -153,7 +154,7 @@ func (s *service) CompleteWithdrawal(ctx context.Context, c Caller, id int64) (W
 }
 
 func (s *service) FailWithdrawal(ctx context.Context, c Caller, id int64, reason string) (Withdrawal, error) {
-	if c.Role != RoleAdmin {
+	if c.Role != auth.RoleAdmin {
 		return Withdrawal{}, ErrForbidden
 	}
 	reason, err := httpx.Text("reason", reason, MaxReasonLength)
@@ -174,9 +175,9 @@ func (s *service) CancelWithdrawal(ctx context.Context, c Caller, id int64) (Wit
 		return Withdrawal{}, err
 	}
 	switch {
-	case c.Role == RoleAdmin:
-	case c.Role == RoleUser && ownsWithdrawal(c, w):
-	case c.Role == RoleViewer:
+	case c.Role == auth.RoleAdmin:
+	case c.Role == auth.RoleUser && ownsWithdrawal(c, w):
+	case c.Role == auth.RoleViewer:
 		return Withdrawal{}, ErrForbidden
 	default:
 		return Withdrawal{}, ErrNotFound
@@ -186,7 +187,7 @@ func (s *service) CancelWithdrawal(ctx context.Context, c Caller, id int64) (Wit
 }
 
 func (s *service) Reallocate(ctx context.Context, c Caller, in NewReallocation) (Reallocation, error) {
-	if c.Role != RoleAdmin {
+	if c.Role != auth.RoleAdmin {
 		return Reallocation{}, ErrForbidden
 	}
 	if err := validOwner("from", in.From); err != nil {
@@ -196,7 +197,7 @@ func (s *service) Reallocate(ctx context.Context, c Caller, in NewReallocation) 
 		return Reallocation{}, err
 	}
 	if in.From == in.To {
-		return Reallocation{}, invalid("to_id", "the destination must differ from the source")
+		return Reallocation{}, httpx.Invalid("to_id", "the destination must differ from the source")
 	}
 	if err := positive("amount", in.Amount); err != nil {
 		return Reallocation{}, err
@@ -209,7 +210,7 @@ func (s *service) Reallocate(ctx context.Context, c Caller, in NewReallocation) 
 	return s.store.Reallocate(ctx, in, c.UserID)
 }
 
-func (s *service) ListReallocations(ctx context.Context, c Caller, f ReallocationFilter, p Page) ([]Reallocation, int64, error) {
+func (s *service) ListReallocations(ctx context.Context, c Caller, f ReallocationFilter, p httpx.Pagination) ([]Reallocation, int64, error) {
 	if !readsAll(c) {
 		return nil, 0, ErrForbidden
 	}
@@ -217,7 +218,7 @@ func (s *service) ListReallocations(ctx context.Context, c Caller, f Reallocatio
 		switch v {
 		case "", OwnerUser, OwnerTeam, OwnerPlatform:
 		default:
-			return nil, 0, invalid(field, "must be user, team or platform")
+			return nil, 0, httpx.Invalid(field, "must be user, team or platform")
 		}
 	}
 	if err := validRange(f.From, f.To); err != nil {
@@ -226,7 +227,7 @@ func (s *service) ListReallocations(ctx context.Context, c Caller, f Reallocatio
 	return s.store.ListReallocations(ctx, f, p)
 }
 
-func (s *service) ListEntries(ctx context.Context, c Caller, f EntryFilter, p Page) ([]Entry, int64, error) {
+func (s *service) ListEntries(ctx context.Context, c Caller, f EntryFilter, p httpx.Pagination) ([]Entry, int64, error) {
 	if !readsAll(c) {
 		return nil, 0, ErrForbidden
 	}

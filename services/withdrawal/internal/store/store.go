@@ -52,6 +52,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
@@ -485,7 +486,7 @@ func scanBalance(row pgx.Row) (ledger.Balance, error) {
 }
 
 // ListBalances implements ledger.Store: the owner accounts, newest first.
-func (s *Store) ListBalances(ctx context.Context, f ledger.BalanceFilter, p ledger.Page) ([]ledger.Balance, int64, error) {
+func (s *Store) ListBalances(ctx context.Context, f ledger.BalanceFilter, p httpx.Pagination) ([]ledger.Balance, int64, error) {
 	var q pg.Filter
 	q.Where(`owner_type IN ('user', 'team', 'platform')`)
 	if f.OwnerType != "" {
@@ -649,7 +650,7 @@ func (s *Store) TransitionWithdrawal(ctx context.Context, t ledger.Transition) (
 }
 
 // ListWithdrawals implements ledger.Store: newest first.
-func (s *Store) ListWithdrawals(ctx context.Context, f ledger.WithdrawalFilter, p ledger.Page) ([]ledger.Withdrawal, int64, error) {
+func (s *Store) ListWithdrawals(ctx context.Context, f ledger.WithdrawalFilter, p httpx.Pagination) ([]ledger.Withdrawal, int64, error) {
 	var q pg.Filter
 	if f.Status != "" {
 		q.Where("status = " + q.Arg(f.Status))
@@ -743,7 +744,7 @@ func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, creat
 }
 
 // ListReallocations implements ledger.Store: newest first.
-func (s *Store) ListReallocations(ctx context.Context, f ledger.ReallocationFilter, p ledger.Page) ([]ledger.Reallocation, int64, error) {
+func (s *Store) ListReallocations(ctx context.Context, f ledger.ReallocationFilter, p httpx.Pagination) ([]ledger.Reallocation, int64, error) {
 	var q pg.Filter
 	typeOf := func(col string) string {
 		return fmt.Sprintf(`(CASE WHEN %s = 'platform' THEN 'platform' ELSE split_part(%s, ':', 1) END)`, col, col)
@@ -781,7 +782,7 @@ func scanEntry(row pgx.Row) (ledger.Entry, error) {
 }
 
 // ListEntries implements ledger.Store: newest first.
-func (s *Store) ListEntries(ctx context.Context, f ledger.EntryFilter, p ledger.Page) ([]ledger.Entry, int64, error) {
+func (s *Store) ListEntries(ctx context.Context, f ledger.EntryFilter, p httpx.Pagination) ([]ledger.Entry, int64, error) {
 	var q pg.Filter
 	if f.Account != "" {
 		q.Where("account = " + q.Arg(f.Account))
