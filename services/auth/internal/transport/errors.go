@@ -28,8 +28,7 @@ var codes = httpx.Codes{
 }
 
 // mapError turns domain errors into client errors; an
-// httpx.ValidationError (httpx.ValidationError) becomes its 400 in
-// httpx.As.
+// httpx.ValidationError becomes its 400 in httpx.As.
 func mapError(err error) error {
 	var lo *identity.LockedOutError
 	if errors.As(err, &lo) {

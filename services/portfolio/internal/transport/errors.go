@@ -20,7 +20,7 @@ var codes = httpx.Codes{
 }
 
 // mapError turns domain errors into client errors; anything else stays as
-// it is (an *httpx.Error from decoding, a httpx.ValidationError that
+// it is (an *httpx.Error from decoding, an httpx.ValidationError that
 // httpx.As makes its 400, or a 500).
 func mapError(err error) error {
 	var oe *portfolio.OutOfRangeError

@@ -9,8 +9,7 @@ import (
 
 // codes maps each domain error to its status and stable code
 // (docs/api.md#error-codes, #stats-service); codes.Map is the service's error
-// mapper. Any other error stays as it is: a httpx.ValidationError
-// (httpx.ValidationError) becomes its 400 in httpx.As, anything unknown a 500
+// mapper. Any other error stays as it is: an httpx.ValidationError becomes its 400 in httpx.As, anything unknown a 500
 // that says nothing internal.
 var codes = httpx.Codes{
 	{stats.ErrForbidden, http.StatusForbidden, "forbidden"},
