@@ -42,6 +42,7 @@ import (
 	"github.com/fundplatform/platform/libs/observability/otlptest"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
 	"github.com/fundplatform/platform/libs/serve/configref"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // tracingEndpoint enables tracing in the default Helm values, as an
@@ -433,13 +434,13 @@ type process struct {
 	name, bin, addr, source string
 	env                     []string
 	cmd                     *exec.Cmd
-	out                     *syncBuffer
+	out                     *testkit.SyncBuffer
 	done                    chan struct{}
 }
 
 func (f *parityFixture) start(t *testing.T, source, name string, env map[string]string, authAddr string) *process {
 	t.Helper()
-	p := &process{name: name, source: source, bin: filepath.Join(f.bins, name), addr: f.freeAddr(t), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, source: source, bin: filepath.Join(f.bins, name), addr: f.freeAddr(t), out: &testkit.SyncBuffer{}, done: make(chan struct{})}
 	p.env = f.localize(t, source, name, env, p.addr, authAddr)
 	p.cmd = exec.Command(p.bin)
 	p.cmd.Env = p.env // exactly the deployment's variables, nothing inherited
@@ -697,7 +698,7 @@ func runPrometheusCheck(t *testing.T, test []string) {
 	addr := parity(t).freeAddr(t)
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(root, "deploy/prometheus/prometheus.yml"),
 		"--storage.tsdb.path="+t.TempDir(), "--web.listen-address="+addr)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -733,21 +734,4 @@ func setValue(values map[string]any, v any, path ...string) {
 		m = next
 	}
 	m[path[len(path)-1]] = v
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

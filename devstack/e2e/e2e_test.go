@@ -14,31 +14,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/stack"
+	"github.com/fundplatform/platform/libs/testkit"
 )
-
-// syncBuffer collects the stack's output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -104,7 +86,7 @@ func walkthrough(t *testing.T, repo, edgeURL, password string) string {
 
 // startStack builds the real service binaries and starts the whole stack
 // as `make run` does, on free ports, in a temporary directory.
-func startStack(t *testing.T, repo string) (*stack.Stack, *syncBuffer) {
+func startStack(t *testing.T, repo string) (*stack.Stack, *testkit.SyncBuffer) {
 	t.Helper()
 	state := t.TempDir()
 	// PostgreSQL runs as the unprivileged postgres user when we are root:
@@ -116,7 +98,7 @@ func startStack(t *testing.T, repo string) (*stack.Stack, *syncBuffer) {
 	}
 	bin := filepath.Join(state, "bin")
 	buildServices(t, repo, bin)
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	// The stack lives until Stop: its context must outlive this function
 	// (start-up is bounded by the stack's own readiness timeout).
 	s, err := stack.Run(context.Background(), stack.Config{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/stack"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // rotRoutes is one authenticated read per service, through the edge.
@@ -111,7 +112,7 @@ func TestKeyRotationDrill(t *testing.T) {
 	bin := filepath.Join(state, "bin")
 	buildServices(t, repo, bin)
 	stateDir := filepath.Join(state, "stack")
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	// Restart: a killed auth service is started again by the supervisor,
 	// as with `make run RUN_FLAGS=-restart`.
 	s, err := stack.Run(context.Background(), stack.Config{

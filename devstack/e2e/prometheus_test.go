@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 const prometheusBin = "/usr/bin/prometheus"
@@ -86,7 +87,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 	promURL := "http://" + freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	promOut := &syncBuffer{}
+	promOut := &testkit.SyncBuffer{}
 	cmd := exec.CommandContext(ctx, prometheusBin, "--config.file="+cfgFile,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+strings.TrimPrefix(promURL, "http://"))
@@ -102,7 +103,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 			t.Logf("prometheus output:\n%s\nconfig:\n%s", promOut, cfg.String())
 		}
 	}()
-	waitFor(t, 30*time.Second, "prometheus ready", func() bool {
+	testkit.Poll(t, 30*time.Second, 200*time.Millisecond, "prometheus ready", func() bool {
 		resp, err := http.Get(promURL + "/-/ready")
 		if err != nil {
 			return false
@@ -341,15 +342,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

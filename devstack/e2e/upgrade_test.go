@@ -28,6 +28,7 @@ import (
 	"github.com/fundplatform/platform/devstack/migrationlint"
 	"github.com/fundplatform/platform/devstack/stack"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // TestUpgradeFromPreviousRelease is the rolling update of
@@ -327,7 +328,7 @@ func upgSameVersions(a, b map[string]int64) bool {
 type upgWorld struct {
 	ctx      context.Context
 	work     string
-	out      *syncBuffer
+	out      *testkit.SyncBuffer
 	pg       *pgcluster.Cluster
 	broker   *broker.Broker
 	dbURLs   map[string]string
@@ -363,7 +364,7 @@ type upgUser struct {
 
 func upgNewWorld(ctx context.Context, t *testing.T, work string) *upgWorld {
 	t.Helper()
-	w := &upgWorld{ctx: ctx, work: work, out: &syncBuffer{}, dbURLs: map[string]string{}, extras: map[string]*exec.Cmd{}, users: map[string]upgUser{}}
+	w := &upgWorld{ctx: ctx, work: work, out: &testkit.SyncBuffer{}, dbURLs: map[string]string{}, extras: map[string]*exec.Cmd{}, users: map[string]upgUser{}}
 	var err error
 	if w.pg, err = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(work, "pg")}); err != nil {
 		t.Fatal(err)

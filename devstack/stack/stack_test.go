@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -20,10 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
-	"github.com/jackc/pgx/v5"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // fakeBin is a directory holding the fake service binary under every
@@ -94,23 +95,6 @@ func stateDir(t *testing.T) string {
 	os.Chmod(dir, 0o755)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // testConfig runs everything on free ports with no PostgreSQL: every
@@ -198,7 +182,7 @@ func getJSON(t *testing.T, url string, v any) int {
 
 func TestRunStartsServicesBehindTheEdgeAndStopsThemAll(t *testing.T) {
 	bin := binWith(t, edge.Services...)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cfg := testConfig(t, bin, &out)
 	cfg.Env = append(os.Environ(), "INHERITED_VAR=kept", "HTTP_ADDR=0.0.0.0:1") // the stack's own value wins
 	cfg.ServiceEnv = map[string][]string{edge.Stats: {"DEBUG_ADDR=127.0.0.1:6060", "INHERITED_VAR=stats-only"}}
@@ -411,7 +395,7 @@ func TestContextCancelStopsTheStack(t *testing.T) {
 
 func TestNotReadyTimesOutAndCleansUp(t *testing.T) {
 	bin := binWith(t, edge.Services...)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cfg := testConfig(t, bin, &out)
 	cfg.ReadyTimeout = 1500 * time.Millisecond
 	cfg.Env = append(os.Environ(), "FAKESVC_PROFIT=never-ready", "FAKESVC_STATS=never-ready")
@@ -458,7 +442,7 @@ func TestServiceThatCrashesAtStartFailsFast(t *testing.T) {
 
 func TestRestartBringsACrashedServiceBack(t *testing.T) {
 	bin := binWith(t, edge.Auth)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cfg := testConfig(t, bin, &out)
 	cfg.Restart = true
 	s, err := Run(context.Background(), cfg)
@@ -571,7 +555,7 @@ func TestLocalPostgres(t *testing.T) {
 		}
 	}
 	bin := binWith(t, edge.Services...)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cfg := testConfig(t, bin, &out)
 	cfg.ServiceDatabaseURLs = map[string]string{edge.Stats: "postgres://stats@elsewhere.invalid/stats"}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -16,6 +16,7 @@ import (
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // recordTx is record that keeps, instead of the trace id, the id of the
@@ -53,7 +54,7 @@ func TestBatchAppliesEachEventOnceInSharedTransactions(t *testing.T) {
 	produce(t, ctx, brokers, msgs...)
 
 	c := start(t, pool, brokers, "stats", recordTx, batched(50))
-	eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "stats") == total })
+	testkit.Eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "stats") == total })
 	c.stop()
 
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != distinct {
@@ -105,7 +106,7 @@ func TestBatchWithAPoisonMessageFallsBackToOneByOne(t *testing.T) {
 	produce(t, ctx, brokers, msgs...)
 
 	c := start(t, pool, brokers, "withdrawal", handler, func(cfg *inbox.Config) { cfg.BatchSize = 50; cfg.MaxAttempts = 3 })
-	eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "withdrawal") == len(msgs) })
+	testkit.Eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "withdrawal") == len(msgs) })
 	c.stop()
 
 	for i, env := range envs {
@@ -155,7 +156,7 @@ func TestBatchRestartNeitherSkipsNorReapplies(t *testing.T) {
 		return record(ctx, tx, env)
 	}
 	first := start(t, pool, brokers, "stats", slow, batched(10))
-	eventually(t, 20*time.Second, "some messages applied", func() bool {
+	testkit.Eventually(t, 20*time.Second, "some messages applied", func() bool {
 		return count(t, pool, `SELECT count(*) FROM effects`) >= total/4
 	})
 	first.stop()
@@ -165,7 +166,7 @@ func TestBatchRestartNeitherSkipsNorReapplies(t *testing.T) {
 	}
 
 	second := start(t, pool, brokers, "stats", record, batched(10))
-	eventually(t, 20*time.Second, "all messages applied", func() bool { return storedTotal(t, pool, "stats") == total })
+	testkit.Eventually(t, 20*time.Second, "all messages applied", func() bool { return storedTotal(t, pool, "stats") == total })
 	second.stop()
 
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != total {
@@ -221,7 +222,7 @@ func TestBatchHandlerGetsEachNewEventOnce(t *testing.T) {
 			return nil
 		}
 	})
-	eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "stats") == total })
+	testkit.Eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "stats") == total })
 	c.stop()
 
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != distinct {

@@ -24,6 +24,7 @@ import (
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -150,17 +151,6 @@ func counter(t *testing.T, reg *prometheus.Registry, result string) float64 {
 	return total
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
 	t.Helper()
 	var n int
@@ -190,7 +180,7 @@ func TestDuplicateDeliveryIsAppliedOnce(t *testing.T) {
 	produce(t, ctx, brokers, message(t, tctx, "1", a), message(t, tctx, "1", a), message(t, tctx, "2", b), message(t, tctx, "3", a))
 
 	c := start(t, pool, brokers, "stats", record, nil)
-	eventually(t, 20*time.Second, "all 4 messages done", func() bool { return storedTotal(t, pool, "stats") == 4 })
+	testkit.Eventually(t, 20*time.Second, "all 4 messages done", func() bool { return storedTotal(t, pool, "stats") == 4 })
 	if err := c.consumer.Ready(ctx); err != nil {
 		t.Fatalf("Ready: %v", err)
 	}
@@ -214,7 +204,7 @@ func TestDuplicateDeliveryIsAppliedOnce(t *testing.T) {
 
 	// Another group in the same database applies the same events itself.
 	other := start(t, pool, brokers, "audit", record, nil)
-	eventually(t, 20*time.Second, "second group done", func() bool { return storedTotal(t, pool, "audit") == 4 })
+	testkit.Eventually(t, 20*time.Second, "second group done", func() bool { return storedTotal(t, pool, "audit") == 4 })
 	other.stop()
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != 4 {
 		t.Fatalf("%d effects after two groups, want 4", n)
@@ -240,7 +230,7 @@ func TestRestartResumesFromTheDatabaseOffsets(t *testing.T) {
 		return record(ctx, tx, env)
 	}
 	first := start(t, pool, brokers, "stats", slow, nil)
-	eventually(t, 20*time.Second, "some messages applied", func() bool {
+	testkit.Eventually(t, 20*time.Second, "some messages applied", func() bool {
 		return count(t, pool, `SELECT count(*) FROM effects`) >= total/4
 	})
 	first.stop()
@@ -250,7 +240,7 @@ func TestRestartResumesFromTheDatabaseOffsets(t *testing.T) {
 	}
 
 	second := start(t, pool, brokers, "stats", record, nil)
-	eventually(t, 20*time.Second, "all messages applied", func() bool { return storedTotal(t, pool, "stats") == total })
+	testkit.Eventually(t, 20*time.Second, "all messages applied", func() bool { return storedTotal(t, pool, "stats") == total })
 	second.stop()
 
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != total {
@@ -274,7 +264,7 @@ func TestRestartResumesFromTheDatabaseOffsets(t *testing.T) {
 		t.Fatal(err)
 	}
 	third := start(t, pool, brokers, "stats", record, nil)
-	eventually(t, 20*time.Second, "all messages applied again", func() bool { return storedTotal(t, pool, "stats") == total })
+	testkit.Eventually(t, 20*time.Second, "all messages applied again", func() bool { return storedTotal(t, pool, "stats") == total })
 	third.stop()
 	if n := count(t, pool, `SELECT count(DISTINCT event_id) FROM effects`); n != total {
 		t.Fatalf("after the restore, %d distinct events applied, want %d", n, total)
@@ -305,7 +295,7 @@ func TestFailingMessageGoesToTheDLQAndTheNextIsHandled(t *testing.T) {
 	produce(t, ctx, brokers, message(t, ctx, "k", before), message(t, ctx, "k", poison), garbage, message(t, ctx, "k", after))
 
 	c := start(t, pool, brokers, "withdrawal", handler, func(cfg *inbox.Config) { cfg.MaxAttempts = 3 })
-	eventually(t, 20*time.Second, "all 4 messages done", func() bool { return storedTotal(t, pool, "withdrawal") == 4 })
+	testkit.Eventually(t, 20*time.Second, "all 4 messages done", func() bool { return storedTotal(t, pool, "withdrawal") == 4 })
 	c.stop()
 
 	if n := attempts.Load(); n != 3 {
@@ -361,7 +351,7 @@ func TestPermanentErrorIsDeadLetteredAtOnce(t *testing.T) {
 	}
 	produce(t, ctx, brokers, message(t, ctx, "1", ratioEvent(t, 1)))
 	c := start(t, pool, brokers, "profit", handler, nil)
-	eventually(t, 20*time.Second, "message done", func() bool { return storedTotal(t, pool, "profit") == 1 })
+	testkit.Eventually(t, 20*time.Second, "message done", func() bool { return storedTotal(t, pool, "profit") == 1 })
 	c.stop()
 	if n := attempts.Load(); n != 1 {
 		t.Fatalf("tried %d times, want 1", n)
@@ -398,7 +388,7 @@ func TestSchemaValidationDeadLettersBadEvents(t *testing.T) {
 	good := ratioEvent(t, 2)
 	produce(t, ctx, brokers, message(t, ctx, "k", bad), message(t, ctx, "k", good))
 	c := start(t, pool, brokers, "stats", record, func(cfg *inbox.Config) { cfg.ValidateSchema = true })
-	eventually(t, 20*time.Second, "both messages done", func() bool { return storedTotal(t, pool, "stats") == 2 })
+	testkit.Eventually(t, 20*time.Second, "both messages done", func() bool { return storedTotal(t, pool, "stats") == 2 })
 	c.stop()
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != 1 {
 		t.Fatalf("%d effects, want 1 (the valid event only)", n)
@@ -417,7 +407,7 @@ func TestNothingIsSkippedWhileTheDLQCannotBeWritten(t *testing.T) {
 	defer cancel()
 	produce(t, ctx, brokers, kafka.Message{Key: []byte("k"), Value: []byte("not json")}, message(t, ctx, "k", ratioEvent(t, 1)))
 	c := start(t, pool, brokers, "stats", record, nil)
-	eventually(t, 20*time.Second, "Ready to report the stall", func() bool {
+	testkit.Eventually(t, 20*time.Second, "Ready to report the stall", func() bool {
 		err := c.consumer.Ready(ctx)
 		return err != nil && strings.Contains(err.Error(), "dead-letter")
 	})
@@ -447,7 +437,7 @@ func TestPanickingHandlerIsDeadLettered(t *testing.T) {
 	}
 	produce(t, ctx, brokers, message(t, ctx, "1", ratioEvent(t, 1)))
 	c := start(t, pool, brokers, "profit", handler, func(cfg *inbox.Config) { cfg.MaxAttempts = 2 })
-	eventually(t, 20*time.Second, "message done", func() bool { return storedTotal(t, pool, "profit") == 1 })
+	testkit.Eventually(t, 20*time.Second, "message done", func() bool { return storedTotal(t, pool, "profit") == 1 })
 	c.stop()
 	if n := attempts.Load(); n != 2 {
 		t.Fatalf("tried %d times, want 2", n)

@@ -5,12 +5,12 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel"
 
 	"github.com/fundplatform/platform/libs/observability/otlptest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 func TestTracingExportsSpansNamedAfterTheService(t *testing.T) {
@@ -41,7 +41,7 @@ func TestTracingToAnUnreachableCollectorFailsSafe(t *testing.T) {
 	addr := l.Addr().String()
 	_ = l.Close() // nothing listens there any more
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+addr)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	shutdown := SetupTracing(context.Background(), "auth", NewLogger(&logs, "auth", "info", "json"))
 
 	_, span := otel.Tracer("test").Start(context.Background(), "login")
@@ -51,22 +51,4 @@ func TestTracingToAnUnreachableCollectorFailsSafe(t *testing.T) {
 		t.Fatalf("the failed export is not logged: %s", logs.String())
 	}
 	t.Logf("logs: %s", logs.String())
-}
-
-// syncBuffer is a bytes.Buffer safe for the exporter's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

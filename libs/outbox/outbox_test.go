@@ -21,6 +21,7 @@ import (
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -115,18 +116,6 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
-// eventually polls cond every 20 ms until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func unpublished(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
 	var n int
@@ -170,8 +159,8 @@ func TestCommittedRowsArePublishedExactlyAndRolledBackNever(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := runRelay(t, relay)
-	eventually(t, 15*time.Second, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
-	eventually(t, 5*time.Second, "backlog gauge at 0", func() bool {
+	testkit.Eventually(t, 15*time.Second, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
+	testkit.Eventually(t, 5*time.Second, "backlog gauge at 0", func() bool {
 		return metric(t, reg, "fund_outbox_backlog") == 0 && metric(t, reg, "fund_outbox_published_total") == 4
 	})
 	if err := relay.Ready(ctx); err != nil {
@@ -266,8 +255,8 @@ func TestRelayRepublishesWhenStoppedBeforeMarking(t *testing.T) {
 		t.Fatal(err)
 	}
 	runRelay(t, second)
-	eventually(t, 15*time.Second, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
-	eventually(t, 5*time.Second, "backlog gauge at 0", func() bool {
+	testkit.Eventually(t, 15*time.Second, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
+	testkit.Eventually(t, 5*time.Second, "backlog gauge at 0", func() bool {
 		return metric(t, reg, "fund_outbox_backlog") == 0 && metric(t, reg, "fund_outbox_oldest_unpublished_age_seconds") == 0
 	})
 
@@ -311,7 +300,7 @@ func TestRelayRetriesUntilTheBrokerAccepts(t *testing.T) {
 		t.Fatalf("Ready before the first attempt, broker up: %v", err)
 	}
 	runRelay(t, relay)
-	eventually(t, 15*time.Second, "a failed attempt", func() bool {
+	testkit.Eventually(t, 15*time.Second, "a failed attempt", func() bool {
 		return metric(t, reg, "fund_outbox_publish_errors_total") >= 1
 	})
 	if err := relay.Ready(ctx); err == nil {
@@ -320,12 +309,12 @@ func TestRelayRetriesUntilTheBrokerAccepts(t *testing.T) {
 	if n := unpublished(t, pool); n != 1 {
 		t.Fatalf("%d rows unpublished, want 1", n)
 	}
-	eventually(t, 5*time.Second, "backlog gauge at 1", func() bool { return metric(t, reg, "fund_outbox_backlog") == 1 })
+	testkit.Eventually(t, 5*time.Second, "backlog gauge at 1", func() bool { return metric(t, reg, "fund_outbox_backlog") == 1 })
 
 	if err := cluster.CreateTopic(eventbus.TopicProfit, kafkatest.Partitions, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "row published after the topic exists", func() bool { return unpublished(t, pool) == 0 })
+	testkit.Eventually(t, 15*time.Second, "row published after the topic exists", func() bool { return unpublished(t, pool) == 0 })
 	if err := relay.Ready(ctx); err != nil {
 		t.Fatalf("Ready after recovery: %v", err)
 	}

@@ -1,0 +1,59 @@
+// Package testkit holds the small helpers that the tests of several
+// modules (libs, devstack, deploy/validate) share: a log buffer that
+// goroutines may write to while the test reads it, and a poll that waits
+// for a condition. It is imported by tests only.
+package testkit
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+)
+
+// SyncBuffer is a bytes.Buffer safe for concurrent use: processes, loggers
+// and exporters write to it from their own goroutines while the test reads
+// what they wrote. The zero value is ready to use.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns a copy of everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Bytes returns a copy of everything written so far.
+func (s *SyncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+// Poll calls cond every interval until it holds, and fails the test with
+// "timed out waiting for <what>" once timeout has passed.
+func Poll(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// Eventually is Poll every 20 ms, for conditions that are cheap to check.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	Poll(t, timeout, 20*time.Millisecond, what, cond)
+}

@@ -1,0 +1,35 @@
+package testkit
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestSyncBufferConcurrentWrites(t *testing.T) {
+	var b SyncBuffer
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() { fmt.Fprintf(&b, "%d\n", i) })
+	}
+	wg.Wait()
+	if got := len(b.String()); got != 16 {
+		t.Fatalf("got %d bytes, want 16: %q", got, b.String())
+	}
+	if string(b.Bytes()) != b.String() {
+		t.Fatal("Bytes and String differ")
+	}
+}
+
+func TestEventuallyReturnsOnceTheConditionHolds(t *testing.T) {
+	start := time.Now()
+	calls := 0
+	Eventually(t, time.Second, "third call", func() bool { calls++; return calls == 3 })
+	if calls != 3 {
+		t.Fatalf("cond called %d times, want 3", calls)
+	}
+	if time.Since(start) > time.Second {
+		t.Fatal("Eventually waited too long")
+	}
+}
