@@ -172,6 +172,31 @@ func (s *setup) call(subject, target, body string, keys ...string) *httptest.Res
 	return w
 }
 
+// callInBackground sends call("7", path, `{}`, key) on its own
+// goroutine; its answer arrives on the channel returned.
+func (s *setup) callInBackground(key string) <-chan *httptest.ResponseRecorder {
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() { done <- s.call("7", path, `{}`, key) }()
+	return done
+}
+
+// waitForARun waits until the handler has begun its first run.
+func (s *setup) waitForARun() {
+	for s.handler.runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// newLeasedSetup is a setup whose middleware has a 10 s lease and reads
+// the time from the clock returned, and whose handler calls Start.
+func newLeasedSetup(t *testing.T) (*clock, *setup) {
+	t.Helper()
+	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
+	s.handler.start = true
+	return c, s
+}
+
 func (s *setup) rows(t *testing.T) int {
 	t.Helper()
 	var n int
@@ -340,11 +365,8 @@ func TestInFlightThenReplay(t *testing.T) {
 	s := newSetup(t, idempotency.Options{})
 	s.handler.start = true
 	s.handler.gate = make(chan struct{})
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- s.call("7", path, `{}`, "slow") }()
-	for s.handler.runs.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	done := s.callInBackground("slow")
+	s.waitForARun()
 	busy := s.call("7", path, `{}`, "slow")
 	wantError(t, busy, http.StatusConflict, "idempotency_key_in_flight")
 	if busy.Header().Get("Retry-After") != "1" {
@@ -434,15 +456,10 @@ func TestServerErrorWithoutEffectReleasesKey(t *testing.T) {
 // operation. Should the first request still be running, its effect rolls
 // back: one effect per key, whatever happens.
 func TestAbandonedKeyIsTakenOverAfterLease(t *testing.T) {
-	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
-	s.handler.start = true
+	c, s := newLeasedSetup(t)
 	s.handler.firstGate = make(chan struct{})
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- s.call("7", path, `{}`, "k") }()
-	for s.handler.runs.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	done := s.callInBackground("k")
+	s.waitForARun()
 	wantError(t, s.call("7", path, `{}`, "k"), http.StatusConflict, "idempotency_key_in_flight")
 	c.Advance(11 * time.Second)
 	second := s.call("7", path, `{}`, "k")
@@ -465,17 +482,13 @@ func TestAbandonedKeyIsTakenOverAfterLease(t *testing.T) {
 // committed with its answer — even after the lease — waits for it and then
 // replays the answer: the key is never taken over from an effect.
 func TestRepeatWaitsForAParkedEffect(t *testing.T) {
-	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
-	s.handler.start = true
+	c, s := newLeasedSetup(t)
 	s.handler.afterEffect = make(chan struct{})
 	s.handler.reached = make(chan struct{})
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- s.call("7", path, `{}`, "k") }()
+	done := s.callInBackground("k")
 	<-s.handler.reached // the effect is done, not committed
 	c.Advance(time.Hour)
-	again := make(chan *httptest.ResponseRecorder)
-	go func() { again <- s.call("7", path, `{}`, "k") }()
+	again := s.callInBackground("k")
 	// The repeat waits on the key's row, locked by the parked effect.
 	for {
 		var waiting int

@@ -186,6 +186,48 @@ func checkPublished(b *testing.B, pool *pgxpool.Pool, n int) {
 	}
 }
 
+// startIteration readies one iteration of b.N, with the timer stopped: a
+// fresh database and broker, and the relay publishing n events to run.
+func startIteration(b *testing.B, n int) (*pgxpool.Pool, *relayRun) {
+	b.StopTimer()
+	pool := pgtest.New(b, migrations)
+	brokers := kafkatest.Start(b, eventbus.TopicPortfolio)
+	run := newRelayRun(n)
+	startRelay(b, pool, brokers, run)
+	return pool, run
+}
+
+// finishIteration waits (up to timeout) until every event of run is
+// acknowledged, stops the timer, checks that every row is marked
+// published and returns the run's span.
+func finishIteration(b *testing.B, pool *pgxpool.Pool, run *relayRun, timeout time.Duration) time.Duration {
+	b.Helper()
+	waitAcked(b, run, timeout)
+	b.StopTimer()
+	checkPublished(b, pool, len(run.ack))
+	return run.span()
+}
+
+// concurrently runs write(w) for w in 0 .. writers-1, each on its own
+// goroutine, and fails on the first error.
+func concurrently(b *testing.B, writers int, write func(w int) error) {
+	b.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			if err := write(w); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkOutboxRelay commits BENCH_EVENTS rows (transactions of
 // benchTxEvents rows, from four concurrent writers) while the relay
 // publishes them, and reports events/s from the first commit to the last
@@ -195,40 +237,23 @@ func BenchmarkOutboxRelay(b *testing.B) {
 	const writers = 4
 	var total time.Duration
 	for range b.N {
-		b.StopTimer()
-		pool := pgtest.New(b, migrations)
-		brokers := kafkatest.Start(b, eventbus.TopicPortfolio)
-		run := newRelayRun(n)
-		startRelay(b, pool, brokers, run)
+		pool, run := startIteration(b, n)
 		ctx := context.Background()
 		b.StartTimer()
 
 		var next atomic.Int64
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for range writers {
-			wg.Go(func() {
-				for {
-					seq := int(next.Add(benchTxEvents)) - benchTxEvents
-					if seq >= n {
-						return
-					}
-					if err := run.commitTx(ctx, pool, seq, min(benchTxEvents, n-seq)); err != nil {
-						errs <- err
-						return
-					}
+		concurrently(b, writers, func(int) error {
+			for {
+				seq := int(next.Add(benchTxEvents)) - benchTxEvents
+				if seq >= n {
+					return nil
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			b.Fatal(err)
-		}
-		waitAcked(b, run, 10*time.Minute)
-		b.StopTimer()
-		total += run.span()
-		checkPublished(b, pool, n)
+				if err := run.commitTx(ctx, pool, seq, min(benchTxEvents, n-seq)); err != nil {
+					return err
+				}
+			}
+		})
+		total += finishIteration(b, pool, run, 10*time.Minute)
 	}
 	b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
 }
@@ -248,44 +273,28 @@ func BenchmarkOutboxRelayPaced(b *testing.B) {
 	var all []time.Duration
 	var total time.Duration
 	for range b.N {
-		b.StopTimer()
-		pool := pgtest.New(b, migrations)
-		brokers := kafkatest.Start(b, eventbus.TopicPortfolio)
-		run := newRelayRun(n)
-		startRelay(b, pool, brokers, run)
+		pool, run := startIteration(b, n)
 		ctx := context.Background()
 		time.Sleep(200 * time.Millisecond) // let the relay reach its idle loop
 		b.StartTimer()
 
 		start := time.Now()
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for w := range writers {
-			wg.Go(func() {
-				// Transaction k is due at start + k*interval; a writer
-				// that falls behind catches up without sleeping.
-				for k := w; k < txs; k += writers {
-					if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 {
-						time.Sleep(d)
-					}
-					seq := k * benchTxEvents
-					if err := run.commitTx(ctx, pool, seq, min(benchTxEvents, n-seq)); err != nil {
-						errs <- err
-						return
-					}
+		concurrently(b, writers, func(w int) error {
+			// Transaction k is due at start + k*interval; a writer that
+			// falls behind catches up without sleeping.
+			for k := w; k < txs; k += writers {
+				if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 {
+					time.Sleep(d)
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			b.Fatal(err)
-		}
-		waitAcked(b, run, 5*time.Minute)
-		b.StopTimer()
-		total += run.span()
+				seq := k * benchTxEvents
+				if err := run.commitTx(ctx, pool, seq, min(benchTxEvents, n-seq)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		total += finishIteration(b, pool, run, 5*time.Minute)
 		all = append(all, run.latencies()...)
-		checkPublished(b, pool, n)
 	}
 	slices.Sort(all)
 	quantile := func(q float64) float64 {

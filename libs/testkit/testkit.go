@@ -1,11 +1,13 @@
 // Package testkit holds the small helpers that the tests of several
 // modules (libs, devstack, deploy/validate) share: a log buffer that
 // goroutines may write to while the test reads it, and a poll that waits
-// for a condition. It is imported by tests only.
+// for a condition, and a runner for a worker's Run loop. It is imported by
+// tests only.
 package testkit
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -56,4 +58,31 @@ func Poll(t testing.TB, timeout, interval time.Duration, what string, cond func(
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	Poll(t, timeout, 20*time.Millisecond, what, cond)
+}
+
+// Background runs run(ctx) on its own goroutine until the returned stop is
+// called, or the test ends. stop cancels ctx and waits up to stopTimeout
+// for run to return; an error from run, or a run that does not return,
+// fails the test (reported as name's). stop may be called more than once.
+func Background(t testing.TB, name string, stopTimeout time.Duration, run func(ctx context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			case <-time.After(stopTimeout):
+				t.Errorf("%s did not stop", name)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }

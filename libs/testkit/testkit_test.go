@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -32,4 +33,20 @@ func TestEventuallyReturnsOnceTheConditionHolds(t *testing.T) {
 	if time.Since(start) > time.Second {
 		t.Fatal("Eventually waited too long")
 	}
+}
+
+func TestBackgroundStopsTheRunAndWaitsForIt(t *testing.T) {
+	returned := make(chan struct{})
+	stop := Background(t, "worker", time.Second, func(ctx context.Context) error {
+		<-ctx.Done()
+		close(returned)
+		return nil
+	})
+	stop()
+	select {
+	case <-returned:
+	default:
+		t.Fatal("stop returned before the run did")
+	}
+	stop() // a second call is harmless
 }
