@@ -2,14 +2,16 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/devstack/internal/edgeclient"
 )
 
 // client talks to the edge as one caller.
@@ -29,25 +31,10 @@ type reply struct {
 
 func (c client) call(method, path string, body any, headers ...string) reply {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.edge+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, raw, err := edgeclient.Send(context.Background(), http.DefaultClient, c.edge, c.token, method, path, body, headers...)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	r := reply{status: resp.StatusCode, header: resp.Header}
 	if err := json.Unmarshal(raw, &r); err != nil {
 		c.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
