@@ -88,6 +88,28 @@ func walkthrough(t *testing.T, repo, edgeURL, password string) string {
 // as `make run` does, on free ports, in a temporary directory.
 func startStack(t *testing.T, repo string) (*stack.Stack, *testkit.SyncBuffer) {
 	t.Helper()
+	return startStackWith(t, repo, nil)
+}
+
+// runStack is startStack, or startStackWith when tune is not nil, for a
+// test that needs the stack until it ends: the stack is stopped then, and
+// its output logged should the test have failed.
+func runStack(t *testing.T, repo string, tune func(*stack.Config)) (*stack.Stack, *testkit.SyncBuffer) {
+	t.Helper()
+	s, out := startStackWith(t, repo, tune)
+	t.Cleanup(func() {
+		_ = s.Stop()
+		if t.Failed() {
+			t.Logf("stack output:\n%s", out)
+		}
+	})
+	return s, out
+}
+
+// startStackWith is startStack with tune (when not nil) applied to the
+// stack's configuration before it starts.
+func startStackWith(t *testing.T, repo string, tune func(*stack.Config)) (*stack.Stack, *testkit.SyncBuffer) {
+	t.Helper()
 	state := t.TempDir()
 	// PostgreSQL runs as the unprivileged postgres user when we are root:
 	// it must be able to reach its directory under the test's temp dir.
@@ -101,12 +123,16 @@ func startStack(t *testing.T, repo string) (*stack.Stack, *testkit.SyncBuffer) {
 	out := &testkit.SyncBuffer{}
 	// The stack lives until Stop: its context must outlive this function
 	// (start-up is bounded by the stack's own readiness timeout).
-	s, err := stack.Run(context.Background(), stack.Config{
+	cfg := stack.Config{
 		StateDir: filepath.Join(state, "stack"),
 		BinDir:   bin,
 		Env:      []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=info"},
 		Out:      out,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := stack.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("stack did not start: %v\n%s", err, out)
 	}

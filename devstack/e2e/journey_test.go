@@ -22,13 +22,7 @@ type idOnly struct {
 // change nothing; a user probing other users' ids gets 404 everywhere. It
 // ends with the invariant checker.
 func TestRoleJourneys(t *testing.T) {
-	s, out := startStack(t, repoRoot(t))
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, _ := runStack(t, repoRoot(t), nil)
 	ready := s.Ready()
 	edgeURL := ready.EdgeURL
 	admin := login(t, edgeURL, ready.AdminEmail, ready.AdminPassword)

@@ -42,6 +42,26 @@ func (c client) call(method, path string, body any, headers ...string) reply {
 	return r
 }
 
+// ratio sets a portfolio's allocation ratio as c. The profit service
+// learns of the portfolio from its portfolio.created event, so it may take
+// a moment to be known: until then the answer is 404, and ratio tries
+// again for up to 30 s; any other status but 201 fails the test at once.
+func (c client) ratio(portfolioID int64, team, platform, user string) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := c.call("POST", "/api/v1/profit/profit_allocation_ratios", map[string]any{"portfolio_id": portfolioID,
+			"to_team": team, "to_platform": platform, "to_user": user})
+		if r.status == 201 {
+			return
+		}
+		if r.status != 404 || time.Now().After(deadline) {
+			c.t.Fatalf("create ratio for portfolio %d = %d %s", portfolioID, r.status, r.Data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // must asserts the status and decodes the data.
 func (c client) must(status int, method, path string, body any, out any, headers ...string) reply {
 	c.t.Helper()
@@ -86,13 +106,7 @@ type allocation struct {
 // portfolio.profit_recorded events on the broker, which the profit service
 // allocates with the loss carry-forward and the portfolio's ratio.
 func TestProfitFlow(t *testing.T) {
-	s, out := startStack(t, repoRoot(t))
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, _ := runStack(t, repoRoot(t), nil)
 	ready := s.Ready()
 	admin := login(t, ready.EdgeURL, ready.AdminEmail, ready.AdminPassword)
 
@@ -125,25 +139,13 @@ func TestProfitFlow(t *testing.T) {
 		t.Fatalf("replayed NAV = %d %s (replayed %q)", replay.status, replay.Data, replay.header.Get("Idempotent-Replayed"))
 	}
 
-	// The first ratio: the profit service learns of the portfolio from its
-	// portfolio.created event, so it may take a moment to be known.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := admin.call("POST", "/api/v1/profit/profit_allocation_ratios", map[string]any{"portfolio_id": pf.ID,
-			"to_team": "0.2000", "to_platform": "0.1000", "to_user": "0.7000"})
-		if r.status == 201 {
-			break
-		}
-		if r.status != 404 || time.Now().After(deadline) {
-			t.Fatalf("create ratio = %d %s", r.status, r.Data)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	// The first ratio.
+	admin.ratio(pf.ID, "0.2000", "0.1000", "0.7000")
 
 	// Eventually: three allocations (the non-zero profits), none waiting.
 	var allocs []allocation
 	path := fmt.Sprintf("/api/v1/profit/allocations?portfolio_id=%d", pf.ID)
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		allocs = nil
 		admin.must(200, "GET", path, nil, &allocs)

@@ -53,13 +53,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 		t.Fatalf("%s not found (make deps installs the prometheus package): %v", prometheusBin, err)
 	}
 	repo := repoRoot(t)
-	s, out := startStack(t, repo)
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, _ := runStack(t, repo, nil)
 	ready := s.Ready()
 	if len(ready.Services) != len(edge.Services) {
 		t.Fatalf("services started %v, skipped %v", ready.Services, ready.Skipped)
@@ -135,18 +129,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 		admin.must(201, "POST", navPath, map[string]any{"as_of": t0.AddDate(0, 0, day).Format(time.RFC3339), "nav": value},
 			nil, "Idempotency-Key", fmt.Sprintf("nav-%d", day))
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := admin.call("POST", "/api/v1/profit/profit_allocation_ratios", map[string]any{"portfolio_id": pf.ID,
-			"to_team": "0.2000", "to_platform": "0.1000", "to_user": "0.7000"})
-		if r.status == 201 {
-			break
-		}
-		if r.status != 404 || time.Now().After(deadline) {
-			t.Fatalf("create ratio = %d %s", r.status, r.Data)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	admin.ratio(pf.ID, "0.2000", "0.1000", "0.7000")
 	admin.must(200, "GET", fmt.Sprintf("/api/v1/profit/allocations?portfolio_id=%d", pf.ID), nil, nil)
 
 	// One message its consumers cannot decode, so that they dead-letter it
@@ -169,7 +152,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 	// wait at least 10 s, then until every expression returns a series.
 	time.Sleep(10 * time.Second)
 	var empty []string
-	deadline = time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for {
 		empty = empty[:0]
 		for _, e := range exprs {

@@ -32,13 +32,7 @@ import (
 // it matters, straight to each service's own port (a service must not rely
 // on the edge).
 func TestSecurity(t *testing.T) {
-	s, out := startStack(t, repoRoot(t))
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, _ := runStack(t, repoRoot(t), nil)
 	env := secSetup(t, s.Ready())
 
 	t.Run("JWT", func(t *testing.T) { secTestJWT(t, env) })

@@ -2,7 +2,6 @@ package inbox_test
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -67,12 +66,7 @@ func TestBatchAppliesEachEventOnceInSharedTransactions(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "stats") == total })
 	c.stop()
 
-	if n := count(t, pool, `SELECT count(*) FROM effects`); n != distinct {
-		t.Fatalf("%d effects, want %d", n, distinct)
-	}
-	if n := count(t, pool, `SELECT count(DISTINCT event_id) FROM effects`); n != distinct {
-		t.Fatalf("%d distinct events applied, want %d", n, distinct)
-	}
+	appliedOnceEach(t, pool, distinct)
 	if n := count(t, pool, `SELECT count(*) FROM processed_events WHERE group_id = 'stats'`); n != distinct {
 		t.Fatalf("processed_events has %d rows, want %d", n, distinct)
 	}
@@ -98,16 +92,7 @@ func TestBatchWithAPoisonMessageFallsBackToOneByOne(t *testing.T) {
 	poison := envs[10]
 	msgs = append(msgs, msgs[3]) // and a redelivery
 	var attempts atomic.Int32
-	handler := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
-		if env.ID == poison.ID {
-			attempts.Add(1)
-			if err := record(ctx, tx, env); err != nil {
-				return err
-			}
-			return errors.New("portfolio 11 is not known here")
-		}
-		return record(ctx, tx, env)
-	}
+	handler := failingOn(poison, &attempts, "portfolio 11 is not known here")
 	produce(t, ctx, brokers, msgs...)
 
 	c := start(t, pool, brokers, "withdrawal", handler, func(cfg *inbox.Config) { cfg.BatchSize = 50; cfg.MaxAttempts = 3 })

@@ -191,12 +191,7 @@ func restartMidStream(t *testing.T, pool *pgxpool.Pool, brokers []string, ctx co
 	testkit.Eventually(t, 20*time.Second, "all messages applied", func() bool { return storedTotal(t, pool, "stats") == total })
 	second.stop()
 
-	if n := count(t, pool, `SELECT count(*) FROM effects`); n != total {
-		t.Fatalf("%d effects, want %d", n, total)
-	}
-	if n := count(t, pool, `SELECT count(DISTINCT event_id) FROM effects`); n != total {
-		t.Fatalf("%d distinct events applied, want %d", n, total)
-	}
+	appliedOnceEach(t, pool, total)
 	// Resuming at the stored offsets means the second consumer saw none of
 	// the messages the first had applied.
 	if d := counter(t, second.reg, inbox.ResultDuplicate); d != 0 {
@@ -204,6 +199,34 @@ func restartMidStream(t *testing.T, pool *pgxpool.Pool, brokers []string, ctx co
 	}
 	if h := counter(t, second.reg, inbox.ResultHandled); int(h) != total-applied {
 		t.Fatalf("the second consumer handled %v, want %d", h, total-applied)
+	}
+}
+
+// failingOn is record, but for poison: that event's handling counts an
+// attempt, uses the transaction (its work must vanish) and then fails
+// with the error message given.
+func failingOn(poison eventbus.Envelope, attempts *atomic.Int32, message string) inbox.Handler {
+	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
+		if env.ID == poison.ID {
+			attempts.Add(1)
+			if err := record(ctx, tx, env); err != nil {
+				return err
+			}
+			return errors.New(message)
+		}
+		return record(ctx, tx, env)
+	}
+}
+
+// appliedOnceEach checks that events distinct events were applied, each
+// once.
+func appliedOnceEach(t *testing.T, pool *pgxpool.Pool, events int) {
+	t.Helper()
+	if n := count(t, pool, `SELECT count(*) FROM effects`); n != events {
+		t.Fatalf("%d effects, want %d", n, events)
+	}
+	if n := count(t, pool, `SELECT count(DISTINCT event_id) FROM effects`); n != events {
+		t.Fatalf("%d distinct events applied, want %d", n, events)
 	}
 }
 
@@ -284,17 +307,7 @@ func TestFailingMessageGoesToTheDLQAndTheNextIsHandled(t *testing.T) {
 
 	before, poison, after := ratioEvent(t, 1), ratioEvent(t, 2), ratioEvent(t, 3)
 	var attempts atomic.Int32
-	handler := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
-		if env.ID == poison.ID {
-			attempts.Add(1)
-			// The transaction is used before failing: its work must vanish.
-			if err := record(ctx, tx, env); err != nil {
-				return err
-			}
-			return errors.New("portfolio 2 is not known here")
-		}
-		return record(ctx, tx, env)
-	}
+	handler := failingOn(poison, &attempts, "portfolio 2 is not known here")
 	// All on one key, so one partition, in this order.
 	garbage := kafka.Message{Key: []byte("k"), Value: []byte(`not json`)}
 	produce(t, ctx, brokers, message(t, ctx, "k", before), message(t, ctx, "k", poison), garbage, message(t, ctx, "k", after))

@@ -27,7 +27,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,6 +39,7 @@ import (
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // benchEnv is the integer environment variable name, or def.
@@ -208,26 +208,6 @@ func finishIteration(b *testing.B, pool *pgxpool.Pool, run *relayRun, timeout ti
 	return run.span()
 }
 
-// concurrently runs write(w) for w in 0 .. writers-1, each on its own
-// goroutine, and fails on the first error.
-func concurrently(b *testing.B, writers int, write func(w int) error) {
-	b.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Go(func() {
-			if err := write(w); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
-}
-
 // BenchmarkOutboxRelay commits BENCH_EVENTS rows (transactions of
 // benchTxEvents rows, from four concurrent writers) while the relay
 // publishes them, and reports events/s from the first commit to the last
@@ -242,7 +222,7 @@ func BenchmarkOutboxRelay(b *testing.B) {
 		b.StartTimer()
 
 		var next atomic.Int64
-		concurrently(b, writers, func(int) error {
+		testkit.Concurrently(b, writers, func(int) error {
 			for {
 				seq := int(next.Add(benchTxEvents)) - benchTxEvents
 				if seq >= n {
@@ -279,7 +259,7 @@ func BenchmarkOutboxRelayPaced(b *testing.B) {
 		b.StartTimer()
 
 		start := time.Now()
-		concurrently(b, writers, func(w int) error {
+		testkit.Concurrently(b, writers, func(w int) error {
 			// Transaction k is due at start + k*interval; a writer that
 			// falls behind catches up without sleeping.
 			for k := w; k < txs; k += writers {

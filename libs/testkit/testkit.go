@@ -1,8 +1,8 @@
 // Package testkit holds the small helpers that the tests of several
 // modules (libs, devstack, deploy/validate) share: a log buffer that
 // goroutines may write to while the test reads it, and a poll that waits
-// for a condition, and a runner for a worker's Run loop. It is imported by
-// tests only.
+// for a condition, a runner for a worker's Run loop, and concurrent
+// workers. It is imported by tests only.
 package testkit
 
 import (
@@ -85,4 +85,29 @@ func Background(t testing.TB, name string, stopTimeout time.Duration, run func(c
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// Concurrently runs work(0) … work(workers-1) at once and, once all are
+// done, fails the test with the errors they returned.
+func Concurrently(t testing.TB, workers int, work func(w int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			if err := work(w); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	failed := false
+	for err := range errs {
+		t.Error(err)
+		failed = true
+	}
+	if failed {
+		t.FailNow()
+	}
 }

@@ -50,3 +50,17 @@ func TestBackgroundStopsTheRunAndWaitsForIt(t *testing.T) {
 	}
 	stop() // a second call is harmless
 }
+
+func TestConcurrentlyRunsEveryWorker(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	Concurrently(t, 4, func(w int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[w] = true
+		return nil
+	})
+	if len(seen) != 4 || !seen[0] || !seen[3] {
+		t.Fatalf("workers run: %v", seen)
+	}
+}
