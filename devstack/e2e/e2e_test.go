@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/internal/proc"
 	"github.com/fundplatform/platform/devstack/stack"
 	"github.com/fundplatform/platform/libs/testkit"
 )
@@ -47,16 +47,6 @@ func buildServices(t *testing.T, repo, dir string) {
 			t.Fatalf("build %s: %v\n%s", name, err, out)
 		}
 	}
-}
-
-// alive reports whether pid is a running process (zombies are gone).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
 }
 
 // walkthrough returns the README's walk-through script with the edge URL
@@ -226,7 +216,7 @@ func TestStackWalkthrough(t *testing.T) {
 	}
 	stopped = true
 	for _, pid := range pids {
-		if alive(pid) {
+		if proc.Alive(pid) {
 			t.Errorf("process %d still running after Stop", pid)
 		}
 	}

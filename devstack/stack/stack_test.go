@@ -23,6 +23,7 @@ import (
 
 	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/internal/proc"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
 	"github.com/fundplatform/platform/libs/testkit"
 )
@@ -115,32 +116,9 @@ func testConfig(t *testing.T, bin string, out io.Writer) Config {
 	}
 }
 
-// alive reports whether pid is a live process (a zombie is not).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
 // runningFrom lists live processes whose executable is in dir.
 func runningFrom(dir string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
-			continue
-		}
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err == nil && filepath.Dir(exe) == dir && alive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return proc.Running(func(exe string) bool { return filepath.Dir(exe) == dir })
 }
 
 func assertGone(t *testing.T, pids []int, bin string) {
@@ -149,7 +127,7 @@ func assertGone(t *testing.T, pids []int, bin string) {
 	for {
 		var left []int
 		for _, p := range pids {
-			if alive(p) {
+			if proc.Alive(p) {
 				left = append(left, p)
 			}
 		}
@@ -300,7 +278,7 @@ func TestRunStartsServicesBehindTheEdgeAndStopsThemAll(t *testing.T) {
 	// A service that dies is reported; the rest keeps running, and the
 	// edge answers 503 for it.
 	victim := s.ServicePID(edge.Portfolio)
-	if victim == 0 || !alive(victim) {
+	if victim == 0 || !proc.Alive(victim) {
 		t.Fatalf("portfolio's pid %d", victim)
 	}
 	syscall.Kill(victim, syscall.SIGKILL)

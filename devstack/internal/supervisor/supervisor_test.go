@@ -11,26 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fundplatform/platform/devstack/internal/proc"
 	"github.com/fundplatform/platform/libs/testkit"
 )
-
-// alive reports whether pid is a live process (a zombie is not).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// pid (comm) S ...: the state follows the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
 
 func waitGone(t *testing.T, pids []int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for _, pid := range pids {
-		for alive(pid) {
+		for proc.Alive(pid) {
 			if time.Now().After(deadline) {
 				t.Fatalf("process %d is still alive", pid)
 			}
@@ -132,7 +121,7 @@ func TestChildExitIsReportedAndOthersKeepRunning(t *testing.T) {
 		t.Fatalf("exit not logged loudly: %q", l)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if pl.PID() == 0 || !alive(pl.PID()) {
+	if pl.PID() == 0 || !proc.Alive(pl.PID()) {
 		t.Fatal("the other child stopped too")
 	}
 	if pc.PID() != 0 {
@@ -197,7 +186,7 @@ func TestChildrenDieWithTheParent(t *testing.T) {
 	if child == 0 {
 		t.Fatal("helper did not report its child")
 	}
-	if !alive(child) {
+	if !proc.Alive(child) {
 		t.Fatal("child not running")
 	}
 	cmd.Process.Kill()
