@@ -732,7 +732,7 @@ func (w *upgWorld) flow(t *testing.T, s *stack.Stack, tag string) {
 	})
 	alice := upgLogin(t, edgeURL, email, password)
 	upgEventually(t, tag+": the user's ledger credit", func() (bool, string) {
-		var b balance
+		var b invariants.Balance
 		alice.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", user.ID), nil, &b)
 		return b.Credited.Equal(decimal.NewFromInt(70)), fmt.Sprintf("%+v", b)
 	})
@@ -743,7 +743,7 @@ func (w *upgWorld) flow(t *testing.T, s *stack.Stack, tag string) {
 		map[string]any{"from_type": "user", "owner_id": user.ID, "amount": "20"}, &wd)
 	w.send(t, admin, ready.AdminEmail, w.password, 200, tag+" withdrawal completed", "POST", fmt.Sprintf("/api/v1/withdrawals/%d/complete", wd.ID),
 		"upg-"+tag+"-w-complete", nil, nil)
-	var b balance
+	var b invariants.Balance
 	alice.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", user.ID), nil, &b)
 	if !b.Withdrawn.Equal(decimal.NewFromInt(20)) || !b.Held.IsZero() || !b.Available.Equal(decimal.NewFromInt(50)) {
 		t.Errorf("%s: the user's balance after one withdrawal of 20 (sent twice with its key) = %+v, want withdrawn 20, available 50", tag, b)

@@ -102,7 +102,9 @@ type (
 		RefType    string          `json:"ref_type"`
 		RefID      int64           `json:"ref_id"`
 	}
-	balance struct {
+	// Balance is an account's balance as the withdrawal service answers
+	// it (GET /api/v1/balances); the end-to-end tests read it too.
+	Balance struct {
 		OwnerType      string          `json:"owner_type"`
 		OwnerID        int64           `json:"owner_id"`
 		Credited       decimal.Decimal `json:"credited"`
@@ -170,7 +172,7 @@ type (
 type snapshot struct {
 	entries       []entry
 	verify        verifyResult
-	balances      []balance
+	balances      []Balance
 	allocations   []allocation
 	accProfit     []accProfit
 	overview      overview
@@ -187,7 +189,7 @@ func read(ctx context.Context, c *Client) (*snapshot, error) {
 	if _, err = c.Do(ctx, "GET", "/api/v1/ledger/verify", nil, &s.verify); err != nil {
 		return nil, err
 	}
-	if s.balances, err = ListAll[balance](ctx, c, "/api/v1/balances", nil); err != nil {
+	if s.balances, err = ListAll[Balance](ctx, c, "/api/v1/balances", nil); err != nil {
 		return nil, err
 	}
 	if s.allocations, err = ListAll[allocation](ctx, c, "/api/v1/profit/allocations", nil); err != nil {
