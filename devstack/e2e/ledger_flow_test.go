@@ -30,7 +30,7 @@ func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 // ledgerAndStatsFlow continues TestProfitFlow's scenario (allocations of
 // 200 distributed: user 140, team 40, platform 20, from profits 100, −50,
 // 150) through the withdrawal service's ledger and the stats read models.
-func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID int64, allocs []allocation) {
+func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID int64, allocs []invariants.Allocation) {
 	userPath := fmt.Sprintf("/api/v1/balances/user/%d", aliceID)
 	var b invariants.Balance
 	eventually(t, "alice credited with her to_user amounts", func() (bool, string) {

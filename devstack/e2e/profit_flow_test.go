@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/devstack/internal/edgeclient"
+	"github.com/fundplatform/platform/devstack/invariants"
 )
 
 // client talks to the edge as one caller.
@@ -86,21 +87,6 @@ func login(t *testing.T, edge, email, password string) client {
 	return client{t: t, edge: edge, token: tk.AccessToken}
 }
 
-type allocation struct {
-	ID               int64           `json:"id"`
-	Source           string          `json:"source"`
-	SnapshotID       *int64          `json:"snapshot_id"`
-	ProfitAmount     decimal.Decimal `json:"profit_amount"`
-	Distributable    decimal.Decimal `json:"distributable"`
-	ToTeamAmount     decimal.Decimal `json:"to_team_amount"`
-	ToPlatformAmount decimal.Decimal `json:"to_platform_amount"`
-	ToUserAmount     decimal.Decimal `json:"to_user_amount"`
-	LossCarryAfter   decimal.Decimal `json:"loss_carryforward_after"`
-	UserID           int64           `json:"user_id"`
-	TeamID           int64           `json:"team_id"`
-	Status           string          `json:"status"`
-}
-
 // TestProfitFlow drives the event flow of one profit through the real
 // services: NAV snapshots recorded at the portfolio service become
 // portfolio.profit_recorded events on the broker, which the profit service
@@ -143,7 +129,7 @@ func TestProfitFlow(t *testing.T) {
 	admin.ratio(pf.ID, "0.2000", "0.1000", "0.7000")
 
 	// Eventually: three allocations (the non-zero profits), none waiting.
-	var allocs []allocation
+	var allocs []invariants.Allocation
 	path := fmt.Sprintf("/api/v1/profit/allocations?portfolio_id=%d", pf.ID)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -166,7 +152,7 @@ func TestProfitFlow(t *testing.T) {
 	if len(allocs) != 3 {
 		t.Fatalf("%d allocations, want exactly 3 (one per non-zero profit): %+v", len(allocs), allocs)
 	}
-	sum := func(f func(allocation) decimal.Decimal) decimal.Decimal {
+	sum := func(f func(invariants.Allocation) decimal.Decimal) decimal.Decimal {
 		total := decimal.Zero
 		for _, a := range allocs {
 			total = total.Add(f(a))
@@ -175,11 +161,11 @@ func TestProfitFlow(t *testing.T) {
 	}
 	want := map[string]string{"profit": "200", "distributable": "200", "team": "40", "platform": "20", "user": "140"}
 	got := map[string]decimal.Decimal{
-		"profit":        sum(func(a allocation) decimal.Decimal { return a.ProfitAmount }),
-		"distributable": sum(func(a allocation) decimal.Decimal { return a.Distributable }),
-		"team":          sum(func(a allocation) decimal.Decimal { return a.ToTeamAmount }),
-		"platform":      sum(func(a allocation) decimal.Decimal { return a.ToPlatformAmount }),
-		"user":          sum(func(a allocation) decimal.Decimal { return a.ToUserAmount }),
+		"profit":        sum(func(a invariants.Allocation) decimal.Decimal { return a.ProfitAmount }),
+		"distributable": sum(func(a invariants.Allocation) decimal.Decimal { return a.Distributable }),
+		"team":          sum(func(a invariants.Allocation) decimal.Decimal { return a.ToTeam }),
+		"platform":      sum(func(a invariants.Allocation) decimal.Decimal { return a.ToPlatform }),
+		"user":          sum(func(a invariants.Allocation) decimal.Decimal { return a.ToUser }),
 	}
 	for k, w := range want {
 		if !got[k].Equal(decimal.RequireFromString(w)) {
@@ -194,7 +180,7 @@ func TestProfitFlow(t *testing.T) {
 
 	// Alice reads her portfolio's allocations; the replayed NAV added nothing.
 	aliceClient := login(t, ready.EdgeURL, "alice@example.com", "alice-password-123")
-	var mine []allocation
+	var mine []invariants.Allocation
 	aliceClient.must(200, "GET", path, nil, &mine)
 	if len(mine) != 3 {
 		t.Fatalf("alice sees %d allocations, want 3", len(mine))

@@ -114,18 +114,22 @@ type (
 		Withdrawn      decimal.Decimal `json:"withdrawn"`
 		Available      decimal.Decimal `json:"available"`
 	}
-	allocation struct {
-		ID            int64           `json:"id"`
-		PortfolioID   int64           `json:"portfolio_id"`
-		Source        string          `json:"source"`
-		Status        string          `json:"status"`
-		ProfitAmount  decimal.Decimal `json:"profit_amount"`
-		Distributable decimal.Decimal `json:"distributable"`
-		ToTeam        decimal.Decimal `json:"to_team_amount"`
-		ToPlatform    decimal.Decimal `json:"to_platform_amount"`
-		ToUser        decimal.Decimal `json:"to_user_amount"`
-		UserID        int64           `json:"user_id"`
-		TeamID        int64           `json:"team_id"`
+	// Allocation is a profit allocation as the profit service answers it
+	// (GET /api/v1/profit/allocations); the end-to-end tests read it too.
+	Allocation struct {
+		ID             int64           `json:"id"`
+		PortfolioID    int64           `json:"portfolio_id"`
+		Source         string          `json:"source"`
+		SnapshotID     *int64          `json:"snapshot_id"`
+		Status         string          `json:"status"`
+		ProfitAmount   decimal.Decimal `json:"profit_amount"`
+		Distributable  decimal.Decimal `json:"distributable"`
+		ToTeam         decimal.Decimal `json:"to_team_amount"`
+		ToPlatform     decimal.Decimal `json:"to_platform_amount"`
+		ToUser         decimal.Decimal `json:"to_user_amount"`
+		LossCarryAfter decimal.Decimal `json:"loss_carryforward_after"`
+		UserID         int64           `json:"user_id"`
+		TeamID         int64           `json:"team_id"`
 	}
 	accProfit struct {
 		PortfolioID int64           `json:"portfolio_id"`
@@ -173,7 +177,7 @@ type snapshot struct {
 	entries       []entry
 	verify        verifyResult
 	balances      []Balance
-	allocations   []allocation
+	allocations   []Allocation
 	accProfit     []accProfit
 	overview      overview
 	withdrawals   []withdrawal
@@ -192,7 +196,7 @@ func read(ctx context.Context, c *Client) (*snapshot, error) {
 	if s.balances, err = ListAll[Balance](ctx, c, "/api/v1/balances", nil); err != nil {
 		return nil, err
 	}
-	if s.allocations, err = ListAll[allocation](ctx, c, "/api/v1/profit/allocations", nil); err != nil {
+	if s.allocations, err = ListAll[Allocation](ctx, c, "/api/v1/profit/allocations", nil); err != nil {
 		return nil, err
 	}
 	if s.accProfit, err = ListAll[accProfit](ctx, c, "/api/v1/stats/acc_profit", nil); err != nil {

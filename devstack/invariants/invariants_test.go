@@ -32,7 +32,7 @@ func consistent() *snapshot {
 			{OwnerType: "team", OwnerID: 3, Credited: d("20"), ReallocatedIn: d("4"), Available: d("24")},
 			{OwnerType: "platform", Credited: d("10"), ReallocatedOut: d("4"), Available: d("6")},
 		},
-		allocations: []allocation{
+		allocations: []Allocation{
 			{ID: 9, PortfolioID: 1, Source: "nav", Status: "allocated", ProfitAmount: d("100"), Distributable: d("100"),
 				ToTeam: d("20"), ToPlatform: d("10"), ToUser: d("70"), UserID: 7, TeamID: 3},
 			{ID: 10, PortfolioID: 1, Source: "nav", Status: "no_distribution", ProfitAmount: d("-8"), UserID: 7, TeamID: 3},
