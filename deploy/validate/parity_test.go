@@ -12,11 +12,8 @@ package validate
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -39,6 +36,7 @@ import (
 
 	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/stack"
 	"github.com/fundplatform/platform/libs/observability/otlptest"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
 	"github.com/fundplatform/platform/libs/serve/configref"
@@ -300,7 +298,7 @@ func newParityFixture() (_ *parityFixture, err error) {
 			return nil, fmt.Errorf("build %s: %v\n%s", name, err, out)
 		}
 	}
-	if err := writeSigningKey(f.keyFile); err != nil {
+	if err := stack.WriteSigningKey(f.keyFile); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -359,21 +357,6 @@ func initDatabases(ctx context.Context, adminURL, script string) error {
 		}
 	}
 	return nil
-}
-
-func writeSigningKey(path string) error {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 func (f *parityFixture) freeAddr(t *testing.T) string {

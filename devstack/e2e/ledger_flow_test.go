@@ -10,16 +10,24 @@ import (
 	"github.com/fundplatform/platform/devstack/invariants"
 )
 
+// eventually waits up to 30 s for cond; see eventuallyWithin.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	eventuallyWithin(t, 30*time.Second, what, cond)
+}
+
+// eventuallyWithin calls cond every 250 ms until it holds, and fails the
+// test once timeout has passed with the state cond last reported.
+func eventuallyWithin(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		ok, state := cond()
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within 30 s; last state: %s", what, state)
+			t.Fatalf("%s: not reached within %s; last state: %s", what, timeout, state)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
