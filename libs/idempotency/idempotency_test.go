@@ -446,9 +446,7 @@ func TestServerErrorWithoutEffectReleasesKey(t *testing.T) {
 	if first.Code != http.StatusCreated {
 		t.Fatalf("repeat = %d %s", first.Code, first.Body)
 	}
-	wantReplay(t, first, s.call("7", path, `{}`, "k"))
-	wantRuns(t, s, 2)
-	wantThings(t, s, 1)
+	wantKept(t, s, first, 2)
 }
 
 // A request whose process died before its operation committed leaves its
@@ -473,9 +471,7 @@ func TestAbandonedKeyIsTakenOverAfterLease(t *testing.T) {
 	if err, _ := s.handler.effectErr.Load().(error); err == nil || !strings.Contains(err.Error(), "taken over") {
 		t.Fatalf("the first request's transaction error = %v", err)
 	}
-	wantReplay(t, second, s.call("7", path, `{}`, "k"))
-	wantRuns(t, s, 2)
-	wantThings(t, s, 1)
+	wantKept(t, s, second, 2)
 }
 
 // A repeat that arrives while the first request's effect waits to be
@@ -508,6 +504,15 @@ func TestRepeatWaitsForAParkedEffect(t *testing.T) {
 	}
 	wantReplay(t, first, <-again)
 	wantRuns(t, s, 1)
+	wantThings(t, s, 1)
+}
+
+// wantKept checks that key "k" keeps answer: a repeat replays it, and the
+// operation ran runs times and committed one effect.
+func wantKept(t *testing.T, s *setup, answer *httptest.ResponseRecorder, runs int64) {
+	t.Helper()
+	wantReplay(t, answer, s.call("7", path, `{}`, "k"))
+	wantRuns(t, s, runs)
 	wantThings(t, s, 1)
 }
 
@@ -559,9 +564,7 @@ func TestPanic(t *testing.T) {
 		if second.Code != http.StatusCreated {
 			t.Fatalf("retry = %d", second.Code)
 		}
-		wantReplay(t, second, s.call("7", path, `{}`, "k"))
-		wantRuns(t, s, 2)
-		wantThings(t, s, 1)
+		wantKept(t, s, second, 2)
 	})
 }
 

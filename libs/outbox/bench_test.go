@@ -24,7 +24,6 @@ package outbox_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -41,20 +40,6 @@ import (
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/libs/testkit"
 )
-
-// benchEnv is the integer environment variable name, or def.
-func benchEnv(b *testing.B, name string, def int) int {
-	b.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
 
 // benchTxEvents is how many events one writer transaction commits (a
 // service change that emits a few events, or a small batch of changes).
@@ -213,7 +198,7 @@ func finishIteration(b *testing.B, pool *pgxpool.Pool, run *relayRun, timeout ti
 // publishes them, and reports events/s from the first commit to the last
 // acknowledgement.
 func BenchmarkOutboxRelay(b *testing.B) {
-	n := benchEnv(b, "BENCH_EVENTS", 100_000)
+	n := testkit.EnvInt(b, "BENCH_EVENTS", 100_000)
 	const writers = 4
 	var total time.Duration
 	for range b.N {
@@ -244,8 +229,8 @@ func BenchmarkOutboxRelay(b *testing.B) {
 // commit-to-acknowledgement latency of the events (p50-ms, p99-ms) and
 // events/s from the first commit to the last acknowledgement.
 func BenchmarkOutboxRelayPaced(b *testing.B) {
-	rate := benchEnv(b, "BENCH_RATE", 5000)
-	seconds := benchEnv(b, "BENCH_SECONDS", 10)
+	rate := testkit.EnvInt(b, "BENCH_RATE", 5000)
+	seconds := testkit.EnvInt(b, "BENCH_SECONDS", 10)
 	n := rate * seconds
 	txs := (n + benchTxEvents - 1) / benchTxEvents
 	interval := time.Second * benchTxEvents / time.Duration(rate)
