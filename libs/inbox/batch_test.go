@@ -129,7 +129,7 @@ func TestBatchWithAPoisonMessageFallsBackToOneByOne(t *testing.T) {
 
 func TestBatchRestartNeitherSkipsNorReapplies(t *testing.T) {
 	pool, brokers, ctx := setup(t, 28*time.Second, topic, eventbus.DLQTopic(topic))
-	restartMidStream(t, pool, brokers, ctx, 120, batched(10))
+	restartMidStream(t, ctx, pool, brokers, 120, batched(10))
 }
 
 // TestBatchHandlerGetsEachNewEventOnce: with a BatchHandler, a batch's

@@ -164,7 +164,7 @@ func storedTotal(t *testing.T, pool *pgxpool.Pool, group string) int {
 // are applied, and a second one, started with tune, finishes. Each event
 // must be applied once, and the second consumer must resume where the
 // first stopped.
-func restartMidStream(t *testing.T, pool *pgxpool.Pool, brokers []string, ctx context.Context, total int, tune func(*inbox.Config)) {
+func restartMidStream(t *testing.T, ctx context.Context, pool *pgxpool.Pool, brokers []string, total int, tune func(*inbox.Config)) {
 	t.Helper()
 	var msgs []kafka.Message
 	for i := range total {
@@ -204,15 +204,15 @@ func restartMidStream(t *testing.T, pool *pgxpool.Pool, brokers []string, ctx co
 
 // failingOn is record, but for poison: that event's handling counts an
 // attempt, uses the transaction (its work must vanish) and then fails
-// with the error message given.
-func failingOn(poison eventbus.Envelope, attempts *atomic.Int32, message string) inbox.Handler {
+// with errText.
+func failingOn(poison eventbus.Envelope, attempts *atomic.Int32, errText string) inbox.Handler {
 	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
 		if env.ID == poison.ID {
 			attempts.Add(1)
 			if err := record(ctx, tx, env); err != nil {
 				return err
 			}
-			return errors.New(message)
+			return errors.New(errText)
 		}
 		return record(ctx, tx, env)
 	}
@@ -287,7 +287,7 @@ func TestRestartResumesFromTheDatabaseOffsets(t *testing.T) {
 	pool, brokers, ctx := setup(t, 28*time.Second, topic, eventbus.DLQTopic(topic))
 
 	const total = 60
-	restartMidStream(t, pool, brokers, ctx, total, nil)
+	restartMidStream(t, ctx, pool, brokers, total, nil)
 
 	// A restore from a backup taken before any of this: the consumer
 	// rewinds with the database, whatever Kafka's committed offsets say.
