@@ -95,7 +95,7 @@ func TestParityCompose(t *testing.T) {
 	})
 	// The health check can fail: with the services stopped it does.
 	for _, name := range edge.Services {
-		svc := &process{name: name, bin: filepath.Join(f.bins, name), env: f.localize(t, "compose", name, envs[name], f.freeAddr(t), f.freeAddr(t))}
+		svc := &process{name: name, bin: filepath.Join(f.bins, name), env: f.localize(t, "compose", name, envs[name], testkit.FreeAddr(t), testkit.FreeAddr(t))}
 		if out, err := svc.command(checks[name][1:]...).CombinedOutput(); err == nil {
 			t.Errorf("compose %s: healthcheck passes with nothing listening:\n%s", name, out)
 		}
@@ -359,16 +359,6 @@ func initDatabases(ctx context.Context, adminURL, script string) error {
 	return nil
 }
 
-func (f *parityFixture) freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // localize maps what names a place in env to this machine: the database
 // server, the brokers, the auth service (authAddr), the collector, the
 // listen address (listen) and the signing key file. Every other variable
@@ -423,7 +413,7 @@ type process struct {
 
 func (f *parityFixture) start(t *testing.T, source, name string, env map[string]string, authAddr string) *process {
 	t.Helper()
-	p := &process{name: name, source: source, bin: filepath.Join(f.bins, name), addr: f.freeAddr(t), out: &testkit.SyncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, source: source, bin: filepath.Join(f.bins, name), addr: testkit.FreeAddr(t), out: &testkit.SyncBuffer{}, done: make(chan struct{})}
 	p.env = f.localize(t, source, name, env, p.addr, authAddr)
 	p.cmd = exec.Command(p.bin)
 	p.cmd.Env = p.env // exactly the deployment's variables, nothing inherited
@@ -678,7 +668,7 @@ func runPrometheusCheck(t *testing.T, test []string) {
 		t.Fatal("no prometheus binary: run make deps (Debian's prometheus package)")
 	}
 	root, _ := filepath.Abs(repoRoot)
-	addr := parity(t).freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(root, "deploy/prometheus/prometheus.yml"),
 		"--storage.tsdb.path="+t.TempDir(), "--web.listen-address="+addr)
 	var out testkit.SyncBuffer

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -78,7 +77,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promURL := "http://" + freeAddr(t)
+	promURL := "http://" + testkit.FreeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	promOut := &testkit.SyncBuffer{}
@@ -314,15 +313,4 @@ func getJSON(t *testing.T, u string, out any) {
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
 	}
-}
-
-// freeAddr returns a free 127.0.0.1 address.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -3,7 +3,6 @@ package observability
 import (
 	"bytes"
 	"context"
-	"net"
 	"strings"
 	"testing"
 
@@ -34,12 +33,7 @@ func TestTracingExportsSpansNamedAfterTheService(t *testing.T) {
 }
 
 func TestTracingToAnUnreachableCollectorFailsSafe(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close() // nothing listens there any more
+	addr := testkit.FreeAddr(t) // nothing listens there
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+addr)
 	var logs testkit.SyncBuffer
 	shutdown := SetupTracing(context.Background(), "auth", NewLogger(&logs, "auth", "info", "json"))

@@ -2,12 +2,14 @@
 // modules (libs, devstack, deploy/validate) share: a log buffer that
 // goroutines may write to while the test reads it, and a poll that waits
 // for a condition, a runner for a worker's Run loop, concurrent workers,
-// and the benchmarks' integer knobs. It is imported by tests only.
+// a free loopback address, and the benchmarks' integer knobs. It is
+// imported by tests only.
 package testkit
 
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -127,4 +129,17 @@ func EnvInt(t testing.TB, name string, def int) int {
 		t.Fatalf("%s=%q: want a positive integer", name, v)
 	}
 	return n
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago: nothing listens there when it returns, so it serves both for a
+// server the test starts and for an address where nothing answers.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

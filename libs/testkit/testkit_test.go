@@ -3,6 +3,7 @@ package testkit
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -74,4 +75,13 @@ func TestEnvInt(t *testing.T) {
 	if n := EnvInt(t, "TESTKIT_N", 7); n != 12 {
 		t.Fatalf("12: got %d", n)
 	}
+}
+
+func TestFreeAddrIsFree(t *testing.T) {
+	addr := FreeAddr(t)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("FreeAddr gave %s, which cannot be listened on: %v", addr, err)
+	}
+	l.Close()
 }
