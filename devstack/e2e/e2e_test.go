@@ -74,6 +74,20 @@ func walkthrough(t *testing.T, repo, edgeURL, password string) string {
 	return "set -euo pipefail\n" + script
 }
 
+// reachableTempDir is t.TempDir made reachable by every user: PostgreSQL
+// runs as the unprivileged postgres user when we are root, and must be
+// able to reach its directory under the test's temp dir.
+func reachableTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // startStack builds the real service binaries and starts the whole stack
 // as `make run` does, on free ports, in a temporary directory.
 func startStack(t *testing.T, repo string) (*stack.Stack, *testkit.SyncBuffer) {
@@ -100,14 +114,7 @@ func runStack(t *testing.T, repo string, tune func(*stack.Config)) (*stack.Stack
 // stack's configuration before it starts.
 func startStackWith(t *testing.T, repo string, tune func(*stack.Config)) (*stack.Stack, *testkit.SyncBuffer) {
 	t.Helper()
-	state := t.TempDir()
-	// PostgreSQL runs as the unprivileged postgres user when we are root:
-	// it must be able to reach its directory under the test's temp dir.
-	for _, d := range []string{state, filepath.Dir(state)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	state := reachableTempDir(t)
 	bin := filepath.Join(state, "bin")
 	buildServices(t, repo, bin)
 	out := &testkit.SyncBuffer{}

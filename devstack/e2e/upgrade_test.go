@@ -75,13 +75,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 			t.Fatalf("the upgrade guide's blocks need %s", tool)
 		}
 	}
-	work := t.TempDir()
-	// PostgreSQL runs as the unprivileged postgres user when we are root.
-	for _, d := range []string{work, filepath.Dir(work)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	work := reachableTempDir(t)
 	newBin, oldBin := filepath.Join(work, "bin-new"), filepath.Join(work, "bin-old")
 	buildServices(t, repo, newBin)
 	upgBuildRelease(t, repo, rev, filepath.Join(work, "src-old"), oldBin)
