@@ -23,7 +23,15 @@ type Writer struct {
 // NewWriter returns a writer to topic on the brokers ("host:port"). With
 // topic "", every message must name its own topic (kafka.Message.Topic).
 func NewWriter(brokers []string, topic string) *Writer {
-	return &Writer{w: &kafka.Writer{
+	return &Writer{w: KafkaWriter(brokers, topic)}
+}
+
+// KafkaWriter is the kafka-go writer of NewWriter: every write waits for
+// all in-sync replicas, a message's key picks its partition, topics are
+// never auto-created, and a failed write is tried a few times quickly.
+// Writers that batch differently (the outbox relay) start from it.
+func KafkaWriter(brokers []string, topic string) *kafka.Writer {
+	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Topic:        topic,
 		Balancer:     &kafka.Hash{},
@@ -39,7 +47,7 @@ func NewWriter(brokers []string, topic string) *Writer {
 		WriteTimeout:           10 * time.Second,
 		ReadTimeout:            10 * time.Second,
 		AllowAutoTopicCreation: false,
-	}}
+	}
 }
 
 // Topic is the writer's topic ("" when each message names its own).

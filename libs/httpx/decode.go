@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/money"
 )
@@ -53,6 +56,16 @@ func DecodeJSON(r *http.Request, v any) error {
 		return Validation("validation_failed", field, "must not contain NUL characters")
 	}
 	return nil
+}
+
+// DecodeBody is a go-kit request decoder for routes whose request is the
+// JSON body itself, decoded into a T by DecodeJSON.
+func DecodeBody[T any](_ context.Context, r *http.Request) (any, error) {
+	var v T
+	if err := DecodeJSON(r, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // nulField finds a decoded string that holds a NUL character and names
@@ -219,18 +232,64 @@ func QueryBool(r *http.Request, name string) (*bool, error) {
 	return &b, nil
 }
 
-// QueryTime reads an optional RFC 3339 time from the query.
+// QueryTime reads an optional RFC 3339 time from the query, in UTC.
 func QueryTime(r *http.Request, name string) (*time.Time, error) {
 	s := r.URL.Query().Get(name)
 	if s == "" {
 		return nil, nil
 	}
+	t, err := ParseTime(name, s)
+	if err != nil {
+		return nil, err
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+// ParseTime parses the RFC 3339 time s of a field, keeping its offset;
+// a time that is not one is 400 validation_failed
+// (docs/api.md#times-and-ids).
+func ParseTime(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	// In UTC the year must stay within 0000..9999, or it cannot be written back as RFC 3339.
-	if t = t.UTC(); err != nil || t.Year() < 0 || t.Year() > 9999 {
-		return nil, Validation("validation_failed", name, "must be an RFC 3339 time")
+	if utc := t.UTC(); err != nil || utc.Year() < 0 || utc.Year() > 9999 {
+		return time.Time{}, Validation("validation_failed", field, "must be an RFC 3339 time")
 	}
-	return &t, nil
+	return t, nil
+}
+
+// RequiredTime is ParseTime of a body field that must be present.
+func RequiredTime(field string, s *string) (time.Time, error) {
+	if s == nil {
+		return time.Time{}, Validation("validation_failed", field, "is required")
+	}
+	return ParseTime(field, *s)
+}
+
+// RequiredAmount parses a body field that must hold an amount, kept raw
+// so that its error names the field: missing or malformed is 400
+// invalid_amount (docs/api.md#money-and-rounding).
+func RequiredAmount(field string, raw json.RawMessage) (decimal.Decimal, error) {
+	if raw == nil {
+		return decimal.Decimal{}, Validation("invalid_amount", field, "is required")
+	}
+	var a money.Amount
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return decimal.Decimal{}, Validation("invalid_amount", field, strings.TrimPrefix(err.Error(), money.ErrInvalidAmount.Error()+": "))
+	}
+	return a.Decimal, nil
+}
+
+// QueryRange reads the optional from and to times of a list's window
+// (docs/api.md#times-and-ids), from first.
+func QueryRange(r *http.Request) (from, to *time.Time, err error) {
+	if from, err = QueryTime(r, "from"); err != nil {
+		return nil, nil, err
+	}
+	if to, err = QueryTime(r, "to"); err != nil {
+		return nil, nil, err
+	}
+	return from, to, nil
 }
 
 // PathID reads a positive 64-bit id from a path value of the route pattern.

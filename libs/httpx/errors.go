@@ -65,7 +65,20 @@ func As(err error) (*Error, bool) {
 	if errors.As(err, &e) {
 		return e, true
 	}
+	var ce coded
+	if errors.As(err, &ce) {
+		return NewError(ce.StatusCode(), ce.ErrorCode(), ce.Error()), true
+	}
 	return ErrInternal, false
+}
+
+// coded is a client error of a library below the transport (such as
+// outbox.TooLargeError) that says its status and code without depending
+// on this package.
+type coded interface {
+	error
+	StatusCode() int
+	ErrorCode() string
 }
 
 // Validation codes (docs/api.md#error-codes).
@@ -97,4 +110,26 @@ func (e *ValidationError) Client() *Error {
 		code = CodeValidationFailed
 	}
 	return Validation(code, e.Field, e.Reason)
+}
+
+// Codes is a service's error table, the one place its domain errors get
+// their statuses and codes: a row a domain error, with the status and
+// stable code a client sees for it (docs/api.md#error-codes).
+type Codes []struct {
+	Err    error
+	Status int
+	Code   string
+}
+
+// Map is an ErrorMapper: the client error of the first row whose error err
+// is (errors.Is), with that error's text as the message; any other error
+// it returns unchanged (a ValidationError becomes its 400 in As, anything
+// unknown a 500 that says nothing internal).
+func (cs Codes) Map(err error) error {
+	for _, c := range cs {
+		if errors.Is(err, c.Err) {
+			return NewError(c.Status, c.Code, c.Err.Error())
+		}
+	}
+	return err
 }

@@ -200,31 +200,18 @@ func FuzzQueryParams(f *testing.F) {
 		raw := r.URL.Query().Get(name)
 
 		id, err := httpx.QueryInt64(r, name)
-		switch {
-		case err != nil:
-			if e := clientError(t, err); e.Status != http.StatusBadRequest || e.Fields[name] == "" {
-				t.Fatalf("QueryInt64 error %+v does not name %q", e, name)
-			}
-		case raw == "" && id != nil, raw != "" && (id == nil || *id <= 0):
+		if !refused(t, "QueryInt64", name, err) && (raw == "" && id != nil || raw != "" && (id == nil || *id <= 0)) {
 			t.Fatalf("QueryInt64(%q) = %v", raw, id)
 		}
 
 		b, err := httpx.QueryBool(r, name)
-		switch {
-		case err != nil:
-			if e := clientError(t, err); e.Status != http.StatusBadRequest || e.Fields[name] == "" {
-				t.Fatalf("QueryBool error %+v does not name %q", e, name)
-			}
-		case raw == "" && b != nil, raw != "" && b == nil:
+		if !refused(t, "QueryBool", name, err) && (raw == "" && b != nil || raw != "" && b == nil) {
 			t.Fatalf("QueryBool(%q) = %v", raw, b)
 		}
 
 		tm, err := httpx.QueryTime(r, name)
 		switch {
-		case err != nil:
-			if e := clientError(t, err); e.Status != http.StatusBadRequest || e.Fields[name] == "" {
-				t.Fatalf("QueryTime error %+v does not name %q", e, name)
-			}
+		case refused(t, "QueryTime", name, err):
 		case raw == "" && tm != nil, raw != "" && tm == nil:
 			t.Fatalf("QueryTime(%q) = %v", raw, tm)
 		case tm != nil:
@@ -237,6 +224,19 @@ func FuzzQueryParams(f *testing.F) {
 			}
 		}
 	})
+}
+
+// refused reports whether a query reader refused the parameter name, and
+// fails unless it did so with a 400 that names it.
+func refused(t *testing.T, reader, name string, err error) bool {
+	t.Helper()
+	if err == nil {
+		return false
+	}
+	if e := clientError(t, err); e.Status != http.StatusBadRequest || e.Fields[name] == "" {
+		t.Fatalf("%s error %+v does not name %q", reader, e, name)
+	}
+	return true
 }
 
 func FuzzPathID(f *testing.F) {
@@ -265,6 +265,21 @@ var plainAmount = regexp.MustCompile(`^-?([0-9]+)(\.([0-9]+))?$`)
 
 // oracle reports whether s is a valid amount (places 8, 12 integer digits)
 // or ratio (places 4, in [0, 1]) by the contract's text alone.
+// checkParse fails unless parse accepts s exactly when the contract does
+// (oracle) and wraps invalid in its refusals; it returns what it parsed
+// and whether it accepted s.
+func checkParse(t *testing.T, name, s string, parse func(string) (decimal.Decimal, error), places int, ratio bool, invalid error) (decimal.Decimal, bool) {
+	t.Helper()
+	d, err := parse(s)
+	if (err == nil) != oracle(s, places, ratio) {
+		t.Fatalf("%s(%q) = %v, %v; the contract says otherwise", name, s, d, err)
+	}
+	if err != nil && !errors.Is(err, invalid) {
+		t.Fatalf("%s(%q): %v does not wrap %v", name, s, err, invalid)
+	}
+	return d, err == nil
+}
+
 func oracle(s string, places int, ratio bool) bool {
 	m := plainAmount.FindStringSubmatch(s)
 	if m == nil || len(m[3]) > places || (m[2] != "" && m[3] == "") {
@@ -288,28 +303,14 @@ func FuzzMoney(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		// Parse and ParseRatio: the text of an amount or ratio.
-		d, err := money.Parse(s)
-		if (err == nil) != oracle(s, money.Places, false) {
-			t.Fatalf("Parse(%q) = %v, %v; the contract says otherwise", s, d, err)
-		}
-		if err != nil && !errors.Is(err, money.ErrInvalidAmount) {
-			t.Fatalf("Parse(%q): %v does not wrap ErrInvalidAmount", s, err)
-		}
-		if err == nil {
+		if d, ok := checkParse(t, "Parse", s, money.Parse, money.Places, false, money.ErrInvalidAmount); ok {
 			checkAmount(t, "amount", d)
 			back, err := money.Parse(money.Format(d))
 			if err != nil || !back.Equal(d) {
 				t.Fatalf("Parse(%q) = %s does not round-trip: %v", s, d, err)
 			}
 		}
-		rt, err := money.ParseRatio(s)
-		if (err == nil) != oracle(s, money.RatioPlaces, true) {
-			t.Fatalf("ParseRatio(%q) = %v, %v; the contract says otherwise", s, rt, err)
-		}
-		if err != nil && !errors.Is(err, money.ErrInvalidRatio) {
-			t.Fatalf("ParseRatio(%q): %v does not wrap ErrInvalidRatio", s, err)
-		}
-		if err == nil {
+		if rt, ok := checkParse(t, "ParseRatio", s, money.ParseRatio, money.RatioPlaces, true, money.ErrInvalidRatio); ok {
 			checkRatio(t, "ratio", rt)
 		}
 
@@ -317,7 +318,7 @@ func FuzzMoney(f *testing.F) {
 		// a number literal; nothing else.
 		text, isText := jsonText([]byte(s))
 		var a money.Amount
-		err = json.Unmarshal([]byte(s), &a)
+		err := json.Unmarshal([]byte(s), &a)
 		if err == nil && (!isText || !oracle(text, money.Places, false)) {
 			t.Fatalf("Amount accepted JSON %q as %s", s, a)
 		}

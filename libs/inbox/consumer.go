@@ -373,8 +373,11 @@ func (c *Consumer) apply(ctx context.Context, msg kafka.Message, dlq *eventbus.W
 			return false
 		}
 		var he handlerError
-		if !errors.As(err, &he) || pg.Retryable(err) || c.pool.Ping(ctx) != nil {
-			// The database failed, not the event: retry for as long as it takes.
+		if !errors.As(err, &he) || pg.Transient(err) || c.pool.Ping(ctx) != nil {
+			// The database failed, not the event (pg.Transient: a lost
+			// connection, a timeout, a full disk, a shutdown…): retry for as
+			// long as it takes. Only the event's own faults count toward
+			// MaxAttempts and the dead-letter topic.
 			if !c.dbFailed(ctx, err, bo) {
 				return false
 			}

@@ -62,8 +62,12 @@ var Migration string
 // commit or roll back tx. With Config.BatchSize above 1, tx may hold the
 // handler's work on earlier events of the batch too (run in partition
 // order): the handler must not assume one event per transaction. An
-// error rolls everything back; the message is retried with back-off, and
-// dead-lettered after MaxAttempts failures.
+// error rolls everything back; the message is retried with back-off. An
+// error of the database (pg.Transient: a lost connection, a statement or
+// lock timeout, a full disk, a shutdown — wrapped with %w, or met while
+// the database does not answer a ping) is retried without limit, since
+// the event is not at fault; any other error dead-letters the message
+// after MaxAttempts failures.
 type Handler func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error
 
 // BatchHandler applies the events of a batch at once inside tx, the

@@ -35,6 +35,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -124,12 +125,56 @@ func prepare(ctx context.Context, e Event) (payload, headers string, err error) 
 	if err != nil {
 		return "", "", fmt.Errorf("outbox: marshal envelope: %w", err)
 	}
-	if err := eventbus.Validate(e.Envelope.Type, p); err != nil {
-		return "", "", fmt.Errorf("outbox: %w", err)
-	}
 	h, err := json.Marshal(eventbus.TraceHeaders(ctx))
 	if err != nil {
 		return "", "", fmt.Errorf("outbox: marshal headers: %w", err)
 	}
+	// Before the schema: a too large event is the request's fault (413),
+	// a schema violation the producer's (500).
+	if size := len(e.Key) + len(p) + len(h) + messageOverhead; size > MaxEventBytes {
+		return "", "", &TooLargeError{Type: e.Envelope.Type, Size: size}
+	}
+	if err := eventbus.Validate(e.Envelope.Type, p); err != nil {
+		return "", "", fmt.Errorf("outbox: %w", err)
+	}
 	return string(p), string(h), nil
 }
+
+// MaxEventBytes is the largest message the outbox accepts: its key, value
+// and headers. It stays below what the broker and the relay's writer accept
+// (Kafka's default message.max.bytes, 1 048 588 bytes per record batch, and
+// kafka-go's BatchBytes, 1 MiB), so that an event that was stored can
+// always be published; a larger one would stop its relay for good. The
+// text limits of the API (docs/api.md#text-fields) keep every valid event
+// far below it.
+const MaxEventBytes = 1_000_000
+
+// messageOverhead bounds what the relay adds to a message besides its key,
+// value and trace headers (the event-type and id headers, record framing).
+const messageOverhead = 512
+
+// ErrEventTooLarge is the error of an event above MaxEventBytes
+// (errors.Is on a *TooLargeError).
+var ErrEventTooLarge = errors.New("the event is too large to publish")
+
+// TooLargeError refuses an event above MaxEventBytes. It is a client error:
+// StatusCode and ErrorCode say how the API answers (413 event_too_large),
+// and nothing of the request is stored since the producer's transaction
+// fails with it.
+type TooLargeError struct {
+	Type string
+	Size int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the %s event of this request would be %d bytes, more than the %d an event may have", e.Type, e.Size, MaxEventBytes)
+}
+
+// Is makes errors.Is(err, ErrEventTooLarge) true.
+func (e *TooLargeError) Is(target error) bool { return target == ErrEventTooLarge }
+
+// StatusCode is the HTTP status of the refusal: 413.
+func (e *TooLargeError) StatusCode() int { return 413 }
+
+// ErrorCode is the API's stable code of the refusal.
+func (e *TooLargeError) ErrorCode() string { return "event_too_large" }

@@ -3,6 +3,7 @@ package servicetest
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,9 +22,9 @@ type OpenAPI struct {
 	Raw []byte
 	// Document is what CheckDocument expects.
 	Document openapitest.Document
-	// Options are the service's specifics for CheckOperations: the public
-	// routes (docs/api.md#authentication) and the headers every /api/v1/
-	// answer documents.
+	// Options are the service's specifics for CheckOperations: its public
+	// routes (docs/api.md#authentication) but GET /openapi.json, and the
+	// headers every /api/v1/ answer documents.
 	Options openapitest.Options
 	// Routes are the router's routes ("METHOD /path", sorted).
 	Routes func() []string
@@ -55,10 +56,23 @@ func (o OpenAPI) CheckRoutes(t testing.TB) {
 }
 
 // CheckOperations checks every operation follows the contract's
-// conventions (openapitest.CheckOperations).
+// conventions (openapitest.CheckOperations). GET /openapi.json, which every
+// service serves without a token (httpx.Routes.Document), is public besides
+// the routes Options lists.
 func (o OpenAPI) CheckOperations(t testing.TB) {
 	t.Helper()
-	openapitest.CheckOperations(t, o.Load(t), o.Options)
+	opts := o.Options
+	opts.Public = append(slices.Clone(opts.Public), "GET /openapi.json")
+	openapitest.CheckOperations(t, o.Load(t), opts)
+}
+
+// Test runs the checks of the document on its own, as subtests: its frame
+// (CheckDocument), the routes (CheckRoutes) and the operations
+// (CheckOperations); CheckServed checks it against the running service.
+func (o OpenAPI) Test(t *testing.T) {
+	t.Run("document", func(t *testing.T) { o.CheckDocument(t) })
+	t.Run("routes", func(t *testing.T) { o.CheckRoutes(t) })
+	t.Run("operations", func(t *testing.T) { o.CheckOperations(t) })
 }
 
 // CheckServed checks s serves the document at /openapi.json, that without

@@ -147,15 +147,13 @@ type Envelope struct {
 	Total   *int64          `json:"total"`
 }
 
-// ErrData is an error envelope's data (docs/api.md#errors).
-type ErrData struct {
-	ErrorCode int               `json:"errorCode"`
-	Code      string            `json:"code"`
-	Fields    map[string]string `json:"fields"`
-}
+// ErrData is an error envelope's data (docs/api.md#errors), as the
+// services write it.
+type ErrData = httpx.ErrorData
 
 // Result is one answer.
 type Result struct {
+	Req    string // the request's method and path
 	Status int
 	Header http.Header
 	Env    Envelope // the decoded body of an /api/v1/ answer
@@ -200,7 +198,7 @@ func (s *Server) Do(method, path, token string, body any, headers ...string) Res
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	r := Result{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	r := Result{Req: method + " " + path, Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	if resp.Header.Get(httpx.RequestIDHeader) == "" {
 		s.T.Errorf("%s %s: no X-Request-Id on the response", method, path)
 	}
@@ -233,6 +231,17 @@ func (r Result) OK(t testing.TB, status int, v any) Result {
 	return r
 }
 
+// List asserts a 200 list envelope (docs/api.md#pagination), decodes its
+// items into v and returns its total.
+func (r Result) List(t testing.TB, v any) int64 {
+	t.Helper()
+	r.OK(t, http.StatusOK, v)
+	if r.Env.Total == nil {
+		t.Fatalf("list without a total: %s", r.Raw)
+	}
+	return *r.Env.Total
+}
+
 // Fails asserts an error envelope with the status and code
 // (docs/api.md#errors) and returns its data.
 func (r Result) Fails(t testing.TB, status int, code string) ErrData {
@@ -241,6 +250,17 @@ func (r Result) Fails(t testing.TB, status int, code string) ErrData {
 	_ = json.Unmarshal(r.Env.Data, &d)
 	if r.Status != status || r.Env.IsOK || d.ErrorCode != status || d.Code != code || r.Env.Message == "" {
 		t.Fatalf("got %d %s, want %d %s", r.Status, r.Raw, status, code)
+	}
+	return d
+}
+
+// FailsOn is Fails that also asserts, when field is not "", that the
+// fields name field: the input a validation error is about.
+func (r Result) FailsOn(t testing.TB, status int, code, field string) ErrData {
+	t.Helper()
+	d := r.Fails(t, status, code)
+	if field != "" && d.Fields[field] == "" {
+		t.Errorf("%s: fields = %v, want %s named", r.Req, d.Fields, field)
 	}
 	return d
 }

@@ -16,6 +16,12 @@ func serve(t *testing.T) *servicetest.Server {
 	s := servicetest.New(t, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/", httpx.NotFoundHandler())
+	mux.Handle("GET /api/v1/teams", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteList(w, []int64{3, 4}, 9)
+	}))
+	mux.Handle("POST /api/v1/teams", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(r.Context(), w, httpx.Invalid("name", "is required").Client())
+	}))
 	mux.Handle("GET /api/v1/whoami", s.Verifier().Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := libauth.FromContext(r.Context())
 		httpx.WriteOK(w, http.StatusOK, map[string]any{"id": c.UserID(), "role": c.Role, "teams": c.Teams})
@@ -76,5 +82,40 @@ func TestEdit(t *testing.T) {
 	}
 	if got := servicetest.Edit(valid, "b", nil); len(got) != 1 || len(valid) != 2 {
 		t.Errorf("Edit removed = %v (valid %v)", got, valid)
+	}
+}
+
+// TestListsAndFields: List reads a list's items and total; FailsOn reads
+// the field a validation error names.
+func TestListsAndFields(t *testing.T) {
+	s := serve(t)
+	var teams []int64
+	if total := s.Do("GET", "/api/v1/teams", s.Viewer(2), nil).List(t, &teams); total != 9 || !slices.Equal(teams, []int64{3, 4}) {
+		t.Errorf("list = %v total %d", teams, total)
+	}
+	d := s.Do("POST", "/api/v1/teams", s.Admin(1), map[string]any{}).FailsOn(t, http.StatusBadRequest, "validation_failed", "name")
+	if d.Fields["name"] != "is required" {
+		t.Errorf("fields = %v", d.Fields)
+	}
+}
+
+// TestConcurrently: every request is sent, and each answer stands where
+// its request does.
+func TestConcurrently(t *testing.T) {
+	s := serve(t)
+	rs := servicetest.Concurrently(6, func(i int) servicetest.Result {
+		if i%2 == 0 {
+			return s.Do("GET", "/api/v1/whoami", s.User(int64(i+1)), nil)
+		}
+		return s.Do("GET", "/api/v1/whoami", "", nil)
+	})
+	for i, r := range rs {
+		var who whoami
+		if i%2 == 0 && r.OK(t, http.StatusOK, &who).Status == http.StatusOK && who.ID != int64(i+1) {
+			t.Errorf("answer %d = %+v", i, who)
+		}
+	}
+	if got := servicetest.Statuses(rs); got[http.StatusOK] != 3 || got[http.StatusUnauthorized] != 3 || len(got) != 2 {
+		t.Errorf("statuses = %v", got)
 	}
 }

@@ -311,6 +311,14 @@ func OptionalTime(t *testing.T, name string, tm *time.Time) {
 	}
 }
 
+// Range checks a list's window as httpx.QueryRange reads it: from and to,
+// each optional.
+func Range(t *testing.T, from, to *time.Time) {
+	t.Helper()
+	OptionalTime(t, "from", from)
+	OptionalTime(t, "to", to)
+}
+
 func OptionalID(t *testing.T, name string, id *int64) {
 	t.Helper()
 	if id != nil {

@@ -46,37 +46,16 @@ type JWKSSource interface {
 	JWKS(ctx context.Context) (libauth.JWKS, error)
 }
 
-func one[T any](v T, err error) httpx.Response {
-	if err != nil {
-		return httpx.Fail(err)
-	}
-	return httpx.OK(v)
-}
-
-func created[T any](v T, err error) httpx.Response {
-	if err != nil {
-		return httpx.Fail(err)
-	}
-	return httpx.Created(v)
-}
-
-func list[T any](items []T, total int64, err error) httpx.Response {
-	if err != nil {
-		return httpx.Fail(err)
-	}
-	return httpx.List(items, total)
-}
-
 // New builds the endpoints.
 func New(s identity.Service, keys JWKSSource) Endpoints {
 	return Endpoints{
 		Login: func(ctx context.Context, request any) (any, error) {
 			req := request.(LoginRequest)
-			return one(s.Login(ctx, req.Email, req.Password)), nil
+			return httpx.Reply(s.Login(ctx, req.Email, req.Password)), nil
 		},
 		Refresh: func(ctx context.Context, request any) (any, error) {
 			req := request.(RefreshRequest)
-			return one(s.Refresh(ctx, req.RefreshToken)), nil
+			return httpx.Reply(s.Refresh(ctx, req.RefreshToken)), nil
 		},
 		Logout: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req RefreshRequest) httpx.Response {
 			if err := s.Logout(ctx, c, req.RefreshToken); err != nil {
@@ -85,38 +64,38 @@ func New(s identity.Service, keys JWKSSource) Endpoints {
 			return httpx.OK(map[string]bool{"revoked": true})
 		}),
 		Me: libauth.WithCaller(func(ctx context.Context, c identity.Caller, _ any) httpx.Response {
-			return one(s.Me(ctx, c))
+			return httpx.Reply(s.Me(ctx, c))
 		}),
 		JWKS: func(ctx context.Context, _ any) (any, error) {
 			set, err := keys.JWKS(ctx)
 			return set, err
 		},
 		CreateUser: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req identity.NewUser) httpx.Response {
-			return created(s.CreateUser(ctx, c, req))
+			return httpx.ReplyCreated(s.CreateUser(ctx, c, req))
 		}),
 		ListUsers: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req ListUsersRequest) httpx.Response {
-			return list(s.ListUsers(ctx, c, req.Filter, req.Page))
+			return httpx.ReplyList(s.ListUsers(ctx, c, req.Filter, req.Page))
 		}),
 		GetUser: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req IDRequest) httpx.Response {
-			return one(s.GetUser(ctx, c, req.ID))
+			return httpx.Reply(s.GetUser(ctx, c, req.ID))
 		}),
 		UpdateUser: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req UpdateUserRequest) httpx.Response {
-			return one(s.UpdateUser(ctx, c, req.ID, req.Patch))
+			return httpx.Reply(s.UpdateUser(ctx, c, req.ID, req.Patch))
 		}),
 		CreateTeam: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req identity.NewTeam) httpx.Response {
-			return created(s.CreateTeam(ctx, c, req))
+			return httpx.ReplyCreated(s.CreateTeam(ctx, c, req))
 		}),
 		ListTeams: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req ListTeamsRequest) httpx.Response {
-			return list(s.ListTeams(ctx, c, req.Page))
+			return httpx.ReplyList(s.ListTeams(ctx, c, req.Page))
 		}),
 		GetTeam: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req IDRequest) httpx.Response {
-			return one(s.GetTeam(ctx, c, req.ID))
+			return httpx.Reply(s.GetTeam(ctx, c, req.ID))
 		}),
 		AddMember: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req MemberRequest) httpx.Response {
-			return one(s.AddMember(ctx, c, req.TeamID, req.UserID))
+			return httpx.Reply(s.AddMember(ctx, c, req.TeamID, req.UserID))
 		}),
 		DelMember: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req MemberRequest) httpx.Response {
-			return one(s.RemoveMember(ctx, c, req.TeamID, req.UserID))
+			return httpx.Reply(s.RemoveMember(ctx, c, req.TeamID, req.UserID))
 		}),
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -91,13 +92,8 @@ func ValidatePassword(field, pw string) error {
 }
 
 func validateName(field, v string, max int) error {
-	if strings.TrimSpace(v) == "" {
-		return invalid(field, "is required")
-	}
-	if utf8.RuneCountInString(v) > max {
-		return invalid(field, "is too long")
-	}
-	return nil
+	_, err := httpx.Text(field, v, max)
+	return err
 }
 
 func validRole(r string) bool { return r == RoleAdmin || r == RoleViewer || r == RoleUser }
@@ -369,8 +365,8 @@ func (s *service) CreateTeam(ctx context.Context, caller Caller, in NewTeam) (Te
 	if err := validateName("name", in.Name, 100); err != nil {
 		return Team{}, err
 	}
-	if utf8.RuneCountInString(in.Description) > 1000 {
-		return Team{}, invalid("description", "is too long")
+	if err := httpx.MaxLength("description", in.Description, 1000); err != nil {
+		return Team{}, err
 	}
 	return s.store.CreateTeam(ctx, strings.TrimSpace(in.Name), in.Description, s.now())
 }

@@ -12,11 +12,7 @@ import (
 
 // codes maps each domain error to its status and stable code
 // (docs/api.md#error-codes, #auth-service).
-var codes = []struct {
-	err    error
-	status int
-	code   string
-}{
+var codes = httpx.Codes{
 	{identity.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials"},
 	{identity.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
 	{identity.ErrInvalidRefreshToken, http.StatusUnauthorized, "invalid_refresh_token"},
@@ -45,10 +41,5 @@ func mapError(err error) error {
 		}
 		return &e
 	}
-	for _, c := range codes {
-		if errors.Is(err, c.err) {
-			return httpx.NewError(c.status, c.code, c.err.Error())
-		}
-	}
-	return err
+	return codes.Map(err)
 }

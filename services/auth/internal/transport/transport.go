@@ -20,18 +20,12 @@ import (
 // (metrics and access log); verifier checks the bearer token of protected
 // routes.
 func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(string, http.Handler) http.Handler) *httpx.Router {
-	r := httpx.NewRouter(wrap)
-	public := func(method, path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
-		r.Handle(method, path, httpx.NewServer(ep, dec, mapError))
-	}
-	protected := func(method, path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
-		r.Handle(method, path, verifier.Require(httpx.NewServer(ep, dec, mapError)))
-	}
+	r := httpx.Routes{Router: httpx.NewRouter(wrap), MapError: mapError, Auth: verifier.Require}
 
-	public("POST", "/api/v1/auth/login", eps.Login, decodeBody[endpoint.LoginRequest])
-	public("POST", "/api/v1/auth/refresh", eps.Refresh, decodeBody[endpoint.RefreshRequest])
-	protected("POST", "/api/v1/auth/logout", eps.Logout, decodeBody[endpoint.RefreshRequest])
-	protected("GET", "/api/v1/auth/me", eps.Me, httpx.NoRequest)
+	r.Public("POST", "/api/v1/auth/login", eps.Login, httpx.DecodeBody[endpoint.LoginRequest])
+	r.Public("POST", "/api/v1/auth/refresh", eps.Refresh, httpx.DecodeBody[endpoint.RefreshRequest])
+	r.Protected("POST", "/api/v1/auth/logout", eps.Logout, httpx.DecodeBody[endpoint.RefreshRequest])
+	r.Protected("GET", "/api/v1/auth/me", eps.Me, httpx.NoRequest)
 
 	// The JWKS is served raw (RFC 7517), not in the envelope: it is read by
 	// JWT libraries and Envoy, which expect exactly that document.
@@ -39,32 +33,19 @@ func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(st
 	r.Handle("GET", "/.well-known/jwks.json", jwks)
 	r.Handle("GET", "/api/v1/auth/jwks.json", jwks)
 
-	protected("POST", "/api/v1/users", eps.CreateUser, decodeBody[identity.NewUser])
-	protected("GET", "/api/v1/users", eps.ListUsers, decodeListUsers)
-	protected("GET", "/api/v1/users/{id}", eps.GetUser, decodeID)
-	protected("PATCH", "/api/v1/users/{id}", eps.UpdateUser, decodeUpdateUser)
+	r.Protected("POST", "/api/v1/users", eps.CreateUser, httpx.DecodeBody[identity.NewUser])
+	r.Protected("GET", "/api/v1/users", eps.ListUsers, decodeListUsers)
+	r.Protected("GET", "/api/v1/users/{id}", eps.GetUser, decodeID)
+	r.Protected("PATCH", "/api/v1/users/{id}", eps.UpdateUser, decodeUpdateUser)
 
-	protected("POST", "/api/v1/teams", eps.CreateTeam, decodeBody[identity.NewTeam])
-	protected("GET", "/api/v1/teams", eps.ListTeams, decodeListTeams)
-	protected("GET", "/api/v1/teams/{id}", eps.GetTeam, decodeID)
-	protected("PUT", "/api/v1/teams/{id}/members/{user_id}", eps.AddMember, decodeMember)
-	protected("DELETE", "/api/v1/teams/{id}/members/{user_id}", eps.DelMember, decodeMember)
+	r.Protected("POST", "/api/v1/teams", eps.CreateTeam, httpx.DecodeBody[identity.NewTeam])
+	r.Protected("GET", "/api/v1/teams", eps.ListTeams, decodeListTeams)
+	r.Protected("GET", "/api/v1/teams/{id}", eps.GetTeam, decodeID)
+	r.Protected("PUT", "/api/v1/teams/{id}/members/{user_id}", eps.AddMember, decodeMember)
+	r.Protected("DELETE", "/api/v1/teams/{id}/members/{user_id}", eps.DelMember, decodeMember)
 
-	r.Handle("GET", "/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(api.OpenAPI)
-	}))
-	return r
-}
-
-type kitEndpoint = func(context.Context, any) (any, error)
-
-func decodeBody[T any](_ context.Context, r *http.Request) (any, error) {
-	var v T
-	if err := httpx.DecodeJSON(r, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	r.Document(api.OpenAPI)
+	return r.Router
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {
@@ -75,19 +56,17 @@ func decodeID(_ context.Context, r *http.Request) (any, error) {
 func decodeMember(_ context.Context, r *http.Request) (any, error) {
 	teamID, err := httpx.PathID(r, "id")
 	if err != nil {
-		return nil, httpx.NewError(http.StatusNotFound, "team_not_found", identity.ErrTeamNotFound.Error())
+		return nil, identity.ErrTeamNotFound
 	}
 	userID, err := httpx.PathID(r, "user_id")
 	if err != nil {
-		return nil, httpx.NewError(http.StatusNotFound, "user_not_found", identity.ErrUserNotFound.Error())
+		return nil, identity.ErrUserNotFound
 	}
 	return endpoint.MemberRequest{TeamID: teamID, UserID: userID}, nil
 }
 
-func page(r *http.Request) (identity.Page, error) { return httpx.ParsePagination(r) }
-
 func decodeListUsers(_ context.Context, r *http.Request) (any, error) {
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +81,7 @@ func decodeListUsers(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeListTeams(_ context.Context, r *http.Request) (any, error) {
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	return endpoint.ListTeamsRequest{Page: p}, err
 }
 

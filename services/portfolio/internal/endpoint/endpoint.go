@@ -57,47 +57,26 @@ func withCaller[Req any](fn func(ctx context.Context, c portfolio.Caller, req Re
 	})
 }
 
-func one[T any](v T, err error) httpx.Response {
-	if err != nil {
-		return httpx.Fail(err)
-	}
-	return httpx.OK(v)
-}
-
-func created[T any](v T, err error) httpx.Response {
-	if err != nil {
-		return httpx.Fail(err)
-	}
-	return httpx.Created(v)
-}
-
-func list[T any](items []T, total int64, err error) httpx.Response {
-	if err != nil {
-		return httpx.Fail(err)
-	}
-	return httpx.List(items, total)
-}
-
 // New builds the endpoints.
 func New(s portfolio.Service) Endpoints {
 	return Endpoints{
 		CreatePortfolio: withCaller(func(ctx context.Context, c portfolio.Caller, req portfolio.NewPortfolio) httpx.Response {
-			return created(s.CreatePortfolio(ctx, c, req))
+			return httpx.ReplyCreated(s.CreatePortfolio(ctx, c, req))
 		}),
 		ListPortfolios: withCaller(func(ctx context.Context, c portfolio.Caller, req ListPortfoliosRequest) httpx.Response {
-			return list(s.ListPortfolios(ctx, c, req.Filter, req.Page))
+			return httpx.ReplyList(s.ListPortfolios(ctx, c, req.Filter, req.Page))
 		}),
 		GetPortfolio: withCaller(func(ctx context.Context, c portfolio.Caller, req IDRequest) httpx.Response {
-			return one(s.GetPortfolio(ctx, c, req.ID))
+			return httpx.Reply(s.GetPortfolio(ctx, c, req.ID))
 		}),
 		UpdatePortfolio: withCaller(func(ctx context.Context, c portfolio.Caller, req UpdatePortfolioRequest) httpx.Response {
-			return one(s.UpdatePortfolio(ctx, c, req.ID, req.Patch))
+			return httpx.Reply(s.UpdatePortfolio(ctx, c, req.ID, req.Patch))
 		}),
 		RecordNAV: withCaller(func(ctx context.Context, c portfolio.Caller, req RecordNAVRequest) httpx.Response {
-			return created(s.RecordNAV(ctx, c, req.PortfolioID, req.Input))
+			return httpx.ReplyCreated(s.RecordNAV(ctx, c, req.PortfolioID, req.Input))
 		}),
 		ListNAV: withCaller(func(ctx context.Context, c portfolio.Caller, req ListNAVRequest) httpx.Response {
-			return list(s.ListSnapshots(ctx, c, req.PortfolioID, req.Filter, req.Page))
+			return httpx.ReplyList(s.ListSnapshots(ctx, c, req.PortfolioID, req.Filter, req.Page))
 		}),
 	}
 }

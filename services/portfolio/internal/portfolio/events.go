@@ -1,43 +1,21 @@
 package portfolio
 
-import (
-	"time"
-
-	"github.com/fundplatform/platform/libs/money"
-)
+import "github.com/fundplatform/platform/libs/eventbus"
 
 // Event types this service publishes on portfolio.events (docs/api.md#events);
 // their JSON Schemas are in libs/eventbus/schemas.
 const (
-	EventCreated        = "portfolio.created"
-	EventUpdated        = "portfolio.updated"
-	EventProfitRecorded = "portfolio.profit_recorded"
+	EventCreated        = eventbus.TypePortfolioCreated
+	EventUpdated        = eventbus.TypePortfolioUpdated
+	EventProfitRecorded = eventbus.TypePortfolioProfitRecorded
 )
 
-// PortfolioData is the data of portfolio.created and portfolio.updated:
-// the portfolio as it now is.
-type PortfolioData struct {
-	PortfolioID int64  `json:"portfolio_id"`
-	Name        string `json:"name"`
-	UserID      int64  `json:"user_id"`
-	TeamID      int64  `json:"team_id"`
-	Currency    string `json:"currency"`
-}
-
-// ProfitRecordedData is the data of portfolio.profit_recorded: a snapshot's
-// non-zero profit and the owners it belongs to (those at as_of).
-type ProfitRecordedData struct {
-	PortfolioID int64        `json:"portfolio_id"`
-	SnapshotID  int64        `json:"snapshot_id"`
-	UserID      int64        `json:"user_id"`
-	TeamID      int64        `json:"team_id"`
-	AsOf        time.Time    `json:"as_of"`
-	PeriodEnd   time.Time    `json:"period_end"`
-	Profit      money.Amount `json:"profit"`
-	NAV         money.Amount `json:"nav"`
-	PrevNAV     money.Amount `json:"prev_nav"`
-	NetFlow     money.Amount `json:"net_flow"`
-}
+// The data of the events, declared once in libs/eventbus for the producer
+// and its consumers; the aliases keep the names the service's tests use.
+type (
+	PortfolioData      = eventbus.PortfolioData
+	ProfitRecordedData = eventbus.ProfitRecordedData
+)
 
 func portfolioEvent(eventType string, p Portfolio) Event {
 	return Event{Type: eventType, PortfolioID: p.ID, Data: PortfolioData{

@@ -4,9 +4,10 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/text/currency"
+
+	"github.com/fundplatform/platform/libs/httpx"
 )
 
 // Limits of a portfolio's texts.
@@ -47,20 +48,12 @@ func ValidateCurrency(code string) error {
 }
 
 func validateName(name string) error {
-	if strings.TrimSpace(name) == "" {
-		return invalid("name", "is required")
-	}
-	if utf8.RuneCountInString(name) > MaxNameLength {
-		return invalid("name", "must be at most 200 characters")
-	}
-	return nil
+	_, err := httpx.Text("name", name, MaxNameLength)
+	return err
 }
 
 func validateDescription(d string) error {
-	if utf8.RuneCountInString(d) > MaxDescriptionLength {
-		return invalid("description", "must be at most 2000 characters")
-	}
-	return nil
+	return httpx.MaxLength("description", d, MaxDescriptionLength)
 }
 
 func validateOwner(field string, id int64) error {
@@ -219,6 +212,9 @@ func (s *service) RecordNAV(ctx context.Context, c Caller, portfolioID int64, in
 		return Snapshot{}, err
 	}
 	now := s.now()
+	if err := httpx.NotInFuture("as_of", in.AsOf, now); err != nil {
+		return Snapshot{}, err
+	}
 	return s.store.RecordNAV(ctx, portfolioID, func(p Portfolio, prev *Snapshot) (Snapshot, error) {
 		return NewSnapshot(p, prev, in, now)
 	}, SnapshotEvents)

@@ -10,11 +10,7 @@ import (
 
 // codes maps each domain error to its status and stable code
 // (docs/api.md#error-codes, #portfolio-service).
-var codes = []struct {
-	err    error
-	status int
-	code   string
-}{
+var codes = httpx.Codes{
 	{portfolio.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{portfolio.ErrPortfolioNotFound, http.StatusNotFound, "portfolio_not_found"},
 	{portfolio.ErrUserNotFound, http.StatusNotFound, "user_not_found"},
@@ -32,10 +28,5 @@ func mapError(err error) error {
 		return &httpx.Error{Status: http.StatusUnprocessableEntity, Code: "amount_out_of_range", Message: oe.Error(),
 			Fields: map[string]string{oe.Field: "would exceed 12 integer digits"}}
 	}
-	for _, c := range codes {
-		if errors.Is(err, c.err) {
-			return httpx.NewError(c.status, c.code, c.err.Error())
-		}
-	}
-	return err
+	return codes.Map(err)
 }

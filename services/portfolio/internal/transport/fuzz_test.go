@@ -3,13 +3,14 @@ package transport
 import (
 	"testing"
 
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/httpx/decodefuzz"
 	"github.com/fundplatform/platform/services/portfolio/internal/endpoint"
 	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
 )
 
 var fuzzRoutes = []decodefuzz.Route{
-	{Route: "POST /api/v1/portfolios", Decode: decodeBody[portfolio.NewPortfolio],
+	{Route: "POST /api/v1/portfolios", Decode: httpx.DecodeBody[portfolio.NewPortfolio],
 		Fields: []string{"name", "description", "user_id", "team_id", "currency"},
 		Check:  func(t *testing.T, v any) { decodefuzz.As[portfolio.NewPortfolio](t, v) },
 		Valid: []decodefuzz.Input{{Body: `{"name":"Growth","description":"","user_id":7,"team_id":3,"currency":"USD"}`},
@@ -53,8 +54,7 @@ var fuzzRoutes = []decodefuzz.Route{
 			req := decodefuzz.As[endpoint.ListNAVRequest](t, v)
 			decodefuzz.ID(t, "id", req.PortfolioID)
 			decodefuzz.Page(t, req.Page.Limit, req.Page.Offset)
-			decodefuzz.OptionalTime(t, "from", req.Filter.From)
-			decodefuzz.OptionalTime(t, "to", req.Filter.To)
+			decodefuzz.Range(t, req.Filter.From, req.Filter.To)
 		},
 		Valid: []decodefuzz.Input{{Path: []string{"42"}, Query: "from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00.5%2B01:00&limit=5"}}},
 	{Route: "GET /openapi.json"},

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/shopspring/decimal"
@@ -21,55 +20,30 @@ import (
 	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
 )
 
-// Middleware wraps one route's handler.
-type Middleware = func(http.Handler) http.Handler
-
 // NewHandler returns the service's routes. verifier checks the bearer
 // token of every /api/v1 route; idempotent wraps the routes that take an
 // Idempotency-Key (inside the authentication, so keys are per caller); wrap
 // instruments each route (metrics and access log). idempotent and wrap may
 // be nil.
-func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent Middleware, wrap func(string, http.Handler) http.Handler) *httpx.Router {
-	if idempotent == nil {
-		idempotent = func(h http.Handler) http.Handler { return h }
-	}
-	r := httpx.NewRouter(wrap)
-	server := func(ep kitEndpoint, dec kithttp.DecodeRequestFunc) http.Handler {
-		opts := append(httpx.ServerOptions(mapError), kithttp.ServerBefore(keepCredentials))
-		return kithttp.NewServer(ep, dec, httpx.EncodeResponse(mapError), opts...)
-	}
-	protected := func(method, path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
-		r.Handle(method, path, verifier.Require(server(ep, dec)))
-	}
+func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent httpx.Middleware, wrap func(string, http.Handler) http.Handler) *httpx.Router {
+	r := httpx.Routes{Router: httpx.NewRouter(wrap), MapError: mapError, Auth: verifier.Require,
+		Before: []kithttp.RequestFunc{keepCredentials}}
 
-	protected("POST", "/api/v1/portfolios", eps.CreatePortfolio, decodeBody[portfolio.NewPortfolio])
-	protected("GET", "/api/v1/portfolios", eps.ListPortfolios, decodeListPortfolios)
-	protected("GET", "/api/v1/portfolios/{id}", eps.GetPortfolio, decodeID)
-	protected("PATCH", "/api/v1/portfolios/{id}", eps.UpdatePortfolio, decodeUpdate)
-	r.Handle("POST", "/api/v1/portfolios/{id}/nav", verifier.Require(idempotent(server(eps.RecordNAV, decodeRecordNAV))))
-	protected("GET", "/api/v1/portfolios/{id}/nav", eps.ListNAV, decodeListNAV)
+	r.Protected("POST", "/api/v1/portfolios", eps.CreatePortfolio, httpx.DecodeBody[portfolio.NewPortfolio])
+	r.Protected("GET", "/api/v1/portfolios", eps.ListPortfolios, decodeListPortfolios)
+	r.Protected("GET", "/api/v1/portfolios/{id}", eps.GetPortfolio, decodeID)
+	r.Protected("PATCH", "/api/v1/portfolios/{id}", eps.UpdatePortfolio, decodeUpdate)
+	r.Protected("POST", "/api/v1/portfolios/{id}/nav", eps.RecordNAV, decodeRecordNAV, idempotent)
+	r.Protected("GET", "/api/v1/portfolios/{id}/nav", eps.ListNAV, decodeListNAV)
 
-	r.Handle("GET", "/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(api.OpenAPI)
-	}))
-	return r
+	r.Document(api.OpenAPI)
+	return r.Router
 }
-
-type kitEndpoint = func(context.Context, any) (any, error)
 
 // keepCredentials keeps the caller's Authorization header for the auth
 // service lookups.
 func keepCredentials(ctx context.Context, r *http.Request) context.Context {
 	return endpoint.WithCredentials(ctx, r.Header.Get("Authorization"))
-}
-
-func decodeBody[T any](_ context.Context, r *http.Request) (any, error) {
-	var v T
-	if err := httpx.DecodeJSON(r, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
 }
 
 // portfolioID reads the {id} of the path; one that cannot exist is an
@@ -87,12 +61,8 @@ func decodeID(_ context.Context, r *http.Request) (any, error) {
 	return endpoint.IDRequest{ID: id}, err
 }
 
-func page(r *http.Request) (portfolio.Page, error) {
-	return httpx.ParsePagination(r)
-}
-
 func decodeListPortfolios(_ context.Context, r *http.Request) (any, error) {
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	if err != nil {
 		return nil, err
 	}
@@ -137,11 +107,8 @@ func decodeRecordNAV(_ context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	req := endpoint.RecordNAVRequest{PortfolioID: id}
-	if b.AsOf == nil {
-		return nil, httpx.Validation("validation_failed", "as_of", "is required")
-	}
-	if req.Input.AsOf, err = time.Parse(time.RFC3339Nano, *b.AsOf); err != nil || req.Input.AsOf.UTC().Year() < 0 || req.Input.AsOf.UTC().Year() > 9999 {
-		return nil, httpx.Validation("validation_failed", "as_of", "must be an RFC 3339 time")
+	if req.Input.AsOf, err = httpx.RequiredTime("as_of", b.AsOf); err != nil {
+		return nil, err
 	}
 	nav, err := amount(b.NAV, "nav")
 	if err != nil {
@@ -186,16 +153,11 @@ func decodeListNAV(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	if err != nil {
 		return nil, err
 	}
 	req := endpoint.ListNAVRequest{PortfolioID: id, Page: p}
-	if req.Filter.From, err = httpx.QueryTime(r, "from"); err != nil {
-		return nil, err
-	}
-	if req.Filter.To, err = httpx.QueryTime(r, "to"); err != nil {
-		return nil, err
-	}
-	return req, nil
+	req.Filter.From, req.Filter.To, err = httpx.QueryRange(r)
+	return req, err
 }

@@ -53,13 +53,16 @@ type Ratio struct {
 	ToUser      money.Ratio `json:"to_user"`
 	CreatedBy   int64       `json:"created_by"`
 	CreatedAt   time.Time   `json:"created_at"`
+	// EffectiveFrom: the version splits the profits whose period ends
+	// then or later (docs/api.md#allocation-rule).
+	EffectiveFrom time.Time `json:"effective_from"`
 }
 
 // RatioJSON is the JSON form of r.
 func RatioJSON(r profit.Ratio) Ratio {
 	return Ratio{ID: r.ID, PortfolioID: r.PortfolioID, Version: r.Version,
 		ToTeam: money.Ratio{Decimal: r.ToTeam}, ToPlatform: money.Ratio{Decimal: r.ToPlatform}, ToUser: money.Ratio{Decimal: r.ToUser},
-		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), EffectiveFrom: r.EffectiveFrom.UTC()}
 }
 
 // Allocation is the JSON form of an allocation.
@@ -94,58 +97,31 @@ func AllocationJSON(a profit.Allocation) Allocation {
 		UserID: a.UserID, TeamID: a.TeamID, Status: a.Status, CreatedAt: a.CreatedAt.UTC()}
 }
 
-func mapList[T, J any](items []T, f func(T) J) []J {
-	out := make([]J, len(items))
-	for i, it := range items {
-		out[i] = f(it)
-	}
-	return out
-}
+var (
+	ratioReply      = httpx.ReplyAs(RatioJSON)
+	allocationReply = httpx.ReplyAs(AllocationJSON)
+)
 
 // New builds the endpoints.
 func New(s profit.Service) Endpoints {
 	return Endpoints{
 		CreateRatio: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CreateRatioRequest) httpx.Response {
-			r, err := s.CreateRatio(ctx, c, req)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.Created(RatioJSON(r))
+			return ratioReply.Created(s.CreateRatio(ctx, c, req))
 		}),
 		ListRatios: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req ListRatiosRequest) httpx.Response {
-			rs, total, err := s.ListRatios(ctx, c, req.Filter, req.Page)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.List(mapList(rs, RatioJSON), total)
+			return ratioReply.List(s.ListRatios(ctx, c, req.Filter, req.Page))
 		}),
 		CurrentRatio: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CurrentRatioRequest) httpx.Response {
-			r, err := s.CurrentRatio(ctx, c, req.PortfolioID)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.OK(RatioJSON(r))
+			return ratioReply.OK(s.CurrentRatio(ctx, c, req.PortfolioID))
 		}),
 		CreateAllocation: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CreateAllocationRequest) httpx.Response {
-			a, err := s.RecordManualProfit(ctx, c, req)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.Created(AllocationJSON(a))
+			return allocationReply.Created(s.RecordManualProfit(ctx, c, req))
 		}),
 		ListAllocations: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req ListAllocationsRequest) httpx.Response {
-			as, total, err := s.ListAllocations(ctx, c, req.Filter, req.Page)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.List(mapList(as, AllocationJSON), total)
+			return allocationReply.List(s.ListAllocations(ctx, c, req.Filter, req.Page))
 		}),
 		GetAllocation: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req IDRequest) httpx.Response {
-			a, err := s.GetAllocation(ctx, c, req.ID)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.OK(AllocationJSON(a))
+			return allocationReply.OK(s.GetAllocation(ctx, c, req.ID))
 		}),
 	}
 }

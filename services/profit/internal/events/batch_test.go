@@ -2,17 +2,15 @@ package events_test
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
-	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/profit/internal/events"
@@ -27,49 +25,27 @@ import (
 // allocations, the portfolios and the outbox's profit.allocated events
 // exactly as one event per transaction through Handler does.
 func TestBatchEqualsOneByOne(t *testing.T) {
-	for seed := range uint64(4) {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 7))
-			stream := navStream(t, rng, 250)
-
-			single, batched := newDB(t), newDB(t)
-			for _, env := range stream {
-				applyRun(t, single, []eventbus.Envelope{env}, func(ctx context.Context, tx pgx.Tx, envs []eventbus.Envelope) error {
-					return events.Handler(store.New(single))(ctx, tx, envs[0])
-				})
-			}
-			batch := events.BatchHandler(store.New(batched))
-			for rest := stream; len(rest) > 0; {
-				n := min(len(rest), 1+rng.IntN(60))
-				applyRun(t, batched, rest[:n], batch)
-				rest = rest[n:]
-			}
-
-			for _, q := range []string{
-				`SELECT id, portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount, loss_carryforward_before,
-				        loss_carryforward_after, distributable, ratio_id, ratio_version, to_team_amount, to_platform_amount,
-				        to_user_amount, user_id, team_id, status, allocated_at IS NULL AS waiting FROM allocations`,
-				`SELECT portfolio_id, user_id, team_id, loss_carryforward, last_period_end FROM portfolios`,
-				`SELECT type, key, payload::jsonb -> 'data' AS data FROM outbox WHERE type = 'profit.allocated'`,
-			} {
-				want, got := dump(t, single, q), dump(t, batched, q)
-				if got != want {
-					t.Errorf("%.60s…\nafter the runs:\n%s\nafter one event per transaction:\n%s", q, got, want)
-				}
-			}
+	eventtest.BatchEqualsOneByOne(t, 7, func(t *testing.T, rng *rand.Rand) []eventbus.Envelope { return navStream(t, rng, 250) }, newDB,
+		[]string{
+			`SELECT id, portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount, loss_carryforward_before,
+			        loss_carryforward_after, distributable, ratio_id, ratio_version, to_team_amount, to_platform_amount,
+			        to_user_amount, user_id, team_id, status, allocated_at IS NULL AS waiting FROM allocations`,
+			`SELECT portfolio_id, user_id, team_id, loss_carryforward, last_period_end FROM portfolios`,
+			`SELECT type, key, payload::jsonb -> 'data' AS data FROM outbox WHERE type = 'profit.allocated'`,
+		},
+		func(t *testing.T, single *eventtest.Inbox) {
 			var waiting, allocated int
-			_ = single.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE status = 'awaiting_ratio'),
+			_ = single.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE status = 'awaiting_ratio'),
 				count(*) FILTER (WHERE status = 'allocated') FROM allocations`).Scan(&waiting, &allocated)
 			if waiting == 0 || allocated == 0 {
 				t.Errorf("%d waiting, %d allocated: the stream tests too little", waiting, allocated)
 			}
 		})
-	}
 }
 
 // newDB is a fresh profit database with six portfolios, four of them with
-// a ratio.
-func newDB(t *testing.T) *pgxpool.Pool {
+// a ratio, and the service's handlers over it.
+func newDB(t *testing.T) eventtest.Fed {
 	pool := pgtest.New(t, store.Migrations())
 	st := store.New(pool)
 	ctx := context.Background()
@@ -87,44 +63,7 @@ func newDB(t *testing.T) *pgxpool.Pool {
 			t.Fatal(err)
 		}
 	}
-	return pool
-}
-
-// applyRun applies envs in one transaction as the inbox does: each event
-// id once.
-func applyRun(t *testing.T, pool *pgxpool.Pool, envs []eventbus.Envelope, h inbox.BatchHandler) {
-	t.Helper()
-	ctx := context.Background()
-	err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		var fresh []eventbus.Envelope
-		for _, env := range envs {
-			tag, err := tx.Exec(ctx, `INSERT INTO processed_events (group_id, event_id, topic, partition, "offset")
-				VALUES ($1, $2, $3, 0, 0) ON CONFLICT DO NOTHING`, events.GroupID, env.ID, eventbus.TopicPortfolio)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 1 {
-				fresh = append(fresh, env)
-			}
-		}
-		if len(fresh) == 0 {
-			return nil
-		}
-		return h(ctx, tx, fresh)
-	})
-	if err != nil {
-		t.Fatalf("run of %d: %v", len(envs), err)
-	}
-}
-
-func dump(t *testing.T, pool *pgxpool.Pool, query string) string {
-	t.Helper()
-	var out string
-	if err := pool.QueryRow(context.Background(), `SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY to_jsonb(r)::text), '[]')::text
-		FROM (`+query+`) r`).Scan(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return eventtest.Fed{Inbox: &eventtest.Inbox{Pool: pool, GroupID: events.GroupID}, Handler: events.Handler(st), Batch: events.BatchHandler(st)}
 }
 
 // navStream is n portfolio events: NAV profits and losses (period ends in

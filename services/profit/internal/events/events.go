@@ -7,13 +7,11 @@ package events
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/inbox"
-	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 	"github.com/fundplatform/platform/services/profit/internal/store"
 )
@@ -23,29 +21,6 @@ const GroupID = "profit"
 
 // Topics are the topics the service consumes.
 var Topics = []string{eventbus.TopicPortfolio}
-
-// portfolioData is the data of portfolio.created and portfolio.updated.
-type portfolioData struct {
-	PortfolioID int64  `json:"portfolio_id"`
-	Name        string `json:"name"`
-	UserID      int64  `json:"user_id"`
-	TeamID      int64  `json:"team_id"`
-	Currency    string `json:"currency"`
-}
-
-// profitRecordedData is the data of portfolio.profit_recorded.
-type profitRecordedData struct {
-	PortfolioID int64        `json:"portfolio_id"`
-	SnapshotID  int64        `json:"snapshot_id"`
-	UserID      int64        `json:"user_id"`
-	TeamID      int64        `json:"team_id"`
-	AsOf        time.Time    `json:"as_of"`
-	PeriodEnd   time.Time    `json:"period_end"`
-	Profit      money.Amount `json:"profit"`
-	NAV         money.Amount `json:"nav"`
-	PrevNAV     money.Amount `json:"prev_nav"`
-	NetFlow     money.Amount `json:"net_flow"`
-}
 
 // Handler applies one event of portfolio.events in tx, the inbox's
 // transaction (which also records the event id and the offset), through
@@ -61,7 +36,7 @@ func Handler(st *store.Store) inbox.Handler {
 	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
 		switch env.Type {
 		case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
-			var d portfolioData
+			var d eventbus.PortfolioData
 			if err := inbox.DecodeChecked(env, &d); err != nil {
 				return err
 			}
@@ -116,7 +91,7 @@ func BatchHandler(st *store.Store) inbox.BatchHandler {
 
 // navProfit is the profit a portfolio.profit_recorded event records.
 func navProfit(env eventbus.Envelope) (profit.NewProfit, error) {
-	var d profitRecordedData
+	var d eventbus.ProfitRecordedData
 	if err := inbox.DecodeChecked(env, &d); err != nil {
 		return profit.NewProfit{}, err
 	}

@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/inbox"
-	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/profit/internal/events"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
@@ -23,25 +22,11 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
+// envelope is an event about portfolio 42 as the portfolio service
+// publishes it.
 func envelope(t *testing.T, eventType string, data map[string]any) eventbus.Envelope {
 	t.Helper()
-	env, err := eventbus.NewEnvelope("portfolio", eventType, "portfolio/42", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
+	return eventtest.Envelope(t, "portfolio", eventType, "portfolio/42", data)
 }
 
 // TestProfitRecordedTwiceIsAllocatedOnce runs the service's consumer and
@@ -53,19 +38,12 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 	brokers := kafkatest.Start(t, eventbus.TopicPortfolio, eventbus.DLQTopic(eventbus.TopicPortfolio), eventbus.TopicProfit)
 	pool := pgtest.New(t, store.Migrations())
 	st := store.New(pool)
-	ctx := runService(t, pool, st, brokers)
+	ctx, _ := eventtest.Run(context.Background(), t, pool, eventtest.Consumer(brokers, events.GroupID, events.Topics, events.Handler(st)), true)
 
-	w := eventbus.NewWriter(brokers, eventbus.TopicPortfolio)
-	defer w.Close()
-	publish := func(env eventbus.Envelope) {
-		t.Helper()
-		if err := w.Publish(ctx, "42", env); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publish := eventtest.Publisher(ctx, t, brokers, eventbus.TopicPortfolio, "42")
 	publish(envelope(t, eventbus.TypePortfolioCreated, map[string]any{
 		"portfolio_id": 42, "name": "Growth", "user_id": 7, "team_id": 3, "currency": "USD"}))
-	waitFor(t, "the read model", 30*time.Second, func() bool {
+	eventtest.WaitFor(t, "the read model", 30*time.Second, func() bool {
 		_, err := st.Portfolio(ctx, 42)
 		return err == nil
 	})
@@ -85,7 +63,7 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 	publish(envelope(t, eventbus.TypePortfolioUpdated, map[string]any{
 		"portfolio_id": 42, "name": "Growth", "user_id": 8, "team_id": 3, "currency": "USD"}))
 
-	waitFor(t, "the owner change after the broken event", 30*time.Second, func() bool {
+	eventtest.WaitFor(t, "the owner change after the broken event", 30*time.Second, func() bool {
 		p, err := st.Portfolio(ctx, 42)
 		return err == nil && p.UserID == 8
 	})
@@ -101,36 +79,12 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 	checkDeadLetter(t, brokers, broken)
 }
 
-// runService runs the service's consumer and relay on pool and brokers
-// until the test ends; the context is the one they run under.
-func runService(t *testing.T, pool *pgxpool.Pool, st *store.Store, brokers []string) context.Context {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	consumer, err := inbox.NewConsumer(pool, inbox.Config{
-		Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics, Handler: events.Handler(st),
-		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-	}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
-	go func() { _ = consumer.Run(ctx); done <- struct{}{} }()
-	go func() { _ = relay.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
-	return ctx
-}
-
 // checkProfitTopic waits until everything in the outbox is published and
 // checks the topic then holds the ratio change and exactly one
 // profit.allocated, that of a.
 func checkProfitTopic(ctx context.Context, t *testing.T, pool *pgxpool.Pool, brokers []string, a profit.Allocation) {
 	t.Helper()
-	waitFor(t, "the relay", 30*time.Second, func() bool {
+	eventtest.WaitFor(t, "the relay", 30*time.Second, func() bool {
 		var pending int
 		_ = pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&pending)
 		return pending == 0

@@ -9,12 +9,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
-	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/profit/internal/events"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
@@ -40,7 +39,7 @@ func TestConsumerRestartMidStream(t *testing.T) {
 		"portfolio_id": 42, "name": "Growth", "user_id": 7, "team_id": 3, "currency": "USD"})); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the read model", 30*time.Second, func() bool { _, err := st.Portfolio(ctx, 42); return err == nil })
+	eventtest.WaitFor(t, "the read model", 30*time.Second, func() bool { _, err := st.Portfolio(ctx, 42); return err == nil })
 	ratio, err := st.CreateRatio(ctx, profit.NewRatio{PortfolioID: 42, ToTeam: decimal.RequireFromString("0.3333"),
 		ToPlatform: decimal.RequireFromString("0.3334"), ToUser: decimal.RequireFromString("0.3333")}, 1)
 	if err != nil {
@@ -57,7 +56,7 @@ func TestConsumerRestartMidStream(t *testing.T) {
 		return total
 	}
 	// Stop in the middle of the stream, then resume with a new consumer.
-	waitFor(t, "the first part of the stream", 30*time.Second, func() bool { return count() >= limit })
+	eventtest.WaitFor(t, "the first part of the stream", 30*time.Second, func() bool { return count() >= limit })
 	time.Sleep(100 * time.Millisecond)
 	stop()
 	mid := count()
@@ -66,7 +65,7 @@ func TestConsumerRestartMidStream(t *testing.T) {
 	}
 	stop = startConsumer(t, pool, st, brokers, 0)
 	defer stop()
-	waitFor(t, "every allocation", 30*time.Second, func() bool { return count() >= n })
+	eventtest.WaitFor(t, "every allocation", 30*time.Second, func() bool { return count() >= n })
 	time.Sleep(300 * time.Millisecond) // a duplicate would show up now
 	if got := count(); got != n {
 		t.Fatalf("%d allocations after the restart (stopped at %d), want exactly %d", got, mid, n)
@@ -91,16 +90,8 @@ func startConsumer(t *testing.T, pool *pgxpool.Pool, st *store.Store, brokers []
 		}
 		return handle(ctx, tx, env)
 	}
-	c, err := inbox.NewConsumer(pool, inbox.Config{Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics,
-		Handler: gated, RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
-		prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = c.Run(cctx); close(done) }()
-	return func() { cancel(); <-done }
+	_, stop = eventtest.Run(context.Background(), t, pool, eventtest.Consumer(brokers, events.GroupID, events.Topics, gated), false)
+	return stop
 }
 
 // publishProfits publishes n profits of portfolio 42, losses among them,

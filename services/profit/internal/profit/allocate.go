@@ -29,6 +29,46 @@ type Ratio struct {
 	ToUser      decimal.Decimal
 	CreatedBy   int64
 	CreatedAt   time.Time
+	// EffectiveFrom is when the version takes effect: it applies to the
+	// profits whose period ends then or later, until the next version's
+	// (see RatioAt and EffectiveFrom).
+	EffectiveFrom time.Time
+}
+
+// RatioAt is the version of a portfolio's ratio that applies to a profit
+// whose period ends at end (docs/api.md#allocation-rule): the latest version
+// in effect at end, or the first version when end is earlier than every
+// version's EffectiveFrom (a profit that waited for the first ratio is
+// allocated with it). versions are oldest first; nil when there are none.
+// Since a new version takes effect only after every period_end already
+// recorded (EffectiveFrom), the version a profit gets does not depend on
+// when it is processed.
+func RatioAt(versions []Ratio, end time.Time) *Ratio {
+	if len(versions) == 0 {
+		return nil
+	}
+	i := len(versions) - 1
+	for i > 0 && versions[i].EffectiveFrom.After(end) {
+		i--
+	}
+	return &versions[i]
+}
+
+// EffectiveFrom is when a new version of a portfolio's ratio, created at
+// at, takes effect: at (to the microsecond), unless the portfolio's latest
+// recorded period_end (last) or the previous version's EffectiveFrom (prev)
+// is not earlier, and then a microsecond after the later of them. So a new
+// version never applies to a profit already allocated, and versions take
+// effect in order.
+func EffectiveFrom(at time.Time, last *time.Time, prev *Ratio) time.Time {
+	at = at.UTC().Truncate(time.Microsecond)
+	if last != nil && !at.After(*last) {
+		at = last.UTC().Add(time.Microsecond)
+	}
+	if prev != nil && !at.After(prev.EffectiveFrom) {
+		at = prev.EffectiveFrom.UTC().Add(time.Microsecond)
+	}
+	return at
 }
 
 // Outcome is what the rule makes of one profit.

@@ -2,8 +2,8 @@ package profit
 
 import (
 	"errors"
-	"time"
 
+	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/money"
 )
 
@@ -11,8 +11,8 @@ import (
 // portfolio id (docs/api.md#events); their JSON Schemas are in
 // libs/eventbus/schemas.
 const (
-	EventRatioChanged = "profit.ratio_changed"
-	EventAllocated    = "profit.allocated"
+	EventRatioChanged = eventbus.TypeProfitRatioChanged
+	EventAllocated    = eventbus.TypeProfitAllocated
 )
 
 // Event is an event to publish: its type, the portfolio it is about (its
@@ -24,33 +24,10 @@ type Event struct {
 	Data        any
 }
 
-// RatioChangedData is the data of profit.ratio_changed.
-type RatioChangedData struct {
-	PortfolioID int64       `json:"portfolio_id"`
-	RatioID     int64       `json:"ratio_id"`
-	Version     int         `json:"version"`
-	ToTeam      money.Ratio `json:"to_team"`
-	ToPlatform  money.Ratio `json:"to_platform"`
-	ToUser      money.Ratio `json:"to_user"`
-}
-
-// AllocatedData is the data of profit.allocated.
-type AllocatedData struct {
-	AllocationID     int64        `json:"allocation_id"`
-	PortfolioID      int64        `json:"portfolio_id"`
-	Source           string       `json:"source"`
-	SnapshotID       *int64       `json:"snapshot_id"`
-	PeriodEnd        time.Time    `json:"period_end"`
-	ProfitAmount     money.Amount `json:"profit_amount"`
-	Distributable    money.Amount `json:"distributable"`
-	ToTeamAmount     money.Amount `json:"to_team_amount"`
-	ToPlatformAmount money.Amount `json:"to_platform_amount"`
-	ToUserAmount     money.Amount `json:"to_user_amount"`
-	UserID           int64        `json:"user_id"`
-	TeamID           int64        `json:"team_id"`
-	RatioID          int64        `json:"ratio_id"`
-	RatioVersion     int          `json:"ratio_version"`
-}
+// AllocatedData is the data of profit.allocated, declared once in
+// libs/eventbus for the producer and its consumers; the alias keeps the
+// name the service's tests use.
+type AllocatedData = eventbus.AllocatedData
 
 // ErrAllocatedWithoutRatio is an allocated allocation that does not say
 // which ratio split it (a broken invariant: Fold always records it).
@@ -59,7 +36,7 @@ var ErrAllocatedWithoutRatio = errors.New("an allocated row without its ratio")
 // RatioChangedEvents are the events of a new ratio: one
 // profit.ratio_changed.
 func RatioChangedEvents(r Ratio) []Event {
-	return []Event{{Type: EventRatioChanged, PortfolioID: r.PortfolioID, Data: RatioChangedData{
+	return []Event{{Type: EventRatioChanged, PortfolioID: r.PortfolioID, Data: eventbus.RatioChangedData{
 		PortfolioID: r.PortfolioID, RatioID: r.ID, Version: r.Version,
 		ToTeam: money.Ratio{Decimal: r.ToTeam}, ToPlatform: money.Ratio{Decimal: r.ToPlatform}, ToUser: money.Ratio{Decimal: r.ToUser},
 	}}}

@@ -17,7 +17,7 @@ func TestEventTypesAreTheBusTypes(t *testing.T) {
 // allocation, none for the others (docs/api.md#allocation-rule).
 func TestAllocatedEvents(t *testing.T) {
 	r := &Ratio{ID: 5, Version: 2, ToTeam: dec("0.2"), ToPlatform: dec("0.1"), ToUser: dec("0.7")}
-	folded, _ := Fold(Ledger{Ratio: r}, profits("100", "-50", "20"))
+	folded, _ := Fold(Ledger{Ratios: []Ratio{*r}}, profits("100", "-50", "20"))
 	folded[0].ID = 11
 	events, err := AllocatedEvents(folded[0])
 	if err != nil || len(events) != 1 || events[0].Type != EventAllocated || events[0].PortfolioID != 1 {
@@ -41,7 +41,7 @@ func TestAllocatedEvents(t *testing.T) {
 	if _, err := AllocatedEvents(folded[0]); !errors.Is(err, ErrAllocatedWithoutRatio) {
 		t.Fatalf("allocated without its ratio: %v", err)
 	}
-	if e := RatioChangedEvents(*r); len(e) != 1 || e[0].Type != EventRatioChanged || e[0].Data.(RatioChangedData).Version != 2 {
+	if e := RatioChangedEvents(*r); len(e) != 1 || e[0].Type != EventRatioChanged || e[0].Data.(eventbus.RatioChangedData).Version != 2 {
 		t.Fatalf("ratio changed: %+v", e)
 	}
 }

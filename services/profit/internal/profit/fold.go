@@ -19,8 +19,9 @@ type Ledger struct {
 	// LastPeriodEnd is the latest period_end recorded (nil before the
 	// first profit).
 	LastPeriodEnd *time.Time
-	// Ratio is the portfolio's current ratio (nil before the first).
-	Ratio *Ratio
+	// Ratios are the portfolio's ratio versions, oldest first (none before
+	// the first); each profit gets RatioAt its period_end.
+	Ratios []Ratio
 	// Awaiting is whether a profit of the portfolio waits for a ratio.
 	Awaiting bool
 }
@@ -42,20 +43,22 @@ func NewAllocation(in NewProfit) Allocation {
 //   - a profit recorded on its own (one profit);
 //   - a run of NAV profits (each portfolio's profits of the run, in order);
 //   - the release of the waiting profits by a new ratio (the waiting
-//     profits in period_end, then id, order, from a ledger with the new
-//     ratio and Awaiting false).
+//     profits in period_end, then id, order, from a ledger with the
+//     portfolio's versions and Awaiting false).
 //
 // Each profit goes through Decide: it waits (awaiting_ratio, carry-forward
 // untouched, no ratio) while the ledger has no ratio or a profit already
 // waits, and from then on every later profit of the portfolio waits too;
-// otherwise Allocate applies with the ledger's ratio and carry-forward, and
+// otherwise Allocate applies with the ratio version in effect at its
+// period_end (RatioAt) and the ledger's carry-forward, and
 // the carry-forward moves to the outcome's. LastPeriodEnd moves to the
 // latest period_end seen. allocs is not modified.
 func Fold(l Ledger, allocs []Allocation) ([]Allocation, Ledger) {
 	out := make([]Allocation, len(allocs))
 	for i, a := range allocs {
-		o := Decide(a.ProfitAmount, l.LossCarryforward, l.Ratio, l.Awaiting)
-		applyOutcome(&a, o, l.Ratio)
+		r := RatioAt(l.Ratios, a.PeriodEnd)
+		o := Decide(a.ProfitAmount, l.LossCarryforward, r, l.Awaiting)
+		applyOutcome(&a, o, r)
 		l.LossCarryforward = o.LossCarryforwardAfter
 		if o.Status == StatusAwaitingRatio {
 			l.Awaiting = true

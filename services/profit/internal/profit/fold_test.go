@@ -65,33 +65,34 @@ func TestFold(t *testing.T) {
 		carry    string
 		awaiting bool
 	}{
-		{"profit", Ledger{Ratio: r}, []string{"100"},
+		{"profit", Ledger{Ratios: []Ratio{*r}}, []string{"100"},
 			[]folded{{a, "0", "0", "100", "20", "10", "70"}}, "0", false},
-		{"loss carried forward", Ledger{LossCarryforward: dec("5"), Ratio: r}, []string{"-40"},
+		{"loss carried forward", Ledger{LossCarryforward: dec("5"), Ratios: []Ratio{*r}}, []string{"-40"},
 			[]folded{{n, "5", "45", "0", "0", "0", "0"}}, "45", false},
-		{"loss then a profit partly absorbing it", Ledger{Ratio: r}, []string{"-40", "30"},
+		{"loss then a profit partly absorbing it", Ledger{Ratios: []Ratio{*r}}, []string{"-40", "30"},
 			[]folded{{n, "0", "40", "0", "0", "0", "0"}, {n, "40", "10", "0", "0", "0", "0"}}, "10", false},
-		{"loss then a profit exactly absorbing it", Ledger{Ratio: r}, []string{"-40", "40"},
+		{"loss then a profit exactly absorbing it", Ledger{Ratios: []Ratio{*r}}, []string{"-40", "40"},
 			[]folded{{n, "0", "40", "0", "0", "0", "0"}, {n, "40", "0", "0", "0", "0", "0"}}, "0", false},
-		{"loss then a profit absorbing it and more", Ledger{Ratio: r}, []string{"-40", "90"},
+		{"loss then a profit absorbing it and more", Ledger{Ratios: []Ratio{*r}}, []string{"-40", "90"},
 			[]folded{{n, "0", "40", "0", "0", "0", "0"}, {a, "40", "0", "50", "10", "5", "35"}}, "0", false},
-		{"zero profit", Ledger{LossCarryforward: dec("3"), Ratio: r}, []string{"0"},
+		{"zero profit", Ledger{LossCarryforward: dec("3"), Ratios: []Ratio{*r}}, []string{"0"},
 			[]folded{{n, "3", "3", "0", "0", "0", "0"}}, "3", false},
 		{"no ratio yet: everything waits", Ledger{LossCarryforward: dec("7")}, []string{"100", "-20"},
 			[]folded{{w, "7", "7", "0", "0", "0", "0"}, {w, "7", "7", "0", "0", "0", "0"}}, "7", true},
-		{"a waiting profit holds back the later ones", Ledger{Ratio: r, Awaiting: true}, []string{"100"},
+		{"a waiting profit holds back the later ones", Ledger{Ratios: []Ratio{*r}, Awaiting: true}, []string{"100"},
 			[]folded{{w, "0", "0", "0", "0", "0", "0"}}, "0", true},
-		{"rounding remainder to the platform", Ledger{Ratio: thirds}, []string{"100", "0.00000001"},
+		{"rounding remainder to the platform", Ledger{Ratios: []Ratio{*thirds}}, []string{"100", "0.00000001"},
 			[]folded{{a, "0", "0", "100", "33.33", "33.34", "33.33"}, {a, "0", "0", "0.00000001", "0", "0.00000001", "0"}}, "0", false},
-		{"floored shares, remainder to the platform", Ledger{Ratio: thirds}, []string{"0.00000005"},
+		{"floored shares, remainder to the platform", Ledger{Ratios: []Ratio{*thirds}}, []string{"0.00000005"},
 			[]folded{{a, "0", "0", "0.00000005", "0.00000001", "0.00000003", "0.00000001"}}, "0", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			in := profits(c.amounts...)
 			got, l := Fold(c.ledger, in)
-			checkFolded(t, got, c.want, c.ledger.Ratio)
-			if !l.LossCarryforward.Equal(dec(c.carry)) || l.Awaiting != c.awaiting || l.Ratio != c.ledger.Ratio {
+			r := RatioAt(c.ledger.Ratios, day(1))
+			checkFolded(t, got, c.want, r)
+			if !l.LossCarryforward.Equal(dec(c.carry)) || l.Awaiting != c.awaiting || len(l.Ratios) != len(c.ledger.Ratios) {
 				t.Fatalf("ledger after %+v, want carry %s awaiting %v", l, c.carry, c.awaiting)
 			}
 			if l.LastPeriodEnd == nil || !l.LastPeriodEnd.Equal(day(len(c.amounts))) {
@@ -120,13 +121,13 @@ func TestFoldReleasesWaitingProfitsInOrder(t *testing.T) {
 		t.Fatalf("ledger while waiting: %+v", l)
 	}
 	// The release: the new ratio, nothing waiting any more.
-	released, after := Fold(Ledger{LossCarryforward: l.LossCarryforward, Ratio: r}, waiting)
+	released, after := Fold(Ledger{LossCarryforward: l.LossCarryforward, Ratios: []Ratio{*r}}, waiting)
 	checkFolded(t, released, []folded{
 		{StatusAllocated, "10", "0", "40", "20", "20", "0"},
 		{StatusNoDistribution, "0", "80", "0", "0", "0", "0"},
 		{StatusAllocated, "80", "0", "20", "10", "10", "0"},
 	}, r)
-	direct, _ := Fold(Ledger{LossCarryforward: dec("10"), Ratio: r}, profits("50", "-80", "100"))
+	direct, _ := Fold(Ledger{LossCarryforward: dec("10"), Ratios: []Ratio{*r}}, profits("50", "-80", "100"))
 	checkFolded(t, direct, []folded{
 		{StatusAllocated, "10", "0", "40", "20", "20", "0"},
 		{StatusNoDistribution, "0", "80", "0", "0", "0", "0"},
@@ -142,7 +143,7 @@ func TestFoldReleasesWaitingProfitsInOrder(t *testing.T) {
 // previous one left gives, in the run's order.
 func TestFoldRunEqualsOneAtATime(t *testing.T) {
 	r := &Ratio{ID: 1, Version: 1, ToTeam: dec("0.1234"), ToPlatform: dec("0.0567"), ToUser: dec("0.8199")}
-	ledgers := map[int64]Ledger{1: {Ratio: r}, 2: {LossCarryforward: dec("30"), Ratio: r}, 3: {}, 4: {Ratio: r}}
+	ledgers := map[int64]Ledger{1: {Ratios: []Ratio{*r}}, 2: {LossCarryforward: dec("30"), Ratios: []Ratio{*r}}, 3: {}, 4: {Ratios: []Ratio{*r}}}
 	var run []Allocation
 	for i, s := range []string{"10", "-5", "40", "7", "-50", "60.12345678", "1", "25"} {
 		a := NewAllocation(NewProfit{PortfolioID: int64(1 + i%3), Source: SourceNAV, PeriodEnd: day(1 + i), Amount: dec(s)})
@@ -213,7 +214,7 @@ func TestFoldRunEqualsOneAtATimeRandom(t *testing.T) {
 		for id := int64(1); id <= 4; id++ {
 			l := Ledger{LossCarryforward: randomProfit(rng).Abs()}
 			if rng.IntN(3) > 0 {
-				l.Ratio = randomRatio(rng)
+				l.Ratios = []Ratio{*randomRatio(rng)}
 			}
 			l.Awaiting = rng.IntN(5) == 0
 			ledgers[id] = l
@@ -230,8 +231,9 @@ func TestFoldRunEqualsOneAtATimeRandom(t *testing.T) {
 		chain := maps.Clone(ledgers)
 		for i, a := range run {
 			l := chain[a.PortfolioID]
-			o := Allocate(a.ProfitAmount, l.LossCarryforward, l.Ratio)
-			if l.Awaiting || l.Ratio == nil {
+			r := RatioAt(l.Ratios, a.PeriodEnd)
+			o := Allocate(a.ProfitAmount, l.LossCarryforward, r)
+			if l.Awaiting || r == nil {
 				o = Allocate(a.ProfitAmount, l.LossCarryforward, nil)
 				l.Awaiting = true
 			}

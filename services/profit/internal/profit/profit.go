@@ -71,6 +71,9 @@ type NewRatio struct {
 	ToTeam      decimal.Decimal
 	ToPlatform  decimal.Decimal
 	ToUser      decimal.Decimal
+	// At is when it was asked for; the version takes effect then, or
+	// later (EffectiveFrom).
+	At time.Time
 }
 
 // ManualProfit is the input of RecordManualProfit: a profit not derived

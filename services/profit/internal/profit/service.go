@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"time"
-)
 
-// MaxFutureSkew is how far in the future a manual profit's period_end may
-// lie: a period that has not ended has no profit yet, and a period_end in
-// the future would put every NAV profit recorded until then out of order.
-// The margin allows for clocks that differ a little.
-const MaxFutureSkew = time.Minute
+	"github.com/fundplatform/platform/libs/httpx"
+)
 
 // Options configure the service.
 type Options struct {
@@ -64,6 +60,7 @@ func (s *service) CreateRatio(ctx context.Context, c Caller, in NewRatio) (Ratio
 	if !ValidRatio(in.ToTeam, in.ToPlatform, in.ToUser) {
 		return Ratio{}, ErrInvalidRatio
 	}
+	in.At = s.now()
 	return s.store.CreateRatio(ctx, in, c.UserID)
 }
 
@@ -98,8 +95,8 @@ func (s *service) RecordManualProfit(ctx context.Context, c Caller, in ManualPro
 	if in.PeriodEnd.IsZero() {
 		return Allocation{}, invalid("period_end", "is required")
 	}
-	if in.PeriodEnd.After(s.now().Add(MaxFutureSkew)) {
-		return Allocation{}, invalid("period_end", "must not be in the future")
+	if err := httpx.NotInFuture("period_end", in.PeriodEnd, s.now()); err != nil {
+		return Allocation{}, err
 	}
 	// Checked before the operation starts, so an unknown portfolio is a
 	// refusal that stores nothing under an Idempotency-Key; the store

@@ -71,8 +71,7 @@ func readNAVRun(ctx context.Context, tx pgx.Tx, ins []profit.NewProfit) (navRun,
 	b.Queue(`SELECT `+allocationColumns+` FROM allocations a
 		WHERE a.source_event_id = ANY($1::uuid[]) OR a.snapshot_id = ANY($2) ORDER BY a.id`, eventIDs, snapshots)
 	b.Queue(`SELECT DISTINCT portfolio_id FROM allocations WHERE portfolio_id = ANY($1) AND status = 'awaiting_ratio'`, ids)
-	b.Queue(`SELECT DISTINCT ON (portfolio_id) `+ratioColumns+` FROM ratios WHERE portfolio_id = ANY($1)
-		ORDER BY portfolio_id, version DESC`, ids)
+	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = ANY($1) ORDER BY portfolio_id, version`, ids)
 	run := navRun{ledgers: map[int64]profit.Ledger{}, seenSnapshot: map[int64]bool{}}
 	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
@@ -91,8 +90,8 @@ func readNAVRun(ctx context.Context, tx pgx.Tx, ins []profit.NewProfit) (navRun,
 		if err := eachRow(br, scanID, func(id int64) { awaiting[id] = true }); err != nil {
 			return err
 		}
-		ratios := map[int64]*profit.Ratio{}
-		if err := eachRow(br, scanRatio, func(r profit.Ratio) { ratios[r.PortfolioID] = &r }); err != nil {
+		ratios := map[int64][]profit.Ratio{}
+		if err := eachRow(br, scanRatio, func(r profit.Ratio) { ratios[r.PortfolioID] = append(ratios[r.PortfolioID], r) }); err != nil {
 			return err
 		}
 		for _, p := range portfolios {
@@ -265,6 +264,6 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, read func(pgx.Batch
 }
 
 // ledger is the allocation state of p as the rule reads it.
-func ledger(p profit.Portfolio, ratio *profit.Ratio, awaiting bool) profit.Ledger {
-	return profit.Ledger{LossCarryforward: p.LossCarryforward, LastPeriodEnd: p.LastPeriodEnd, Ratio: ratio, Awaiting: awaiting}
+func ledger(p profit.Portfolio, ratios []profit.Ratio, awaiting bool) profit.Ledger {
+	return profit.Ledger{LossCarryforward: p.LossCarryforward, LastPeriodEnd: p.LastPeriodEnd, Ratios: ratios, Awaiting: awaiting}
 }

@@ -148,19 +148,20 @@ func lockPortfolio(ctx context.Context, tx pgx.Tx, id int64) (profit.Portfolio, 
 
 // --- ratios ----------------------------------------------------------------
 
-const ratioColumns = `id, portfolio_id, version, to_team::text, to_platform::text, to_user::text, created_by, created_at`
+const ratioColumns = `id, portfolio_id, version, to_team::text, to_platform::text, to_user::text, created_by, created_at,
+	COALESCE(effective_from, created_at)`
 
 func scanRatio(row pgx.Row) (profit.Ratio, error) {
 	var r profit.Ratio
 	var team, platform, user string
-	err := row.Scan(&r.ID, &r.PortfolioID, &r.Version, &team, &platform, &user, &r.CreatedBy, &r.CreatedAt)
+	err := row.Scan(&r.ID, &r.PortfolioID, &r.Version, &team, &platform, &user, &r.CreatedBy, &r.CreatedAt, &r.EffectiveFrom)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, profit.ErrRatioNotFound
 	}
 	if err != nil {
 		return r, fmt.Errorf("store: reading a ratio: %w", err)
 	}
-	r.CreatedAt = r.CreatedAt.UTC()
+	r.CreatedAt, r.EffectiveFrom = r.CreatedAt.UTC(), r.EffectiveFrom.UTC()
 	for _, f := range []struct {
 		dst *decimal.Decimal
 		s   string
@@ -176,10 +177,25 @@ func currentRatio(ctx context.Context, q querier, portfolioID int64) (profit.Rat
 	return scanRatio(q.QueryRow(ctx, `SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version DESC LIMIT 1`, portfolioID))
 }
 
+// ratioVersions are the portfolio's ratio versions, oldest first.
+func ratioVersions(ctx context.Context, q querier, portfolioID int64) ([]profit.Ratio, error) {
+	rows, err := q.Query(ctx, `SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version`, portfolioID)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the ratios of portfolio %d: %w", portfolioID, err)
+	}
+	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Ratio, error) { return scanRatio(r) })
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the ratios of portfolio %d: %w", portfolioID, err)
+	}
+	return vs, nil
+}
+
 // CreateRatio implements profit.Store. Under the portfolio's row lock it
-// adds version n+1, writes profit.ratio_changed to the outbox, then applies
-// the new ratio to every profit of the portfolio still awaiting one, in
-// period_end (then id) order, carrying the loss carry-forward through them.
+// adds version n+1, taking effect at profit.EffectiveFrom (after every
+// period_end recorded so far), writes profit.ratio_changed to the outbox,
+// then applies the ratio to every profit of the portfolio still awaiting
+// one, in period_end (then id) order, carrying the loss carry-forward
+// through them.
 func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy int64) (profit.Ratio, error) {
 	var out profit.Ratio
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -187,18 +203,27 @@ func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy i
 		if err != nil {
 			return err
 		}
+		versions, err := ratioVersions(ctx, tx, in.PortfolioID)
+		if err != nil {
+			return err
+		}
+		var prev *profit.Ratio
+		if len(versions) > 0 {
+			prev = &versions[len(versions)-1]
+		}
 		r, err := scanRatio(tx.QueryRow(ctx, `
-			INSERT INTO ratios (portfolio_id, version, to_team, to_platform, to_user, created_by)
-			VALUES ($1, (SELECT COALESCE(max(version), 0) + 1 FROM ratios WHERE portfolio_id = $1), $2, $3, $4, $5)
+			INSERT INTO ratios (portfolio_id, version, to_team, to_platform, to_user, created_by, effective_from)
+			VALUES ($1, (SELECT COALESCE(max(version), 0) + 1 FROM ratios WHERE portfolio_id = $1), $2, $3, $4, $5, $6)
 			RETURNING `+ratioColumns,
-			in.PortfolioID, in.ToTeam.String(), in.ToPlatform.String(), in.ToUser.String(), createdBy))
+			in.PortfolioID, in.ToTeam.String(), in.ToPlatform.String(), in.ToUser.String(), createdBy,
+			profit.EffectiveFrom(in.At, p.LastPeriodEnd, prev)))
 		if err != nil {
 			return err
 		}
 		if err := addEvents(ctx, tx, profit.RatioChangedEvents(r)); err != nil {
 			return err
 		}
-		if err := allocateAwaiting(ctx, tx, p, r); err != nil {
+		if err := allocateAwaiting(ctx, tx, p, append(versions, r)); err != nil {
 			return err
 		}
 		out = r
@@ -210,8 +235,9 @@ func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy i
 	return out, nil
 }
 
-// allocateAwaiting applies r to the portfolio's waiting profits in order.
-func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r profit.Ratio) error {
+// allocateAwaiting applies the portfolio's ratio versions to its waiting
+// profits in order.
+func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, versions []profit.Ratio) error {
 	rows, err := tx.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a
 		WHERE a.portfolio_id = $1 AND a.status = 'awaiting_ratio' ORDER BY a.period_end, a.id`, p.ID)
 	if err != nil {
@@ -225,7 +251,7 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, r prof
 		return nil
 	}
 	// The new ratio releases every waiting profit: nothing waits any more.
-	released, l := profit.Fold(ledger(p, &r, false), waiting)
+	released, l := profit.Fold(ledger(p, versions, false), waiting)
 	for _, a := range released {
 		if _, err := tx.Exec(ctx, `
 			UPDATE allocations SET status = $2, loss_carryforward_before = $3, loss_carryforward_after = $4,
@@ -333,7 +359,7 @@ func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (pr
 //  3. profit.Admit: a manual profit out of period order is refused
 //     (ErrPeriodOutOfOrder); a NAV profit never is.
 //  4. profit.Fold decides the allocation from the portfolio's ledger (its
-//     carry-forward, current ratio and whether a profit waits); the
+//     carry-forward, ratio versions and whether a profit waits); the
 //     allocation and the ledger's new carry-forward and last period_end are
 //     stored.
 //  5. An allocated profit (distributable > 0) adds exactly one
@@ -378,12 +404,12 @@ func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.
 		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, in.PortfolioID)
 	}
 	b.Queue(`SELECT EXISTS (SELECT 1 FROM allocations WHERE portfolio_id = $1 AND status = 'awaiting_ratio')`, in.PortfolioID)
-	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version DESC LIMIT 1`, in.PortfolioID)
+	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version`, in.PortfolioID)
 	var (
 		p        profit.Portfolio
 		prior    *profit.Allocation
 		awaiting bool
-		ratio    *profit.Ratio
+		ratios   []profit.Ratio
 	)
 	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		if nav {
@@ -406,18 +432,12 @@ func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.
 		if err := br.QueryRow().Scan(&awaiting); err != nil {
 			return err
 		}
-		switch r, err := scanRatio(br.QueryRow()); {
-		case err == nil:
-			ratio = &r
-		case !errors.Is(err, profit.ErrRatioNotFound):
-			return err
-		}
-		return nil
+		return eachRow(br, scanRatio, func(r profit.Ratio) { ratios = append(ratios, r) })
 	})
 	if err != nil {
 		return p, profit.Ledger{}, nil, fmt.Errorf("store: reading portfolio %d: %w", in.PortfolioID, err)
 	}
-	return p, ledger(p, ratio, awaiting), prior, nil
+	return p, ledger(p, ratios, awaiting), prior, nil
 }
 
 // writeProfit inserts a folded allocation and stores the portfolio's new

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/fundplatform/platform/libs/httpx"
@@ -9,28 +8,15 @@ import (
 )
 
 // codes maps each domain error to its status and stable code
-// (docs/api.md#error-codes, #profit-service).
-var codes = []struct {
-	err    error
-	status int
-	code   string
-}{
+// (docs/api.md#error-codes, #profit-service); codes.Map is the service's error
+// mapper. Any other error stays as it is: a profit.ValidationError
+// (httpx.ValidationError) becomes its 400 in httpx.As, anything unknown a 500
+// that says nothing internal.
+var codes = httpx.Codes{
 	{profit.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{profit.ErrPortfolioNotFound, http.StatusNotFound, "portfolio_not_found"},
 	{profit.ErrRatioNotFound, http.StatusNotFound, "ratio_not_found"},
 	{profit.ErrAllocationNotFound, http.StatusNotFound, "not_found"},
 	{profit.ErrInvalidRatio, http.StatusBadRequest, "invalid_ratio"},
 	{profit.ErrPeriodOutOfOrder, http.StatusConflict, "period_out_of_order"},
-}
-
-// mapError turns domain errors into client errors; anything else stays
-// as it is: a profit.ValidationError (httpx.ValidationError) becomes its 400
-// in httpx.As, anything unknown a 500 that says nothing internal.
-func mapError(err error) error {
-	for _, c := range codes {
-		if errors.Is(err, c.err) {
-			return httpx.NewError(c.status, c.code, c.err.Error())
-		}
-	}
-	return err
 }

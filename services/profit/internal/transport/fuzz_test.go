@@ -48,8 +48,7 @@ var fuzzRoutes = []decodefuzz.Route{
 			req := decodefuzz.As[endpoint.ListAllocationsRequest](t, v)
 			decodefuzz.Page(t, req.Page.Limit, req.Page.Offset)
 			decodefuzz.OptionalID(t, "portfolio_id", req.Filter.PortfolioID)
-			decodefuzz.OptionalTime(t, "from", req.Filter.From)
-			decodefuzz.OptionalTime(t, "to", req.Filter.To)
+			decodefuzz.Range(t, req.Filter.From, req.Filter.To)
 			if req.Filter.ReadableBy != nil {
 				t.Fatal("the readable-by filter comes from the caller, not the query")
 			}
@@ -80,4 +79,4 @@ func TestFuzzRoutesCoverEveryRoute(t *testing.T) {
 // FuzzDecoders runs the request decoder of a route picked by name (or,
 // for any other name, by its hash) on a request built from the fuzzed path
 // values, query, Content-Type and body.
-func FuzzDecoders(f *testing.F) { decodefuzz.Run(f, fuzzRoutes, mapError) }
+func FuzzDecoders(f *testing.F) { decodefuzz.Run(f, fuzzRoutes, codes.Map) }

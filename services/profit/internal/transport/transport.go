@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"time"
 
-	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/shopspring/decimal"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
@@ -24,30 +22,21 @@ import (
 // of every /api/v1 route; idempotent wraps the routes that take an
 // Idempotency-Key (inside authentication, so keys are per caller); wrap
 // instruments each route (metrics and access log).
-func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent func(http.Handler) http.Handler,
+func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent httpx.Middleware,
 	wrap func(string, http.Handler) http.Handler) *httpx.Router {
-	r := httpx.NewRouter(wrap)
-	protected := func(method, path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
-		r.Handle(method, path, verifier.Require(httpx.NewServer(ep, dec, mapError)))
-	}
+	r := httpx.Routes{Router: httpx.NewRouter(wrap), MapError: codes.Map, Auth: verifier.Require}
 
-	protected("POST", "/api/v1/profit/profit_allocation_ratios", eps.CreateRatio, decodeCreateRatio)
-	protected("GET", "/api/v1/profit/profit_allocation_ratios", eps.ListRatios, decodeListRatios)
-	protected("GET", "/api/v1/profit/profit_allocation_ratios/current", eps.CurrentRatio, decodeCurrentRatio)
+	r.Protected("POST", "/api/v1/profit/profit_allocation_ratios", eps.CreateRatio, decodeCreateRatio)
+	r.Protected("GET", "/api/v1/profit/profit_allocation_ratios", eps.ListRatios, decodeListRatios)
+	r.Protected("GET", "/api/v1/profit/profit_allocation_ratios/current", eps.CurrentRatio, decodeCurrentRatio)
 
-	r.Handle("POST", "/api/v1/profit/allocations",
-		verifier.Require(idempotent(httpx.NewServer(eps.CreateAllocation, decodeCreateAllocation, mapError))))
-	protected("GET", "/api/v1/profit/allocations", eps.ListAllocations, decodeListAllocations)
-	protected("GET", "/api/v1/profit/allocations/{id}", eps.GetAllocation, decodeID)
+	r.Protected("POST", "/api/v1/profit/allocations", eps.CreateAllocation, decodeCreateAllocation, idempotent)
+	r.Protected("GET", "/api/v1/profit/allocations", eps.ListAllocations, decodeListAllocations)
+	r.Protected("GET", "/api/v1/profit/allocations/{id}", eps.GetAllocation, decodeID)
 
-	r.Handle("GET", "/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(api.OpenAPI)
-	}))
-	return r
+	r.Document(api.OpenAPI)
+	return r.Router
 }
-
-type kitEndpoint = func(context.Context, any) (any, error)
 
 // ratioBody is the body of POST /profit_allocation_ratios. Shares are kept
 // raw so each one's error names its field.
@@ -117,29 +106,16 @@ func decodeCreateAllocation(_ context.Context, r *http.Request) (any, error) {
 	if req.PortfolioID, err = requiredID("portfolio_id", b.PortfolioID); err != nil {
 		return nil, err
 	}
-	if b.ProfitAmount == nil {
-		return nil, httpx.Validation("invalid_amount", "profit_amount", "is required")
+	if req.Amount, err = httpx.RequiredAmount("profit_amount", b.ProfitAmount); err != nil {
+		return nil, err
 	}
-	var amount money.Amount
-	if err := json.Unmarshal(b.ProfitAmount, &amount); err != nil {
-		return nil, httpx.Validation("invalid_amount", "profit_amount", strings.TrimPrefix(err.Error(), money.ErrInvalidAmount.Error()+": "))
-	}
-	req.Amount = amount.Decimal
-	if b.PeriodEnd == nil {
-		return nil, httpx.Validation("validation_failed", "period_end", "is required")
-	}
-	t, err := time.Parse(time.RFC3339Nano, *b.PeriodEnd)
-	if t = t.UTC(); err != nil || t.Year() < 0 || t.Year() > 9999 {
-		return nil, httpx.Validation("validation_failed", "period_end", "must be an RFC 3339 time")
-	}
-	req.PeriodEnd = t
-	return req, nil
+	t, err := httpx.RequiredTime("period_end", b.PeriodEnd)
+	req.PeriodEnd = t.UTC()
+	return req, err
 }
 
-func page(r *http.Request) (profit.Page, error) { return httpx.ParsePagination(r) }
-
 func decodeListRatios(_ context.Context, r *http.Request) (any, error) {
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +138,7 @@ func decodeCurrentRatio(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeListAllocations(_ context.Context, r *http.Request) (any, error) {
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	if err != nil {
 		return nil, err
 	}
@@ -170,13 +146,8 @@ func decodeListAllocations(_ context.Context, r *http.Request) (any, error) {
 	if req.Filter.PortfolioID, err = httpx.QueryInt64(r, "portfolio_id"); err != nil {
 		return nil, err
 	}
-	if req.Filter.From, err = httpx.QueryTime(r, "from"); err != nil {
-		return nil, err
-	}
-	if req.Filter.To, err = httpx.QueryTime(r, "to"); err != nil {
-		return nil, err
-	}
-	return req, nil
+	req.Filter.From, req.Filter.To, err = httpx.QueryRange(r)
+	return req, err
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {

@@ -8,8 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,10 +169,7 @@ func ratioRefusals(t *testing.T, e *env, c callers) {
 		"unknown field":   {`{"portfolio_id":42,"to_team":"1","to_platform":"0","to_user":"0","note":"x"}`, "invalid_json", "note"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := e.Do("POST", ratiosPath, admin, c.body).Fails(t, 400, c.code)
-			if c.field != "" && d.Fields[c.field] == "" {
-				t.Errorf("fields = %v, want %s named", d.Fields, c.field)
-			}
+			e.Do("POST", ratiosPath, admin, c.body).FailsOn(t, 400, c.code, c.field)
 		})
 	}
 	e.Do("POST", ratiosPath, admin, `{"portfolio_id":"42","to_team":"1","to_platform":"0","to_user":"0"}`).Fails(t, 400, "validation_failed")
@@ -399,15 +394,28 @@ func TestLossCarryForwardAcrossASequence(t *testing.T) {
 	if err != nil || !p.LossCarryforward.IsZero() {
 		t.Fatalf("portfolio = %+v, %v", p, err)
 	}
-	// A ratio change applies to profits recorded afterwards only.
-	e.Do("POST", ratiosPath, admin, shares(42, "0", "1", "0")).OK(t, 201, nil)
+	// A ratio change applies to the profits whose period ends at or after
+	// its effective_from (the time it is created): one dated earlier but
+	// recorded afterwards still gets the version in effect then.
+	var v2 struct {
+		Version       int       `json:"version"`
+		EffectiveFrom time.Time `json:"effective_from"`
+	}
+	e.Do("POST", ratiosPath, admin, shares(42, "0", "1", "0")).OK(t, 201, &v2)
+	if v2.Version != 2 || time.Since(v2.EffectiveFrom).Abs() > time.Minute {
+		t.Fatalf("the new version: %+v, want version 2 in effect from now", v2)
+	}
 	var a allocation
 	e.Do("POST", allocationsPath, admin, manual(42, "1", day(10))).OK(t, 201, &a)
-	if a.ToPlatformAmount != "1.00000000" || *a.RatioVersion != 2 {
-		t.Fatalf("after the change: %+v", a)
+	if a.ToUserAmount != "0.70000000" || *a.RatioVersion != 1 {
+		t.Fatalf("a profit dated before the change: %+v, want version 1", a)
 	}
-	if n := e.outboxTypes()[eventbus.TypeProfitAllocated]; n != 4 {
-		t.Fatalf("%d profit.allocated, want 4", n)
+	e.Do("POST", allocationsPath, admin, manual(42, "1", time.Now().Add(30*time.Second))).OK(t, 201, &a)
+	if a.ToPlatformAmount != "1.00000000" || *a.RatioVersion != 2 {
+		t.Fatalf("a profit dated after the change: %+v, want version 2", a)
+	}
+	if n := e.outboxTypes()[eventbus.TypeProfitAllocated]; n != 5 {
+		t.Fatalf("%d profit.allocated, want 5", n)
 	}
 }
 
@@ -440,10 +448,7 @@ func TestManualAllocationValidation(t *testing.T) {
 		"out of order":      {manual(42, "1", day(4)), 409, "period_out_of_order", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := e.Do("POST", allocationsPath, admin, c.body).Fails(t, c.status, c.code)
-			if c.field != "" && d.Fields[c.field] == "" {
-				t.Errorf("fields = %v, want %s named", d.Fields, c.field)
-			}
+			e.Do("POST", allocationsPath, admin, c.body).FailsOn(t, c.status, c.code, c.field)
 		})
 	}
 	big := `{"portfolio_id":42,"profit_amount":"` + strings.Repeat("1", httpx.MaxBodyBytes) + `"}`
@@ -552,22 +557,16 @@ func TestConcurrentWrites(t *testing.T) {
 	admin := e.Token(1, "admin")
 	e.portfolio(42, 7, 3)
 	const n = 8
-	var wg sync.WaitGroup
-	versions := make(chan int, n)
-	for range n {
-		wg.Go(func() {
-			var r ratio
-			if res := e.Do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7")); res.Status == 201 {
-				_ = json.Unmarshal(res.Env.Data, &r)
-				versions <- r.Version
-			}
-		})
-	}
-	wg.Wait()
-	close(versions)
+	rs := servicetest.Concurrently(n, func(int) servicetest.Result {
+		return e.Do("POST", ratiosPath, admin, shares(42, "0.2", "0.1", "0.7"))
+	})
 	seen := map[int]bool{}
-	for v := range versions {
-		seen[v] = true
+	for _, res := range rs {
+		var r ratio
+		if res.Status == 201 {
+			_ = json.Unmarshal(res.Env.Data, &r)
+			seen[r.Version] = true
+		}
 	}
 	for v := 1; v <= n; v++ {
 		if !seen[v] {
@@ -575,22 +574,21 @@ func TestConcurrentWrites(t *testing.T) {
 		}
 	}
 
-	var created atomic.Int32
-	for range n {
-		wg.Go(func() {
-			r := e.Do("POST", allocationsPath, admin, manual(42, "10", day(1)), "Idempotency-Key", "same")
-			switch {
-			case r.Status == 201 && r.Header.Get("Idempotent-Replayed") == "":
-				created.Add(1)
-			case r.Status == 201, r.Status == 409:
-			default:
-				t.Errorf("concurrent repeat = %d %s", r.Status, r.Raw)
-			}
-		})
+	rs = servicetest.Concurrently(n, func(int) servicetest.Result {
+		return e.Do("POST", allocationsPath, admin, manual(42, "10", day(1)), "Idempotency-Key", "same")
+	})
+	created := 0
+	for _, r := range rs {
+		switch {
+		case r.Status == 201 && r.Header.Get("Idempotent-Replayed") == "":
+			created++
+		case r.Status == 201, r.Status == 409:
+		default:
+			t.Errorf("concurrent repeat = %d %s", r.Status, r.Raw)
+		}
 	}
-	wg.Wait()
 	var list []allocation
-	if r := e.Do("GET", allocationsPath, admin, nil).OK(t, 200, &list); created.Load() != 1 || *r.Env.Total != 1 {
-		t.Fatalf("%d executed, %d recorded; want 1", created.Load(), *r.Env.Total)
+	if r := e.Do("GET", allocationsPath, admin, nil).OK(t, 200, &list); created != 1 || *r.Env.Total != 1 {
+		t.Fatalf("%d executed, %d recorded; want 1", created, *r.Env.Total)
 	}
 }

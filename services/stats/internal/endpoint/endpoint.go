@@ -165,57 +165,41 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(append(append(b, '"'), s...), '"')
 }
 
-func mapList[T, U any](in []T, f func(T) U) []U {
-	out := make([]U, 0, len(in))
-	for _, v := range in {
-		out = append(out, f(v))
+// HourlyJSON is the JSON form of h.
+func HourlyJSON(h stats.HourlyProfit) Hourly {
+	return Hourly{Hour: h.Hour.UTC(), Profit: money.NewAmount(h.Profit)}
+}
+
+// SummaryRowsJSON is the JSON form of a summary's rows.
+func SummaryRowsJSON(rows []stats.SummaryRow) SummaryRows {
+	out := make(SummaryRows, len(rows))
+	for i, r := range rows {
+		out[i] = SummaryRow{Key: r.Key, Profit: money.NewAmount(r.Profit), Distributed: money.NewAmount(r.Distributed),
+			ToTeam: money.NewAmount(r.ToTeam), ToPlatform: money.NewAmount(r.ToPlatform),
+			ToUser: money.NewAmount(r.ToUser), Withdrawn: money.NewAmount(r.Withdrawn)}
 	}
 	return out
 }
+
+var accProfitReply = httpx.ReplyAs(AccProfitJSON)
 
 // New returns the endpoints of s.
 func New(s stats.Service) Endpoints {
 	return Endpoints{
 		Overview: libauth.WithCaller(func(ctx context.Context, c stats.Caller, _ any) httpx.Response {
-			o, err := s.Overview(ctx, c)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.OK(OverviewJSON(o))
+			return httpx.ReplyAs(OverviewJSON).OK(s.Overview(ctx, c))
 		}),
 		ListAccProfit: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req ListAccProfitRequest) httpx.Response {
-			ps, total, err := s.ListAccProfit(ctx, c, req.Page)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.List(mapList(ps, AccProfitJSON), total)
+			return accProfitReply.List(s.ListAccProfit(ctx, c, req.Page))
 		}),
 		AccProfit: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req AccProfitRequest) httpx.Response {
-			p, err := s.AccProfit(ctx, c, req.PortfolioID)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.OK(AccProfitJSON(p))
+			return accProfitReply.OK(s.AccProfit(ctx, c, req.PortfolioID))
 		}),
 		Hourly: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req HourlyRequest) httpx.Response {
-			hs, err := s.Hourly(ctx, c, req.Owner, req.Range)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.OK(mapList(hs, func(h stats.HourlyProfit) Hourly {
-				return Hourly{Hour: h.Hour.UTC(), Profit: money.NewAmount(h.Profit)}
-			}))
+			return httpx.ReplyAs(HourlyJSON).Items(s.Hourly(ctx, c, req.Owner, req.Range))
 		}),
 		Summary: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req SummaryRequest) httpx.Response {
-			rows, err := s.Summary(ctx, c, req.GroupBy, req.Range)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.OK(SummaryRows(mapList(rows, func(r stats.SummaryRow) SummaryRow {
-				return SummaryRow{Key: r.Key, Profit: money.NewAmount(r.Profit), Distributed: money.NewAmount(r.Distributed),
-					ToTeam: money.NewAmount(r.ToTeam), ToPlatform: money.NewAmount(r.ToPlatform),
-					ToUser: money.NewAmount(r.ToUser), Withdrawn: money.NewAmount(r.Withdrawn)}
-			})))
+			return httpx.ReplyAs(SummaryRowsJSON).OK(s.Summary(ctx, c, req.GroupBy, req.Range))
 		}),
 	}
 }

@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
-	"github.com/fundplatform/platform/libs/pg"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/services/stats/internal/events"
 )
 
@@ -22,72 +21,34 @@ import (
 // length by BatchHandler leaves every table exactly as applying each event
 // in its own transaction does.
 func TestBatchEqualsOneByOne(t *testing.T) {
-	for seed := range uint64(4) {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 42))
-			stream := randomStream(t, rng, 300)
-
-			single := newFixture(t)
-			single.deliver(stream...)
-
-			batched := newFixture(t)
-			batch := events.BatchHandler(batched.store)
-			for rest := stream; len(rest) > 0; {
-				n := min(len(rest), 1+rng.IntN(60))
-				run := rest[:n]
-				rest = rest[n:]
-				err := pg.InTx(context.Background(), batched.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-					var fresh []eventbus.Envelope
-					for _, env := range run { // as the inbox does: each event id once
-						batched.offset++
-						tag, err := tx.Exec(context.Background(), `INSERT INTO processed_events (group_id, event_id, topic, partition, "offset")
-							VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING`, events.GroupID, env.ID, eventbus.TopicOf(env.Type), batched.offset)
-						if err != nil {
-							return err
-						}
-						if tag.RowsAffected() == 1 {
-							fresh = append(fresh, env)
-						}
-					}
-					return batch(context.Background(), tx, fresh)
-				})
-				if err != nil {
-					t.Fatalf("batch of %d: %v", n, err)
-				}
-			}
-
-			for _, table := range []string{"overview", "portfolio_owners", "portfolio_totals", "hourly_owner_profit", "summary_hourly",
-				"summary_daily", "summary_totals", "withdrawal_states", "withdrawals_by_status", "applied_allocations",
-				"applied_snapshots", "applied_reallocations"} {
-				want, got := dumpTable(t, single, table), dumpTable(t, batched, table)
-				if got != want {
-					t.Errorf("%s after the runs:\n%s\nafter one event per transaction:\n%s", table, got, want)
-				}
-			}
+	var queries []string
+	for _, table := range []string{"overview", "portfolio_owners", "portfolio_totals", "hourly_owner_profit", "summary_hourly",
+		"summary_daily", "summary_totals", "withdrawal_states", "withdrawals_by_status", "applied_allocations",
+		"applied_snapshots", "applied_reallocations"} {
+		queries = append(queries, tableRows(table))
+	}
+	eventtest.BatchEqualsOneByOne(t, 42, func(t *testing.T, rng *rand.Rand) []eventbus.Envelope { return randomStream(t, rng, 300) },
+		func(t *testing.T) eventtest.Fed {
+			f := newFixture(t)
+			return eventtest.Fed{Inbox: f.Inbox, Handler: f.handler, Batch: events.BatchHandler(f.store)}
+		},
+		queries,
+		func(t *testing.T, single *eventtest.Inbox) {
 			var n int
-			_ = single.pool.QueryRow(context.Background(), `SELECT count(*) FROM withdrawal_states WHERE status <> 'pending'`).Scan(&n)
+			_ = single.Pool.QueryRow(context.Background(), `SELECT count(*) FROM withdrawal_states WHERE status <> 'pending'`).Scan(&n)
 			if n == 0 {
 				t.Error("the stream moved no withdrawal out of pending: it tests too little")
 			}
 		})
-	}
 }
 
-// dumpTable is a table's rows as JSON, in a stable order; updated_at is
-// left out where it is the time of the write (now()), not of an event.
-func dumpTable(t *testing.T, f *fixture, table string) string {
-	t.Helper()
-	drop := "''"
+// tableRows is the query of a table's rows; updated_at is left out where
+// it is the time of the write (now()), not of an event.
+func tableRows(table string) string {
 	if table == "portfolio_owners" || table == "withdrawal_states" {
-		drop = "'updated_at'"
+		return "SELECT to_jsonb(t) - 'updated_at' AS row FROM " + table + " t"
 	}
-	var out string
-	err := f.pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT coalesce(jsonb_agg(r ORDER BY r::text), '[]')::text
-		FROM (SELECT to_jsonb(t) - %s AS r FROM %s t) x`, drop, table)).Scan(&out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return "SELECT * FROM " + table
 }
 
 // randomStream is n events of every type over 6 portfolios, 8 withdrawals

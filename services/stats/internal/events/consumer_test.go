@@ -5,11 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
-	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/stats/internal/events"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
@@ -28,27 +26,11 @@ func TestConsumerReadsAllThreeTopics(t *testing.T) {
 	brokers := kafkatest.Start(t, topics...)
 	pool := pgtest.New(t, store.Migrations())
 	st := store.New(pool)
-	consumer, err := inbox.NewConsumer(pool, inbox.Config{
-		Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics, Handler: events.Handler(st),
-		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-	}, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = consumer.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	ctx, _ := eventtest.Run(context.Background(), t, pool, eventtest.Consumer(brokers, events.GroupID, events.Topics, events.Handler(st)), false)
 
 	publish := func(topic, key string, envs ...eventbus.Envelope) {
 		t.Helper()
-		w := eventbus.NewWriter(brokers, topic)
-		defer w.Close()
-		for _, env := range envs {
-			if err := w.Publish(ctx, key, env); err != nil {
-				t.Fatal(err)
-			}
-		}
+		eventtest.Publisher(ctx, t, brokers, topic, key)(envs...)
 	}
 	nav := alloc{1, 42, 7, 3, "nav", "2026-03-01T10:00:00Z", "10.00000000", "10.00000000", "2.00000000", "1.00000000", "7.00000000"}
 	allocated := nav.envelope(t)
@@ -63,6 +45,7 @@ func TestConsumerReadsAllThreeTopics(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	var o stats.Overview
 	for {
+		var err error
 		o, err = st.Overview(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -9,13 +9,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/inbox"
-	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
 )
 
@@ -24,67 +22,6 @@ const GroupID = "stats"
 
 // Topics are the topics the service consumes: all three.
 var Topics = []string{eventbus.TopicPortfolio, eventbus.TopicProfit, eventbus.TopicWithdrawal}
-
-// portfolioData is the data of portfolio.created and portfolio.updated.
-type portfolioData struct {
-	PortfolioID int64  `json:"portfolio_id"`
-	Name        string `json:"name"`
-	UserID      int64  `json:"user_id"`
-	TeamID      int64  `json:"team_id"`
-	Currency    string `json:"currency"`
-}
-
-// profitRecordedData is the data of portfolio.profit_recorded.
-type profitRecordedData struct {
-	PortfolioID int64        `json:"portfolio_id"`
-	SnapshotID  int64        `json:"snapshot_id"`
-	UserID      int64        `json:"user_id"`
-	TeamID      int64        `json:"team_id"`
-	AsOf        time.Time    `json:"as_of"`
-	PeriodEnd   time.Time    `json:"period_end"`
-	Profit      money.Amount `json:"profit"`
-	NAV         money.Amount `json:"nav"`
-	PrevNAV     money.Amount `json:"prev_nav"`
-	NetFlow     money.Amount `json:"net_flow"`
-}
-
-// allocatedData is the data of profit.allocated.
-type allocatedData struct {
-	AllocationID     int64        `json:"allocation_id"`
-	PortfolioID      int64        `json:"portfolio_id"`
-	Source           string       `json:"source"`
-	SnapshotID       *int64       `json:"snapshot_id"`
-	PeriodEnd        time.Time    `json:"period_end"`
-	ProfitAmount     money.Amount `json:"profit_amount"`
-	Distributable    money.Amount `json:"distributable"`
-	ToTeamAmount     money.Amount `json:"to_team_amount"`
-	ToPlatformAmount money.Amount `json:"to_platform_amount"`
-	ToUserAmount     money.Amount `json:"to_user_amount"`
-	UserID           int64        `json:"user_id"`
-	TeamID           int64        `json:"team_id"`
-	RatioID          int64        `json:"ratio_id"`
-	RatioVersion     int          `json:"ratio_version"`
-}
-
-// withdrawalData is the data of withdrawal.requested/completed/failed.
-type withdrawalData struct {
-	WithdrawalID int64        `json:"withdrawal_id"`
-	FromType     string       `json:"from_type"`
-	OwnerID      int64        `json:"owner_id"`
-	Account      string       `json:"account"`
-	Amount       money.Amount `json:"amount"`
-	Status       string       `json:"status"`
-	Reason       *string      `json:"reason"`
-}
-
-// reallocatedData is the data of funds.reallocated.
-type reallocatedData struct {
-	ReallocationID int64        `json:"reallocation_id"`
-	FromAccount    string       `json:"from_account"`
-	ToAccount      string       `json:"to_account"`
-	Amount         money.Amount `json:"amount"`
-	Reason         string       `json:"reason"`
-}
 
 // Store is what the handlers need of the store: the read side the
 // service is built on (stats.Store) and the write side bound to the
@@ -140,16 +77,16 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 	e.Time = env.Time
 	switch env.Type {
 	case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
-		var d portfolioData
+		var d eventbus.PortfolioData
 		err = inbox.DecodeData(env, &d)
 		e.Portfolio = &stats.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID}
 	case eventbus.TypePortfolioProfitRecorded:
-		var d profitRecordedData
+		var d eventbus.ProfitRecordedData
 		err = inbox.DecodeData(env, &d)
 		e.ProfitRecorded = &stats.ProfitRecorded{PortfolioID: d.PortfolioID, SnapshotID: d.SnapshotID,
 			UserID: d.UserID, TeamID: d.TeamID, PeriodEnd: d.PeriodEnd.UTC(), Profit: d.Profit.Decimal}
 	case eventbus.TypeProfitAllocated:
-		var d allocatedData
+		var d eventbus.AllocatedData
 		err = inbox.DecodeData(env, &d)
 		e.Allocation = &stats.Allocation{
 			AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
@@ -160,7 +97,7 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 	case eventbus.TypeProfitRatioChanged:
 		e.RatioChanged = true
 	case eventbus.TypeWithdrawalRequested, eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed:
-		var d withdrawalData
+		var d eventbus.WithdrawalData
 		err = inbox.DecodeData(env, &d)
 		status := map[string]string{
 			eventbus.TypeWithdrawalRequested: stats.StatusPending,
@@ -170,7 +107,7 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 		e.Withdrawal = &stats.Withdrawal{ID: d.WithdrawalID, FromType: d.FromType, OwnerID: d.OwnerID,
 			Amount: d.Amount.Decimal, Status: status}
 	case eventbus.TypeFundsReallocated:
-		var d reallocatedData
+		var d eventbus.ReallocatedData
 		err = inbox.DecodeData(env, &d)
 		e.Reallocation = &stats.Reallocation{ID: d.ReallocationID, Amount: d.Amount.Decimal}
 	}

@@ -8,14 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
-	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/stats/internal/events"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
@@ -28,35 +26,23 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // type's JSON Schema.
 func envelope(t *testing.T, eventType, subject string, data map[string]any) eventbus.Envelope {
 	t.Helper()
-	env, err := eventbus.NewEnvelope("test", eventType, subject, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	value, err := json.Marshal(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eventbus.Validate(eventType, value); err != nil {
-		t.Fatalf("%s does not match its schema: %v", eventType, err)
-	}
-	return env
+	return eventtest.Valid(t, "test", eventType, subject, data)
 }
 
 // fixture is the handler over a fresh database, fed as the inbox consumer
 // feeds it: the event id is recorded in the transaction of the effect,
 // and an id seen before is not handled again.
 type fixture struct {
+	*eventtest.Inbox
 	t       *testing.T
-	pool    *pgxpool.Pool
 	store   *store.Store
 	handler inbox.Handler
-	offset  int64
 }
 
 func newFixture(t *testing.T) *fixture {
 	pool := pgtest.New(t, store.Migrations())
 	st := store.New(pool)
-	return &fixture{t: t, pool: pool, store: st, handler: events.Handler(st)}
+	return &fixture{Inbox: &eventtest.Inbox{Pool: pool, GroupID: events.GroupID}, t: t, store: st, handler: events.Handler(st)}
 }
 
 func (f *fixture) deliver(envs ...eventbus.Envelope) {
@@ -68,16 +54,9 @@ func (f *fixture) deliver(envs ...eventbus.Envelope) {
 	}
 }
 
+// apply applies env in its own transaction.
 func (f *fixture) apply(env eventbus.Envelope) error {
-	f.offset++
-	return pg.InTx(context.Background(), f.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(context.Background(), `INSERT INTO processed_events (group_id, event_id, topic, partition, "offset")
-			VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING`, events.GroupID, env.ID, eventbus.TopicOf(env.Type), f.offset)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		return f.handler(context.Background(), tx, env)
-	})
+	return f.Apply([]eventbus.Envelope{env}, eventtest.One(f.handler))
 }
 
 func portfolioCreated(t *testing.T, id, userID, teamID int64) eventbus.Envelope {
@@ -338,7 +317,7 @@ func TestWithdrawalTransitionsMoveOnce(t *testing.T) {
 	check("more", "0.00000001", "105.50000001", "20", 4)
 
 	var counts = map[string]int64{}
-	rows, _ := f.pool.Query(ctx, `SELECT status, count FROM withdrawals_by_status`)
+	rows, _ := f.Pool.Query(ctx, `SELECT status, count FROM withdrawals_by_status`)
 	for rows.Next() {
 		var s string
 		var n int64

@@ -29,8 +29,7 @@ var fuzzRoutes = []decodefuzz.Route{
 			if !slices.Contains([]string{stats.OwnerUser, stats.OwnerTeam, stats.OwnerPlatform}, req.Owner.Type) || req.Owner.ID < 0 {
 				t.Fatalf("owner %+v", req.Owner)
 			}
-			decodefuzz.OptionalTime(t, "from", req.Range.From)
-			decodefuzz.OptionalTime(t, "to", req.Range.To)
+			decodefuzz.Range(t, req.Range.From, req.Range.To)
 		},
 		Valid: []decodefuzz.Input{{Query: "owner_type=user&owner_id=7&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z"},
 			{Query: "owner_type=platform"}}},
@@ -40,8 +39,7 @@ var fuzzRoutes = []decodefuzz.Route{
 			if req.GroupBy == "" {
 				t.Fatal("empty group_by")
 			}
-			decodefuzz.OptionalTime(t, "from", req.Range.From)
-			decodefuzz.OptionalTime(t, "to", req.Range.To)
+			decodefuzz.Range(t, req.Range.From, req.Range.To)
 		},
 		Valid: []decodefuzz.Input{{Query: "group_by=day&from=2026-01-01T00:00:00Z"}, {Query: "group_by=hour"}}},
 	{Route: "GET /openapi.json"},
@@ -58,4 +56,4 @@ func TestFuzzRoutesCoverEveryRoute(t *testing.T) {
 // FuzzDecoders runs the request decoder of a route picked by name (or,
 // for any other name, by its hash) on a request built from the fuzzed path
 // values, query, Content-Type and body.
-func FuzzDecoders(f *testing.F) { decodefuzz.Run(f, fuzzRoutes, mapError) }
+func FuzzDecoders(f *testing.F) { decodefuzz.Run(f, fuzzRoutes, codes.Map) }

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	kithttp "github.com/go-kit/kit/transport/http"
-
 	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/services/stats/api"
@@ -28,24 +26,17 @@ const FreshnessHeader = "X-Data-Freshness"
 // fresh); wrap instruments each route (metrics and access log).
 func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, freshness func(context.Context) (time.Time, error),
 	wrap func(string, http.Handler) http.Handler) *httpx.Router {
-	r := httpx.NewRouter(wrap)
-	protected := func(path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
-		r.Handle("GET", path, fresh(freshness, verifier.Require(httpx.NewServer(ep, dec, mapError))))
-	}
-	protected("/api/v1/stats/overview", eps.Overview, httpx.NoRequest)
-	protected("/api/v1/stats/acc_profit", eps.ListAccProfit, decodeListAccProfit)
-	protected("/api/v1/stats/acc_profit/{portfolio_id}", eps.AccProfit, decodeAccProfit)
-	protected("/api/v1/stats/hourly", eps.Hourly, decodeHourly)
-	protected("/api/v1/stats/summary", eps.Summary, decodeSummary)
+	auth := func(h http.Handler) http.Handler { return fresh(freshness, verifier.Require(h)) }
+	r := httpx.Routes{Router: httpx.NewRouter(wrap), MapError: codes.Map, Auth: auth}
+	r.Protected("GET", "/api/v1/stats/overview", eps.Overview, httpx.NoRequest)
+	r.Protected("GET", "/api/v1/stats/acc_profit", eps.ListAccProfit, decodeListAccProfit)
+	r.Protected("GET", "/api/v1/stats/acc_profit/{portfolio_id}", eps.AccProfit, decodeAccProfit)
+	r.Protected("GET", "/api/v1/stats/hourly", eps.Hourly, decodeHourly)
+	r.Protected("GET", "/api/v1/stats/summary", eps.Summary, decodeSummary)
 
-	r.Handle("GET", "/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(api.OpenAPI)
-	}))
-	return r
+	r.Document(api.OpenAPI)
+	return r.Router
 }
-
-type kitEndpoint = func(context.Context, any) (any, error)
 
 // fresh sets X-Data-Freshness on the response. When the time cannot be
 // read the header is left out; the route still answers (or fails) itself.
@@ -58,16 +49,6 @@ func fresh(freshness func(context.Context) (time.Time, error), next http.Handler
 	})
 }
 
-func queryRange(r *http.Request) (stats.Range, error) {
-	var rg stats.Range
-	var err error
-	if rg.From, err = httpx.QueryTime(r, "from"); err != nil {
-		return rg, err
-	}
-	rg.To, err = httpx.QueryTime(r, "to")
-	return rg, err
-}
-
 func decodeListAccProfit(_ context.Context, r *http.Request) (any, error) {
 	p, err := httpx.ParsePagination(r)
 	return endpoint.ListAccProfitRequest{Page: p}, err
@@ -77,7 +58,7 @@ func decodeAccProfit(_ context.Context, r *http.Request) (any, error) {
 	id, err := strconv.ParseInt(r.PathValue("portfolio_id"), 10, 64)
 	if err != nil || id <= 0 {
 		// An id that cannot exist names no portfolio.
-		return nil, httpx.NewError(http.StatusNotFound, "portfolio_not_found", stats.ErrPortfolioNotFound.Error())
+		return nil, stats.ErrPortfolioNotFound
 	}
 	return endpoint.AccProfitRequest{PortfolioID: id}, nil
 }
@@ -99,7 +80,7 @@ func decodeHourly(_ context.Context, r *http.Request) (any, error) {
 		req.Owner.ID = n
 	}
 	var err error
-	req.Range, err = queryRange(r)
+	req.Range.From, req.Range.To, err = httpx.QueryRange(r)
 	return req, err
 }
 
@@ -109,6 +90,6 @@ func decodeSummary(_ context.Context, r *http.Request) (any, error) {
 		return nil, httpx.Validation("validation_failed", "group_by", "is required")
 	}
 	var err error
-	req.Range, err = queryRange(r)
+	req.Range.From, req.Range.To, err = httpx.QueryRange(r)
 	return req, err
 }

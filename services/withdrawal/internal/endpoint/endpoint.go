@@ -149,81 +149,57 @@ type Verification struct {
 	FirstBadEntryID *int64 `json:"first_bad_entry_id"`
 }
 
-func mapList[T, J any](items []T, f func(T) J) []J {
-	out := make([]J, len(items))
-	for i, it := range items {
-		out[i] = f(it)
-	}
-	return out
+// VerificationJSON is the JSON form of v.
+func VerificationJSON(v ledger.Verification) Verification {
+	return Verification{OK: v.OK, Accounts: v.Accounts, Entries: v.Entries, FirstBadEntryID: v.FirstBadEntryID}
 }
 
-func one[T, J any](status func(any) httpx.Response, f func(T) J, v T, err error) httpx.Response {
-	if err != nil {
-		return httpx.Fail(err)
-	}
-	return status(f(v))
-}
-
-func many[T, J any](f func(T) J, items []T, total int64, err error) httpx.Response {
-	if err != nil {
-		return httpx.Fail(err)
-	}
-	return httpx.List(mapList(items, f), total)
-}
+var (
+	balanceReply      = httpx.ReplyAs(BalanceJSON)
+	withdrawalReply   = httpx.ReplyAs(WithdrawalJSON)
+	reallocationReply = httpx.ReplyAs(ReallocationJSON)
+	entryReply        = httpx.ReplyAs(EntryJSON)
+	verificationReply = httpx.ReplyAs(VerificationJSON)
+)
 
 // New builds the endpoints.
 func New(s ledger.Service) Endpoints {
 	return Endpoints{
 		ListBalances: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req ListBalancesRequest) httpx.Response {
-			bs, total, err := s.ListBalances(ctx, c, req.Filter, req.Page)
-			return many(BalanceJSON, bs, total, err)
+			return balanceReply.List(s.ListBalances(ctx, c, req.Filter, req.Page))
 		}),
 		Balance: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req BalanceRequest) httpx.Response {
-			b, err := s.Balance(ctx, c, req.Owner, req.At)
-			return one(httpx.OK, BalanceJSON, b, err)
+			return balanceReply.OK(s.Balance(ctx, c, req.Owner, req.At))
 		}),
 		CreateWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req CreateWithdrawalRequest) httpx.Response {
-			w, err := s.RequestWithdrawal(ctx, c, req)
-			return one(httpx.Created, WithdrawalJSON, w, err)
+			return withdrawalReply.Created(s.RequestWithdrawal(ctx, c, req))
 		}),
 		ListWithdrawals: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req ListWithdrawalsRequest) httpx.Response {
-			ws, total, err := s.ListWithdrawals(ctx, c, req.Filter, req.Page)
-			return many(WithdrawalJSON, ws, total, err)
+			return withdrawalReply.List(s.ListWithdrawals(ctx, c, req.Filter, req.Page))
 		}),
 		GetWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
-			w, err := s.Withdrawal(ctx, c, req.ID)
-			return one(httpx.OK, WithdrawalJSON, w, err)
+			return withdrawalReply.OK(s.Withdrawal(ctx, c, req.ID))
 		}),
 		CompleteWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
-			w, err := s.CompleteWithdrawal(ctx, c, req.ID)
-			return one(httpx.OK, WithdrawalJSON, w, err)
+			return withdrawalReply.OK(s.CompleteWithdrawal(ctx, c, req.ID))
 		}),
 		FailWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req FailRequest) httpx.Response {
-			w, err := s.FailWithdrawal(ctx, c, req.ID, req.Reason)
-			return one(httpx.OK, WithdrawalJSON, w, err)
+			return withdrawalReply.OK(s.FailWithdrawal(ctx, c, req.ID, req.Reason))
 		}),
 		CancelWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req IDRequest) httpx.Response {
-			w, err := s.CancelWithdrawal(ctx, c, req.ID)
-			return one(httpx.OK, WithdrawalJSON, w, err)
+			return withdrawalReply.OK(s.CancelWithdrawal(ctx, c, req.ID))
 		}),
 		CreateReallocation: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req CreateReallocationRequest) httpx.Response {
-			r, err := s.Reallocate(ctx, c, req)
-			return one(httpx.Created, ReallocationJSON, r, err)
+			return reallocationReply.Created(s.Reallocate(ctx, c, req))
 		}),
 		ListReallocations: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req ListReallocationsRequest) httpx.Response {
-			rs, total, err := s.ListReallocations(ctx, c, req.Filter, req.Page)
-			return many(ReallocationJSON, rs, total, err)
+			return reallocationReply.List(s.ListReallocations(ctx, c, req.Filter, req.Page))
 		}),
 		ListEntries: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req ListEntriesRequest) httpx.Response {
-			es, total, err := s.ListEntries(ctx, c, req.Filter, req.Page)
-			return many(EntryJSON, es, total, err)
+			return entryReply.List(s.ListEntries(ctx, c, req.Filter, req.Page))
 		}),
 		Verify: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, _ any) httpx.Response {
-			v, err := s.Verify(ctx, c)
-			if err != nil {
-				return httpx.Fail(err)
-			}
-			return httpx.OK(Verification{OK: v.OK, Accounts: v.Accounts, Entries: v.Entries, FirstBadEntryID: v.FirstBadEntryID})
+			return verificationReply.OK(s.Verify(ctx, c))
 		}),
 	}
 }

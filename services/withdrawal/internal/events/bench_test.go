@@ -37,6 +37,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
@@ -44,19 +45,6 @@ import (
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
 	"github.com/fundplatform/platform/services/withdrawal/internal/store"
 )
-
-func benchEnv(b *testing.B, name string, def int) int {
-	b.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
 
 // replayTopic is the messages of the benchmark's topic and what applying
 // them must add up to, in units of 1e-8.
@@ -85,7 +73,7 @@ func buildReplayTopic(b *testing.B, n, portfolios int) *replayTopic {
 		toTeam, toPlatform := dist*2/10, dist/10
 		toUser := dist - toTeam - toPlatform
 		snapshot := int64(i)
-		env, err := eventbus.NewEnvelope("profit", eventbus.TypeProfitAllocated, "portfolio/"+strconv.FormatInt(p, 10), allocatedData{
+		env, err := eventbus.NewEnvelope("profit", eventbus.TypeProfitAllocated, "portfolio/"+strconv.FormatInt(p, 10), eventbus.AllocatedData{
 			AllocationID: int64(i), PortfolioID: p, Source: "nav", SnapshotID: &snapshot,
 			PeriodEnd:    period.Add(time.Duration(i) * time.Minute),
 			ProfitAmount: units(dist), Distributable: units(dist),
@@ -130,8 +118,8 @@ func (t *replayTopic) fill(b *testing.B, brokers []string) {
 }
 
 func BenchmarkLedgerReplay(b *testing.B) {
-	n := benchEnv(b, "BENCH_EVENTS", 100_000)
-	topic := buildReplayTopic(b, n, benchEnv(b, "BENCH_PORTFOLIOS", 1000))
+	n := eventtest.Knob(b, "BENCH_EVENTS", 100_000)
+	topic := buildReplayTopic(b, n, eventtest.Knob(b, "BENCH_PORTFOLIOS", 1000))
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var total time.Duration
 	b.ResetTimer()

@@ -11,13 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/inbox"
-	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
 	"github.com/fundplatform/platform/services/withdrawal/internal/store"
 )
@@ -42,24 +40,6 @@ func ConsumerConfig(brokers []string, st *store.Store, log *slog.Logger) inbox.C
 		Handler:      Handler(st),
 		BatchHandler: BatchHandler(st),
 	}, log)
-}
-
-// allocatedData is the data of profit.allocated.
-type allocatedData struct {
-	AllocationID     int64        `json:"allocation_id"`
-	PortfolioID      int64        `json:"portfolio_id"`
-	Source           string       `json:"source"`
-	SnapshotID       *int64       `json:"snapshot_id"`
-	PeriodEnd        time.Time    `json:"period_end"`
-	ProfitAmount     money.Amount `json:"profit_amount"`
-	Distributable    money.Amount `json:"distributable"`
-	ToTeamAmount     money.Amount `json:"to_team_amount"`
-	ToPlatformAmount money.Amount `json:"to_platform_amount"`
-	ToUserAmount     money.Amount `json:"to_user_amount"`
-	UserID           int64        `json:"user_id"`
-	TeamID           int64        `json:"team_id"`
-	RatioID          int64        `json:"ratio_id"`
-	RatioVersion     int          `json:"ratio_version"`
 }
 
 // Handler applies one event of profit.events in tx, the inbox's
@@ -115,7 +95,7 @@ func credit(env eventbus.Envelope) (c ledger.Credit, ok bool, err error) {
 	if env.Type != eventbus.TypeProfitAllocated {
 		return c, false, nil
 	}
-	var d allocatedData
+	var d eventbus.AllocatedData
 	if err := inbox.DecodeChecked(env, &d); err != nil {
 		return c, false, err
 	}

@@ -7,14 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/inbox"
-	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/withdrawal/internal/events"
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
@@ -23,18 +22,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func allocated(t *testing.T, allocationID int64, toUser, toTeam, toPlatform, distributable string) eventbus.Envelope {
 	t.Helper()
 	return allocatedTo(t, allocationID, 7, 3, toUser, toTeam, toPlatform, distributable)
@@ -42,16 +29,12 @@ func allocated(t *testing.T, allocationID int64, toUser, toTeam, toPlatform, dis
 
 func allocatedTo(t *testing.T, allocationID, userID, teamID int64, toUser, toTeam, toPlatform, distributable string) eventbus.Envelope {
 	t.Helper()
-	env, err := eventbus.NewEnvelope("profit", eventbus.TypeProfitAllocated, "portfolio/42", map[string]any{
+	return eventtest.Envelope(t, "profit", eventbus.TypeProfitAllocated, "portfolio/42", map[string]any{
 		"allocation_id": allocationID, "portfolio_id": 42, "source": "nav", "snapshot_id": 900 + allocationID,
 		"period_end": "2026-02-01T00:00:00Z", "profit_amount": distributable, "distributable": distributable,
 		"to_team_amount": toTeam, "to_platform_amount": toPlatform, "to_user_amount": toUser,
 		"user_id": userID, "team_id": teamID, "ratio_id": 1, "ratio_version": 1,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
 }
 
 // TestAllocatedTwiceIsCreditedOnce runs the service's consumer and relay
@@ -64,32 +47,9 @@ func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
 	brokers := kafkatest.Start(t, eventbus.TopicProfit, eventbus.DLQTopic(eventbus.TopicProfit), eventbus.TopicWithdrawal)
 	pool := pgtest.New(t, store.Migrations())
 	st := store.New(pool)
-	reg := prometheus.NewRegistry()
-	consumer, err := inbox.NewConsumer(pool, inbox.Config{
-		Brokers: brokers, GroupID: events.GroupID, Topics: events.Topics, Handler: events.Handler(st),
-		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-	}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
-	go func() { _ = consumer.Run(ctx); done <- struct{}{} }()
-	go func() { _ = relay.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
+	ctx, _ := eventtest.Run(context.Background(), t, pool, eventtest.Consumer(brokers, events.GroupID, events.Topics, events.Handler(st)), true)
 
-	w := eventbus.NewWriter(brokers, eventbus.TopicProfit)
-	defer w.Close()
-	publish := func(env eventbus.Envelope) {
-		t.Helper()
-		if err := w.Publish(ctx, "42", env); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publish := eventtest.Publisher(ctx, t, brokers, eventbus.TopicProfit, "42")
 	first := allocated(t, 1, "70.00000000", "20.00000000", "10.00000000", "100.00000000")
 	publish(first)
 	publish(first)
@@ -99,7 +59,7 @@ func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
 	publish(allocated(t, 4, "7.00000000", "2.00000000", "1.00000000", "10.00000000"))
 
 	user := ledger.Owner{Type: ledger.OwnerUser, ID: 7}
-	waitFor(t, "the credit after the broken events", 30*time.Second, func() bool {
+	eventtest.WaitFor(t, "the credit after the broken events", 30*time.Second, func() bool {
 		b, err := st.Balance(ctx, user, nil)
 		return err == nil && b.Credited.Equal(decimal.RequireFromString("77"))
 	})
@@ -175,16 +135,7 @@ func TestBatchOfAllocationsIsCreditedOnceEach(t *testing.T) {
 	}
 
 	// The consumer as the service runs it (BatchHandler, store.Credits).
-	cfg := events.ConsumerConfig(brokers, st, nil)
-	cfg.RetryBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
-	consumer, err := inbox.NewConsumer(pool, cfg, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = consumer.Run(cctx); close(done) }()
-	t.Cleanup(func() { stop(); <-done })
+	eventtest.Run(ctx, t, pool, eventtest.Retrying(events.ConsumerConfig(brokers, st, nil)), false)
 
 	count := func(query string) int {
 		t.Helper()
@@ -194,7 +145,7 @@ func TestBatchOfAllocationsIsCreditedOnceEach(t *testing.T) {
 		}
 		return c
 	}
-	waitFor(t, "every message done", 20*time.Second, func() bool {
+	eventtest.WaitFor(t, "every message done", 20*time.Second, func() bool {
 		return count(`SELECT COALESCE(sum(next_offset), 0)::int FROM consumer_offsets`) == len(msgs)
 	})
 

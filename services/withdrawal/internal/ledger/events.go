@@ -1,48 +1,32 @@
 package ledger
 
-import "github.com/fundplatform/platform/libs/money"
-
-// Event types this service publishes on withdrawal.events
-// (docs/api.md#events); their JSON Schemas are in libs/eventbus/schemas.
-const (
-	EventWithdrawalRequested = "withdrawal.requested"
-	EventWithdrawalCompleted = "withdrawal.completed"
-	EventWithdrawalFailed    = "withdrawal.failed"
-	EventFundsReallocated    = "funds.reallocated"
+import (
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/money"
 )
 
-// WithdrawalData is the data of withdrawal.requested, .completed and
-// .failed: the withdrawal as it now is.
-type WithdrawalData struct {
-	WithdrawalID int64        `json:"withdrawal_id"`
-	FromType     string       `json:"from_type"`
-	OwnerID      int64        `json:"owner_id"`
-	Account      string       `json:"account"`
-	Amount       money.Amount `json:"amount"`
-	Status       string       `json:"status"`
-	Reason       *string      `json:"reason"`
-}
+// Event types this service publishes on withdrawal.events
+// (docs/api.md#events); their JSON Schemas, and the Go types of their data,
+// are in libs/eventbus.
+const (
+	EventWithdrawalRequested = eventbus.TypeWithdrawalRequested
+	EventWithdrawalCompleted = eventbus.TypeWithdrawalCompleted
+	EventWithdrawalFailed    = eventbus.TypeWithdrawalFailed
+	EventFundsReallocated    = eventbus.TypeFundsReallocated
+)
 
-// ReallocatedData is the data of funds.reallocated.
-type ReallocatedData struct {
-	ReallocationID int64        `json:"reallocation_id"`
-	FromAccount    string       `json:"from_account"`
-	ToAccount      string       `json:"to_account"`
-	Amount         money.Amount `json:"amount"`
-	Reason         string       `json:"reason"`
-}
-
-// WithdrawalEventData is the data of w's event.
-func WithdrawalEventData(w Withdrawal) WithdrawalData {
-	return WithdrawalData{
+// WithdrawalEventData is the data of w's event (withdrawal.requested,
+// .completed or .failed): the withdrawal as it now is.
+func WithdrawalEventData(w Withdrawal) eventbus.WithdrawalData {
+	return eventbus.WithdrawalData{
 		WithdrawalID: w.ID, FromType: w.Owner.Type, OwnerID: w.Owner.ID, Account: w.Owner.Account(),
 		Amount: money.NewAmount(w.Amount), Status: w.Status, Reason: w.Reason,
 	}
 }
 
 // ReallocatedEventData is the data of r's funds.reallocated.
-func ReallocatedEventData(r Reallocation) ReallocatedData {
-	return ReallocatedData{
+func ReallocatedEventData(r Reallocation) eventbus.ReallocatedData {
+	return eventbus.ReallocatedData{
 		ReallocationID: r.ID, FromAccount: r.From.Account(), ToAccount: r.To.Account(),
 		Amount: money.NewAmount(r.Amount), Reason: r.Reason,
 	}

@@ -3,9 +3,14 @@ package ledger
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
+
+	"github.com/fundplatform/platform/libs/httpx"
 )
+
+// MaxReasonLength is the most characters of a reason: a failed
+// withdrawal's, a reallocation's (docs/api.md#text-fields).
+const MaxReasonLength = 500
 
 type service struct{ store Store }
 
@@ -151,9 +156,9 @@ func (s *service) FailWithdrawal(ctx context.Context, c Caller, id int64, reason
 	if c.Role != RoleAdmin {
 		return Withdrawal{}, ErrForbidden
 	}
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return Withdrawal{}, invalid("reason", "is required")
+	reason, err := httpx.Text("reason", reason, MaxReasonLength)
+	if err != nil {
+		return Withdrawal{}, err
 	}
 	if _, err := s.store.Withdrawal(ctx, id); err != nil {
 		return Withdrawal{}, err
@@ -196,10 +201,11 @@ func (s *service) Reallocate(ctx context.Context, c Caller, in NewReallocation) 
 	if err := positive("amount", in.Amount); err != nil {
 		return Reallocation{}, err
 	}
-	in.Reason = strings.TrimSpace(in.Reason)
-	if in.Reason == "" {
-		return Reallocation{}, invalid("reason", "is required")
+	reason, err := httpx.Text("reason", in.Reason, MaxReasonLength)
+	if err != nil {
+		return Reallocation{}, err
 	}
+	in.Reason = reason
 	return s.store.Reallocate(ctx, in, c.UserID)
 }
 

@@ -213,13 +213,16 @@ func writeTransfer(ctx context.Context, tx pgx.Tx, accs *locked, t ledger.Transf
 	if err := t.Check(); err != nil {
 		return time.Time{}, err
 	}
-	// Taken under the locks, so each account's entries are in time order.
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	// The time is the database's, taken under the locks: each account's
+	// entries are in time order whichever replica wrote them.
 	var transferID int64
-	if err := tx.QueryRow(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-		t.Kind, t.RefType, t.RefID, now).Scan(&transferID); err != nil {
+	var now time.Time
+	if err := tx.QueryRow(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at)
+		VALUES ($1, $2, $3, clock_timestamp()) RETURNING id, created_at`,
+		t.Kind, t.RefType, t.RefID).Scan(&transferID, &now); err != nil {
 		return time.Time{}, fmt.Errorf("insert transfer: %w", err)
 	}
+	now = now.UTC()
 	// The entries and the account updates do not depend on each other's
 	// results: one round trip for all of them.
 	entries := t.Entries(transferID, now, accs.heads)
@@ -367,31 +370,41 @@ func newCredits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) ([]ledger.Tr
 }
 
 // insertCreditTransfers inserts the transfers of todo with one statement,
-// each at its own time taken under the locks (so each account's entries
-// are in time order), and returns their ids and times, in todo's order.
+// each at its own time from the database's clock taken under the locks (so
+// each account's entries are in time order whichever replica wrote them),
+// and returns their ids and times, in todo's order.
 func insertCreditTransfers(ctx context.Context, tx pgx.Tx, todo []ledger.Transfer) ([]int64, []time.Time, error) {
 	refs := make([]int64, len(todo))
-	times := make([]time.Time, len(todo))
 	for i, t := range todo {
-		refs[i], times[i] = t.RefID, time.Now().UTC().Truncate(time.Microsecond)
+		refs[i] = t.RefID
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at)
-		SELECT $1, $2, t.ref, t.at FROM unnest($3::bigint[], $4::timestamptz[]) WITH ORDINALITY AS t(ref, at, n)
-		ORDER BY t.n RETURNING id, ref_id`, ledger.KindProfitCredit, ledger.RefAllocation, refs, times)
+		SELECT $1, $2, t.ref, clock_timestamp() FROM unnest($3::bigint[]) WITH ORDINALITY AS t(ref, n)
+		ORDER BY t.n RETURNING id, ref_id, created_at`, ledger.KindProfitCredit, ledger.RefAllocation, refs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("insert transfers: %w", err)
 	}
-	transferOf := make(map[int64]int64, len(todo))
+	type inserted struct {
+		id int64
+		at time.Time
+	}
+	transferOf := make(map[int64]inserted, len(todo))
 	var id, ref int64
-	if _, err := pgx.ForEachRow(rows, []any{&id, &ref}, func() error { transferOf[ref] = id; return nil }); err != nil {
+	var at time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&id, &ref, &at}, func() error {
+		transferOf[ref] = inserted{id, at.UTC()}
+		return nil
+	}); err != nil {
 		return nil, nil, fmt.Errorf("insert transfers: %w", err)
 	}
 	ids := make([]int64, len(todo))
+	times := make([]time.Time, len(todo))
 	for i, t := range todo {
-		var ok bool
-		if ids[i], ok = transferOf[t.RefID]; !ok {
+		tr, ok := transferOf[t.RefID]
+		if !ok {
 			return nil, nil, fmt.Errorf("no transfer inserted for allocation %d", t.RefID)
 		}
+		ids[i], times[i] = tr.id, tr.at
 	}
 	return ids, times, nil
 }

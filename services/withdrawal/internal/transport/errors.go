@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/fundplatform/platform/libs/httpx"
@@ -9,26 +8,13 @@ import (
 )
 
 // codes maps each domain error to its status and stable code
-// (docs/api.md#error-codes, #withdrawal-service).
-var codes = []struct {
-	err    error
-	status int
-	code   string
-}{
+// (docs/api.md#error-codes, #withdrawal-service); codes.Map is the service's error
+// mapper. Any other error stays as it is: a ledger.ValidationError
+// (httpx.ValidationError) becomes its 400 in httpx.As, anything unknown a 500
+// that says nothing internal.
+var codes = httpx.Codes{
 	{ledger.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{ledger.ErrNotFound, http.StatusNotFound, "not_found"},
 	{ledger.ErrInsufficientBalance, http.StatusUnprocessableEntity, "insufficient_balance"},
 	{ledger.ErrInvalidStateTransition, http.StatusConflict, "invalid_state_transition"},
-}
-
-// mapError turns domain errors into client errors; anything else stays
-// as it is: a ledger.ValidationError (httpx.ValidationError) becomes its 400
-// in httpx.As, anything unknown a 500 that says nothing internal.
-func mapError(err error) error {
-	for _, c := range codes {
-		if errors.Is(err, c.err) {
-			return httpx.NewError(c.status, c.code, c.err.Error())
-		}
-	}
-	return err
 }

@@ -44,8 +44,7 @@ var fuzzRoutes = []decodefuzz.Route{
 			if req.Filter.OwnerID != nil && *req.Filter.OwnerID < 0 {
 				t.Fatalf("owner_id = %d", *req.Filter.OwnerID)
 			}
-			decodefuzz.OptionalTime(t, "from", req.Filter.From)
-			decodefuzz.OptionalTime(t, "to", req.Filter.To)
+			decodefuzz.Range(t, req.Filter.From, req.Filter.To)
 			if req.Filter.ReadableBy != nil {
 				t.Fatal("the readable-by filter comes from the caller, not the query")
 			}
@@ -75,16 +74,14 @@ var fuzzRoutes = []decodefuzz.Route{
 		Check: func(t *testing.T, v any) {
 			req := decodefuzz.As[endpoint.ListReallocationsRequest](t, v)
 			decodefuzz.Page(t, req.Page.Limit, req.Page.Offset)
-			decodefuzz.OptionalTime(t, "from", req.Filter.From)
-			decodefuzz.OptionalTime(t, "to", req.Filter.To)
+			decodefuzz.Range(t, req.Filter.From, req.Filter.To)
 		},
 		Valid: []decodefuzz.Input{{Query: "from_type=platform&to_type=team&from=2026-01-01T00:00:00Z"}}},
 	{Route: "GET /api/v1/ledger/entries", Decode: decodeListEntries, Query: []string{"account", "from", "to", "limit", "offset"},
 		Check: func(t *testing.T, v any) {
 			req := decodefuzz.As[endpoint.ListEntriesRequest](t, v)
 			decodefuzz.Page(t, req.Page.Limit, req.Page.Offset)
-			decodefuzz.OptionalTime(t, "from", req.Filter.From)
-			decodefuzz.OptionalTime(t, "to", req.Filter.To)
+			decodefuzz.Range(t, req.Filter.From, req.Filter.To)
 			// The account is free text matched in the database.
 			decodefuzz.Text(t, "account", reflect.ValueOf(req.Filter.Account))
 		},
@@ -108,4 +105,4 @@ func TestFuzzRoutesCoverEveryRoute(t *testing.T) {
 // FuzzDecoders runs the request decoder of a route picked by name (or,
 // for any other name, by its hash) on a request built from the fuzzed path
 // values, query, Content-Type and body.
-func FuzzDecoders(f *testing.F) { decodefuzz.Run(f, fuzzRoutes, mapError) }
+func FuzzDecoders(f *testing.F) { decodefuzz.Run(f, fuzzRoutes, codes.Map) }

@@ -9,12 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	kithttp "github.com/go-kit/kit/transport/http"
-	"github.com/shopspring/decimal"
-
 	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
-	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/services/withdrawal/api"
 	"github.com/fundplatform/platform/services/withdrawal/internal/endpoint"
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
@@ -24,54 +20,28 @@ import (
 // of every /api/v1 route; idempotent wraps the routes that take an
 // Idempotency-Key (inside authentication, so keys are per caller); wrap
 // instruments each route (metrics and access log).
-func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent func(http.Handler) http.Handler,
+func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent httpx.Middleware,
 	wrap func(string, http.Handler) http.Handler) *httpx.Router {
-	r := httpx.NewRouter(wrap)
-	protected := func(method, path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
-		r.Handle(method, path, verifier.Require(httpx.NewServer(ep, dec, mapError)))
-	}
-	idem := func(path string, ep kitEndpoint, dec kithttp.DecodeRequestFunc) {
-		r.Handle("POST", path, verifier.Require(idempotent(httpx.NewServer(ep, dec, mapError))))
-	}
+	r := httpx.Routes{Router: httpx.NewRouter(wrap), MapError: codes.Map, Auth: verifier.Require}
 
-	protected("GET", "/api/v1/balances", eps.ListBalances, decodeListBalances)
-	protected("GET", "/api/v1/balances/{owner_type}/{owner_id}", eps.Balance, decodeBalance)
+	r.Protected("GET", "/api/v1/balances", eps.ListBalances, decodeListBalances)
+	r.Protected("GET", "/api/v1/balances/{owner_type}/{owner_id}", eps.Balance, decodeBalance)
 
-	idem("/api/v1/withdrawals", eps.CreateWithdrawal, decodeCreateWithdrawal)
-	protected("GET", "/api/v1/withdrawals", eps.ListWithdrawals, decodeListWithdrawals)
-	protected("GET", "/api/v1/withdrawals/{id}", eps.GetWithdrawal, decodeID)
-	idem("/api/v1/withdrawals/{id}/complete", eps.CompleteWithdrawal, decodeID)
-	idem("/api/v1/withdrawals/{id}/fail", eps.FailWithdrawal, decodeFail)
-	idem("/api/v1/withdrawals/{id}/cancel", eps.CancelWithdrawal, decodeID)
+	r.Protected("POST", "/api/v1/withdrawals", eps.CreateWithdrawal, decodeCreateWithdrawal, idempotent)
+	r.Protected("GET", "/api/v1/withdrawals", eps.ListWithdrawals, decodeListWithdrawals)
+	r.Protected("GET", "/api/v1/withdrawals/{id}", eps.GetWithdrawal, decodeID)
+	r.Protected("POST", "/api/v1/withdrawals/{id}/complete", eps.CompleteWithdrawal, decodeID, idempotent)
+	r.Protected("POST", "/api/v1/withdrawals/{id}/fail", eps.FailWithdrawal, decodeFail, idempotent)
+	r.Protected("POST", "/api/v1/withdrawals/{id}/cancel", eps.CancelWithdrawal, decodeID, idempotent)
 
-	idem("/api/v1/reallocations", eps.CreateReallocation, decodeCreateReallocation)
-	protected("GET", "/api/v1/reallocations", eps.ListReallocations, decodeListReallocations)
+	r.Protected("POST", "/api/v1/reallocations", eps.CreateReallocation, decodeCreateReallocation, idempotent)
+	r.Protected("GET", "/api/v1/reallocations", eps.ListReallocations, decodeListReallocations)
 
-	protected("GET", "/api/v1/ledger/entries", eps.ListEntries, decodeListEntries)
-	protected("GET", "/api/v1/ledger/verify", eps.Verify, httpx.NoRequest)
+	r.Protected("GET", "/api/v1/ledger/entries", eps.ListEntries, decodeListEntries)
+	r.Protected("GET", "/api/v1/ledger/verify", eps.Verify, httpx.NoRequest)
 
-	r.Handle("GET", "/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(api.OpenAPI)
-	}))
-	return r
-}
-
-type kitEndpoint = func(context.Context, any) (any, error)
-
-func page(r *http.Request) (ledger.Page, error) { return httpx.ParsePagination(r) }
-
-// amount parses a required amount field: 400 invalid_amount when missing
-// or malformed (positivity is the service's rule).
-func amount(field string, raw json.RawMessage) (decimal.Decimal, error) {
-	if raw == nil {
-		return decimal.Decimal{}, httpx.Validation("invalid_amount", field, "is required")
-	}
-	var a money.Amount
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return decimal.Decimal{}, httpx.Validation("invalid_amount", field, strings.TrimPrefix(err.Error(), money.ErrInvalidAmount.Error()+": "))
-	}
-	return a.Decimal, nil
+	r.Document(api.OpenAPI)
+	return r.Router
 }
 
 // owner reads an owner type and id of a body; the id may be omitted for
@@ -90,7 +60,7 @@ func owner(typeField, idField string, typ *string, id *int64) (ledger.Owner, err
 }
 
 func decodeListBalances(_ context.Context, r *http.Request) (any, error) {
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +96,7 @@ func decodeCreateWithdrawal(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := amount("amount", b.Amount)
+	a, err := httpx.RequiredAmount("amount", b.Amount)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +104,7 @@ func decodeCreateWithdrawal(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeListWithdrawals(_ context.Context, r *http.Request) (any, error) {
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +117,8 @@ func decodeListWithdrawals(_ context.Context, r *http.Request) (any, error) {
 		}
 		req.Filter.OwnerID = &n
 	}
-	if req.Filter.From, err = httpx.QueryTime(r, "from"); err != nil {
-		return nil, err
-	}
-	if req.Filter.To, err = httpx.QueryTime(r, "to"); err != nil {
-		return nil, err
-	}
-	return req, nil
+	req.Filter.From, req.Filter.To, err = httpx.QueryRange(r)
+	return req, err
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {
@@ -200,7 +165,7 @@ func decodeCreateReallocation(_ context.Context, r *http.Request) (any, error) {
 	if req.To, err = owner("to_type", "to_id", b.ToType, b.ToID); err != nil {
 		return nil, err
 	}
-	if req.Amount, err = amount("amount", b.Amount); err != nil {
+	if req.Amount, err = httpx.RequiredAmount("amount", b.Amount); err != nil {
 		return nil, err
 	}
 	if b.Reason == nil {
@@ -211,23 +176,18 @@ func decodeCreateReallocation(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeListReallocations(_ context.Context, r *http.Request) (any, error) {
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	if err != nil {
 		return nil, err
 	}
 	q := r.URL.Query()
 	req := endpoint.ListReallocationsRequest{Page: p, Filter: ledger.ReallocationFilter{FromType: q.Get("from_type"), ToType: q.Get("to_type")}}
-	if req.Filter.From, err = httpx.QueryTime(r, "from"); err != nil {
-		return nil, err
-	}
-	if req.Filter.To, err = httpx.QueryTime(r, "to"); err != nil {
-		return nil, err
-	}
-	return req, nil
+	req.Filter.From, req.Filter.To, err = httpx.QueryRange(r)
+	return req, err
 }
 
 func decodeListEntries(_ context.Context, r *http.Request) (any, error) {
-	p, err := page(r)
+	p, err := httpx.ParsePagination(r)
 	if err != nil {
 		return nil, err
 	}
@@ -236,11 +196,6 @@ func decodeListEntries(_ context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	req := endpoint.ListEntriesRequest{Page: p, Filter: ledger.EntryFilter{Account: account}}
-	if req.Filter.From, err = httpx.QueryTime(r, "from"); err != nil {
-		return nil, err
-	}
-	if req.Filter.To, err = httpx.QueryTime(r, "to"); err != nil {
-		return nil, err
-	}
-	return req, nil
+	req.Filter.From, req.Filter.To, err = httpx.QueryRange(r)
+	return req, err
 }

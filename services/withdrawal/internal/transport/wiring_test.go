@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,24 +64,11 @@ type withdrawal struct {
 	CompletedAt *time.Time `json:"completed_at"`
 }
 
-type entry struct {
-	ID         int64     `json:"id"`
-	TransferID int64     `json:"transfer_id"`
-	Account    string    `json:"account"`
-	Amount     string    `json:"amount"`
-	Kind       string    `json:"kind"`
-	RefType    string    `json:"ref_type"`
-	RefID      int64     `json:"ref_id"`
-	CreatedAt  time.Time `json:"created_at"`
-	Hash       string    `json:"hash"`
-}
-
-type verification struct {
-	OK              bool   `json:"ok"`
-	Accounts        int64  `json:"accounts"`
-	Entries         int64  `json:"entries"`
-	FirstBadEntryID *int64 `json:"first_bad_entry_id"`
-}
+// A ledger entry and a verification as the API writes them.
+type (
+	entry        = endpoint.Entry
+	verification = endpoint.Verification
+)
 
 const (
 	withdrawalsPath   = "/api/v1/withdrawals"
@@ -193,22 +179,15 @@ func TestConcurrentWithdrawalsOfTheFullBalance(t *testing.T) {
 	e.credit(7, 3, "100", "20", "5")
 	owner := e.Token(7, "user", 3)
 	const n = 50
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			r := e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "100"))
-			statuses[i] = r.Status
-			if r.Status == 422 {
-				r.Fails(t, 422, "insufficient_balance")
-			}
-		})
+	rs := servicetest.Concurrently(n, func(int) servicetest.Result {
+		return e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "100"))
+	})
+	for _, r := range rs {
+		if r.Status == 422 {
+			r.Fails(t, 422, "insufficient_balance")
+		}
 	}
-	wg.Wait()
-	count := map[int]int{}
-	for _, s := range statuses {
-		count[s]++
-	}
+	count := servicetest.Statuses(rs)
 	if count[201] != 1 || count[422] != n-1 {
 		t.Fatalf("statuses %v, want one 201 and %d 422", count, n-1)
 	}
@@ -236,34 +215,24 @@ func TestConcurrentReallocationsAndWithdrawals(t *testing.T) {
 		id  int64
 	}
 	accounts := []side{{"user", 1}, {"team", 1}, {"platform", 0}, {"user", 2}}
-	var wg sync.WaitGroup
-	var okCount, refused atomic.Int64
-	for i := range 60 {
-		wg.Go(func() {
-			from, to := accounts[i%len(accounts)], accounts[(i+1+i/len(accounts))%len(accounts)]
-			var r servicetest.Result
-			switch {
-			case i%3 == 0:
-				r = e.Do("POST", withdrawalsPath, admin, withdrawalBody(from.typ, from.id, "3"))
-			case from == to:
-				return
-			default:
-				r = e.Do("POST", reallocationsPath, admin, map[string]any{"from_type": from.typ, "from_id": from.id,
-					"to_type": to.typ, "to_id": to.id, "amount": "4", "reason": "rebalance"})
-			}
-			switch r.Status {
-			case 201:
-				okCount.Add(1)
-			case 422:
-				refused.Add(1)
-			default:
-				t.Errorf("status %d: %s", r.Status, r.Raw)
-			}
-		})
+	rs := servicetest.Concurrently(60, func(i int) servicetest.Result {
+		from, to := accounts[i%len(accounts)], accounts[(i+1+i/len(accounts))%len(accounts)]
+		switch {
+		case i%3 == 0:
+			return e.Do("POST", withdrawalsPath, admin, withdrawalBody(from.typ, from.id, "3"))
+		case from == to:
+			return servicetest.Result{} // nothing to move: no request
+		}
+		return e.Do("POST", reallocationsPath, admin, map[string]any{"from_type": from.typ, "from_id": from.id,
+			"to_type": to.typ, "to_id": to.id, "amount": "4", "reason": "rebalance"})
+	})
+	for _, r := range rs {
+		if r.Status != 0 && r.Status != 201 && r.Status != 422 {
+			t.Errorf("status %d: %s", r.Status, r.Raw)
+		}
 	}
-	wg.Wait()
-	if okCount.Load() == 0 || refused.Load() == 0 {
-		t.Logf("%d accepted, %d refused", okCount.Load(), refused.Load())
+	if count := servicetest.Statuses(rs); count[201] == 0 || count[422] == 0 {
+		t.Logf("%d accepted, %d refused", count[201], count[422])
 	}
 	var bs []balance
 	e.Do("GET", "/api/v1/balances", admin, nil).OK(t, 200, &bs)
@@ -287,28 +256,26 @@ func TestOneIdempotencyKeyOneWithdrawal(t *testing.T) {
 	e := newEnv(t)
 	e.credit(7, 3, "100", "0", "0")
 	owner := e.Token(7, "user")
-	var wg sync.WaitGroup
-	var created, replayed, inFlight atomic.Int64
-	for range 20 {
-		wg.Go(func() {
-			r := e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "10"), "Idempotency-Key", "same-key")
-			switch {
-			case r.Status == 201 && r.Header.Get(idempotency.ReplayedHeader) == "true":
-				replayed.Add(1)
-			case r.Status == 201:
-				created.Add(1)
-			case r.Status == 409:
-				r.Fails(t, 409, "idempotency_key_in_flight")
-				inFlight.Add(1)
-			default:
-				t.Errorf("status %d: %s", r.Status, r.Raw)
-			}
-		})
+	rs := servicetest.Concurrently(20, func(int) servicetest.Result {
+		return e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "10"), "Idempotency-Key", "same-key")
+	})
+	var created, replayed, inFlight int
+	for _, r := range rs {
+		switch {
+		case r.Status == 201 && r.Header.Get(idempotency.ReplayedHeader) == "true":
+			replayed++
+		case r.Status == 201:
+			created++
+		case r.Status == 409:
+			r.Fails(t, 409, "idempotency_key_in_flight")
+			inFlight++
+		default:
+			t.Errorf("status %d: %s", r.Status, r.Raw)
+		}
 	}
-	wg.Wait()
 	var n int
-	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM withdrawals`).Scan(&n); err != nil || n != 1 || created.Load() != 1 {
-		t.Fatalf("%d withdrawals, %d created responses (%d replayed, %d in flight), want 1", n, created.Load(), replayed.Load(), inFlight.Load())
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM withdrawals`).Scan(&n); err != nil || n != 1 || created != 1 {
+		t.Fatalf("%d withdrawals, %d created responses (%d replayed, %d in flight), want 1", n, created, replayed, inFlight)
 	}
 	// A later repeat replays; another body under the key is refused.
 	r := e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "10"), "Idempotency-Key", "same-key")

@@ -1,0 +1,111 @@
+package eventbus
+
+import (
+	"time"
+
+	"github.com/fundplatform/platform/libs/money"
+)
+
+// The data object of every event type (docs/api.md#events), declared once
+// for the producer that builds it and every consumer that decodes it. Each
+// matches the data of its type's JSON Schema in schemas/ field for field
+// (TestPayloadsMatchSchemas): a field added to an event is added here and
+// in its schema, and nowhere else. Money is money.Amount (a string with
+// exactly 8 fractional digits), shares money.Ratio; a pointer is a field
+// the schema allows to be null.
+
+// PortfolioData is the data of portfolio.created and portfolio.updated:
+// the portfolio as it now is.
+type PortfolioData struct {
+	PortfolioID int64  `json:"portfolio_id"`
+	Name        string `json:"name"`
+	UserID      int64  `json:"user_id"`
+	TeamID      int64  `json:"team_id"`
+	Currency    string `json:"currency"`
+}
+
+// ProfitRecordedData is the data of portfolio.profit_recorded: a
+// snapshot's non-zero profit and the owners it belongs to (those at as_of).
+type ProfitRecordedData struct {
+	PortfolioID int64        `json:"portfolio_id"`
+	SnapshotID  int64        `json:"snapshot_id"`
+	UserID      int64        `json:"user_id"`
+	TeamID      int64        `json:"team_id"`
+	AsOf        time.Time    `json:"as_of"`
+	PeriodEnd   time.Time    `json:"period_end"`
+	Profit      money.Amount `json:"profit"`
+	NAV         money.Amount `json:"nav"`
+	PrevNAV     money.Amount `json:"prev_nav"`
+	NetFlow     money.Amount `json:"net_flow"`
+}
+
+// RatioChangedData is the data of profit.ratio_changed: the new version
+// of a portfolio's allocation ratio.
+type RatioChangedData struct {
+	PortfolioID int64       `json:"portfolio_id"`
+	RatioID     int64       `json:"ratio_id"`
+	Version     int         `json:"version"`
+	ToTeam      money.Ratio `json:"to_team"`
+	ToPlatform  money.Ratio `json:"to_platform"`
+	ToUser      money.Ratio `json:"to_user"`
+}
+
+// AllocatedData is the data of profit.allocated. SnapshotID is null for a
+// manual profit (Source "manual"), the NAV snapshot's id otherwise.
+type AllocatedData struct {
+	AllocationID     int64        `json:"allocation_id"`
+	PortfolioID      int64        `json:"portfolio_id"`
+	Source           string       `json:"source"`
+	SnapshotID       *int64       `json:"snapshot_id"`
+	PeriodEnd        time.Time    `json:"period_end"`
+	ProfitAmount     money.Amount `json:"profit_amount"`
+	Distributable    money.Amount `json:"distributable"`
+	ToTeamAmount     money.Amount `json:"to_team_amount"`
+	ToPlatformAmount money.Amount `json:"to_platform_amount"`
+	ToUserAmount     money.Amount `json:"to_user_amount"`
+	UserID           int64        `json:"user_id"`
+	TeamID           int64        `json:"team_id"`
+	RatioID          int64        `json:"ratio_id"`
+	RatioVersion     int          `json:"ratio_version"`
+}
+
+// WithdrawalData is the data of withdrawal.requested, .completed and
+// .failed: the withdrawal as it now is. Reason is null unless it failed.
+type WithdrawalData struct {
+	WithdrawalID int64        `json:"withdrawal_id"`
+	FromType     string       `json:"from_type"`
+	OwnerID      int64        `json:"owner_id"`
+	Account      string       `json:"account"`
+	Amount       money.Amount `json:"amount"`
+	Status       string       `json:"status"`
+	Reason       *string      `json:"reason"`
+}
+
+// ReallocatedData is the data of funds.reallocated.
+type ReallocatedData struct {
+	ReallocationID int64        `json:"reallocation_id"`
+	FromAccount    string       `json:"from_account"`
+	ToAccount      string       `json:"to_account"`
+	Amount         money.Amount `json:"amount"`
+	Reason         string       `json:"reason"`
+}
+
+// NewData is a pointer to a new zero data object of eventType, the type
+// its consumers decode into; nil for an unknown type.
+func NewData(eventType string) any {
+	switch eventType {
+	case TypePortfolioCreated, TypePortfolioUpdated:
+		return new(PortfolioData)
+	case TypePortfolioProfitRecorded:
+		return new(ProfitRecordedData)
+	case TypeProfitRatioChanged:
+		return new(RatioChangedData)
+	case TypeProfitAllocated:
+		return new(AllocatedData)
+	case TypeWithdrawalRequested, TypeWithdrawalCompleted, TypeWithdrawalFailed:
+		return new(WithdrawalData)
+	case TypeFundsReallocated:
+		return new(ReallocatedData)
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package eventbus_test
+
+import (
+	"encoding/json"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/money"
+)
+
+// populated is a value of every event type's data object with every field
+// set (no zero value, no nil), as its producer would build it.
+func populated() map[string]any {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	snapshot, reason := int64(9), "cancelled"
+	portfolio := eventbus.PortfolioData{PortfolioID: 42, Name: "Growth", UserID: 7, TeamID: 3, Currency: "USD"}
+	withdrawal := func(fromType, account, status string) eventbus.WithdrawalData {
+		return eventbus.WithdrawalData{WithdrawalID: 1, FromType: fromType, OwnerID: 7, Account: account,
+			Amount: money.MustAmount("12.5"), Status: status, Reason: &reason}
+	}
+	return map[string]any{
+		eventbus.TypePortfolioCreated: portfolio,
+		eventbus.TypePortfolioUpdated: portfolio,
+		eventbus.TypePortfolioProfitRecorded: eventbus.ProfitRecordedData{PortfolioID: 42, SnapshotID: snapshot, UserID: 7, TeamID: 3,
+			AsOf: at, PeriodEnd: at, Profit: money.MustAmount("-150.25"), NAV: money.MustAmount("1000"),
+			PrevNAV: money.MustAmount("1100.25"), NetFlow: money.MustAmount("50")},
+		eventbus.TypeProfitRatioChanged: eventbus.RatioChangedData{PortfolioID: 42, RatioID: 5, Version: 2,
+			ToTeam: money.Ratio{Decimal: decimal.RequireFromString("0.2")}, ToPlatform: money.Ratio{Decimal: decimal.RequireFromString("0.1")},
+			ToUser: money.Ratio{Decimal: decimal.RequireFromString("0.7")}},
+		eventbus.TypeProfitAllocated: eventbus.AllocatedData{AllocationID: 11, PortfolioID: 42, Source: "nav", SnapshotID: &snapshot,
+			PeriodEnd: at, ProfitAmount: money.MustAmount("100"), Distributable: money.MustAmount("100"),
+			ToTeamAmount: money.MustAmount("20"), ToPlatformAmount: money.MustAmount("10"), ToUserAmount: money.MustAmount("70"),
+			UserID: 7, TeamID: 3, RatioID: 5, RatioVersion: 2},
+		eventbus.TypeWithdrawalRequested: withdrawal("user", "user:7", "pending"),
+		eventbus.TypeWithdrawalCompleted: withdrawal("team", "team:7", "completed"),
+		eventbus.TypeWithdrawalFailed:    withdrawal("user", "user:7", "failed"),
+		eventbus.TypeFundsReallocated: eventbus.ReallocatedData{ReallocationID: 4, FromAccount: "platform", ToAccount: "team:3",
+			Amount: money.MustAmount("0.00000001"), Reason: "bonus"},
+	}
+}
+
+// jsonFields are the JSON names of the fields of struct type t.
+func jsonFields(t reflect.Type) []string {
+	var names []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// schemaDataFields are the names of the data properties of eventType's
+// JSON Schema.
+func schemaDataFields(t *testing.T, eventType string) []string {
+	t.Helper()
+	raw, err := eventbus.Schemas.ReadFile("schemas/" + eventType + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties struct {
+			Data struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"data"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Sorted(maps.Keys(schema.Properties.Data.Properties))
+}
+
+// validate marshals data in an envelope of eventType and checks it against
+// the type's schema; it returns the data object's JSON field names.
+func validate(t *testing.T, eventType string, data any) []string {
+	t.Helper()
+	env, err := eventbus.NewEnvelope("test", eventType, "portfolio/42", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eventbus.Validate(eventType, value); err != nil {
+		t.Errorf("%s: %v", eventType, err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(env.Data, &fields); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Sorted(maps.Keys(fields))
+}
+
+// TestPayloadsMatchSchemas: for every event type, the Go data object of
+// NewData has exactly the fields of the type's JSON Schema, and a
+// populated value of it (and one with its nullable fields null) marshals
+// to an event that passes the schema.
+func TestPayloadsMatchSchemas(t *testing.T) {
+	values := populated()
+	for _, typ := range eventbus.Types {
+		into := eventbus.NewData(typ)
+		if into == nil {
+			t.Errorf("%s: no data type", typ)
+			continue
+		}
+		v := reflect.ValueOf(values[typ])
+		if want := reflect.TypeOf(into).Elem(); !v.IsValid() || v.Type() != want {
+			t.Errorf("%s: the test's value is %v, want a %v", typ, v.Type(), want)
+			continue
+		}
+		for i := range v.NumField() {
+			if v.Field(i).IsZero() {
+				t.Errorf("%s: the test's value leaves %s unset", typ, v.Type().Field(i).Name)
+			}
+		}
+		schema := schemaDataFields(t, typ)
+		if got := jsonFields(v.Type()); !slices.Equal(got, schema) {
+			t.Errorf("%s: %v has the fields %v, its schema %v", typ, v.Type(), got, schema)
+		}
+		if got := validate(t, typ, v.Interface()); !slices.Equal(got, schema) {
+			t.Errorf("%s: marshals the fields %v, its schema has %v", typ, got, schema)
+		}
+		nulled := reflect.New(v.Type()).Elem()
+		nulled.Set(v)
+		for i := range nulled.NumField() {
+			if f := nulled.Field(i); f.Kind() == reflect.Pointer {
+				f.SetZero()
+			}
+		}
+		validate(t, typ, nulled.Interface())
+	}
+	if eventbus.NewData("portfolio.archived") != nil {
+		t.Error("NewData of an unknown type is not nil")
+	}
+}
