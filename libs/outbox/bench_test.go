@@ -35,6 +35,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
@@ -198,7 +199,7 @@ func finishIteration(b *testing.B, pool *pgxpool.Pool, run *relayRun, timeout ti
 // publishes them, and reports events/s from the first commit to the last
 // acknowledgement.
 func BenchmarkOutboxRelay(b *testing.B) {
-	n := testkit.EnvInt(b, "BENCH_EVENTS", 100_000)
+	n := eventtest.Knob(b, "BENCH_EVENTS", 100_000)
 	const writers = 4
 	var total time.Duration
 	for range b.N {
@@ -229,8 +230,8 @@ func BenchmarkOutboxRelay(b *testing.B) {
 // commit-to-acknowledgement latency of the events (p50-ms, p99-ms) and
 // events/s from the first commit to the last acknowledgement.
 func BenchmarkOutboxRelayPaced(b *testing.B) {
-	rate := testkit.EnvInt(b, "BENCH_RATE", 5000)
-	seconds := testkit.EnvInt(b, "BENCH_SECONDS", 10)
+	rate := eventtest.Knob(b, "BENCH_RATE", 5000)
+	seconds := eventtest.Knob(b, "BENCH_SECONDS", 10)
 	n := rate * seconds
 	txs := (n + benchTxEvents - 1) / benchTxEvents
 	interval := time.Second * benchTxEvents / time.Duration(rate)

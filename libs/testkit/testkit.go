@@ -1,17 +1,14 @@
 // Package testkit holds the small helpers that the tests of several
 // modules (libs, devstack, deploy/validate) share: a log buffer that
-// goroutines may write to while the test reads it, and a poll that waits
-// for a condition, a runner for a worker's Run loop, concurrent workers,
-// a free loopback address, and the benchmarks' integer knobs. It is
-// imported by tests only.
+// goroutines may write to while the test reads it, a poll that waits for
+// a condition, a runner for a worker's Run loop, concurrent workers, and a
+// free loopback address. It is imported by tests only.
 package testkit
 
 import (
 	"bytes"
 	"context"
 	"net"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -114,21 +111,6 @@ func Concurrently(t testing.TB, workers int, work func(w int) error) {
 	if failed {
 		t.FailNow()
 	}
-}
-
-// EnvInt is the positive integer in the environment variable name (a
-// benchmark's knob), or def when it is unset; any other value fails t.
-func EnvInt(t testing.TB, name string, def int) int {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
 }
 
 // FreeAddr returns a 127.0.0.1 address with a port that was free a moment

@@ -66,17 +66,6 @@ func TestConcurrentlyRunsEveryWorker(t *testing.T) {
 	}
 }
 
-func TestEnvInt(t *testing.T) {
-	t.Setenv("TESTKIT_N", "")
-	if n := EnvInt(t, "TESTKIT_N", 7); n != 7 {
-		t.Fatalf("unset: %d, want the default 7", n)
-	}
-	t.Setenv("TESTKIT_N", "12")
-	if n := EnvInt(t, "TESTKIT_N", 7); n != 12 {
-		t.Fatalf("12: got %d", n)
-	}
-}
-
 func TestFreeAddrIsFree(t *testing.T) {
 	addr := FreeAddr(t)
 	l, err := net.Listen("tcp", addr)
