@@ -5,7 +5,8 @@
 // The migrations checked are every service's
 // services/<name>/internal/store/migrations/*.sql and the library
 // migrations under libs/ (the outbox, inbox and Idempotency-Key store's SQL
-// that services add to their own migrations). A migration is new when its
+// that services add to their own migrations), each also read under the
+// service's name for it (library-migrations.txt). A migration is new when its
 // file does not exist in the previous release (RELEASE_PREVIOUS); a
 // released migration whose Up section changed is an error of its own, since
 // goose never runs an applied version again. In new migrations every
@@ -88,8 +89,14 @@ type Migration struct {
 	Content string
 }
 
+// LibraryMigrationsFile lists, in a repository, the service migrations that
+// are a library's SQL (see library-migrations.txt there).
+const LibraryMigrationsFile = "devstack/migrationlint/library-migrations.txt"
+
 // Discover reads every migration in the repository's working tree: the
-// services' migration directories and the goose files under libs/.
+// services' migration directories, the goose files under libs/, and the
+// service migrations LibraryMigrationsFile says are a library's file (read
+// under the service's path, with the library file's content).
 func Discover(repo string) ([]Migration, error) {
 	var paths []string
 	svc, err := filepath.Glob(filepath.Join(repo, "services", "*", "internal", "store", "migrations", "*.sql"))
@@ -125,8 +132,73 @@ func Discover(repo string) ([]Migration, error) {
 		}
 		out = append(out, Migration{Path: filepath.ToSlash(rel), Content: content})
 	}
+	lib, err := libraryMigrations(repo, out)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, lib...)
 	slices.SortFunc(out, func(a, b Migration) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
+}
+
+// libraryMigrations reads LibraryMigrationsFile (none when the repository
+// has no such file): each service path with its library file's content.
+// files are the migration files found, which a listed path must not be.
+func libraryMigrations(repo string, files []Migration) ([]Migration, error) {
+	text, err := os.ReadFile(filepath.Join(repo, LibraryMigrationsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, e := range listEntries(string(text), 2) {
+		if len(e.parts) != 2 || !strings.HasPrefix(e.parts[0], "services/") || e.parts[1] == "" {
+			return nil, fmt.Errorf("%s:%d: want <service migration path> | <library SQL file>", LibraryMigrationsFile, e.line)
+		}
+		if slices.ContainsFunc(files, func(m Migration) bool { return m.Path == e.parts[0] }) {
+			return nil, fmt.Errorf("%s:%d: %s is a file of the service too", LibraryMigrationsFile, e.line, e.parts[0])
+		}
+		b, err := os.ReadFile(filepath.Join(repo, filepath.FromSlash(e.parts[1])))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", LibraryMigrationsFile, e.line, err)
+		}
+		out = append(out, Migration{Path: e.parts[0], Content: string(b)})
+	}
+	return out, nil
+}
+
+// History is the whole migration history of service (its directory name
+// under services/) in the repository's working tree, in goose order: its
+// own files and the library ones it lists under its name.
+func History(repo, service string) ([]Migration, error) {
+	all, err := Discover(repo)
+	if err != nil {
+		return nil, err
+	}
+	prefix := "services/" + service + "/internal/store/migrations/"
+	var out []Migration
+	for _, m := range all {
+		if strings.HasPrefix(m.Path, prefix) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// Removed returns a problem for each service migration of the previous
+// release that migrations no longer hold: goose would not run it on a new
+// database, whose schema would then lack what it created.
+func Removed(migrations []Migration, released Released) []string {
+	var out []string
+	for p := range released {
+		if strings.HasPrefix(p, "services/") && !slices.ContainsFunc(migrations, func(m Migration) bool { return m.Path == p }) {
+			out = append(out, p+": released in the previous release and gone since: restore it, or list the library file it became in "+LibraryMigrationsFile)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 var (
@@ -336,21 +408,41 @@ type Allowed struct {
 	Line               int
 }
 
-// ParseAllowed reads the two-step rollout list.
-func ParseAllowed(text string) ([]Allowed, error) {
-	var out []Allowed
+// listEntry is a line of a list file (two-step-rollouts.txt,
+// library-migrations.txt): its number, and its fields between "|".
+type listEntry struct {
+	line  int
+	parts []string
+}
+
+// listEntries are the lines of text that are neither blank nor comments,
+// split at "|" into at most n trimmed fields.
+func listEntries(text string, n int) []listEntry {
+	var out []listEntry
 	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		parts := strings.SplitN(line, "|", 3)
-		if len(parts) != 3 {
-			return nil, fmt.Errorf("two-step-rollouts.txt:%d: want <migration file> | <rule> | <reason>", i+1)
+		parts := strings.SplitN(line, "|", n)
+		for j := range parts {
+			parts[j] = strings.TrimSpace(parts[j])
 		}
-		a := Allowed{Path: strings.TrimSpace(parts[0]), Rule: strings.TrimSpace(parts[1]), Reason: strings.TrimSpace(parts[2]), Line: i + 1}
+		out = append(out, listEntry{line: i + 1, parts: parts})
+	}
+	return out
+}
+
+// ParseAllowed reads the two-step rollout list.
+func ParseAllowed(text string) ([]Allowed, error) {
+	var out []Allowed
+	for _, e := range listEntries(text, 3) {
+		if len(e.parts) != 3 {
+			return nil, fmt.Errorf("two-step-rollouts.txt:%d: want <migration file> | <rule> | <reason>", e.line)
+		}
+		a := Allowed{Path: e.parts[0], Rule: e.parts[1], Reason: e.parts[2], Line: e.line}
 		if a.Path == "" || a.Rule == "" || len(a.Reason) < 10 {
-			return nil, fmt.Errorf("two-step-rollouts.txt:%d: a file, a rule and a reason (a sentence) are required", i+1)
+			return nil, fmt.Errorf("two-step-rollouts.txt:%d: a file, a rule and a reason (a sentence) are required", e.line)
 		}
 		out = append(out, a)
 	}
@@ -453,5 +545,7 @@ func LintRepo(repo string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	return Lint(migrations, released, allowed), nil
+	r := Lint(migrations, released, allowed)
+	r.Problems = append(r.Problems, Removed(migrations, released)...)
+	return r, nil
 }

@@ -60,6 +60,41 @@ func TestMigrationsAreExpandOnlySinceThePreviousRelease(t *testing.T) {
 	}
 }
 
+// The services' histories hold the library migrations under the names
+// their stores give them (library-migrations.txt), with the library's SQL.
+func TestHistoryHoldsTheLibraryMigrations(t *testing.T) {
+	repo := repoRoot(t)
+	h, err := History(repo, "withdrawal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range h {
+		names = append(names, filepath.Base(m.Path))
+	}
+	// Its first steps; later ones are its own files.
+	want := []string{"00001_init.sql", "00002_outbox.sql", "00003_inbox.sql", "00004_idempotency_keys.sql", "00005_idempotency_effect.sql"}
+	if len(names) < len(want) || !slices.Equal(names[:len(want)], want) {
+		t.Fatalf("withdrawal's history = %q, want it to start with %q", names, want)
+	}
+	inbox, err := os.ReadFile(filepath.Join(repo, "libs/inbox/inbox.sql"))
+	if err != nil || h[2].Content != string(inbox) {
+		t.Fatalf("00003_inbox.sql is not libs/inbox/inbox.sql: %v", err)
+	}
+}
+
+func TestRemoved(t *testing.T) {
+	old := Released{"services/x/internal/store/migrations/00001_init.sql": "a", "services/x/internal/store/migrations/00002_outbox.sql": "b", "libs/y/y.sql": "c"}
+	kept := []Migration{{Path: "services/x/internal/store/migrations/00001_init.sql"}}
+	if got := Removed(kept, old); len(got) != 1 || !strings.HasPrefix(got[0], "services/x/internal/store/migrations/00002_outbox.sql: ") {
+		t.Errorf("Removed = %q, want the outbox migration only", got)
+	}
+	kept = append(kept, Migration{Path: "services/x/internal/store/migrations/00002_outbox.sql"})
+	if got := Removed(kept, old); len(got) != 0 {
+		t.Errorf("Removed = %q, want none", got)
+	}
+}
+
 func TestPreviousReleaseIsInTheHistory(t *testing.T) {
 	rev, err := PreviousRelease()
 	if err != nil {

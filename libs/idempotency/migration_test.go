@@ -2,12 +2,8 @@ package idempotency_test
 
 import (
 	"context"
-	"io/fs"
 	"testing"
 	"testing/fstest"
-
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
@@ -17,12 +13,7 @@ func TestWithMigrationIsAFileSystem(t *testing.T) {
 	if err := fstest.TestFS(migrations, "00001_things.sql", "00002_idempotency_keys.sql", "00003_idempotency_effect.sql"); err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]string{"00002_idempotency_keys.sql": idempotency.MigrationSQL, "00003_idempotency_effect.sql": idempotency.MigrationEffectSQL} {
-		b, err := fs.ReadFile(migrations, name)
-		if err != nil || string(b) != want {
-			t.Fatalf("%s: read %d bytes, %v", name, len(b), err)
-		}
-	}
+	pgtest.RequireFiles(t, migrations, map[string]string{"00002_idempotency_keys.sql": idempotency.MigrationSQL, "00003_idempotency_effect.sql": idempotency.MigrationEffectSQL})
 }
 
 func TestWithMigrationRefusesBadNames(t *testing.T) {
@@ -42,22 +33,9 @@ func TestWithMigrationRefusesBadNames(t *testing.T) {
 
 func TestMigrationGoesDownAndUp(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.New(t, migrations)
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := p.DownTo(ctx, 0); err != nil {
-		t.Fatalf("down: %v", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatalf("up again: %v", err)
-	}
+	pool, _ := pgtest.UpDownUp(t, migrations)
 	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys`).Scan(&n); err != nil {
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM idempotency_keys`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -28,9 +28,9 @@
 //
 // # Schema
 //
-// The owning service includes Migration among its own goose migrations
-// (e.g. as migrations/00003_inbox.sql with exactly that content). It
-// creates:
+// The owning service adds Migration to its own goose migrations under a
+// name of its choosing with MigrationFile (e.g. "00003_inbox.sql", see
+// migration.go). It creates:
 //
 //	processed_events(group_id, event_id uuid, topic, partition, "offset",
 //	                 processed_at; primary key (group_id, event_id))
@@ -43,19 +43,12 @@ package inbox
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fundplatform/platform/libs/eventbus"
 )
-
-// Migration is the goose migration (Up and Down) that creates the inbox
-// tables; include it in the owning service's migrations.
-//
-//go:embed inbox.sql
-var Migration string
 
 // Handler applies one event inside tx, the transaction that also records
 // it as processed and moves the partition's offset past it. It must not

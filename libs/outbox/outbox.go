@@ -11,9 +11,9 @@
 //
 // # Schema
 //
-// The owning service includes Migration among its own goose migrations,
-// e.g. as migrations/00002_outbox.sql with exactly that content (a test in
-// the service can compare the file with Migration). It creates:
+// The owning service adds Migration to its own goose migrations under a
+// name of its choosing with MigrationFile (e.g. "00002_outbox.sql", see
+// migration.go). It creates:
 //
 //	outbox(id bigint identity primary key, event_id uuid unique, topic, key,
 //	       type, payload json, headers jsonb, created_at, published_at null)
@@ -33,7 +33,6 @@ package outbox
 
 import (
 	"context"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,12 +41,6 @@ import (
 
 	"github.com/fundplatform/platform/libs/eventbus"
 )
-
-// Migration is the goose migration (Up and Down) that creates the outbox
-// table; include it in the owning service's migrations.
-//
-//go:embed outbox.sql
-var Migration string
 
 // Add writes env to the outbox in tx, to be published on topic under key
 // once tx commits. The trace context of ctx is kept with the row and sent

@@ -1,6 +1,9 @@
 // Package pg connects to PostgreSQL with pgx, applies a service's embedded
-// migrations with goose, and runs transactions with retries on
-// serialization failures and deadlocks.
+// migrations with goose (with the libraries' migrations added under the
+// service's names: migrations.go), and runs transactions with retries on
+// serialization failures and deadlocks. store.go is what every service's
+// store is built on: the pool and its transactions, list queries and the
+// errors of one-row reads.
 package pg
 
 import (
@@ -183,11 +186,16 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(p
 		}
 		return inParkedTx(ctx, pool, opts, fn, d)
 	}
+	return retry(ctx, func() error { return pgx.BeginTxFunc(ctx, pool, opts, fn) })
+}
+
+// retry runs attempt until it returns nil or an error that is not
+// Retryable, at most five times, with a short back-off between attempts.
+func retry(ctx context.Context, attempt func() error) error {
 	const attempts = 5
 	var err error
 	for i := range attempts {
-		err = pgx.BeginTxFunc(ctx, pool, opts, fn)
-		if !Retryable(err) {
+		if err = attempt(); !Retryable(err) {
 			return err
 		}
 		select {
@@ -202,11 +210,9 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(p
 // inParkedTx is InTx under WithDeferredCommit: the same retries, but a
 // successful transaction is parked in d rather than committed.
 func inParkedTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(pgx.Tx) error, d *Deferred) error {
-	const attempts = 5
-	var err error
-	for i := range attempts {
-		var tx pgx.Tx
-		if tx, err = pool.BeginTx(ctx, opts); err != nil {
+	return retry(ctx, func() error {
+		tx, err := pool.BeginTx(ctx, opts)
+		if err != nil {
 			return err
 		}
 		if err = fn(tx); err == nil {
@@ -216,14 +222,6 @@ func inParkedTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn 
 			return nil
 		}
 		_ = tx.Rollback(ctx)
-		if !Retryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(i+1) * 10 * time.Millisecond):
-		}
-	}
-	return err
+		return err
+	})
 }

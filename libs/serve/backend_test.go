@@ -5,41 +5,26 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fundplatform/platform/libs/serve/configtest"
 )
 
 func TestLoadBackendConfig(t *testing.T) {
 	base := map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1/profit", "KAFKA_BROKERS": "127.0.0.1:9092"}
-	cases := map[string]struct {
-		change map[string]string
-		want   string // "" = accepted
-	}{
-		"complete":        {nil, ""},
-		"no database":     {map[string]string{"DATABASE_URL": ""}, "DATABASE_URL"},
-		"no brokers":      {map[string]string{"KAFKA_BROKERS": ""}, "KAFKA_BROKERS is required"},
-		"only commas":     {map[string]string{"KAFKA_BROKERS": " , ,"}, "KAFKA_BROKERS is required"},
-		"broker no port":  {map[string]string{"KAFKA_BROKERS": "kafka"}, "not host:port"},
-		"bad JWKS_URL":    {map[string]string{"JWKS_URL": "auth:8081/jwks"}, "JWKS_URL"},
-		"empty audience":  {map[string]string{"JWT_AUDIENCE": ""}, ""}, // empty means the default
-		"bad env":         {map[string]string{"APP_ENV": "prod"}, "APP_ENV"},
-		"bad listen addr": {map[string]string{"HTTP_ADDR": "8083"}, "HTTP_ADDR"},
-	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			for k, v := range base {
-				t.Setenv(k, v)
-			}
-			for k, v := range c.change {
-				t.Setenv(k, v)
-			}
-			_, err := LoadBackendConfig("127.0.0.1:8083")
-			switch {
-			case c.want == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-				t.Fatalf("err = %v, want it to mention %q", err, c.want)
-			}
-		})
-	}
+	configtest.Run(t, base, map[string]configtest.Case{
+		"complete":        {},
+		"no database":     {Change: map[string]string{"DATABASE_URL": ""}, Want: "DATABASE_URL"},
+		"no brokers":      {Change: map[string]string{"KAFKA_BROKERS": ""}, Want: "KAFKA_BROKERS is required"},
+		"only commas":     {Change: map[string]string{"KAFKA_BROKERS": " , ,"}, Want: "KAFKA_BROKERS is required"},
+		"broker no port":  {Change: map[string]string{"KAFKA_BROKERS": "kafka"}, Want: "not host:port"},
+		"bad JWKS_URL":    {Change: map[string]string{"JWKS_URL": "auth:8081/jwks"}, Want: "JWKS_URL"},
+		"empty audience":  {Change: map[string]string{"JWT_AUDIENCE": ""}}, // empty means the default
+		"bad env":         {Change: map[string]string{"APP_ENV": "prod"}, Want: "APP_ENV"},
+		"bad listen addr": {Change: map[string]string{"HTTP_ADDR": "8083"}, Want: "HTTP_ADDR"},
+	}, func(bool) error {
+		_, err := LoadBackendConfig("127.0.0.1:8083")
+		return err
+	})
 }
 
 func TestLoadBackendConfigDefaults(t *testing.T) {

@@ -135,19 +135,21 @@ func Run[C Configuration](ctx context.Context, p Program[C], cfg C, log *slog.Lo
 
 // MainBackend is Main for a service configured by BackendConfig, or by a
 // struct C that embeds BackendConfig and adds variables of its own (see
-// LoadBackend): HTTP_ADDR defaults to defaultAddr.
-func MainBackend[C Configuration, P backendConfigPtr[C]](name, defaultAddr string, migrations fs.FS, start StartFunc[C], opts ...BackendOption) {
-	Main(BackendProgram[C, P](name, defaultAddr, migrations, start, opts...))
+// LoadBackend): HTTP_ADDR defaults to defaultAddr, and the server is what
+// wire builds with what every backend service runs around it (see
+// BackendStart).
+func MainBackend[C Configuration, P backendConfigPtr[C]](name, defaultAddr string, migrations fs.FS, wire Wire[C], opts ...BackendOption) {
+	Main(BackendProgram[C, P](name, defaultAddr, migrations, wire, opts...))
 }
 
 // BackendProgram is the Program MainBackend runs.
-func BackendProgram[C Configuration, P backendConfigPtr[C]](name, defaultAddr string, migrations fs.FS, start StartFunc[C], opts ...BackendOption) Program[C] {
+func BackendProgram[C Configuration, P backendConfigPtr[C]](name, defaultAddr string, migrations fs.FS, wire Wire[C], opts ...BackendOption) Program[C] {
 	return Program[C]{
 		Name: name,
 		Load: func(migrateOnly bool) (C, error) {
 			return LoadBackend[C, P](defaultAddr, migrateOnly, opts...)
 		},
 		Migrations: migrations,
-		Start:      start,
+		Start:      BackendStart[C, P](name, wire),
 	}
 }

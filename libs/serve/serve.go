@@ -6,7 +6,9 @@
 //
 // Every service starts through Main (main.go): flags, configuration,
 // -healthcheck, logs, tracing, migrations and then the Server; services
-// configured by BackendConfig (or a struct embedding it) use MainBackend.
+// configured by BackendConfig (or a struct embedding it) use MainBackend,
+// with BackendStart (wire.go) building what every backend service serves
+// around its own parts.
 package serve
 
 import (

@@ -85,15 +85,7 @@ func start(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger
 	registry, reg := observability.NewRegistry("auth")
 	metrics := observability.NewHTTPMetrics(reg, log)
 	handler := transport.NewHandler(endpoint.New(svc, publisher), verifier, metrics.Wrap)
-
-	srv := &serve.Server{
-		Config:   cfg.Config,
-		Handler:  observability.HTTPHandler(handler, "auth"),
-		Registry: registry,
-		Logger:   log,
-		Checks:   []serve.Check{{Name: "database", Check: pool.Ping}},
-	}
-	return srv, nil
+	return serve.NewServer("auth", cfg.Config, handler, registry, pool, log), nil
 }
 
 func bootstrapAdmin(ctx context.Context, cfg config, st *store.Store, log *slog.Logger) error {

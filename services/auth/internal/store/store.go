@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,30 +23,15 @@ import (
 var migrationFiles embed.FS
 
 // Migrations are the service's schema migrations.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+func Migrations() fs.FS { return pg.EmbeddedMigrations(migrationFiles, "migrations") }
 
 // Store implements identity.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct{ pg.Store }
 
 var _ identity.Store = (*Store)(nil)
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
-}
-
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
+func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
 const userColumns = `u.id, u.email, u.username, u.role, u.is_active, u.created_at, u.updated_at,
 	COALESCE((SELECT array_agg(m.team_id ORDER BY m.team_id) FROM team_members m WHERE m.user_id = u.id), '{}')`
@@ -55,23 +39,20 @@ const userColumns = `u.id, u.email, u.username, u.role, u.is_active, u.created_a
 func scanUser(row pgx.Row) (identity.User, error) {
 	var u identity.User
 	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.Role, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &u.TeamIDs)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return u, identity.ErrUserNotFound
-	}
-	if err != nil {
-		return u, fmt.Errorf("read user: %w", err)
+	if err = pg.ReadErr(err, identity.ErrUserNotFound, "read user"); err != nil {
+		return u, err
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return u, nil
 }
 
-func userByID(ctx context.Context, q querier, id int64) (identity.User, error) {
+func userByID(ctx context.Context, q pg.Querier, id int64) (identity.User, error) {
 	return scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
 }
 
 // CreateUser implements identity.Store.
 func (s *Store) CreateUser(ctx context.Context, email, username, hash, role string, now time.Time) (identity.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `
+	u, err := scanUser(s.Pool.QueryRow(ctx, `
 		WITH u AS (
 			INSERT INTO users (email, username, password_hash, role, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $5) RETURNING *)
@@ -89,7 +70,7 @@ func (s *Store) CreateUser(ctx context.Context, email, username, hash, role stri
 // concurrent replicas starting at once create a single admin.
 func (s *Store) BootstrapAdmin(ctx context.Context, email, username, hash string, now time.Time) (bool, error) {
 	created := false
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auth.bootstrap'))`); err != nil {
 			return fmt.Errorf("lock bootstrap: %w", err)
 		}
@@ -110,59 +91,35 @@ func (s *Store) BootstrapAdmin(ctx context.Context, email, username, hash string
 
 // UserByID implements identity.Store.
 func (s *Store) UserByID(ctx context.Context, id int64) (identity.User, error) {
-	return userByID(ctx, s.pool, id)
+	return userByID(ctx, s.Pool, id)
 }
 
 // UserHash implements identity.Store.
 func (s *Store) UserHash(ctx context.Context, id int64) (string, error) {
 	var h string
-	err := s.pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, id).Scan(&h)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", identity.ErrUserNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("password hash of user %d: %w", id, err)
+	err := s.Pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, id).Scan(&h)
+	if err = pg.ReadErr(err, identity.ErrUserNotFound, fmt.Sprintf("password hash of user %d", id)); err != nil {
+		return "", err
 	}
 	return h, nil
 }
 
 // ListUsers implements identity.Store.
 func (s *Store) ListUsers(ctx context.Context, f identity.UserFilter, p identity.Page) ([]identity.User, int64, error) {
-	var where []string
-	var args []any
+	var q pg.Filter
 	if f.Role != nil {
-		args = append(args, *f.Role)
-		where = append(where, fmt.Sprintf("u.role = $%d", len(args)))
+		q.Where("u.role = " + q.Arg(*f.Role))
 	}
 	if f.IsActive != nil {
-		args = append(args, *f.IsActive)
-		where = append(where, fmt.Sprintf("u.is_active = $%d", len(args)))
+		q.Where("u.is_active = " + q.Arg(*f.IsActive))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users u`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count users: %w", err)
-	}
-	args = append(args, p.Limit, p.Offset)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM users u%s ORDER BY u.id DESC LIMIT $%d OFFSET $%d`,
-		userColumns, cond, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity.User, error) { return scanUser(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	return users, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{What: "users", Columns: userColumns, From: "users u", Order: "u.id DESC"}, &q, p.Limit, p.Offset, scanUser)
 }
 
 // UpdateUser implements identity.Store.
 func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func(u *identity.User, hash *string, activeAdmins int) (bool, error)) (identity.User, error) {
 	var out identity.User
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		// Lock the active admins first (always in id order) so two
 		// concurrent demotions cannot both see a second admin.
 		var admins int
@@ -170,11 +127,8 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func
 			return fmt.Errorf("lock active admins: %w", err)
 		}
 		var hash string
-		if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&hash); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return identity.ErrUserNotFound
-			}
-			return fmt.Errorf("lock user: %w", err)
+		if err := pg.ReadErr(tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&hash), identity.ErrUserNotFound, "lock user"); err != nil {
+			return err
 		}
 		u, err := userByID(ctx, tx, id)
 		if err != nil {
@@ -207,7 +161,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func
 // the failure count.
 func (s *Store) Login(ctx context.Context, email string, since, now time.Time, fn func(identity.LoginState) (identity.LoginOutcome, error)) error {
 	var fnErr error
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auth.login:' || $1))`, email); err != nil {
 			return fmt.Errorf("lock login attempts: %w", err)
 		}
@@ -257,7 +211,7 @@ func (s *Store) Login(ctx context.Context, email string, since, now time.Time, f
 
 // CreateRefreshToken implements identity.Store.
 func (s *Store) CreateRefreshToken(ctx context.Context, t identity.RefreshToken, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.Pool.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		t.Hash, t.UserID, t.FamilyID, t.ExpiresAt, now)
 	if err != nil {
 		return fmt.Errorf("create refresh token: %w", err)
@@ -269,7 +223,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t identity.RefreshToken,
 // concurrent uses of one token see each other: the second finds it used.
 func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, decide func(identity.RefreshToken, identity.User) identity.RotateDecision) error {
 	var decision identity.RotateDecision
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var t identity.RefreshToken
 		err := tx.QueryRow(ctx, `SELECT token_hash, user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).
 			Scan(&t.Hash, &t.UserID, &t.FamilyID, &t.ExpiresAt, &t.UsedAt, &t.RevokedAt)
@@ -309,7 +263,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, now time.Ti
 
 // RevokeFamilyOf implements identity.Store.
 func (s *Store) RevokeFamilyOf(ctx context.Context, hash []byte, userID int64, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.Pool.Exec(ctx, `
 		UPDATE refresh_tokens SET revoked_at = $3
 		WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2)`,
 		hash, userID, now)
@@ -325,23 +279,20 @@ const teamColumns = `t.id, t.name, t.description, t.created_at, t.updated_at,
 func scanTeam(row pgx.Row) (identity.Team, error) {
 	var t identity.Team
 	err := row.Scan(&t.ID, &t.Name, &t.Description, &t.CreatedAt, &t.UpdatedAt, &t.MemberIDs)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return t, identity.ErrTeamNotFound
-	}
-	if err != nil {
-		return t, fmt.Errorf("read team: %w", err)
+	if err = pg.ReadErr(err, identity.ErrTeamNotFound, "read team"); err != nil {
+		return t, err
 	}
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	return t, nil
 }
 
-func teamByID(ctx context.Context, q querier, id int64) (identity.Team, error) {
+func teamByID(ctx context.Context, q pg.Querier, id int64) (identity.Team, error) {
 	return scanTeam(q.QueryRow(ctx, `SELECT `+teamColumns+` FROM teams t WHERE t.id = $1`, id))
 }
 
 // CreateTeam implements identity.Store.
 func (s *Store) CreateTeam(ctx context.Context, name, description string, now time.Time) (identity.Team, error) {
-	t, err := scanTeam(s.pool.QueryRow(ctx, `
+	t, err := scanTeam(s.Pool.QueryRow(ctx, `
 		WITH t AS (INSERT INTO teams (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING *)
 		SELECT `+teamColumns+` FROM t`, name, description, now))
 	if pg.IsUniqueViolation(err, "teams_name_key") {
@@ -355,49 +306,27 @@ func (s *Store) CreateTeam(ctx context.Context, name, description string, now ti
 
 // TeamByID implements identity.Store.
 func (s *Store) TeamByID(ctx context.Context, id int64) (identity.Team, error) {
-	return teamByID(ctx, s.pool, id)
+	return teamByID(ctx, s.Pool, id)
 }
 
 // ListTeams implements identity.Store.
 func (s *Store) ListTeams(ctx context.Context, memberOf *int64, p identity.Page) ([]identity.Team, int64, error) {
-	cond := ""
-	args := []any{}
+	var q pg.Filter
 	if memberOf != nil {
-		cond = ` WHERE EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = $1)`
-		args = append(args, *memberOf)
+		q.Where(`EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = ` + q.Arg(*memberOf) + `)`)
 	}
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM teams t`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count teams: %w", err)
-	}
-	args = append(args, p.Limit, p.Offset)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM teams t%s ORDER BY t.id DESC LIMIT $%d OFFSET $%d`,
-		teamColumns, cond, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list teams: %w", err)
-	}
-	teams, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity.Team, error) { return scanTeam(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list teams: %w", err)
-	}
-	return teams, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{What: "teams", Columns: teamColumns, From: "teams t", Order: "t.id DESC"}, &q, p.Limit, p.Offset, scanTeam)
 }
 
 func (s *Store) changeMembership(ctx context.Context, teamID, userID int64, now time.Time, add bool) (identity.Team, error) {
 	var out identity.Team
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT true FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&exists); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return identity.ErrTeamNotFound
-			}
-			return fmt.Errorf("lock team: %w", err)
+		if err := pg.ReadErr(tx.QueryRow(ctx, `SELECT true FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&exists), identity.ErrTeamNotFound, "lock team"); err != nil {
+			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT true FROM users WHERE id = $1`, userID).Scan(&exists); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return identity.ErrUserNotFound
-			}
-			return fmt.Errorf("read user: %w", err)
+		if err := pg.ReadErr(tx.QueryRow(ctx, `SELECT true FROM users WHERE id = $1`, userID).Scan(&exists), identity.ErrUserNotFound, "read user"); err != nil {
+			return err
 		}
 		var tag pgconn.CommandTag
 		var err error
@@ -441,7 +370,7 @@ func (s *Store) RemoveMember(ctx context.Context, teamID, userID int64, now time
 // other key that was still current. A key retired at once (RetireSigningKey)
 // is refused: it must not sign again.
 func (s *Store) RegisterSigningKey(ctx context.Context, kid string, pub ed25519.PublicKey, now time.Time) error {
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var revoked bool
 		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM signing_keys WHERE kid = $1`, kid).Scan(&revoked)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -475,7 +404,7 @@ type SigningKey struct {
 
 // SigningKeys lists every key, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT kid, created_at, retired_at, revoked_at FROM signing_keys ORDER BY created_at DESC, kid`)
+	rows, err := s.Pool.Query(ctx, `SELECT kid, created_at, retired_at, revoked_at FROM signing_keys ORDER BY created_at DESC, kid`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
@@ -496,14 +425,11 @@ var ErrUnknownKey = errors.New("no such signing key")
 // leaves the JWKS now rather than a token lifetime after its rotation.
 // Retiring a key again changes nothing.
 func (s *Store) RetireSigningKey(ctx context.Context, kid string, now time.Time) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.Tx(ctx, func(tx pgx.Tx) error {
 		var current bool
 		err := tx.QueryRow(ctx, `SELECT retired_at IS NULL FROM signing_keys WHERE kid = $1 FOR UPDATE`, kid).Scan(&current)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrUnknownKey
-		}
-		if err != nil {
-			return fmt.Errorf("lock key: %w", err)
+		if err = pg.ReadErr(err, ErrUnknownKey, "lock key"); err != nil {
+			return err
 		}
 		if current {
 			return ErrCurrentKey
@@ -518,7 +444,7 @@ func (s *Store) RetireSigningKey(ctx context.Context, kid string, now time.Time)
 // PublishedKeys returns the keys still to be served: current ones and those
 // retired after retiredSince.
 func (s *Store) PublishedKeys(ctx context.Context, retiredSince time.Time) ([]ed25519.PublicKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT public_key FROM signing_keys
+	rows, err := s.Pool.Query(ctx, `SELECT public_key FROM signing_keys
 		WHERE revoked_at IS NULL AND (retired_at IS NULL OR retired_at > $1) ORDER BY created_at DESC`, retiredSince)
 	if err != nil {
 		return nil, fmt.Errorf("published keys: %w", err)

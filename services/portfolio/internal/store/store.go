@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,27 +30,19 @@ const Source = "portfolio"
 var migrationFiles embed.FS
 
 // Migrations are the service's schema migrations: its own, the outbox's
-// (00002_outbox.sql, a copy of outbox.Migration) and the Idempotency-Key
-// store's.
+// (00002_outbox.sql, outbox.Migration) and the Idempotency-Key store's.
 func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return idempotency.WithMigration(sub, "00003_idempotency_keys.sql", "00004_idempotency_effect.sql")
+	return pg.EmbeddedMigrations(migrationFiles, "migrations", append([]pg.File{outbox.MigrationFile("00002_outbox.sql")},
+		idempotency.MigrationFiles("00003_idempotency_keys.sql", "00004_idempotency_effect.sql")...)...)
 }
 
 // Store implements portfolio.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct{ pg.Store }
 
 var _ portfolio.Store = (*Store)(nil)
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
-}
+func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
 // addEvents writes events to the outbox in tx.
 func addEvents(ctx context.Context, tx pgx.Tx, events []portfolio.Event) error {
@@ -75,11 +66,8 @@ const portfolioColumns = `id, name, description, user_id, team_id, currency, cre
 func scanPortfolio(row pgx.Row) (portfolio.Portfolio, error) {
 	var p portfolio.Portfolio
 	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.UserID, &p.TeamID, &p.Currency, &p.CreatedAt, &p.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, portfolio.ErrPortfolioNotFound
-	}
-	if err != nil {
-		return p, fmt.Errorf("read portfolio: %w", err)
+	if err = pg.ReadErr(err, portfolio.ErrPortfolioNotFound, "read portfolio"); err != nil {
+		return p, err
 	}
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, nil
@@ -88,7 +76,7 @@ func scanPortfolio(row pgx.Row) (portfolio.Portfolio, error) {
 // CreatePortfolio implements portfolio.Store.
 func (s *Store) CreatePortfolio(ctx context.Context, p portfolio.Portfolio, emit func(portfolio.Portfolio) []portfolio.Event) (portfolio.Portfolio, error) {
 	var out portfolio.Portfolio
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanPortfolio(tx.QueryRow(ctx, `
 			INSERT INTO portfolios (name, description, user_id, team_id, currency, created_at, updated_at)
@@ -107,49 +95,26 @@ func (s *Store) CreatePortfolio(ctx context.Context, p portfolio.Portfolio, emit
 
 // Portfolio implements portfolio.Store.
 func (s *Store) Portfolio(ctx context.Context, id int64) (portfolio.Portfolio, error) {
-	return scanPortfolio(s.pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1`, id))
+	return scanPortfolio(s.Pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1`, id))
 }
 
 // ListPortfolios implements portfolio.Store: newest first.
 func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p portfolio.Page) ([]portfolio.Portfolio, int64, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var q pg.Filter
 	if f.UserID != nil {
-		where = append(where, "user_id = "+arg(*f.UserID))
+		q.Where("user_id = " + q.Arg(*f.UserID))
 	}
 	if f.TeamID != nil {
-		where = append(where, "team_id = "+arg(*f.TeamID))
+		q.Where("team_id = " + q.Arg(*f.TeamID))
 	}
 	if v := f.Visible; v != nil {
 		teams := v.TeamIDs
 		if teams == nil {
 			teams = []int64{}
 		}
-		where = append(where, fmt.Sprintf("(user_id = %s OR team_id = ANY(%s))", arg(v.UserID), arg(teams)))
+		q.Where(fmt.Sprintf("(user_id = %s OR team_id = ANY(%s))", q.Arg(v.UserID), q.Arg(teams)))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM portfolios`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count portfolios: %w", err)
-	}
-	q := `SELECT ` + portfolioColumns + ` FROM portfolios` + cond +
-		` ORDER BY id DESC LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list portfolios: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (portfolio.Portfolio, error) { return scanPortfolio(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list portfolios: %w", err)
-	}
-	return items, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{What: "portfolios", Columns: portfolioColumns, From: "portfolios", Order: "id DESC"}, &q, p.Limit, p.Offset, scanPortfolio)
 }
 
 // UpdatePortfolio implements portfolio.Store. The row lock orders the
@@ -157,7 +122,7 @@ func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p portfo
 // after it commits carries the new owners.
 func (s *Store) UpdatePortfolio(ctx context.Context, id int64, fn func(*portfolio.Portfolio) (bool, error), emit func(portfolio.Portfolio) []portfolio.Event) (portfolio.Portfolio, error) {
 	var out portfolio.Portfolio
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		p, err := scanPortfolio(tx.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
@@ -238,7 +203,7 @@ func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfo
 	// the request's Idempotency-Key.
 	idempotency.Started(ctx)
 	var out portfolio.Snapshot
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		// The lock, then the latest snapshot read under it: one round trip.
 		b := &pgx.Batch{}
 		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE id = $1 FOR UPDATE`, portfolioID)
@@ -286,31 +251,14 @@ func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfo
 
 // ListSnapshots implements portfolio.Store: oldest first.
 func (s *Store) ListSnapshots(ctx context.Context, portfolioID int64, f portfolio.SnapshotFilter, p portfolio.Page) ([]portfolio.Snapshot, int64, error) {
-	args := []any{portfolioID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	cond := " WHERE portfolio_id = $1"
+	var q pg.Filter
+	q.Where("portfolio_id = " + q.Arg(portfolioID))
 	if f.From != nil {
-		cond += " AND as_of >= " + arg(*f.From)
+		q.Where("as_of >= " + q.Arg(*f.From))
 	}
 	if f.To != nil {
-		cond += " AND as_of <= " + arg(*f.To)
+		q.Where("as_of <= " + q.Arg(*f.To))
 	}
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM nav_snapshots`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count snapshots of portfolio %d: %w", portfolioID, err)
-	}
-	q := `SELECT ` + snapshotColumns + ` FROM nav_snapshots` + cond +
-		` ORDER BY as_of, id LIMIT ` + arg(p.Limit) + ` OFFSET ` + arg(p.Offset)
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list snapshots of portfolio %d: %w", portfolioID, err)
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (portfolio.Snapshot, error) { return scanSnapshot(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list snapshots of portfolio %d: %w", portfolioID, err)
-	}
-	return items, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{What: fmt.Sprintf("snapshots of portfolio %d", portfolioID), Columns: snapshotColumns,
+		From: "nav_snapshots", Order: "as_of, id"}, &q, p.Limit, p.Offset, scanSnapshot)
 }

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg"
@@ -23,40 +20,17 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// The outbox table is the lib's, copied byte for byte.
+// The outbox table is the lib's, byte for byte, under the version it was
+// released with.
 func TestOutboxMigrationIsTheLibrarys(t *testing.T) {
-	b, err := fs.ReadFile(store.Migrations(), "00002_outbox.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(b) != outbox.Migration {
-		t.Fatal("migrations/00002_outbox.sql differs from outbox.Migration: copy it again")
-	}
+	pgtest.RequireFiles(t, store.Migrations(), map[string]string{"00002_outbox.sql": outbox.Migration})
 }
 
 // Every migration applies on an empty database, rolls back, and applies
 // again.
 func TestMigrationsUpDownUp(t *testing.T) {
-	ctx := context.Background()
-	pool := pgtest.New(t, nil)
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, store.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	up, err := p.Up(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(up) != 4 {
-		t.Fatalf("%d migrations applied, want 4 (init, outbox, idempotency keys, its effect mark)", len(up))
-	}
-	if _, err := p.DownTo(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatal(err)
+	if _, up := pgtest.UpDownUp(t, store.Migrations()); up != 4 {
+		t.Fatalf("%d migrations applied, want 4 (init, outbox, idempotency keys, its effect mark)", up)
 	}
 }
 

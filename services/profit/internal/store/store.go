@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/idempotency"
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg"
@@ -38,35 +38,24 @@ var migrationFiles embed.FS
 var IdempotencyMigrations = []string{"00004_idempotency_keys.sql", "00005_idempotency_effect.sql"}
 
 // Migrations are the service's schema migrations: its own tables, the
-// outbox (00002, a copy of outbox.Migration), the inbox (00003, a copy of
-// inbox.Migration) and the Idempotency-Key store.
+// outbox (00002, outbox.Migration), the inbox (00003, inbox.Migration) and
+// the Idempotency-Key store.
 func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return idempotency.WithMigration(sub, IdempotencyMigrations...)
+	return pg.EmbeddedMigrations(migrationFiles, "migrations", append([]pg.File{
+		outbox.MigrationFile("00002_outbox.sql"), inbox.MigrationFile("00003_inbox.sql"),
+	}, idempotency.MigrationFiles(IdempotencyMigrations...)...)...)
 }
 
 // EventSource is the envelope source of the events this service publishes.
 const EventSource = "profit"
 
 // Store implements profit.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct{ pg.Store }
 
 var _ profit.Store = (*Store)(nil)
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
-}
-
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
+func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
 // Amounts cross the wire as text, so nothing passes through float64.
 func parseDecimal(s string) (decimal.Decimal, error) { return money.ParseNumeric(s) }
@@ -118,11 +107,8 @@ func scanPortfolio(row pgx.Row) (profit.Portfolio, error) {
 	var p profit.Portfolio
 	var carry string
 	err := row.Scan(&p.ID, &p.UserID, &p.TeamID, &carry, &p.LastPeriodEnd)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, profit.ErrPortfolioNotFound
-	}
-	if err != nil {
-		return p, fmt.Errorf("store: reading a portfolio: %w", err)
+	if err = pg.ReadErr(err, profit.ErrPortfolioNotFound, "store: reading a portfolio"); err != nil {
+		return p, err
 	}
 	if p.LastPeriodEnd != nil {
 		t := p.LastPeriodEnd.UTC()
@@ -136,7 +122,7 @@ func scanPortfolio(row pgx.Row) (profit.Portfolio, error) {
 
 // Portfolio implements profit.Store.
 func (s *Store) Portfolio(ctx context.Context, id int64) (profit.Portfolio, error) {
-	return scanPortfolio(s.pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1`, id))
+	return scanPortfolio(s.Pool.QueryRow(ctx, `SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1`, id))
 }
 
 // lockPortfolio reads the portfolio's row and locks it for the rest of tx:
@@ -155,11 +141,8 @@ func scanRatio(row pgx.Row) (profit.Ratio, error) {
 	var r profit.Ratio
 	var team, platform, user string
 	err := row.Scan(&r.ID, &r.PortfolioID, &r.Version, &team, &platform, &user, &r.CreatedBy, &r.CreatedAt, &r.EffectiveFrom)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, profit.ErrRatioNotFound
-	}
-	if err != nil {
-		return r, fmt.Errorf("store: reading a ratio: %w", err)
+	if err = pg.ReadErr(err, profit.ErrRatioNotFound, "store: reading a ratio"); err != nil {
+		return r, err
 	}
 	r.CreatedAt, r.EffectiveFrom = r.CreatedAt.UTC(), r.EffectiveFrom.UTC()
 	for _, f := range []struct {
@@ -173,12 +156,12 @@ func scanRatio(row pgx.Row) (profit.Ratio, error) {
 	return r, nil
 }
 
-func currentRatio(ctx context.Context, q querier, portfolioID int64) (profit.Ratio, error) {
+func currentRatio(ctx context.Context, q pg.Querier, portfolioID int64) (profit.Ratio, error) {
 	return scanRatio(q.QueryRow(ctx, `SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version DESC LIMIT 1`, portfolioID))
 }
 
 // ratioVersions are the portfolio's ratio versions, oldest first.
-func ratioVersions(ctx context.Context, q querier, portfolioID int64) ([]profit.Ratio, error) {
+func ratioVersions(ctx context.Context, q pg.Querier, portfolioID int64) ([]profit.Ratio, error) {
 	rows, err := q.Query(ctx, `SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version`, portfolioID)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the ratios of portfolio %d: %w", portfolioID, err)
@@ -198,7 +181,7 @@ func ratioVersions(ctx context.Context, q querier, portfolioID int64) ([]profit.
 // through them.
 func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy int64) (profit.Ratio, error) {
 	var out profit.Ratio
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		p, err := lockPortfolio(ctx, tx, in.PortfolioID)
 		if err != nil {
 			return err
@@ -276,30 +259,16 @@ func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, versio
 // ListRatios implements profit.Store: newest first (by id, so by version
 // within a portfolio).
 func (s *Store) ListRatios(ctx context.Context, f profit.RatioFilter, p profit.Page) ([]profit.Ratio, int64, error) {
-	cond, args := "", []any{}
+	var q pg.Filter
 	if f.PortfolioID != nil {
-		cond, args = ` WHERE portfolio_id = $1`, append(args, *f.PortfolioID)
+		q.Where("portfolio_id = " + q.Arg(*f.PortfolioID))
 	}
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM ratios`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: counting ratios: %w", err)
-	}
-	args = append(args, p.Limit, p.Offset)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM ratios%s ORDER BY id DESC LIMIT $%d OFFSET $%d`,
-		ratioColumns, cond, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: listing ratios: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Ratio, error) { return scanRatio(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: listing ratios: %w", err)
-	}
-	return out, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "ratios", Columns: ratioColumns, From: "ratios", Order: "id DESC"}, &q, p.Limit, p.Offset, scanRatio)
 }
 
 // CurrentRatio implements profit.Store.
 func (s *Store) CurrentRatio(ctx context.Context, portfolioID int64) (profit.Ratio, error) {
-	return currentRatio(ctx, s.pool, portfolioID)
+	return currentRatio(ctx, s.Pool, portfolioID)
 }
 
 // --- allocations -----------------------------------------------------------
@@ -335,7 +304,7 @@ func scanAllocation(row pgx.Row) (profit.Allocation, error) {
 func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (profit.Allocation, error) {
 	idempotency.Started(ctx)
 	var out profit.Allocation
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		a, err := s.RecordProfit(ctx, tx, in)
 		out = a
 		return err
@@ -485,53 +454,31 @@ func writeProfit(ctx context.Context, tx pgx.Tx, a profit.Allocation, sourceEven
 // ListAllocations implements profit.Store: newest period first, then
 // newest id.
 func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, p profit.Page) ([]profit.Allocation, int64, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var q pg.Filter
 	if f.PortfolioID != nil {
-		where = append(where, "a.portfolio_id = "+arg(*f.PortfolioID))
+		q.Where("a.portfolio_id = " + q.Arg(*f.PortfolioID))
 	}
 	if f.From != nil {
-		where = append(where, "a.period_end >= "+arg(*f.From))
+		q.Where("a.period_end >= " + q.Arg(*f.From))
 	}
 	if f.To != nil {
-		where = append(where, "a.period_end < "+arg(*f.To))
+		q.Where("a.period_end < " + q.Arg(*f.To))
 	}
 	if c := f.ReadableBy; c != nil {
 		teams := c.Teams
 		if teams == nil {
 			teams = []int64{}
 		}
-		where = append(where, fmt.Sprintf(`EXISTS (SELECT 1 FROM portfolios p WHERE p.portfolio_id = a.portfolio_id
-			AND (p.user_id = %s OR p.team_id = ANY(%s)))`, arg(c.UserID), arg(teams)))
+		q.Where(fmt.Sprintf(`EXISTS (SELECT 1 FROM portfolios p WHERE p.portfolio_id = a.portfolio_id
+			AND (p.user_id = %s OR p.team_id = ANY(%s)))`, q.Arg(c.UserID), q.Arg(teams)))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM allocations a`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: counting allocations: %w", err)
-	}
-	limit, offset := arg(p.Limit), arg(p.Offset)
-	rows, err := s.pool.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a`+cond+
-		` ORDER BY a.period_end DESC, a.id DESC LIMIT `+limit+` OFFSET `+offset, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: listing allocations: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (profit.Allocation, error) { return scanAllocation(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: listing allocations: %w", err)
-	}
-	return out, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "allocations", Columns: allocationColumns, From: "allocations a",
+		Order: "a.period_end DESC, a.id DESC"}, &q, p.Limit, p.Offset, scanAllocation)
 }
 
 // Allocation implements profit.Store.
 func (s *Store) Allocation(ctx context.Context, id int64) (profit.Allocation, error) {
-	return scanAllocation(s.pool.QueryRow(ctx, `SELECT `+allocationColumns+` FROM allocations a WHERE a.id = $1`, id))
+	return scanAllocation(s.Pool.QueryRow(ctx, `SELECT `+allocationColumns+` FROM allocations a WHERE a.id = $1`, id))
 }
 
 // --- events ----------------------------------------------------------------

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -81,25 +80,15 @@ func outboxRows(t *testing.T, pool *pgxpool.Pool) []outboxRow {
 }
 
 func TestMigrationsIncludeTheLibrariesTablesUnchanged(t *testing.T) {
-	for name, want := range map[string]string{
+	pgtest.RequireFiles(t, store.Migrations(), map[string]string{
 		"00002_outbox.sql":             outbox.Migration,
 		"00003_inbox.sql":              inbox.Migration,
 		store.IdempotencyMigrations[0]: idempotency.MigrationSQL,
 		store.IdempotencyMigrations[1]: idempotency.MigrationEffectSQL,
-	} {
-		got, err := fs.ReadFile(store.Migrations(), name)
-		if err != nil || string(got) != want {
-			t.Errorf("migration %s differs from its library's (copy the library's file again): %v", name, err)
-		}
-	}
+	})
 	// Every step applies on an empty database (and the tables exist).
 	_, pool := newStore(t)
-	for _, table := range []string{"portfolios", "ratios", "allocations", "outbox", "processed_events", "consumer_offsets", "idempotency_keys"} {
-		var ok bool
-		if err := pool.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil || !ok {
-			t.Errorf("table %s missing after migrations: %v", table, err)
-		}
-	}
+	pgtest.RequireTables(t, pool, "portfolios", "ratios", "allocations", "outbox", "processed_events", "consumer_offsets", "idempotency_keys")
 }
 
 // TestRecordProfitTwiceAllocatesOnce: the same portfolio.profit_recorded

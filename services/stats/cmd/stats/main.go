@@ -8,13 +8,8 @@ package main
 
 import (
 	"context"
-	"log/slog"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	libauth "github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/inbox"
-	"github.com/fundplatform/platform/libs/observability"
 	"github.com/fundplatform/platform/libs/serve"
 	"github.com/fundplatform/platform/services/stats/internal/endpoint"
 	"github.com/fundplatform/platform/services/stats/internal/events"
@@ -24,48 +19,25 @@ import (
 )
 
 func main() {
-	serve.MainBackend("stats", "127.0.0.1:8085", store.Migrations(), start)
+	serve.MainBackend("stats", "127.0.0.1:8085", store.Migrations(), wire)
 }
 
-// start wires the service once its database is migrated: store → service →
-// endpoints → transport, the outbox relay and the event consumer as the
-// server's workers, and the readiness checks.
-func start(ctx context.Context, cfg serve.BackendConfig, pool *pgxpool.Pool, log *slog.Logger) (*serve.Server, error) {
-	st := store.New(pool)
+// wire builds the service's own parts on what serve.MainBackend gives:
+// store → service → endpoints → transport, and the consumer of the events
+// it reads; it publishes nothing.
+func wire(ctx context.Context, cfg serve.BackendConfig, d *serve.Deps) (serve.Parts, error) {
+	st := store.New(d.Pool)
 	svc := stats.New(st)
-	keys := libauth.NewRemoteKeys(cfg.JWKSURL)
-	verifier := libauth.NewVerifier(keys, cfg.JWTIssuer, cfg.JWTAudience)
-	registry, reg := observability.NewRegistry("stats")
-
 	// The events at hand are applied a run per transaction through the
 	// service (stats.Service's Apply), their additions summed and written
 	// once per row: the rows every event touches (the overview, the
 	// platform's summary hour) are written once per batch, not once per event.
-	consumer, err := inbox.NewConsumer(pool, inbox.ServiceConfig(cfg.KafkaBrokers, inbox.Service{
+	consumer := inbox.ServiceConfig(cfg.KafkaBrokers, inbox.Service{
 		GroupID:      events.GroupID,
 		Topics:       events.Topics,
 		Handler:      events.Handler(st),
 		BatchHandler: events.BatchHandler(st),
-	}, log), reg)
-	if err != nil {
-		return nil, err
-	}
-
-	metrics := observability.NewHTTPMetrics(reg, log)
-	handler := transport.NewHandler(endpoint.New(svc), verifier, svc.Freshness, metrics.Wrap)
-	srv := &serve.Server{
-		Config:   cfg.Config,
-		Handler:  observability.HTTPHandler(handler, "stats"),
-		Registry: registry,
-		Logger:   log,
-		Checks: []serve.Check{
-			{Name: "database", Check: pool.Ping},
-			{Name: "consumer", Check: consumer.Ready},
-			{Name: "jwks", Check: keys.Ready},
-		},
-		// The consumer runs for as long as the HTTP server does and stops
-		// after it has drained.
-		Workers: []func(context.Context) error{consumer.Run},
-	}
-	return srv, nil
+	}, d.Log)
+	handler := transport.NewHandler(endpoint.New(svc), d.Verifier, svc.Freshness, d.Wrap)
+	return serve.Parts{Handler: handler, Consumer: &consumer}, nil
 }

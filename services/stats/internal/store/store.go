@@ -18,30 +18,28 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
+	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrations are the service's schema migrations: the read models (00001)
-// and the inbox (00002, a copy of inbox.Migration).
+// Migrations are the service's schema migrations: the read models (00001,
+// then 00003 and 00004) and the inbox's tables (00002, inbox.Migration).
 func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return sub
+	return pg.EmbeddedMigrations(migrationFiles, "migrations", inbox.MigrationFile("00002_inbox.sql"))
 }
 
 // Store implements stats.Store; Run binds its write side to a transaction.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct{ pg.Store }
 
 var _ stats.Store = (*Store)(nil)
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
 // hour is the UTC hour bucket of t.
 func hour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
@@ -63,7 +61,7 @@ func decimals(texts []string, dst ...*decimal.Decimal) error {
 func (s *Store) Overview(ctx context.Context) (stats.Overview, error) {
 	var o stats.Overview
 	t := make([]string, 10)
-	err := s.pool.QueryRow(ctx, `
+	err := s.Pool.QueryRow(ctx, `
 		SELECT o.total_profit::text, o.total_distributed::text, o.to_team_total::text, o.to_platform_total::text,
 		       o.to_user_total::text, o.loss_carryforward_total::text,
 		       (SELECT amount::text FROM withdrawals_by_status WHERE status = 'pending'),
@@ -86,12 +84,9 @@ func (s *Store) Overview(ctx context.Context) (stats.Overview, error) {
 // PortfolioOwners implements stats.Store.
 func (s *Store) PortfolioOwners(ctx context.Context, id int64) (stats.Owners, error) {
 	o := stats.Owners{PortfolioID: id}
-	err := s.pool.QueryRow(ctx, `SELECT user_id, team_id FROM portfolio_owners WHERE portfolio_id = $1`, id).Scan(&o.UserID, &o.TeamID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return o, stats.ErrPortfolioNotFound
-	}
-	if err != nil {
-		return o, fmt.Errorf("store: read the owners of portfolio %d: %w", id, err)
+	err := s.Pool.QueryRow(ctx, `SELECT user_id, team_id FROM portfolio_owners WHERE portfolio_id = $1`, id).Scan(&o.UserID, &o.TeamID)
+	if err = pg.ReadErr(err, stats.ErrPortfolioNotFound, fmt.Sprintf("store: read the owners of portfolio %d", id)); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -114,7 +109,7 @@ func scanTotals(row pgx.Row) (stats.PortfolioTotals, error) {
 
 // PortfolioTotals implements stats.Store.
 func (s *Store) PortfolioTotals(ctx context.Context, id int64) (stats.PortfolioTotals, error) {
-	p, err := scanTotals(s.pool.QueryRow(ctx, `SELECT `+totalsColumns+` FROM portfolio_totals t WHERE t.portfolio_id = $1`, id))
+	p, err := scanTotals(s.Pool.QueryRow(ctx, `SELECT `+totalsColumns+` FROM portfolio_totals t WHERE t.portfolio_id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return stats.ZeroTotals(id), nil
 	}
@@ -126,31 +121,18 @@ func (s *Store) PortfolioTotals(ctx context.Context, id int64) (stats.PortfolioT
 
 // ListPortfolioTotals implements stats.Store.
 func (s *Store) ListPortfolioTotals(ctx context.Context, readableBy *stats.Caller, p stats.Page) ([]stats.PortfolioTotals, int64, error) {
-	from, args := ` FROM portfolio_totals t`, []any{}
+	var q pg.Filter
+	from := `portfolio_totals t`
 	if readableBy != nil {
 		teams := readableBy.Teams
 		if teams == nil {
 			teams = []int64{}
 		}
-		from = ` FROM portfolio_totals t JOIN portfolio_owners o ON o.portfolio_id = t.portfolio_id
-			WHERE o.user_id = $1 OR o.team_id = ANY($2)`
-		args = append(args, readableBy.UserID, teams)
+		from = `portfolio_totals t JOIN portfolio_owners o ON o.portfolio_id = t.portfolio_id`
+		q.Where(`(o.user_id = ` + q.Arg(readableBy.UserID) + ` OR o.team_id = ANY(` + q.Arg(teams) + `))`)
 	}
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+from, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count portfolio totals: %w", err)
-	}
-	args = append(args, p.Limit, p.Offset)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s%s ORDER BY t.portfolio_id DESC LIMIT $%d OFFSET $%d`,
-		totalsColumns, from, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list portfolio totals: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stats.PortfolioTotals, error) { return scanTotals(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list portfolio totals: %w", err)
-	}
-	return out, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "portfolio totals", Columns: totalsColumns, From: from, Order: "t.portfolio_id DESC"},
+		&q, p.Limit, p.Offset, scanTotals)
 }
 
 // rangeArgs are a Range's bounds as query arguments: from taken down to
@@ -170,7 +152,7 @@ func rangeArgs(r stats.Range) (from, to *time.Time) {
 // Hourly implements stats.Store: oldest first.
 func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range) ([]stats.HourlyProfit, error) {
 	from, to := rangeArgs(r)
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.Pool.Query(ctx, `
 		SELECT hour, profit::text FROM hourly_owner_profit
 		 WHERE owner_type = $1 AND owner_id = $2
 		   AND ($3::timestamptz IS NULL OR hour >= $3) AND ($4::timestamptz IS NULL OR hour < $4)
@@ -242,7 +224,7 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]s
 	default:
 		return nil, fmt.Errorf("store: unknown summary dimension %q", groupBy)
 	}
-	rows, err := s.pool.Query(ctx, query, dimension, from, to)
+	rows, err := s.Pool.Query(ctx, query, dimension, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("store: summary by %s: %w", groupBy, err)
 	}
@@ -279,7 +261,7 @@ func dayAligned(t *time.Time) bool {
 // LastEventAt implements stats.Store.
 func (s *Store) LastEventAt(ctx context.Context) (*time.Time, error) {
 	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT last_event_at FROM overview WHERE id = 1`).Scan(&t); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT last_event_at FROM overview WHERE id = 1`).Scan(&t); err != nil {
 		return nil, fmt.Errorf("store: read last_event_at: %w", err)
 	}
 	if t != nil {

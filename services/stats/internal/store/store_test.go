@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -24,19 +23,10 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func TestMigrationsIncludeTheInboxTablesUnchanged(t *testing.T) {
-	got, err := fs.ReadFile(store.Migrations(), "00002_inbox.sql")
-	if err != nil || string(got) != inbox.Migration {
-		t.Errorf("00002_inbox.sql differs from inbox.Migration (copy the library's file again): %v", err)
-	}
+	pgtest.RequireFiles(t, store.Migrations(), map[string]string{"00002_inbox.sql": inbox.Migration})
 	// Every step applies on an empty database (and the tables exist).
-	pool := pgtest.New(t, store.Migrations())
-	for _, table := range []string{"portfolio_owners", "portfolio_totals", "hourly_owner_profit", "summary_hourly",
-		"withdrawal_states", "withdrawals_by_status", "overview", "processed_events", "consumer_offsets"} {
-		var ok bool
-		if err := pool.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil || !ok {
-			t.Errorf("table %s missing after migrations: %v", table, err)
-		}
-	}
+	pgtest.RequireTables(t, pgtest.New(t, store.Migrations()), "portfolio_owners", "portfolio_totals", "hourly_owner_profit",
+		"summary_hourly", "withdrawal_states", "withdrawals_by_status", "overview", "processed_events", "consumer_offsets")
 }
 
 // TestConcurrentApplyIsExact applies allocations and withdrawals from many

@@ -53,6 +53,7 @@ import (
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/idempotency"
+	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg"
@@ -68,31 +69,29 @@ var migrationFiles embed.FS
 var IdempotencyMigrations = []string{"00004_idempotency_keys.sql", "00005_idempotency_effect.sql"}
 
 // Migrations are the service's schema migrations: its own tables, the
-// outbox (00002, a copy of outbox.Migration), the inbox (00003, a copy of
-// inbox.Migration) and the Idempotency-Key store.
+// outbox (00002, outbox.Migration), the inbox (00003, inbox.Migration) and
+// the Idempotency-Key store.
 func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return idempotency.WithMigration(sub, IdempotencyMigrations...)
+	return pg.EmbeddedMigrations(migrationFiles, "migrations", append([]pg.File{
+		outbox.MigrationFile("00002_outbox.sql"), inbox.MigrationFile("00003_inbox.sql"),
+	}, idempotency.MigrationFiles(IdempotencyMigrations...)...)...)
 }
 
 // EventSource is the envelope source of the events this service publishes.
 const EventSource = "withdrawal"
 
 // Store implements ledger.Store.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct{ pg.Store }
 
 var _ ledger.Store = (*Store)(nil)
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
 // tx runs fn in a transaction; an overdraft refused by the database is
 // ErrInsufficientBalance.
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	err := pg.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
+	err := s.Store.Tx(ctx, fn)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == "accounts_available_check" {
 		return ledger.ErrInsufficientBalance
@@ -487,39 +486,21 @@ func scanBalance(row pgx.Row) (ledger.Balance, error) {
 
 // ListBalances implements ledger.Store: the owner accounts, newest first.
 func (s *Store) ListBalances(ctx context.Context, f ledger.BalanceFilter, p ledger.Page) ([]ledger.Balance, int64, error) {
-	where := []string{`owner_type IN ('user', 'team', 'platform')`}
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var q pg.Filter
+	q.Where(`owner_type IN ('user', 'team', 'platform')`)
 	if f.OwnerType != "" {
-		where = append(where, "owner_type = "+arg(f.OwnerType))
+		q.Where("owner_type = " + q.Arg(f.OwnerType))
 	}
 	if c := f.ReadableBy; c != nil {
 		teams := c.Teams
 		if teams == nil {
 			teams = []int64{}
 		}
-		where = append(where, fmt.Sprintf(`((owner_type = 'user' AND owner_id = %s) OR (owner_type = 'team' AND owner_id = ANY(%s)))`,
-			arg(c.UserID), arg(teams)))
+		q.Where(fmt.Sprintf(`((owner_type = 'user' AND owner_id = %s) OR (owner_type = 'team' AND owner_id = ANY(%s)))`,
+			q.Arg(c.UserID), q.Arg(teams)))
 	}
-	cond := " WHERE " + strings.Join(where, " AND ")
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count balances: %w", err)
-	}
-	limit, offset := arg(p.Limit), arg(p.Offset)
-	rows, err := s.pool.Query(ctx, `SELECT `+balanceColumns+` FROM accounts`+cond+
-		` ORDER BY created_at DESC, account LIMIT `+limit+` OFFSET `+offset, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list balances: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ledger.Balance, error) { return scanBalance(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list balances: %w", err)
-	}
-	return out, total, nil
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "balances", Columns: balanceColumns, From: "accounts", Order: "created_at DESC, account"},
+		&q, p.Limit, p.Offset, scanBalance)
 }
 
 // Balance implements ledger.Store. Now, it is the account row (zeros when
@@ -536,7 +517,7 @@ func (s *Store) Balance(ctx context.Context, o ledger.Owner, at *time.Time) (led
 func (s *Store) balance(ctx context.Context, o ledger.Owner, at *time.Time) (ledger.Balance, error) {
 	account := o.Account()
 	if at == nil {
-		b, err := scanBalance(s.pool.QueryRow(ctx, `SELECT `+balanceColumns+` FROM accounts WHERE account = $1`, account))
+		b, err := scanBalance(s.Pool.QueryRow(ctx, `SELECT `+balanceColumns+` FROM accounts WHERE account = $1`, account))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ledger.Balance{Owner: o}, nil
 		}
@@ -544,7 +525,7 @@ func (s *Store) balance(ctx context.Context, o ledger.Owner, at *time.Time) (led
 		return b, err
 	}
 	var amounts [5]string
-	err := s.pool.QueryRow(ctx, `SELECT
+	err := s.Pool.QueryRow(ctx, `SELECT
 		COALESCE(sum(amount) FILTER (WHERE account = $1 AND kind = 'profit_credit'), 0)::text,
 		COALESCE(sum(amount) FILTER (WHERE account = $1 AND kind = 'reallocation' AND amount > 0), 0)::text,
 		COALESCE(-sum(amount) FILTER (WHERE account = $1 AND kind = 'reallocation' AND amount < 0), 0)::text,
@@ -573,10 +554,7 @@ func scanWithdrawal(row pgx.Row) (ledger.Withdrawal, error) {
 	var w ledger.Withdrawal
 	var amount string
 	err := row.Scan(&w.ID, &w.Owner.Type, &w.Owner.ID, &amount, &w.Status, &w.Reason, &w.RequestedBy, &w.CreatedAt, &w.CompletedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return w, ledger.ErrNotFound
-	}
-	if err != nil {
+	if err = pg.ReadErr(err, ledger.ErrNotFound, ""); err != nil {
 		return w, err
 	}
 	w.CreatedAt = w.CreatedAt.UTC()
@@ -672,36 +650,32 @@ func (s *Store) TransitionWithdrawal(ctx context.Context, t ledger.Transition) (
 
 // ListWithdrawals implements ledger.Store: newest first.
 func (s *Store) ListWithdrawals(ctx context.Context, f ledger.WithdrawalFilter, p ledger.Page) ([]ledger.Withdrawal, int64, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var q pg.Filter
 	if f.Status != "" {
-		where = append(where, "status = "+arg(f.Status))
+		q.Where("status = " + q.Arg(f.Status))
 	}
 	if f.FromType != "" {
-		where = append(where, "from_type = "+arg(f.FromType))
+		q.Where("from_type = " + q.Arg(f.FromType))
 	}
 	if f.OwnerID != nil {
-		where = append(where, "owner_id = "+arg(*f.OwnerID))
+		q.Where("owner_id = " + q.Arg(*f.OwnerID))
 	}
 	if f.From != nil {
-		where = append(where, "created_at >= "+arg(*f.From))
+		q.Where("created_at >= " + q.Arg(*f.From))
 	}
 	if f.To != nil {
-		where = append(where, "created_at < "+arg(*f.To))
+		q.Where("created_at < " + q.Arg(*f.To))
 	}
 	if c := f.ReadableBy; c != nil {
-		where = append(where, "from_type = 'user' AND owner_id = "+arg(c.UserID))
+		q.Where("from_type = 'user' AND owner_id = " + q.Arg(c.UserID))
 	}
-	return list(ctx, s.pool, "withdrawals", withdrawalColumns, where, args, "created_at DESC, id DESC", p, scanWithdrawal)
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "withdrawals", Columns: withdrawalColumns, From: "withdrawals", Order: "created_at DESC, id DESC"},
+		&q, p.Limit, p.Offset, scanWithdrawal)
 }
 
 // Withdrawal implements ledger.Store.
 func (s *Store) Withdrawal(ctx context.Context, id int64) (ledger.Withdrawal, error) {
-	w, err := scanWithdrawal(s.pool.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1`, id))
+	w, err := scanWithdrawal(s.Pool.QueryRow(ctx, `SELECT `+withdrawalColumns+` FROM withdrawals WHERE id = $1`, id))
 	if err != nil {
 		return ledger.Withdrawal{}, fmt.Errorf("store: withdrawal %d: %w", id, err)
 	}
@@ -716,10 +690,7 @@ func scanReallocation(row pgx.Row) (ledger.Reallocation, error) {
 	var r ledger.Reallocation
 	var from, to, amount string
 	err := row.Scan(&r.ID, &from, &to, &amount, &r.Reason, &r.CreatedBy, &r.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, ledger.ErrNotFound
-	}
-	if err != nil {
+	if err = pg.ReadErr(err, ledger.ErrNotFound, ""); err != nil {
 		return r, err
 	}
 	var ok1, ok2 bool
@@ -773,28 +744,24 @@ func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, creat
 
 // ListReallocations implements ledger.Store: newest first.
 func (s *Store) ListReallocations(ctx context.Context, f ledger.ReallocationFilter, p ledger.Page) ([]ledger.Reallocation, int64, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var q pg.Filter
 	typeOf := func(col string) string {
 		return fmt.Sprintf(`(CASE WHEN %s = 'platform' THEN 'platform' ELSE split_part(%s, ':', 1) END)`, col, col)
 	}
 	if f.FromType != "" {
-		where = append(where, typeOf("from_account")+" = "+arg(f.FromType))
+		q.Where(typeOf("from_account") + " = " + q.Arg(f.FromType))
 	}
 	if f.ToType != "" {
-		where = append(where, typeOf("to_account")+" = "+arg(f.ToType))
+		q.Where(typeOf("to_account") + " = " + q.Arg(f.ToType))
 	}
 	if f.From != nil {
-		where = append(where, "created_at >= "+arg(*f.From))
+		q.Where("created_at >= " + q.Arg(*f.From))
 	}
 	if f.To != nil {
-		where = append(where, "created_at < "+arg(*f.To))
+		q.Where("created_at < " + q.Arg(*f.To))
 	}
-	return list(ctx, s.pool, "reallocations", reallocationColumns, where, args, "created_at DESC, id DESC", p, scanReallocation)
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "reallocations", Columns: reallocationColumns, From: "reallocations", Order: "created_at DESC, id DESC"},
+		&q, p.Limit, p.Offset, scanReallocation)
 }
 
 // --- the audit trail ---------------------------------------------------------
@@ -815,22 +782,18 @@ func scanEntry(row pgx.Row) (ledger.Entry, error) {
 
 // ListEntries implements ledger.Store: newest first.
 func (s *Store) ListEntries(ctx context.Context, f ledger.EntryFilter, p ledger.Page) ([]ledger.Entry, int64, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var q pg.Filter
 	if f.Account != "" {
-		where = append(where, "account = "+arg(f.Account))
+		q.Where("account = " + q.Arg(f.Account))
 	}
 	if f.From != nil {
-		where = append(where, "created_at >= "+arg(*f.From))
+		q.Where("created_at >= " + q.Arg(*f.From))
 	}
 	if f.To != nil {
-		where = append(where, "created_at < "+arg(*f.To))
+		q.Where("created_at < " + q.Arg(*f.To))
 	}
-	return list(ctx, s.pool, "entries", entryColumns, where, args, "id DESC", p, scanEntry)
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "entries", Columns: entryColumns, From: "entries", Order: "id DESC"},
+		&q, p.Limit, p.Offset, scanEntry)
 }
 
 // Verify implements ledger.Store: in one snapshot, every account's chain is
@@ -842,7 +805,7 @@ func (s *Store) ListEntries(ctx context.Context, f ledger.EntryFilter, p ledger.
 // not sum to zero, also make the ledger not OK.
 func (s *Store) Verify(ctx context.Context) (ledger.Verification, error) {
 	var v ledger.Verification
-	err := pg.InTx(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := pg.InTx(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		v = ledger.Verification{OK: true}
 		last := map[string][]byte{}
 		rows, err := tx.Query(ctx, `SELECT `+entryColumns+` FROM entries ORDER BY account, id`)
@@ -899,30 +862,6 @@ func (s *Store) Verify(ctx context.Context) (ledger.Verification, error) {
 		return ledger.Verification{}, fmt.Errorf("store: verify the ledger: %w", err)
 	}
 	return v, nil
-}
-
-// list runs a filtered, paginated query of table.
-func list[T any](ctx context.Context, pool *pgxpool.Pool, table, columns string, where []string, args []any, order string,
-	p ledger.Page, scan func(pgx.Row) (T, error)) ([]T, int64, error) {
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int64
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+table+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count %s: %w", table, err)
-	}
-	args = append(args, p.Limit, p.Offset)
-	rows, err := pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s%s ORDER BY %s LIMIT $%d OFFSET $%d`,
-		columns, table, cond, order, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list %s: %w", table, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list %s: %w", table, err)
-	}
-	return out, total, nil
 }
 
 // --- events ------------------------------------------------------------------

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
@@ -17,6 +18,15 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// The history keeps its file names (goose records versions as applied,
+// docs/operations.md): the libraries' migrations join it under the names
+// the service released them with.
+func TestMigrationsKeepTheirNames(t *testing.T) {
+	if err := fstest.TestFS(store.Migrations(), "00001_init.sql", "00002_outbox.sql", "00003_inbox.sql", "00004_idempotency_keys.sql", "00005_idempotency_effect.sql"); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // TestDatabaseGuards: the schema itself refuses an overdraft, a transfer
 // that does not balance, and any change to a posted entry, whatever the Go
