@@ -12,11 +12,8 @@ package validate
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -39,9 +36,11 @@ import (
 
 	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/stack"
 	"github.com/fundplatform/platform/libs/observability/otlptest"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
 	"github.com/fundplatform/platform/libs/serve/configref"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // tracingEndpoint enables tracing in the default Helm values, as an
@@ -96,7 +95,7 @@ func TestParityCompose(t *testing.T) {
 	})
 	// The health check can fail: with the services stopped it does.
 	for _, name := range edge.Services {
-		svc := &process{name: name, bin: filepath.Join(f.bins, name), env: f.localize(t, "compose", name, envs[name], f.freeAddr(t), f.freeAddr(t))}
+		svc := &process{name: name, bin: filepath.Join(f.bins, name), env: f.localize(t, "compose", name, envs[name], testkit.FreeAddr(t), testkit.FreeAddr(t))}
 		if out, err := svc.command(checks[name][1:]...).CombinedOutput(); err == nil {
 			t.Errorf("compose %s: healthcheck passes with nothing listening:\n%s", name, out)
 		}
@@ -299,7 +298,7 @@ func newParityFixture() (_ *parityFixture, err error) {
 			return nil, fmt.Errorf("build %s: %v\n%s", name, err, out)
 		}
 	}
-	if err := writeSigningKey(f.keyFile); err != nil {
+	if err := stack.WriteSigningKey(f.keyFile); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -360,31 +359,6 @@ func initDatabases(ctx context.Context, adminURL, script string) error {
 	return nil
 }
 
-func writeSigningKey(path string) error {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
-}
-
-func (f *parityFixture) freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // localize maps what names a place in env to this machine: the database
 // server, the brokers, the auth service (authAddr), the collector, the
 // listen address (listen) and the signing key file. Every other variable
@@ -433,13 +407,13 @@ type process struct {
 	name, bin, addr, source string
 	env                     []string
 	cmd                     *exec.Cmd
-	out                     *syncBuffer
+	out                     *testkit.SyncBuffer
 	done                    chan struct{}
 }
 
 func (f *parityFixture) start(t *testing.T, source, name string, env map[string]string, authAddr string) *process {
 	t.Helper()
-	p := &process{name: name, source: source, bin: filepath.Join(f.bins, name), addr: f.freeAddr(t), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, source: source, bin: filepath.Join(f.bins, name), addr: testkit.FreeAddr(t), out: &testkit.SyncBuffer{}, done: make(chan struct{})}
 	p.env = f.localize(t, source, name, env, p.addr, authAddr)
 	p.cmd = exec.Command(p.bin)
 	p.cmd.Env = p.env // exactly the deployment's variables, nothing inherited
@@ -694,10 +668,10 @@ func runPrometheusCheck(t *testing.T, test []string) {
 		t.Fatal("no prometheus binary: run make deps (Debian's prometheus package)")
 	}
 	root, _ := filepath.Abs(repoRoot)
-	addr := parity(t).freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(root, "deploy/prometheus/prometheus.yml"),
 		"--storage.tsdb.path="+t.TempDir(), "--web.listen-address="+addr)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -733,21 +707,4 @@ func setValue(values map[string]any, v any, path ...string) {
 		m = next
 	}
 	m[path[len(path)-1]] = v
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

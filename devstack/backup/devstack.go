@@ -9,10 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fundplatform/platform/devstack/internal/proc"
 )
 
 // DevService is one service of a dev stack, as its .env file describes it.
@@ -94,30 +95,7 @@ func pidsOf(path string) []int {
 	if err != nil {
 		return nil
 	}
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err == nil && exe == want && processAlive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// processAlive is false for a process that is gone or a zombie.
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	fields := strings.Fields(string(b[i+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
+	return proc.Running(func(exe string) bool { return exe == want })
 }
 
 // Stop implements Controller.
@@ -133,7 +111,7 @@ func (p *ProcessControl) Stop(ctx context.Context, name string) error {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, pid := range pids {
-		for processAlive(pid) {
+		for proc.Alive(pid) {
 			if time.Now().After(deadline) {
 				p.logf("%s (pid %d) did not stop within 30s; SIGKILL", name, pid)
 				_ = syscall.Kill(pid, syscall.SIGKILL)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/fundplatform/platform/devstack/internal/edgeclient"
 )
 
 // portfolio is one portfolio of the fixture and its NAV history as the
@@ -121,8 +123,8 @@ func buildFixture(ctx context.Context, p *progress, admin *client, nUsers, nTeam
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
 			_, err := admin.do(ctx, "POST", "/api/v1/profit/profit_allocation_ratios", body, 201, nil)
-			var se *statusError
-			if err == nil || !errors.As(err, &se) || se.status != 404 || time.Now().After(deadline) {
+			var se *edgeclient.StatusError
+			if err == nil || !errors.As(err, &se) || se.Status != 404 || time.Now().After(deadline) {
 				return err
 			}
 			time.Sleep(100 * time.Millisecond)

@@ -64,13 +64,7 @@ func TestDocsPageInHeadlessChromium(t *testing.T) {
 	}
 	repo := repoRoot(t)
 	start := time.Now()
-	s, out := startStack(t, repo)
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, _ := runStack(t, repo, nil)
 	t.Logf("stack ready in %s", time.Since(start).Round(time.Millisecond))
 	ready := s.Ready()
 	if len(ready.Skipped) != 0 || len(ready.Services) != len(edge.Services) {

@@ -7,38 +7,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/internal/proc"
 	"github.com/fundplatform/platform/devstack/stack"
+	"github.com/fundplatform/platform/libs/testkit"
 )
-
-// syncBuffer collects the stack's output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -67,16 +49,6 @@ func buildServices(t *testing.T, repo, dir string) {
 	}
 }
 
-// alive reports whether pid is a running process (zombies are gone).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
-}
-
 // walkthrough returns the README's walk-through script with the edge URL
 // and the admin's password of this stack.
 func walkthrough(t *testing.T, repo, edgeURL, password string) string {
@@ -102,29 +74,62 @@ func walkthrough(t *testing.T, repo, edgeURL, password string) string {
 	return "set -euo pipefail\n" + script
 }
 
-// startStack builds the real service binaries and starts the whole stack
-// as `make run` does, on free ports, in a temporary directory.
-func startStack(t *testing.T, repo string) (*stack.Stack, *syncBuffer) {
+// reachableTempDir is t.TempDir made reachable by every user: PostgreSQL
+// runs as the unprivileged postgres user when we are root, and must be
+// able to reach its directory under the test's temp dir.
+func reachableTempDir(t *testing.T) string {
 	t.Helper()
-	state := t.TempDir()
-	// PostgreSQL runs as the unprivileged postgres user when we are root:
-	// it must be able to reach its directory under the test's temp dir.
-	for _, d := range []string{state, filepath.Dir(state)} {
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return dir
+}
+
+// startStack builds the real service binaries and starts the whole stack
+// as `make run` does, on free ports, in a temporary directory.
+func startStack(t *testing.T, repo string) (*stack.Stack, *testkit.SyncBuffer) {
+	t.Helper()
+	return startStackWith(t, repo, nil)
+}
+
+// runStack is startStack, or startStackWith when tune is not nil, for a
+// test that needs the stack until it ends: the stack is stopped then, and
+// its output logged should the test have failed.
+func runStack(t *testing.T, repo string, tune func(*stack.Config)) (*stack.Stack, *testkit.SyncBuffer) {
+	t.Helper()
+	s, out := startStackWith(t, repo, tune)
+	t.Cleanup(func() {
+		_ = s.Stop()
+		if t.Failed() {
+			t.Logf("stack output:\n%s", out)
+		}
+	})
+	return s, out
+}
+
+// startStackWith is startStack with tune (when not nil) applied to the
+// stack's configuration before it starts.
+func startStackWith(t *testing.T, repo string, tune func(*stack.Config)) (*stack.Stack, *testkit.SyncBuffer) {
+	t.Helper()
+	state := reachableTempDir(t)
 	bin := filepath.Join(state, "bin")
 	buildServices(t, repo, bin)
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	// The stack lives until Stop: its context must outlive this function
 	// (start-up is bounded by the stack's own readiness timeout).
-	s, err := stack.Run(context.Background(), stack.Config{
+	cfg := stack.Config{
 		StateDir: filepath.Join(state, "stack"),
 		BinDir:   bin,
 		Env:      []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=info"},
 		Out:      out,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := stack.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("stack did not start: %v\n%s", err, out)
 	}
@@ -218,7 +223,7 @@ func TestStackWalkthrough(t *testing.T) {
 	}
 	stopped = true
 	for _, pid := range pids {
-		if alive(pid) {
+		if proc.Alive(pid) {
 			t.Errorf("process %d still running after Stop", pid)
 		}
 	}

@@ -22,13 +22,7 @@ type idOnly struct {
 // change nothing; a user probing other users' ids gets 404 everywhere. It
 // ends with the invariant checker.
 func TestRoleJourneys(t *testing.T) {
-	s, out := startStack(t, repoRoot(t))
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, _ := runStack(t, repoRoot(t), nil)
 	ready := s.Ready()
 	edgeURL := ready.EdgeURL
 	admin := login(t, edgeURL, ready.AdminEmail, ready.AdminPassword)
@@ -87,7 +81,7 @@ func TestRoleJourneys(t *testing.T) {
 		total string
 	}{{aliceC, fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), "140"}, {bobC, fmt.Sprintf("/api/v1/balances/user/%d", bob.ID), "55"}} {
 		eventually(t, want.path+" credited", func() (bool, string) {
-			var b balance
+			var b invariants.Balance
 			want.c.must(200, "GET", want.path, nil, &b)
 			return b.Credited.Equal(d(want.total)), fmt.Sprintf("%+v", b)
 		})
@@ -121,13 +115,13 @@ func TestRoleJourneys(t *testing.T) {
 		t.Errorf("cancelling a completed withdrawal = %d %s, want 409", r.status, r.Data)
 	}
 	eventually(t, "the platform credited", func() (bool, string) {
-		var p balance
+		var p invariants.Balance
 		admin.must(200, "GET", "/api/v1/balances/platform/0", nil, &p)
 		return p.Credited.Equal(d("42")), fmt.Sprintf("%+v", p) // 20 from alpha, 20 + 2 from beta
 	})
 	admin.must(201, "POST", "/api/v1/reallocations", map[string]any{"from_type": "platform", "from_id": 0, "to_type": "team",
 		"to_id": alphaTeam.ID, "amount": "5", "reason": "desk bonus"}, nil, "Idempotency-Key", "journey-r-1")
-	var ab balance
+	var ab invariants.Balance
 	aliceC.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), nil, &ab)
 	if !ab.Withdrawn.Equal(d("40")) || !ab.Held.IsZero() || !ab.Available.Equal(d("100")) {
 		t.Errorf("alice's balance = %+v, want withdrawn 40, held 0, available 100", ab)

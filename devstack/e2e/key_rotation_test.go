@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,31 +100,13 @@ func rotContains(list []string, s string) bool {
 // key at once.
 func TestKeyRotationDrill(t *testing.T) {
 	repo := repoRoot(t)
-	state := t.TempDir()
-	for _, d := range []string{state, filepath.Dir(state)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(state, "bin")
-	buildServices(t, repo, bin)
-	stateDir := filepath.Join(state, "stack")
-	out := &syncBuffer{}
+	var stateDir, bin string
 	// Restart: a killed auth service is started again by the supervisor,
 	// as with `make run RUN_FLAGS=-restart`.
-	s, err := stack.Run(context.Background(), stack.Config{
-		StateDir: stateDir, BinDir: bin, Restart: true, Out: out,
-		Env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=info"},
+	s, _ := runStack(t, repo, func(cfg *stack.Config) {
+		cfg.Restart = true
+		stateDir, bin = cfg.StateDir, cfg.BinDir
 	})
-	if err != nil {
-		t.Fatalf("stack did not start: %v\n%s", err, out)
-	}
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
 	ready := s.Ready()
 	if ready.SigningKeyFile != filepath.Join(stateDir, "jwt-signing-key.pem") {
 		t.Fatalf("signing key file %s is not the one the operations guide names", ready.SigningKeyFile)

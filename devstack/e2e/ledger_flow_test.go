@@ -6,29 +6,28 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/devstack/invariants"
 )
 
-type balance struct {
-	OwnerType      string          `json:"owner_type"`
-	OwnerID        int64           `json:"owner_id"`
-	Credited       decimal.Decimal `json:"credited"`
-	ReallocatedIn  decimal.Decimal `json:"reallocated_in"`
-	ReallocatedOut decimal.Decimal `json:"reallocated_out"`
-	Held           decimal.Decimal `json:"held"`
-	Withdrawn      decimal.Decimal `json:"withdrawn"`
-	Available      decimal.Decimal `json:"available"`
-}
-
+// eventually waits up to 30 s for cond; see eventuallyWithin.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	eventuallyWithin(t, 30*time.Second, what, cond)
+}
+
+// eventuallyWithin calls cond every 250 ms until it holds, and fails the
+// test once timeout has passed with the state cond last reported.
+func eventuallyWithin(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		ok, state := cond()
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within 30 s; last state: %s", what, state)
+			t.Fatalf("%s: not reached within %s; last state: %s", what, timeout, state)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -39,9 +38,9 @@ func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 // ledgerAndStatsFlow continues TestProfitFlow's scenario (allocations of
 // 200 distributed: user 140, team 40, platform 20, from profits 100, −50,
 // 150) through the withdrawal service's ledger and the stats read models.
-func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID int64, allocs []allocation) {
+func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID int64, allocs []invariants.Allocation) {
 	userPath := fmt.Sprintf("/api/v1/balances/user/%d", aliceID)
-	var b balance
+	var b invariants.Balance
 	eventually(t, "alice credited with her to_user amounts", func() (bool, string) {
 		alice.must(200, "GET", userPath, nil, &b)
 		return b.Credited.Equal(d("140")), fmt.Sprintf("%+v", b)
@@ -66,7 +65,7 @@ func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID
 	}
 	// Reallocate from the platform to the team.
 	eventually(t, "the platform credited", func() (bool, string) {
-		var p balance
+		var p invariants.Balance
 		admin.must(200, "GET", "/api/v1/balances/platform/0", nil, &p)
 		return p.Credited.Equal(d("20")), fmt.Sprintf("%+v", p)
 	})
@@ -77,7 +76,7 @@ func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID
 	if !b.Withdrawn.Equal(d("50")) || !b.Held.IsZero() || !b.Available.Equal(d("90")) {
 		t.Errorf("alice's balance = %+v, want withdrawn 50, held 0, available 90", b)
 	}
-	var team, platform balance
+	var team, platform invariants.Balance
 	admin.must(200, "GET", fmt.Sprintf("/api/v1/balances/team/%d", teamID), nil, &team)
 	admin.must(200, "GET", "/api/v1/balances/platform/0", nil, &platform)
 	if !team.Credited.Equal(d("40")) || !team.ReallocatedIn.Equal(d("5")) || !team.Available.Equal(d("45")) {

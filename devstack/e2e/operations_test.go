@@ -226,13 +226,7 @@ func TestOperationsGuide(t *testing.T) {
 	}
 
 	start := time.Now()
-	s, out := startStack(t, repo)
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, out := runStack(t, repo, nil)
 	ready := s.Ready()
 	if len(ready.Skipped) != 0 || len(ready.Services) != len(edge.Services) {
 		t.Fatalf("services started %v, skipped %v", ready.Services, ready.Skipped)

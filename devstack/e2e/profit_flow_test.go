@@ -2,14 +2,17 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/devstack/internal/edgeclient"
+	"github.com/fundplatform/platform/devstack/invariants"
 )
 
 // client talks to the edge as one caller.
@@ -29,30 +32,35 @@ type reply struct {
 
 func (c client) call(method, path string, body any, headers ...string) reply {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.edge+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, raw, err := edgeclient.Send(context.Background(), http.DefaultClient, c.edge, c.token, method, path, body, headers...)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	r := reply{status: resp.StatusCode, header: resp.Header}
 	if err := json.Unmarshal(raw, &r); err != nil {
 		c.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 	}
 	return r
+}
+
+// ratio sets a portfolio's allocation ratio as c. The profit service
+// learns of the portfolio from its portfolio.created event, so it may take
+// a moment to be known: until then the answer is 404, and ratio tries
+// again for up to 30 s; any other status but 201 fails the test at once.
+func (c client) ratio(portfolioID int64, team, platform, user string) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := c.call("POST", "/api/v1/profit/profit_allocation_ratios", map[string]any{"portfolio_id": portfolioID,
+			"to_team": team, "to_platform": platform, "to_user": user})
+		if r.status == 201 {
+			return
+		}
+		if r.status != 404 || time.Now().After(deadline) {
+			c.t.Fatalf("create ratio for portfolio %d = %d %s", portfolioID, r.status, r.Data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // must asserts the status and decodes the data.
@@ -79,33 +87,12 @@ func login(t *testing.T, edge, email, password string) client {
 	return client{t: t, edge: edge, token: tk.AccessToken}
 }
 
-type allocation struct {
-	ID               int64           `json:"id"`
-	Source           string          `json:"source"`
-	SnapshotID       *int64          `json:"snapshot_id"`
-	ProfitAmount     decimal.Decimal `json:"profit_amount"`
-	Distributable    decimal.Decimal `json:"distributable"`
-	ToTeamAmount     decimal.Decimal `json:"to_team_amount"`
-	ToPlatformAmount decimal.Decimal `json:"to_platform_amount"`
-	ToUserAmount     decimal.Decimal `json:"to_user_amount"`
-	LossCarryAfter   decimal.Decimal `json:"loss_carryforward_after"`
-	UserID           int64           `json:"user_id"`
-	TeamID           int64           `json:"team_id"`
-	Status           string          `json:"status"`
-}
-
 // TestProfitFlow drives the event flow of one profit through the real
 // services: NAV snapshots recorded at the portfolio service become
 // portfolio.profit_recorded events on the broker, which the profit service
 // allocates with the loss carry-forward and the portfolio's ratio.
 func TestProfitFlow(t *testing.T) {
-	s, out := startStack(t, repoRoot(t))
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, _ := runStack(t, repoRoot(t), nil)
 	ready := s.Ready()
 	admin := login(t, ready.EdgeURL, ready.AdminEmail, ready.AdminPassword)
 
@@ -138,25 +125,13 @@ func TestProfitFlow(t *testing.T) {
 		t.Fatalf("replayed NAV = %d %s (replayed %q)", replay.status, replay.Data, replay.header.Get("Idempotent-Replayed"))
 	}
 
-	// The first ratio: the profit service learns of the portfolio from its
-	// portfolio.created event, so it may take a moment to be known.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := admin.call("POST", "/api/v1/profit/profit_allocation_ratios", map[string]any{"portfolio_id": pf.ID,
-			"to_team": "0.2000", "to_platform": "0.1000", "to_user": "0.7000"})
-		if r.status == 201 {
-			break
-		}
-		if r.status != 404 || time.Now().After(deadline) {
-			t.Fatalf("create ratio = %d %s", r.status, r.Data)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	// The first ratio.
+	admin.ratio(pf.ID, "0.2000", "0.1000", "0.7000")
 
 	// Eventually: three allocations (the non-zero profits), none waiting.
-	var allocs []allocation
+	var allocs []invariants.Allocation
 	path := fmt.Sprintf("/api/v1/profit/allocations?portfolio_id=%d", pf.ID)
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		allocs = nil
 		admin.must(200, "GET", path, nil, &allocs)
@@ -177,7 +152,7 @@ func TestProfitFlow(t *testing.T) {
 	if len(allocs) != 3 {
 		t.Fatalf("%d allocations, want exactly 3 (one per non-zero profit): %+v", len(allocs), allocs)
 	}
-	sum := func(f func(allocation) decimal.Decimal) decimal.Decimal {
+	sum := func(f func(invariants.Allocation) decimal.Decimal) decimal.Decimal {
 		total := decimal.Zero
 		for _, a := range allocs {
 			total = total.Add(f(a))
@@ -186,11 +161,11 @@ func TestProfitFlow(t *testing.T) {
 	}
 	want := map[string]string{"profit": "200", "distributable": "200", "team": "40", "platform": "20", "user": "140"}
 	got := map[string]decimal.Decimal{
-		"profit":        sum(func(a allocation) decimal.Decimal { return a.ProfitAmount }),
-		"distributable": sum(func(a allocation) decimal.Decimal { return a.Distributable }),
-		"team":          sum(func(a allocation) decimal.Decimal { return a.ToTeamAmount }),
-		"platform":      sum(func(a allocation) decimal.Decimal { return a.ToPlatformAmount }),
-		"user":          sum(func(a allocation) decimal.Decimal { return a.ToUserAmount }),
+		"profit":        sum(func(a invariants.Allocation) decimal.Decimal { return a.ProfitAmount }),
+		"distributable": sum(func(a invariants.Allocation) decimal.Decimal { return a.Distributable }),
+		"team":          sum(func(a invariants.Allocation) decimal.Decimal { return a.ToTeam }),
+		"platform":      sum(func(a invariants.Allocation) decimal.Decimal { return a.ToPlatform }),
+		"user":          sum(func(a invariants.Allocation) decimal.Decimal { return a.ToUser }),
 	}
 	for k, w := range want {
 		if !got[k].Equal(decimal.RequireFromString(w)) {
@@ -205,7 +180,7 @@ func TestProfitFlow(t *testing.T) {
 
 	// Alice reads her portfolio's allocations; the replayed NAV added nothing.
 	aliceClient := login(t, ready.EdgeURL, "alice@example.com", "alice-password-123")
-	var mine []allocation
+	var mine []invariants.Allocation
 	aliceClient.must(200, "GET", path, nil, &mine)
 	if len(mine) != 3 {
 		t.Fatalf("alice sees %d allocations, want 3", len(mine))

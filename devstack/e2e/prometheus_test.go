@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 const prometheusBin = "/usr/bin/prometheus"
@@ -52,13 +52,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 		t.Fatalf("%s not found (make deps installs the prometheus package): %v", prometheusBin, err)
 	}
 	repo := repoRoot(t)
-	s, out := startStack(t, repo)
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, _ := runStack(t, repo, nil)
 	ready := s.Ready()
 	if len(ready.Services) != len(edge.Services) {
 		t.Fatalf("services started %v, skipped %v", ready.Services, ready.Skipped)
@@ -83,10 +77,10 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promURL := "http://" + freeAddr(t)
+	promURL := "http://" + testkit.FreeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	promOut := &syncBuffer{}
+	promOut := &testkit.SyncBuffer{}
 	cmd := exec.CommandContext(ctx, prometheusBin, "--config.file="+cfgFile,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+strings.TrimPrefix(promURL, "http://"))
@@ -102,7 +96,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 			t.Logf("prometheus output:\n%s\nconfig:\n%s", promOut, cfg.String())
 		}
 	}()
-	waitFor(t, 30*time.Second, "prometheus ready", func() bool {
+	testkit.Poll(t, 30*time.Second, 200*time.Millisecond, "prometheus ready", func() bool {
 		resp, err := http.Get(promURL + "/-/ready")
 		if err != nil {
 			return false
@@ -134,18 +128,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 		admin.must(201, "POST", navPath, map[string]any{"as_of": t0.AddDate(0, 0, day).Format(time.RFC3339), "nav": value},
 			nil, "Idempotency-Key", fmt.Sprintf("nav-%d", day))
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := admin.call("POST", "/api/v1/profit/profit_allocation_ratios", map[string]any{"portfolio_id": pf.ID,
-			"to_team": "0.2000", "to_platform": "0.1000", "to_user": "0.7000"})
-		if r.status == 201 {
-			break
-		}
-		if r.status != 404 || time.Now().After(deadline) {
-			t.Fatalf("create ratio = %d %s", r.status, r.Data)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	admin.ratio(pf.ID, "0.2000", "0.1000", "0.7000")
 	admin.must(200, "GET", fmt.Sprintf("/api/v1/profit/allocations?portfolio_id=%d", pf.ID), nil, nil)
 
 	// One message its consumers cannot decode, so that they dead-letter it
@@ -168,7 +151,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 	// wait at least 10 s, then until every expression returns a series.
 	time.Sleep(10 * time.Second)
 	var empty []string
-	deadline = time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for {
 		empty = empty[:0]
 		for _, e := range exprs {
@@ -329,27 +312,5 @@ func getJSON(t *testing.T, u string, out any) {
 	b, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
-	}
-}
-
-// freeAddr returns a free 127.0.0.1 address.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }

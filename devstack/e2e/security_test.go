@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fundplatform/platform/devstack/invariants"
 	"github.com/fundplatform/platform/devstack/stack"
 	libauth "github.com/fundplatform/platform/libs/auth"
 )
@@ -32,13 +33,7 @@ import (
 // it matters, straight to each service's own port (a service must not rely
 // on the edge).
 func TestSecurity(t *testing.T) {
-	s, out := startStack(t, repoRoot(t))
-	defer func() {
-		_ = s.Stop()
-		if t.Failed() {
-			t.Logf("stack output:\n%s", out)
-		}
-	}()
+	s, _ := runStack(t, repoRoot(t), nil)
 	env := secSetup(t, s.Ready())
 
 	t.Run("JWT", func(t *testing.T) { secTestJWT(t, env) })
@@ -302,7 +297,7 @@ func secSetup(t *testing.T, ready stack.Ready) *secEnv {
 	e.admin.must(t, 201, "POST", "/api/v1/profit/allocations", map[string]any{"portfolio_id": pf.ID,
 		"profit_amount": "1000", "period_end": "2026-01-02T00:00:00Z"}, nil)
 	eventually(t, "alice and the team credited", func() (bool, string) {
-		var a, tm balance
+		var a, tm invariants.Balance
 		e.admin.must(t, 200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), nil, &a)
 		e.admin.must(t, 200, "GET", fmt.Sprintf("/api/v1/balances/team/%d", team.ID), nil, &tm)
 		return a.Credited.Equal(d("700")) && tm.Credited.Equal(d("200")), fmt.Sprintf("alice %+v, team %+v", a, tm)

@@ -24,10 +24,12 @@ import (
 
 	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/internal/edgeclient"
 	"github.com/fundplatform/platform/devstack/invariants"
 	"github.com/fundplatform/platform/devstack/migrationlint"
 	"github.com/fundplatform/platform/devstack/stack"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // TestUpgradeFromPreviousRelease is the rolling update of
@@ -73,13 +75,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 			t.Fatalf("the upgrade guide's blocks need %s", tool)
 		}
 	}
-	work := t.TempDir()
-	// PostgreSQL runs as the unprivileged postgres user when we are root.
-	for _, d := range []string{work, filepath.Dir(work)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	work := reachableTempDir(t)
 	newBin, oldBin := filepath.Join(work, "bin-new"), filepath.Join(work, "bin-old")
 	buildServices(t, repo, newBin)
 	upgBuildRelease(t, repo, rev, filepath.Join(work, "src-old"), oldBin)
@@ -327,7 +323,7 @@ func upgSameVersions(a, b map[string]int64) bool {
 type upgWorld struct {
 	ctx      context.Context
 	work     string
-	out      *syncBuffer
+	out      *testkit.SyncBuffer
 	pg       *pgcluster.Cluster
 	broker   *broker.Broker
 	dbURLs   map[string]string
@@ -363,7 +359,7 @@ type upgUser struct {
 
 func upgNewWorld(ctx context.Context, t *testing.T, work string) *upgWorld {
 	t.Helper()
-	w := &upgWorld{ctx: ctx, work: work, out: &syncBuffer{}, dbURLs: map[string]string{}, extras: map[string]*exec.Cmd{}, users: map[string]upgUser{}}
+	w := &upgWorld{ctx: ctx, work: work, out: &testkit.SyncBuffer{}, dbURLs: map[string]string{}, extras: map[string]*exec.Cmd{}, users: map[string]upgUser{}}
 	var err error
 	if w.pg, err = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(work, "pg")}); err != nil {
 		t.Fatal(err)
@@ -507,7 +503,7 @@ func (w *upgWorld) startExtra(t *testing.T, s *stack.Stack, name, version string
 	}
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
 	w.extras[url] = cmd
-	upgEventually(t, fmt.Sprintf("%s %s beside the stack's ready", version, name), func() (bool, string) {
+	eventuallyWithin(t, 60*time.Second, fmt.Sprintf("%s %s beside the stack's ready", version, name), func() (bool, string) {
 		resp, err := http.Get(url + "/readyz")
 		if err != nil {
 			return false, err.Error()
@@ -579,36 +575,15 @@ func upgLogin(t *testing.T, base, email, password string) upgClient {
 	return c
 }
 
+// upgHTTP is the HTTP client of upgClient.
+var upgHTTP = &http.Client{Timeout: 30 * time.Second}
+
 // call sends one request; headers are name, value pairs.
 func (c upgClient) call(method, path string, body any, headers ...string) (int, []byte, json.RawMessage) {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, raw, err := edgeclient.Send(context.Background(), upgHTTP, c.base, c.token, method, path, body, headers...)
 	if err != nil {
 		c.t.Fatalf("%s %s%s: %v", method, c.base, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
 	}
 	var env struct {
 		Data json.RawMessage `json:"data"`
@@ -629,21 +604,6 @@ func (c upgClient) must(status int, method, path string, body, out any, headers 
 		}
 	}
 	return raw
-}
-
-func upgEventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within 60 s; last state: %s", what, state)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 }
 
 // send sends a request with an Idempotency-Key, checks that a repeat gets
@@ -714,7 +674,7 @@ func (w *upgWorld) flow(t *testing.T, s *stack.Stack, tag string) {
 	admin.must(200, "PUT", fmt.Sprintf("/api/v1/teams/%d/members/%d", team.ID, user.ID), nil, nil)
 	w.users[tag] = upgUser{id: user.ID, email: email, password: password}
 	admin.must(201, "POST", "/api/v1/portfolios", map[string]any{"name": "Upgrade " + tag, "user_id": user.ID, "team_id": team.ID}, &pf)
-	upgEventually(t, tag+": the portfolio known to the profit service", func() (bool, string) {
+	eventuallyWithin(t, 60*time.Second, tag+": the portfolio known to the profit service", func() (bool, string) {
 		st, raw, _ := admin.call("POST", "/api/v1/profit/profit_allocation_ratios", map[string]any{"portfolio_id": pf.ID,
 			"to_team": "0.2", "to_platform": "0.1", "to_user": "0.7"})
 		return st == 201, fmt.Sprintf("%d %s", st, raw)
@@ -724,14 +684,14 @@ func (w *upgWorld) flow(t *testing.T, s *stack.Stack, tag string) {
 		w.send(t, admin, ready.AdminEmail, w.password, 201, tag+" NAV "+nav, "POST", fmt.Sprintf("/api/v1/portfolios/%d/nav", pf.ID),
 			fmt.Sprintf("upg-%s-nav-%d", tag, i), map[string]any{"as_of": day.AddDate(0, 0, i).Format(time.RFC3339), "nav": nav}, nil)
 	}
-	upgEventually(t, tag+": the allocation", func() (bool, string) {
+	eventuallyWithin(t, 60*time.Second, tag+": the allocation", func() (bool, string) {
 		var allocs []map[string]any
 		admin.must(200, "GET", fmt.Sprintf("/api/v1/profit/allocations?portfolio_id=%d", pf.ID), nil, &allocs)
 		return len(allocs) == 1, fmt.Sprint(allocs)
 	})
 	alice := upgLogin(t, edgeURL, email, password)
-	upgEventually(t, tag+": the user's ledger credit", func() (bool, string) {
-		var b balance
+	eventuallyWithin(t, 60*time.Second, tag+": the user's ledger credit", func() (bool, string) {
+		var b invariants.Balance
 		alice.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", user.ID), nil, &b)
 		return b.Credited.Equal(decimal.NewFromInt(70)), fmt.Sprintf("%+v", b)
 	})
@@ -742,12 +702,12 @@ func (w *upgWorld) flow(t *testing.T, s *stack.Stack, tag string) {
 		map[string]any{"from_type": "user", "owner_id": user.ID, "amount": "20"}, &wd)
 	w.send(t, admin, ready.AdminEmail, w.password, 200, tag+" withdrawal completed", "POST", fmt.Sprintf("/api/v1/withdrawals/%d/complete", wd.ID),
 		"upg-"+tag+"-w-complete", nil, nil)
-	var b balance
+	var b invariants.Balance
 	alice.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", user.ID), nil, &b)
 	if !b.Withdrawn.Equal(decimal.NewFromInt(20)) || !b.Held.IsZero() || !b.Available.Equal(decimal.NewFromInt(50)) {
 		t.Errorf("%s: the user's balance after one withdrawal of 20 (sent twice with its key) = %+v, want withdrawn 20, available 50", tag, b)
 	}
-	upgEventually(t, tag+": the stats", func() (bool, string) {
+	eventuallyWithin(t, 60*time.Second, tag+": the stats", func() (bool, string) {
 		var acc map[string]any
 		admin.must(200, "GET", fmt.Sprintf("/api/v1/stats/acc_profit/%d", pf.ID), nil, &acc)
 		got, _ := acc["acc_profit"].(string)

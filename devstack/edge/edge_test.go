@@ -10,10 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // backendEcho is what a fake backend answers: who it is and what it got.
@@ -48,10 +49,11 @@ func startBackends(t *testing.T) map[string]string {
 	return backends
 }
 
-func newEdge(t *testing.T, cfg Config) (*httptest.Server, *bytes.Buffer) {
+func newEdge(t *testing.T, cfg Config) (*httptest.Server, *testkit.SyncBuffer) {
 	t.Helper()
-	var logs bytes.Buffer
-	cfg.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs}, nil))
+	// Requests run concurrently with the test reading the log.
+	var logs testkit.SyncBuffer
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -59,19 +61,6 @@ func newEdge(t *testing.T, cfg Config) (*httptest.Server, *bytes.Buffer) {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, &logs
-}
-
-// lockedWriter serialises the handler's log writes (requests run
-// concurrently with the test reading the log).
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func get(t *testing.T, url string, header map[string]string) (*http.Response, []byte) {

@@ -1,15 +1,14 @@
 package invariants
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/fundplatform/platform/devstack/internal/edgeclient"
 )
 
 // Client reads the platform through its edge as one admin (or viewer).
@@ -34,60 +33,23 @@ func Login(ctx context.Context, edge, email, password string) (*Client, error) {
 }
 
 // StatusError is a non-2xx answer.
-type StatusError struct {
-	Method, Path string
-	Status       int
-	Body         string
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Status, e.Body)
-}
+type StatusError = edgeclient.StatusError
 
 // Do sends one request and decodes the envelope's data into out (when not
 // nil); it returns the envelope's total (0 when absent).
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) (int64, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Edge+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	resp, raw, err := edgeclient.Send(ctx, c.HTTP, c.Edge, c.Token, method, path, body)
 	if err != nil {
 		return 0, err
 	}
 	if resp.StatusCode/100 != 2 {
 		return 0, &StatusError{Method: method, Path: path, Status: resp.StatusCode, Body: string(raw)}
 	}
-	var env struct {
-		Data  json.RawMessage `json:"data"`
-		Total int64           `json:"total"`
+	env, err := edgeclient.Decode(method, path, raw, out)
+	if err != nil || env.Total == nil {
+		return 0, err
 	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if out != nil {
-		if err := json.Unmarshal(env.Data, out); err != nil {
-			return 0, fmt.Errorf("%s %s data: %w", method, path, err)
-		}
-	}
-	return env.Total, nil
+	return *env.Total, nil
 }
 
 // pageSize is the largest page the contract allows.

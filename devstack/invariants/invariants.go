@@ -102,7 +102,9 @@ type (
 		RefType    string          `json:"ref_type"`
 		RefID      int64           `json:"ref_id"`
 	}
-	balance struct {
+	// Balance is an account's balance as the withdrawal service answers
+	// it (GET /api/v1/balances); the end-to-end tests read it too.
+	Balance struct {
 		OwnerType      string          `json:"owner_type"`
 		OwnerID        int64           `json:"owner_id"`
 		Credited       decimal.Decimal `json:"credited"`
@@ -112,18 +114,22 @@ type (
 		Withdrawn      decimal.Decimal `json:"withdrawn"`
 		Available      decimal.Decimal `json:"available"`
 	}
-	allocation struct {
-		ID            int64           `json:"id"`
-		PortfolioID   int64           `json:"portfolio_id"`
-		Source        string          `json:"source"`
-		Status        string          `json:"status"`
-		ProfitAmount  decimal.Decimal `json:"profit_amount"`
-		Distributable decimal.Decimal `json:"distributable"`
-		ToTeam        decimal.Decimal `json:"to_team_amount"`
-		ToPlatform    decimal.Decimal `json:"to_platform_amount"`
-		ToUser        decimal.Decimal `json:"to_user_amount"`
-		UserID        int64           `json:"user_id"`
-		TeamID        int64           `json:"team_id"`
+	// Allocation is a profit allocation as the profit service answers it
+	// (GET /api/v1/profit/allocations); the end-to-end tests read it too.
+	Allocation struct {
+		ID             int64           `json:"id"`
+		PortfolioID    int64           `json:"portfolio_id"`
+		Source         string          `json:"source"`
+		SnapshotID     *int64          `json:"snapshot_id"`
+		Status         string          `json:"status"`
+		ProfitAmount   decimal.Decimal `json:"profit_amount"`
+		Distributable  decimal.Decimal `json:"distributable"`
+		ToTeam         decimal.Decimal `json:"to_team_amount"`
+		ToPlatform     decimal.Decimal `json:"to_platform_amount"`
+		ToUser         decimal.Decimal `json:"to_user_amount"`
+		LossCarryAfter decimal.Decimal `json:"loss_carryforward_after"`
+		UserID         int64           `json:"user_id"`
+		TeamID         int64           `json:"team_id"`
 	}
 	accProfit struct {
 		PortfolioID int64           `json:"portfolio_id"`
@@ -170,8 +176,8 @@ type (
 type snapshot struct {
 	entries       []entry
 	verify        verifyResult
-	balances      []balance
-	allocations   []allocation
+	balances      []Balance
+	allocations   []Allocation
 	accProfit     []accProfit
 	overview      overview
 	withdrawals   []withdrawal
@@ -187,10 +193,10 @@ func read(ctx context.Context, c *Client) (*snapshot, error) {
 	if _, err = c.Do(ctx, "GET", "/api/v1/ledger/verify", nil, &s.verify); err != nil {
 		return nil, err
 	}
-	if s.balances, err = ListAll[balance](ctx, c, "/api/v1/balances", nil); err != nil {
+	if s.balances, err = ListAll[Balance](ctx, c, "/api/v1/balances", nil); err != nil {
 		return nil, err
 	}
-	if s.allocations, err = ListAll[allocation](ctx, c, "/api/v1/profit/allocations", nil); err != nil {
+	if s.allocations, err = ListAll[Allocation](ctx, c, "/api/v1/profit/allocations", nil); err != nil {
 		return nil, err
 	}
 	if s.accProfit, err = ListAll[accProfit](ctx, c, "/api/v1/stats/acc_profit", nil); err != nil {

@@ -27,12 +27,12 @@ func consistent() *snapshot {
 			{TransferID: 4, Account: "team:3", Amount: d("4"), Kind: "reallocation"},
 		},
 		verify: verifyResult{OK: true, Accounts: 6, Entries: 10},
-		balances: []balance{
+		balances: []Balance{
 			{OwnerType: "user", OwnerID: 7, Credited: d("70"), Withdrawn: d("30"), Available: d("40")},
 			{OwnerType: "team", OwnerID: 3, Credited: d("20"), ReallocatedIn: d("4"), Available: d("24")},
 			{OwnerType: "platform", Credited: d("10"), ReallocatedOut: d("4"), Available: d("6")},
 		},
-		allocations: []allocation{
+		allocations: []Allocation{
 			{ID: 9, PortfolioID: 1, Source: "nav", Status: "allocated", ProfitAmount: d("100"), Distributable: d("100"),
 				ToTeam: d("20"), ToPlatform: d("10"), ToUser: d("70"), UserID: 7, TeamID: 3},
 			{ID: 10, PortfolioID: 1, Source: "nav", Status: "no_distribution", ProfitAmount: d("-8"), UserID: 7, TeamID: 3},

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -20,10 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/internal/proc"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
-	"github.com/jackc/pgx/v5"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // fakeBin is a directory holding the fake service binary under every
@@ -96,23 +98,6 @@ func stateDir(t *testing.T) string {
 	return dir
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testConfig runs everything on free ports with no PostgreSQL: every
 // service gets a dummy database URL (the fake services never connect).
 func testConfig(t *testing.T, bin string, out io.Writer) Config {
@@ -131,32 +116,9 @@ func testConfig(t *testing.T, bin string, out io.Writer) Config {
 	}
 }
 
-// alive reports whether pid is a live process (a zombie is not).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
 // runningFrom lists live processes whose executable is in dir.
 func runningFrom(dir string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
-			continue
-		}
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err == nil && filepath.Dir(exe) == dir && alive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return proc.Running(func(exe string) bool { return filepath.Dir(exe) == dir })
 }
 
 func assertGone(t *testing.T, pids []int, bin string) {
@@ -165,7 +127,7 @@ func assertGone(t *testing.T, pids []int, bin string) {
 	for {
 		var left []int
 		for _, p := range pids {
-			if alive(p) {
+			if proc.Alive(p) {
 				left = append(left, p)
 			}
 		}
@@ -198,7 +160,7 @@ func getJSON(t *testing.T, url string, v any) int {
 
 func TestRunStartsServicesBehindTheEdgeAndStopsThemAll(t *testing.T) {
 	bin := binWith(t, edge.Services...)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cfg := testConfig(t, bin, &out)
 	cfg.Env = append(os.Environ(), "INHERITED_VAR=kept", "HTTP_ADDR=0.0.0.0:1") // the stack's own value wins
 	cfg.ServiceEnv = map[string][]string{edge.Stats: {"DEBUG_ADDR=127.0.0.1:6060", "INHERITED_VAR=stats-only"}}
@@ -316,7 +278,7 @@ func TestRunStartsServicesBehindTheEdgeAndStopsThemAll(t *testing.T) {
 	// A service that dies is reported; the rest keeps running, and the
 	// edge answers 503 for it.
 	victim := s.ServicePID(edge.Portfolio)
-	if victim == 0 || !alive(victim) {
+	if victim == 0 || !proc.Alive(victim) {
 		t.Fatalf("portfolio's pid %d", victim)
 	}
 	syscall.Kill(victim, syscall.SIGKILL)
@@ -411,7 +373,7 @@ func TestContextCancelStopsTheStack(t *testing.T) {
 
 func TestNotReadyTimesOutAndCleansUp(t *testing.T) {
 	bin := binWith(t, edge.Services...)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cfg := testConfig(t, bin, &out)
 	cfg.ReadyTimeout = 1500 * time.Millisecond
 	cfg.Env = append(os.Environ(), "FAKESVC_PROFIT=never-ready", "FAKESVC_STATS=never-ready")
@@ -458,7 +420,7 @@ func TestServiceThatCrashesAtStartFailsFast(t *testing.T) {
 
 func TestRestartBringsACrashedServiceBack(t *testing.T) {
 	bin := binWith(t, edge.Auth)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cfg := testConfig(t, bin, &out)
 	cfg.Restart = true
 	s, err := Run(context.Background(), cfg)
@@ -571,7 +533,7 @@ func TestLocalPostgres(t *testing.T) {
 		}
 	}
 	bin := binWith(t, edge.Services...)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cfg := testConfig(t, bin, &out)
 	cfg.ServiceDatabaseURLs = map[string]string{edge.Stats: "postgres://stats@elsewhere.invalid/stats"}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

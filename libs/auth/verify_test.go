@@ -105,17 +105,41 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// jwksServer serves a key set as the auth service's JWKS endpoint does,
+// until the test ends, and counts the requests.
+type jwksServer struct {
+	URL     string
+	served  atomic.Value // JWKS
+	fetches atomic.Int32
+}
+
+// newJWKSServer starts a jwksServer that publishes keys.
+func newJWKSServer(t *testing.T, keys ...ed25519.PublicKey) *jwksServer {
+	t.Helper()
+	s := &jwksServer{}
+	s.publish(keys...)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fetches.Add(1)
+		_ = json.NewEncoder(w).Encode(s.served.Load())
+	}))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// publish replaces the key set served with keys, in that order.
+func (s *jwksServer) publish(keys ...ed25519.PublicKey) {
+	set := JWKS{Keys: []JWK{}}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, PublicJWK(k))
+	}
+	s.served.Store(set)
+}
+
 func TestRemoteKeysPicksUpRotation(t *testing.T) {
 	pub1, priv1 := newKey(t)
 	pub2, priv2 := newKey(t)
-	var served atomic.Value
-	served.Store(JWKS{Keys: []JWK{PublicJWK(pub1)}})
-	var fetches atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		_ = json.NewEncoder(w).Encode(served.Load())
-	}))
-	defer srv.Close()
+	srv := newJWKSServer(t, pub1)
 	keys := NewRemoteKeys(srv.URL)
 	keys.MinInterval = 0
 	v := NewVerifier(keys, "fund-auth", "fund-api")
@@ -123,17 +147,17 @@ func TestRemoteKeysPicksUpRotation(t *testing.T) {
 	if _, err := v.Verify(ctx, sign(t, jwt.SigningMethodEdDSA, priv1, Thumbprint(pub1), claimsFor(time.Now().Add(time.Hour)))); err != nil {
 		t.Fatalf("key 1: %v", err)
 	}
-	served.Store(JWKS{Keys: []JWK{PublicJWK(pub1), PublicJWK(pub2)}})
+	srv.publish(pub1, pub2)
 	if _, err := v.Verify(ctx, sign(t, jwt.SigningMethodEdDSA, priv2, Thumbprint(pub2), claimsFor(time.Now().Add(time.Hour)))); err != nil {
 		t.Fatalf("rotated key 2: %v", err)
 	}
-	if n := fetches.Load(); n != 2 {
+	if n := srv.fetches.Load(); n != 2 {
 		t.Fatalf("fetches = %d, want 2 (one initial, one on the unknown kid)", n)
 	}
 	// Within MinInterval an unknown kid does not trigger another fetch.
 	keys.MinInterval = time.Hour
 	_, _ = v.Verify(ctx, sign(t, jwt.SigningMethodEdDSA, priv2, "unknown", claimsFor(time.Now().Add(time.Hour))))
-	if n := fetches.Load(); n != 2 {
+	if n := srv.fetches.Load(); n != 2 {
 		t.Fatalf("fetches = %d after unknown kid inside MinInterval, want 2", n)
 	}
 }
@@ -141,12 +165,7 @@ func TestRemoteKeysPicksUpRotation(t *testing.T) {
 func TestRemoteKeysNewKeyRightAfterRefresh(t *testing.T) {
 	pub1, _ := newKey(t)
 	pub2, priv2 := newKey(t)
-	var served atomic.Value
-	served.Store(JWKS{Keys: []JWK{PublicJWK(pub1)}})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(served.Load())
-	}))
-	defer srv.Close()
+	srv := newJWKSServer(t, pub1)
 	keys := NewRemoteKeys(srv.URL)
 	keys.MinInterval = time.Hour
 	ctx := context.Background()
@@ -155,7 +174,7 @@ func TestRemoteKeysNewKeyRightAfterRefresh(t *testing.T) {
 	}
 	// The key set was fetched a moment ago, but not because of an unknown
 	// kid: the first token of a rotated key is still looked up.
-	served.Store(JWKS{Keys: []JWK{PublicJWK(pub1), PublicJWK(pub2)}})
+	srv.publish(pub1, pub2)
 	v := NewVerifier(keys, "fund-auth", "fund-api")
 	if _, err := v.Verify(ctx, sign(t, jwt.SigningMethodEdDSA, priv2, Thumbprint(pub2), claimsFor(time.Now().Add(time.Hour)))); err != nil {
 		t.Fatalf("rotated key right after a fetch: %v", err)
@@ -165,12 +184,7 @@ func TestRemoteKeysNewKeyRightAfterRefresh(t *testing.T) {
 func TestRemoteKeysDropsRetiredKey(t *testing.T) {
 	pub1, priv1 := newKey(t)
 	pub2, _ := newKey(t)
-	var served atomic.Value
-	served.Store(JWKS{Keys: []JWK{PublicJWK(pub2), PublicJWK(pub1)}})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(served.Load())
-	}))
-	defer srv.Close()
+	srv := newJWKSServer(t, pub2, pub1)
 	keys := NewRemoteKeys(srv.URL)
 	v := NewVerifier(keys, "fund-auth", "fund-api")
 	ctx := context.Background()
@@ -178,7 +192,7 @@ func TestRemoteKeysDropsRetiredKey(t *testing.T) {
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("key 1 while published: %v", err)
 	}
-	served.Store(JWKS{Keys: []JWK{PublicJWK(pub2)}})
+	srv.publish(pub2)
 	keys.Refresh = 0 // the next lookup refreshes, as it does once Refresh has passed
 	if _, err := v.Verify(ctx, tok); err == nil {
 		t.Fatal("a token of a key no longer published still verifies after a refresh")

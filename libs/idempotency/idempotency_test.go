@@ -172,6 +172,31 @@ func (s *setup) call(subject, target, body string, keys ...string) *httptest.Res
 	return w
 }
 
+// callInBackground sends call("7", path, `{}`, key) on its own
+// goroutine; its answer arrives on the channel returned.
+func (s *setup) callInBackground(key string) <-chan *httptest.ResponseRecorder {
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() { done <- s.call("7", path, `{}`, key) }()
+	return done
+}
+
+// waitForARun waits until the handler has begun its first run.
+func (s *setup) waitForARun() {
+	for s.handler.runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// newLeasedSetup is a setup whose middleware has a 10 s lease and reads
+// the time from the clock returned, and whose handler calls Start.
+func newLeasedSetup(t *testing.T) (*clock, *setup) {
+	t.Helper()
+	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
+	s.handler.start = true
+	return c, s
+}
+
 func (s *setup) rows(t *testing.T) int {
 	t.Helper()
 	var n int
@@ -340,11 +365,8 @@ func TestInFlightThenReplay(t *testing.T) {
 	s := newSetup(t, idempotency.Options{})
 	s.handler.start = true
 	s.handler.gate = make(chan struct{})
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- s.call("7", path, `{}`, "slow") }()
-	for s.handler.runs.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	done := s.callInBackground("slow")
+	s.waitForARun()
 	busy := s.call("7", path, `{}`, "slow")
 	wantError(t, busy, http.StatusConflict, "idempotency_key_in_flight")
 	if busy.Header().Get("Retry-After") != "1" {
@@ -424,9 +446,7 @@ func TestServerErrorWithoutEffectReleasesKey(t *testing.T) {
 	if first.Code != http.StatusCreated {
 		t.Fatalf("repeat = %d %s", first.Code, first.Body)
 	}
-	wantReplay(t, first, s.call("7", path, `{}`, "k"))
-	wantRuns(t, s, 2)
-	wantThings(t, s, 1)
+	wantKept(t, s, first, 2)
 }
 
 // A request whose process died before its operation committed leaves its
@@ -434,15 +454,10 @@ func TestServerErrorWithoutEffectReleasesKey(t *testing.T) {
 // operation. Should the first request still be running, its effect rolls
 // back: one effect per key, whatever happens.
 func TestAbandonedKeyIsTakenOverAfterLease(t *testing.T) {
-	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
-	s.handler.start = true
+	c, s := newLeasedSetup(t)
 	s.handler.firstGate = make(chan struct{})
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- s.call("7", path, `{}`, "k") }()
-	for s.handler.runs.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	done := s.callInBackground("k")
+	s.waitForARun()
 	wantError(t, s.call("7", path, `{}`, "k"), http.StatusConflict, "idempotency_key_in_flight")
 	c.Advance(11 * time.Second)
 	second := s.call("7", path, `{}`, "k")
@@ -456,26 +471,20 @@ func TestAbandonedKeyIsTakenOverAfterLease(t *testing.T) {
 	if err, _ := s.handler.effectErr.Load().(error); err == nil || !strings.Contains(err.Error(), "taken over") {
 		t.Fatalf("the first request's transaction error = %v", err)
 	}
-	wantReplay(t, second, s.call("7", path, `{}`, "k"))
-	wantRuns(t, s, 2)
-	wantThings(t, s, 1)
+	wantKept(t, s, second, 2)
 }
 
 // A repeat that arrives while the first request's effect waits to be
 // committed with its answer — even after the lease — waits for it and then
 // replays the answer: the key is never taken over from an effect.
 func TestRepeatWaitsForAParkedEffect(t *testing.T) {
-	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := newSetup(t, idempotency.Options{Now: c.Now, Lease: 10 * time.Second})
-	s.handler.start = true
+	c, s := newLeasedSetup(t)
 	s.handler.afterEffect = make(chan struct{})
 	s.handler.reached = make(chan struct{})
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- s.call("7", path, `{}`, "k") }()
+	done := s.callInBackground("k")
 	<-s.handler.reached // the effect is done, not committed
 	c.Advance(time.Hour)
-	again := make(chan *httptest.ResponseRecorder)
-	go func() { again <- s.call("7", path, `{}`, "k") }()
+	again := s.callInBackground("k")
 	// The repeat waits on the key's row, locked by the parked effect.
 	for {
 		var waiting int
@@ -495,6 +504,15 @@ func TestRepeatWaitsForAParkedEffect(t *testing.T) {
 	}
 	wantReplay(t, first, <-again)
 	wantRuns(t, s, 1)
+	wantThings(t, s, 1)
+}
+
+// wantKept checks that key "k" keeps answer: a repeat replays it, and the
+// operation ran runs times and committed one effect.
+func wantKept(t *testing.T, s *setup, answer *httptest.ResponseRecorder, runs int64) {
+	t.Helper()
+	wantReplay(t, answer, s.call("7", path, `{}`, "k"))
+	wantRuns(t, s, runs)
 	wantThings(t, s, 1)
 }
 
@@ -546,9 +564,7 @@ func TestPanic(t *testing.T) {
 		if second.Code != http.StatusCreated {
 			t.Fatalf("retry = %d", second.Code)
 		}
-		wantReplay(t, second, s.call("7", path, `{}`, "k"))
-		wantRuns(t, s, 2)
-		wantThings(t, s, 1)
+		wantKept(t, s, second, 2)
 	})
 }
 

@@ -2,20 +2,18 @@ package inbox_test
 
 import (
 	"context"
-	"errors"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/fundplatform/platform/libs/eventbus"
-	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/inbox"
-	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // recordTx is record that keeps, instead of the trace id, the id of the
@@ -32,36 +30,43 @@ func batched(size int) func(*inbox.Config) {
 	return func(cfg *inbox.Config) { cfg.BatchSize = size }
 }
 
-func TestBatchAppliesEachEventOnceInSharedTransactions(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 28*time.Second)
-	defer cancel()
-
-	// 200 messages: 180 events, every tenth message a redelivery of the
-	// message before it (same key, so same partition).
-	const total, distinct = 200, 180
+// withRedeliveries is total messages, message i on key(i); every tenth is
+// a redelivery of the one before it (give both the same key, so that they
+// share a partition).
+func withRedeliveries(t *testing.T, ctx context.Context, total int, key func(i int) string) []kafka.Message {
+	t.Helper()
 	var msgs []kafka.Message
 	var env eventbus.Envelope
 	for i := range total {
-		key := strconv.Itoa(i / 2 % 5)
 		if i%10 != 9 {
 			env = ratioEvent(t, i+1)
 		}
-		msgs = append(msgs, message(t, ctx, key, env))
+		msgs = append(msgs, message(t, ctx, key(i), env))
 	}
-	produce(t, ctx, brokers, msgs...)
+	return msgs
+}
+
+// wantEachOnce checks a consumer's counters after withRedeliveries: each
+// of the distinct events handled once, each other message seen as a
+// duplicate.
+func wantEachOnce(t *testing.T, reg *prometheus.Registry, total, distinct int) {
+	t.Helper()
+	if h, d := counter(t, reg, inbox.ResultHandled), counter(t, reg, inbox.ResultDuplicate); h != float64(distinct) || d != float64(total-distinct) {
+		t.Fatalf("handled %v, duplicate %v; want %d and %d", h, d, distinct, total-distinct)
+	}
+}
+
+func TestBatchAppliesEachEventOnceInSharedTransactions(t *testing.T) {
+	pool, brokers, ctx := setup(t, 28*time.Second, topic, eventbus.DLQTopic(topic))
+	// 200 messages: 180 events, every tenth message a redelivery.
+	const total, distinct = 200, 180
+	produce(t, ctx, brokers, withRedeliveries(t, ctx, total, func(i int) string { return strconv.Itoa(i / 2 % 5) })...)
 
 	c := start(t, pool, brokers, "stats", recordTx, batched(50))
-	eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "stats") == total })
+	testkit.Eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "stats") == total })
 	c.stop()
 
-	if n := count(t, pool, `SELECT count(*) FROM effects`); n != distinct {
-		t.Fatalf("%d effects, want %d", n, distinct)
-	}
-	if n := count(t, pool, `SELECT count(DISTINCT event_id) FROM effects`); n != distinct {
-		t.Fatalf("%d distinct events applied, want %d", n, distinct)
-	}
+	appliedOnceEach(t, pool, distinct)
 	if n := count(t, pool, `SELECT count(*) FROM processed_events WHERE group_id = 'stats'`); n != distinct {
 		t.Fatalf("processed_events has %d rows, want %d", n, distinct)
 	}
@@ -70,16 +75,11 @@ func TestBatchAppliesEachEventOnceInSharedTransactions(t *testing.T) {
 		t.Fatalf("%d events were applied in %d transactions: they were not batched", distinct, txs)
 	}
 	t.Logf("%d events applied in %d transactions", distinct, txs)
-	if h, d := counter(t, c.reg, inbox.ResultHandled), counter(t, c.reg, inbox.ResultDuplicate); h != distinct || d != total-distinct {
-		t.Fatalf("handled %v, duplicate %v; want %d and %d", h, d, distinct, total-distinct)
-	}
+	wantEachOnce(t, c.reg, total, distinct)
 }
 
 func TestBatchWithAPoisonMessageFallsBackToOneByOne(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 28*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, 28*time.Second, topic, eventbus.DLQTopic(topic))
 
 	// All on one key, so one partition and (read at once) one batch.
 	const total = 30
@@ -92,20 +92,11 @@ func TestBatchWithAPoisonMessageFallsBackToOneByOne(t *testing.T) {
 	poison := envs[10]
 	msgs = append(msgs, msgs[3]) // and a redelivery
 	var attempts atomic.Int32
-	handler := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
-		if env.ID == poison.ID {
-			attempts.Add(1)
-			if err := record(ctx, tx, env); err != nil {
-				return err
-			}
-			return errors.New("portfolio 11 is not known here")
-		}
-		return record(ctx, tx, env)
-	}
+	handler := failingOn(poison, &attempts, "portfolio 11 is not known here")
 	produce(t, ctx, brokers, msgs...)
 
 	c := start(t, pool, brokers, "withdrawal", handler, func(cfg *inbox.Config) { cfg.BatchSize = 50; cfg.MaxAttempts = 3 })
-	eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "withdrawal") == len(msgs) })
+	testkit.Eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "withdrawal") == len(msgs) })
 	c.stop()
 
 	for i, env := range envs {
@@ -130,77 +121,25 @@ func TestBatchWithAPoisonMessageFallsBackToOneByOne(t *testing.T) {
 	if f, d := counter(t, c.reg, inbox.ResultFailed), counter(t, c.reg, inbox.ResultDLQ); f != 3 || d != 1 {
 		t.Fatalf("failed %v, dlq %v; want 3 and 1", f, d)
 	}
-	letters := kafkatest.ReadAll(t, brokers, eventbus.DLQTopic(topic), 1, 5*time.Second)
-	if len(letters) != 1 || !strings.Contains(eventbus.HeaderValue(letters[0].Headers, inbox.HeaderError), "portfolio 11") ||
-		eventbus.HeaderValue(letters[0].Headers, inbox.HeaderOriginalOffset) != "10" {
-		t.Fatalf("dead letters = %v", letters)
+	letter := oneDeadLetter(t, brokers, 5*time.Second, "portfolio 11")
+	if eventbus.HeaderValue(letter.Headers, inbox.HeaderOriginalOffset) != "10" {
+		t.Fatalf("dead letter = %v", letter)
 	}
 }
 
 func TestBatchRestartNeitherSkipsNorReapplies(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 28*time.Second)
-	defer cancel()
-
-	const total = 120
-	var msgs []kafka.Message
-	for i := range total {
-		msgs = append(msgs, message(t, ctx, strconv.Itoa(i%7), ratioEvent(t, i+1)))
-	}
-	produce(t, ctx, brokers, msgs...)
-
-	slow := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
-		time.Sleep(5 * time.Millisecond)
-		return record(ctx, tx, env)
-	}
-	first := start(t, pool, brokers, "stats", slow, batched(10))
-	eventually(t, 20*time.Second, "some messages applied", func() bool {
-		return count(t, pool, `SELECT count(*) FROM effects`) >= total/4
-	})
-	first.stop()
-	applied := count(t, pool, `SELECT count(*) FROM effects`)
-	if applied == total {
-		t.Fatal("the first consumer finished before it was stopped; the test proves nothing")
-	}
-
-	second := start(t, pool, brokers, "stats", record, batched(10))
-	eventually(t, 20*time.Second, "all messages applied", func() bool { return storedTotal(t, pool, "stats") == total })
-	second.stop()
-
-	if n := count(t, pool, `SELECT count(*) FROM effects`); n != total {
-		t.Fatalf("%d effects, want %d", n, total)
-	}
-	if n := count(t, pool, `SELECT count(DISTINCT event_id) FROM effects`); n != total {
-		t.Fatalf("%d distinct events applied, want %d", n, total)
-	}
-	if d := counter(t, second.reg, inbox.ResultDuplicate); d != 0 {
-		t.Fatalf("the second consumer re-read %v applied messages", d)
-	}
-	if h := counter(t, second.reg, inbox.ResultHandled); int(h) != total-applied {
-		t.Fatalf("the second consumer handled %v, want %d", h, total-applied)
-	}
+	pool, brokers, ctx := setup(t, 28*time.Second, topic, eventbus.DLQTopic(topic))
+	restartMidStream(t, ctx, pool, brokers, 120, batched(10))
 }
 
 // TestBatchHandlerGetsEachNewEventOnce: with a BatchHandler, a batch's
 // events not applied before (redeliveries in the batch left out) reach it
 // in one call per transaction, in partition order.
 func TestBatchHandlerGetsEachNewEventOnce(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 28*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, 28*time.Second, topic, eventbus.DLQTopic(topic))
 
 	const total, distinct = 200, 180
-	var msgs []kafka.Message
-	var env eventbus.Envelope
-	for i := range total {
-		if i%10 != 9 {
-			env = ratioEvent(t, i+1)
-		}
-		msgs = append(msgs, message(t, ctx, "1", env))
-	}
-	produce(t, ctx, brokers, msgs...)
+	produce(t, ctx, brokers, withRedeliveries(t, ctx, total, func(int) string { return "1" })...)
 
 	var calls atomic.Int64
 	var outOfOrder atomic.Bool
@@ -221,7 +160,7 @@ func TestBatchHandlerGetsEachNewEventOnce(t *testing.T) {
 			return nil
 		}
 	})
-	eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "stats") == total })
+	testkit.Eventually(t, 20*time.Second, "all messages done", func() bool { return storedTotal(t, pool, "stats") == total })
 	c.stop()
 
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != distinct {
@@ -234,7 +173,5 @@ func TestBatchHandlerGetsEachNewEventOnce(t *testing.T) {
 	if n := calls.Load(); n == 0 || int64(txs) > n || txs*2 > distinct {
 		t.Fatalf("%d batch handler calls, %d transactions for %d events", n, txs, distinct)
 	}
-	if h, d := counter(t, c.reg, inbox.ResultHandled), counter(t, c.reg, inbox.ResultDuplicate); h != distinct || d != total-distinct {
-		t.Fatalf("handled %v, duplicate %v; want %d and %d", h, d, distinct, total-distinct)
-	}
+	wantEachOnce(t, c.reg, total, distinct)
 }

@@ -9,9 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fundplatform/platform/libs/eventbus"
-	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/inbox"
-	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // TestDatabaseFaultsAreRetriedNotDeadLettered: a valid event whose handler
@@ -38,10 +37,7 @@ func TestDatabaseFaultsAreRetriedNotDeadLettered(t *testing.T) {
 		{"check violation: the event's fault", []string{raise("23514")}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			pool := pgtest.New(t, migrations)
-			brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-			ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-			defer cancel()
+			pool, brokers, ctx := setup(t, 25*time.Second, topic, eventbus.DLQTopic(topic))
 			env := ratioEvent(t, 1)
 			var attempts atomic.Int32
 			handler := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
@@ -56,7 +52,7 @@ func TestDatabaseFaultsAreRetriedNotDeadLettered(t *testing.T) {
 			}
 			produce(t, ctx, brokers, message(t, ctx, "k", env))
 			r := start(t, pool, brokers, "stats", handler, func(cfg *inbox.Config) { cfg.MaxAttempts = 2 })
-			eventually(t, 20*time.Second, "the message done", func() bool { return storedTotal(t, pool, "stats") == 1 })
+			testkit.Eventually(t, 20*time.Second, "the message done", func() bool { return storedTotal(t, pool, "stats") == 1 })
 			r.stop()
 
 			applied := count(t, pool, `SELECT count(*) FROM effects WHERE event_id = $1`, env.ID)

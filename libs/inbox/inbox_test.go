@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
@@ -24,6 +23,7 @@ import (
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -86,6 +86,17 @@ func message(t *testing.T, ctx context.Context, key string, env eventbus.Envelop
 	return m
 }
 
+// setup gives a test a fresh database with the inbox's tables, an
+// in-process broker with topics, and a context that bounds the test.
+func setup(t *testing.T, timeout time.Duration, topics ...string) (*pgxpool.Pool, []string, context.Context) {
+	t.Helper()
+	pool := pgtest.New(t, migrations)
+	brokers := kafkatest.Start(t, topics...)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return pool, brokers, ctx
+}
+
 type running struct {
 	consumer *inbox.Consumer
 	reg      *prometheus.Registry
@@ -107,24 +118,7 @@ func start(t *testing.T, pool *pgxpool.Pool, brokers []string, group string, h i
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("consumer: %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Error("consumer did not stop")
-			}
-		})
-	}
-	t.Cleanup(stop)
+	stop := testkit.Background(t, "consumer", 15*time.Second, c.Run)
 	return running{consumer: c, reg: reg, stop: stop}
 }
 
@@ -150,17 +144,6 @@ func counter(t *testing.T, reg *prometheus.Registry, result string) float64 {
 	return total
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
 	t.Helper()
 	var n int
@@ -176,11 +159,90 @@ func storedTotal(t *testing.T, pool *pgxpool.Pool, group string) int {
 	return count(t, pool, `SELECT COALESCE(sum(next_offset), 0)::int FROM consumer_offsets WHERE group_id = $1`, group)
 }
 
+// restartMidStream produces total events on seven keys; a slow consumer of
+// the group "stats", started with tune, is stopped once a quarter of them
+// are applied, and a second one, started with tune, finishes. Each event
+// must be applied once, and the second consumer must resume where the
+// first stopped.
+func restartMidStream(t *testing.T, ctx context.Context, pool *pgxpool.Pool, brokers []string, total int, tune func(*inbox.Config)) {
+	t.Helper()
+	var msgs []kafka.Message
+	for i := range total {
+		msgs = append(msgs, message(t, ctx, strconv.Itoa(i%7), ratioEvent(t, i+1)))
+	}
+	produce(t, ctx, brokers, msgs...)
+
+	// A slow handler, so the first consumer is stopped mid-stream.
+	slow := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
+		time.Sleep(5 * time.Millisecond)
+		return record(ctx, tx, env)
+	}
+	first := start(t, pool, brokers, "stats", slow, tune)
+	testkit.Eventually(t, 20*time.Second, "some messages applied", func() bool {
+		return count(t, pool, `SELECT count(*) FROM effects`) >= total/4
+	})
+	first.stop()
+	applied := count(t, pool, `SELECT count(*) FROM effects`)
+	if applied == total {
+		t.Fatal("the first consumer finished before it was stopped; the test proves nothing")
+	}
+
+	second := start(t, pool, brokers, "stats", record, tune)
+	testkit.Eventually(t, 20*time.Second, "all messages applied", func() bool { return storedTotal(t, pool, "stats") == total })
+	second.stop()
+
+	appliedOnceEach(t, pool, total)
+	// Resuming at the stored offsets means the second consumer saw none of
+	// the messages the first had applied.
+	if d := counter(t, second.reg, inbox.ResultDuplicate); d != 0 {
+		t.Fatalf("the second consumer re-read %v applied messages", d)
+	}
+	if h := counter(t, second.reg, inbox.ResultHandled); int(h) != total-applied {
+		t.Fatalf("the second consumer handled %v, want %d", h, total-applied)
+	}
+}
+
+// failingOn is record, but for poison: that event's handling counts an
+// attempt, uses the transaction (its work must vanish) and then fails
+// with errText.
+func failingOn(poison eventbus.Envelope, attempts *atomic.Int32, errText string) inbox.Handler {
+	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
+		if env.ID == poison.ID {
+			attempts.Add(1)
+			if err := record(ctx, tx, env); err != nil {
+				return err
+			}
+			return errors.New(errText)
+		}
+		return record(ctx, tx, env)
+	}
+}
+
+// appliedOnceEach checks that events distinct events were applied, each
+// once.
+func appliedOnceEach(t *testing.T, pool *pgxpool.Pool, events int) {
+	t.Helper()
+	if n := count(t, pool, `SELECT count(*) FROM effects`); n != events {
+		t.Fatalf("%d effects, want %d", n, events)
+	}
+	if n := count(t, pool, `SELECT count(DISTINCT event_id) FROM effects`); n != events {
+		t.Fatalf("%d distinct events applied, want %d", n, events)
+	}
+}
+
+// oneDeadLetter reads the dead-letter topic (for up to wait) and checks
+// that it holds one message, whose error header contains errPart.
+func oneDeadLetter(t *testing.T, brokers []string, wait time.Duration, errPart string) kafka.Message {
+	t.Helper()
+	letters := kafkatest.ReadAll(t, brokers, eventbus.DLQTopic(topic), 1, wait)
+	if len(letters) != 1 || !strings.Contains(eventbus.HeaderValue(letters[0].Headers, inbox.HeaderError), errPart) {
+		t.Fatalf("dead letters = %v", letters)
+	}
+	return letters[0]
+}
+
 func TestDuplicateDeliveryIsAppliedOnce(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, 25*time.Second, topic, eventbus.DLQTopic(topic))
 
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
@@ -190,7 +252,7 @@ func TestDuplicateDeliveryIsAppliedOnce(t *testing.T) {
 	produce(t, ctx, brokers, message(t, tctx, "1", a), message(t, tctx, "1", a), message(t, tctx, "2", b), message(t, tctx, "3", a))
 
 	c := start(t, pool, brokers, "stats", record, nil)
-	eventually(t, 20*time.Second, "all 4 messages done", func() bool { return storedTotal(t, pool, "stats") == 4 })
+	testkit.Eventually(t, 20*time.Second, "all 4 messages done", func() bool { return storedTotal(t, pool, "stats") == 4 })
 	if err := c.consumer.Ready(ctx); err != nil {
 		t.Fatalf("Ready: %v", err)
 	}
@@ -214,7 +276,7 @@ func TestDuplicateDeliveryIsAppliedOnce(t *testing.T) {
 
 	// Another group in the same database applies the same events itself.
 	other := start(t, pool, brokers, "audit", record, nil)
-	eventually(t, 20*time.Second, "second group done", func() bool { return storedTotal(t, pool, "audit") == 4 })
+	testkit.Eventually(t, 20*time.Second, "second group done", func() bool { return storedTotal(t, pool, "audit") == 4 })
 	other.stop()
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != 4 {
 		t.Fatalf("%d effects after two groups, want 4", n)
@@ -222,51 +284,10 @@ func TestDuplicateDeliveryIsAppliedOnce(t *testing.T) {
 }
 
 func TestRestartResumesFromTheDatabaseOffsets(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 28*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, 28*time.Second, topic, eventbus.DLQTopic(topic))
 
 	const total = 60
-	var msgs []kafka.Message
-	for i := range total {
-		msgs = append(msgs, message(t, ctx, strconv.Itoa(i%7), ratioEvent(t, i+1)))
-	}
-	produce(t, ctx, brokers, msgs...)
-
-	// A slow handler, so the first consumer is stopped mid-stream.
-	slow := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
-		time.Sleep(5 * time.Millisecond)
-		return record(ctx, tx, env)
-	}
-	first := start(t, pool, brokers, "stats", slow, nil)
-	eventually(t, 20*time.Second, "some messages applied", func() bool {
-		return count(t, pool, `SELECT count(*) FROM effects`) >= total/4
-	})
-	first.stop()
-	applied := count(t, pool, `SELECT count(*) FROM effects`)
-	if applied == total {
-		t.Fatal("the first consumer finished before it was stopped; the test proves nothing")
-	}
-
-	second := start(t, pool, brokers, "stats", record, nil)
-	eventually(t, 20*time.Second, "all messages applied", func() bool { return storedTotal(t, pool, "stats") == total })
-	second.stop()
-
-	if n := count(t, pool, `SELECT count(*) FROM effects`); n != total {
-		t.Fatalf("%d effects, want %d", n, total)
-	}
-	if n := count(t, pool, `SELECT count(DISTINCT event_id) FROM effects`); n != total {
-		t.Fatalf("%d distinct events applied, want %d", n, total)
-	}
-	// Resuming at the stored offsets means the second consumer saw none of
-	// the messages the first had applied.
-	if d := counter(t, second.reg, inbox.ResultDuplicate); d != 0 {
-		t.Fatalf("the second consumer re-read %v applied messages", d)
-	}
-	if h := counter(t, second.reg, inbox.ResultHandled); int(h) != total-applied {
-		t.Fatalf("the second consumer handled %v, want %d", h, total-applied)
-	}
+	restartMidStream(t, ctx, pool, brokers, total, nil)
 
 	// A restore from a backup taken before any of this: the consumer
 	// rewinds with the database, whatever Kafka's committed offsets say.
@@ -274,7 +295,7 @@ func TestRestartResumesFromTheDatabaseOffsets(t *testing.T) {
 		t.Fatal(err)
 	}
 	third := start(t, pool, brokers, "stats", record, nil)
-	eventually(t, 20*time.Second, "all messages applied again", func() bool { return storedTotal(t, pool, "stats") == total })
+	testkit.Eventually(t, 20*time.Second, "all messages applied again", func() bool { return storedTotal(t, pool, "stats") == total })
 	third.stop()
 	if n := count(t, pool, `SELECT count(DISTINCT event_id) FROM effects`); n != total {
 		t.Fatalf("after the restore, %d distinct events applied, want %d", n, total)
@@ -282,30 +303,17 @@ func TestRestartResumesFromTheDatabaseOffsets(t *testing.T) {
 }
 
 func TestFailingMessageGoesToTheDLQAndTheNextIsHandled(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, 25*time.Second, topic, eventbus.DLQTopic(topic))
 
 	before, poison, after := ratioEvent(t, 1), ratioEvent(t, 2), ratioEvent(t, 3)
 	var attempts atomic.Int32
-	handler := func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
-		if env.ID == poison.ID {
-			attempts.Add(1)
-			// The transaction is used before failing: its work must vanish.
-			if err := record(ctx, tx, env); err != nil {
-				return err
-			}
-			return errors.New("portfolio 2 is not known here")
-		}
-		return record(ctx, tx, env)
-	}
+	handler := failingOn(poison, &attempts, "portfolio 2 is not known here")
 	// All on one key, so one partition, in this order.
 	garbage := kafka.Message{Key: []byte("k"), Value: []byte(`not json`)}
 	produce(t, ctx, brokers, message(t, ctx, "k", before), message(t, ctx, "k", poison), garbage, message(t, ctx, "k", after))
 
 	c := start(t, pool, brokers, "withdrawal", handler, func(cfg *inbox.Config) { cfg.MaxAttempts = 3 })
-	eventually(t, 20*time.Second, "all 4 messages done", func() bool { return storedTotal(t, pool, "withdrawal") == 4 })
+	testkit.Eventually(t, 20*time.Second, "all 4 messages done", func() bool { return storedTotal(t, pool, "withdrawal") == 4 })
 	c.stop()
 
 	if n := attempts.Load(); n != 3 {
@@ -350,10 +358,7 @@ func TestFailingMessageGoesToTheDLQAndTheNextIsHandled(t *testing.T) {
 }
 
 func TestPermanentErrorIsDeadLetteredAtOnce(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, 25*time.Second, topic, eventbus.DLQTopic(topic))
 	var attempts atomic.Int32
 	handler := func(context.Context, pgx.Tx, eventbus.Envelope) error {
 		attempts.Add(1)
@@ -361,15 +366,12 @@ func TestPermanentErrorIsDeadLetteredAtOnce(t *testing.T) {
 	}
 	produce(t, ctx, brokers, message(t, ctx, "1", ratioEvent(t, 1)))
 	c := start(t, pool, brokers, "profit", handler, nil)
-	eventually(t, 20*time.Second, "message done", func() bool { return storedTotal(t, pool, "profit") == 1 })
+	testkit.Eventually(t, 20*time.Second, "message done", func() bool { return storedTotal(t, pool, "profit") == 1 })
 	c.stop()
 	if n := attempts.Load(); n != 1 {
 		t.Fatalf("tried %d times, want 1", n)
 	}
-	letters := kafkatest.ReadAll(t, brokers, eventbus.DLQTopic(topic), 1, 10*time.Second)
-	if len(letters) != 1 || !strings.Contains(eventbus.HeaderValue(letters[0].Headers, inbox.HeaderError), "sum to 1") {
-		t.Fatalf("dead letters = %v", letters)
-	}
+	oneDeadLetter(t, brokers, 10*time.Second, "sum to 1")
 }
 
 func TestReadyBeforeJoining(t *testing.T) {
@@ -389,35 +391,26 @@ func TestReadyBeforeJoining(t *testing.T) {
 }
 
 func TestSchemaValidationDeadLettersBadEvents(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, 25*time.Second, topic, eventbus.DLQTopic(topic))
 	bad := ratioEvent(t, 1)
 	bad.Data = json.RawMessage(`{"portfolio_id": 1, "ratio_id": 1, "version": 1, "to_team": "0.2", "to_platform": "0.1", "to_user": "0.7"}`)
 	good := ratioEvent(t, 2)
 	produce(t, ctx, brokers, message(t, ctx, "k", bad), message(t, ctx, "k", good))
 	c := start(t, pool, brokers, "stats", record, func(cfg *inbox.Config) { cfg.ValidateSchema = true })
-	eventually(t, 20*time.Second, "both messages done", func() bool { return storedTotal(t, pool, "stats") == 2 })
+	testkit.Eventually(t, 20*time.Second, "both messages done", func() bool { return storedTotal(t, pool, "stats") == 2 })
 	c.stop()
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != 1 {
 		t.Fatalf("%d effects, want 1 (the valid event only)", n)
 	}
-	letters := kafkatest.ReadAll(t, brokers, eventbus.DLQTopic(topic), 1, 10*time.Second)
-	if len(letters) != 1 || !strings.Contains(eventbus.HeaderValue(letters[0].Headers, inbox.HeaderError), "schema") {
-		t.Fatalf("dead letters = %v", letters)
-	}
+	oneDeadLetter(t, brokers, 10*time.Second, "schema")
 }
 
 func TestNothingIsSkippedWhileTheDLQCannotBeWritten(t *testing.T) {
-	pool := pgtest.New(t, migrations)
 	// No dead-letter topic: the bad message can go nowhere.
-	brokers := kafkatest.Start(t, topic)
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, 25*time.Second, topic)
 	produce(t, ctx, brokers, kafka.Message{Key: []byte("k"), Value: []byte("not json")}, message(t, ctx, "k", ratioEvent(t, 1)))
 	c := start(t, pool, brokers, "stats", record, nil)
-	eventually(t, 20*time.Second, "Ready to report the stall", func() bool {
+	testkit.Eventually(t, 20*time.Second, "Ready to report the stall", func() bool {
 		err := c.consumer.Ready(ctx)
 		return err != nil && strings.Contains(err.Error(), "dead-letter")
 	})
@@ -431,10 +424,7 @@ func TestNothingIsSkippedWhileTheDLQCannotBeWritten(t *testing.T) {
 }
 
 func TestPanickingHandlerIsDeadLettered(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, topic, eventbus.DLQTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, 25*time.Second, topic, eventbus.DLQTopic(topic))
 	var attempts atomic.Int32
 	handler := func(context.Context, pgx.Tx, eventbus.Envelope) error {
 		attempts.Add(1)
@@ -447,13 +437,10 @@ func TestPanickingHandlerIsDeadLettered(t *testing.T) {
 	}
 	produce(t, ctx, brokers, message(t, ctx, "1", ratioEvent(t, 1)))
 	c := start(t, pool, brokers, "profit", handler, func(cfg *inbox.Config) { cfg.MaxAttempts = 2 })
-	eventually(t, 20*time.Second, "message done", func() bool { return storedTotal(t, pool, "profit") == 1 })
+	testkit.Eventually(t, 20*time.Second, "message done", func() bool { return storedTotal(t, pool, "profit") == 1 })
 	c.stop()
 	if n := attempts.Load(); n != 2 {
 		t.Fatalf("tried %d times, want 2", n)
 	}
-	letters := kafkatest.ReadAll(t, brokers, eventbus.DLQTopic(topic), 1, 10*time.Second)
-	if len(letters) != 1 || !strings.Contains(eventbus.HeaderValue(letters[0].Headers, inbox.HeaderError), "panicked") {
-		t.Fatalf("dead letters = %v", letters)
-	}
+	oneDeadLetter(t, brokers, 10*time.Second, "panicked")
 }

@@ -3,14 +3,13 @@ package observability
 import (
 	"bytes"
 	"context"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel"
 
 	"github.com/fundplatform/platform/libs/observability/otlptest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 func TestTracingExportsSpansNamedAfterTheService(t *testing.T) {
@@ -34,14 +33,9 @@ func TestTracingExportsSpansNamedAfterTheService(t *testing.T) {
 }
 
 func TestTracingToAnUnreachableCollectorFailsSafe(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close() // nothing listens there any more
+	addr := testkit.FreeAddr(t) // nothing listens there
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+addr)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	shutdown := SetupTracing(context.Background(), "auth", NewLogger(&logs, "auth", "info", "json"))
 
 	_, span := otel.Tracer("test").Start(context.Background(), "login")
@@ -51,22 +45,4 @@ func TestTracingToAnUnreachableCollectorFailsSafe(t *testing.T) {
 		t.Fatalf("the failed export is not logged: %s", logs.String())
 	}
 	t.Logf("logs: %s", logs.String())
-}
-
-// syncBuffer is a bytes.Buffer safe for the exporter's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -24,10 +24,8 @@ package outbox_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,24 +35,12 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
-
-// benchEnv is the integer environment variable name, or def.
-func benchEnv(b *testing.B, name string, def int) int {
-	b.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
 
 // benchTxEvents is how many events one writer transaction commits (a
 // service change that emits a few events, or a small batch of changes).
@@ -186,49 +172,54 @@ func checkPublished(b *testing.B, pool *pgxpool.Pool, n int) {
 	}
 }
 
+// startIteration readies one iteration of b.N, with the timer stopped: a
+// fresh database and broker, and the relay publishing n events to run.
+func startIteration(b *testing.B, n int) (*pgxpool.Pool, *relayRun) {
+	b.StopTimer()
+	pool := pgtest.New(b, migrations)
+	brokers := kafkatest.Start(b, eventbus.TopicPortfolio)
+	run := newRelayRun(n)
+	startRelay(b, pool, brokers, run)
+	return pool, run
+}
+
+// finishIteration waits (up to timeout) until every event of run is
+// acknowledged, stops the timer, checks that every row is marked
+// published and returns the run's span.
+func finishIteration(b *testing.B, pool *pgxpool.Pool, run *relayRun, timeout time.Duration) time.Duration {
+	b.Helper()
+	waitAcked(b, run, timeout)
+	b.StopTimer()
+	checkPublished(b, pool, len(run.ack))
+	return run.span()
+}
+
 // BenchmarkOutboxRelay commits BENCH_EVENTS rows (transactions of
 // benchTxEvents rows, from four concurrent writers) while the relay
 // publishes them, and reports events/s from the first commit to the last
 // acknowledgement.
 func BenchmarkOutboxRelay(b *testing.B) {
-	n := benchEnv(b, "BENCH_EVENTS", 100_000)
+	n := eventtest.Knob(b, "BENCH_EVENTS", 100_000)
 	const writers = 4
 	var total time.Duration
 	for range b.N {
-		b.StopTimer()
-		pool := pgtest.New(b, migrations)
-		brokers := kafkatest.Start(b, eventbus.TopicPortfolio)
-		run := newRelayRun(n)
-		startRelay(b, pool, brokers, run)
+		pool, run := startIteration(b, n)
 		ctx := context.Background()
 		b.StartTimer()
 
 		var next atomic.Int64
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for range writers {
-			wg.Go(func() {
-				for {
-					seq := int(next.Add(benchTxEvents)) - benchTxEvents
-					if seq >= n {
-						return
-					}
-					if err := run.commitTx(ctx, pool, seq, min(benchTxEvents, n-seq)); err != nil {
-						errs <- err
-						return
-					}
+		testkit.Concurrently(b, writers, func(int) error {
+			for {
+				seq := int(next.Add(benchTxEvents)) - benchTxEvents
+				if seq >= n {
+					return nil
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			b.Fatal(err)
-		}
-		waitAcked(b, run, 10*time.Minute)
-		b.StopTimer()
-		total += run.span()
-		checkPublished(b, pool, n)
+				if err := run.commitTx(ctx, pool, seq, min(benchTxEvents, n-seq)); err != nil {
+					return err
+				}
+			}
+		})
+		total += finishIteration(b, pool, run, 10*time.Minute)
 	}
 	b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
 }
@@ -239,8 +230,8 @@ func BenchmarkOutboxRelay(b *testing.B) {
 // commit-to-acknowledgement latency of the events (p50-ms, p99-ms) and
 // events/s from the first commit to the last acknowledgement.
 func BenchmarkOutboxRelayPaced(b *testing.B) {
-	rate := benchEnv(b, "BENCH_RATE", 5000)
-	seconds := benchEnv(b, "BENCH_SECONDS", 10)
+	rate := eventtest.Knob(b, "BENCH_RATE", 5000)
+	seconds := eventtest.Knob(b, "BENCH_SECONDS", 10)
 	n := rate * seconds
 	txs := (n + benchTxEvents - 1) / benchTxEvents
 	interval := time.Second * benchTxEvents / time.Duration(rate)
@@ -248,44 +239,28 @@ func BenchmarkOutboxRelayPaced(b *testing.B) {
 	var all []time.Duration
 	var total time.Duration
 	for range b.N {
-		b.StopTimer()
-		pool := pgtest.New(b, migrations)
-		brokers := kafkatest.Start(b, eventbus.TopicPortfolio)
-		run := newRelayRun(n)
-		startRelay(b, pool, brokers, run)
+		pool, run := startIteration(b, n)
 		ctx := context.Background()
 		time.Sleep(200 * time.Millisecond) // let the relay reach its idle loop
 		b.StartTimer()
 
 		start := time.Now()
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for w := range writers {
-			wg.Go(func() {
-				// Transaction k is due at start + k*interval; a writer
-				// that falls behind catches up without sleeping.
-				for k := w; k < txs; k += writers {
-					if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 {
-						time.Sleep(d)
-					}
-					seq := k * benchTxEvents
-					if err := run.commitTx(ctx, pool, seq, min(benchTxEvents, n-seq)); err != nil {
-						errs <- err
-						return
-					}
+		testkit.Concurrently(b, writers, func(w int) error {
+			// Transaction k is due at start + k*interval; a writer that
+			// falls behind catches up without sleeping.
+			for k := w; k < txs; k += writers {
+				if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 {
+					time.Sleep(d)
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			b.Fatal(err)
-		}
-		waitAcked(b, run, 5*time.Minute)
-		b.StopTimer()
-		total += run.span()
+				seq := k * benchTxEvents
+				if err := run.commitTx(ctx, pool, seq, min(benchTxEvents, n-seq)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		total += finishIteration(b, pool, run, 5*time.Minute)
 		all = append(all, run.latencies()...)
-		checkPublished(b, pool, n)
 	}
 	slices.Sort(all)
 	quantile := func(q float64) float64 {

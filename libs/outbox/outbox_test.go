@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -72,28 +72,37 @@ func add(t *testing.T, ctx context.Context, pool *pgxpool.Pool, commit bool, evs
 	}
 }
 
+// setup gives a test a fresh database with the outbox table, an
+// in-process broker with topics, and a context that bounds the test.
+func setup(t *testing.T, topics ...string) (*pgxpool.Pool, []string, context.Context) {
+	t.Helper()
+	pool := pgtest.New(t, migrations)
+	brokers := kafkatest.Start(t, topics...)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	t.Cleanup(cancel)
+	return pool, brokers, ctx
+}
+
 // runRelay runs r until the returned stop is called (or the test ends).
 func runRelay(t *testing.T, r *outbox.Relay) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("relay: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("relay did not stop")
-			}
-		})
+	return testkit.Background(t, "relay", 10*time.Second, r.Run)
+}
+
+// relayAll runs a relay over pool and reads the portfolio topic until it
+// holds want messages (for up to 10 s); fewer fail the test.
+func relayAll(t *testing.T, pool *pgxpool.Pool, brokers []string, want int) []kafka.Message {
+	t.Helper()
+	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(stop)
-	return stop
+	runRelay(t, relay)
+	msgs := kafkatest.ReadAll(t, brokers, eventbus.TopicPortfolio, want, 10*time.Second)
+	if len(msgs) != want {
+		t.Fatalf("%d messages, want %d", len(msgs), want)
+	}
+	return msgs
 }
 
 func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
@@ -115,18 +124,6 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
-// eventually polls cond every 20 ms until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func unpublished(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
 	var n int
@@ -144,10 +141,7 @@ func tracedContext() (context.Context, string) {
 }
 
 func TestCommittedRowsArePublishedExactlyAndRolledBackNever(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, eventbus.TopicPortfolio, eventbus.TopicProfit)
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, eventbus.TopicPortfolio, eventbus.TopicProfit)
 	tctx, traceparent := tracedContext()
 
 	committed := []pending{
@@ -170,8 +164,8 @@ func TestCommittedRowsArePublishedExactlyAndRolledBackNever(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := runRelay(t, relay)
-	eventually(t, 15*time.Second, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
-	eventually(t, 5*time.Second, "backlog gauge at 0", func() bool {
+	testkit.Eventually(t, 15*time.Second, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
+	testkit.Eventually(t, 5*time.Second, "backlog gauge at 0", func() bool {
 		return metric(t, reg, "fund_outbox_backlog") == 0 && metric(t, reg, "fund_outbox_published_total") == 4
 	})
 	if err := relay.Ready(ctx); err != nil {
@@ -221,10 +215,7 @@ func TestCommittedRowsArePublishedExactlyAndRolledBackNever(t *testing.T) {
 }
 
 func TestRelayRepublishesWhenStoppedBeforeMarking(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, eventbus.TopicPortfolio)
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, eventbus.TopicPortfolio)
 	evs := []pending{
 		{eventbus.TopicPortfolio, "1", portfolioEvent(t, 1)},
 		{eventbus.TopicPortfolio, "2", portfolioEvent(t, 2)},
@@ -266,8 +257,8 @@ func TestRelayRepublishesWhenStoppedBeforeMarking(t *testing.T) {
 		t.Fatal(err)
 	}
 	runRelay(t, second)
-	eventually(t, 15*time.Second, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
-	eventually(t, 5*time.Second, "backlog gauge at 0", func() bool {
+	testkit.Eventually(t, 15*time.Second, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
+	testkit.Eventually(t, 5*time.Second, "backlog gauge at 0", func() bool {
 		return metric(t, reg, "fund_outbox_backlog") == 0 && metric(t, reg, "fund_outbox_oldest_unpublished_age_seconds") == 0
 	})
 
@@ -311,7 +302,7 @@ func TestRelayRetriesUntilTheBrokerAccepts(t *testing.T) {
 		t.Fatalf("Ready before the first attempt, broker up: %v", err)
 	}
 	runRelay(t, relay)
-	eventually(t, 15*time.Second, "a failed attempt", func() bool {
+	testkit.Eventually(t, 15*time.Second, "a failed attempt", func() bool {
 		return metric(t, reg, "fund_outbox_publish_errors_total") >= 1
 	})
 	if err := relay.Ready(ctx); err == nil {
@@ -320,12 +311,12 @@ func TestRelayRetriesUntilTheBrokerAccepts(t *testing.T) {
 	if n := unpublished(t, pool); n != 1 {
 		t.Fatalf("%d rows unpublished, want 1", n)
 	}
-	eventually(t, 5*time.Second, "backlog gauge at 1", func() bool { return metric(t, reg, "fund_outbox_backlog") == 1 })
+	testkit.Eventually(t, 5*time.Second, "backlog gauge at 1", func() bool { return metric(t, reg, "fund_outbox_backlog") == 1 })
 
 	if err := cluster.CreateTopic(eventbus.TopicProfit, kafkatest.Partitions, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "row published after the topic exists", func() bool { return unpublished(t, pool) == 0 })
+	testkit.Eventually(t, 15*time.Second, "row published after the topic exists", func() bool { return unpublished(t, pool) == 0 })
 	if err := relay.Ready(ctx); err != nil {
 		t.Fatalf("Ready after recovery: %v", err)
 	}
@@ -367,10 +358,7 @@ func TestAddRefusesWhatConsumersCouldNotRead(t *testing.T) {
 // checked as Add checks one (a bad one fails the call and adds nothing)
 // and published in the order given.
 func TestAddAllWritesEventsInOrderWithOneStatement(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, eventbus.TopicPortfolio)
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, eventbus.TopicPortfolio)
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		return outbox.AddAll(ctx, tx,
 			outbox.Event{Topic: eventbus.TopicPortfolio, Key: "1", Envelope: portfolioEvent(t, 1)},
@@ -386,15 +374,7 @@ func TestAddAllWritesEventsInOrderWithOneStatement(t *testing.T) {
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return outbox.AddAll(ctx, tx, evs...) }); err != nil {
 		t.Fatal(err)
 	}
-	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runRelay(t, relay)
-	msgs := kafkatest.ReadAll(t, brokers, eventbus.TopicPortfolio, len(evs), 10*time.Second)
-	if len(msgs) != len(evs) {
-		t.Fatalf("%d messages, want %d", len(msgs), len(evs))
-	}
+	msgs := relayAll(t, pool, brokers, len(evs))
 	for i, m := range msgs {
 		env, err := eventbus.Decode(m.Value)
 		if err != nil || env.ID != evs[i].Envelope.ID {
@@ -407,10 +387,7 @@ func TestAddAllWritesEventsInOrderWithOneStatement(t *testing.T) {
 // refuses it, and once the batch is sent in the transaction it is written
 // and published as Add's are.
 func TestQueueIsAddInABatch(t *testing.T) {
-	pool := pgtest.New(t, migrations)
-	brokers := kafkatest.Start(t, eventbus.TopicPortfolio)
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	pool, brokers, ctx := setup(t, eventbus.TopicPortfolio)
 	if err := outbox.Queue(ctx, &pgx.Batch{}, eventbus.TopicProfit, "1", portfolioEvent(t, 1)); err == nil {
 		t.Fatal("queued a portfolio event on the profit topic")
 	}
@@ -428,15 +405,7 @@ func TestQueueIsAddInABatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: brokers, PollInterval: 20 * time.Millisecond}, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runRelay(t, relay)
-	msgs := kafkatest.ReadAll(t, brokers, eventbus.TopicPortfolio, len(evs), 10*time.Second)
-	if len(msgs) != len(evs) {
-		t.Fatalf("%d messages, want %d", len(msgs), len(evs))
-	}
+	msgs := relayAll(t, pool, brokers, len(evs))
 	for i, m := range msgs {
 		env, err := eventbus.Decode(m.Value)
 		if err != nil || env.ID != evs[i].ID || string(m.Key) != "k" {

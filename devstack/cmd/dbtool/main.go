@@ -83,6 +83,15 @@ type common struct {
 	pgBin    string
 }
 
+// subcommand is the flag set of the subcommand name, with the flags of
+// every subcommand registered into the common returned.
+func subcommand(name string) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	c := &common{}
+	c.register(fs)
+	return fs, c
+}
+
 func (c *common) register(fs *flag.FlagSet) {
 	c.dbs = dbFlags{}
 	fs.StringVar(&c.stateDir, "state-dir", ".devstack", "the dev stack's state directory (its <service>.env files name the databases)")
@@ -113,9 +122,15 @@ func (c *common) selected(defaults []string) ([]string, error) {
 	return names, nil
 }
 
-// targets resolves each service's database URL and the dev stack's view of
-// it (nil entries for services given with -db).
-func (c *common) targets(names []string) ([]backup.Target, map[string]backup.DevService, error) {
+// targets resolves the database URL of each selected service (see
+// selected; defaults are the services to work on without -services or -db)
+// and the dev stack's view of it (nil entries for services given with
+// -db).
+func (c *common) targets(defaults []string) ([]backup.Target, map[string]backup.DevService, error) {
+	names, err := c.selected(defaults)
+	if err != nil {
+		return nil, nil, err
+	}
 	devs := map[string]backup.DevService{}
 	var targets []backup.Target
 	for _, n := range names {
@@ -138,17 +153,11 @@ func logf(format string, args ...any) {
 }
 
 func runBackup(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("backup", flag.ExitOnError)
-	var c common
-	c.register(fs)
+	fs, c := subcommand("backup")
 	out := fs.String("out", "", "backup directory to create (default: <state-dir>/backups/<UTC time>)")
 	repo := fs.String("repo", ".", "repository whose git commit the manifest records")
 	_ = fs.Parse(args)
-	names, err := c.selected(edge.Services)
-	if err != nil {
-		return err
-	}
-	targets, _, err := c.targets(names)
+	targets, _, err := c.targets(edge.Services)
 	if err != nil {
 		return err
 	}
@@ -173,9 +182,7 @@ func orUnknown(s string) string {
 }
 
 func runRestore(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("restore", flag.ExitOnError)
-	var c common
-	c.register(fs)
+	fs, c := subcommand("restore")
 	from := fs.String("from", "", "backup directory (required)")
 	admin := fs.String("admin-url", "", "URL of a role allowed to create and drop databases (default: each database's URL naming the postgres database)")
 	control := fs.String("service-control", "process",
@@ -193,11 +200,7 @@ func runRestore(ctx context.Context, args []string) error {
 	for _, d := range m.Databases {
 		inBackup = append(inBackup, d.Service)
 	}
-	names, err := c.selected(inBackup)
-	if err != nil {
-		return err
-	}
-	targets, devs, err := c.targets(names)
+	targets, devs, err := c.targets(inBackup)
 	if err != nil {
 		return err
 	}

@@ -2,35 +2,24 @@ package supervisor
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-)
 
-// alive reports whether pid is a live process (a zombie is not).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// pid (comm) S ...: the state follows the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
+	"github.com/fundplatform/platform/devstack/internal/proc"
+	"github.com/fundplatform/platform/libs/testkit"
+)
 
 func waitGone(t *testing.T, pids []int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for _, pid := range pids {
-		for alive(pid) {
+		for proc.Alive(pid) {
 			if time.Now().After(deadline) {
 				t.Fatalf("process %d is still alive", pid)
 			}
@@ -39,43 +28,15 @@ func waitGone(t *testing.T, pids []int, within time.Duration) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func sh(name, script string, out *syncBuffer) Spec {
+func sh(name, script string, out *testkit.SyncBuffer) Spec {
 	return Spec{Name: name, Path: "/bin/sh", Args: []string{"-c", script}, Env: os.Environ(), Stdout: out, Stderr: out}
 }
 
 // grandchildPID reads "grandchild <pid>" from out.
-func grandchildPID(t *testing.T, out *syncBuffer) int {
+func grandchildPID(t *testing.T, out *testkit.SyncBuffer) int {
 	t.Helper()
 	var pid int
-	waitFor(t, "grandchild pid", func() bool {
+	testkit.Eventually(t, 10*time.Second, "grandchild pid", func() bool {
 		sc := bufio.NewScanner(strings.NewReader(out.String()))
 		for sc.Scan() {
 			if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "grandchild" {
@@ -89,8 +50,8 @@ func grandchildPID(t *testing.T, out *syncBuffer) int {
 }
 
 func TestStopTerminatesChildrenAndTheirGroups(t *testing.T) {
-	var out syncBuffer
-	var logs syncBuffer
+	var out testkit.SyncBuffer
+	var logs testkit.SyncBuffer
 	s := New(Options{Logf: func(f string, a ...any) { fmt.Fprintf(&logs, f+"\n", a...) }})
 	// A child with a grandchild in its process group that ignores SIGTERM.
 	p, err := s.Start(sh("svc", `sh -c 'trap "" TERM; exec sleep 300' & echo grandchild $!; echo to-stderr >&2; wait`, &out))
@@ -98,7 +59,7 @@ func TestStopTerminatesChildrenAndTheirGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	grand := grandchildPID(t, &out)
-	waitFor(t, "stderr line", func() bool { return strings.Contains(out.String(), "to-stderr\n") })
+	testkit.Eventually(t, 10*time.Second, "stderr line", func() bool { return strings.Contains(out.String(), "to-stderr\n") })
 
 	start := time.Now()
 	s.Stop(5 * time.Second)
@@ -117,13 +78,13 @@ func TestStopTerminatesChildrenAndTheirGroups(t *testing.T) {
 }
 
 func TestStopKillsWhatIgnoresSIGTERM(t *testing.T) {
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	s := New(Options{})
 	_, err := s.Start(sh("stubborn", `trap "" TERM; echo ready; while :; do sleep 0.1; done`, &out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "child ready", func() bool { return strings.Contains(out.String(), "ready") })
+	testkit.Eventually(t, 10*time.Second, "child ready", func() bool { return strings.Contains(out.String(), "ready") })
 	start := time.Now()
 	s.Stop(500 * time.Millisecond)
 	d := time.Since(start)
@@ -134,7 +95,7 @@ func TestStopKillsWhatIgnoresSIGTERM(t *testing.T) {
 }
 
 func TestChildExitIsReportedAndOthersKeepRunning(t *testing.T) {
-	var out, logs syncBuffer
+	var out, logs testkit.SyncBuffer
 	s := New(Options{Logf: func(f string, a ...any) { fmt.Fprintf(&logs, f+"\n", a...) }})
 	defer s.Stop(5 * time.Second)
 	crash := sh("crasher", `exit 3`, &out)
@@ -160,7 +121,7 @@ func TestChildExitIsReportedAndOthersKeepRunning(t *testing.T) {
 		t.Fatalf("exit not logged loudly: %q", l)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if pl.PID() == 0 || !alive(pl.PID()) {
+	if pl.PID() == 0 || !proc.Alive(pl.PID()) {
 		t.Fatal("the other child stopped too")
 	}
 	if pc.PID() != 0 {
@@ -169,17 +130,17 @@ func TestChildExitIsReportedAndOthersKeepRunning(t *testing.T) {
 }
 
 func TestRestartAfterCrash(t *testing.T) {
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	s := New(Options{Restart: true, RestartDelay: 100 * time.Millisecond})
 	p, err := s.Start(sh("flaky", `echo started; exec sleep 300`, &out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "first start", func() bool { return strings.Contains(out.String(), "started") })
+	testkit.Eventually(t, 10*time.Second, "first start", func() bool { return strings.Contains(out.String(), "started") })
 	first := p.PID()
 	syscall.Kill(first, syscall.SIGKILL) // a developer kills it by hand
-	waitFor(t, "restart", func() bool { pid := p.PID(); return pid != 0 && pid != first })
-	waitFor(t, "second start", func() bool { return strings.Count(out.String(), "started") == 2 })
+	testkit.Eventually(t, 10*time.Second, "restart", func() bool { pid := p.PID(); return pid != 0 && pid != first })
+	testkit.Eventually(t, 10*time.Second, "second start", func() bool { return strings.Count(out.String(), "started") == 2 })
 	s.Stop(5 * time.Second)
 	if pids := s.PIDs(); len(pids) != 2 {
 		t.Fatalf("PIDs = %v, want two runs", pids)
@@ -225,7 +186,7 @@ func TestChildrenDieWithTheParent(t *testing.T) {
 	if child == 0 {
 		t.Fatal("helper did not report its child")
 	}
-	if !alive(child) {
+	if !proc.Alive(child) {
 		t.Fatal("child not running")
 	}
 	cmd.Process.Kill()
