@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fundplatform/platform/devstack/migrationlint"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -120,16 +121,16 @@ func prepareBaseline(ctx context.Context, repo, adminURL string, accounts int) (
 		return "", err
 	}
 	defer conn.Close(ctx)
-	files, _ := filepath.Glob(filepath.Join(repo, "services/withdrawal/internal/store/migrations/*.sql"))
-	files = append(files, filepath.Join(repo, "libs/idempotency/migration.sql"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
+	// The service's whole history, its own files and the libraries' (outbox,
+	// inbox, Idempotency-Key store) in goose order.
+	history, err := migrationlint.History(repo, "withdrawal")
+	if err != nil {
+		return "", err
+	}
+	for _, m := range history {
 		// Simple protocol: a file is many statements.
-		if _, err := conn.PgConn().Exec(ctx, migrationUp(string(b))).ReadAll(); err != nil {
-			return "", fmt.Errorf("migration %s: %w", filepath.Base(f), err)
+		if _, err := conn.PgConn().Exec(ctx, migrationUp(m.Content)).ReadAll(); err != nil {
+			return "", fmt.Errorf("migration %s: %w", filepath.Base(m.Path), err)
 		}
 	}
 	if _, err := conn.Exec(ctx, `INSERT INTO accounts (account, owner_type, owner_id, credited, balance)

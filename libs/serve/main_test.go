@@ -6,12 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/fundplatform/platform/libs/testkit"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -73,7 +73,7 @@ func TestMainExits(t *testing.T) {
 	}{
 		"bad config":       {nil, []string{"TOY_BAD=1"}, 2, "toy: configuration: TOY_BAD is set"},
 		"bad config first": {[]string{"-say", "hi"}, []string{"TOY_BAD=1"}, 2, "toy: configuration:"},
-		"not ready":        {[]string{"-healthcheck"}, []string{"TOY_ADDR=" + deadAddr(t)}, 1, "toy: not ready:"},
+		"not ready":        {[]string{"-healthcheck"}, []string{"TOY_ADDR=" + testkit.FreeAddr(t)}, 1, "toy: not ready:"},
 		"command":          {[]string{"-say", "hi"}, nil, 0, "hi"},
 		"command fails":    {[]string{"-say", "fail"}, nil, 1, "toy: the command failed"},
 		"unknown flag":     {[]string{"-nope"}, nil, 2, "flag provided but not defined"},
@@ -95,14 +95,4 @@ func TestMainExits(t *testing.T) {
 			}
 		})
 	}
-}
-
-// deadAddr is a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // Envelope is the event of eventType about subject with data, as source
@@ -70,13 +71,7 @@ func Publisher(ctx context.Context, t testing.TB, brokers []string, topic, key s
 // passes first.
 func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Poll(t, timeout, 50*time.Millisecond, what, cond)
 }
 
 // Inbox feeds handlers over a database as the inbox consumer does: a run

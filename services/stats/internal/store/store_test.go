@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
 	"github.com/fundplatform/platform/services/stats/internal/store"
 )
@@ -37,7 +37,7 @@ func TestConcurrentApplyIsExact(t *testing.T) {
 	st := store.New(pool)
 	ctx := context.Background()
 	const workers, each = 6, 20
-	concurrently(t, workers, func(w int) error {
+	testkit.Concurrently(t, workers, func(w int) error {
 		for i := range each {
 			id := int64(w*each + i + 1)
 			err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -285,7 +285,7 @@ func TestConcurrentRunsNeverDeadlock(t *testing.T) {
 	ctx := context.Background()
 	const workers, runs, perRun, portfolios = 6, 15, 12, 9
 	one := decimal.RequireFromString("1")
-	concurrently(t, workers, func(w int) error {
+	testkit.Concurrently(t, workers, func(w int) error {
 		for r := range runs {
 			var events []store.Event
 			for i := range perRun {
@@ -320,31 +320,6 @@ func TestConcurrentRunsNeverDeadlock(t *testing.T) {
 	}
 	if o.Counts.Allocations != workers/2*runs*perRun {
 		t.Errorf("counts = %+v", o.Counts)
-	}
-}
-
-// concurrently runs work(0) … work(workers-1) at once and fails the test
-// with the errors they return once all are done.
-func concurrently(t *testing.T, workers int, work func(w int) error) {
-	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			if err := work(w); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	failed := false
-	for err := range errs {
-		t.Error(err)
-		failed = true
-	}
-	if failed {
-		t.FailNow()
 	}
 }
 
