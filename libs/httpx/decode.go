@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,9 +24,10 @@ import (
 // (docs/api.md#json-requests).
 const MaxBodyBytes = 1 << 20
 
-// DecodeJSON decodes the request body into v strictly: unknown fields,
-// trailing data, wrong types and bodies over 1 MiB are refused with the
-// contract's codes. An empty body is "invalid_json".
+// DecodeJSON decodes the request body into v strictly: unknown fields
+// (names are case-sensitive), trailing data, wrong types and bodies over
+// 1 MiB are refused with the contract's codes. An empty body is
+// "invalid_json".
 func DecodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -33,19 +35,23 @@ func DecodeJSON(r *http.Request, v any) error {
 			return ErrMediaType
 		}
 	}
-	body := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	// Anything after the first value, other than whitespace, is refused.
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return ErrTooLarge
-		}
 		return NewError(http.StatusBadRequest, "invalid_json", "request body must hold exactly one JSON object")
+	}
+	// encoding/json matches names regardless of case; the API does not.
+	if name, bad := wrongCaseField(body, reflect.TypeOf(v), ""); bad {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "unknown field " + name,
+			Fields: map[string]string{name: "unknown field (field names are case-sensitive)"}}
 	}
 	// JSON may carry a NUL ("\u0000") that no text column can store:
 	// refuse it here rather than fail in the database.
