@@ -393,7 +393,7 @@ func (s *Stack) allocatePorts(services []string, pickFree bool) (map[string]int,
 			}
 			for {
 				var err error
-				if p, err = freePort(); err != nil {
+				if p, err = pgcluster.FreePort(); err != nil {
 					return nil, err
 				}
 				if _, taken := used[p]; !taken {
@@ -413,15 +413,6 @@ func (s *Stack) allocatePorts(services []string, pickFree bool) (map[string]int,
 		ports[name], used[p] = p, name
 	}
 	return ports, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // listenEdge binds the edge's address early, so a busy port fails the start

@@ -253,19 +253,9 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 // waits only a millisecond for more messages before sending it (the whole
 // batch is handed over at once, so there is never more to wait for).
 func newWriter(cfg Config) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:                   kafka.TCP(cfg.Brokers...),
-		Balancer:               &kafka.Hash{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              cfg.BatchSize,
-		BatchTimeout:           time.Millisecond,
-		MaxAttempts:            3,
-		WriteBackoffMin:        50 * time.Millisecond,
-		WriteBackoffMax:        500 * time.Millisecond,
-		WriteTimeout:           10 * time.Second,
-		ReadTimeout:            10 * time.Second,
-		AllowAutoTopicCreation: false,
-	}
+	w := eventbus.KafkaWriter(cfg.Brokers, "")
+	w.BatchSize, w.BatchTimeout = cfg.BatchSize, time.Millisecond
+	return w
 }
 
 // message is the Kafka message of an outbox row: its key, the envelope as

@@ -56,7 +56,8 @@ func binDir() (string, error) {
 	return "", errors.New("pgcluster: PostgreSQL server binaries (initdb, postgres) not found; install them (Debian: apt-get install postgresql) or set TEST_DATABASE_URL/DATABASE_URL")
 }
 
-func freePort() (int, error) {
+// FreePort is a 127.0.0.1 TCP port that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -113,7 +114,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	if c.Port == 0 {
-		if c.Port, err = freePort(); err != nil {
+		if c.Port, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}

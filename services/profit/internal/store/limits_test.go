@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fundplatform/platform/services/profit/internal/profit"
-	"github.com/fundplatform/platform/services/profit/internal/store"
 )
 
 // TestLossCarriedForwardBeyondTenToTheTwelve: one loss has at most 12
@@ -19,12 +18,7 @@ import (
 func TestLossCarriedForwardBeyondTenToTheTwelve(t *testing.T) {
 	st, pool := newStore(t)
 	ctx := context.Background()
-	inTx(t, pool, func(tx pgx.Tx) (any, error) {
-		return nil, st.ApplyPortfolio(ctx, tx, store.Owners{PortfolioID: 42, UserID: 7, TeamID: 3})
-	})
-	if _, err := st.CreateRatio(ctx, profit.NewRatio{PortfolioID: 42, ToTeam: dec("0.2"), ToPlatform: dec("0.1"), ToUser: dec("0.7")}, 1); err != nil {
-		t.Fatal(err)
-	}
+	portfolio42(t, st, pool, true)
 	const maxAmount = "999999999999.99999999"
 	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
 	inTx(t, pool, func(tx pgx.Tx) (profit.Allocation, error) {

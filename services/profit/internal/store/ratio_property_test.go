@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fundplatform/platform/services/profit/internal/profit"
-	"github.com/fundplatform/platform/services/profit/internal/store"
 )
 
 // history is what happens to one portfolio: a NAV profit (or loss) every
@@ -96,9 +95,7 @@ type replayed struct {
 func replay(t *testing.T, h history, rng *rand.Rand) []replayed {
 	st, pool := newStore(t)
 	ctx := context.Background()
-	inTx(t, pool, func(tx pgx.Tx) (any, error) {
-		return nil, st.ApplyPortfolio(ctx, tx, store.Owners{PortfolioID: 42, UserID: 7, TeamID: 3})
-	})
+	portfolio42(t, st, pool, false)
 	type step struct {
 		at         time.Time
 		nav, ratio int // an index into h.navs or h.ratios; -1 for the other

@@ -49,6 +49,22 @@ func inTx[T any](t *testing.T, pool *pgxpool.Pool, fn func(pgx.Tx) (T, error)) T
 	return out
 }
 
+// portfolio42 registers portfolio 42 (user 7, team 3) as its events do,
+// with a first ratio of 0.2 / 0.1 / 0.7 when withRatio.
+func portfolio42(t *testing.T, st *store.Store, pool *pgxpool.Pool, withRatio bool) {
+	t.Helper()
+	ctx := context.Background()
+	inTx(t, pool, func(tx pgx.Tx) (any, error) {
+		return nil, st.ApplyPortfolio(ctx, tx, store.Owners{PortfolioID: 42, UserID: 7, TeamID: 3})
+	})
+	if !withRatio {
+		return
+	}
+	if _, err := st.CreateRatio(ctx, profit.NewRatio{PortfolioID: 42, ToTeam: dec("0.2"), ToPlatform: dec("0.1"), ToUser: dec("0.7")}, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // navProfit is a profit as the portfolio.profit_recorded consumer records it.
 func navProfit(portfolioID, snapshotID int64, periodEnd time.Time, amount string) profit.NewProfit {
 	id := snapshotID
@@ -98,12 +114,7 @@ func TestMigrationsIncludeTheLibrariesTablesUnchanged(t *testing.T) {
 func TestRecordProfitTwiceAllocatesOnce(t *testing.T) {
 	st, pool := newStore(t)
 	ctx := context.Background()
-	inTx(t, pool, func(tx pgx.Tx) (any, error) {
-		return nil, st.ApplyPortfolio(ctx, tx, store.Owners{PortfolioID: 42, UserID: 7, TeamID: 3})
-	})
-	if _, err := st.CreateRatio(ctx, profit.NewRatio{PortfolioID: 42, ToTeam: dec("0.2"), ToPlatform: dec("0.1"), ToUser: dec("0.7")}, 1); err != nil {
-		t.Fatal(err)
-	}
+	portfolio42(t, st, pool, true)
 	p := navProfit(42, 1001, time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC), "100")
 	first := inTx(t, pool, func(tx pgx.Tx) (profit.Allocation, error) { return st.RecordProfit(ctx, tx, p) })
 	again := inTx(t, pool, func(tx pgx.Tx) (profit.Allocation, error) { return st.RecordProfit(ctx, tx, p) })

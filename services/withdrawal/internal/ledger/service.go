@@ -20,6 +20,31 @@ func New(store Store) Service { return &service{store: store} }
 
 func readsAll(c Caller) bool { return c.Role == auth.RoleAdmin || c.Role == auth.RoleViewer }
 
+// readableBy narrows a list to what c may read: nothing for an admin or a
+// viewer (nil: every account), c's own accounts for a user; any other role
+// is ErrForbidden.
+func readableBy(c Caller) (*Caller, error) {
+	switch {
+	case readsAll(c):
+		return nil, nil
+	case c.Role == auth.RoleUser:
+		return &c, nil
+	default:
+		return nil, ErrForbidden
+	}
+}
+
+// ownerTypeFilter checks an owner type filter: empty (any), user, team or
+// platform.
+func ownerTypeFilter(field, v string) error {
+	switch v {
+	case "", OwnerUser, OwnerTeam, OwnerPlatform:
+		return nil
+	default:
+		return httpx.Invalid(field, "must be user, team or platform")
+	}
+}
+
 func validOwner(field string, o Owner) error {
 	switch o.Type {
 	case OwnerUser, OwnerTeam, OwnerPlatform:
@@ -50,17 +75,12 @@ func validRange(from, to *time.Time) error {
 }
 
 func (s *service) ListBalances(ctx context.Context, c Caller, f BalanceFilter, p httpx.Pagination) ([]Balance, int64, error) {
-	switch f.OwnerType {
-	case "", OwnerUser, OwnerTeam, OwnerPlatform:
-	default:
-		return nil, 0, httpx.Invalid("owner_type", "must be user, team or platform")
+	if err := ownerTypeFilter("owner_type", f.OwnerType); err != nil {
+		return nil, 0, err
 	}
-	switch {
-	case readsAll(c):
-	case c.Role == auth.RoleUser:
-		f.ReadableBy = &c
-	default:
-		return nil, 0, ErrForbidden
+	var err error
+	if f.ReadableBy, err = readableBy(c); err != nil {
+		return nil, 0, err
 	}
 	return s.store.ListBalances(ctx, f, p)
 }
@@ -112,20 +132,15 @@ func (s *service) ListWithdrawals(ctx context.Context, c Caller, f WithdrawalFil
 	default:
 		return nil, 0, httpx.Invalid("status", "must be pending, completed or failed")
 	}
-	switch f.FromType {
-	case "", OwnerUser, OwnerTeam, OwnerPlatform:
-	default:
-		return nil, 0, httpx.Invalid("from_type", "must be user, team or platform")
+	if err := ownerTypeFilter("from_type", f.FromType); err != nil {
+		return nil, 0, err
 	}
 	if err := validRange(f.From, f.To); err != nil {
 		return nil, 0, err
 	}
-	switch {
-	case readsAll(c):
-	case c.Role == auth.RoleUser:
-		f.ReadableBy = &c
-	default:
-		return nil, 0, ErrForbidden
+	var err error
+	if f.ReadableBy, err = readableBy(c); err != nil {
+		return nil, 0, err
 	}
 	return s.store.ListWithdrawals(ctx, f, p)
 }
@@ -215,10 +230,8 @@ func (s *service) ListReallocations(ctx context.Context, c Caller, f Reallocatio
 		return nil, 0, ErrForbidden
 	}
 	for field, v := range map[string]string{"from_type": f.FromType, "to_type": f.ToType} {
-		switch v {
-		case "", OwnerUser, OwnerTeam, OwnerPlatform:
-		default:
-			return nil, 0, httpx.Invalid(field, "must be user, team or platform")
+		if err := ownerTypeFilter(field, v); err != nil {
+			return nil, 0, err
 		}
 	}
 	if err := validRange(f.From, f.To); err != nil {
