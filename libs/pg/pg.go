@@ -32,6 +32,14 @@ import (
 // a connection.
 const DefaultMaxConns = 16
 
+// DefaultStatementTimeout bounds every statement on a pool from Connect
+// unless the URL sets statement_timeout itself (a DSN parameter, e.g.
+// "?statement_timeout=5s"): a statement stuck behind a lock or running away
+// fails with SQLSTATE 57014 — which consumers retry as a fault of the
+// database (Transient) — instead of holding its connection, and the request
+// or event behind it, forever. Migrations run without it (Migrate).
+const DefaultStatementTimeout = "30s"
+
 // Connect opens a pool to url (a postgres:// URL or key=value DSN; pool
 // settings such as pool_max_conns may be given in it) and checks it answers.
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
@@ -41,6 +49,9 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = DefaultStatementTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -66,7 +77,11 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // its root), under a session advisory lock so that concurrent starts migrate
 // one at a time, and logs what it applied.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations fs.FS) error {
-	db := stdlib.OpenDBFromPool(pool)
+	// Connections of their own, without the pool's statement timeout: a
+	// migration may rightly take longer (an index on a large table).
+	conn := pool.Config().ConnConfig.Copy()
+	conn.RuntimeParams["statement_timeout"] = "0"
+	db := stdlib.OpenDB(*conn)
 	defer db.Close()
 	// A session advisory lock: replicas starting at once migrate one after
 	// the other.
