@@ -277,8 +277,8 @@ func runStats(ctx context.Context, p *progress, f *fixture, brokers []string, st
 		{"acc_profit (list, 100)", "/api/v1/stats/acc_profit"},
 		{"acc_profit/{id}", "/api/v1/stats/acc_profit/{id}"},
 		{"overview", "/api/v1/stats/overview"},
-		{"summary?group_by=portfolio", "/api/v1/stats/summary?group_by=portfolio"},
-		{"summary?group_by=day", "/api/v1/stats/summary?group_by=day"},
+		{"summary?group_by=portfolio (page, 1000)", "/api/v1/stats/summary?group_by=portfolio&limit=1000"},
+		{"summary?group_by=day (page, 1000)", "/api/v1/stats/summary?group_by=day&limit=1000"},
 	}
 	for _, rt := range routes {
 		r := runClosed(ctx, cfg.Workers, cfg.QueryFor, func(ctx context.Context, _, _ int) error {

@@ -32,11 +32,13 @@ type (
 	HourlyRequest struct {
 		Owner stats.Owner
 		Range stats.Range
+		Page  httpx.Pagination
 	}
 	// SummaryRequest is the query of GET /stats/summary.
 	SummaryRequest struct {
 		GroupBy string
 		Range   stats.Range
+		Page    httpx.Pagination
 	}
 )
 
@@ -196,10 +198,14 @@ func New(s stats.Service) Endpoints {
 			return accProfitReply.OK(s.AccProfit(ctx, c, req.PortfolioID))
 		}),
 		Hourly: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req HourlyRequest) httpx.Response {
-			return httpx.ReplyAs(HourlyJSON).Items(s.Hourly(ctx, c, req.Owner, req.Range))
+			return httpx.ReplyAs(HourlyJSON).List(s.Hourly(ctx, c, req.Owner, req.Range, req.Page))
 		}),
 		Summary: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req SummaryRequest) httpx.Response {
-			return httpx.ReplyAs(SummaryRowsJSON).OK(s.Summary(ctx, c, req.GroupBy, req.Range))
+			rows, total, err := s.Summary(ctx, c, req.GroupBy, req.Range, req.Page)
+			if err != nil {
+				return httpx.Fail(err)
+			}
+			return httpx.Response{Data: SummaryRowsJSON(rows), Total: &total}
 		}),
 	}
 }

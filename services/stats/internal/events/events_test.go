@@ -12,6 +12,7 @@ import (
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/eventbus/eventtest"
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
@@ -204,7 +205,7 @@ func checkPortfolioTotals(t *testing.T, f *fixture) {
 // down to its hour and excludes to.
 func checkHourly(t *testing.T, f *fixture) {
 	ctx := context.Background()
-	hours, err := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerUser, ID: 7}, stats.Range{})
+	hours, _, err := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerUser, ID: 7}, stats.Range{}, everything)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,14 +215,14 @@ func checkHourly(t *testing.T, f *fixture) {
 	}
 	eq(t, "user 7 hour 10", hours[0].Profit, d("70.00000002"))
 	eq(t, "user 7 day 2", hours[1].Profit, d("21.08641974"))
-	platformHours, _ := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerPlatform}, stats.Range{})
+	platformHours, _, _ := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerPlatform}, stats.Range{}, everything)
 	total := decimal.Zero
 	for _, h := range platformHours {
 		total = total.Add(h.Profit)
 	}
 	eq(t, "platform hourly total", total, sum(allocPlatform, nil))
 	from, to := time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	ranged, _ := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerTeam, ID: 3}, stats.Range{From: &from, To: &to})
+	ranged, _, _ := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerTeam, ID: 3}, stats.Range{From: &from, To: &to}, everything)
 	if len(ranged) != 2 { // hours 10 (from is taken down to its hour) and 11; to is exclusive
 		t.Fatalf("team 3 hours in range = %+v", ranged)
 	}
@@ -231,7 +232,7 @@ func checkHourly(t *testing.T, f *fixture) {
 func checkSummary(t *testing.T, f *fixture) {
 	rows := func(groupBy string, r stats.Range) map[string]stats.SummaryRow {
 		t.Helper()
-		rs, err := f.store.Summary(context.Background(), groupBy, r)
+		rs, _, err := f.store.Summary(context.Background(), groupBy, r, everything)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,15 +330,15 @@ func TestWithdrawalTransitionsMoveOnce(t *testing.T) {
 	}
 
 	// Completed withdrawals are the summary's withdrawn, under the owner.
-	users, _ := f.store.Summary(ctx, stats.GroupUser, stats.Range{})
+	users, _, _ := f.store.Summary(ctx, stats.GroupUser, stats.Range{}, everything)
 	if len(users) != 1 || users[0].Key != "7" || !users[0].Withdrawn.Equal(d("100.50000001")) {
 		t.Errorf("summary by user = %+v", users)
 	}
-	teams, _ := f.store.Summary(ctx, stats.GroupTeam, stats.Range{})
+	teams, _, _ := f.store.Summary(ctx, stats.GroupTeam, stats.Range{}, everything)
 	if len(teams) != 1 || teams[0].Key != "3" || !teams[0].Withdrawn.Equal(d("5")) {
 		t.Errorf("summary by team = %+v", teams)
 	}
-	days, _ := f.store.Summary(ctx, stats.GroupDay, stats.Range{})
+	days, _, _ := f.store.Summary(ctx, stats.GroupDay, stats.Range{}, everything)
 	if len(days) != 1 || !days[0].Withdrawn.Equal(d("105.50000001")) {
 		t.Errorf("summary by day = %+v", days)
 	}
@@ -406,3 +407,6 @@ func TestBadEventIsPermanent(t *testing.T) {
 		t.Errorf("last_event_at = %v after no applied event", ts)
 	}
 }
+
+// everything is a page that holds every row of these small tests.
+var everything = httpx.Pagination{Limit: 1000}

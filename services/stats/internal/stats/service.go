@@ -14,8 +14,8 @@ type Service interface {
 	Overview(ctx context.Context, c Caller) (Overview, error)
 	ListAccProfit(ctx context.Context, c Caller, p httpx.Pagination) ([]PortfolioTotals, int64, error)
 	AccProfit(ctx context.Context, c Caller, portfolioID int64) (PortfolioTotals, error)
-	Hourly(ctx context.Context, c Caller, o Owner, r Range) ([]HourlyProfit, error)
-	Summary(ctx context.Context, c Caller, groupBy string, r Range) ([]SummaryRow, error)
+	Hourly(ctx context.Context, c Caller, o Owner, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error)
+	Summary(ctx context.Context, c Caller, groupBy string, r Range, p httpx.Pagination) ([]SummaryRow, int64, error)
 	// Freshness is the time of the newest event applied, or the Unix epoch
 	// before any.
 	Freshness(ctx context.Context) (time.Time, error)
@@ -66,46 +66,56 @@ func (s *service) AccProfit(ctx context.Context, c Caller, portfolioID int64) (P
 	return s.store.PortfolioTotals(ctx, portfolioID)
 }
 
+// MaxRange is the longest range with both bounds that hourly and summary
+// reads accept (docs/api.md#stats-service): such a read aggregates every
+// hour in it, so its cost is bounded; their answers are pages.
+const MaxRange = 366 * 24 * time.Hour
+
 func validRange(r Range) error {
-	if r.From != nil && r.To != nil && r.To.Before(*r.From) {
-		return httpx.Invalid("to", "must not be before from")
+	if r.From != nil && r.To != nil {
+		if r.To.Before(*r.From) {
+			return httpx.Invalid("to", "must not be before from")
+		}
+		if r.To.Sub(*r.From) > MaxRange {
+			return httpx.Invalid("to", "must be at most 366 days after from")
+		}
 	}
 	return nil
 }
 
-func (s *service) Hourly(ctx context.Context, c Caller, o Owner, r Range) ([]HourlyProfit, error) {
+func (s *service) Hourly(ctx context.Context, c Caller, o Owner, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error) {
 	switch o.Type {
 	case OwnerUser, OwnerTeam:
 		if o.ID <= 0 {
-			return nil, httpx.Invalid("owner_id", "is required and must be a positive integer for "+o.Type)
+			return nil, 0, httpx.Invalid("owner_id", "is required and must be a positive integer for "+o.Type)
 		}
 	case OwnerPlatform:
 		if o.ID != 0 {
-			return nil, httpx.Invalid("owner_id", "must be omitted or 0 for platform")
+			return nil, 0, httpx.Invalid("owner_id", "must be omitted or 0 for platform")
 		}
 	default:
-		return nil, httpx.Invalid("owner_type", "must be user, team or platform")
+		return nil, 0, httpx.Invalid("owner_type", "must be user, team or platform")
 	}
 	if err := validRange(r); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !c.CanReadAccount(o.Type, o.ID) {
-		return nil, ErrNotFound
+		return nil, 0, ErrNotFound
 	}
-	return s.store.Hourly(ctx, o, r)
+	return s.store.Hourly(ctx, o, r, p)
 }
 
-func (s *service) Summary(ctx context.Context, c Caller, groupBy string, r Range) ([]SummaryRow, error) {
+func (s *service) Summary(ctx context.Context, c Caller, groupBy string, r Range, p httpx.Pagination) ([]SummaryRow, int64, error) {
 	if !c.Privileged() {
-		return nil, ErrForbidden
+		return nil, 0, ErrForbidden
 	}
 	if !slices.Contains(GroupBys, groupBy) {
-		return nil, httpx.Invalid("group_by", "must be portfolio, team, user, day or hour")
+		return nil, 0, httpx.Invalid("group_by", "must be portfolio, team, user, day or hour")
 	}
 	if err := validRange(r); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return s.store.Summary(ctx, groupBy, r)
+	return s.store.Summary(ctx, groupBy, r, p)
 }
 
 func (s *service) Freshness(ctx context.Context) (time.Time, error) {

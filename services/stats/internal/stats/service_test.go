@@ -24,11 +24,11 @@ func (fakeStore) PortfolioTotals(_ context.Context, id int64) (stats.PortfolioTo
 	return stats.ZeroTotals(id), nil
 }
 func (fakeStore) Overview(context.Context) (stats.Overview, error) { return stats.Overview{}, nil }
-func (fakeStore) Hourly(context.Context, stats.Owner, stats.Range) ([]stats.HourlyProfit, error) {
-	return nil, nil
+func (fakeStore) Hourly(context.Context, stats.Owner, stats.Range, httpx.Pagination) ([]stats.HourlyProfit, int64, error) {
+	return nil, 0, nil
 }
-func (fakeStore) Summary(context.Context, string, stats.Range) ([]stats.SummaryRow, error) {
-	return nil, nil
+func (fakeStore) Summary(context.Context, string, stats.Range, httpx.Pagination) ([]stats.SummaryRow, int64, error) {
+	return nil, 0, nil
 }
 func (fakeStore) LastEventAt(context.Context) (*time.Time, error) { return nil, nil }
 
@@ -51,7 +51,7 @@ func TestReadRules(t *testing.T) {
 		if _, err := svc.Overview(ctx, c); !errors.Is(err, stats.ErrForbidden) {
 			t.Errorf("%s overview: %v, want forbidden", c.Role, err)
 		}
-		if _, err := svc.Summary(ctx, c, stats.GroupDay, stats.Range{}); !errors.Is(err, stats.ErrForbidden) {
+		if _, _, err := svc.Summary(ctx, c, stats.GroupDay, stats.Range{}, everything); !errors.Is(err, stats.ErrForbidden) {
 			t.Errorf("%s summary: %v, want forbidden", c.Role, err)
 		}
 	}
@@ -77,37 +77,52 @@ func TestReadRules(t *testing.T) {
 		{owner, stats.Owner{Type: stats.OwnerPlatform}, stats.ErrNotFound},
 	}
 	for _, tc := range cases {
-		if _, err := svc.Hourly(ctx, tc.c, tc.owner, stats.Range{}); !errors.Is(err, tc.want) {
+		if _, _, err := svc.Hourly(ctx, tc.c, tc.owner, stats.Range{}, everything); !errors.Is(err, tc.want) {
 			t.Errorf("user %d hourly %+v: %v, want %v", tc.c.UserID, tc.owner, err, tc.want)
-		}
-	}
-	var ve *httpx.ValidationError
-	from, to := time.Now(), time.Now().Add(-time.Hour)
-	for _, err := range []error{
-		func() error { _, err := svc.Hourly(ctx, admin, stats.Owner{Type: "ledger"}, stats.Range{}); return err }(),
-		func() error {
-			_, err := svc.Hourly(ctx, admin, stats.Owner{Type: stats.OwnerUser}, stats.Range{})
-			return err
-		}(),
-		func() error {
-			_, err := svc.Hourly(ctx, admin, stats.Owner{Type: stats.OwnerPlatform, ID: 1}, stats.Range{})
-			return err
-		}(),
-		func() error {
-			_, err := svc.Hourly(ctx, admin, stats.Owner{Type: stats.OwnerPlatform}, stats.Range{From: &from, To: &to})
-			return err
-		}(),
-		func() error { _, err := svc.Summary(ctx, viewer, "week", stats.Range{}); return err }(),
-		func() error {
-			_, err := svc.Summary(ctx, viewer, stats.GroupHour, stats.Range{From: &from, To: &to})
-			return err
-		}(),
-	} {
-		if !errors.As(err, &ve) {
-			t.Errorf("err = %v, want a validation error", err)
 		}
 	}
 	if f, err := svc.Freshness(ctx); err != nil || !f.Equal(time.Unix(0, 0)) {
 		t.Errorf("freshness before any event = %v, %v; want the epoch", f, err)
 	}
 }
+
+// TestReadValidation: bad owners, group_bys and ranges — reversed, or with
+// both bounds more than MaxRange apart — are validation errors.
+func TestReadValidation(t *testing.T) {
+	svc := stats.New(fakeStore{})
+	ctx := context.Background()
+	admin, viewer := stats.Caller{UserID: 1, Role: auth.RoleAdmin}, stats.Caller{UserID: 2, Role: auth.RoleViewer}
+	hourly := func(o stats.Owner, r stats.Range) error {
+		_, _, err := svc.Hourly(ctx, admin, o, r, everything)
+		return err
+	}
+	summary := func(groupBy string, r stats.Range) error {
+		_, _, err := svc.Summary(ctx, viewer, groupBy, r, everything)
+		return err
+	}
+	var ve *httpx.ValidationError
+	from, to := time.Now(), time.Now().Add(-time.Hour)
+	now := time.Now()
+	yearAgo, longAgo := now.Add(-stats.MaxRange), now.Add(-stats.MaxRange-time.Hour)
+	platform := stats.Owner{Type: stats.OwnerPlatform}
+	for _, err := range []error{
+		hourly(stats.Owner{Type: "ledger"}, stats.Range{}),
+		hourly(stats.Owner{Type: stats.OwnerUser}, stats.Range{}),
+		hourly(stats.Owner{Type: stats.OwnerPlatform, ID: 1}, stats.Range{}),
+		hourly(platform, stats.Range{From: &from, To: &to}),
+		hourly(platform, stats.Range{From: &longAgo, To: &now}),
+		summary("week", stats.Range{}),
+		summary(stats.GroupHour, stats.Range{From: &from, To: &to}),
+		summary(stats.GroupDay, stats.Range{From: &longAgo, To: &now}),
+	} {
+		if !errors.As(err, &ve) {
+			t.Errorf("err = %v, want a validation error", err)
+		}
+	}
+	if err := hourly(platform, stats.Range{From: &yearAgo, To: &now}); err != nil {
+		t.Errorf("a range of 366 days: %v", err)
+	}
+}
+
+// everything is a page that holds every row of these small tests.
+var everything = httpx.Pagination{Limit: 1000}

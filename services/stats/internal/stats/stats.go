@@ -135,8 +135,10 @@ type Store interface {
 	// ListPortfolioTotals lists portfolios newest (highest id) first; with
 	// readableBy, only those that caller owns or whose team it is in.
 	ListPortfolioTotals(ctx context.Context, readableBy *Caller, p httpx.Pagination) ([]PortfolioTotals, int64, error)
-	Hourly(ctx context.Context, o Owner, r Range) ([]HourlyProfit, error)
-	Summary(ctx context.Context, groupBy string, r Range) ([]SummaryRow, error)
+	// Hourly and Summary return a page of their rows and the number of
+	// rows in all.
+	Hourly(ctx context.Context, o Owner, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error)
+	Summary(ctx context.Context, groupBy string, r Range, p httpx.Pagination) ([]SummaryRow, int64, error)
 	// LastEventAt is the time of the newest event applied (nil before any).
 	LastEventAt(ctx context.Context) (*time.Time, error)
 }

@@ -151,15 +151,18 @@ func rangeArgs(r stats.Range) (from, to *time.Time) {
 }
 
 // Hourly implements stats.Store: oldest first.
-func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range) ([]stats.HourlyProfit, error) {
+func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range, p httpx.Pagination) ([]stats.HourlyProfit, int64, error) {
 	from, to := rangeArgs(r)
-	rows, err := s.Pool.Query(ctx, `
-		SELECT hour, profit::text FROM hourly_owner_profit
-		 WHERE owner_type = $1 AND owner_id = $2
-		   AND ($3::timestamptz IS NULL OR hour >= $3) AND ($4::timestamptz IS NULL OR hour < $4)
-		 ORDER BY hour`, o.Type, o.ID, from, to)
+	const where = ` FROM hourly_owner_profit WHERE owner_type = $1 AND owner_id = $2
+		AND ($3::timestamptz IS NULL OR hour >= $3) AND ($4::timestamptz IS NULL OR hour < $4)`
+	var total int64
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*)`+where, o.Type, o.ID, from, to).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: count hourly profit of %s %d: %w", o.Type, o.ID, err)
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT hour, profit::text`+where+` ORDER BY hour LIMIT $5 OFFSET $6`,
+		o.Type, o.ID, from, to, p.Limit, p.Offset)
 	if err != nil {
-		return nil, fmt.Errorf("store: hourly profit of %s %d: %w", o.Type, o.ID, err)
+		return nil, 0, fmt.Errorf("store: hourly profit of %s %d: %w", o.Type, o.ID, err)
 	}
 	hours, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (stats.HourlyProfit, error) {
 		var h stats.HourlyProfit
@@ -171,9 +174,9 @@ func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range) ([]sta
 		return h, decimals([]string{text}, &h.Profit)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: hourly profit of %s %d: %w", o.Type, o.ID, err)
+		return nil, 0, fmt.Errorf("store: hourly profit of %s %d: %w", o.Type, o.ID, err)
 	}
-	return hours, nil
+	return hours, total, nil
 }
 
 const (
@@ -192,7 +195,7 @@ const (
 // hours of the whole platform) the rows are read as they are. Keys of
 // portfolio, team and user are ids, in ascending order; day keys are dates
 // (2026-01-31) and hour keys RFC 3339 hours, oldest first.
-func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]stats.SummaryRow, error) {
+func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range, p httpx.Pagination) ([]stats.SummaryRow, int64, error) {
 	from, to := rangeArgs(r)
 	daily := dayAligned(from) && dayAligned(to)
 	table, bucket := "summary_hourly", "hour"
@@ -223,11 +226,15 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]s
 		query = `SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"'), ` + summaryColumns +
 			` FROM summary_hourly WHERE dimension = $1` + inRange + ` ORDER BY hour`
 	default:
-		return nil, fmt.Errorf("store: unknown summary dimension %q", groupBy)
+		return nil, 0, fmt.Errorf("store: unknown summary dimension %q", groupBy)
 	}
-	rows, err := s.Pool.Query(ctx, query, dimension, from, to)
+	var total int64
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM (`+query+`) q`, dimension, from, to).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: count summary by %s: %w", groupBy, err)
+	}
+	rows, err := s.Pool.Query(ctx, query+` LIMIT $4 OFFSET $5`, dimension, from, to, p.Limit, p.Offset)
 	if err != nil {
-		return nil, fmt.Errorf("store: summary by %s: %w", groupBy, err)
+		return nil, 0, fmt.Errorf("store: summary by %s: %w", groupBy, err)
 	}
 	defer rows.Close()
 	// Every column is text; its raw bytes are parsed in place (an answer has
@@ -236,22 +243,22 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range) ([]s
 	for rows.Next() {
 		raw := rows.RawValues()
 		if len(raw) != 7 || raw[0] == nil {
-			return nil, fmt.Errorf("store: summary row of %d columns", len(raw))
+			return nil, 0, fmt.Errorf("store: summary row of %d columns", len(raw))
 		}
 		sr := stats.SummaryRow{Key: string(raw[0])}
 		for i, d := range [...]*decimal.Decimal{&sr.Profit, &sr.Distributed, &sr.ToTeam, &sr.ToPlatform, &sr.ToUser, &sr.Withdrawn} {
 			v, err := money.ParseNumeric(raw[i+1])
 			if err != nil {
-				return nil, fmt.Errorf("store: summary %q amount %q: %w", sr.Key, raw[i+1], err)
+				return nil, 0, fmt.Errorf("store: summary %q amount %q: %w", sr.Key, raw[i+1], err)
 			}
 			*d = v
 		}
 		out = append(out, sr)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: summary by %s: %w", groupBy, err)
+		return nil, 0, fmt.Errorf("store: summary by %s: %w", groupBy, err)
 	}
-	return out, nil
+	return out, total, nil
 }
 
 // dayAligned reports whether a range bound is absent or midnight UTC.

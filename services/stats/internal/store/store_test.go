@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
@@ -76,7 +77,7 @@ func TestConcurrentApplyIsExact(t *testing.T) {
 	if sum := o.WithdrawalsPending.Add(o.WithdrawalsCompleted).Add(o.WithdrawalsFailed); !sum.Equal(decimal.RequireFromString("0.0000001")) {
 		t.Errorf("withdrawals by status sum to %s", sum)
 	}
-	rows, err := st.Summary(ctx, stats.GroupPortfolio, stats.Range{})
+	rows, _, err := st.Summary(ctx, stats.GroupPortfolio, stats.Range{}, everything)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,13 +117,13 @@ func TestSummaryRollupsEqualTheHours(t *testing.T) {
 	}
 	all := start.AddDate(0, 0, 20)
 	for _, groupBy := range []string{stats.GroupPortfolio, stats.GroupTeam, stats.GroupUser} {
-		rows, err := st.Summary(ctx, groupBy, stats.Range{})
+		rows, _, err := st.Summary(ctx, groupBy, stats.Range{}, everything)
 		if err != nil {
 			t.Fatal(err)
 		}
 		equalRows(t, groupBy+" without a range", rows, summedHours(t, st, groupBy, start, all))
 		from, to := start.AddDate(0, 0, 2), start.AddDate(0, 0, 7)
-		if rows, err = st.Summary(ctx, groupBy, stats.Range{From: &from, To: &to}); err != nil {
+		if rows, _, err = st.Summary(ctx, groupBy, stats.Range{From: &from, To: &to}, everything); err != nil {
 			t.Fatal(err)
 		}
 		equalRows(t, groupBy+" over whole days", rows, summedHours(t, st, groupBy, from, to))
@@ -137,7 +138,7 @@ func summedHours(t *testing.T, st *store.Store, groupBy string, from, to time.Ti
 	out := map[string]stats.SummaryRow{}
 	// Split [from, to) at 03:00, so no call has two midnight bounds.
 	for _, r := range []stats.Range{{From: &from, To: ptr(from.Add(3 * time.Hour))}, {From: ptr(from.Add(3 * time.Hour)), To: &to}} {
-		rows, err := st.Summary(context.Background(), groupBy, r)
+		rows, _, err := st.Summary(context.Background(), groupBy, r, everything)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +173,7 @@ func equalRows(t *testing.T, what string, got []stats.SummaryRow, want map[strin
 // not zero.
 func checkDaysEqualTheHours(t *testing.T, st *store.Store, from, to time.Time) {
 	t.Helper()
-	days, err := st.Summary(context.Background(), stats.GroupDay, stats.Range{From: &from, To: &to})
+	days, _, err := st.Summary(context.Background(), stats.GroupDay, stats.Range{From: &from, To: &to}, everything)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,3 +365,6 @@ func TestReadErrorsKeepTheirSentinels(t *testing.T) {
 		t.Errorf("overview with a cancelled context: %v, want context.Canceled with the store's context", err)
 	}
 }
+
+// everything is a page that holds every row of these small tests.
+var everything = httpx.Pagination{Limit: 1000}

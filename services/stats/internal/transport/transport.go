@@ -80,7 +80,10 @@ func decodeHourly(_ context.Context, r *http.Request) (any, error) {
 		req.Owner.ID = n
 	}
 	var err error
-	req.Range.From, req.Range.To, err = httpx.QueryRange(r)
+	if req.Range.From, req.Range.To, err = httpx.QueryRange(r); err != nil {
+		return nil, err
+	}
+	req.Page, err = httpx.ParsePagination(r)
 	return req, err
 }
 
@@ -90,6 +93,9 @@ func decodeSummary(_ context.Context, r *http.Request) (any, error) {
 		return nil, httpx.Validation("validation_failed", "group_by", "is required")
 	}
 	var err error
-	req.Range.From, req.Range.To, err = httpx.QueryRange(r)
+	if req.Range.From, req.Range.To, err = httpx.QueryRange(r); err != nil {
+		return nil, err
+	}
+	req.Page, err = httpx.ParsePagination(r)
 	return req, err
 }

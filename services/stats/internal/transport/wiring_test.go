@@ -242,6 +242,20 @@ func TestHourly(t *testing.T) {
 	if len(hs) != 3 {
 		t.Errorf("platform = %+v", hs)
 	}
+	// A page of the same hours, and a range longer than 366 days refused.
+	var page []hourly
+	if total := e.Do("GET", "/api/v1/stats/hourly?owner_type=platform&limit=2&offset=1", admin, nil).List(t, &page); total != 3 ||
+		len(page) != 2 || !page[0].Hour.Equal(hs[1].Hour) || !page[1].Hour.Equal(hs[2].Hour) {
+		t.Errorf("platform page 2..3 of %d = %+v", total, page)
+	}
+	e.Do("GET", "/api/v1/stats/hourly?owner_type=platform&from=2025-01-01T00:00:00Z&to=2026-01-03T00:00:00Z", admin, nil).
+		FailsOn(t, 400, "validation_failed", "to")
+	e.Do("GET", "/api/v1/stats/summary?group_by=hour&from=2025-01-01T00:00:00Z&to=2026-01-03T00:00:00Z", admin, nil).
+		FailsOn(t, 400, "validation_failed", "to")
+	var groups []json.RawMessage
+	if total := e.Do("GET", "/api/v1/stats/summary?group_by=hour&limit=1", admin, nil).List(t, &groups); total != 3 || len(groups) != 1 {
+		t.Errorf("summary by hour: %d of %d groups, want 1 of 3", len(groups), total)
+	}
 	e.Do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=99", admin, nil).OK(t, 200, &hs)
 	if len(hs) != 0 {
 		t.Errorf("user 99 = %+v", hs)
