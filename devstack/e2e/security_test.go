@@ -41,6 +41,34 @@ func TestSecurity(t *testing.T) {
 	t.Run("Injection", func(t *testing.T) { secTestInjection(t, env) })
 	t.Run("BodyLimits", func(t *testing.T) { secTestBodyLimits(t, env) })
 	t.Run("PathTraversal", func(t *testing.T) { secTestTraversal(t, env) })
+	t.Run("StrictInputs", func(t *testing.T) { secTestStrictInputs(t, env) })
+}
+
+// secTestStrictInputs: inputs that can only be mistakes or attacks are
+// refused through the edge with a 400 naming the field, and store nothing:
+// a field name in the wrong case, a NAV dated centuries ahead, a reason of
+// 200 000 characters, a stats range of more than 366 days.
+func secTestStrictInputs(t *testing.T, e *secEnv) {
+	withdrawals := e.admin.total(t, "/api/v1/withdrawals")
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+		field              string
+	}{
+		{"AMOUNT", "POST", "/api/v1/withdrawals", map[string]any{"from_type": "user", "owner_id": e.aliceID, "AMOUNT": "0.01"}, "AMOUNT"},
+		{"as_of in 2205", "POST", fmt.Sprintf("/api/v1/portfolios/%d/nav", e.pfID),
+			map[string]any{"as_of": "2205-01-01T00:00:00Z", "nav": "1"}, "as_of"},
+		{"a reason of 200 000 characters", "POST", "/api/v1/reallocations", map[string]any{"from_type": "platform",
+			"to_type": "user", "to_id": e.aliceID, "amount": "0.01", "reason": strings.Repeat("x", 200_000)}, "reason"},
+		{"a range of two years", "GET", "/api/v1/stats/summary?group_by=day&from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", nil, "to"},
+	} {
+		if r := e.admin.do(t, c.method, c.path, c.body); r.status != 400 || r.errData().Fields[c.field] == "" {
+			t.Errorf("%s: %d %s, want 400 naming %s", c.name, r.status, r.raw, c.field)
+		}
+	}
+	if n := e.admin.total(t, "/api/v1/withdrawals"); n != withdrawals {
+		t.Errorf("%d withdrawals after the refusals, want %d", n, withdrawals)
+	}
 }
 
 // --- HTTP ---------------------------------------------------------------
