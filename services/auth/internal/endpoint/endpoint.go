@@ -15,7 +15,7 @@ import (
 // Endpoints are the auth service's endpoints.
 type Endpoints struct {
 	Login, Refresh, Logout, Me, JWKS                     endpoint.Endpoint
-	CreateUser, ListUsers, GetUser, UpdateUser           endpoint.Endpoint
+	CreateUser, ListUsers, GetUser, UpdateUser, Unlock   endpoint.Endpoint
 	CreateTeam, ListTeams, GetTeam, AddMember, DelMember endpoint.Endpoint
 }
 
@@ -24,6 +24,9 @@ type (
 	LoginRequest struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
+		// Client is the caller's address (transport.ClientAddress), not
+		// a body field.
+		Client string `json:"-"`
 	}
 	RefreshRequest struct {
 		RefreshToken string `json:"refresh_token"`
@@ -51,7 +54,7 @@ func New(s identity.Service, keys JWKSSource) Endpoints {
 	return Endpoints{
 		Login: func(ctx context.Context, request any) (any, error) {
 			req := request.(LoginRequest)
-			return httpx.Reply(s.Login(ctx, req.Email, req.Password)), nil
+			return httpx.Reply(s.Login(ctx, identity.LoginAttempt{Email: req.Email, Password: req.Password, Client: req.Client})), nil
 		},
 		Refresh: func(ctx context.Context, request any) (any, error) {
 			req := request.(RefreshRequest)
@@ -81,6 +84,9 @@ func New(s identity.Service, keys JWKSSource) Endpoints {
 		}),
 		UpdateUser: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req UpdateUserRequest) httpx.Response {
 			return httpx.Reply(s.UpdateUser(ctx, c, req.ID, req.Patch))
+		}),
+		Unlock: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req IDRequest) httpx.Response {
+			return httpx.Reply(s.UnlockUser(ctx, c, req.ID))
 		}),
 		CreateTeam: libauth.WithCaller(func(ctx context.Context, c identity.Caller, req identity.NewTeam) httpx.Response {
 			return httpx.ReplyCreated(s.CreateTeam(ctx, c, req))

@@ -56,6 +56,24 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 	RevokedAt *time.Time
+	// SuccessorSealed is the token this one was rotated to, sealed with a
+	// key only this token's holder can derive (sealSuccessor); Successor is
+	// that token's row, read by the store. Both are nil until a rotation.
+	SuccessorSealed []byte
+	Successor       *RefreshToken
+}
+
+// LoginAttempt is the input of Login: the credentials and the client
+// address they came from (transport.ClientAddress).
+type LoginAttempt struct {
+	Email    string
+	Password string
+	Client   string
+}
+
+// Unlocked is what clearing a user's login failures answers.
+type Unlocked struct {
+	Cleared int64 `json:"cleared"`
 }
 
 // NewUser is the input of CreateUser.
@@ -112,7 +130,7 @@ func (e *LockedOutError) Unwrap() error { return ErrLockedOut }
 
 // Service is what the auth service does.
 type Service interface {
-	Login(ctx context.Context, email, password string) (TokenPair, error)
+	Login(ctx context.Context, in LoginAttempt) (TokenPair, error)
 	Refresh(ctx context.Context, refreshToken string) (TokenPair, error)
 	Logout(ctx context.Context, caller Caller, refreshToken string) error
 	Me(ctx context.Context, caller Caller) (User, error)
@@ -121,6 +139,7 @@ type Service interface {
 	ListUsers(ctx context.Context, caller Caller, f UserFilter, p httpx.Pagination) ([]User, int64, error)
 	GetUser(ctx context.Context, caller Caller, id int64) (User, error)
 	UpdateUser(ctx context.Context, caller Caller, id int64, patch UserPatch) (User, error)
+	UnlockUser(ctx context.Context, caller Caller, id int64) (Unlocked, error)
 
 	CreateTeam(ctx context.Context, caller Caller, in NewTeam) (Team, error)
 	ListTeams(ctx context.Context, caller Caller, p httpx.Pagination) ([]Team, int64, error)
@@ -130,12 +149,14 @@ type Service interface {
 }
 
 // LoginState is what the store knows about an email when a login is tried:
-// the account (nil when no account has the email) and the times of the
-// recent failed attempts.
+// the account (nil when no account has the email), the times of the recent
+// failed attempts from the attempt's client address, and the number of
+// recent failed attempts from every address.
 type LoginState struct {
-	User     *User
-	Hash     string
-	Failures []time.Time
+	User          *User
+	Hash          string
+	PairFailures  []time.Time
+	EmailFailures int
 }
 
 // LoginOutcome is what a login attempt leaves behind.
@@ -145,12 +166,13 @@ type LoginOutcome int
 const (
 	LoginRefused   LoginOutcome = iota // refused without checking: nothing recorded
 	LoginFailed                        // wrong credentials: a failure is recorded
-	LoginSucceeded                     // the failures of the email are cleared
+	LoginSucceeded                     // the failures of the (email, client) pair are cleared
 )
 
 // RotateDecision tells the store what to do with a presented refresh token.
 type RotateDecision struct {
 	Next         *RefreshToken // store it and mark the presented one used
+	Seal         []byte        // with Next: its token sealed for the presented one's holder
 	RevokeFamily bool          // revoke every token of the presented one's family
 	Err          error         // returned to the caller after the store commits
 }
@@ -169,14 +191,22 @@ type Store interface {
 	// whether the user's refresh tokens must be revoked.
 	UpdateUser(ctx context.Context, id int64, now time.Time, fn func(u *User, hash *string, activeAdmins int) (revoke bool, err error)) (User, error)
 
-	// Login serialises attempts for one email, calls fn with the state
-	// (failures since `since`), then records a failure or clears the
-	// failures as fn's outcome says.
-	Login(ctx context.Context, email string, since, now time.Time, fn func(LoginState) (LoginOutcome, error)) error
+	// LoginState reads the state of a login for email from client
+	// (failures since `since`) and returns with no connection held.
+	LoginState(ctx context.Context, email, client string, since time.Time) (LoginState, error)
+	// RecordLogin serialises attempts for one email in a short
+	// transaction: it reads the state again, calls fn with it, then records
+	// a failure of the pair (purging a bounded batch of failures older than
+	// since) or clears the pair's failures, as fn's outcome says.
+	RecordLogin(ctx context.Context, email, client string, since, now time.Time, fn func(LoginState) (LoginOutcome, error)) error
+	// ClearLoginFailures deletes every failure of the user's email and
+	// returns how many there were (ErrUserNotFound if no such user).
+	ClearLoginFailures(ctx context.Context, userID int64) (int64, error)
 
 	CreateRefreshToken(ctx context.Context, t RefreshToken, now time.Time) error
 	// RotateRefreshToken locks the token with this hash (ErrInvalidRefreshToken
-	// if none), calls decide with it and its user, and applies the decision.
+	// if none) and its successor if it has one, calls decide with them and
+	// its user, and applies the decision.
 	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, decide func(RefreshToken, User) RotateDecision) error
 	// RevokeFamilyOf revokes the family of the token with this hash if it
 	// belongs to userID.

@@ -25,10 +25,21 @@ const (
 	// MaxPasswordBytes is bcrypt's input limit; longer passwords are refused
 	// rather than silently truncated.
 	MaxPasswordBytes = 72
-	// MaxLoginFailures within LockoutWindow lock an email out.
+	// MaxEmailLength is the longest email, in characters.
+	MaxEmailLength = 254
+	// MaxLoginFailures within LockoutWindow from one client address lock
+	// that (email, address) pair out.
 	MaxLoginFailures = 5
+	// SlowdownFailures within LockoutWindow from every address slow the
+	// email's logins down (loginDelay) without locking anyone out.
+	SlowdownFailures = 20
+	// MaxLoginDelay caps that slow-down.
+	MaxLoginDelay = 4 * time.Second
 	// LockoutWindow is the window failures are counted in.
 	LockoutWindow = 15 * time.Minute
+	// RefreshRetryGrace is how long after its rotation a refresh token may
+	// be presented again as a retry (Refresh) rather than as a reuse.
+	RefreshRetryGrace = 10 * time.Second
 	// DefaultBcryptCost is the production hashing cost (the minimum there).
 	DefaultBcryptCost = 12
 )
@@ -38,6 +49,12 @@ type Options struct {
 	RefreshTTL time.Duration
 	BcryptCost int
 	Now        func() time.Time
+	// Sleep waits d (the login slow-down) or until ctx ends; nil waits
+	// with a timer. Tests record the delays instead of waiting them.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// compare checks a password against a bcrypt hash; nil is bcrypt's.
+	// Tests wrap it to see what is held while it runs (export_test.go).
+	compare func(hash, password []byte) error
 }
 
 type service struct {
@@ -60,6 +77,12 @@ func New(store Store, tokens TokenIssuer, opts Options) Service {
 	if opts.RefreshTTL == 0 {
 		opts.RefreshTTL = 7 * 24 * time.Hour
 	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	if opts.compare == nil {
+		opts.compare = bcrypt.CompareHashAndPassword
+	}
 	dummy, _ := bcrypt.GenerateFromPassword([]byte("dummy password for timing"), opts.BcryptCost)
 	return &service{store: store, tokens: tokens, opts: opts, dummyHash: dummy}
 }
@@ -74,8 +97,11 @@ func validateEmail(email string) error {
 	if email == "" {
 		return httpx.Invalid("email", "is required")
 	}
+	if err := httpx.MaxLength("email", email, MaxEmailLength); err != nil {
+		return err
+	}
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 254 {
+	if err != nil || a.Address != email {
 		return httpx.Invalid("email", "must be a valid email address")
 	}
 	return nil
@@ -86,6 +112,12 @@ func ValidatePassword(field, pw string) error {
 	if utf8.RuneCountInString(pw) < MinPasswordLength {
 		return httpx.Invalid(field, "must be at least 12 characters")
 	}
+	return passwordFits(field, pw)
+}
+
+// passwordFits checks bcrypt's input limit: a longer password is refused,
+// never truncated, and at login cannot match any stored one.
+func passwordFits(field, pw string) error {
 	if len(pw) > MaxPasswordBytes {
 		return httpx.Invalid(field, "must be at most 72 bytes")
 	}
@@ -129,74 +161,6 @@ func (s *service) pair(u User, family uuid.UUID, now time.Time) (TokenPair, *Ref
 	refresh, hash := newOpaqueToken()
 	rt := &RefreshToken{Hash: hash, UserID: u.ID, FamilyID: family, ExpiresAt: now.Add(s.opts.RefreshTTL)}
 	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)}, rt, nil
-}
-
-func (s *service) Login(ctx context.Context, email, password string) (TokenPair, error) {
-	email = NormalizeEmail(email)
-	if email == "" || password == "" {
-		return TokenPair{}, ErrInvalidCredentials
-	}
-	now := s.now()
-	var user User
-	err := s.store.Login(ctx, email, now.Add(-LockoutWindow), now, func(st LoginState) (LoginOutcome, error) {
-		if len(st.Failures) >= MaxLoginFailures {
-			// Locked until the failures in the window drop below the limit.
-			slices.SortFunc(st.Failures, func(a, b time.Time) int { return b.Compare(a) })
-			return LoginRefused, &LockedOutError{Until: st.Failures[MaxLoginFailures-1].Add(LockoutWindow)}
-		}
-		hash := s.dummyHash
-		if st.User != nil {
-			hash = []byte(st.Hash)
-		}
-		if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || st.User == nil {
-			return LoginFailed, ErrInvalidCredentials
-		}
-		if !st.User.IsActive {
-			return LoginRefused, ErrAccountDisabled
-		}
-		user = *st.User
-		return LoginSucceeded, nil
-	})
-	if err != nil {
-		return TokenPair{}, err
-	}
-	pair, rt, err := s.pair(user, uuid.New(), now)
-	if err != nil {
-		return TokenPair{}, err
-	}
-	if err := s.store.CreateRefreshToken(ctx, *rt, now); err != nil {
-		return TokenPair{}, err
-	}
-	return pair, nil
-}
-
-func (s *service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
-	if refreshToken == "" {
-		return TokenPair{}, httpx.Invalid("refresh_token", "is required")
-	}
-	now := s.now()
-	var pair TokenPair
-	err := s.store.RotateRefreshToken(ctx, HashRefreshToken(refreshToken), now, func(t RefreshToken, u User) RotateDecision {
-		switch {
-		case t.RevokedAt != nil:
-			return RotateDecision{Err: ErrInvalidRefreshToken}
-		case t.UsedAt != nil:
-			// A rotated token came back: it was stolen or replayed.
-			// Whoever holds its successor loses the session too.
-			return RotateDecision{RevokeFamily: true, Err: ErrRefreshTokenReused}
-		case !now.Before(t.ExpiresAt):
-			return RotateDecision{Err: ErrInvalidRefreshToken}
-		case !u.IsActive:
-			return RotateDecision{RevokeFamily: true, Err: ErrAccountDisabled}
-		}
-		p, next, err := s.pair(u, t.FamilyID, now)
-		if err != nil {
-			return RotateDecision{Err: err}
-		}
-		pair = p
-		return RotateDecision{Next: next}
-	})
-	return pair, err
 }
 
 func (s *service) Logout(ctx context.Context, caller Caller, refreshToken string) error {

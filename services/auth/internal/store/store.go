@@ -157,47 +157,65 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func
 	return out, nil
 }
 
-// Login implements identity.Store. A transaction-scoped advisory lock on
-// the email serialises its attempts, so parallel guesses cannot slip past
-// the failure count.
-func (s *Store) Login(ctx context.Context, email string, since, now time.Time, fn func(identity.LoginState) (identity.LoginOutcome, error)) error {
+// loginState reads the state of a login for email from client on q.
+func loginState(ctx context.Context, q pg.Querier, email, client string, since time.Time) (identity.LoginState, error) {
+	var st identity.LoginState
+	var id *int64
+	var hash *string
+	err := q.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM login_failures WHERE email = $1 AND failed_at >= $3),
+			COALESCE((SELECT array_agg(failed_at) FROM login_failures WHERE email = $1 AND client = $2 AND failed_at >= $3), '{}'),
+			u.id, u.password_hash
+		FROM (SELECT 1) one LEFT JOIN users u ON u.email = $1`, email, client, since).
+		Scan(&st.EmailFailures, &st.PairFailures, &id, &hash)
+	if err != nil {
+		return st, fmt.Errorf("read login state: %w", err)
+	}
+	if id == nil {
+		return st, nil // no such account: the service still compares, at the same cost
+	}
+	u, err := userByID(ctx, q, *id)
+	if err != nil {
+		return st, err
+	}
+	st.User, st.Hash = &u, *hash
+	return st, nil
+}
+
+// LoginState implements identity.Store: reads on the pool, no transaction.
+func (s *Store) LoginState(ctx context.Context, email, client string, since time.Time) (identity.LoginState, error) {
+	return loginState(ctx, s.Pool, email, client, since)
+}
+
+// purgeBatch bounds the expired failures one failed login deletes: more
+// than the one it adds, so the backlog drains, and never a long statement.
+const purgeBatch = 100
+
+// RecordLogin implements identity.Store. A transaction-scoped advisory lock
+// on the email serialises its attempts (the previous release takes the
+// same lock), so parallel guesses cannot slip past the failure count.
+func (s *Store) RecordLogin(ctx context.Context, email, client string, since, now time.Time, fn func(identity.LoginState) (identity.LoginOutcome, error)) error {
 	var fnErr error
 	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auth.login:' || $1))`, email); err != nil {
 			return fmt.Errorf("lock login attempts: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE email = $1 AND failed_at < $2`, email, since); err != nil {
-			return fmt.Errorf("forget old login failures: %w", err)
-		}
-		var st identity.LoginState
-		rows, err := tx.Query(ctx, `SELECT failed_at FROM login_failures WHERE email = $1 AND failed_at >= $2`, email, since)
+		st, err := loginState(ctx, tx, email, client, since)
 		if err != nil {
-			return fmt.Errorf("read login failures: %w", err)
-		}
-		if st.Failures, err = pgx.CollectRows(rows, pgx.RowTo[time.Time]); err != nil {
-			return fmt.Errorf("read login failures: %w", err)
-		}
-		var id int64
-		err = tx.QueryRow(ctx, `SELECT id, password_hash FROM users WHERE email = $1`, email).Scan(&id, &st.Hash)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			err = nil // no such account: fn still runs, at the same cost
-		case err != nil:
-			return fmt.Errorf("read account: %w", err)
-		default:
-			u, err := userByID(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			st.User = &u
+			return err
 		}
 		var outcome identity.LoginOutcome
 		outcome, fnErr = fn(st)
 		switch outcome {
 		case identity.LoginFailed:
-			_, err = tx.Exec(ctx, `INSERT INTO login_failures (email, failed_at) VALUES ($1, $2)`, email, now)
+			if _, err = tx.Exec(ctx, `INSERT INTO login_failures (email, client, failed_at) VALUES ($1, $2, $3)`, email, client, now); err == nil {
+				// Failures of every email, older than the window, in a
+				// bounded batch; rows another login is purging are skipped.
+				_, err = tx.Exec(ctx, `DELETE FROM login_failures WHERE id IN (
+					SELECT id FROM login_failures WHERE failed_at < $1 ORDER BY failed_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, since, purgeBatch)
+			}
 		case identity.LoginSucceeded:
-			_, err = tx.Exec(ctx, `DELETE FROM login_failures WHERE email = $1`, email)
+			_, err = tx.Exec(ctx, `DELETE FROM login_failures WHERE email = $1 AND client = $2`, email, client)
 		}
 		if err != nil {
 			return fmt.Errorf("record login outcome: %w", err)
@@ -210,6 +228,22 @@ func (s *Store) Login(ctx context.Context, email string, since, now time.Time, f
 	return fnErr
 }
 
+// ClearLoginFailures implements identity.Store.
+func (s *Store) ClearLoginFailures(ctx context.Context, userID int64) (int64, error) {
+	var users, cleared int64
+	err := s.Pool.QueryRow(ctx, `
+		WITH u AS (SELECT email FROM users WHERE id = $1),
+		d AS (DELETE FROM login_failures WHERE email IN (SELECT email FROM u) RETURNING 1)
+		SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM d)`, userID).Scan(&users, &cleared)
+	if err != nil {
+		return 0, fmt.Errorf("clear login failures of user %d: %w", userID, err)
+	}
+	if users == 0 {
+		return 0, identity.ErrUserNotFound
+	}
+	return cleared, nil
+}
+
 // CreateRefreshToken implements identity.Store.
 func (s *Store) CreateRefreshToken(ctx context.Context, t identity.RefreshToken, now time.Time) error {
 	_, err := s.Pool.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
@@ -220,46 +254,69 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t identity.RefreshToken,
 	return nil
 }
 
+// lockToken reads and locks the token with this hash (nil if none), and
+// returns the hash of its successor (nil if it has none).
+func lockToken(ctx context.Context, tx pgx.Tx, hash []byte) (*identity.RefreshToken, []byte, error) {
+	var t identity.RefreshToken
+	var next []byte
+	err := tx.QueryRow(ctx, `SELECT token_hash, user_id, family_id, expires_at, used_at, revoked_at, successor_hash, successor_sealed
+		FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).
+		Scan(&t.Hash, &t.UserID, &t.FamilyID, &t.ExpiresAt, &t.UsedAt, &t.RevokedAt, &next, &t.SuccessorSealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock refresh token: %w", err)
+	}
+	return &t, next, nil
+}
+
 // RotateRefreshToken implements identity.Store. The row lock makes two
 // concurrent uses of one token see each other: the second finds it used.
+// The successor is locked after its predecessor, the order of rotations.
 func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, decide func(identity.RefreshToken, identity.User) identity.RotateDecision) error {
 	var decision identity.RotateDecision
 	err := s.Tx(ctx, func(tx pgx.Tx) error {
-		var t identity.RefreshToken
-		err := tx.QueryRow(ctx, `SELECT token_hash, user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).
-			Scan(&t.Hash, &t.UserID, &t.FamilyID, &t.ExpiresAt, &t.UsedAt, &t.RevokedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
+		t, next, err := lockToken(ctx, tx, hash)
+		if err != nil || t == nil {
 			decision = identity.RotateDecision{Err: identity.ErrInvalidRefreshToken}
-			return nil
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("lock refresh token: %w", err)
+		if next != nil {
+			if t.Successor, _, err = lockToken(ctx, tx, next); err != nil {
+				return err
+			}
 		}
 		u, err := userByID(ctx, tx, t.UserID)
 		if err != nil {
 			return err
 		}
-		decision = decide(t, u)
-		if decision.RevokeFamily {
-			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, t.FamilyID, now); err != nil {
-				return fmt.Errorf("revoke token family: %w", err)
-			}
-		}
-		if n := decision.Next; n != nil {
-			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, hash, now); err != nil {
-				return fmt.Errorf("mark refresh token used: %w", err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
-				n.Hash, n.UserID, n.FamilyID, n.ExpiresAt, now); err != nil {
-				return fmt.Errorf("create next refresh token: %w", err)
-			}
-		}
-		return nil
+		decision = decide(*t, u)
+		return applyRotation(ctx, tx, *t, decision, now)
 	})
 	if err != nil {
 		return fmt.Errorf("rotate refresh token: %w", err)
 	}
 	return decision.Err
+}
+
+func applyRotation(ctx context.Context, tx pgx.Tx, t identity.RefreshToken, d identity.RotateDecision, now time.Time) error {
+	if d.RevokeFamily {
+		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, t.FamilyID, now); err != nil {
+			return fmt.Errorf("revoke token family: %w", err)
+		}
+	}
+	if n := d.Next; n != nil {
+		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2, successor_hash = $3, successor_sealed = $4 WHERE token_hash = $1`,
+			t.Hash, now, n.Hash, d.Seal); err != nil {
+			return fmt.Errorf("mark refresh token used: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			n.Hash, n.UserID, n.FamilyID, n.ExpiresAt, now); err != nil {
+			return fmt.Errorf("create next refresh token: %w", err)
+		}
+	}
+	return nil
 }
 
 // RevokeFamilyOf implements identity.Store.

@@ -10,7 +10,7 @@ import (
 )
 
 var fuzzRoutes = []decodefuzz.Route{
-	{Route: "POST /api/v1/auth/login", Decode: httpx.DecodeBody[endpoint.LoginRequest], Fields: []string{"email", "password"},
+	{Route: "POST /api/v1/auth/login", Decode: decodeLogin, Fields: []string{"email", "password"},
 		Check: func(t *testing.T, v any) { decodefuzz.As[endpoint.LoginRequest](t, v) },
 		Valid: []decodefuzz.Input{{Body: `{"email":"ann@example.com","password":"correct horse battery"}`}}},
 	{Route: "POST /api/v1/auth/refresh", Decode: httpx.DecodeBody[endpoint.RefreshRequest], Fields: []string{"refresh_token"},
@@ -44,6 +44,8 @@ var fuzzRoutes = []decodefuzz.Route{
 		},
 		Valid: []decodefuzz.Input{{Path: []string{"7"}, Body: `{"role":"viewer","is_active":true,"username":"bo"}`},
 			{Path: []string{"7"}, Body: `{"password":"new password 12","old_password":"old password 12"}`}}},
+	{Route: "DELETE /api/v1/users/{id}/login-failures", Decode: decodeID, Check: fuzzIDRequest,
+		Valid: []decodefuzz.Input{{Path: []string{"7"}}}},
 	{Route: "POST /api/v1/teams", Decode: httpx.DecodeBody[identity.NewTeam], Fields: []string{"name", "description"},
 		Check: func(t *testing.T, v any) { decodefuzz.As[identity.NewTeam](t, v) },
 		Valid: []decodefuzz.Input{{Body: `{"name":"Alpha","description":"the first"}`}}},

@@ -59,7 +59,7 @@ func TestOpenAPIServed(t *testing.T) {
 	_ = t.Run("users and teams", func(t *testing.T) { u, tm = tourUsersAndTeams(t, e, tk.AccessToken) }) &&
 		t.Run("by id", func(t *testing.T) { tourByID(t, e, tk.AccessToken, u, tm) }) &&
 		t.Run("refresh and logout", func(t *testing.T) { tourRefresh(t, e, tk) }) &&
-		t.Run("lock-out", func(t *testing.T) { tourLockout(t, e) })
+		t.Run("lock-out", func(t *testing.T) { tourLockout(t, e, tk.AccessToken, u) })
 }
 
 func tourUsersAndTeams(t *testing.T, e *env, admin string) (u user, tm team) {
@@ -104,14 +104,18 @@ func tourByID(t *testing.T, e *env, admin string, u user, tm team) {
 }
 
 func tourRefresh(t *testing.T, e *env, tk tokens) {
-	var next tokens
+	var next, retried tokens
 	e.Do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tk.RefreshToken}).OK(t, 200, &next)
+	e.Do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tk.RefreshToken}).OK(t, 200, &retried)
+	e.Do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": next.RefreshToken}).OK(t, 200, &next)
+	// The first token's successor is used: presenting it now is a reuse.
 	e.Do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tk.RefreshToken}).Fails(t, 401, "refresh_token_reused")
 	e.Do("POST", "/api/v1/auth/logout", next.AccessToken, map[string]string{"refresh_token": next.RefreshToken}).OK(t, 200, nil)
 }
 
-// tourLockout: the lock-out answers 429 with Retry-After, as documented.
-func tourLockout(t *testing.T, e *env) {
+// tourLockout: the lock-out answers 429 with Retry-After, as documented;
+// a password no account can have is 400; an admin clears the failures.
+func tourLockout(t *testing.T, e *env, admin string, u user) {
 	wrong := map[string]string{"email": "olga@example.com", "password": "wrong-password"}
 	for range 5 {
 		e.Do("POST", "/api/v1/auth/login", "", wrong)
@@ -119,4 +123,15 @@ func tourLockout(t *testing.T, e *env) {
 	if r := e.Do("POST", "/api/v1/auth/login", "", wrong); r.Status != http.StatusTooManyRequests {
 		t.Fatalf("sixth failed login = %d, want 429: %s", r.Status, r.Raw)
 	}
+	call := servicetest.Call
+	var olga []user
+	e.Do("GET", "/api/v1/users?limit=1", admin, nil).OK(t, 200, &olga)
+	e.createUser(admin, "val@example.com", "viewer")
+	viewer := e.login("val@example.com", "user-password-123").AccessToken
+	e.Tour(t,
+		call("POST", "/api/v1/auth/login", "", map[string]string{"email": "olga@example.com", "password": strings.Repeat("p", 73)}, 400),
+		call("DELETE", fmt.Sprintf("/api/v1/users/%d/login-failures", olga[0].ID), admin, nil, 200),
+		call("DELETE", "/api/v1/users/999999/login-failures", admin, nil, 404),
+		call("DELETE", fmt.Sprintf("/api/v1/users/%d/login-failures", u.ID), viewer, nil, 403),
+	)
 }

@@ -22,7 +22,7 @@ import (
 func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(string, http.Handler) http.Handler) *httpx.Router {
 	r := httpx.Routes{Router: httpx.NewRouter(wrap), MapError: mapError, Auth: verifier.Require}
 
-	r.Public("POST", "/api/v1/auth/login", eps.Login, httpx.DecodeBody[endpoint.LoginRequest])
+	r.Public("POST", "/api/v1/auth/login", eps.Login, decodeLogin)
 	r.Public("POST", "/api/v1/auth/refresh", eps.Refresh, httpx.DecodeBody[endpoint.RefreshRequest])
 	r.Protected("POST", "/api/v1/auth/logout", eps.Logout, httpx.DecodeBody[endpoint.RefreshRequest])
 	r.Protected("GET", "/api/v1/auth/me", eps.Me, httpx.NoRequest)
@@ -37,6 +37,7 @@ func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(st
 	r.Protected("GET", "/api/v1/users", eps.ListUsers, decodeListUsers)
 	r.Protected("GET", "/api/v1/users/{id}", eps.GetUser, decodeID)
 	r.Protected("PATCH", "/api/v1/users/{id}", eps.UpdateUser, decodeUpdateUser)
+	r.Protected("DELETE", "/api/v1/users/{id}/login-failures", eps.Unlock, decodeID)
 
 	r.Protected("POST", "/api/v1/teams", eps.CreateTeam, httpx.DecodeBody[identity.NewTeam])
 	r.Protected("GET", "/api/v1/teams", eps.ListTeams, decodeListTeams)
@@ -46,6 +47,15 @@ func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(st
 
 	r.Document(api.OpenAPI)
 	return r.Router
+}
+
+func decodeLogin(_ context.Context, r *http.Request) (any, error) {
+	var req endpoint.LoginRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	req.Client = ClientAddress(r)
+	return req, nil
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {

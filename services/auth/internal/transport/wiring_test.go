@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,26 @@ type env struct {
 	store  *store.Store
 	key    ed25519.PrivateKey
 	offset atomic.Int64 // added to the wall clock, to move time forward
+
+	mu     sync.Mutex
+	delays []time.Duration // the login slow-downs asked for, never waited
+}
+
+// sleep is the service's Options.Sleep: it records the delay and returns.
+func (e *env) sleep(_ context.Context, d time.Duration) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.delays = append(e.delays, d)
+	return nil
+}
+
+// takeDelays returns the delays recorded since the last call.
+func (e *env) takeDelays() []time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := e.delays
+	e.delays = nil
+	return d
 }
 
 func (e *env) now() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
@@ -63,7 +84,7 @@ func newEnv(t *testing.T) *env {
 	if _, err := identity.Bootstrap(ctx, e.store, adminEmail, adminPass, bcrypt.MinCost, e.now()); err != nil {
 		t.Fatal(err)
 	}
-	svc := identity.New(e.store, signer, identity.Options{BcryptCost: bcrypt.MinCost, Now: e.now})
+	svc := identity.New(e.store, signer, identity.Options{BcryptCost: bcrypt.MinCost, Now: e.now, Sleep: e.sleep})
 	verifier := libauth.NewVerifier(libauth.StaticKeys{signer.KID(): signer.Public()}, issuer, audience)
 	s.Serve("auth", transport.NewHandler(endpoint.New(svc, pub), verifier, s.Metrics()))
 	return e
@@ -285,7 +306,9 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 		t.Fatal("refresh did not rotate")
 	}
 	e.Do("GET", "/api/v1/auth/me", second.AccessToken, nil).OK(t, 200, nil)
-	// Re-using the rotated token revokes the whole family: its successor too.
+	// Re-using the rotated token after the retry grace revokes the whole
+	// family: its successor too.
+	e.ageRotations(t, identity.RefreshRetryGrace+time.Second)
 	e.Do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": first.RefreshToken}).Fails(t, 401, "refresh_token_reused")
 	e.Do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": second.RefreshToken}).Fails(t, 401, "invalid_refresh_token")
 	// Another session of the same user is untouched.
@@ -305,14 +328,38 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	e.Do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": fourth.RefreshToken}).Fails(t, 401, "invalid_refresh_token")
 }
 
-func TestConcurrentRefreshRotatesOnce(t *testing.T) {
+// TestConcurrentRefreshesShareOneSuccessor: concurrent refreshes of one
+// token are one rotation and its retries: all get the same refresh token,
+// and the session keeps one live token.
+func TestConcurrentRefreshesShareOneSuccessor(t *testing.T) {
 	e := newEnv(t)
 	tk := e.login(adminEmail, adminPass)
 	rs := servicetest.Concurrently(8, func(int) servicetest.Result {
 		return e.Do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tk.RefreshToken})
 	})
-	if n := servicetest.Statuses(rs)[200]; n != 1 {
-		t.Fatalf("%d concurrent refreshes of one token succeeded, want 1", n)
+	got := map[string]bool{}
+	for _, r := range rs {
+		var next tokens
+		r.OK(t, 200, &next)
+		got[next.RefreshToken] = true
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d different refresh tokens from concurrent refreshes of one, want 1", len(got))
+	}
+	e.liveTokens(t, 1, 1)
+}
+
+// liveTokens asserts how many refresh tokens and families (sessions) are
+// still live: neither used nor revoked.
+func (e *env) liveTokens(t *testing.T, tokens, families int) {
+	t.Helper()
+	var n, f int
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT family_id) FROM refresh_tokens
+		WHERE used_at IS NULL AND revoked_at IS NULL`).Scan(&n, &f); err != nil {
+		t.Fatal(err)
+	}
+	if n != tokens || f != families {
+		t.Fatalf("%d live refresh tokens in %d families, want %d in %d", n, f, tokens, families)
 	}
 }
 
