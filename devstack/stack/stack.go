@@ -270,6 +270,10 @@ func (s *Stack) start(ctx context.Context) error {
 	if authPort == 0 {
 		authPort = cfg.Ports[edge.Auth]
 	}
+	portfolioPort := ports[edge.Portfolio]
+	if portfolioPort == 0 {
+		portfolioPort = cfg.Ports[edge.Portfolio]
+	}
 	for _, name := range services {
 		info := ServiceInfo{
 			Name:        name,
@@ -284,6 +288,7 @@ func (s *Stack) start(ctx context.Context) error {
 			"KAFKA_BROKERS=" + strings.Join(s.ready.KafkaBrokers, ","),
 			fmt.Sprintf("JWKS_URL=http://127.0.0.1:%d/.well-known/jwks.json", authPort),
 			fmt.Sprintf("AUTH_URL=http://127.0.0.1:%d", authPort),
+			fmt.Sprintf("PORTFOLIO_URL=http://127.0.0.1:%d", portfolioPort),
 			"APP_ENV=development",
 			"SERVICE_NAME=" + name,
 		}

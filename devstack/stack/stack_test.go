@@ -195,6 +195,12 @@ func TestRunStartsServicesBehindTheEdgeAndStopsThemAll(t *testing.T) {
 
 	// Each service got its environment.
 	authPort := r.Services[0].Port
+	var portfolioPort int
+	for _, svc := range r.Services {
+		if svc.Name == edge.Portfolio {
+			portfolioPort = svc.Port
+		}
+	}
 	for _, svc := range r.Services {
 		var env map[string]string
 		getJSON(t, svc.URL+"/env", &env)
@@ -204,6 +210,7 @@ func TestRunStartsServicesBehindTheEdgeAndStopsThemAll(t *testing.T) {
 			"KAFKA_BROKERS": r.KafkaBrokers[0],
 			"JWKS_URL":      fmt.Sprintf("http://127.0.0.1:%d/.well-known/jwks.json", authPort),
 			"AUTH_URL":      fmt.Sprintf("http://127.0.0.1:%d", authPort),
+			"PORTFOLIO_URL": fmt.Sprintf("http://127.0.0.1:%d", portfolioPort),
 			"APP_ENV":       "development",
 			"SERVICE_NAME":  svc.Name,
 			"INHERITED_VAR": "kept",

@@ -78,6 +78,17 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{/* Base URL of the portfolio service, for profit's PORTFOLIO_URL. */}}
+{{- define "fund-platform.portfolioURL" -}}
+{{- if .Values.global.portfolioURL -}}
+{{- trimSuffix "/" .Values.global.portfolioURL -}}
+{{- else if .Values.portfolio.create -}}
+{{- printf "http://%s:8080" (include "fund-platform.serviceHost" (dict "root" . "component" "portfolio")) -}}
+{{- else -}}
+{{- fail "portfolio.create is false: set global.portfolioURL to the portfolio service's base URL (profit asks it about new portfolios)" -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "fund-platform.imagePullSecrets" -}}
 {{- with .Values.global.imagePullSecrets -}}
 imagePullSecrets:
@@ -138,6 +149,10 @@ Only the variables the services read; extra ones come from <service>.env.
 {{- if eq $name "portfolio" }}
 - name: AUTH_URL
   value: {{ include "fund-platform.authURL" $root | quote }}
+{{- end }}
+{{- if eq $name "profit" }}
+- name: PORTFOLIO_URL
+  value: {{ include "fund-platform.portfolioURL" $root | quote }}
 {{- end }}
 {{- with $root.Values.global.otel.endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT

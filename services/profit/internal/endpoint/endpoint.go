@@ -102,25 +102,42 @@ var (
 	allocationReply = httpx.ReplyAs(AllocationJSON)
 )
 
+type credentialsKey struct{}
+
+// WithCredentials keeps the request's Authorization header in ctx; it is
+// forwarded to the portfolio service when a portfolio is looked up there.
+func WithCredentials(ctx context.Context, authorization string) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, authorization)
+}
+
+// withCaller adapts a function of the caller, with its credentials, and
+// the request (libauth.WithCaller).
+func withCaller[Req any](fn func(ctx context.Context, c profit.Caller, req Req) httpx.Response) endpoint.Endpoint {
+	return libauth.WithCaller(func(ctx context.Context, c libauth.Caller, req Req) httpx.Response {
+		creds, _ := ctx.Value(credentialsKey{}).(string)
+		return fn(ctx, profit.Caller{Caller: c, Credentials: creds}, req)
+	})
+}
+
 // New builds the endpoints.
 func New(s profit.Service) Endpoints {
 	return Endpoints{
-		CreateRatio: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CreateRatioRequest) httpx.Response {
+		CreateRatio: withCaller(func(ctx context.Context, c profit.Caller, req CreateRatioRequest) httpx.Response {
 			return ratioReply.Created(s.CreateRatio(ctx, c, req))
 		}),
-		ListRatios: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req ListRatiosRequest) httpx.Response {
+		ListRatios: withCaller(func(ctx context.Context, c profit.Caller, req ListRatiosRequest) httpx.Response {
 			return ratioReply.List(s.ListRatios(ctx, c, req.Filter, req.Page))
 		}),
-		CurrentRatio: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CurrentRatioRequest) httpx.Response {
+		CurrentRatio: withCaller(func(ctx context.Context, c profit.Caller, req CurrentRatioRequest) httpx.Response {
 			return ratioReply.OK(s.CurrentRatio(ctx, c, req.PortfolioID))
 		}),
-		CreateAllocation: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req CreateAllocationRequest) httpx.Response {
+		CreateAllocation: withCaller(func(ctx context.Context, c profit.Caller, req CreateAllocationRequest) httpx.Response {
 			return allocationReply.Created(s.RecordManualProfit(ctx, c, req))
 		}),
-		ListAllocations: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req ListAllocationsRequest) httpx.Response {
+		ListAllocations: withCaller(func(ctx context.Context, c profit.Caller, req ListAllocationsRequest) httpx.Response {
 			return allocationReply.List(s.ListAllocations(ctx, c, req.Filter, req.Page))
 		}),
-		GetAllocation: libauth.WithCaller(func(ctx context.Context, c profit.Caller, req IDRequest) httpx.Response {
+		GetAllocation: withCaller(func(ctx context.Context, c profit.Caller, req IDRequest) httpx.Response {
 			return allocationReply.OK(s.GetAllocation(ctx, c, req.ID))
 		}),
 	}

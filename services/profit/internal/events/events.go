@@ -25,7 +25,9 @@ var Topics = []string{eventbus.TopicPortfolio}
 // Handler applies one event of portfolio.events in tx, the inbox's
 // transaction (which also records the event id and the offset), through
 // the service's event side (profit.Consumer) on the store bound to tx:
-// portfolio.created/updated update the read model; portfolio.profit_recorded
+// portfolio.created adds the portfolio to the read model unless it is
+// there already (looked up in the portfolio service by a request), and
+// portfolio.updated records its owners; portfolio.profit_recorded
 // is recorded and allocated (profit.Consumer.RecordNAVProfit, ending in
 // store.RecordProfit, the code path of manual profits too). Other types
 // are not this service's concern and are passed over. An event that does
@@ -40,7 +42,11 @@ func Handler(st *store.Store) inbox.Handler {
 			if err := inbox.DecodeChecked(env, &d); err != nil {
 				return err
 			}
-			return svc.ApplyOwners(ctx, st.InTx(tx), profit.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID})
+			o := profit.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID}
+			if env.Type == eventbus.TypePortfolioCreated {
+				return svc.AddPortfolio(ctx, st.InTx(tx), o)
+			}
+			return svc.ApplyOwners(ctx, st.InTx(tx), o)
 		case eventbus.TypePortfolioProfitRecorded:
 			in, err := navProfit(env)
 			if err != nil {

@@ -16,6 +16,12 @@ type Owners struct {
 // portfolios, fold the profits with Fold and write the outcome, as the
 // Store's RecordManualProfit does for a manual profit.
 type EventStore interface {
+	// AddPortfolio records a portfolio the read model does not have yet;
+	// one it has is left alone. The row can only be as new as the
+	// portfolio's creation or newer (written by a lookup of the portfolio
+	// service, Portfolios, or by a NAV profit carrying its owners), so the
+	// creation's owners must not replace it.
+	AddPortfolio(ctx context.Context, o Owners) error
 	// ApplyOwners records a portfolio's owners in the read model; its
 	// allocation state is left alone.
 	ApplyOwners(ctx context.Context, o Owners) error
@@ -32,7 +38,9 @@ type EventStore interface {
 // event side of the service, as Service is the API side. Each call runs in
 // the transaction st is bound to.
 type Consumer interface {
-	// ApplyOwners applies portfolio.created or portfolio.updated.
+	// AddPortfolio applies portfolio.created.
+	AddPortfolio(ctx context.Context, st EventStore, o Owners) error
+	// ApplyOwners applies portfolio.updated.
 	ApplyOwners(ctx context.Context, st EventStore, o Owners) error
 	// RecordNAVProfit applies one portfolio.profit_recorded.
 	RecordNAVProfit(ctx context.Context, st EventStore, in NewProfit) (Allocation, error)
@@ -45,6 +53,10 @@ type consumer struct{}
 
 // NewConsumer returns the event side of the service.
 func NewConsumer() Consumer { return consumer{} }
+
+func (consumer) AddPortfolio(ctx context.Context, st EventStore, o Owners) error {
+	return st.AddPortfolio(ctx, o)
+}
 
 func (consumer) ApplyOwners(ctx context.Context, st EventStore, o Owners) error {
 	return st.ApplyOwners(ctx, o)

@@ -8,9 +8,15 @@ import (
 
 // fakeEventStore records what the consumer asks of it.
 type fakeEventStore struct {
+	added  []Owners
 	owners []Owners
 	one    []NewProfit
 	runs   [][]NewProfit
+}
+
+func (f *fakeEventStore) AddPortfolio(_ context.Context, o Owners) error {
+	f.added = append(f.added, o)
+	return nil
 }
 
 func (f *fakeEventStore) ApplyOwners(_ context.Context, o Owners) error {
@@ -34,8 +40,11 @@ func TestConsumer(t *testing.T) {
 	st := &fakeEventStore{}
 	snap := int64(9)
 	nav := NewProfit{PortfolioID: 1, Source: SourceNAV, SnapshotID: &snap, SourceEventID: "e", PeriodEnd: day(1), Amount: dec("5"), UserID: 7, TeamID: 3}
-	if err := c.ApplyOwners(ctx, st, Owners{PortfolioID: 1, UserID: 7, TeamID: 3}); err != nil || len(st.owners) != 1 {
-		t.Fatalf("owners: %v, %+v", err, st.owners)
+	if err := c.AddPortfolio(ctx, st, Owners{PortfolioID: 1, UserID: 7, TeamID: 3}); err != nil || len(st.added) != 1 || len(st.owners) != 0 {
+		t.Fatalf("added: %v, %+v %+v", err, st.added, st.owners)
+	}
+	if err := c.ApplyOwners(ctx, st, Owners{PortfolioID: 1, UserID: 7, TeamID: 3}); err != nil || len(st.owners) != 1 || len(st.added) != 1 {
+		t.Fatalf("owners: %v, %+v %+v", err, st.added, st.owners)
 	}
 	if _, err := c.RecordNAVProfit(ctx, st, nav); err != nil || len(st.one) != 1 {
 		t.Fatalf("one profit: %v, %+v", err, st.one)

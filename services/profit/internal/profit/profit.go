@@ -20,8 +20,15 @@ const (
 	SourceManual = "manual"
 )
 
-// Caller is the authenticated principal of a request.
-type Caller = auth.Caller
+// Caller is the authenticated principal of a request (auth.Caller) and
+// its credentials.
+type Caller struct {
+	auth.Caller
+	// Credentials is the caller's own Authorization header, forwarded to
+	// the portfolio service when a portfolio the read model does not have
+	// yet is looked up there (Portfolios).
+	Credentials string
+}
 
 // Portfolio is the service's read model of a portfolio: its owners, as the
 // portfolio service's events last said, and the allocation state this
@@ -106,7 +113,7 @@ type AllocationFilter struct {
 	From, To *time.Time
 	// ReadableBy, when set, keeps only the allocations of portfolios this
 	// user (or one of these teams) owns.
-	ReadableBy *Caller
+	ReadableBy *auth.Caller
 }
 
 // Errors of the domain; the transport maps each to a status and code.
@@ -117,7 +124,22 @@ var (
 	ErrAllocationNotFound = errors.New("allocation not found")
 	ErrInvalidRatio       = errors.New("to_team, to_platform and to_user must each be between 0 and 1 with at most 4 decimal places, and sum to exactly 1")
 	ErrPeriodOutOfOrder   = errors.New("period_end is earlier than the portfolio's latest recorded profit")
+	// ErrDependencyUnavailable: the portfolio service, asked about a
+	// portfolio the read model does not have yet, did not answer.
+	ErrDependencyUnavailable = errors.New("the portfolio service is unavailable; try again later")
 )
+
+// Portfolios asks the portfolio service, which owns portfolios, about one
+// the read model does not have yet (its portfolio.created not consumed
+// yet): what makes the profit service read its callers' writes
+// (docs/api.md#profit-service). credentials is the caller's Authorization
+// header, so the answer is about a portfolio the caller may read. Owners
+// returns ErrPortfolioNotFound when there is no such portfolio (or the
+// caller may not read it), and an error wrapping ErrDependencyUnavailable
+// when the portfolio service could not say.
+type Portfolios interface {
+	Owners(ctx context.Context, credentials string, id int64) (Owners, error)
+}
 
 // Service is what the profit service does for its API callers. Profits
 // derived from NAV arrive as events and go through Consumer, whose
@@ -140,6 +162,10 @@ type Service interface {
 type Store interface {
 	// Portfolio reads the read model (ErrPortfolioNotFound).
 	Portfolio(ctx context.Context, id int64) (Portfolio, error)
+	// AddPortfolio records a portfolio the read model does not have yet,
+	// as its portfolio.created event does (EventStore.AddPortfolio); one
+	// it has is left alone.
+	AddPortfolio(ctx context.Context, o Owners) error
 
 	// CreateRatio adds the next version of the portfolio's ratio
 	// (ErrPortfolioNotFound), publishes profit.ratio_changed, and

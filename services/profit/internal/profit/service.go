@@ -15,16 +15,40 @@ type Options struct {
 }
 
 type service struct {
-	store Store
-	now   func() time.Time
+	store      Store
+	portfolios Portfolios
+	now        func() time.Time
 }
 
-// New returns the service.
-func New(store Store, opts Options) Service {
+// New returns the service; portfolios is asked about the portfolios the
+// read model does not have yet.
+func New(store Store, portfolios Portfolios, opts Options) Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &service{store: store, now: opts.Now}
+	return &service{store: store, portfolios: portfolios, now: opts.Now}
+}
+
+// portfolio reads the portfolio from the read model. One it does not have
+// yet — created a moment ago, its portfolio.created not consumed yet — is
+// asked of the portfolio service with the caller's credentials and, if it
+// exists there, recorded as its portfolio.created would record it: so a
+// caller who has just created a portfolio can use it here at once
+// (docs/api.md#profit-service). Nothing is recorded when the portfolio
+// service does not know it or does not answer.
+func (s *service) portfolio(ctx context.Context, c Caller, id int64) (Portfolio, error) {
+	p, err := s.store.Portfolio(ctx, id)
+	if !errors.Is(err, ErrPortfolioNotFound) {
+		return p, err
+	}
+	o, err := s.portfolios.Owners(ctx, c.Credentials, id)
+	if err != nil {
+		return Portfolio{}, err
+	}
+	if err := s.store.AddPortfolio(ctx, o); err != nil {
+		return Portfolio{}, err
+	}
+	return s.store.Portfolio(ctx, id)
 }
 
 // readable returns the portfolio if it exists and the caller may read it;
@@ -34,7 +58,7 @@ func (s *service) readable(ctx context.Context, c Caller, id int64) (Portfolio, 
 	if id <= 0 {
 		return Portfolio{}, ErrPortfolioNotFound
 	}
-	p, err := s.store.Portfolio(ctx, id)
+	p, err := s.portfolio(ctx, c, id)
 	if err != nil {
 		return Portfolio{}, err
 	}
@@ -60,6 +84,9 @@ func (s *service) CreateRatio(ctx context.Context, c Caller, in NewRatio) (Ratio
 	}
 	if !ValidRatio(in.ToTeam, in.ToPlatform, in.ToUser) {
 		return Ratio{}, ErrInvalidRatio
+	}
+	if _, err := s.portfolio(ctx, c, in.PortfolioID); err != nil {
+		return Ratio{}, err
 	}
 	in.At = s.now()
 	return s.store.CreateRatio(ctx, in, c.UserID)
@@ -100,9 +127,10 @@ func (s *service) RecordManualProfit(ctx context.Context, c Caller, in ManualPro
 		return Allocation{}, err
 	}
 	// Checked before the operation starts, so an unknown portfolio is a
-	// refusal that stores nothing under an Idempotency-Key; the store
-	// checks again under the row lock.
-	if _, err := s.store.Portfolio(ctx, in.PortfolioID); err != nil {
+	// refusal that stores nothing under an Idempotency-Key (and so is a
+	// portfolio service that does not answer); the store checks again
+	// under the row lock.
+	if _, err := s.portfolio(ctx, c, in.PortfolioID); err != nil {
 		return Allocation{}, err
 	}
 	return s.store.RecordManualProfit(ctx, NewProfit{
@@ -125,7 +153,7 @@ func (s *service) ListAllocations(ctx context.Context, c Caller, f AllocationFil
 	switch c.Role {
 	case auth.RoleAdmin, auth.RoleViewer:
 	case auth.RoleUser:
-		f.ReadableBy = &c
+		f.ReadableBy = &c.Caller
 	default:
 		return nil, 0, ErrForbidden
 	}

@@ -17,6 +17,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -75,6 +76,10 @@ type txStore struct {
 	tx pgx.Tx
 }
 
+func (t txStore) AddPortfolio(ctx context.Context, o profit.Owners) error {
+	return addPortfolio(ctx, t.tx, o)
+}
+
 func (t txStore) ApplyOwners(ctx context.Context, o profit.Owners) error {
 	return t.s.ApplyPortfolio(ctx, t.tx, o)
 }
@@ -87,9 +92,37 @@ func (t txStore) RecordNAVProfits(ctx context.Context, ins []profit.NewProfit) e
 	return t.s.RecordNAVProfits(ctx, t.tx, ins)
 }
 
-// ApplyPortfolio records a portfolio.created or portfolio.updated event in
-// the read model, in tx (the consumer's transaction). The owners apply to
-// profits recorded afterwards; the allocation state is left alone.
+// insertPortfolio adds a portfolio to the read model unless it is there:
+// the one statement of every writer that only knows the portfolio exists
+// (portfolio.created, a lookup of the portfolio service, a NAV profit of a
+// portfolio not seen yet), none of which may replace owners already
+// recorded (profit.EventStore.AddPortfolio says why).
+const insertPortfolio = `INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
+	ON CONFLICT (portfolio_id) DO NOTHING`
+
+// execer is a pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func addPortfolio(ctx context.Context, q execer, o Owners) error {
+	if _, err := q.Exec(ctx, insertPortfolio, o.PortfolioID, o.UserID, o.TeamID); err != nil {
+		return fmt.Errorf("store: adding portfolio %d: %w", o.PortfolioID, err)
+	}
+	return nil
+}
+
+// AddPortfolio implements profit.Store: a portfolio the portfolio service
+// has just said exists, recorded as its portfolio.created will be (which
+// then changes nothing).
+func (s *Store) AddPortfolio(ctx context.Context, o Owners) error {
+	return addPortfolio(ctx, s.Pool, o)
+}
+
+// ApplyPortfolio records a portfolio.updated event in the read model, in
+// tx (the consumer's transaction), adding the portfolio if it is not there.
+// The owners apply to profits recorded afterwards; the allocation state is
+// left alone.
 func (s *Store) ApplyPortfolio(ctx context.Context, tx pgx.Tx, o Owners) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
@@ -365,8 +398,7 @@ func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.
 	nav := in.Source == profit.SourceNAV
 	b := &pgx.Batch{}
 	if nav {
-		b.Queue(`INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
-			ON CONFLICT (portfolio_id) DO NOTHING`, in.PortfolioID, in.UserID, in.TeamID)
+		b.Queue(insertPortfolio, in.PortfolioID, in.UserID, in.TeamID)
 		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, in.PortfolioID)
 		b.Queue(`SELECT `+allocationColumns+` FROM allocations a
 			WHERE a.source_event_id = $1 OR a.snapshot_id = $2 ORDER BY a.id LIMIT 1`, in.SourceEventID, *in.SnapshotID)

@@ -18,4 +18,5 @@ var codes = httpx.Codes{
 	{profit.ErrAllocationNotFound, http.StatusNotFound, "not_found"},
 	{profit.ErrInvalidRatio, http.StatusBadRequest, "invalid_ratio"},
 	{profit.ErrPeriodOutOfOrder, http.StatusConflict, "period_out_of_order"},
+	{profit.ErrDependencyUnavailable, http.StatusServiceUnavailable, "dependency_unavailable"},
 }

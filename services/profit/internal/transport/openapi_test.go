@@ -82,4 +82,17 @@ func TestOpenAPIServed(t *testing.T) {
 	for _, tok := range []string{admin, owner} {
 		e.Do("GET", fmt.Sprintf("%s/%d", allocationsPath, a.ID), tok, nil).OK(t, 200, nil)
 	}
+
+	// A portfolio not known here yet: looked up in the portfolio service,
+	// which knows 44 and then stops answering.
+	e.portfolios.create(44, 7, 3)
+	e.Tour(t, servicetest.Step{Method: "POST", Path: ratiosPath, Token: admin, Body: shares(44, "1", "0", "0"), Status: 201})
+	e.portfolios.set(true, false)
+	e.Tour(t,
+		servicetest.Step{Method: "POST", Path: ratiosPath, Token: admin, Body: shares(45, "1", "0", "0"), Status: 503},
+		servicetest.Step{Method: "GET", Path: ratiosPath + "?portfolio_id=45", Token: owner, Status: 503},
+		servicetest.Step{Method: "GET", Path: ratiosPath + "/current?portfolio_id=45", Token: owner, Status: 503},
+		servicetest.Step{Method: "POST", Path: allocationsPath, Token: admin, Body: manual(45, "1", day(3)), Status: 503},
+		servicetest.Step{Method: "GET", Path: allocationsPath + "?portfolio_id=45", Token: owner, Status: 503},
+	)
 }

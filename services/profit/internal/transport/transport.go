@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/shopspring/decimal"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
@@ -24,7 +25,8 @@ import (
 // instruments each route (metrics and access log).
 func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent httpx.Middleware,
 	wrap func(string, http.Handler) http.Handler) *httpx.Router {
-	r := httpx.Routes{Router: httpx.NewRouter(wrap), MapError: codes.Map, Auth: verifier.Require}
+	r := httpx.Routes{Router: httpx.NewRouter(wrap), MapError: codes.Map, Auth: verifier.Require,
+		Before: []kithttp.RequestFunc{keepCredentials}}
 
 	r.Protected("POST", "/api/v1/profit/profit_allocation_ratios", eps.CreateRatio, decodeCreateRatio)
 	r.Protected("GET", "/api/v1/profit/profit_allocation_ratios", eps.ListRatios, decodeListRatios)
@@ -36,6 +38,12 @@ func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent h
 
 	r.Document(api.OpenAPI)
 	return r.Router
+}
+
+// keepCredentials keeps the caller's Authorization header for the
+// portfolio service lookups (profit.Portfolios).
+func keepCredentials(ctx context.Context, r *http.Request) context.Context {
+	return endpoint.WithCredentials(ctx, r.Header.Get("Authorization"))
 }
 
 // ratioBody is the body of POST /profit_allocation_ratios. Shares are kept

@@ -21,6 +21,7 @@ import (
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/libs/servicetest"
 	"github.com/fundplatform/platform/services/profit/internal/endpoint"
+	"github.com/fundplatform/platform/services/profit/internal/portfolios"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 	"github.com/fundplatform/platform/services/profit/internal/store"
 	"github.com/fundplatform/platform/services/profit/internal/transport"
@@ -28,17 +29,19 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// env is one profit service over a fresh database, behind httptest.
+// env is one profit service over a fresh database, behind httptest, with
+// a stand-in portfolio service (which knows no portfolio until told).
 type env struct {
 	*servicetest.Server
-	store *store.Store
+	store      *store.Store
+	portfolios *portfolioService
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	s := servicetest.New(t, store.Migrations())
-	e := &env{Server: s, store: store.New(s.Pool)}
-	svc := profit.New(e.store, profit.Options{})
+	e := &env{Server: s, store: store.New(s.Pool), portfolios: newPortfolioService(t, s.Verifier())}
+	svc := profit.New(e.store, portfolios.New(e.portfolios.URL, nil), profit.Options{})
 	s.Serve("profit", transport.NewHandler(endpoint.New(svc), s.Verifier(), s.Idempotency(), s.Metrics()))
 	return e
 }
