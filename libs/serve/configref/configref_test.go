@@ -21,7 +21,7 @@ import (
 // one their main.go hands to serve.MainBackend.
 func TestBackendServicesConfigReference(t *testing.T) {
 	root := filepath.Join("..", "..", "..")
-	for _, name := range []string{"profit", "withdrawal", "stats"} {
+	for _, name := range []string{"withdrawal", "stats"} {
 		t.Run(name, func(t *testing.T) {
 			src, err := os.ReadFile(filepath.Join(root, "services", name, "cmd", name, "main.go"))
 			if err != nil {
