@@ -89,10 +89,12 @@ type stuckRow struct {
 }
 
 // track updates the relay's view of a row that blocks it after attempt a,
-// logs and sets the gauges; it reports whether the relay is blocked.
+// logs and sets the gauges; it reports whether a.err is the failure of the
+// row that blocks the relay (then it is logged here, at most once a minute,
+// rather than on every attempt).
 func (r *Relay) track(ctx context.Context, a attempt) bool {
 	if !a.ran {
-		return r.stuck != nil && r.stuck.blocked // another replica's turn: nothing learnt
+		return false // another replica's turn, or the database failed: nothing learnt
 	}
 	// The stuck row is past once it is published or no longer the oldest
 	// pending one (it was skipped).
@@ -105,12 +107,11 @@ func (r *Relay) track(ctx context.Context, a attempt) bool {
 		r.setBlocked(0)
 	}
 	if a.failed == nil || a.err == nil {
-		return r.stuck != nil && r.stuck.blocked
+		return false
 	}
 	kind := classify(a.err)
 	if kind == transient {
-		// Says nothing about the row: a row that blocks stays blocking.
-		return r.stuck != nil && r.stuck.blocked
+		return false // says nothing about the row: a row that blocks stays blocking
 	}
 	s := r.stuck
 	if s == nil || s.row.id != a.failed.id {

@@ -160,13 +160,13 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		r.setResult(err, n > 0)
-		blocked := r.track(ctx, a)
+		reported := r.track(ctx, a)
 		wait := r.cfg.PollInterval
 		switch {
 		case err != nil:
 			r.errors.Inc()
 			wait = bo.NextBackOff()
-			if !blocked { // a blocked relay says so in track, not on every attempt
+			if !reported { // the blocking row's failures are logged by track, not on every attempt
 				r.log.WarnContext(ctx, "outbox publish failed; retrying", "error", err, "retry_in", wait.String())
 			}
 		case n == r.cfg.BatchSize:
