@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -31,24 +32,25 @@ const pendingShown = 20
 // They use DATABASE_URL only, beside a running service.
 func outboxCommand[C Configuration](stdout, stderr io.Writer) Command[C] {
 	var listPending bool
-	var skip int64
+	var skip rowID
 	return Command[C]{
 		Register: func(fs *flag.FlagSet) {
 			fs.BoolVar(&listPending, "outbox-pending", false,
 				fmt.Sprintf("print the number of unpublished outbox rows and the oldest %d, then exit", pendingShown))
-			fs.Int64Var(&skip, "outbox-skip", 0,
+			fs.Var(&skip, "outbox-skip",
 				"print the unpublished outbox row with this id as JSON, then mark it published without publishing it "+
 					"(its event never reaches its consumers), and exit")
 		},
 		Run: func(ctx context.Context, cfg C) (bool, error) {
-			if !listPending && skip == 0 {
+			if !listPending && !skip.set {
 				return false, nil
 			}
-			if listPending && skip != 0 {
+			if listPending && skip.set {
 				return true, errors.New("give -outbox-pending or -outbox-skip, not both")
 			}
-			if skip < 0 {
-				return true, fmt.Errorf("-outbox-skip=%d: a row id is positive", skip)
+			// A given -outbox-skip=0 must not fall through to serving.
+			if skip.set && skip.id <= 0 {
+				return true, fmt.Errorf("-outbox-skip=%d: a row id is positive", skip.id)
 			}
 			// Skip waits for the relay's current attempt to end.
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -68,9 +70,31 @@ func outboxCommand[C Configuration](stdout, stderr io.Writer) Command[C] {
 			if listPending {
 				return true, printPending(ctx, stdout, pool)
 			}
-			return true, skipRow(ctx, stdout, stderr, pool, skip)
+			return true, skipRow(ctx, stdout, stderr, pool, skip.id)
 		},
 	}
+}
+
+// rowID is the value of -outbox-skip, which remembers whether it was given.
+type rowID struct {
+	id  int64
+	set bool
+}
+
+func (v *rowID) String() string {
+	if v == nil || !v.set {
+		return ""
+	}
+	return strconv.FormatInt(v.id, 10)
+}
+
+func (v *rowID) Set(s string) error {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return errors.New("a row id is a number")
+	}
+	v.id, v.set = id, true
+	return nil
 }
 
 func printPending(ctx context.Context, w io.Writer, pool *pgxpool.Pool) error {

@@ -144,10 +144,16 @@ func TestOutboxCommands(t *testing.T) {
 		"an unknown row":  {[]string{"-outbox-skip=" + strconv.FormatInt(ids[2]+1, 10)}, outbox.ErrNotPending.Error()},
 		"both":            {[]string{"-outbox-pending", "-outbox-skip=" + strconv.FormatInt(ids[1], 10)}, "not both"},
 		"a negative id":   {[]string{"-outbox-skip=-3"}, "positive"},
+		"id 0":            {[]string{"-outbox-skip=0"}, "positive"},
+		"not a number":    {[]string{"-outbox-skip=x"}, "a row id is a number"},
 	} {
 		stdout, stderr, code := backendRun(t, url, c.args...)
-		if code != 1 || stdout != "" || !strings.Contains(stderr, c.want) {
-			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 1 and %q", name, code, stdout, stderr, c.want)
+		wantCode := 1
+		if name == "not a number" {
+			wantCode = 2 // the flag package's usage error
+		}
+		if code != wantCode || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d and %q", name, code, stdout, stderr, wantCode, c.want)
 		}
 	}
 	var n int
