@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"regexp"
@@ -12,13 +14,17 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/outbox"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
+	"github.com/fundplatform/platform/libs/testkit"
 )
 
 // runToyBackend is a backend service's main, as MainBackend runs it, that
@@ -198,3 +204,78 @@ func TestOutboxSkipKeepsARowItCannotPrint(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stdout is closed") }
+
+// TestOutboxSkipUnblocksARunningRelay: a relay blocked by a row larger
+// than its topic accepts reports it; -outbox-pending lists it first; once
+// -outbox-skip marks it, the rows after it (of its key) are published in
+// order and the relay is no longer blocked.
+func TestOutboxSkipUnblocksARunningRelay(t *testing.T) {
+	migrations := fstest.MapFS{"00001_outbox.sql": {Data: []byte(outbox.Migration)}}
+	pool, url := pgtest.NewWithURL(t, migrations)
+	cluster := kafkatest.StartCluster(t)
+	if err := cluster.CreateTopic(eventbus.TopicPortfolio, kafkatest.Partitions, map[string]string{"max.message.bytes": "20000"}); err != nil {
+		t.Fatal(err)
+	}
+	big, err := eventbus.NewEnvelope("portfolio", eventbus.TypePortfolioCreated, "portfolio/1",
+		map[string]any{"portfolio_id": 1, "name": strings.Repeat("x", 30_000), "user_id": 7, "team_id": 3, "currency": "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(big)
+	var bigID int64
+	if err := pool.QueryRow(context.Background(), `INSERT INTO outbox (event_id, topic, key, type, payload)
+		VALUES ($1, $2, '1', $3, $4) RETURNING id`, big.ID, eventbus.TopicPortfolio, big.Type, string(payload)).Scan(&bigID); err != nil {
+		t.Fatal(err)
+	}
+	after := addEvents(t, pool, "1", "1")
+
+	reg := prometheus.NewRegistry()
+	relay, err := outbox.NewRelay(pool, outbox.Config{Brokers: cluster.ListenAddrs(), PollInterval: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Background(t, "relay", 10*time.Second, relay.Run)
+	gauge := func(name string) float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	testkit.Eventually(t, 15*time.Second, "the relay blocked", func() bool { return gauge("fund_outbox_blocked") == 1 })
+	if got := gauge("fund_outbox_blocked_row_id"); got != float64(bigID) {
+		t.Fatalf("fund_outbox_blocked_row_id = %v, want %d", got, bigID)
+	}
+	stdout, stderr, code := backendRun(t, url, "-outbox-pending")
+	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); code != 0 || len(lines) != 5 || !strings.HasPrefix(lines[2], strconv.FormatInt(bigID, 10)+" ") {
+		t.Fatalf("-outbox-pending: exit %d, %s%s", code, stdout, stderr)
+	}
+	if _, stderr, code := backendRun(t, url, "-outbox-skip="+strconv.FormatInt(bigID, 10)); code != 0 {
+		t.Fatalf("-outbox-skip: exit %d, %s", code, stderr)
+	}
+	testkit.Eventually(t, 15*time.Second, "the rows after it published, the relay unblocked", func() bool {
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 0 && gauge("fund_outbox_blocked") == 0 && gauge("fund_outbox_blocked_row_id") == 0
+	})
+	var got []string
+	for _, m := range kafkatest.ReadAll(t, cluster.ListenAddrs(), eventbus.TopicPortfolio, len(after)+1, 3*time.Second) {
+		env, err := eventbus.Decode(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, env.ID)
+	}
+	if want := []string{after[0].ID, after[1].ID}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("published %v, want %v in order (the skipped %s never)", got, want, big.ID)
+	}
+}
