@@ -14,3 +14,12 @@ func SetAfterPublish(r *Relay, fn func() error) {
 func SetOnAcknowledged(r *Relay, fn func([]kafka.Message)) {
 	r.afterPublish = func(msgs []kafka.Message) error { fn(msgs); return nil }
 }
+
+// BlockAfterAttempts is blockAfterAttempts.
+const BlockAfterAttempts = blockAfterAttempts
+
+// Classify names the class of a write error: transient, suspect or
+// permanent.
+func Classify(err error) string {
+	return [...]string{transient: "transient", suspect: "suspect", permanent: "permanent"}[classify(err)]
+}

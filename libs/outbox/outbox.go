@@ -29,6 +29,17 @@
 // emit events for the same entity must be serialised by the service (e.g.
 // by locking the entity's row before calling Add), as they would be for
 // the change itself.
+//
+// # A row that cannot be published
+//
+// The relay never skips a row by itself. A row the broker refuses for good
+// (too large, on a topic that does not exist or may not be written) blocks
+// the rows after it; the relay reports it (fund_outbox_blocked,
+// fund_outbox_blocked_row_id and an ERROR log naming it, see blocked.go)
+// and keeps retrying it. Pending lists the waiting rows and Skip marks one
+// published without publishing it (the service binaries' -outbox-pending
+// and -outbox-skip, libs/serve); docs/operations.md#fundoutboxblocked is
+// the runbook.
 package outbox
 
 import (

@@ -58,8 +58,10 @@ type Relay struct {
 	cfg    Config
 	log    *slog.Logger
 
-	backlog, oldestAge prometheus.Gauge
-	published, errors  prometheus.Counter
+	backlog, oldestAge         prometheus.Gauge
+	published, errors          prometheus.Counter
+	blockedGauge, blockedRowID prometheus.Gauge
+	stuck                      *stuckRow // the head row that keeps failing (Run's goroutine only)
 
 	mu           sync.Mutex
 	lastErr      error
@@ -76,6 +78,8 @@ type Relay struct {
 //	fund_outbox_oldest_unpublished_age_seconds age of the oldest of them
 //	fund_outbox_published_total                events published
 //	fund_outbox_publish_errors_total           failed publish attempts
+//	fund_outbox_blocked                        1 while a row that cannot be published blocks the relay
+//	fund_outbox_blocked_row_id                 that row's id (0 when not blocked)
 func NewRelay(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Relay, error) {
 	if pool == nil || len(cfg.Brokers) == 0 {
 		return nil, errors.New("outbox: a relay needs a pool and brokers")
@@ -120,9 +124,17 @@ func NewRelay(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Relay
 			Namespace: "fund", Subsystem: "outbox", Name: "publish_errors_total",
 			Help: "Failed attempts to publish a batch of outbox events (each is retried).",
 		}),
+		blockedGauge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "fund", Subsystem: "outbox", Name: "blocked",
+			Help: "1 while the relay is blocked by an outbox row the broker refuses for good (later events wait), else 0.",
+		}),
+		blockedRowID: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "fund", Subsystem: "outbox", Name: "blocked_row_id",
+			Help: "The id of the outbox row that blocks the relay (0 when not blocked).",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{r.backlog, r.oldestAge, r.published, r.errors} {
+		for _, c := range []prometheus.Collector{r.backlog, r.oldestAge, r.published, r.errors, r.blockedGauge, r.blockedRowID} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("outbox: register metrics: %w", err)
 			}
@@ -133,24 +145,30 @@ func NewRelay(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Relay
 
 // Run publishes until ctx ends, then closes the Kafka writer and returns
 // nil; call it once. Failed attempts (broker or database errors) are retried with
-// exponential back-off; nothing is skipped.
+// exponential back-off; nothing is skipped. A row the broker refuses for
+// good blocks the rows after it: Run reports it (see track) and keeps
+// retrying it until the cause is fixed or an operator skips it (Skip).
 func (r *Relay) Run(ctx context.Context) error {
 	defer r.writer.Close()
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = 100 * time.Millisecond
 	bo.MaxInterval = r.cfg.MaxBackoff
 	for {
-		n, err := r.publishBatch(ctx)
+		a := r.publishBatch(ctx)
+		n, err := a.published, a.err
 		if ctx.Err() != nil {
 			return nil
 		}
 		r.setResult(err, n > 0)
+		reported := r.track(ctx, a)
 		wait := r.cfg.PollInterval
 		switch {
 		case err != nil:
 			r.errors.Inc()
 			wait = bo.NextBackOff()
-			r.log.WarnContext(ctx, "outbox publish failed; retrying", "error", err, "retry_in", wait.String())
+			if !reported { // the blocking row's failures are logged by track, not on every attempt
+				r.log.WarnContext(ctx, "outbox publish failed; retrying", "error", err, "retry_in", wait.String())
+			}
 		case n == r.cfg.BatchSize:
 			wait = 0 // more may be waiting
 			bo.Reset()
@@ -174,75 +192,164 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 type row struct {
-	id      int64
-	topic   string
-	key     string
-	typ     string
-	payload []byte
-	trace   map[string]string
+	id        int64
+	eventID   string
+	topic     string
+	key       string
+	typ       string
+	payload   []byte
+	trace     map[string]string
+	createdAt time.Time
 }
 
-// publishBatch publishes up to BatchSize pending rows with one Kafka write
-// and marks them published, in one transaction; it returns how many.
-func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+// selectRows is the select list of a row (scanned by scanRow), for the
+// relay and the operator's commands (admin.go) alike.
+const selectRows = `SELECT id, event_id::text, topic, key, type, payload::text, headers, created_at FROM outbox`
+
+func scanRow(cr pgx.CollectableRow) (row, error) {
+	var x row
+	var payload string
+	err := cr.Scan(&x.id, &x.eventID, &x.topic, &x.key, &x.typ, &payload, &x.trace, &x.createdAt)
+	x.payload = []byte(payload)
+	return x, err
+}
+
+// attempt is the outcome of one publishBatch.
+type attempt struct {
+	// ran is set when this relay held the lock and read the outbox.
+	ran bool
+	// head is the id of the oldest pending row (0 when there is none).
+	head int64
+	// published is how many rows were published; headPublished says
+	// whether the oldest was.
+	published     int
+	headPublished bool
+	// failed is the row whose own write failed with err (nil when the
+	// failure is not known to be that of one row).
+	failed *row
+	err    error
+}
+
+// publishBatch publishes up to BatchSize pending rows, in id order, and
+// marks the ones it published, in one transaction.
+func (r *Relay) publishBatch(ctx context.Context) (a attempt) {
 	tx, err := r.pool.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		a.err = fmt.Errorf("begin: %w", err)
+		return a
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
 	var mine bool
 	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, relayLockKey).Scan(&mine); err != nil {
-		return 0, fmt.Errorf("lock: %w", err)
+		a.err = fmt.Errorf("lock: %w", err)
+		return a
 	}
 	if !mine {
-		return 0, nil // another replica's relay is publishing
+		return a // another replica's relay (or an operator's Skip) holds it
 	}
-	rows, err := tx.Query(ctx, `SELECT id, topic, key, type, payload::text, headers
-		FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.BatchSize)
+	rows, err := tx.Query(ctx, selectRows+` WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.BatchSize)
 	if err != nil {
-		return 0, fmt.Errorf("select pending: %w", err)
+		a.err = fmt.Errorf("select pending: %w", err)
+		return a
 	}
-	batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
-		var x row
-		var payload string
-		err := cr.Scan(&x.id, &x.topic, &x.key, &x.typ, &payload, &x.trace)
-		x.payload = []byte(payload)
-		return x, err
-	})
+	batch, err := pgx.CollectRows(rows, scanRow)
 	if err != nil {
-		return 0, fmt.Errorf("select pending: %w", err)
+		a.err = fmt.Errorf("select pending: %w", err)
+		return a
 	}
+	a.ran = true
 	if len(batch) == 0 {
-		return 0, nil
+		return a
 	}
+	a.head = batch[0].id
 
 	msgs := make([]kafka.Message, len(batch))
-	ids := make([]int64, len(batch))
 	for i, x := range batch {
 		msgs[i] = message(x)
-		ids[i] = x.id
 	}
-	if err := r.writer.WriteMessages(ctx, msgs...); err != nil {
-		return 0, fmt.Errorf("outbox: write %d message(s): %w", len(msgs), err)
-	}
-	if hook := r.afterPublish; hook != nil {
-		if err := hook(msgs); err != nil {
-			return 0, err
+	written, failed, werr := r.write(ctx, batch, msgs)
+	var ids []int64
+	var out []kafka.Message
+	for i, ok := range written {
+		if ok {
+			ids, out = append(ids, batch[i].id), append(out, msgs[i])
 		}
 	}
-	// The batch is out: mark it even if ctx has just ended (a graceful
-	// stop), so that it is not published twice without need.
+	if werr != nil {
+		a.failed, a.err = failed, fmt.Errorf("outbox: write %d message(s): %w", len(msgs)-len(ids), werr)
+	}
+	if len(ids) == 0 {
+		return a
+	}
+	if hook := r.afterPublish; hook != nil {
+		if err := hook(out); err != nil {
+			a.failed, a.err = nil, err
+			return a
+		}
+	}
+	// What was written is out: mark it even if ctx has just ended (a
+	// graceful stop) or another row failed, so that it is not published
+	// twice without need.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, err := tx.Exec(mctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`, ids); err != nil {
-		return 0, fmt.Errorf("mark published: %w", err)
+		return attempt{ran: true, head: a.head, err: fmt.Errorf("mark published: %w", err)}
 	}
 	if err := tx.Commit(mctx); err != nil {
-		return 0, fmt.Errorf("mark published: %w", err)
+		return attempt{ran: true, head: a.head, err: fmt.Errorf("mark published: %w", err)}
 	}
-	r.published.Add(float64(len(batch)))
-	return len(batch), nil
+	r.published.Add(float64(len(ids)))
+	a.published, a.headPublished = len(ids), written[0]
+	return a
+}
+
+// write writes msgs (those of batch) and reports which of them are
+// written. The batch goes in one write; when that fails for a reason that
+// may be a row's own (see classify), the rows not written yet are written
+// one at a time, in id order, up to the first that fails — so that the rows
+// before a row the broker refuses are published and that row is known (in
+// a batch, the messages of a partition share one error). While the oldest
+// row is one that keeps failing, it is tried alone first. A failed batch
+// may have written the messages of other partitions (kafka.WriteErrors
+// says which): they are reported written, so as not to publish them twice.
+func (r *Relay) write(ctx context.Context, batch []row, msgs []kafka.Message) (written []bool, failed *row, err error) {
+	written = make([]bool, len(msgs))
+	start := 0
+	if r.stuck != nil && r.stuck.row.id == batch[0].id {
+		if err := r.writer.WriteMessages(ctx, msgs[0]); err != nil {
+			return written, &batch[0], err
+		}
+		written[0], start = true, 1
+	}
+	if len(msgs)-start > 1 {
+		err := r.writer.WriteMessages(ctx, msgs[start:]...)
+		if err == nil {
+			for i := range written {
+				written[i] = true
+			}
+			return written, nil, nil
+		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(msgs)-start {
+			for i, e := range werrs {
+				written[start+i] = e == nil
+			}
+		}
+		if classify(err) == transient || ctx.Err() != nil {
+			return written, nil, err
+		}
+	}
+	for i := start; i < len(msgs); i++ {
+		if written[i] {
+			continue
+		}
+		if err := r.writer.WriteMessages(ctx, msgs[i]); err != nil {
+			return written, &batch[i], err
+		}
+		written[i] = true
+	}
+	return written, nil, nil
 }
 
 // newWriter is the relay's Kafka writer, set up as eventbus.NewWriter

@@ -142,7 +142,9 @@ func MainBackend[C Configuration, P backendConfigPtr[C]](name, defaultAddr strin
 	Main(BackendProgram[C, P](name, defaultAddr, migrations, wire, opts...))
 }
 
-// BackendProgram is the Program MainBackend runs.
+// BackendProgram is the Program MainBackend runs, with the operator's
+// commands on the service's outbox (-outbox-pending, -outbox-skip; see
+// outboxCommand).
 func BackendProgram[C Configuration, P backendConfigPtr[C]](name, defaultAddr string, migrations fs.FS, wire Wire[C], opts ...BackendOption) Program[C] {
 	return Program[C]{
 		Name: name,
@@ -151,5 +153,6 @@ func BackendProgram[C Configuration, P backendConfigPtr[C]](name, defaultAddr st
 		},
 		Migrations: migrations,
 		Start:      BackendStart[C, P](name, wire),
+		Commands:   []Command[C]{outboxCommand[C](os.Stdout, os.Stderr)},
 	}
 }

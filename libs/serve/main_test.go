@@ -11,17 +11,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/libs/testkit"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// TestMain lets TestMainExits run Main in a child process (Main exits).
+// TestMain lets TestMainExits (and the outbox commands' tests) run Main
+// in a child process (Main exits).
 func TestMain(m *testing.M) {
-	if os.Getenv("SERVE_TEST_MAIN") == "1" {
+	switch os.Getenv("SERVE_TEST_MAIN") {
+	case "1":
 		runToyMain()
 		return
+	case "backend":
+		runToyBackend()
+		return
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 // toyConfig is a configuration of Main's shape that needs no database to
