@@ -37,6 +37,21 @@ func CallerFrom(ctx context.Context) (Caller, error) {
 // viewers (docs/api.md#roles).
 func (c Caller) Privileged() bool { return c.Role == RoleAdmin || c.Role == RoleViewer }
 
+// ListScope is how far a list reaches for the caller (docs/api.md#roles):
+// everything for an admin or a viewer (nil, true); what the caller owns —
+// its user and its teams — for a user (the caller, true); no other role
+// lists (nil, false).
+func (c Caller) ListScope() (*Caller, bool) {
+	switch {
+	case c.Privileged():
+		return nil, true
+	case c.Role == RoleUser:
+		return &c, true
+	default:
+		return nil, false
+	}
+}
+
 // CanReadOwned is the rule "as portfolio read" (docs/api.md#roles) for a
 // portfolio owned by userID and teamID: admins and viewers read every
 // portfolio; a user reads those it owns and those of its teams.

@@ -86,3 +86,24 @@ func TestWithCaller(t *testing.T) {
 		t.Fatalf("other request type: %+v", r)
 	}
 }
+
+func TestListScope(t *testing.T) {
+	user := Caller{UserID: 7, Role: RoleUser, Teams: []int64{3}}
+	for _, c := range []struct {
+		caller     Caller
+		all, lists bool
+	}{
+		{Caller{UserID: 1, Role: RoleAdmin}, true, true},
+		{Caller{UserID: 2, Role: RoleViewer}, true, true},
+		{user, false, true},
+		{Caller{UserID: 9, Role: "auditor"}, false, false},
+	} {
+		scope, ok := c.caller.ListScope()
+		switch {
+		case ok != c.lists:
+			t.Errorf("%s: lists = %v, want %v", c.caller.Role, ok, c.lists)
+		case c.all && scope != nil, !c.all && c.lists && (scope == nil || scope.UserID != c.caller.UserID || len(scope.Teams) != len(c.caller.Teams)):
+			t.Errorf("%s: scope = %+v", c.caller.Role, scope)
+		}
+	}
+}

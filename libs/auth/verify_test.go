@@ -17,6 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/fundplatform/platform/libs/auth/authtest"
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
@@ -34,16 +35,7 @@ func claimsFor(exp time.Time) jwt.MapClaims {
 		"teams": []int64{3}, "iat": time.Now().Unix(), "exp": exp.Unix(), "jti": "j1"}
 }
 
-func sign(t *testing.T, m jwt.SigningMethod, key any, kid string, c jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(m, c)
-	tok.Header["kid"] = kid
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+var sign = authtest.Sign
 
 func TestVerify(t *testing.T) {
 	pub, priv := newKey(t)

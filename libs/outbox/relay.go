@@ -104,34 +104,16 @@ func NewRelay(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Relay
 		cfg.Logger = slog.Default()
 	}
 	r := &Relay{
-		pool:   pool,
-		writer: newWriter(cfg),
-		cfg:    cfg,
-		log:    cfg.Logger.With("component", "outbox-relay"),
-		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "fund", Subsystem: "outbox", Name: "backlog",
-			Help: "Outbox rows not yet published to Kafka.",
-		}),
-		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "fund", Subsystem: "outbox", Name: "oldest_unpublished_age_seconds",
-			Help: "Age of the oldest outbox row not yet published (0 when none).",
-		}),
-		published: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "fund", Subsystem: "outbox", Name: "published_total",
-			Help: "Outbox events published to Kafka (a re-publish after a crash counts again).",
-		}),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "fund", Subsystem: "outbox", Name: "publish_errors_total",
-			Help: "Failed attempts to publish a batch of outbox events (each is retried).",
-		}),
-		blockedGauge: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "fund", Subsystem: "outbox", Name: "blocked",
-			Help: "1 while the relay is blocked by an outbox row the broker refuses for good (later events wait), else 0.",
-		}),
-		blockedRowID: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "fund", Subsystem: "outbox", Name: "blocked_row_id",
-			Help: "The id of the outbox row that blocks the relay (0 when not blocked).",
-		}),
+		pool:         pool,
+		writer:       newWriter(cfg),
+		cfg:          cfg,
+		log:          cfg.Logger.With("component", "outbox-relay"),
+		backlog:      gauge("backlog", "Outbox rows not yet published to Kafka."),
+		oldestAge:    gauge("oldest_unpublished_age_seconds", "Age of the oldest outbox row not yet published (0 when none)."),
+		published:    counter("published_total", "Outbox events published to Kafka (a re-publish after a crash counts again)."),
+		errors:       counter("publish_errors_total", "Failed attempts to publish a batch of outbox events (each is retried)."),
+		blockedGauge: gauge("blocked", "1 while the relay is blocked by an outbox row the broker refuses for good (later events wait), else 0."),
+		blockedRowID: gauge("blocked_row_id", "The id of the outbox row that blocks the relay (0 when not blocked)."),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{r.backlog, r.oldestAge, r.published, r.errors, r.blockedGauge, r.blockedRowID} {
@@ -460,4 +442,13 @@ func brokerAnswers(ctx context.Context, brokers []string) error {
 		}
 	}
 	return fmt.Errorf("outbox: no Kafka broker answers: %w", err)
+}
+
+// gauge and counter are the relay's metrics, fund_outbox_<name>.
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "fund", Subsystem: "outbox", Name: name, Help: help})
+}
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "fund", Subsystem: "outbox", Name: name, Help: help})
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/auth/authtest"
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/idempotency"
 	"github.com/fundplatform/platform/libs/observability"
@@ -120,16 +121,10 @@ func (s *Server) Token(userID int64, role string, teams ...int64) string {
 		teams = []int64{}
 	}
 	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+	return authtest.Sign(s.T, jwt.SigningMethodEdDSA, s.key, libauth.Thumbprint(s.key.Public().(ed25519.PublicKey)), jwt.MapClaims{
 		"iss": Issuer, "aud": Audience, "sub": strconv.FormatInt(userID, 10), "role": role, "teams": teams,
 		"iat": now.Unix(), "exp": now.Add(TokenTTL).Unix(), "jti": fmt.Sprint(s.jti.Add(1)),
 	})
-	tok.Header["kid"] = libauth.Thumbprint(s.key.Public().(ed25519.PublicKey))
-	signed, err := tok.SignedString(s.key)
-	if err != nil {
-		s.T.Fatal(err)
-	}
-	return signed
 }
 
 // Admin, Viewer and User mint a token for each role.

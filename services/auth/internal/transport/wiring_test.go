@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/auth/authtest"
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/libs/servicetest"
@@ -264,15 +265,7 @@ func TestRejectedTokens(t *testing.T) {
 		return jwt.MapClaims{"iss": issuer, "aud": audience, "sub": "1", "role": "admin", "teams": []int64{},
 			"iat": time.Now().Add(-time.Hour).Unix(), "exp": exp.Unix(), "jti": "x"}
 	}
-	sign := func(m jwt.SigningMethod, key any, c jwt.MapClaims) string {
-		tok := jwt.NewWithClaims(m, c)
-		tok.Header["kid"] = kid
-		s, err := tok.SignedString(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	sign := func(m jwt.SigningMethod, key any, c jwt.MapClaims) string { return authtest.Sign(t, m, key, kid, c) }
 	parts := strings.Split(tk.AccessToken, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(bytes.Replace(payload, []byte(`"sub":"1"`), []byte(`"sub":"2"`), 1)) + "." + parts[2]

@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	libauth "github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/auth/authtest"
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
 	"github.com/fundplatform/platform/libs/httpx"
@@ -113,13 +114,8 @@ func TestRun(t *testing.T) {
 		}
 	}
 
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"iss": "fund-auth", "aud": "fund-api", "sub": "1",
-		"role": "admin", "teams": []int64{}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(), "jti": "j"})
-	tok.Header["kid"] = libauth.Thumbprint(pub)
-	token, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := authtest.Sign(t, jwt.SigningMethodEdDSA, key, libauth.Thumbprint(pub), jwt.MapClaims{"iss": "fund-auth", "aud": "fund-api",
+		"sub": "1", "role": "admin", "teams": []int64{}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(), "jti": "j"})
 	var p struct{ ID int64 }
 	postJSON(t, base+"/api/v1/portfolios", token, `{"name":"P","user_id":7,"team_id":3}`, &p)
 	for _, body := range []string{`{"as_of":"2026-01-01T00:00:00Z","nav":"100"}`, `{"as_of":"2026-01-02T00:00:00Z","nav":"112.5"}`} {

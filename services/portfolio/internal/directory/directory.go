@@ -7,32 +7,22 @@ package directory
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/services/portfolio/internal/portfolio"
 )
 
 // Client implements portfolio.Directory over the auth service's API.
-type Client struct {
-	baseURL string
-	http    *http.Client
-}
+type Client struct{ peer *httpx.Peer }
 
 var _ portfolio.Directory = (*Client)(nil)
 
 // New returns a client of the auth service at baseURL (e.g.
 // http://127.0.0.1:8081). A nil client gets one with a 5 s timeout.
 func New(baseURL string, client *http.Client) *Client {
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Second}
-	}
-	return &Client{baseURL: strings.TrimRight(baseURL, "/"), http: client}
+	return &Client{peer: httpx.NewPeer("auth service", baseURL, client)}
 }
 
 // UserExists implements portfolio.Directory.
@@ -48,35 +38,9 @@ func (c *Client) TeamExists(ctx context.Context, credentials string, id int64) (
 // exists is true on 200 and false on 404; anything else (no answer, 5xx,
 // a refused token) means the auth service could not say.
 func (c *Client) exists(ctx context.Context, credentials, path string, id int64) (bool, error) {
-	url := c.baseURL + path + strconv.FormatInt(id, 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	_, found, err := c.peer.Get(ctx, credentials, path+strconv.FormatInt(id, 10))
 	if err != nil {
-		return false, c.unavailable(ctx, url, err)
+		return false, fmt.Errorf("%w: %v", portfolio.ErrDependencyUnavailable, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	if credentials != "" {
-		req.Header.Set("Authorization", credentials)
-	}
-	if id := httpx.RequestID(ctx); id != "" {
-		req.Header.Set(httpx.RequestIDHeader, id)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return false, c.unavailable(ctx, url, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return true, nil
-	case http.StatusNotFound:
-		return false, nil
-	}
-	return false, c.unavailable(ctx, url, fmt.Errorf("answered %d", resp.StatusCode))
-}
-
-func (c *Client) unavailable(ctx context.Context, url string, err error) error {
-	slog.WarnContext(ctx, "auth service lookup failed", "url", url, "error", err.Error(),
-		"request_id", httpx.RequestID(ctx))
-	return fmt.Errorf("%w: GET %s: %v", portfolio.ErrDependencyUnavailable, url, err)
+	return found, nil
 }

@@ -115,12 +115,12 @@ func (s *service) CreatePortfolio(ctx context.Context, c Caller, in NewPortfolio
 
 func (s *service) ListPortfolios(ctx context.Context, c Caller, f Filter, p httpx.Pagination) ([]Portfolio, int64, error) {
 	f.Visible = nil
-	switch c.Role {
-	case auth.RoleAdmin, auth.RoleViewer:
-	case auth.RoleUser:
-		f.Visible = &Visibility{UserID: c.UserID, TeamIDs: c.Teams}
-	default:
+	scope, ok := c.ListScope()
+	if !ok {
 		return nil, 0, ErrForbidden
+	}
+	if scope != nil {
+		f.Visible = &Visibility{UserID: scope.UserID, TeamIDs: scope.Teams}
 	}
 	return s.store.ListPortfolios(ctx, f, p)
 }

@@ -150,13 +150,11 @@ func (s *service) ListAllocations(ctx context.Context, c Caller, f AllocationFil
 			return nil, 0, err
 		}
 	}
-	switch c.Role {
-	case auth.RoleAdmin, auth.RoleViewer:
-	case auth.RoleUser:
-		f.ReadableBy = &c.Caller
-	default:
+	scope, ok := c.ListScope()
+	if !ok {
 		return nil, 0, ErrForbidden
 	}
+	f.ReadableBy = scope
 	return s.store.ListAllocations(ctx, f, p)
 }
 

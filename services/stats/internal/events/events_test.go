@@ -156,6 +156,18 @@ func allocPlatform(a alloc) string { return a.platform }
 func allocUser(a alloc) string     { return a.user_ }
 func inP1(a alloc) bool            { return a.portfolio == 1 }
 
+// eqSums checks five totals — profit, distributed, to_team, to_platform,
+// to_user — against the sums of the allocs keep keeps (nil: all).
+func eqSums(t *testing.T, what string, got [5]decimal.Decimal, keep func(alloc) bool) {
+	t.Helper()
+	for i, c := range []struct {
+		name   string
+		amount func(alloc) string
+	}{{"profit", allocProfit}, {"distributed", allocDist}, {"to_team", allocTeam}, {"to_platform", allocPlatform}, {"to_user", allocUser}} {
+		eq(t, what+" "+c.name, got[i], sum(c.amount, keep))
+	}
+}
+
 // checkOverview: the overview's sums of allocs, its counts, and
 // last_event_at at least lastEvent.
 func checkOverview(t *testing.T, f *fixture, lastEvent time.Time) {
@@ -163,11 +175,7 @@ func checkOverview(t *testing.T, f *fixture, lastEvent time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "total_profit", o.TotalProfit, sum(allocProfit, nil))
-	eq(t, "total_distributed", o.TotalDistributed, sum(allocDist, nil))
-	eq(t, "to_team_total", o.ToTeam, sum(allocTeam, nil))
-	eq(t, "to_platform_total", o.ToPlatform, sum(allocPlatform, nil))
-	eq(t, "to_user_total", o.ToUser, sum(allocUser, nil))
+	eqSums(t, "overview", [5]decimal.Decimal{o.TotalProfit, o.TotalDistributed, o.ToTeam, o.ToPlatform, o.ToUser}, nil)
 	if o.Counts != (stats.Counts{Portfolios: 2, Allocations: 4}) {
 		t.Errorf("counts = %+v", o.Counts)
 	}
@@ -187,11 +195,7 @@ func checkPortfolioTotals(t *testing.T, f *fixture) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "p1 acc_profit", p.AccProfit, sum(allocProfit, inP1))
-	eq(t, "p1 distributed", p.Distributed, sum(allocDist, inP1))
-	eq(t, "p1 to_team", p.ToTeam, sum(allocTeam, inP1))
-	eq(t, "p1 to_platform", p.ToPlatform, sum(allocPlatform, inP1))
-	eq(t, "p1 to_user", p.ToUser, sum(allocUser, inP1))
+	eqSums(t, "portfolio 1", [5]decimal.Decimal{p.AccProfit, p.Distributed, p.ToTeam, p.ToPlatform, p.ToUser}, inP1)
 	if p.UpdatedAt == nil {
 		t.Error("p1 updated_at is null")
 	}

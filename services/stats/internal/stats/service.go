@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
@@ -38,13 +37,11 @@ func (s *service) Overview(ctx context.Context, c Caller) (Overview, error) {
 }
 
 func (s *service) ListAccProfit(ctx context.Context, c Caller, p httpx.Pagination) ([]PortfolioTotals, int64, error) {
-	switch c.Role {
-	case auth.RoleAdmin, auth.RoleViewer:
-		return s.store.ListPortfolioTotals(ctx, nil, p)
-	case auth.RoleUser:
-		return s.store.ListPortfolioTotals(ctx, &c, p)
+	scope, ok := c.ListScope()
+	if !ok {
+		return nil, 0, ErrForbidden
 	}
-	return nil, 0, ErrForbidden
+	return s.store.ListPortfolioTotals(ctx, scope, p)
 }
 
 // AccProfit: admins and viewers get any portfolio's totals (zeros when

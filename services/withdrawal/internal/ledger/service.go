@@ -20,18 +20,15 @@ func New(store Store) Service { return &service{store: store} }
 
 func readsAll(c Caller) bool { return c.Role == auth.RoleAdmin || c.Role == auth.RoleViewer }
 
-// readableBy narrows a list to what c may read: nothing for an admin or a
-// viewer (nil: every account), c's own accounts for a user; any other role
-// is ErrForbidden.
+// readableBy narrows a list to what c may read (auth.Caller.ListScope):
+// every account for an admin or a viewer (nil), c's own for a user; any
+// other role is ErrForbidden.
 func readableBy(c Caller) (*Caller, error) {
-	switch {
-	case readsAll(c):
-		return nil, nil
-	case c.Role == auth.RoleUser:
-		return &c, nil
-	default:
+	scope, ok := c.ListScope()
+	if !ok {
 		return nil, ErrForbidden
 	}
+	return scope, nil
 }
 
 // ownerTypeFilter checks an owner type filter: empty (any), user, team or
