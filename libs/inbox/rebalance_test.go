@@ -463,6 +463,13 @@ func rebalanceScenario(t *testing.T, tune func(*inbox.Config, *rebalanceMember),
 	times := map[string]int{}
 	nextSeq := map[string]int{}
 	byMember := map[string]int{}
+	doubles, disorders, missing := 0, 0, 0
+	// Each kind of fault is shown a few times, then counted.
+	show := func(n *int, format string, args ...any) {
+		if *n++; *n <= 5 {
+			t.Errorf(format, args...)
+		}
+	}
 	for _, a := range apps {
 		times[a.id]++
 		byMember[a.member]++
@@ -473,23 +480,20 @@ func rebalanceScenario(t *testing.T, tune func(*inbox.Config, *rebalanceMember),
 		case ev.Key != a.key || ev.Seq != a.seq:
 			t.Fatalf("event %s applied as %s #%d, produced as %s #%d", a.id, a.key, a.seq, ev.Key, ev.Seq)
 		case times[a.id] > 1:
-			t.Errorf("event %s (%s #%d) applied %d times, the last by %s", a.id, a.key, a.seq, times[a.id], a.member)
+			show(&doubles, "event %s (%s #%d) applied %d times, the last by %s", a.id, a.key, a.seq, times[a.id], a.member)
 		case a.seq != nextSeq[a.key]:
-			t.Errorf("key %s: #%d applied (by %s) after #%d", a.key, a.seq, a.member, nextSeq[a.key]-1)
+			show(&disorders, "key %s: #%d applied (by %s) when #%d was due", a.key, a.seq, a.member, nextSeq[a.key])
 		}
 		nextSeq[a.key] = a.seq + 1
 	}
-	missing := 0
 	for id, ev := range events {
 		if times[id] == 0 {
-			missing++
-			if missing <= 5 {
-				t.Errorf("event %s (%s #%d) never applied", id, ev.Key, ev.Seq)
-			}
+			show(&missing, "event %s (%s #%d) never applied", id, ev.Key, ev.Seq)
 		}
 	}
-	if missing > 0 || len(apps) != rebalanceEvents {
-		t.Fatalf("%d applications of %d events, %d never applied", len(apps), rebalanceEvents, missing)
+	if doubles+disorders+missing > 0 || len(apps) != rebalanceEvents {
+		t.Fatalf("%d applications of %d events: %d applied again, %d out of key order, %d never applied",
+			len(apps), rebalanceEvents, doubles, disorders, missing)
 	}
 	if n := count(t, pool, `SELECT count(*) FROM processed_events WHERE group_id = $1`, rebalanceGroup); n != rebalanceEvents {
 		t.Fatalf("processed_events has %d rows, want %d", n, rebalanceEvents)
