@@ -45,9 +45,10 @@ const (
 	rebalancePartitions = 6
 	rebalanceKeys       = 36
 	rebalanceEvents     = 2400
-	// The stream is released to the producer a step's share at a time,
-	// and written rebalanceChunk messages at a time.
-	rebalanceStep  = rebalanceEvents / 8
+	// The stream is released to the producer a step's share at a time
+	// (what the steps leave is drained at the end), and written
+	// rebalanceChunk messages at a time.
+	rebalanceStep  = rebalanceEvents / 10
 	rebalanceChunk = 10
 )
 
@@ -96,6 +97,12 @@ type rebalanceMember struct {
 	// tell a kill from a rebalance ending its transaction.
 	killing       atomic.Bool
 	releasedEarly atomic.Bool
+	// stubborn makes the trap ignore the handler's context and hold the
+	// transaction open until unstuck is closed, as a handler blocked in a
+	// call that takes no context would; the member then outlives its
+	// partitions (a zombie).
+	stubborn atomic.Bool
+	unstuck  chan struct{}
 }
 
 // apply writes env's effect in tx (the inbox's transaction); see armed.
@@ -110,6 +117,10 @@ func (m *rebalanceMember) apply(ctx context.Context, tx pgx.Tx, env eventbus.Env
 	}
 	if m.armed.CompareAndSwap(true, false) {
 		m.trapped <- env.ID
+		if m.stubborn.Load() {
+			<-m.unstuck
+			return nil
+		}
 		<-ctx.Done()
 		if !m.killing.Load() {
 			m.releasedEarly.Store(true)
@@ -143,6 +154,8 @@ type rebalanceRun struct {
 	// trapped maps the event each kill caught mid-transaction to the
 	// member killed.
 	trapped map[string]string
+	// zombieEvent is the event a zombie held open.
+	zombieEvent string
 	// released is how much of the stream the producer may write.
 	released atomic.Int64
 }
@@ -169,9 +182,17 @@ func (r *rebalanceRun) waitConsumed(n int) {
 // (a rebalance done), so that each step starts from a settled group.
 func (r *rebalanceRun) waitMembers(n int) {
 	r.t.Helper()
+	r.waitMembersAfter(n, -1)
+}
+
+// waitMembersAfter is waitMembers for a generation after gen.
+func (r *rebalanceRun) waitMembersAfter(n int, gen int32) {
+	r.t.Helper()
 	ctx, cancel := context.WithTimeout(r.ctx, 40*time.Second)
 	defer cancel()
-	if g, err := r.cluster.WaitGroupStable(ctx, rebalanceGroup, n); err != nil {
+	if g, err := r.cluster.WaitGroupInfo(ctx, rebalanceGroup, func(g *kfake.GroupInfo) bool {
+		return g != nil && g.State == "Stable" && len(g.Members) == n && g.Epoch > gen
+	}); err != nil {
 		members := -1
 		if g != nil {
 			members = len(g.Members)
@@ -277,6 +298,47 @@ func (r *rebalanceRun) kill(m *rebalanceMember, crash bool, release int) {
 	r.trapped[id] = m.name
 }
 
+// zombie makes m outlive its partitions: one of its transactions is held
+// open (its effect and event id written) by a handler that ignores its
+// context while newcomer joins. m cannot rejoin before its work on the
+// generation is done, so the broker waits out the rebalance timeout
+// (10 s) and hands m's partitions to the others while m's transaction is
+// still open: for a while the partition has two owners. The new owner
+// resumes at the offset m has not yet moved, meets m's uncommitted event
+// id and must wait for it; then m's handler returns, and its transaction
+// must not commit (its generation is over), so that the new owner applies
+// the event. m rejoins the group afterwards. (Were m's transaction to
+// commit after all, the new owner would find the event recorded and skip
+// it: either way it is applied once, so the test does not say which.)
+// settled is how many members the group has while m is out of it.
+func (r *rebalanceRun) zombie(m *rebalanceMember, newcomer string, release, settled int) *rebalanceMember {
+	r.t.Helper()
+	m.unstuck = make(chan struct{})
+	m.stubborn.Store(true)
+	m.armed.Store(true)
+	r.release(release)
+	var id string
+	select {
+	case id = <-m.trapped:
+	case <-time.After(30 * time.Second):
+		r.t.Fatalf("member %s applied no event to trap\n%s", m.name, r.state())
+	}
+	gen := r.cluster.GroupInfo(rebalanceGroup).Epoch
+	n := r.join(newcomer)
+	// The group settles without m.
+	r.waitMembersAfter(settled, gen)
+	// The new owner of the partition waits behind m's uncommitted row.
+	testkit.Poll(r.t, 30*time.Second, 50*time.Millisecond, "a consumer waiting for the zombie's lock", func() bool {
+		return count(r.t, r.pool, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`) > 0
+	})
+	gen = r.cluster.GroupInfo(rebalanceGroup).Epoch
+	close(m.unstuck)
+	r.waitMembersAfter(settled+1, gen)
+	r.zombieEvent = id
+	return n
+}
+
 // produce writes the stream (events on rebalanceKeys keys, each key's
 // events numbered from 0) in the background, as far as release allows,
 // and returns the events by id. It writes a small chunk at a time with a
@@ -354,9 +416,9 @@ func TestRebalanceAppliesEachEventOnceInKeyOrder(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		tune func(*inbox.Config, *rebalanceMember)
-		// crash: one of the kills sends no LeaveGroup, so that the group
-		// waits out its session (10 s) before it moves its partitions.
-		crash bool
+		// waits: the faults the broker must wait out (a crash and a
+		// zombie, at once), at the cost of 10 s, in one run only.
+		waits bool
 	}{
 		{"one by one", nil, true},
 		{"batches", func(cfg *inbox.Config, _ *rebalanceMember) { cfg.BatchSize = 20 }, false},
@@ -369,12 +431,12 @@ func TestRebalanceAppliesEachEventOnceInKeyOrder(t *testing.T) {
 			// Most of a run is waiting for rebalances, so runs overlap
 			// well (as far as -parallel lets them).
 			t.Parallel()
-			rebalanceScenario(t, c.tune, c.crash)
+			rebalanceScenario(t, c.tune, c.waits)
 		})
 	}
 }
 
-func rebalanceScenario(t *testing.T, tune func(*inbox.Config, *rebalanceMember), crash bool) {
+func rebalanceScenario(t *testing.T, tune func(*inbox.Config, *rebalanceMember), waits bool) {
 	began := time.Now()
 	pool, dbURL := pgtest.NewWithURL(t, rebalanceMigrations)
 	cluster := kafkatest.StartCluster(t)
@@ -426,19 +488,26 @@ func rebalanceScenario(t *testing.T, tune func(*inbox.Config, *rebalanceMember),
 	a.stop()
 	r.waitMembers(2)
 	r.waitConsumed(int(r.released.Load()))
-	// c is killed mid-transaction (and, with crash, holds its partitions
-	// until its session ends).
-	r.kill(c, crash, rebalanceStep)
-	if crash {
+	var e *rebalanceMember
+	if !waits {
+		// c is killed mid-transaction; d takes over, then e joins.
+		r.kill(c, false, rebalanceStep)
+		r.waitMembers(1)
+		r.waitConsumed(int(r.released.Load()))
+		r.release(rebalanceStep)
+		e = r.join("e")
+		r.waitMembers(2)
+	} else {
+		// c crashes mid-transaction: with no LeaveGroup, the broker keeps
+		// c's partitions assigned to it until its session ends. Meanwhile
+		// d turns zombie as e joins: the broker waits out both at once and
+		// settles with e alone, before d comes back.
+		r.kill(c, true, rebalanceStep)
 		if g := cluster.GroupInfo(rebalanceGroup); g == nil || len(g.Members) != 2 {
 			t.Fatalf("after the crash the group has %v, want the dead member still in it", g)
 		}
+		e = r.zombie(d, "e", rebalanceStep, 1)
 	}
-	r.waitMembers(1)
-	r.waitConsumed(int(r.released.Load()))
-	r.release(rebalanceStep)
-	e := r.join("e")
-	r.waitMembers(2)
 	r.release(rebalanceEvents)
 
 	// The survivors drain the stream.
@@ -512,8 +581,8 @@ func rebalanceScenario(t *testing.T, tune func(*inbox.Config, *rebalanceMember),
 	// The scenario did what it says: each kill caught an event inside its
 	// transaction, which another member applied later, and every member
 	// applied events.
-	if len(r.trapped) != 2 {
-		t.Fatalf("%d kills caught an event mid-transaction, want 2", len(r.trapped))
+	if len(r.trapped) != 2 || waits != (r.zombieEvent != "") {
+		t.Fatalf("%d kills caught an event mid-transaction, want 2; zombie's event %q", len(r.trapped), r.zombieEvent)
 	}
 	for _, a := range apps {
 		if killed, ok := r.trapped[a.id]; ok && a.member == killed {
@@ -530,6 +599,11 @@ func rebalanceScenario(t *testing.T, tune func(*inbox.Config, *rebalanceMember),
 	}
 	if letters != 0 {
 		t.Fatalf("%v messages dead-lettered", letters)
+	}
+	for _, a := range apps {
+		if a.id == r.zombieEvent {
+			t.Logf("the event the zombie held open was applied by %s", a.member)
+		}
 	}
 	t.Logf("%d events on %d keys applied once each in key order by %v; %v duplicates skipped; took %s",
 		rebalanceEvents, len(nextSeq), byMember, duplicates, time.Since(began).Round(100*time.Millisecond))
