@@ -34,11 +34,19 @@ import (
 // checks what the inbox promises: every event applied exactly once, and
 // the events of a key applied in the order they were produced.
 //
+// The steps: two members, a third joins, one is killed mid-transaction,
+// a fourth joins, one leaves cleanly, one is killed mid-transaction, a
+// fifth joins; the survivors drain the stream. In one run the second kill
+// is a crash (no LeaveGroup) and the fifth member's join finds a zombie
+// (see zombie), which the broker waits out.
+//
 // A member that gets a partition resumes at the offset stored with the
 // last committed transaction, so as long as members hand partitions over
 // in turn (kafka-go stops a member's work on a generation before it
-// rejoins), nothing is delivered twice and the dedupe on event ids is
-// not needed: the summary logs how many duplicates were skipped.
+// rejoins), nothing is delivered twice and the dedupe on event ids is not
+// needed: the summary logs how many duplicates were skipped. It is needed
+// when a partition has two owners at once (the zombie), should the old
+// owner's transaction commit.
 
 const (
 	rebalanceGroup      = "ledger"
