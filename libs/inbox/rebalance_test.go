@@ -380,7 +380,7 @@ func (r *rebalanceRun) produce(done chan<- error) map[string]rebalanceEvent {
 		for i := 0; i < len(msgs); {
 			n := min(int(r.released.Load()), i+rebalanceChunk) - i
 			if n <= 0 {
-				if !sleep(r.ctx, 5*time.Millisecond) {
+				if !pauseCtx(r.ctx, 5*time.Millisecond) {
 					done <- r.ctx.Err()
 					return
 				}
@@ -393,7 +393,7 @@ func (r *rebalanceRun) produce(done chan<- error) map[string]rebalanceEvent {
 				return
 			}
 			i += n
-			sleep(r.ctx, 10*time.Millisecond)
+			pauseCtx(r.ctx, 10*time.Millisecond)
 		}
 		done <- nil
 	}()
@@ -405,7 +405,8 @@ func (r *rebalanceRun) release(n int) int {
 	return int(r.released.Add(int64(n)))
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// pauseCtx waits d, or less if ctx ends first (then it returns false).
+func pauseCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
