@@ -278,12 +278,7 @@ func (r *rebalanceRun) kill(m *rebalanceMember, crash bool, release int) {
 	r.t.Helper()
 	m.armed.Store(true)
 	r.release(release)
-	var id string
-	select {
-	case id = <-m.trapped:
-	case <-time.After(30 * time.Second):
-		r.t.Fatalf("member %s applied no event to trap\n%s", m.name, r.state())
-	}
+	id := r.trappedEvent(m)
 	dropped := make(chan struct{})
 	if crash {
 		r.cluster.ControlKey(kmsg.LeaveGroup.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
@@ -325,12 +320,7 @@ func (r *rebalanceRun) zombie(m *rebalanceMember, newcomer string, release, sett
 	m.stubborn.Store(true)
 	m.armed.Store(true)
 	r.release(release)
-	var id string
-	select {
-	case id = <-m.trapped:
-	case <-time.After(30 * time.Second):
-		r.t.Fatalf("member %s applied no event to trap\n%s", m.name, r.state())
-	}
+	id := r.trappedEvent(m)
 	gen := r.cluster.GroupInfo(rebalanceGroup).Epoch
 	n := r.join(newcomer)
 	// The group settles without m.
@@ -380,10 +370,11 @@ func (r *rebalanceRun) produce(done chan<- error) map[string]rebalanceEvent {
 		for i := 0; i < len(msgs); {
 			n := min(int(r.released.Load()), i+rebalanceChunk) - i
 			if n <= 0 {
-				if !pauseCtx(r.ctx, 5*time.Millisecond) {
-					done <- r.ctx.Err()
+				if err := r.ctx.Err(); err != nil {
+					done <- err
 					return
 				}
+				time.Sleep(5 * time.Millisecond)
 				continue
 			}
 			// One synchronous write at a time: a key's events reach its
@@ -393,28 +384,28 @@ func (r *rebalanceRun) produce(done chan<- error) map[string]rebalanceEvent {
 				return
 			}
 			i += n
-			pauseCtx(r.ctx, 10*time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 		}
 		done <- nil
 	}()
 	return events
 }
 
+// trappedEvent is the id of the event m's armed handler holds.
+func (r *rebalanceRun) trappedEvent(m *rebalanceMember) string {
+	r.t.Helper()
+	select {
+	case id := <-m.trapped:
+		return id
+	case <-time.After(30 * time.Second):
+		r.t.Fatalf("member %s applied no event to trap\n%s", m.name, r.state())
+		return ""
+	}
+}
+
 // release lets the producer write n more messages.
 func (r *rebalanceRun) release(n int) int {
 	return int(r.released.Add(int64(n)))
-}
-
-// pauseCtx waits d, or less if ctx ends first (then it returns false).
-func pauseCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // TestRebalanceAppliesEachEventOnceInKeyOrder: replicas join, leave and

@@ -24,6 +24,10 @@ const (
 	RatioPlaces = 4
 )
 
+// Max is the largest amount: 12 integer and 8 fractional digits of 9
+// (docs/api.md#money-and-rounding). Running totals go beyond it.
+var Max = decimal.New(1, IntegerDigits).Sub(decimal.New(1, -Places))
+
 // ErrInvalidAmount is wrapped by every amount parse error.
 var ErrInvalidAmount = errors.New("invalid amount")
 

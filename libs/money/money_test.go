@@ -150,3 +150,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMax(t *testing.T) {
+	if got := Max.StringFixed(Places); got != "999999999999.99999999" {
+		t.Fatalf("Max = %s", got)
+	}
+	if _, err := Parse(Max.String()); err != nil {
+		t.Fatalf("Max does not parse as an amount: %v", err)
+	}
+	if _, err := Parse(Max.Add(decimal.New(1, -Places)).String()); err == nil {
+		t.Fatal("Max + 0.00000001 parses as an amount")
+	}
+}

@@ -63,6 +63,16 @@ func (f *Filter) Arg(v any) string {
 // Where adds a condition.
 func (f *Filter) Where(cond string) { f.conds = append(f.conds, cond) }
 
+// Owned adds cond, a condition on who owns a row with two %s verbs: the
+// placeholders of userID and of teams (an array; empty when nil). It is the
+// narrowing of a user's list to what it owns (auth.Caller.ListScope).
+func (f *Filter) Owned(cond string, userID int64, teams []int64) {
+	if teams == nil {
+		teams = []int64{}
+	}
+	f.Where(fmt.Sprintf(cond, f.Arg(userID), f.Arg(teams)))
+}
+
 // Clause is " WHERE " and the conditions, or "" when there are none.
 func (f *Filter) Clause() string {
 	if len(f.conds) == 0 {

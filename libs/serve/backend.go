@@ -54,8 +54,8 @@ func (b *Backend) check(needBrokers bool) error {
 			errs = append(errs, fmt.Errorf("KAFKA_BROKERS: %q is not host:port", s))
 		}
 	}
-	if u, err := url.Parse(b.JWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("JWKS_URL %q must be an http(s) URL", b.JWKSURL))
+	if err := CheckServiceURL("JWKS_URL", b.JWKSURL); err != nil {
+		errs = append(errs, err)
 	}
 	if b.JWTIssuer == "" || b.JWTAudience == "" {
 		errs = append(errs, errors.New("JWT_ISSUER and JWT_AUDIENCE must not be empty"))
@@ -127,4 +127,13 @@ func LoadBackend[C any, P backendConfigPtr[C]](defaultAddr string, migrateOnly b
 		errs = append(errs, x.CheckExtension())
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// CheckServiceURL checks the setting name, the URL of another service: an
+// http or https URL with a host.
+func CheckServiceURL(name, value string) error {
+	if u, err := url.Parse(value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s %q must be an http(s) URL", name, value)
+	}
+	return nil
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net/url"
-
 	"github.com/fundplatform/platform/libs/serve"
 )
 
@@ -32,8 +29,5 @@ func loadConfig(migrateOnly bool) (config, error) {
 
 // CheckExtension checks AUTH_URL (serve.LoadBackend checks the rest).
 func (c config) CheckExtension() error {
-	if u, err := url.Parse(c.AuthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("AUTH_URL %q must be an http(s) URL", c.AuthURL)
-	}
-	return nil
+	return serve.CheckServiceURL("AUTH_URL", c.AuthURL)
 }

@@ -109,11 +109,7 @@ func (s *Store) ListPortfolios(ctx context.Context, f portfolio.Filter, p httpx.
 		q.Where("team_id = " + q.Arg(*f.TeamID))
 	}
 	if v := f.Visible; v != nil {
-		teams := v.TeamIDs
-		if teams == nil {
-			teams = []int64{}
-		}
-		q.Where(fmt.Sprintf("(user_id = %s OR team_id = ANY(%s))", q.Arg(v.UserID), q.Arg(teams)))
+		q.Owned("(user_id = %s OR team_id = ANY(%s))", v.UserID, v.TeamIDs)
 	}
 	return pg.List(ctx, s.Pool, pg.Listing{What: "portfolios", Columns: portfolioColumns, From: "portfolios", Order: "id DESC"}, &q, p.Limit, p.Offset, scanPortfolio)
 }

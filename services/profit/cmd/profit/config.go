@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net/url"
-
 	"github.com/fundplatform/platform/libs/serve"
 )
 
@@ -30,8 +27,5 @@ func loadConfig(migrateOnly bool) (config, error) {
 
 // CheckExtension checks PORTFOLIO_URL (serve.LoadBackend checks the rest).
 func (c config) CheckExtension() error {
-	if u, err := url.Parse(c.PortfolioURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("PORTFOLIO_URL %q must be an http(s) URL", c.PortfolioURL)
-	}
-	return nil
+	return serve.CheckServiceURL("PORTFOLIO_URL", c.PortfolioURL)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 )
 
@@ -19,7 +20,7 @@ func TestLossCarriedForwardBeyondTenToTheTwelve(t *testing.T) {
 	st, pool := newStore(t)
 	ctx := context.Background()
 	portfolio42(t, st, pool, true)
-	const maxAmount = "999999999999.99999999"
+	maxAmount := money.Max.String()
 	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
 	inTx(t, pool, func(tx pgx.Tx) (profit.Allocation, error) {
 		return st.RecordProfit(ctx, tx, navProfit(42, 1, day(1), "-"+maxAmount))

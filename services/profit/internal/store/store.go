@@ -498,12 +498,8 @@ func (s *Store) ListAllocations(ctx context.Context, f profit.AllocationFilter, 
 		q.Where("a.period_end < " + q.Arg(*f.To))
 	}
 	if c := f.ReadableBy; c != nil {
-		teams := c.Teams
-		if teams == nil {
-			teams = []int64{}
-		}
-		q.Where(fmt.Sprintf(`EXISTS (SELECT 1 FROM portfolios p WHERE p.portfolio_id = a.portfolio_id
-			AND (p.user_id = %s OR p.team_id = ANY(%s)))`, q.Arg(c.UserID), q.Arg(teams)))
+		q.Owned(`EXISTS (SELECT 1 FROM portfolios p WHERE p.portfolio_id = a.portfolio_id
+			AND (p.user_id = %s OR p.team_id = ANY(%s)))`, c.UserID, c.Teams)
 	}
 	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "allocations", Columns: allocationColumns, From: "allocations a",
 		Order: "a.period_end DESC, a.id DESC"}, &q, p.Limit, p.Offset, scanAllocation)

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/stats/internal/store"
@@ -21,7 +22,7 @@ func TestTotalsOfALifetime(t *testing.T) {
 	pool := pgtest.New(t, store.Migrations())
 	st := store.New(pool)
 	ctx := context.Background()
-	maxAmount := decimal.RequireFromString("999999999999.99999999")
+	maxAmount := money.Max
 	apply := func(id int64) {
 		t.Helper()
 		err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {

@@ -125,12 +125,8 @@ func (s *Store) ListPortfolioTotals(ctx context.Context, readableBy *stats.Calle
 	var q pg.Filter
 	from := `portfolio_totals t`
 	if readableBy != nil {
-		teams := readableBy.Teams
-		if teams == nil {
-			teams = []int64{}
-		}
 		from = `portfolio_totals t JOIN portfolio_owners o ON o.portfolio_id = t.portfolio_id`
-		q.Where(`(o.user_id = ` + q.Arg(readableBy.UserID) + ` OR o.team_id = ANY(` + q.Arg(teams) + `))`)
+		q.Owned(`(o.user_id = %s OR o.team_id = ANY(%s))`, readableBy.UserID, readableBy.Teams)
 	}
 	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "portfolio totals", Columns: totalsColumns, From: from, Order: "t.portfolio_id DESC"},
 		&q, p.Limit, p.Offset, scanTotals)

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
@@ -23,7 +24,7 @@ func TestTotalsBeyondTenToTheTwelve(t *testing.T) {
 	pool := pgtest.New(t, store.Migrations())
 	st := store.New(pool)
 	ctx := context.Background()
-	maxAmount := decimal.RequireFromString("999999999999.99999999")
+	maxAmount := money.Max
 	toUser, toTeam := decimal.RequireFromString("600000000000"), decimal.RequireFromString("399999999999.99999999")
 	credit := func(id int64) ledger.Credit {
 		return ledger.Credit{AllocationID: id, Distributable: maxAmount,

@@ -493,12 +493,7 @@ func (s *Store) ListBalances(ctx context.Context, f ledger.BalanceFilter, p http
 		q.Where("owner_type = " + q.Arg(f.OwnerType))
 	}
 	if c := f.ReadableBy; c != nil {
-		teams := c.Teams
-		if teams == nil {
-			teams = []int64{}
-		}
-		q.Where(fmt.Sprintf(`((owner_type = 'user' AND owner_id = %s) OR (owner_type = 'team' AND owner_id = ANY(%s)))`,
-			q.Arg(c.UserID), q.Arg(teams)))
+		q.Owned(`((owner_type = 'user' AND owner_id = %s) OR (owner_type = 'team' AND owner_id = ANY(%s)))`, c.UserID, c.Teams)
 	}
 	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "balances", Columns: balanceColumns, From: "accounts", Order: "created_at DESC, account"},
 		&q, p.Limit, p.Offset, scanBalance)
