@@ -11,8 +11,9 @@ import (
 
 // Owner types of ledger accounts (docs/api.md#withdrawal-service).
 const (
-	OwnerUser = "user"
-	OwnerTeam = "team"
+	OwnerUser     = "user"
+	OwnerTeam     = "team"
+	OwnerPlatform = "platform"
 )
 
 // Caller is the authenticated principal of a request: what a service's

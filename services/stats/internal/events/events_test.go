@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/httpx"
@@ -209,7 +210,7 @@ func checkPortfolioTotals(t *testing.T, f *fixture) {
 // down to its hour and excludes to.
 func checkHourly(t *testing.T, f *fixture) {
 	ctx := context.Background()
-	hours, _, err := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerUser, ID: 7}, stats.Range{}, everything)
+	hours, _, err := f.store.Hourly(ctx, stats.Owner{Type: auth.OwnerUser, ID: 7}, stats.Range{}, everything)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,14 +220,14 @@ func checkHourly(t *testing.T, f *fixture) {
 	}
 	eq(t, "user 7 hour 10", hours[0].Profit, d("70.00000002"))
 	eq(t, "user 7 day 2", hours[1].Profit, d("21.08641974"))
-	platformHours, _, _ := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerPlatform}, stats.Range{}, everything)
+	platformHours, _, _ := f.store.Hourly(ctx, stats.Owner{Type: auth.OwnerPlatform}, stats.Range{}, everything)
 	total := decimal.Zero
 	for _, h := range platformHours {
 		total = total.Add(h.Profit)
 	}
 	eq(t, "platform hourly total", total, sum(allocPlatform, nil))
 	from, to := time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	ranged, _, _ := f.store.Hourly(ctx, stats.Owner{Type: stats.OwnerTeam, ID: 3}, stats.Range{From: &from, To: &to}, everything)
+	ranged, _, _ := f.store.Hourly(ctx, stats.Owner{Type: auth.OwnerTeam, ID: 3}, stats.Range{From: &from, To: &to}, everything)
 	if len(ranged) != 2 { // hours 10 (from is taken down to its hour) and 11; to is exclusive
 		t.Fatalf("team 3 hours in range = %+v", ranged)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/shopspring/decimal"
 )
 
@@ -394,7 +395,7 @@ func (a *accumulator) credit(al Allocation) {
 		ownerType string
 		ownerID   int64
 		amount    decimal.Decimal
-	}{{OwnerUser, al.UserID, al.ToUser}, {OwnerTeam, al.TeamID, al.ToTeam}, {OwnerPlatform, 0, al.ToPlatform}} {
+	}{{auth.OwnerUser, al.UserID, al.ToUser}, {auth.OwnerTeam, al.TeamID, al.ToTeam}, {auth.OwnerPlatform, 0, al.ToPlatform}} {
 		if !c.amount.IsZero() {
 			k := HourKey{c.ownerType, c.ownerID, h}
 			a.adds.Hourly[k] = a.adds.Hourly[k].Add(c.amount)
@@ -446,9 +447,9 @@ func (a *accumulator) withdrawal(w Withdrawal, at time.Time) {
 	}
 	keys := []SummaryKey{{Dimension: "all"}}
 	switch w.FromType {
-	case OwnerUser:
+	case auth.OwnerUser:
 		keys = append(keys, SummaryKey{Dimension: GroupUser, Key: strconv.FormatInt(w.OwnerID, 10)})
-	case OwnerTeam:
+	case auth.OwnerTeam:
 		keys = append(keys, SummaryKey{Dimension: GroupTeam, Key: strconv.FormatInt(w.OwnerID, 10)})
 	}
 	for _, k := range keys {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/services/stats/internal/stats"
 )
 
@@ -184,21 +185,21 @@ var eventCases = []struct {
 		"totals 1 distributed=8 team=1.6 user=5.6 at=2026-03-01T10:20:00Z"}},
 	{"an allocation seen before adds nothing", []stats.Event{allocation(9, true, "0.8")}, nil},
 	{"profit.ratio_changed is counted", []stats.Event{{Time: at10(0), RatioChanged: true}}, []string{"overview ratios=1"}},
-	{"a new withdrawal request is pending", []stats.Event{withdrawal(1, stats.StatusPending, stats.OwnerUser, 7, "3")}, []string{
+	{"a new withdrawal request is pending", []stats.Event{withdrawal(1, stats.StatusPending, auth.OwnerUser, 7, "3")}, []string{
 		"overview withdrawals=1", "status pending amount=3 count=1", "withdrawal 1 pending amount=3"}},
-	{"a pending withdrawal completed moves its recorded amount", []stats.Event{withdrawal(5, stats.StatusCompleted, stats.OwnerUser, 7, "1.5")}, []string{
+	{"a pending withdrawal completed moves its recorded amount", []stats.Event{withdrawal(5, stats.StatusCompleted, auth.OwnerUser, 7, "1.5")}, []string{
 		"status completed amount=1.5 count=1", "status pending amount=-1.5 count=-1", "summary all/@" + h11 + " withdrawn=1.5",
 		"summary user/7@" + h11 + " withdrawn=1.5", "withdrawal 5 completed amount=1.5"}},
-	{"a team's completed withdrawal goes to its team", []stats.Event{withdrawal(5, stats.StatusCompleted, stats.OwnerTeam, 3, "1.5")}, []string{
+	{"a team's completed withdrawal goes to its team", []stats.Event{withdrawal(5, stats.StatusCompleted, auth.OwnerTeam, 3, "1.5")}, []string{
 		"status completed amount=1.5 count=1", "status pending amount=-1.5 count=-1", "summary all/@" + h11 + " withdrawn=1.5",
 		"summary team/3@" + h11 + " withdrawn=1.5", "withdrawal 5 completed amount=1.5"}},
-	{"a pending withdrawal failed moves its amount, withdraws nothing", []stats.Event{withdrawal(5, stats.StatusFailed, stats.OwnerUser, 7, "1.5")}, []string{
+	{"a pending withdrawal failed moves its amount, withdraws nothing", []stats.Event{withdrawal(5, stats.StatusFailed, auth.OwnerUser, 7, "1.5")}, []string{
 		"status failed amount=1.5 count=1", "status pending amount=-1.5 count=-1", "withdrawal 5 failed amount=1.5"}},
-	{"an outcome seen first is counted in its status", []stats.Event{withdrawal(1, stats.StatusCompleted, stats.OwnerPlatform, 0, "4")}, []string{
+	{"an outcome seen first is counted in its status", []stats.Event{withdrawal(1, stats.StatusCompleted, auth.OwnerPlatform, 0, "4")}, []string{
 		"overview withdrawals=1", "status completed amount=4 count=1", "summary all/@" + h11 + " withdrawn=4",
 		"withdrawal 1 completed amount=4"}},
-	{"a request after the outcome changes nothing", []stats.Event{withdrawal(6, stats.StatusPending, stats.OwnerUser, 7, "2")}, nil},
-	{"the other outcome after an outcome changes nothing", []stats.Event{withdrawal(6, stats.StatusFailed, stats.OwnerUser, 7, "2")}, nil},
+	{"a request after the outcome changes nothing", []stats.Event{withdrawal(6, stats.StatusPending, auth.OwnerUser, 7, "2")}, nil},
+	{"the other outcome after an outcome changes nothing", []stats.Event{withdrawal(6, stats.StatusFailed, auth.OwnerUser, 7, "2")}, nil},
 	{"a new reallocation is counted", []stats.Event{reallocation(1, "7.25")}, []string{"overview reallocated=7.25 reallocations=1"}},
 	{"a reallocation seen before adds nothing", []stats.Event{reallocation(2, "7.25")}, nil},
 }
@@ -246,15 +247,15 @@ var runCases = []struct {
 	{"a new portfolio created then updated counts once", []stats.Event{portfolio(1), portfolio(1)},
 		[]string{"overview portfolios=1", "totals 1"}},
 	{"a request repeated in a run counts once", []stats.Event{
-		withdrawal(1, stats.StatusPending, stats.OwnerUser, 7, "3"), withdrawal(1, stats.StatusPending, stats.OwnerUser, 7, "3")}, []string{
+		withdrawal(1, stats.StatusPending, auth.OwnerUser, 7, "3"), withdrawal(1, stats.StatusPending, auth.OwnerUser, 7, "3")}, []string{
 		"overview withdrawals=1", "status pending amount=3 count=1", "withdrawal 1 pending amount=3"}},
 	{"a request and its outcome in one run move once", []stats.Event{
-		withdrawal(1, stats.StatusPending, stats.OwnerUser, 7, "3"), withdrawal(1, stats.StatusCompleted, stats.OwnerUser, 7, "3"),
-		withdrawal(1, stats.StatusCompleted, stats.OwnerUser, 7, "3"), withdrawal(1, stats.StatusFailed, stats.OwnerUser, 7, "3")}, []string{
+		withdrawal(1, stats.StatusPending, auth.OwnerUser, 7, "3"), withdrawal(1, stats.StatusCompleted, auth.OwnerUser, 7, "3"),
+		withdrawal(1, stats.StatusCompleted, auth.OwnerUser, 7, "3"), withdrawal(1, stats.StatusFailed, auth.OwnerUser, 7, "3")}, []string{
 		"overview withdrawals=1", "status completed amount=3 count=1", "status pending",
 		"summary all/@" + h11 + " withdrawn=3", "summary user/7@" + h11 + " withdrawn=3", "withdrawal 1 completed amount=3"}},
 	{"completions of withdrawals add up in the summary hour", []stats.Event{
-		withdrawal(5, stats.StatusCompleted, stats.OwnerUser, 7, "1.5"), withdrawal(1, stats.StatusCompleted, stats.OwnerUser, 7, "2.5")}, []string{
+		withdrawal(5, stats.StatusCompleted, auth.OwnerUser, 7, "1.5"), withdrawal(1, stats.StatusCompleted, auth.OwnerUser, 7, "2.5")}, []string{
 		"overview withdrawals=1", "status completed amount=4 count=2", "status pending amount=-1.5 count=-1",
 		"summary all/@" + h11 + " withdrawn=4", "summary user/7@" + h11 + " withdrawn=4",
 		"withdrawal 1 completed amount=2.5", "withdrawal 5 completed amount=1.5"}},
@@ -296,7 +297,7 @@ func TestNeedsOf(t *testing.T) {
 	updated := portfolio(1)
 	updated.Portfolio = &stats.Owners{PortfolioID: 1, UserID: 8, TeamID: 4}
 	events := []stats.Event{portfolio(2), portfolio(1), updated, recorded(1, "1"), allocation(3, false, "0"), allocation(2, true, "0"),
-		withdrawal(6, stats.StatusPending, stats.OwnerUser, 7, "1"), withdrawal(5, stats.StatusPending, stats.OwnerUser, 7, "1"),
+		withdrawal(6, stats.StatusPending, auth.OwnerUser, 7, "1"), withdrawal(5, stats.StatusPending, auth.OwnerUser, 7, "1"),
 		reallocation(4, "1"), {RatioChanged: true}}
 	n := stats.NeedsOf(events)
 	want := stats.Needs{

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
@@ -82,11 +83,11 @@ func validRange(r Range) error {
 
 func (s *service) Hourly(ctx context.Context, c Caller, o Owner, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error) {
 	switch o.Type {
-	case OwnerUser, OwnerTeam:
+	case auth.OwnerUser, auth.OwnerTeam:
 		if o.ID <= 0 {
 			return nil, 0, httpx.Invalid("owner_id", "is required and must be a positive integer for "+o.Type)
 		}
-	case OwnerPlatform:
+	case auth.OwnerPlatform:
 		if o.ID != 0 {
 			return nil, 0, httpx.Invalid("owner_id", "must be omitted or 0 for platform")
 		}

@@ -69,12 +69,12 @@ func TestReadRules(t *testing.T) {
 		owner stats.Owner
 		want  error
 	}{
-		{viewer, stats.Owner{Type: stats.OwnerPlatform}, nil},
-		{owner, stats.Owner{Type: stats.OwnerUser, ID: 7}, nil},
-		{member, stats.Owner{Type: stats.OwnerTeam, ID: 3}, nil},
-		{member, stats.Owner{Type: stats.OwnerUser, ID: 7}, stats.ErrNotFound},
-		{owner, stats.Owner{Type: stats.OwnerTeam, ID: 3}, stats.ErrNotFound},
-		{owner, stats.Owner{Type: stats.OwnerPlatform}, stats.ErrNotFound},
+		{viewer, stats.Owner{Type: auth.OwnerPlatform}, nil},
+		{owner, stats.Owner{Type: auth.OwnerUser, ID: 7}, nil},
+		{member, stats.Owner{Type: auth.OwnerTeam, ID: 3}, nil},
+		{member, stats.Owner{Type: auth.OwnerUser, ID: 7}, stats.ErrNotFound},
+		{owner, stats.Owner{Type: auth.OwnerTeam, ID: 3}, stats.ErrNotFound},
+		{owner, stats.Owner{Type: auth.OwnerPlatform}, stats.ErrNotFound},
 	}
 	for _, tc := range cases {
 		if _, _, err := svc.Hourly(ctx, tc.c, tc.owner, stats.Range{}, everything); !errors.Is(err, tc.want) {
@@ -104,11 +104,11 @@ func TestReadValidation(t *testing.T) {
 	from, to := time.Now(), time.Now().Add(-time.Hour)
 	now := time.Now()
 	yearAgo, longAgo := now.Add(-stats.MaxRange), now.Add(-stats.MaxRange-time.Hour)
-	platform := stats.Owner{Type: stats.OwnerPlatform}
+	platform := stats.Owner{Type: auth.OwnerPlatform}
 	for _, err := range []error{
 		hourly(stats.Owner{Type: "ledger"}, stats.Range{}),
-		hourly(stats.Owner{Type: stats.OwnerUser}, stats.Range{}),
-		hourly(stats.Owner{Type: stats.OwnerPlatform, ID: 1}, stats.Range{}),
+		hourly(stats.Owner{Type: auth.OwnerUser}, stats.Range{}),
+		hourly(stats.Owner{Type: auth.OwnerPlatform, ID: 1}, stats.Range{}),
 		hourly(platform, stats.Range{From: &from, To: &to}),
 		hourly(platform, stats.Range{From: &longAgo, To: &now}),
 		summary("week", stats.Range{}),

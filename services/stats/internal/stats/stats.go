@@ -31,13 +31,6 @@ import (
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
-// Owner types of ledger accounts (docs/api.md#withdrawal-service).
-const (
-	OwnerUser     = auth.OwnerUser
-	OwnerTeam     = auth.OwnerTeam
-	OwnerPlatform = "platform"
-)
-
 // Summary dimensions: the values of group_by.
 const (
 	GroupPortfolio = "portfolio"

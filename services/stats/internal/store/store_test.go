@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/pg"
@@ -52,7 +53,7 @@ func TestConcurrentApplyIsExact(t *testing.T) {
 						Profit: decimal.RequireFromString("1.00000001"), Distributable: decimal.RequireFromString("1.00000001"),
 						ToTeam: decimal.RequireFromString("0.20000000"), ToPlatform: decimal.RequireFromString("0.10000001"),
 						ToUser: decimal.RequireFromString("0.70000000")}},
-					{Time: time.Now(), Withdrawal: &store.Withdrawal{ID: id % 10, FromType: stats.OwnerUser, OwnerID: 7,
+					{Time: time.Now(), Withdrawal: &store.Withdrawal{ID: id % 10, FromType: auth.OwnerUser, OwnerID: 7,
 						Amount: decimal.RequireFromString("0.00000001"), Status: status}},
 				})
 			})
@@ -107,7 +108,7 @@ func TestSummaryRollupsEqualTheHours(t *testing.T) {
 					UserID: id%3 + 1, TeamID: id%2 + 1, PeriodEnd: at,
 					Profit: decimal.NewFromInt(id), Distributable: decimal.NewFromInt(id),
 					ToTeam: decimal.NewFromInt(id).Shift(-1), ToPlatform: decimal.Zero, ToUser: decimal.NewFromInt(id).Mul(decimal.RequireFromString("0.9"))}},
-				{Time: at, Withdrawal: &store.Withdrawal{ID: id, FromType: stats.OwnerUser, OwnerID: id%3 + 1,
+				{Time: at, Withdrawal: &store.Withdrawal{ID: id, FromType: auth.OwnerUser, OwnerID: id%3 + 1,
 					Amount: decimal.RequireFromString("0.5"), Status: store.StatusCompleted}},
 			})
 		})
@@ -245,7 +246,7 @@ func TestApplyWritesTheRollups(t *testing.T) {
 					Profit: decimal.NewFromInt(id), Distributable: decimal.NewFromInt(id),
 					ToTeam: decimal.NewFromInt(id).Shift(-1), ToPlatform: decimal.NewFromInt(id).Shift(-2),
 					ToUser: decimal.NewFromInt(id).Mul(decimal.RequireFromString("0.89"))}},
-				store.Event{Time: at, Withdrawal: &store.Withdrawal{ID: id, FromType: stats.OwnerUser, OwnerID: id%3 + 1,
+				store.Event{Time: at, Withdrawal: &store.Withdrawal{ID: id, FromType: auth.OwnerUser, OwnerID: id%3 + 1,
 					Amount: decimal.RequireFromString("0.25"), Status: store.StatusCompleted}})
 		}
 		if err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error { return st.Apply(ctx, tx, events) }); err != nil {

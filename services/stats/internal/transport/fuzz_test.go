@@ -4,10 +4,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/httpx/decodefuzz"
 	"github.com/fundplatform/platform/services/stats/internal/endpoint"
-	"github.com/fundplatform/platform/services/stats/internal/stats"
 )
 
 var fuzzRoutes = []decodefuzz.Route{
@@ -26,7 +26,7 @@ var fuzzRoutes = []decodefuzz.Route{
 	{Route: "GET /api/v1/stats/hourly", Decode: decodeHourly, Query: []string{"owner_type", "owner_id", "from", "to"},
 		Check: func(t *testing.T, v any) {
 			req := decodefuzz.As[endpoint.HourlyRequest](t, v)
-			if !slices.Contains([]string{stats.OwnerUser, stats.OwnerTeam, stats.OwnerPlatform}, req.Owner.Type) || req.Owner.ID < 0 {
+			if !slices.Contains([]string{auth.OwnerUser, auth.OwnerTeam, auth.OwnerPlatform}, req.Owner.Type) || req.Owner.ID < 0 {
 				t.Fatalf("owner %+v", req.Owner)
 			}
 			decodefuzz.Range(t, req.Range.From, req.Range.To)

@@ -66,7 +66,7 @@ func decodeAccProfit(_ context.Context, r *http.Request) (any, error) {
 func decodeHourly(_ context.Context, r *http.Request) (any, error) {
 	req := endpoint.HourlyRequest{Owner: stats.Owner{Type: r.URL.Query().Get("owner_type")}}
 	switch req.Owner.Type {
-	case stats.OwnerUser, stats.OwnerTeam, stats.OwnerPlatform:
+	case libauth.OwnerUser, libauth.OwnerTeam, libauth.OwnerPlatform:
 	case "":
 		return nil, httpx.Validation("validation_failed", "owner_type", "is required")
 	default:

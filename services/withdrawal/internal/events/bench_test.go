@@ -36,6 +36,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
@@ -247,7 +248,7 @@ func (t *replayTopic) checkOwners(b *testing.B, pool *pgxpool.Pool) {
 	if len(got) != len(t.toUser)+len(t.toTeam) {
 		b.Fatalf("%d user and team accounts, want %d", len(got), len(t.toUser)+len(t.toTeam))
 	}
-	for typ, owners := range map[string]map[int64]int64{ledger.OwnerUser: t.toUser, ledger.OwnerTeam: t.toTeam} {
+	for typ, owners := range map[string]map[int64]int64{auth.OwnerUser: t.toUser, auth.OwnerTeam: t.toTeam} {
 		for id, u := range owners {
 			a := ledger.Owner{Type: typ, ID: id}.Account()
 			if c, ok := got[a]; !ok || !decimal.RequireFromString(c).Equal(decimal.New(u, -8)) {

@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/eventbus/eventtest"
 	"github.com/fundplatform/platform/libs/eventbus/kafkatest"
@@ -58,7 +59,7 @@ func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
 	publish(allocated(t, 3, "70.00000000", "20.00000000", "10.00000000", "99.00000000"))
 	publish(allocated(t, 4, "7.00000000", "2.00000000", "1.00000000", "10.00000000"))
 
-	user := ledger.Owner{Type: ledger.OwnerUser, ID: 7}
+	user := ledger.Owner{Type: auth.OwnerUser, ID: 7}
 	eventtest.WaitFor(t, "the credit after the broken events", 30*time.Second, func() bool {
 		b, err := st.Balance(ctx, user, nil)
 		return err == nil && b.Credited.Equal(decimal.RequireFromString("77"))
@@ -66,7 +67,7 @@ func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
 	// Give a late duplicate a chance to show up, then check every account.
 	time.Sleep(200 * time.Millisecond)
 	for o, want := range map[ledger.Owner]string{
-		user: "77", {Type: ledger.OwnerTeam, ID: 3}: "22", {Type: ledger.OwnerPlatform}: "11",
+		user: "77", {Type: auth.OwnerTeam, ID: 3}: "22", {Type: auth.OwnerPlatform}: "11",
 	} {
 		b, err := st.Balance(ctx, o, nil)
 		if err != nil || !b.Credited.Equal(decimal.RequireFromString(want)) || !b.Available.Equal(b.Credited) {
@@ -158,9 +159,9 @@ func TestBatchOfAllocationsIsCreditedOnceEach(t *testing.T) {
 	}
 	t.Logf("%d credits applied in %d transactions", n, txs)
 	for o, want := range map[ledger.Owner]string{
-		{Type: ledger.OwnerUser, ID: 1}: "210", {Type: ledger.OwnerUser, ID: 3}: "210",
-		{Type: ledger.OwnerTeam, ID: 1}: "100", {Type: ledger.OwnerTeam, ID: 2}: "100",
-		{Type: ledger.OwnerPlatform}: "150",
+		{Type: auth.OwnerUser, ID: 1}: "210", {Type: auth.OwnerUser, ID: 3}: "210",
+		{Type: auth.OwnerTeam, ID: 1}: "100", {Type: auth.OwnerTeam, ID: 2}: "100",
+		{Type: auth.OwnerPlatform}: "150",
 	} {
 		b, err := st.Balance(ctx, o, nil)
 		if err != nil || !b.Credited.Equal(decimal.RequireFromString(want)) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
 )
@@ -13,9 +14,9 @@ import (
 // and match their JSON Schemas.
 func TestEventData(t *testing.T) {
 	reason := "cancelled"
-	w := ledger.Withdrawal{ID: 5, Owner: ledger.Owner{Type: ledger.OwnerUser, ID: 7}, Amount: dec("2.5"),
+	w := ledger.Withdrawal{ID: 5, Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7}, Amount: dec("2.5"),
 		Status: ledger.StatusFailed, Reason: &reason, CreatedAt: time.Now()}
-	r := ledger.Reallocation{ID: 8, From: ledger.Owner{Type: ledger.OwnerPlatform}, To: ledger.Owner{Type: ledger.OwnerTeam, ID: 3},
+	r := ledger.Reallocation{ID: 8, From: ledger.Owner{Type: auth.OwnerPlatform}, To: ledger.Owner{Type: auth.OwnerTeam, ID: 3},
 		Amount: dec("1"), Reason: "bonus"}
 	for _, tc := range []struct {
 		eventType string

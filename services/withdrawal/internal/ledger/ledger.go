@@ -49,13 +49,6 @@ import (
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
-// Owner types of the API.
-const (
-	OwnerUser     = auth.OwnerUser
-	OwnerTeam     = auth.OwnerTeam
-	OwnerPlatform = "platform"
-)
-
 // System accounts and the prefix of hold accounts.
 const (
 	AccountPlatform = "platform"
@@ -98,7 +91,7 @@ type Owner struct {
 
 // Account is the ledger account name of the owner.
 func (o Owner) Account() string {
-	if o.Type == OwnerPlatform {
+	if o.Type == auth.OwnerPlatform {
 		return AccountPlatform
 	}
 	return o.Type + ":" + strconv.FormatInt(o.ID, 10)
@@ -108,9 +101,9 @@ func (o Owner) Account() string {
 // positive id, or the platform with id 0.
 func (o Owner) Valid() bool {
 	switch o.Type {
-	case OwnerUser, OwnerTeam:
+	case auth.OwnerUser, auth.OwnerTeam:
 		return o.ID > 0
-	case OwnerPlatform:
+	case auth.OwnerPlatform:
 		return o.ID == 0
 	}
 	return false
@@ -123,10 +116,10 @@ func HoldAccount(account string) string { return HoldPrefix + account }
 // hold accounts).
 func ParseAccount(account string) (Owner, bool) {
 	if account == AccountPlatform {
-		return Owner{Type: OwnerPlatform}, true
+		return Owner{Type: auth.OwnerPlatform}, true
 	}
 	typ, id, ok := strings.Cut(account, ":")
-	if !ok || (typ != OwnerUser && typ != OwnerTeam) {
+	if !ok || (typ != auth.OwnerUser && typ != auth.OwnerTeam) {
 		return Owner{}, false
 	}
 	n, err := strconv.ParseInt(id, 10, 64)

@@ -35,7 +35,7 @@ func readableBy(c Caller) (*Caller, error) {
 // platform.
 func ownerTypeFilter(field, v string) error {
 	switch v {
-	case "", OwnerUser, OwnerTeam, OwnerPlatform:
+	case "", auth.OwnerUser, auth.OwnerTeam, auth.OwnerPlatform:
 		return nil
 	default:
 		return httpx.Invalid(field, "must be user, team or platform")
@@ -44,12 +44,12 @@ func ownerTypeFilter(field, v string) error {
 
 func validOwner(field string, o Owner) error {
 	switch o.Type {
-	case OwnerUser, OwnerTeam, OwnerPlatform:
+	case auth.OwnerUser, auth.OwnerTeam, auth.OwnerPlatform:
 	default:
 		return httpx.Invalid(field+"_type", "must be user, team or platform")
 	}
 	if !o.Valid() {
-		if o.Type == OwnerPlatform {
+		if o.Type == auth.OwnerPlatform {
 			return httpx.Invalid(field+"_id", "must be 0 or omitted for the platform")
 		}
 		return httpx.Invalid(field+"_id", "must be a positive integer")
@@ -106,7 +106,7 @@ func (s *service) RequestWithdrawal(ctx context.Context, c Caller, in NewWithdra
 	switch c.Role {
 	case auth.RoleAdmin:
 	case auth.RoleUser:
-		if in.Owner.Type != OwnerUser || in.Owner.ID != c.UserID {
+		if in.Owner.Type != auth.OwnerUser || in.Owner.ID != c.UserID {
 			if c.CanReadAccount(in.Owner.Type, in.Owner.ID) {
 				return Withdrawal{}, ErrForbidden
 			}
@@ -120,7 +120,7 @@ func (s *service) RequestWithdrawal(ctx context.Context, c Caller, in NewWithdra
 
 // ownsWithdrawal: a user's withdrawals are those from its own user account.
 func ownsWithdrawal(c Caller, w Withdrawal) bool {
-	return w.Owner.Type == OwnerUser && w.Owner.ID == c.UserID
+	return w.Owner.Type == auth.OwnerUser && w.Owner.ID == c.UserID
 }
 
 func (s *service) ListWithdrawals(ctx context.Context, c Caller, f WithdrawalFilter, p httpx.Pagination) ([]Withdrawal, int64, error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/shopspring/decimal"
 )
 
@@ -153,8 +154,8 @@ func CreditTransfer(c Credit) (Transfer, error) {
 		account string
 		amount  decimal.Decimal
 	}{
-		{Owner{Type: OwnerUser, ID: c.UserID}.Account(), c.ToUser},
-		{Owner{Type: OwnerTeam, ID: c.TeamID}.Account(), c.ToTeam},
+		{Owner{Type: auth.OwnerUser, ID: c.UserID}.Account(), c.ToUser},
+		{Owner{Type: auth.OwnerTeam, ID: c.TeamID}.Account(), c.ToTeam},
 		{AccountPlatform, c.ToPlatform},
 	} {
 		if share.amount.IsPositive() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
 )
@@ -32,7 +33,7 @@ func legOf(l ledger.Leg) leg {
 // TestTransferBuilders: each builder's legs balance, go to the right
 // accounts with the right bucket changes, in the order they are posted.
 func TestTransferBuilders(t *testing.T) {
-	user7, team3 := ledger.Owner{Type: ledger.OwnerUser, ID: 7}, ledger.Owner{Type: ledger.OwnerTeam, ID: 3}
+	user7, team3 := ledger.Owner{Type: auth.OwnerUser, ID: 7}, ledger.Owner{Type: auth.OwnerTeam, ID: 3}
 	pending := ledger.Withdrawal{ID: 5, Owner: user7, Amount: dec("2.5"), Status: ledger.StatusPending}
 	credit, err := ledger.CreditTransfer(ledger.Credit{AllocationID: 9, Distributable: dec("10"),
 		ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("1"), UserID: 7, TeamID: 3})
@@ -64,7 +65,7 @@ func TestTransferBuilders(t *testing.T) {
 			{account: "held:user:7", amount: "-2.5"},
 			{account: "system:payout", amount: "2.5"},
 		}},
-		{"platform payout", ledger.PayoutTransfer(ledger.Withdrawal{ID: 6, Owner: ledger.Owner{Type: ledger.OwnerPlatform}, Amount: dec("1")}),
+		{"platform payout", ledger.PayoutTransfer(ledger.Withdrawal{ID: 6, Owner: ledger.Owner{Type: auth.OwnerPlatform}, Amount: dec("1")}),
 			ledger.KindWithdrawalPayout, ledger.RefWithdrawal, 6, []leg{
 				{account: "platform", held: "-1", withdrawn: "1"},
 				{account: "held:platform", amount: "-1"},
@@ -124,7 +125,7 @@ func TestCreditTransferRefusesBadShares(t *testing.T) {
 }
 
 func TestCheckRefusesAnUnbalancedTransfer(t *testing.T) {
-	tr := ledger.HoldTransfer(1, ledger.Owner{Type: ledger.OwnerUser, ID: 7}, dec("1"))
+	tr := ledger.HoldTransfer(1, ledger.Owner{Type: auth.OwnerUser, ID: 7}, dec("1"))
 	tr.Legs[1].Amount = dec("0.99999999")
 	if err := tr.Check(); err == nil {
 		t.Error("an unbalanced transfer passed the check")
@@ -180,7 +181,7 @@ func TestEntriesChain(t *testing.T) {
 	if !bytes.Equal(heads["user:7"], es[1].Hash) || !bytes.Equal(heads["system:profit"], es[0].Hash) {
 		t.Fatal("the heads did not advance")
 	}
-	hold := ledger.HoldTransfer(4, ledger.Owner{Type: ledger.OwnerUser, ID: 7}, dec("2.5"))
+	hold := ledger.HoldTransfer(4, ledger.Owner{Type: auth.OwnerUser, ID: 7}, dec("2.5"))
 	es2 := hold.Entries(11, at.Add(time.Second), heads)
 	if len(es2) != 2 || hex.EncodeToString(es2[0].Hash) != pinnedSecond || !bytes.Equal(es2[0].PrevHash, es[1].Hash) || es2[1].PrevHash != nil {
 		t.Fatalf("hold entries = %+v", es2)
@@ -190,7 +191,7 @@ func TestEntriesChain(t *testing.T) {
 			t.Errorf("entry %+v", e)
 		}
 	}
-	payout := ledger.PayoutTransfer(ledger.Withdrawal{ID: 4, Owner: ledger.Owner{Type: ledger.OwnerUser, ID: 7}, Amount: dec("2.5")})
+	payout := ledger.PayoutTransfer(ledger.Withdrawal{ID: 4, Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7}, Amount: dec("2.5")})
 	es3 := payout.Entries(12, at.Add(2*time.Second), heads)
 	if len(es3) != 2 || es3[0].Account != "held:user:7" || es3[1].Account != "system:payout" {
 		t.Fatalf("payout entries = %+v; want none for the owner account", es3)
@@ -202,7 +203,7 @@ func TestEntriesChain(t *testing.T) {
 
 // TestNext is the state machine, every status × target status.
 func TestNext(t *testing.T) {
-	w := ledger.Withdrawal{ID: 5, Owner: ledger.Owner{Type: ledger.OwnerTeam, ID: 3}, Amount: dec("2")}
+	w := ledger.Withdrawal{ID: 5, Owner: ledger.Owner{Type: auth.OwnerTeam, ID: 3}, Amount: dec("2")}
 	type want struct {
 		kind, event string // "" kind: ErrInvalidStateTransition
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/money"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
@@ -38,7 +39,7 @@ func TestTotalsBeyondTenToTheTwelve(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	user := ledger.Owner{Type: ledger.OwnerUser, ID: 7}
+	user := ledger.Owner{Type: auth.OwnerUser, ID: 7}
 	w, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: user, Amount: maxAmount}, 7)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +55,7 @@ func TestTotalsBeyondTenToTheTwelve(t *testing.T) {
 		available           decimal.Decimal
 	}{
 		{user, toUser.Mul(three), maxAmount, toUser.Mul(three).Sub(maxAmount)},
-		{ledger.Owner{Type: ledger.OwnerTeam, ID: 3}, toTeam.Mul(three), decimal.Zero, toTeam.Mul(three)},
+		{ledger.Owner{Type: auth.OwnerTeam, ID: 3}, toTeam.Mul(three), decimal.Zero, toTeam.Mul(three)},
 	} {
 		for _, at := range []*time.Time{nil, ptr(time.Now().Add(time.Hour))} {
 			b, err := st.Balance(ctx, c.owner, at)

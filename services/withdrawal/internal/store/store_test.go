@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/pg/pgtest"
 	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
@@ -43,13 +44,13 @@ func TestDatabaseGuards(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, err := st.Balance(ctx, ledger.Owner{Type: ledger.OwnerUser, ID: 7}, nil)
+	b, err := st.Balance(ctx, ledger.Owner{Type: auth.OwnerUser, ID: 7}, nil)
 	if err != nil || !b.Credited.Equal(decimal.RequireFromString("6")) {
 		t.Fatalf("user:7 = %+v, %v; want 6 credited once", b, err)
 	}
 
 	// A pending withdrawal of 1 opens the hold account held:user:7.
-	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: ledger.Owner{Type: ledger.OwnerUser, ID: 7},
+	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7},
 		Amount: decimal.RequireFromString("1")}, 7); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestDatabaseGuards(t *testing.T) {
 			t.Errorf("the database accepted %s", what)
 		}
 	}
-	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: ledger.Owner{Type: ledger.OwnerUser, ID: 7},
+	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7},
 		Amount: decimal.RequireFromString("5.00000001")}, 7); !errors.Is(err, ledger.ErrInsufficientBalance) {
 		t.Fatalf("overdraft = %v, want ErrInsufficientBalance", err)
 	}
@@ -92,7 +93,7 @@ func TestErrorsCarryContext(t *testing.T) {
 	if !errors.Is(err, ledger.ErrNotFound) {
 		t.Errorf("transition of an unknown withdrawal: %v; want ErrNotFound", err)
 	}
-	owner := ledger.Owner{Type: ledger.OwnerTeam, ID: 4}
+	owner := ledger.Owner{Type: auth.OwnerTeam, ID: 4}
 	_, err = st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: owner, Amount: decimal.RequireFromString("1")}, 1)
 	if !errors.Is(err, ledger.ErrInsufficientBalance) || !strings.Contains(err.Error(), "team:4") {
 		t.Errorf("overdraft: %v; want ErrInsufficientBalance naming the account", err)

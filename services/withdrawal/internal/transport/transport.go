@@ -53,7 +53,7 @@ func owner(typeField, idField string, typ *string, id *int64) (ledger.Owner, err
 	o := ledger.Owner{Type: *typ}
 	if id != nil {
 		o.ID = *id
-	} else if o.Type != ledger.OwnerPlatform {
+	} else if o.Type != libauth.OwnerPlatform {
 		return ledger.Owner{}, httpx.Validation("validation_failed", idField, "is required")
 	}
 	return o, nil
