@@ -6,6 +6,7 @@ import (
 
 	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/inbox/inboxfuzz"
+	"github.com/fundplatform/platform/libs/money"
 )
 
 // Data are valid data objects of every event type, as their producers
@@ -68,10 +69,8 @@ func checkProfitRecorded(t *testing.T, v any) {
 	inboxfuzz.Positive(t, map[string]int64{"portfolio_id": d.PortfolioID, "snapshot_id": d.SnapshotID, "user_id": d.UserID, "team_id": d.TeamID})
 	inboxfuzz.UTC(t, "as_of", d.AsOf)
 	inboxfuzz.UTC(t, "period_end", d.PeriodEnd)
-	inboxfuzz.Amount(t, "profit", d.Profit, inboxfuzz.AnySign)
-	inboxfuzz.Amount(t, "nav", d.NAV, inboxfuzz.NotNegative)
-	inboxfuzz.Amount(t, "prev_nav", d.PrevNAV, inboxfuzz.NotNegative)
-	inboxfuzz.Amount(t, "net_flow", d.NetFlow, inboxfuzz.AnySign)
+	inboxfuzz.Amounts(t, inboxfuzz.AnySign, map[string]money.Amount{"profit": d.Profit, "net_flow": d.NetFlow})
+	inboxfuzz.Amounts(t, inboxfuzz.NotNegative, map[string]money.Amount{"nav": d.NAV, "prev_nav": d.PrevNAV})
 }
 
 func checkAllocated(t *testing.T, v any) {
@@ -85,17 +84,15 @@ func checkAllocated(t *testing.T, v any) {
 		t.Fatalf("source %q", d.Source)
 	}
 	inboxfuzz.UTC(t, "period_end", d.PeriodEnd)
-	inboxfuzz.Amount(t, "profit_amount", d.ProfitAmount, inboxfuzz.AnySign)
-	inboxfuzz.Amount(t, "distributable", d.Distributable, inboxfuzz.NotNegative)
-	inboxfuzz.Amount(t, "to_team_amount", d.ToTeamAmount, inboxfuzz.NotNegative)
-	inboxfuzz.Amount(t, "to_platform_amount", d.ToPlatformAmount, inboxfuzz.NotNegative)
-	inboxfuzz.Amount(t, "to_user_amount", d.ToUserAmount, inboxfuzz.NotNegative)
+	inboxfuzz.Amounts(t, inboxfuzz.AnySign, map[string]money.Amount{"profit_amount": d.ProfitAmount})
+	inboxfuzz.Amounts(t, inboxfuzz.NotNegative, map[string]money.Amount{"distributable": d.Distributable,
+		"to_team_amount": d.ToTeamAmount, "to_platform_amount": d.ToPlatformAmount, "to_user_amount": d.ToUserAmount})
 }
 
 func checkWithdrawal(t *testing.T, v any) {
 	d := v.(*eventbus.WithdrawalData)
 	inboxfuzz.Positive(t, map[string]int64{"withdrawal_id": d.WithdrawalID})
-	inboxfuzz.Amount(t, "amount", d.Amount, inboxfuzz.PositiveAmount)
+	inboxfuzz.Amounts(t, inboxfuzz.PositiveAmount, map[string]money.Amount{"amount": d.Amount})
 	if !slices.Contains([]string{"user", "team", "platform"}, d.FromType) || d.OwnerID < 0 || d.Account == "" {
 		t.Fatalf("withdrawal %+v", d)
 	}
@@ -104,7 +101,7 @@ func checkWithdrawal(t *testing.T, v any) {
 func checkReallocated(t *testing.T, v any) {
 	d := v.(*eventbus.ReallocatedData)
 	inboxfuzz.Positive(t, map[string]int64{"reallocation_id": d.ReallocationID})
-	inboxfuzz.Amount(t, "amount", d.Amount, inboxfuzz.PositiveAmount)
+	inboxfuzz.Amounts(t, inboxfuzz.PositiveAmount, map[string]money.Amount{"amount": d.Amount})
 	if d.FromAccount == "" || d.ToAccount == "" || d.Reason == "" {
 		t.Fatalf("reallocation %+v", d)
 	}

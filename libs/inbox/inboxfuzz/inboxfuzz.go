@@ -3,7 +3,7 @@
 // database: a table of the event types the service consumes (Event),
 // AddSeeds to seed a fuzz target with each type's valid data and hostile
 // variants of every field, and the checks the contract's rules need
-// (Permanent, Amount, Positive, UTC).
+// (Permanent, Amounts, Positive, UTC).
 package inboxfuzz
 
 import (
@@ -108,14 +108,16 @@ const (
 	PositiveAmount
 )
 
-func Amount(t *testing.T, field string, a money.Amount, sign int) {
+func Amounts(t *testing.T, sign int, fields map[string]money.Amount) {
 	t.Helper()
-	d := a.Decimal
-	if !d.Truncate(money.Places).Equal(d) || d.Abs().GreaterThanOrEqual(decimal.New(1, money.IntegerDigits)) {
-		t.Fatalf("%s = %s breaks the amount rules", field, d)
-	}
-	if sign != AnySign && d.IsNegative() || sign == PositiveAmount && d.IsZero() {
-		t.Fatalf("%s = %s has the wrong sign", field, d)
+	for field, a := range fields {
+		d := a.Decimal
+		if !d.Truncate(money.Places).Equal(d) || d.Abs().GreaterThanOrEqual(decimal.New(1, money.IntegerDigits)) {
+			t.Fatalf("%s = %s breaks the amount rules", field, d)
+		}
+		if sign != AnySign && d.IsNegative() || sign == PositiveAmount && d.IsZero() {
+			t.Fatalf("%s = %s has the wrong sign", field, d)
+		}
 	}
 }
 
