@@ -175,12 +175,15 @@ func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range, p http
 	return hours, total, nil
 }
 
+// The columns of a summary row after its key; the last, a window over
+// the whole answer (computed after GROUP BY, before LIMIT), is how many rows
+// it has in all, so one query gives a page and its total.
 const (
 	summarySums = `sum(profit)::text, sum(distributed)::text, sum(to_team)::text, sum(to_platform)::text,
-	sum(to_user)::text, sum(withdrawn)::text`
+	sum(to_user)::text, sum(withdrawn)::text, count(*) OVER ()`
 	// summaryColumns are summarySums of a single row: a roll-up read at
 	// its own grain needs no aggregate.
-	summaryColumns = `profit::text, distributed::text, to_team::text, to_platform::text, to_user::text, withdrawn::text`
+	summaryColumns = `profit::text, distributed::text, to_team::text, to_platform::text, to_user::text, withdrawn::text, count(*) OVER ()`
 )
 
 // Summary implements stats.Store: a SUM over the rows of one dimension
@@ -224,37 +227,50 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range, p ht
 	default:
 		return nil, 0, fmt.Errorf("store: unknown summary dimension %q", groupBy)
 	}
-	var total int64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM (`+query+`) q`, dimension, from, to).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count summary by %s: %w", groupBy, err)
+	out, total, err := s.summaryPage(ctx, query, []any{dimension, from, to, p.Limit, p.Offset})
+	if err == nil && len(out) == 0 && p.Offset > 0 {
+		// A page past the end has no row to carry the total.
+		err = s.Pool.QueryRow(ctx, `SELECT count(*) FROM (`+query+`) q`, dimension, from, to).Scan(&total)
 	}
-	rows, err := s.Pool.Query(ctx, query+` LIMIT $4 OFFSET $5`, dimension, from, to, p.Limit, p.Offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: summary by %s: %w", groupBy, err)
 	}
+	return out, total, nil
+}
+
+// summaryPage runs query, a summary query with $1..$3, for the page $4,
+// $5, and returns its rows and the total of the last column.
+func (s *Store) summaryPage(ctx context.Context, query string, args []any) ([]stats.SummaryRow, int64, error) {
+	rows, err := s.Pool.Query(ctx, query+` LIMIT $4 OFFSET $5`, args...)
+	if err != nil {
+		return nil, 0, err
+	}
 	defer rows.Close()
-	// Every column is text; its raw bytes are parsed in place (an answer has
-	// thousands of rows of six amounts).
+	// The amounts are text; their raw bytes are parsed in place (an answer
+	// has thousands of rows of six amounts).
 	var out []stats.SummaryRow
+	var total int64
 	for rows.Next() {
 		raw := rows.RawValues()
-		if len(raw) != 7 || raw[0] == nil {
-			return nil, 0, fmt.Errorf("store: summary row of %d columns", len(raw))
+		if len(raw) != 8 || raw[0] == nil {
+			return nil, 0, fmt.Errorf("summary row of %d columns", len(raw))
+		}
+		if len(out) == 0 {
+			if err := rows.Scan(nil, nil, nil, nil, nil, nil, nil, &total); err != nil {
+				return nil, 0, err
+			}
 		}
 		sr := stats.SummaryRow{Key: string(raw[0])}
 		for i, d := range [...]*decimal.Decimal{&sr.Profit, &sr.Distributed, &sr.ToTeam, &sr.ToPlatform, &sr.ToUser, &sr.Withdrawn} {
 			v, err := money.ParseNumeric(raw[i+1])
 			if err != nil {
-				return nil, 0, fmt.Errorf("store: summary %q amount %q: %w", sr.Key, raw[i+1], err)
+				return nil, 0, fmt.Errorf("summary %q amount %q: %w", sr.Key, raw[i+1], err)
 			}
 			*d = v
 		}
 		out = append(out, sr)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("store: summary by %s: %w", groupBy, err)
-	}
-	return out, total, nil
+	return out, total, rows.Err()
 }
 
 // dayAligned reports whether a range bound is absent or midnight UTC.

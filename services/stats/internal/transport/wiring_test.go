@@ -256,6 +256,12 @@ func TestHourly(t *testing.T) {
 	if total := e.Do("GET", "/api/v1/stats/summary?group_by=hour&limit=1", admin, nil).List(t, &groups); total != 3 || len(groups) != 1 {
 		t.Errorf("summary by hour: %d of %d groups, want 1 of 3", len(groups), total)
 	}
+	if total := e.Do("GET", "/api/v1/stats/summary?group_by=hour&limit=2&offset=2", admin, nil).List(t, &groups); total != 3 || len(groups) != 1 {
+		t.Errorf("summary by hour, last page: %d of %d groups, want 1 of 3", len(groups), total)
+	}
+	if total := e.Do("GET", "/api/v1/stats/summary?group_by=hour&offset=10", admin, nil).List(t, &groups); total != 3 || len(groups) != 0 {
+		t.Errorf("summary by hour, past the end: %d of %d groups, want 0 of 3", len(groups), total)
+	}
 	e.Do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=99", admin, nil).OK(t, 200, &hs)
 	if len(hs) != 0 {
 		t.Errorf("user 99 = %+v", hs)
