@@ -310,11 +310,11 @@ func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message,
 func (c *Consumer) applyBatch(ctx context.Context, batch []kafka.Message, dlq *eventbus.Writer) bool {
 	if len(batch) > 1 {
 		began := time.Now()
-		results, err := c.processBatch(ctx, batch)
+		results, envs, err := c.processBatch(ctx, batch)
 		if err == nil {
 			each := time.Since(began).Seconds() / float64(len(batch))
 			for i, msg := range batch {
-				c.metrics.messages.WithLabelValues(msg.Topic, results[i]).Inc()
+				c.metrics.applied(msg.Topic, results[i], envs[i].Time)
 				c.metrics.duration.WithLabelValues(msg.Topic).Observe(each)
 			}
 			c.setStalled(nil)
@@ -365,7 +365,7 @@ func (c *Consumer) apply(ctx context.Context, msg kafka.Message, dlq *eventbus.W
 	for {
 		result, err := c.process(mctx, msg, env)
 		if err == nil {
-			c.metrics.messages.WithLabelValues(msg.Topic, result).Inc()
+			c.metrics.applied(msg.Topic, result, env.Time)
 			c.setStalled(nil)
 			return true
 		}
@@ -458,23 +458,23 @@ func (c *Consumer) process(ctx context.Context, msg kafka.Message, env eventbus.
 // events not applied before go to the BatchHandler at once, or else to the
 // Handler one by one. Any failure (a message that cannot be decoded
 // included) rolls the whole batch back.
-func (c *Consumer) processBatch(ctx context.Context, batch []kafka.Message) ([]string, error) {
+func (c *Consumer) processBatch(ctx context.Context, batch []kafka.Message) ([]string, []eventbus.Envelope, error) {
 	envs := make([]eventbus.Envelope, len(batch))
 	for i, msg := range batch {
 		env, err := c.decode(msg)
 		if err != nil {
-			return nil, fmt.Errorf("offset %d: %w", msg.Offset, err)
+			return nil, nil, fmt.Errorf("offset %d: %w", msg.Offset, err)
 		}
 		envs[i] = env
 	}
 	tx, err := c.pool.BeginTx(ctx, c.cfg.TxOptions)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	results, fresh, err := c.recordBatch(ctx, tx, batch, envs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	spans := make([]trace.Span, 0, len(fresh))
 	endSpans := func(err error) {
@@ -496,7 +496,7 @@ func (c *Consumer) processBatch(ctx context.Context, batch []kafka.Message) ([]s
 			err := c.handleBatch(ctx, tx, h, todo)
 			endSpans(err)
 			if err != nil {
-				return nil, fmt.Errorf("offsets %d-%d: %w", batch[0].Offset, batch[len(batch)-1].Offset, handlerError{err})
+				return nil, nil, fmt.Errorf("offsets %d-%d: %w", batch[0].Offset, batch[len(batch)-1].Offset, handlerError{err})
 			}
 		}
 	} else {
@@ -508,14 +508,14 @@ func (c *Consumer) processBatch(ctx context.Context, batch []kafka.Message) ([]s
 			}
 			span.End()
 			if err != nil {
-				return nil, fmt.Errorf("offset %d: %w", batch[i].Offset, handlerError{err})
+				return nil, nil, fmt.Errorf("offset %d: %w", batch[i].Offset, handlerError{err})
 			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return nil, nil, fmt.Errorf("commit: %w", err)
 	}
-	return results, nil
+	return results, envs, nil
 }
 
 // recordBatch records the event ids of a partition's consecutive messages
@@ -804,10 +804,35 @@ type metrics struct {
 	messages *prometheus.CounterVec
 	lag      *prometheus.GaugeVec
 	duration *prometheus.HistogramVec
+	delay    *prometheus.HistogramVec
+	newest   *prometheus.GaugeVec
+
+	mu     sync.Mutex
+	latest map[string]time.Time // per topic, what newest shows
+}
+
+// applied counts a message with its result and, for an event applied now
+// (not a duplicate), observes its delay: from the event's time, when its
+// producer committed the change, to now, just after its effect committed
+// here — the whole pipeline (outbox, relay, broker, this consumer) for
+// this hop. newest keeps the latest such event time per topic.
+func (m *metrics) applied(topic, result string, at time.Time) {
+	m.messages.WithLabelValues(topic, result).Inc()
+	if result != ResultHandled || at.IsZero() {
+		return
+	}
+	m.delay.WithLabelValues(topic).Observe(max(time.Since(at).Seconds(), 0))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if at.After(m.latest[topic]) {
+		m.latest[topic] = at
+		m.newest.WithLabelValues(topic).Set(float64(at.UnixNano()) / 1e9)
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
+		latest: make(map[string]time.Time),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "fund", Subsystem: "consumer", Name: "messages_total",
 			Help: "Messages consumed, by topic and result: handled, duplicate (applied before), failed (an attempt that will be retried or dead-lettered), dlq.",
@@ -821,6 +846,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time to apply one message, retries included.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 30},
 		}, []string{"topic"}),
+		delay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "fund", Subsystem: "consumer", Name: "event_delay_seconds",
+			Help:    "Time from an event's time (its producer's commit) to its effect committed by this consumer; events applied, not duplicates. The pipeline freshness SLI (deploy/prometheus/rules/slo.yml).",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300},
+		}, []string{"topic"}),
+		newest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "fund", Subsystem: "consumer", Name: "last_event_timestamp_seconds",
+			Help: "The time (Unix seconds) of the newest event this consumer applied, per topic.",
+		}, []string{"topic"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -833,6 +867,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.delay, err = register(reg, m.delay); err != nil {
+		return nil, err
+	}
+	if m.newest, err = register(reg, m.newest); err != nil {
 		return nil, err
 	}
 	return m, nil
