@@ -119,6 +119,10 @@ promtool: ## check the Prometheus config and rules, and run the rules' unit test
 	promtool check rules deploy/prometheus/rules/*.yml
 	promtool test rules deploy/prometheus/tests/*.yml
 
+.PHONY: slo
+slo: ## regenerate deploy/prometheus/rules/slo.yml from the objectives in deploy/prometheus/slo-objectives.yml (then run make promtool)
+	cd deploy/validate && go test ./slo -run TestRulesAreGenerated -count=1 -update
+
 .PHONY: fuzz
 fuzz: ## run the money parser fuzz test for a while (FUZZTIME=60s)
 	cd libs && go test ./money -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}

@@ -130,6 +130,13 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 	}
 	admin.ratio(pf.ID, "0.2000", "0.1000", "0.7000")
 	admin.must(200, "GET", fmt.Sprintf("/api/v1/profit/allocations?portfolio_id=%d", pf.ID), nil, nil)
+	// The SLO journeys' routes (rules/slo.yml): a stats read and a
+	// withdrawal request (answered, whatever the balance).
+	admin.must(200, "GET", "/api/v1/stats/overview", nil, nil)
+	if r := admin.call("POST", "/api/v1/withdrawals", map[string]any{"from_type": "platform", "owner_id": 0,
+		"amount": "0.01", "currency": "USD"}, "Idempotency-Key", "e2e-prometheus-withdrawal"); r.status >= 500 {
+		t.Fatalf("POST /withdrawals = %d %s", r.status, r.Data)
+	}
 
 	// One message its consumers cannot decode, so that they dead-letter it
 	// and the result="dlq" series exist.
