@@ -15,11 +15,12 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install what the stack and the tests need when it is missing (PostgreSQL server binaries, curl, jq, wget, Prometheus and promtool, chromium, Redocly CLI)
+deps: ## install what the stack and the tests need when it is missing (PostgreSQL server binaries, curl, jq, wget, Prometheus and promtool, the PostgreSQL exporter, chromium, Redocly CLI)
 	@pkgs=""; \
 	if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then pkgs="$$pkgs postgresql"; fi; \
 	for tool in curl jq wget; do command -v $$tool >/dev/null 2>&1 || pkgs="$$pkgs $$tool"; done; \
 	command -v promtool >/dev/null 2>&1 || pkgs="$$pkgs prometheus"; \
+	command -v prometheus-postgres-exporter >/dev/null 2>&1 || pkgs="$$pkgs prometheus-postgres-exporter"; \
 	[ -x /usr/bin/chromium ] || pkgs="$$pkgs chromium"; \
 	if [ -n "$$pkgs" ]; then \
 		echo "installing Debian packages:$$pkgs"; \

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fundplatform/platform/devstack/edge"
+	"github.com/fundplatform/platform/devstack/stack"
 	"github.com/fundplatform/platform/libs/testkit"
 )
 
@@ -52,7 +53,7 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 		t.Fatalf("%s not found (make deps installs the prometheus package): %v", prometheusBin, err)
 	}
 	repo := repoRoot(t)
-	s, _ := runStack(t, repo, nil)
+	s, _ := runStack(t, repo, func(c *stack.Config) { c.RepoDir, c.PostgresExporters = repo, true })
 	ready := s.Ready()
 	if len(ready.Services) != len(edge.Services) {
 		t.Fatalf("services started %v, skipped %v", ready.Services, ready.Skipped)
@@ -71,6 +72,16 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 	cfg.WriteString("scrape_configs:\n  - job_name: fund-services\n    metrics_path: /metrics\n    static_configs:\n      - targets:\n")
 	for _, svc := range ready.Services {
 		fmt.Fprintf(&cfg, "          - \"127.0.0.1:%d\"\n", svc.Port)
+	}
+	// The PostgreSQL exporters the stack runs per service database
+	// (`make deps` installs the exporter; the rules need its metrics).
+	if len(ready.Exporters) != len(ready.Services) {
+		t.Fatalf("%d PostgreSQL exporters for %d services: is %s installed (make deps)?",
+			len(ready.Exporters), len(ready.Services), stack.ExporterBinary)
+	}
+	cfg.WriteString("  - job_name: postgres\n    static_configs:\n")
+	for _, e := range ready.Exporters {
+		fmt.Fprintf(&cfg, "      - targets: [%q]\n        labels: {service: %q}\n", strings.TrimPrefix(e.URL, "http://"), e.Service)
 	}
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "prometheus.yml")

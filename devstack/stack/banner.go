@@ -40,6 +40,13 @@ func (r Ready) Banner() string {
 	for _, s := range r.Services {
 		row("  "+s.Name, "%s", Redact(s.DatabaseURL))
 	}
+	for i, e := range r.Exporters {
+		label := ""
+		if i == 0 {
+			label = "PG metrics"
+		}
+		row(label, "%-11s %s/metrics", e.Service, e.URL)
+	}
 	fmt.Fprintln(&b)
 	row("Admin", "%s", r.AdminEmail)
 	row("Password", "%s", r.AdminPassword)

@@ -74,6 +74,10 @@ type Config struct {
 	DatabaseURL string
 	// PGPort is the local cluster's port; 0 picks a free one.
 	PGPort int
+	// PostgresExporters runs a prometheus-postgres-exporter per service
+	// database when the binary is installed (`make run` does; Ready lists
+	// them).
+	PostgresExporters bool
 
 	// KafkaBrokers, when set, are used instead of the in-process broker.
 	KafkaBrokers []string
@@ -119,12 +123,13 @@ func DefaultConfig(repoDir string) Config {
 		ports[k] = v
 	}
 	return Config{
-		RepoDir:      repoDir,
-		EdgeAddr:     DefaultEdgeAddr,
-		Ports:        ports,
-		KafkaPort:    DefaultKafkaPort,
-		ReadyTimeout: 60 * time.Second,
-		StopTimeout:  10 * time.Second,
+		RepoDir:           repoDir,
+		EdgeAddr:          DefaultEdgeAddr,
+		Ports:             ports,
+		KafkaPort:         DefaultKafkaPort,
+		PostgresExporters: true,
+		ReadyTimeout:      60 * time.Second,
+		StopTimeout:       10 * time.Second,
 	}
 }
 

@@ -72,6 +72,9 @@ type Ready struct {
 	AdminPassword string
 	// SigningKeyFile is the auth service's JWT signing key.
 	SigningKeyFile string
+	// Exporters are the PostgreSQL exporters, one per service database
+	// (none when prometheus-postgres-exporter is not installed).
+	Exporters []Exporter
 
 	authDBKept bool // auth's database is not the throwaway one
 }
@@ -322,6 +325,9 @@ func (s *Stack) start(ctx context.Context) error {
 		s.logf("started %s on %s (pid %d)", name, info.URL, p.PID())
 	}
 
+	if err := s.startExporters(services, dbURLs); err != nil {
+		return err
+	}
 	s.serveEdge(services, ports)
 
 	if err := s.waitReady(ctx); err != nil {
