@@ -28,3 +28,10 @@ REVOKE ALL ON DATABASE portfoliodb  FROM PUBLIC;
 REVOKE ALL ON DATABASE profitdb     FROM PUBLIC;
 REVOKE ALL ON DATABASE withdrawaldb FROM PUBLIC;
 REVOKE ALL ON DATABASE statsdb      FROM PUBLIC;
+
+-- The PostgreSQL exporters' role (docker-compose.yml's postgres-exporter-*):
+-- pg_monitor reads every session's activity and the statistics views, and
+-- nothing of the services' data.
+CREATE ROLE monitor LOGIN PASSWORD 'monitor-dev-only';
+GRANT pg_monitor TO monitor;
+GRANT CONNECT ON DATABASE authdb, portfoliodb, profitdb, withdrawaldb, statsdb TO monitor;

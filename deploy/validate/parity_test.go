@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/jackc/pgx/v5"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -550,6 +551,10 @@ func TestComposeHealthchecksRunLocally(t *testing.T) {
 			case "prometheus":
 				runPrometheusCheck(t, test)
 			default:
+				if strings.HasPrefix(name, "postgres-exporter-") {
+					runPostgresExporterCheck(t, s, test)
+					return
+				}
 				if _, ok := noLocalEquivalent[name]; !ok {
 					t.Fatalf("compose service %s has a health check that no test runs (%v)", name, test)
 				}
@@ -690,6 +695,59 @@ func runPrometheusCheck(t *testing.T, test []string) {
 			t.Fatalf("prometheus health check %v still fails after 60s: %v\n%s\nprometheus:\n%s", test, err, o, out.String())
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// runPostgresExporterCheck runs Debian's prometheus-postgres-exporter (the
+// release of the compose image) with the compose service's command and
+// DATA_SOURCE_NAME, the database host mapped to the fixture's server (set up
+// with deploy/postgres/init-databases.sql, so the monitor role is the one
+// compose uses; the fixture trusts local connections, so the role and the
+// database are checked, not the password), then its health check, and
+// checks that it reaches its database and runs the extra queries.
+func runPostgresExporterCheck(t *testing.T, s types.ServiceConfig, test []string) {
+	t.Helper()
+	bin, err := exec.LookPath(stack.ExporterBinary)
+	if err != nil {
+		t.Fatalf("no %s: run make deps", stack.ExporterBinary)
+	}
+	f := parity(t)
+	root, _ := filepath.Abs(repoRoot)
+	dsn := s.Environment["DATA_SOURCE_NAME"]
+	if dsn == nil || !strings.Contains(*dsn, "@postgres:5432/") {
+		t.Fatalf("%s: DATA_SOURCE_NAME %v does not name the compose postgres", s.Name, dsn)
+	}
+	var args []string
+	for _, a := range s.Command {
+		args = append(args, strings.ReplaceAll(a, "/etc/postgres-exporter/queries.yaml", filepath.Join(root, stack.ExporterQueries)))
+	}
+	addr := testkit.FreeAddr(t)
+	cmd := exec.Command(bin, append(args, "--web.listen-address="+addr)...)
+	cmd.Env = append(os.Environ(), "DATA_SOURCE_NAME="+strings.Replace(*dsn, "@postgres:5432/", "@"+f.pgAddr+"/", 1))
+	var out testkit.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	_, port, _ := net.SplitHostPort(addr)
+	replace := map[string]string{"127.0.0.1:9187": "127.0.0.1:" + port}
+	testkit.Poll(t, 30*time.Second, 300*time.Millisecond, s.Name+" health check", func() bool {
+		_, err := runCheckErr(t, test, replace)
+		return err == nil
+	})
+	db := strings.TrimSuffix(strings.Split(strings.SplitN(*dsn, "@postgres:5432/", 2)[1], "?")[0], "/")
+	for _, want := range []string{"pg_up 1", `pg_lock_waits_backends{datname="` + db + `"`} {
+		testkit.Poll(t, 30*time.Second, 300*time.Millisecond, s.Name+" metrics have "+want, func() bool {
+			resp, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(b), want)
+		})
 	}
 }
 
