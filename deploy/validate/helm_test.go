@@ -3,6 +3,7 @@ package validate
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -159,10 +160,10 @@ func serviceDeployments(t *testing.T, ms []manifest) map[string]*appsv1.Deployme
 	deps := map[string]*appsv1.Deployment{}
 	for _, m := range ms {
 		if d, ok := m.obj.(*appsv1.Deployment); ok {
-			for _, s := range edge.Services {
-				if strings.HasSuffix(d.Name, "-"+s) {
-					deps[s] = d
-				}
+			// The component label, not the name: the PostgreSQL exporter of
+			// a service's database ends in the service's name too.
+			if s := d.Labels["app.kubernetes.io/component"]; slices.Contains(edge.Services, s) {
+				deps[s] = d
 			}
 		}
 	}
