@@ -29,6 +29,10 @@ func TestAllocatedEvents(t *testing.T) {
 		d.Currency != "JPY" {
 		t.Fatalf("profit.allocated data %+v", d)
 	}
+	folded[0].Currency = "USD" // the base currency is omitted (eventbus.EventCurrency)
+	if events, _ := AllocatedEvents(folded[0]); events[0].Data.(AllocatedData).Currency != "" {
+		t.Fatalf("profit.allocated in USD carries %q, want none", events[0].Data.(AllocatedData).Currency)
+	}
 	for _, a := range folded[1:] {
 		if events, err := AllocatedEvents(a); err != nil || len(events) != 0 {
 			t.Fatalf("%s: %+v, %v", a.Status, events, err)

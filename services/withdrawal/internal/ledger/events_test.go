@@ -19,11 +19,16 @@ func TestEventData(t *testing.T) {
 		Status: ledger.StatusFailed, Reason: &reason, CreatedAt: time.Now()}
 	r := ledger.Reallocation{ID: 8, From: ledger.Owner{Type: auth.OwnerPlatform}, To: ledger.Owner{Type: auth.OwnerTeam, ID: 3},
 		Currency: "EUR", Amount: dec("1"), Reason: "bonus"}
+	usd := w
+	usd.Currency = eventbus.BaseCurrency
 	for _, tc := range []struct {
 		eventType string
 		data      any
 		want      string
 	}{
+		// The base currency is omitted (eventbus.EventCurrency).
+		{ledger.EventWithdrawalFailed, ledger.WithdrawalEventData(usd),
+			`{"withdrawal_id":5,"from_type":"user","owner_id":7,"account":"user:7","amount":"2.50000000","status":"failed","reason":"cancelled"}`},
 		{ledger.EventWithdrawalFailed, ledger.WithdrawalEventData(w),
 			`{"withdrawal_id":5,"from_type":"user","owner_id":7,"account":"user:7","amount":"2.50000000","status":"failed","reason":"cancelled","currency":"JPY"}`},
 		{ledger.EventFundsReallocated, ledger.ReallocatedEventData(r),

@@ -121,8 +121,9 @@ func checkCurrencyLists(t *testing.T, e *env, admin string, before time.Time) {
 	}
 }
 
-// checkCurrencyEvents: every event carries its movement's currency, with
-// the owner's name as its account and key.
+// checkCurrencyEvents: every event carries its movement's currency (none
+// for the base currency, eventbus.EventCurrency), with the owner's name as
+// its account and key.
 func checkCurrencyEvents(t *testing.T, e *env) {
 	t.Helper()
 	e.outboxTypes() // schemas and keys
@@ -139,10 +140,10 @@ func checkCurrencyEvents(t *testing.T, e *env) {
 		}
 		env, _ := eventbus.Decode([]byte(payload))
 		var d struct{ Currency string }
-		if err := json.Unmarshal(env.Data, &d); err != nil || d.Currency == "" || strings.Contains(key, d.Currency) {
-			t.Errorf("%s keyed %q: currency %q (%v), want one, beside the owner's name", typ, key, d.Currency, err)
+		if err := json.Unmarshal(env.Data, &d); err != nil || d.Currency == eventbus.BaseCurrency || (d.Currency != "" && strings.Contains(key, ":"+d.Currency)) {
+			t.Errorf("%s keyed %q: currency %q (%v), want JPY or none, beside the owner's name", typ, key, d.Currency, err)
 		}
-		currencies[d.Currency] = true
+		currencies[eventbus.CurrencyOf(d.Currency)] = true
 	}
 	if !currencies["JPY"] || !currencies["USD"] {
 		t.Errorf("event currencies %v, want JPY and USD", currencies)
