@@ -74,23 +74,27 @@ func TestRoleJourneys(t *testing.T) {
 	admin.must(201, "POST", "/api/v1/profit/allocations", map[string]any{"portfolio_id": betaPF.ID, "profit_amount": "10",
 		"period_end": t0.AddDate(0, 0, 5).Format(time.RFC3339)}, nil, "Idempotency-Key", "journey-manual-1")
 
-	// alice: 0.7 × 200 = 140; bob: 0.5 × 110 = 55.
+	// alice: 0.7 × 200 = 140 (USD); bob: 0.5 × 110 = 55, in his portfolio's EUR.
 	for _, want := range []struct {
-		c     client
-		path  string
-		total string
-	}{{aliceC, fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), "140"}, {bobC, fmt.Sprintf("/api/v1/balances/user/%d", bob.ID), "55"}} {
+		c               client
+		path            string
+		currency, total string
+	}{{aliceC, fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), "USD", "140"}, {bobC, fmt.Sprintf("/api/v1/balances/user/%d", bob.ID), "EUR", "55"}} {
 		eventually(t, want.path+" credited", func() (bool, string) {
 			var b ownerBalances
 			want.c.must(200, "GET", want.path, nil, &b)
-			return b.usd().Credited.Equal(d(want.total)), fmt.Sprintf("%+v", b)
+			return len(b.Balances) == 1 && b.in(want.currency).Credited.Equal(d(want.total)), fmt.Sprintf("%+v", b)
 		})
 	}
 
 	// --- users withdraw and cancel; the admin completes, fails, reallocates
 	withdraw := func(c client, owner int64, amount, key string) idOnly {
 		var w idOnly
-		c.must(201, "POST", "/api/v1/withdrawals", map[string]any{"currency": "USD", "from_type": "user", "owner_id": owner, "amount": amount}, &w,
+		currency := "USD"
+		if owner == bob.ID {
+			currency = "EUR"
+		}
+		c.must(201, "POST", "/api/v1/withdrawals", map[string]any{"currency": currency, "from_type": "user", "owner_id": owner, "amount": amount}, &w,
 			"Idempotency-Key", key)
 		return w
 	}
@@ -117,7 +121,8 @@ func TestRoleJourneys(t *testing.T) {
 	eventually(t, "the platform credited", func() (bool, string) {
 		var p ownerBalances
 		admin.must(200, "GET", "/api/v1/balances/platform/0", nil, &p)
-		return p.usd().Credited.Equal(d("42")), fmt.Sprintf("%+v", p) // 20 from alpha, 20 + 2 from beta
+		// 20 from alpha in USD, 20 + 2 from beta in EUR: never added up.
+		return p.usd().Credited.Equal(d("20")) && p.in("EUR").Credited.Equal(d("22")), fmt.Sprintf("%+v", p)
 	})
 	admin.must(201, "POST", "/api/v1/reallocations", map[string]any{"currency": "USD", "from_type": "platform", "from_id": 0, "to_type": "team",
 		"to_id": alphaTeam.ID, "amount": "5", "reason": "desk bonus"}, nil, "Idempotency-Key", "journey-r-1")
