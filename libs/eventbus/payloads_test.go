@@ -142,3 +142,20 @@ func TestPayloadsMatchSchemas(t *testing.T) {
 		t.Error("NewData of an unknown type is not nil")
 	}
 }
+
+// TestEventCurrency: the base currency is omitted from an event and read
+// back as itself; any other currency is stated.
+func TestEventCurrency(t *testing.T) {
+	for _, c := range []string{eventbus.BaseCurrency, "JPY", "EUR"} {
+		if got := eventbus.CurrencyOf(eventbus.EventCurrency(c)); got != c {
+			t.Errorf("%s is read back as %s", c, got)
+		}
+	}
+	if eventbus.EventCurrency(eventbus.BaseCurrency) != "" || eventbus.EventCurrency("JPY") != "JPY" {
+		t.Error("the base currency is stated or another omitted")
+	}
+	raw, err := json.Marshal(eventbus.AllocatedData{Currency: eventbus.EventCurrency(eventbus.BaseCurrency)})
+	if err != nil || strings.Contains(string(raw), "currency") {
+		t.Errorf("profit.allocated in the base currency = %s, %v; want no currency field", raw, err)
+	}
+}
