@@ -20,7 +20,8 @@ const withdrawalAmount = "0.0001"
 
 // fundedAccounts waits until the withdrawal service has credited the
 // users' shares of the NAV profits, and returns the user ids whose
-// available balance covers at least need withdrawals.
+// available balance in USD (the fixture's portfolios' currency) covers at
+// least need withdrawals.
 func fundedAccounts(ctx context.Context, p *progress, f *fixture, need int, bound time.Duration) ([]int64, error) {
 	minimum := float64(need) * 0.0001
 	deadline := time.Now().Add(bound)
@@ -35,7 +36,7 @@ func fundedAccounts(ctx context.Context, p *progress, f *fixture, need int, boun
 				OwnerID   int64  `json:"owner_id"`
 				Available string `json:"available"`
 			}
-			if _, err := f.admin.do(ctx, "GET", fmt.Sprintf("/api/v1/balances?owner_type=user&limit=1000&offset=%d", offset), nil, 200, &page); err != nil {
+			if _, err := f.admin.do(ctx, "GET", fmt.Sprintf("/api/v1/balances?owner_type=user&currency=USD&limit=1000&offset=%d", offset), nil, 200, &page); err != nil {
 				return nil, err
 			}
 			rows = append(rows, page...)
@@ -71,7 +72,7 @@ func runWithdrawals(ctx context.Context, p *progress, f *fixture, accounts []int
 		return func(ctx context.Context, _, seq int) error {
 			n := base + seq
 			_, err := f.admin.do(ctx, "POST", "/api/v1/withdrawals", map[string]any{
-				"from_type": "user", "owner_id": accounts[n%len(accounts)], "amount": withdrawalAmount,
+				"from_type": "user", "owner_id": accounts[n%len(accounts)], "currency": "USD", "amount": withdrawalAmount,
 			}, 201, nil, "Idempotency-Key", fmt.Sprintf("bench-wd-%s-%d", tag, n))
 			return err
 		}

@@ -128,13 +128,16 @@ func setUp(ctx context.Context, d *driver, ready stack.Ready, users int) (*world
 	}
 	for _, u := range w.users {
 		if err := eventually(ctx, fmt.Sprintf("user %d credited", u.id), func() error {
+			// The world's portfolios book in USD, their default currency.
 			var b struct {
-				Credited decimal.Decimal `json:"credited"`
+				Balances []struct {
+					Credited decimal.Decimal `json:"credited"`
+				} `json:"balances"`
 			}
-			if err := must(ctx, d, u.caller, "GET", fmt.Sprintf("/api/v1/balances/user/%d", u.id), nil, &b, 200); err != nil {
+			if err := must(ctx, d, u.caller, "GET", fmt.Sprintf("/api/v1/balances/user/%d?currency=USD", u.id), nil, &b, 200); err != nil {
 				return err
 			}
-			if b.Credited.IsZero() {
+			if len(b.Balances) != 1 || b.Balances[0].Credited.IsZero() {
 				return fmt.Errorf("not credited yet")
 			}
 			return nil
@@ -221,7 +224,7 @@ func (w *world) withdrawalLoop(ctx context.Context, d *driver, stop *atomic.Bool
 		u := w.users[rng.IntN(len(w.users))]
 		seq := w.seq.Add(1)
 		a, err := d.send(ctx, "withdrawal", u.caller, "/api/v1/withdrawals", fmt.Sprintf("chaos-w-%d", seq),
-			map[string]any{"from_type": "user", "owner_id": u.id, "amount": uniqueAmount(int64(1+rng.IntN(100)), seq)})
+			map[string]any{"from_type": "user", "owner_id": u.id, "currency": "USD", "amount": uniqueAmount(int64(1+rng.IntN(100)), seq)})
 		if err != nil {
 			logf("%v", err)
 			continue
@@ -256,7 +259,7 @@ func (w *world) reallocationLoop(ctx context.Context, d *driver, stop *atomic.Bo
 		seq := w.seq.Add(1)
 		team := w.teams[rng.IntN(len(w.teams))]
 		if _, err := d.send(ctx, "reallocation", w.admin, "/api/v1/reallocations", fmt.Sprintf("chaos-r-%d", seq),
-			map[string]any{"from_type": "platform", "from_id": 0, "to_type": "team", "to_id": team,
+			map[string]any{"from_type": "platform", "from_id": 0, "to_type": "team", "to_id": team, "currency": "USD",
 				"amount": uniqueAmount(int64(rng.IntN(10)), seq), "reason": "chaos"}); err != nil {
 			logf("%v", err)
 		}

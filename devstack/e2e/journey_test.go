@@ -74,23 +74,27 @@ func TestRoleJourneys(t *testing.T) {
 	admin.must(201, "POST", "/api/v1/profit/allocations", map[string]any{"portfolio_id": betaPF.ID, "profit_amount": "10",
 		"period_end": t0.AddDate(0, 0, 5).Format(time.RFC3339)}, nil, "Idempotency-Key", "journey-manual-1")
 
-	// alice: 0.7 × 200 = 140; bob: 0.5 × 110 = 55.
+	// alice: 0.7 × 200 = 140 (USD); bob: 0.5 × 110 = 55, in his portfolio's EUR.
 	for _, want := range []struct {
-		c     client
-		path  string
-		total string
-	}{{aliceC, fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), "140"}, {bobC, fmt.Sprintf("/api/v1/balances/user/%d", bob.ID), "55"}} {
+		c               client
+		path            string
+		currency, total string
+	}{{aliceC, fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), "USD", "140"}, {bobC, fmt.Sprintf("/api/v1/balances/user/%d", bob.ID), "EUR", "55"}} {
 		eventually(t, want.path+" credited", func() (bool, string) {
-			var b invariants.Balance
+			var b ownerBalances
 			want.c.must(200, "GET", want.path, nil, &b)
-			return b.Credited.Equal(d(want.total)), fmt.Sprintf("%+v", b)
+			return len(b.Balances) == 1 && b.in(want.currency).Credited.Equal(d(want.total)), fmt.Sprintf("%+v", b)
 		})
 	}
 
 	// --- users withdraw and cancel; the admin completes, fails, reallocates
 	withdraw := func(c client, owner int64, amount, key string) idOnly {
 		var w idOnly
-		c.must(201, "POST", "/api/v1/withdrawals", map[string]any{"from_type": "user", "owner_id": owner, "amount": amount}, &w,
+		currency := "USD"
+		if owner == bob.ID {
+			currency = "EUR"
+		}
+		c.must(201, "POST", "/api/v1/withdrawals", map[string]any{"currency": currency, "from_type": "user", "owner_id": owner, "amount": amount}, &w,
 			"Idempotency-Key", key)
 		return w
 	}
@@ -115,15 +119,16 @@ func TestRoleJourneys(t *testing.T) {
 		t.Errorf("cancelling a completed withdrawal = %d %s, want 409", r.status, r.Data)
 	}
 	eventually(t, "the platform credited", func() (bool, string) {
-		var p invariants.Balance
+		var p ownerBalances
 		admin.must(200, "GET", "/api/v1/balances/platform/0", nil, &p)
-		return p.Credited.Equal(d("42")), fmt.Sprintf("%+v", p) // 20 from alpha, 20 + 2 from beta
+		// 20 from alpha in USD, 20 + 2 from beta in EUR: never added up.
+		return p.usd().Credited.Equal(d("20")) && p.in("EUR").Credited.Equal(d("22")), fmt.Sprintf("%+v", p)
 	})
-	admin.must(201, "POST", "/api/v1/reallocations", map[string]any{"from_type": "platform", "from_id": 0, "to_type": "team",
+	admin.must(201, "POST", "/api/v1/reallocations", map[string]any{"currency": "USD", "from_type": "platform", "from_id": 0, "to_type": "team",
 		"to_id": alphaTeam.ID, "amount": "5", "reason": "desk bonus"}, nil, "Idempotency-Key", "journey-r-1")
-	var ab invariants.Balance
-	aliceC.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), nil, &ab)
-	if !ab.Withdrawn.Equal(d("40")) || !ab.Held.IsZero() || !ab.Available.Equal(d("100")) {
+	var abs ownerBalances
+	aliceC.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", alice.ID)+inUSD, nil, &abs)
+	if ab := abs.usd(); !ab.Withdrawn.Equal(d("40")) || !ab.Held.IsZero() || !ab.Available.Equal(d("100")) {
 		t.Errorf("alice's balance = %+v, want withdrawn 40, held 0, available 100", ab)
 	}
 
@@ -171,11 +176,11 @@ func TestRoleJourneys(t *testing.T) {
 		{"POST", "/api/v1/portfolios/{pf}/nav", map[string]any{"as_of": t0.AddDate(0, 1, 0).Format(time.RFC3339), "nav": "5000"}},
 		{"POST", "/api/v1/profit/profit_allocation_ratios", map[string]any{"portfolio_id": alphaPF.ID, "to_team": "0", "to_platform": "0", "to_user": "1"}},
 		{"POST", "/api/v1/profit/allocations", map[string]any{"portfolio_id": alphaPF.ID, "profit_amount": "1000", "period_end": t0.AddDate(0, 2, 0).Format(time.RFC3339)}},
-		{"POST", "/api/v1/withdrawals", map[string]any{"from_type": "user", "owner_id": alice.ID, "amount": "1"}},
+		{"POST", "/api/v1/withdrawals", map[string]any{"currency": "USD", "from_type": "user", "owner_id": alice.ID, "amount": "1"}},
 		{"POST", "/api/v1/withdrawals/{w}/complete", nil},
 		{"POST", "/api/v1/withdrawals/{w}/fail", map[string]string{"reason": "no"}},
 		{"POST", "/api/v1/withdrawals/{w}/cancel", nil},
-		{"POST", "/api/v1/reallocations", map[string]any{"from_type": "platform", "from_id": 0, "to_type": "user", "to_id": alice.ID, "amount": "1", "reason": "gift"}},
+		{"POST", "/api/v1/reallocations", map[string]any{"currency": "USD", "from_type": "platform", "from_id": 0, "to_type": "user", "to_id": alice.ID, "amount": "1", "reason": "gift"}},
 	}
 	ids["w"] = pending.ID // a pending withdrawal, so a transition would be possible
 	for _, m := range mutations {
@@ -200,8 +205,8 @@ func TestRoleJourneys(t *testing.T) {
 		{"GET", "/api/v1/profit/allocations/{alloc}", nil},
 		{"GET", "/api/v1/balances/user/{alice}", nil},
 		{"GET", "/api/v1/balances/team/{team}", nil},
-		{"POST", "/api/v1/withdrawals", map[string]any{"from_type": "user", "owner_id": alice.ID, "amount": "1"}},
-		{"POST", "/api/v1/withdrawals", map[string]any{"from_type": "team", "owner_id": alphaTeam.ID, "amount": "1"}},
+		{"POST", "/api/v1/withdrawals", map[string]any{"currency": "USD", "from_type": "user", "owner_id": alice.ID, "amount": "1"}},
+		{"POST", "/api/v1/withdrawals", map[string]any{"currency": "USD", "from_type": "team", "owner_id": alphaTeam.ID, "amount": "1"}},
 		{"GET", "/api/v1/withdrawals/{w}", nil},
 		{"POST", "/api/v1/withdrawals/{w}/cancel", nil},
 		{"GET", "/api/v1/stats/acc_profit/{pf}", nil},

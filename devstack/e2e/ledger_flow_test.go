@@ -40,10 +40,12 @@ func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 // 150) through the withdrawal service's ledger and the stats read models.
 func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID int64, allocs []invariants.Allocation) {
 	userPath := fmt.Sprintf("/api/v1/balances/user/%d", aliceID)
-	var b invariants.Balance
+	var b accountBalance
 	eventually(t, "alice credited with her to_user amounts", func() (bool, string) {
-		alice.must(200, "GET", userPath, nil, &b)
-		return b.Credited.Equal(d("140")), fmt.Sprintf("%+v", b)
+		var bs ownerBalances
+		alice.must(200, "GET", userPath, nil, &bs)
+		b = bs.usd()
+		return b.Credited.Equal(d("140")), fmt.Sprintf("%+v", bs)
 	})
 
 	// Withdraw part of it and complete it; withdraw again and fail it.
@@ -51,34 +53,36 @@ func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID
 		ID     int64  `json:"id"`
 		Status string `json:"status"`
 	}
-	alice.must(201, "POST", "/api/v1/withdrawals", map[string]any{"from_type": "user", "owner_id": aliceID, "amount": "50"}, &w1,
+	alice.must(201, "POST", "/api/v1/withdrawals", map[string]any{"currency": "USD", "from_type": "user", "owner_id": aliceID, "amount": "50"}, &w1,
 		"Idempotency-Key", "w-1")
 	if w1.Status != "pending" {
 		t.Fatalf("withdrawal = %+v", w1)
 	}
 	admin.must(200, "POST", fmt.Sprintf("/api/v1/withdrawals/%d/complete", w1.ID), nil, nil, "Idempotency-Key", "w-1-complete")
-	alice.must(201, "POST", "/api/v1/withdrawals", map[string]any{"from_type": "user", "owner_id": aliceID, "amount": "30"}, &w2,
+	alice.must(201, "POST", "/api/v1/withdrawals", map[string]any{"currency": "USD", "from_type": "user", "owner_id": aliceID, "amount": "30"}, &w2,
 		"Idempotency-Key", "w-2")
 	admin.must(200, "POST", fmt.Sprintf("/api/v1/withdrawals/%d/fail", w2.ID), map[string]string{"reason": "bank rejected"}, nil)
-	if r := alice.call("POST", "/api/v1/withdrawals", map[string]any{"from_type": "user", "owner_id": aliceID, "amount": "90.00000001"}); r.status != 422 {
+	if r := alice.call("POST", "/api/v1/withdrawals", map[string]any{"currency": "USD", "from_type": "user", "owner_id": aliceID, "amount": "90.00000001"}); r.status != 422 {
 		t.Fatalf("withdrawing more than available = %d %s, want 422", r.status, r.Data)
 	}
 	// Reallocate from the platform to the team.
 	eventually(t, "the platform credited", func() (bool, string) {
-		var p invariants.Balance
+		var p ownerBalances
 		admin.must(200, "GET", "/api/v1/balances/platform/0", nil, &p)
-		return p.Credited.Equal(d("20")), fmt.Sprintf("%+v", p)
+		return p.usd().Credited.Equal(d("20")), fmt.Sprintf("%+v", p)
 	})
-	admin.must(201, "POST", "/api/v1/reallocations", map[string]any{"from_type": "platform", "from_id": 0, "to_type": "team",
+	admin.must(201, "POST", "/api/v1/reallocations", map[string]any{"currency": "USD", "from_type": "platform", "from_id": 0, "to_type": "team",
 		"to_id": teamID, "amount": "5", "reason": "desk bonus"}, nil)
 
-	alice.must(200, "GET", userPath, nil, &b)
-	if !b.Withdrawn.Equal(d("50")) || !b.Held.IsZero() || !b.Available.Equal(d("90")) {
+	var bs ownerBalances
+	alice.must(200, "GET", userPath+inUSD, nil, &bs)
+	if b = bs.usd(); !b.Withdrawn.Equal(d("50")) || !b.Held.IsZero() || !b.Available.Equal(d("90")) {
 		t.Errorf("alice's balance = %+v, want withdrawn 50, held 0, available 90", b)
 	}
-	var team, platform invariants.Balance
-	admin.must(200, "GET", fmt.Sprintf("/api/v1/balances/team/%d", teamID), nil, &team)
-	admin.must(200, "GET", "/api/v1/balances/platform/0", nil, &platform)
+	var teamBs, platformBs ownerBalances
+	admin.must(200, "GET", fmt.Sprintf("/api/v1/balances/team/%d", teamID)+inUSD, nil, &teamBs)
+	admin.must(200, "GET", "/api/v1/balances/platform/0"+inUSD, nil, &platformBs)
+	team, platform := teamBs.usd(), platformBs.usd()
 	if !team.Credited.Equal(d("40")) || !team.ReallocatedIn.Equal(d("5")) || !team.Available.Equal(d("45")) {
 		t.Errorf("team balance = %+v", team)
 	}

@@ -164,7 +164,7 @@ func (d *drillTraffic) movesLoop() {
 		}
 		amount := decimal.NewFromInt(1 + seq%5).Add(decimal.NewFromInt(seq).Shift(-8)).StringFixed(8)
 		if err := d.send(u.c, "/api/v1/withdrawals", fmt.Sprintf("drill-w-%d", seq),
-			map[string]any{"from_type": "user", "owner_id": u.id, "amount": amount}, &w); err != nil {
+			map[string]any{"currency": "USD", "from_type": "user", "owner_id": u.id, "amount": amount}, &w); err != nil {
 			d.fail(fmt.Errorf("withdrawal %d: %w", seq, err))
 			return
 		}
@@ -184,7 +184,7 @@ func (d *drillTraffic) movesLoop() {
 		}
 		if seq%2 == 0 {
 			if err := d.send(d.admin, "/api/v1/reallocations", fmt.Sprintf("drill-r-%d", seq),
-				map[string]any{"from_type": "platform", "from_id": 0, "to_type": "team", "to_id": d.teams[0],
+				map[string]any{"currency": "USD", "from_type": "platform", "from_id": 0, "to_type": "team", "to_id": d.teams[0],
 					"amount": decimal.NewFromInt(seq).Shift(-8).StringFixed(8), "reason": "drill"}, nil); err != nil {
 				d.fail(fmt.Errorf("reallocation %d: %w", seq, err))
 				return
@@ -346,13 +346,11 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	for _, u := range d.users {
 		drillEventually(t, time.Minute, "first credit", func() error {
-			var b struct {
-				Credited decimal.Decimal `json:"credited"`
-			}
+			var b ownerBalances
 			if _, err := u.c.Do(context.Background(), "GET", fmt.Sprintf("/api/v1/balances/user/%d", u.id), nil, &b); err != nil {
 				return err
 			}
-			if b.Credited.IsZero() {
+			if b.usd().Credited.IsZero() {
 				return errors.New("not credited")
 			}
 			return nil
@@ -491,10 +489,8 @@ func TestRestoreDrill(t *testing.T) {
 	backup3 := filepath.Join(stateDir, "backups", "drill-3")
 	run("backup-one", "BACKUP_DIR="+backup3, "SERVICE=withdrawal")
 	u := d.users[0]
-	var balBefore struct {
-		Available decimal.Decimal `json:"available"`
-	}
-	if _, err := u.c.Do(ctx, "GET", fmt.Sprintf("/api/v1/balances/user/%d", u.id), nil, &balBefore); err != nil {
+	var balBefore ownerBalances
+	if _, err := u.c.Do(ctx, "GET", fmt.Sprintf("/api/v1/balances/user/%d", u.id)+inUSD, nil, &balBefore); err != nil {
 		t.Fatal(err)
 	}
 	var lost []int64
@@ -503,7 +499,7 @@ func TestRestoreDrill(t *testing.T) {
 			ID int64 `json:"id"`
 		}
 		if err := d.send(u.c, "/api/v1/withdrawals", fmt.Sprintf("drill-lost-%d", i),
-			map[string]any{"from_type": "user", "owner_id": u.id, "amount": "7.00000001"}, &w); err != nil {
+			map[string]any{"currency": "USD", "from_type": "user", "owner_id": u.id, "amount": "7.00000001"}, &w); err != nil {
 			t.Fatal(err)
 		}
 		lost = append(lost, w.ID)
@@ -523,21 +519,19 @@ func TestRestoreDrill(t *testing.T) {
 			t.Errorf("withdrawal %d made after the backup is still there after the restore", w.ID)
 		}
 	}
-	var balAfter struct {
-		Available decimal.Decimal `json:"available"`
-	}
-	if _, err := u.c.Do(ctx, "GET", fmt.Sprintf("/api/v1/balances/user/%d", u.id), nil, &balAfter); err != nil {
+	var balAfter ownerBalances
+	if _, err := u.c.Do(ctx, "GET", fmt.Sprintf("/api/v1/balances/user/%d", u.id)+inUSD, nil, &balAfter); err != nil {
 		t.Fatal(err)
 	}
-	if !balAfter.Available.Equal(balBefore.Available) {
-		t.Errorf("user %d available %s after the restore, want the backup's %s", u.id, balAfter.Available, balBefore.Available)
+	if !balAfter.usd().Available.Equal(balBefore.usd().Available) {
+		t.Errorf("user %d available %s after the restore, want the backup's %s", u.id, balAfter.usd().Available, balBefore.usd().Available)
 	}
 	// The restore kept the sequences ahead: a new withdrawal gets a new id,
 	// not one of the lost ones that stats already knows.
 	var w struct {
 		ID int64 `json:"id"`
 	}
-	if err := d.send(u.c, "/api/v1/withdrawals", "drill-after-lost", map[string]any{"from_type": "user", "owner_id": u.id, "amount": "1"}, &w); err != nil {
+	if err := d.send(u.c, "/api/v1/withdrawals", "drill-after-lost", map[string]any{"currency": "USD", "from_type": "user", "owner_id": u.id, "amount": "1"}, &w); err != nil {
 		t.Fatal(err)
 	}
 	if w.ID <= slices.Max(lost) {

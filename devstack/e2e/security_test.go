@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fundplatform/platform/devstack/invariants"
 	"github.com/fundplatform/platform/devstack/stack"
 	libauth "github.com/fundplatform/platform/libs/auth"
 )
@@ -55,10 +54,10 @@ func secTestStrictInputs(t *testing.T, e *secEnv) {
 		body               any
 		field              string
 	}{
-		{"AMOUNT", "POST", "/api/v1/withdrawals", map[string]any{"from_type": "user", "owner_id": e.aliceID, "AMOUNT": "0.01"}, "AMOUNT"},
+		{"AMOUNT", "POST", "/api/v1/withdrawals", map[string]any{"currency": "USD", "from_type": "user", "owner_id": e.aliceID, "AMOUNT": "0.01"}, "AMOUNT"},
 		{"as_of in 2205", "POST", fmt.Sprintf("/api/v1/portfolios/%d/nav", e.pfID),
 			map[string]any{"as_of": "2205-01-01T00:00:00Z", "nav": "1"}, "as_of"},
-		{"a reason of 200 000 characters", "POST", "/api/v1/reallocations", map[string]any{"from_type": "platform",
+		{"a reason of 200 000 characters", "POST", "/api/v1/reallocations", map[string]any{"currency": "USD", "from_type": "platform",
 			"to_type": "user", "to_id": e.aliceID, "amount": "0.01", "reason": strings.Repeat("x", 200_000)}, "reason"},
 		{"a range of two years", "GET", "/api/v1/stats/summary?group_by=day&from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", nil, "to"},
 	} {
@@ -325,10 +324,10 @@ func secSetup(t *testing.T, ready stack.Ready) *secEnv {
 	e.admin.must(t, 201, "POST", "/api/v1/profit/allocations", map[string]any{"portfolio_id": pf.ID,
 		"profit_amount": "1000", "period_end": "2026-01-02T00:00:00Z"}, nil)
 	eventually(t, "alice and the team credited", func() (bool, string) {
-		var a, tm invariants.Balance
+		var a, tm ownerBalances
 		e.admin.must(t, 200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), nil, &a)
 		e.admin.must(t, 200, "GET", fmt.Sprintf("/api/v1/balances/team/%d", team.ID), nil, &tm)
-		return a.Credited.Equal(d("700")) && tm.Credited.Equal(d("200")), fmt.Sprintf("alice %+v, team %+v", a, tm)
+		return a.usd().Credited.Equal(d("700")) && tm.usd().Credited.Equal(d("200")), fmt.Sprintf("alice %+v, team %+v", a, tm)
 	})
 
 	pemBytes, err := os.ReadFile(ready.SigningKeyFile)
@@ -641,7 +640,7 @@ func secTestInjection(t *testing.T, e *secEnv) {
 	var lastEmail string
 	pendingWithdrawal := func(t *testing.T) string {
 		var w secID
-		admin.must(t, 201, "POST", "/api/v1/withdrawals", map[string]any{"from_type": "user", "owner_id": e.aliceID, "amount": "0.01"}, &w)
+		admin.must(t, 201, "POST", "/api/v1/withdrawals", map[string]any{"currency": "USD", "from_type": "user", "owner_id": e.aliceID, "amount": "0.01"}, &w)
 		created["withdrawals"]++
 		lastWithdrawal = w.ID
 		return fmt.Sprintf("/api/v1/withdrawals/%d/fail", w.ID)
@@ -755,11 +754,17 @@ func secTestInjection(t *testing.T, e *secEnv) {
 				return map[string]any{"portfolio_id": e.pfID, "profit_amount": "1", "period_end": p}
 			}},
 		{name: "POST /withdrawals from_type", method: "POST", path: fixed("/api/v1/withdrawals"), count: "withdrawals",
-			body: func(p string) any { return map[string]any{"from_type": p, "owner_id": e.aliceID, "amount": "0.01"} }},
+			body: func(p string) any {
+				return map[string]any{"currency": "USD", "from_type": p, "owner_id": e.aliceID, "amount": "0.01"}
+			}},
 		{name: "POST /withdrawals amount", method: "POST", path: fixed("/api/v1/withdrawals"), count: "withdrawals",
-			body: func(p string) any { return map[string]any{"from_type": "user", "owner_id": e.aliceID, "amount": p} }},
+			body: func(p string) any {
+				return map[string]any{"currency": "USD", "from_type": "user", "owner_id": e.aliceID, "amount": p}
+			}},
 		{name: "POST /withdrawals owner_id (string)", method: "POST", path: fixed("/api/v1/withdrawals"), count: "withdrawals",
-			body: func(p string) any { return map[string]any{"from_type": "user", "owner_id": p, "amount": "0.01"} }},
+			body: func(p string) any {
+				return map[string]any{"currency": "USD", "from_type": "user", "owner_id": p, "amount": "0.01"}
+			}},
 		{name: "POST /withdrawals/{id}/fail reason", method: "POST", path: pendingWithdrawal,
 			body: func(p string) any { return map[string]string{"reason": p} },
 			stored: func(t *testing.T, _ secResp, p string) (string, string) {
@@ -768,7 +773,7 @@ func secTestInjection(t *testing.T, e *secEnv) {
 			}},
 		{name: "POST /reallocations reason", method: "POST", path: fixed("/api/v1/reallocations"), count: "reallocations",
 			body: func(p string) any {
-				return map[string]any{"from_type": "user", "from_id": e.aliceID, "to_type": "team", "to_id": e.teamID, "amount": "0.01", "reason": p}
+				return map[string]any{"currency": "USD", "from_type": "user", "from_id": e.aliceID, "to_type": "team", "to_id": e.teamID, "amount": "0.01", "reason": p}
 			},
 			stored: func(t *testing.T, r secResp, p string) (string, string) {
 				id := idOf(t, r)
@@ -786,11 +791,11 @@ func secTestInjection(t *testing.T, e *secEnv) {
 			}},
 		{name: "POST /reallocations from_type", method: "POST", path: fixed("/api/v1/reallocations"), count: "reallocations",
 			body: func(p string) any {
-				return map[string]any{"from_type": p, "from_id": e.aliceID, "to_type": "team", "to_id": e.teamID, "amount": "0.01", "reason": "x"}
+				return map[string]any{"currency": "USD", "from_type": p, "from_id": e.aliceID, "to_type": "team", "to_id": e.teamID, "amount": "0.01", "reason": "x"}
 			}},
 		{name: "POST /reallocations to_type", method: "POST", path: fixed("/api/v1/reallocations"), count: "reallocations",
 			body: func(p string) any {
-				return map[string]any{"from_type": "user", "from_id": e.aliceID, "to_type": p, "to_id": e.teamID, "amount": "0.01", "reason": "x"}
+				return map[string]any{"currency": "USD", "from_type": "user", "from_id": e.aliceID, "to_type": p, "to_id": e.teamID, "amount": "0.01", "reason": "x"}
 			}},
 	}
 	t.Run("body", func(t *testing.T) {
@@ -828,7 +833,7 @@ func secTestInjection(t *testing.T, e *secEnv) {
 			if strings.ContainsAny(p.v, "\x00") {
 				continue // no HTTP client sends a NUL in a header
 			}
-			body := map[string]any{"from_type": "user", "owner_id": e.aliceID, "amount": "0.01"}
+			body := map[string]any{"currency": "USD", "from_type": "user", "owner_id": e.aliceID, "amount": "0.01"}
 			r := admin.do(t, "POST", "/api/v1/withdrawals", body, "Idempotency-Key", p.v)
 			what := fmt.Sprintf("POST /api/v1/withdrawals with Idempotency-Key %q", p.v)
 			if r.status == 201 {

@@ -341,6 +341,10 @@ type upgWorld struct {
 	docs        map[string]string
 	// running is the phase's stack until it is stopped.
 	running *stack.Stack
+	// currencies is, by base URL (an edge, a process beside), whether the
+	// withdrawal service there keeps currencies apart (the newest release:
+	// a withdrawal names its currency, an owner's balances are a list).
+	currencies map[string]bool
 }
 
 // upgSent is an acknowledged request with an Idempotency-Key.
@@ -359,7 +363,8 @@ type upgUser struct {
 
 func upgNewWorld(ctx context.Context, t *testing.T, work string) *upgWorld {
 	t.Helper()
-	w := &upgWorld{ctx: ctx, work: work, out: &testkit.SyncBuffer{}, dbURLs: map[string]string{}, extras: map[string]*exec.Cmd{}, users: map[string]upgUser{}}
+	w := &upgWorld{ctx: ctx, work: work, out: &testkit.SyncBuffer{}, dbURLs: map[string]string{}, extras: map[string]*exec.Cmd{}, users: map[string]upgUser{},
+		currencies: map[string]bool{}}
 	var err error
 	if w.pg, err = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(work, "pg")}); err != nil {
 		t.Fatal(err)
@@ -436,6 +441,7 @@ func (w *upgWorld) start(t *testing.T, title string, versions map[string]string)
 		t.Fatalf("phase %d (%s): the stack did not start: %v", w.phase, title, err)
 	}
 	w.running = s
+	w.currencies[s.Ready().EdgeURL] = versions[edge.Withdrawal] == "new"
 	return s
 }
 
@@ -503,6 +509,9 @@ func (w *upgWorld) startExtra(t *testing.T, s *stack.Stack, name, version string
 	}
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
 	w.extras[url] = cmd
+	if name == edge.Withdrawal {
+		w.currencies[url] = version == "new"
+	}
 	eventuallyWithin(t, 60*time.Second, fmt.Sprintf("%s %s beside the stack's ready", version, name), func() (bool, string) {
 		resp, err := http.Get(url + "/readyz")
 		if err != nil {
@@ -691,20 +700,17 @@ func (w *upgWorld) flow(t *testing.T, s *stack.Stack, tag string) {
 	})
 	alice := upgLogin(t, edgeURL, email, password)
 	eventuallyWithin(t, 60*time.Second, tag+": the user's ledger credit", func() (bool, string) {
-		var b invariants.Balance
-		alice.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", user.ID), nil, &b)
+		b := w.balance(alice, user.ID)
 		return b.Credited.Equal(decimal.NewFromInt(70)), fmt.Sprintf("%+v", b)
 	})
 	var wd struct {
 		ID int64 `json:"id"`
 	}
 	w.send(t, alice, email, password, 201, tag+" withdrawal", "POST", "/api/v1/withdrawals", "upg-"+tag+"-w",
-		map[string]any{"from_type": "user", "owner_id": user.ID, "amount": "20"}, &wd)
+		w.withdrawal(edgeURL, user.ID, "20"), &wd)
 	w.send(t, admin, ready.AdminEmail, w.password, 200, tag+" withdrawal completed", "POST", fmt.Sprintf("/api/v1/withdrawals/%d/complete", wd.ID),
 		"upg-"+tag+"-w-complete", nil, nil)
-	var b invariants.Balance
-	alice.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", user.ID), nil, &b)
-	if !b.Withdrawn.Equal(decimal.NewFromInt(20)) || !b.Held.IsZero() || !b.Available.Equal(decimal.NewFromInt(50)) {
+	if b := w.balance(alice, user.ID); !b.Withdrawn.Equal(decimal.NewFromInt(20)) || !b.Held.IsZero() || !b.Available.Equal(decimal.NewFromInt(50)) {
 		t.Errorf("%s: the user's balance after one withdrawal of 20 (sent twice with its key) = %+v, want withdrawn 20, available 50", tag, b)
 	}
 	eventuallyWithin(t, 60*time.Second, tag+": the stats", func() (bool, string) {
@@ -723,7 +729,40 @@ func (w *upgWorld) withdrawAt(t *testing.T, base, tag, key string) {
 	c := upgLogin(t, w.currentEdge, u.email, u.password)
 	c.base = base
 	w.send(t, c, u.email, u.password, 201, tag+" withdrawal at "+base, "POST", "/api/v1/withdrawals", "upg-"+key,
-		map[string]any{"from_type": "user", "owner_id": u.id, "amount": "5"}, nil)
+		w.withdrawal(base, u.id, "5"), nil)
+}
+
+// withdrawal is the body of a withdrawal of amount from user id's account
+// as the withdrawal service at base takes it: the newest release's names
+// its currency (USD, the flows' portfolios'), the previous release's knows
+// none and refuses the field.
+func (w *upgWorld) withdrawal(base string, id int64, amount string) map[string]any {
+	b := map[string]any{"from_type": "user", "owner_id": id, "amount": amount}
+	if w.currencies[base] {
+		b["currency"] = "USD"
+	}
+	return b
+}
+
+// balance is user id's balance in USD as the withdrawal service at c.base
+// answers it: the newest release lists an owner's balances by currency,
+// the previous release answers one.
+func (w *upgWorld) balance(c upgClient, id int64) invariants.Balance {
+	c.t.Helper()
+	path := fmt.Sprintf("/api/v1/balances/user/%d", id)
+	var b invariants.Balance
+	if !w.currencies[c.base] {
+		c.must(200, "GET", path, nil, &b)
+		return b
+	}
+	var bs struct {
+		Balances []invariants.Balance `json:"balances"`
+	}
+	c.must(200, "GET", path+"?currency=USD", nil, &bs)
+	if len(bs.Balances) != 1 {
+		c.t.Fatalf("GET %s%s?currency=USD: %+v, want one balance", c.base, path, bs)
+	}
+	return bs.Balances[0]
 }
 
 // upgInFlight is a withdrawal whose key the previous release left in
@@ -746,7 +785,7 @@ func (w *upgWorld) leaveInFlight(t *testing.T, s *stack.Stack, tag, amount strin
 	u := w.users[tag]
 	c := upgLogin(t, s.Ready().EdgeURL, u.email, u.password)
 	h := upgInFlight{user: u, key: "upg-" + tag + "-in-flight-" + amount, amount: decimal.RequireFromString(amount),
-		body: map[string]any{"from_type": "user", "owner_id": u.id, "amount": amount}}
+		body: w.withdrawal(s.Ready().EdgeURL, u.id, amount)}
 	c.must(201, "POST", "/api/v1/withdrawals", h.body, nil, "Idempotency-Key", h.key)
 	conn, err := pgx.Connect(w.ctx, w.dbURLs[edge.Withdrawal])
 	if err != nil {

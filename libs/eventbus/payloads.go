@@ -12,7 +12,11 @@ import (
 // (TestPayloadsMatchSchemas): a field added to an event is added here and
 // in its schema, and nowhere else. Money is money.Amount (a string with
 // exactly 8 fractional digits), shares money.Ratio; a pointer is a field
-// the schema allows to be null.
+// the schema allows to be null. Currency is the ISO 4217 code of every
+// amount of its event; an event published before currencies existed has
+// none ("" here), which consumers read as the base currency
+// (eventbus.BaseCurrency), and so does an event in the base currency
+// (EventCurrency).
 
 // PortfolioData is the data of portfolio.created and portfolio.updated:
 // the portfolio as it now is.
@@ -37,6 +41,7 @@ type ProfitRecordedData struct {
 	NAV         money.Amount `json:"nav"`
 	PrevNAV     money.Amount `json:"prev_nav"`
 	NetFlow     money.Amount `json:"net_flow"`
+	Currency    string       `json:"currency,omitempty"`
 }
 
 // RatioChangedData is the data of profit.ratio_changed: the new version
@@ -67,6 +72,7 @@ type AllocatedData struct {
 	TeamID           int64        `json:"team_id"`
 	RatioID          int64        `json:"ratio_id"`
 	RatioVersion     int          `json:"ratio_version"`
+	Currency         string       `json:"currency,omitempty"`
 }
 
 // WithdrawalData is the data of withdrawal.requested, .completed and
@@ -79,6 +85,7 @@ type WithdrawalData struct {
 	Amount       money.Amount `json:"amount"`
 	Status       string       `json:"status"`
 	Reason       *string      `json:"reason"`
+	Currency     string       `json:"currency,omitempty"`
 }
 
 // ReallocatedData is the data of funds.reallocated.
@@ -88,6 +95,7 @@ type ReallocatedData struct {
 	ToAccount      string       `json:"to_account"`
 	Amount         money.Amount `json:"amount"`
 	Reason         string       `json:"reason"`
+	Currency       string       `json:"currency,omitempty"`
 }
 
 // NewData is a pointer to a new zero data object of eventType, the type
@@ -108,4 +116,31 @@ func NewData(eventType string) any {
 		return new(ReallocatedData)
 	}
 	return nil
+}
+
+// BaseCurrency is the currency of an event published before events carried
+// one: the portfolio service's default currency, the only one the platform
+// booked in before currencies were kept apart (docs/decisions.md).
+const BaseCurrency = "USD"
+
+// EventCurrency is currency as the events of money movements carry it:
+// none (the field is omitted) for the base currency, which every consumer
+// reads a missing currency as (CurrencyOf), and currency itself otherwise.
+// A consumer of the previous release, whose schemas refuse data fields
+// they do not list, so still accepts the base currency's events during a
+// rolling upgrade (and dead-letters another currency's rather than book
+// it in the base currency's accounts); docs/decisions.md.
+func EventCurrency(currency string) string {
+	if currency == BaseCurrency {
+		return ""
+	}
+	return currency
+}
+
+// CurrencyOf is currency, or BaseCurrency for an event without one.
+func CurrencyOf(currency string) string {
+	if currency == "" {
+		return BaseCurrency
+	}
+	return currency
 }

@@ -23,26 +23,26 @@ func populated() map[string]any {
 	portfolio := eventbus.PortfolioData{PortfolioID: 42, Name: "Growth", UserID: 7, TeamID: 3, Currency: "USD"}
 	withdrawal := func(fromType, account, status string) eventbus.WithdrawalData {
 		return eventbus.WithdrawalData{WithdrawalID: 1, FromType: fromType, OwnerID: 7, Account: account,
-			Amount: money.MustAmount("12.5"), Status: status, Reason: &reason}
+			Amount: money.MustAmount("12.5"), Status: status, Reason: &reason, Currency: "JPY"}
 	}
 	return map[string]any{
 		eventbus.TypePortfolioCreated: portfolio,
 		eventbus.TypePortfolioUpdated: portfolio,
 		eventbus.TypePortfolioProfitRecorded: eventbus.ProfitRecordedData{PortfolioID: 42, SnapshotID: snapshot, UserID: 7, TeamID: 3,
 			AsOf: at, PeriodEnd: at, Profit: money.MustAmount("-150.25"), NAV: money.MustAmount("1000"),
-			PrevNAV: money.MustAmount("1100.25"), NetFlow: money.MustAmount("50")},
+			PrevNAV: money.MustAmount("1100.25"), NetFlow: money.MustAmount("50"), Currency: "USD"},
 		eventbus.TypeProfitRatioChanged: eventbus.RatioChangedData{PortfolioID: 42, RatioID: 5, Version: 2,
 			ToTeam: money.Ratio{Decimal: decimal.RequireFromString("0.2")}, ToPlatform: money.Ratio{Decimal: decimal.RequireFromString("0.1")},
 			ToUser: money.Ratio{Decimal: decimal.RequireFromString("0.7")}},
 		eventbus.TypeProfitAllocated: eventbus.AllocatedData{AllocationID: 11, PortfolioID: 42, Source: "nav", SnapshotID: &snapshot,
 			PeriodEnd: at, ProfitAmount: money.MustAmount("100"), Distributable: money.MustAmount("100"),
 			ToTeamAmount: money.MustAmount("20"), ToPlatformAmount: money.MustAmount("10"), ToUserAmount: money.MustAmount("70"),
-			UserID: 7, TeamID: 3, RatioID: 5, RatioVersion: 2},
+			UserID: 7, TeamID: 3, RatioID: 5, RatioVersion: 2, Currency: "EUR"},
 		eventbus.TypeWithdrawalRequested: withdrawal("user", "user:7", "pending"),
 		eventbus.TypeWithdrawalCompleted: withdrawal("team", "team:7", "completed"),
 		eventbus.TypeWithdrawalFailed:    withdrawal("user", "user:7", "failed"),
 		eventbus.TypeFundsReallocated: eventbus.ReallocatedData{ReallocationID: 4, FromAccount: "platform", ToAccount: "team:3",
-			Amount: money.MustAmount("0.00000001"), Reason: "bonus"},
+			Amount: money.MustAmount("0.00000001"), Reason: "bonus", Currency: "USD"},
 	}
 }
 
@@ -140,5 +140,22 @@ func TestPayloadsMatchSchemas(t *testing.T) {
 	}
 	if eventbus.NewData("portfolio.archived") != nil {
 		t.Error("NewData of an unknown type is not nil")
+	}
+}
+
+// TestEventCurrency: the base currency is omitted from an event and read
+// back as itself; any other currency is stated.
+func TestEventCurrency(t *testing.T) {
+	for _, c := range []string{eventbus.BaseCurrency, "JPY", "EUR"} {
+		if got := eventbus.CurrencyOf(eventbus.EventCurrency(c)); got != c {
+			t.Errorf("%s is read back as %s", c, got)
+		}
+	}
+	if eventbus.EventCurrency(eventbus.BaseCurrency) != "" || eventbus.EventCurrency("JPY") != "JPY" {
+		t.Error("the base currency is stated or another omitted")
+	}
+	raw, err := json.Marshal(eventbus.AllocatedData{Currency: eventbus.EventCurrency(eventbus.BaseCurrency)})
+	if err != nil || strings.Contains(string(raw), "currency") {
+		t.Errorf("profit.allocated in the base currency = %s, %v; want no currency field", raw, err)
 	}
 }

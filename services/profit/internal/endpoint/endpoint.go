@@ -83,6 +83,7 @@ type Allocation struct {
 	ToUserAmount           money.Amount `json:"to_user_amount"`
 	UserID                 int64        `json:"user_id"`
 	TeamID                 int64        `json:"team_id"`
+	Currency               string       `json:"currency"`
 	Status                 string       `json:"status"`
 	CreatedAt              time.Time    `json:"created_at"`
 }
@@ -94,7 +95,7 @@ func AllocationJSON(a profit.Allocation) Allocation {
 		LossCarryforwardBefore: money.NewAmount(a.LossCarryforwardBefore), LossCarryforwardAfter: money.NewAmount(a.LossCarryforwardAfter),
 		Distributable: money.NewAmount(a.Distributable), RatioID: a.RatioID, RatioVersion: a.RatioVersion,
 		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
-		UserID: a.UserID, TeamID: a.TeamID, Status: a.Status, CreatedAt: a.CreatedAt.UTC()}
+		UserID: a.UserID, TeamID: a.TeamID, Currency: a.Currency, Status: a.Status, CreatedAt: a.CreatedAt.UTC()}
 }
 
 var (

@@ -42,7 +42,7 @@ func Handler(st *store.Store) inbox.Handler {
 			if err := inbox.DecodeChecked(env, &d); err != nil {
 				return err
 			}
-			o := profit.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID}
+			o := profit.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID, Currency: eventbus.CurrencyOf(d.Currency)}
 			if env.Type == eventbus.TypePortfolioCreated {
 				return svc.AddPortfolio(ctx, st.InTx(tx), o)
 			}
@@ -111,5 +111,6 @@ func navProfit(env eventbus.Envelope) (profit.NewProfit, error) {
 		Amount:        d.Profit.Decimal,
 		UserID:        d.UserID,
 		TeamID:        d.TeamID,
+		Currency:      d.Currency,
 	}, nil
 }

@@ -33,8 +33,11 @@ func envelope(t *testing.T, eventType string, data map[string]any) eventbus.Enve
 // TestProfitRecordedTwiceIsAllocatedOnce runs the service's consumer and
 // relay against an in-process Kafka broker: portfolio.created builds the
 // read model; a portfolio.profit_recorded produced twice (a redelivery)
-// ends as one allocation and one profit.allocated message; an event that
-// breaks its schema goes to the dead-letter topic and the consumer goes on.
+// ends as one allocation and one profit.allocated message, both in the
+// portfolio's currency (which its portfolio.created said; the
+// profit_recorded event, as one from before currencies, says none); an
+// event that breaks its schema goes to the dead-letter topic and the
+// consumer goes on.
 func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 	brokers := kafkatest.Start(t, eventbus.TopicPortfolio, eventbus.DLQTopic(eventbus.TopicPortfolio), eventbus.TopicProfit)
 	pool := pgtest.New(t, store.Migrations())
@@ -43,7 +46,7 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 
 	publish := eventtest.Publisher(ctx, t, brokers, eventbus.TopicPortfolio, "42")
 	publish(envelope(t, eventbus.TypePortfolioCreated, map[string]any{
-		"portfolio_id": 42, "name": "Growth", "user_id": 7, "team_id": 3, "currency": "USD"}))
+		"portfolio_id": 42, "name": "Growth", "user_id": 7, "team_id": 3, "currency": "JPY"}))
 	eventtest.WaitFor(t, "the read model", 30*time.Second, func() bool {
 		_, err := st.Portfolio(ctx, 42)
 		return err == nil
@@ -62,7 +65,7 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 	broken := envelope(t, eventbus.TypePortfolioProfitRecorded, map[string]any{"portfolio_id": 42, "profit": "1"})
 	publish(broken)
 	publish(envelope(t, eventbus.TypePortfolioUpdated, map[string]any{
-		"portfolio_id": 42, "name": "Growth", "user_id": 8, "team_id": 3, "currency": "USD"}))
+		"portfolio_id": 42, "name": "Growth", "user_id": 8, "team_id": 3, "currency": "JPY"}))
 
 	eventtest.WaitFor(t, "the owner change after the broken event", 30*time.Second, func() bool {
 		p, err := st.Portfolio(ctx, 42)
@@ -73,7 +76,8 @@ func TestProfitRecordedTwiceIsAllocatedOnce(t *testing.T) {
 		t.Fatalf("%d allocations, want 1 (%v)", total, err)
 	}
 	a := allocs[0]
-	if a.Status != profit.StatusAllocated || a.SnapshotID == nil || *a.SnapshotID != 900 || a.UserID != 7 || a.Source != profit.SourceNAV {
+	if a.Status != profit.StatusAllocated || a.SnapshotID == nil || *a.SnapshotID != 900 || a.UserID != 7 || a.Source != profit.SourceNAV ||
+		a.Currency != "JPY" {
 		t.Fatalf("allocation = %+v", a)
 	}
 	checkProfitTopic(ctx, t, pool, brokers, a)
@@ -109,7 +113,8 @@ func checkProfitTopic(ctx context.Context, t *testing.T, pool *pgxpool.Pool, bro
 		t.Fatalf("%d messages on %s (%d profit.allocated), want the ratio change and one allocation", len(msgs), eventbus.TopicProfit, len(allocated))
 	}
 	var data profit.AllocatedData
-	if err := json.Unmarshal(allocated[0].Data, &data); err != nil || data.AllocationID != a.ID || data.ToUserAmount.String() != "70.00000000" {
+	if err := json.Unmarshal(allocated[0].Data, &data); err != nil || data.AllocationID != a.ID || data.ToUserAmount.String() != "70.00000000" ||
+		data.Currency != a.Currency {
 		t.Fatalf("profit.allocated data = %+v, %v", data, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 )
@@ -55,6 +56,9 @@ func owners(body []byte, id int64) (profit.Owners, error) {
 			ID     int64 `json:"id"`
 			UserID int64 `json:"user_id"`
 			TeamID int64 `json:"team_id"`
+			// Currency never changes; a portfolio service that
+			// did not say is read as having the base currency.
+			Currency string `json:"currency"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
@@ -64,5 +68,5 @@ func owners(body []byte, id int64) (profit.Owners, error) {
 	if d.ID != id || d.UserID <= 0 || d.TeamID <= 0 {
 		return profit.Owners{}, fmt.Errorf("answer is not portfolio %d with its owners: id %d, user %d, team %d", id, d.ID, d.UserID, d.TeamID)
 	}
-	return profit.Owners{PortfolioID: d.ID, UserID: d.UserID, TeamID: d.TeamID}, nil
+	return profit.Owners{PortfolioID: d.ID, UserID: d.UserID, TeamID: d.TeamID, Currency: eventbus.CurrencyOf(d.Currency)}, nil
 }

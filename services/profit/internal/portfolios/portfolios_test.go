@@ -18,7 +18,7 @@ import (
 func TestOwners(t *testing.T) {
 	var gotAuth, gotRequestID, gotPath string
 	answer := func(w http.ResponseWriter) {
-		httpx.WriteOK(w, 200, map[string]any{"id": 42, "user_id": 7, "team_id": 3})
+		httpx.WriteOK(w, 200, map[string]any{"id": 42, "user_id": 7, "team_id": 3, "currency": "JPY"})
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotAuth, gotRequestID, gotPath = r.Header.Get("Authorization"), r.Header.Get(httpx.RequestIDHeader), r.URL.Path
@@ -29,7 +29,7 @@ func TestOwners(t *testing.T) {
 	ctx := httpx.WithRequestID(context.Background(), "req-1")
 
 	o, err := c.Owners(ctx, "Bearer tok", 42)
-	if err != nil || o != (profit.Owners{PortfolioID: 42, UserID: 7, TeamID: 3}) {
+	if err != nil || o != (profit.Owners{PortfolioID: 42, UserID: 7, TeamID: 3, Currency: "JPY"}) {
 		t.Fatalf("owners = %+v, %v", o, err)
 	}
 	if gotAuth != "Bearer tok" || gotRequestID != "req-1" || gotPath != "/api/v1/portfolios/42" {

@@ -4,9 +4,10 @@ import "context"
 
 // Owners are what portfolio.created and portfolio.updated say about a
 // portfolio's owners: the beneficiaries of its profits recorded from then
-// on.
+// on; and its currency, which never changes.
 type Owners struct {
 	PortfolioID, UserID, TeamID int64
+	Currency                    string
 }
 
 // EventStore is the persistence the consumer needs, bound to the

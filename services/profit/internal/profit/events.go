@@ -58,5 +58,6 @@ func AllocatedEvents(a Allocation) ([]Event, error) {
 		ProfitAmount: money.NewAmount(a.ProfitAmount), Distributable: money.NewAmount(a.Distributable),
 		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
 		UserID: a.UserID, TeamID: a.TeamID, RatioID: *a.RatioID, RatioVersion: *a.RatioVersion,
+		Currency: eventbus.EventCurrency(a.Currency),
 	}}}, nil
 }

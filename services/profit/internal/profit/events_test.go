@@ -18,15 +18,20 @@ func TestEventTypesAreTheBusTypes(t *testing.T) {
 func TestAllocatedEvents(t *testing.T) {
 	r := &Ratio{ID: 5, Version: 2, ToTeam: dec("0.2"), ToPlatform: dec("0.1"), ToUser: dec("0.7")}
 	folded, _ := Fold(Ledger{Ratios: []Ratio{*r}}, profits("100", "-50", "20"))
-	folded[0].ID = 11
+	folded[0].ID, folded[0].Currency = 11, "JPY"
 	events, err := AllocatedEvents(folded[0])
 	if err != nil || len(events) != 1 || events[0].Type != EventAllocated || events[0].PortfolioID != 1 {
 		t.Fatalf("allocated: %+v, %v", events, err)
 	}
 	d := events[0].Data.(AllocatedData)
 	if d.AllocationID != 11 || d.RatioID != 5 || d.RatioVersion != 2 || d.ToTeamAmount.String() != "20.00000000" ||
-		d.ToPlatformAmount.String() != "10.00000000" || d.ToUserAmount.String() != "70.00000000" || d.UserID != 7 || d.TeamID != 3 {
+		d.ToPlatformAmount.String() != "10.00000000" || d.ToUserAmount.String() != "70.00000000" || d.UserID != 7 || d.TeamID != 3 ||
+		d.Currency != "JPY" {
 		t.Fatalf("profit.allocated data %+v", d)
+	}
+	folded[0].Currency = "USD" // the base currency is omitted (eventbus.EventCurrency)
+	if events, _ := AllocatedEvents(folded[0]); events[0].Data.(AllocatedData).Currency != "" {
+		t.Fatalf("profit.allocated in USD carries %q, want none", events[0].Data.(AllocatedData).Currency)
 	}
 	for _, a := range folded[1:] {
 		if events, err := AllocatedEvents(a); err != nil || len(events) != 0 {

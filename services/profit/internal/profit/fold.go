@@ -27,11 +27,12 @@ type Ledger struct {
 }
 
 // NewAllocation is the not yet allocated allocation of a new profit: its
-// portfolio, source, period, amount and beneficiaries. Fold decides the
-// rest.
+// portfolio, source, period, amount, beneficiaries and the currency its
+// event carries ("" if none: Admit gives it the portfolio's). Fold decides
+// the rest.
 func NewAllocation(in NewProfit) Allocation {
 	return Allocation{PortfolioID: in.PortfolioID, Source: in.Source, SnapshotID: in.SnapshotID,
-		PeriodEnd: in.PeriodEnd.UTC(), ProfitAmount: in.Amount, UserID: in.UserID, TeamID: in.TeamID}
+		PeriodEnd: in.PeriodEnd.UTC(), ProfitAmount: in.Amount, UserID: in.UserID, TeamID: in.TeamID, Currency: in.Currency}
 }
 
 // Fold applies the allocation rule to a portfolio's profits in order,
@@ -107,6 +108,10 @@ func CheckNAV(in NewProfit) error {
 //   - a NAV profit is a fact already recorded by the portfolio service and
 //     is never refused, whatever its period_end: it is applied on arrival,
 //     to the carry-forward as it stands, with the owners its event carries.
+//
+// Its currency is the one the NAV profit's event carries (the portfolio
+// service's word, which corrects a read model that had none, see
+// Portfolio.Currency), else the portfolio's.
 func Admit(p Portfolio, in NewProfit) (Allocation, error) {
 	if in.Source == SourceManual {
 		if !InOrder(p.LastPeriodEnd, in.PeriodEnd) {
@@ -114,7 +119,11 @@ func Admit(p Portfolio, in NewProfit) (Allocation, error) {
 		}
 		in.UserID, in.TeamID = p.UserID, p.TeamID
 	}
-	return NewAllocation(in), nil
+	a := NewAllocation(in)
+	if a.Currency == "" {
+		a.Currency = p.Currency
+	}
+	return a, nil
 }
 
 // FoldRun folds a run of profits of several portfolios: each portfolio's

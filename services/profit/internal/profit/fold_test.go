@@ -197,6 +197,18 @@ func TestAdmit(t *testing.T) {
 	if err := CheckNAV(nav); err != nil {
 		t.Fatal(err)
 	}
+	// The currency: the portfolio's, unless the NAV profit's event says.
+	p.Currency = "JPY"
+	if a, _ := Admit(p, manual); a.Currency != "JPY" {
+		t.Fatalf("a manual profit in %q, want the portfolio's JPY", a.Currency)
+	}
+	if a, _ := Admit(p, nav); a.Currency != "JPY" {
+		t.Fatalf("a NAV profit whose event has no currency in %q, want the portfolio's JPY", a.Currency)
+	}
+	nav.Currency = "EUR"
+	if a, _ := Admit(p, nav); a.Currency != "EUR" {
+		t.Fatalf("a NAV profit whose event says EUR in %q", a.Currency)
+	}
 	nav.SourceEventID = ""
 	if err := CheckNAV(nav); !errors.Is(err, ErrIncompleteNAVProfit) {
 		t.Fatalf("a NAV profit without its event id: %v", err)

@@ -34,9 +34,15 @@ type Caller struct {
 // portfolio service's events last said, and the allocation state this
 // service keeps for it.
 type Portfolio struct {
-	ID               int64
-	UserID           int64
-	TeamID           int64
+	ID     int64
+	UserID int64
+	TeamID int64
+	// Currency is the portfolio's ISO 4217 currency, the currency of its
+	// profits and allocations (docs/api.md#currencies). It never changes;
+	// a row recorded before the service kept currencies reads as the base
+	// currency until an event that carries the portfolio's currency (its
+	// portfolio.updated or a NAV profit) corrects it.
+	Currency         string
 	LossCarryforward decimal.Decimal
 	// LastPeriodEnd is the latest period_end recorded for the portfolio
 	// (nil before its first profit).
@@ -61,8 +67,11 @@ type Allocation struct {
 	ToUser                 decimal.Decimal
 	UserID                 int64
 	TeamID                 int64
-	Status                 string
-	CreatedAt              time.Time
+	// Currency is the currency of every amount of the allocation: its
+	// portfolio's when it was recorded.
+	Currency  string
+	Status    string
+	CreatedAt time.Time
 }
 
 // NewRatio is the input of CreateRatio.
@@ -99,6 +108,10 @@ type NewProfit struct {
 	// portfolio's owners as at the snapshot). Zero for a manual profit,
 	// whose beneficiaries are the portfolio's current owners.
 	UserID, TeamID int64
+	// Currency is the portfolio's currency its event carries ("" for a
+	// manual profit or an event from before currencies): a known one
+	// corrects the read model's (the portfolio's currency never changes).
+	Currency string
 }
 
 // RatioFilter narrows ListRatios.

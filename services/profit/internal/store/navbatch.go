@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fundplatform/platform/libs/eventbus"
+
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 )
 
@@ -48,6 +50,7 @@ func (s *Store) RecordNAVProfits(ctx context.Context, tx pgx.Tx, ins []profit.Ne
 // navRun is what a run of NAV profits reads under the portfolios' locks.
 type navRun struct {
 	ledgers      map[int64]profit.Ledger
+	portfolios   map[int64]profit.Portfolio
 	seenSnapshot map[int64]bool
 }
 
@@ -57,22 +60,24 @@ type navRun struct {
 // of the run already allocated.
 func readNAVRun(ctx context.Context, tx pgx.Tx, ins []profit.NewProfit) (navRun, error) {
 	var ids, users, teams, snapshots []int64
-	var eventIDs []string
+	var eventIDs, currencies []string
 	for _, in := range ins {
 		snapshots, eventIDs = append(snapshots, *in.SnapshotID), append(eventIDs, in.SourceEventID)
 		if !slices.Contains(ids, in.PortfolioID) {
 			ids, users, teams = append(ids, in.PortfolioID), append(users, in.UserID), append(teams, in.TeamID)
+			currencies = append(currencies, eventbus.CurrencyOf(in.Currency))
 		}
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO portfolios (portfolio_id, user_id, team_id)
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ON CONFLICT (portfolio_id) DO NOTHING`, ids, users, teams)
+	b.Queue(`INSERT INTO portfolios (portfolio_id, user_id, team_id, currency)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) ON CONFLICT (portfolio_id) DO NOTHING`,
+		ids, users, teams, currencies)
 	b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = ANY($1) ORDER BY portfolio_id FOR UPDATE`, ids)
 	b.Queue(`SELECT `+allocationColumns+` FROM allocations a
 		WHERE a.source_event_id = ANY($1::uuid[]) OR a.snapshot_id = ANY($2) ORDER BY a.id`, eventIDs, snapshots)
 	b.Queue(`SELECT DISTINCT portfolio_id FROM allocations WHERE portfolio_id = ANY($1) AND status = 'awaiting_ratio'`, ids)
 	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = ANY($1) ORDER BY portfolio_id, version`, ids)
-	run := navRun{ledgers: map[int64]profit.Ledger{}, seenSnapshot: map[int64]bool{}}
+	run := navRun{ledgers: map[int64]profit.Ledger{}, portfolios: map[int64]profit.Portfolio{}, seenSnapshot: map[int64]bool{}}
 	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
@@ -95,7 +100,7 @@ func readNAVRun(ctx context.Context, tx pgx.Tx, ins []profit.NewProfit) (navRun,
 			return err
 		}
 		for _, p := range portfolios {
-			run.ledgers[p.ID] = ledger(p, ratios[p.ID], awaiting[p.ID])
+			run.ledgers[p.ID], run.portfolios[p.ID] = ledger(p, ratios[p.ID], awaiting[p.ID]), p
 		}
 		return nil
 	})
@@ -118,7 +123,10 @@ func (r navRun) fresh(ins []profit.NewProfit) ([]profit.Allocation, []string, er
 		if _, ok := r.ledgers[in.PortfolioID]; !ok {
 			return nil, nil, fmt.Errorf("store: portfolio %d not locked", in.PortfolioID)
 		}
-		a := profit.NewAllocation(in) // a NAV profit is never refused (profit.Admit)
+		a, err := profit.Admit(r.portfolios[in.PortfolioID], in) // a NAV profit is never refused
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: %w", err)
+		}
 		r.seenSnapshot[*in.SnapshotID], seenEvent[in.SourceEventID] = true, true
 		news, eventIDs = append(news, a), append(eventIDs, in.SourceEventID)
 	}
@@ -130,7 +138,7 @@ type navColumns struct {
 	pids, snaps, userIDs, teamIDs  []int64
 	ratioIDs                       []*int64
 	ratioVersions                  []*int32
-	events, statuses               []string
+	events, statuses, currencies   []string
 	periodEnds                     []time.Time
 	amount, before, after, distrib []string
 	toTeam, toPlatform, toUser     []string
@@ -146,6 +154,7 @@ func columnsOf(allocs []profit.Allocation, eventIDs []string) navColumns {
 		c.after, c.distrib = append(c.after, a.LossCarryforwardAfter.String()), append(c.distrib, a.Distributable.String())
 		c.toTeam, c.toPlatform = append(c.toTeam, a.ToTeam.String()), append(c.toPlatform, a.ToPlatform.String())
 		c.toUser, c.ratioIDs = append(c.toUser, a.ToUser.String()), append(c.ratioIDs, a.RatioID)
+		c.currencies = append(c.currencies, a.Currency)
 		var v *int32
 		if a.RatioVersion != nil {
 			n := int32(*a.RatioVersion)
@@ -162,37 +171,40 @@ func columnsOf(allocs []profit.Allocation, eventIDs []string) navColumns {
 func writeNAVRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, eventIDs []string, ledgers map[int64]profit.Ledger) error {
 	c := columnsOf(allocs, eventIDs)
 	var touched []int64
+	currency := map[int64]string{} // the portfolio's, as its run's profits say (profit.Admit)
 	for _, a := range allocs {
 		if !slices.Contains(touched, a.PortfolioID) {
 			touched = append(touched, a.PortfolioID)
 		}
+		currency[a.PortfolioID] = a.Currency
 	}
 	slices.Sort(touched)
-	var carries []string
+	var carries, currencies []string
 	var lastEnds []time.Time
 	for _, id := range touched {
 		l := ledgers[id]
 		carries, lastEnds = append(carries, l.LossCarryforward.String()), append(lastEnds, *l.LastPeriodEnd)
+		currencies = append(currencies, currency[id])
 	}
 	b := &pgx.Batch{}
 	b.Queue(`
 		INSERT INTO allocations (portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount,
 			loss_carryforward_before, loss_carryforward_after, distributable, ratio_id, ratio_version,
-			to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at)
+			to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at, currency)
 		SELECT v.pid, 'nav', v.snap, v.ev::uuid, v.pe, v.amount::numeric, v.before::numeric, v.after::numeric, v.distrib::numeric,
 		       v.rid, v.rver, v.team::numeric, v.platform::numeric, v.usr::numeric, v.uid, v.tid, v.status,
-		       CASE WHEN v.status = 'awaiting_ratio' THEN NULL ELSE now() END
+		       CASE WHEN v.status = 'awaiting_ratio' THEN NULL ELSE now() END, v.cur
 		  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
-		              $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::text[])
-		       WITH ORDINALITY AS v(pid, snap, ev, pe, amount, before, after, distrib, rid, rver, team, platform, usr, uid, tid, status, n)
+		              $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::text[])
+		       WITH ORDINALITY AS v(pid, snap, ev, pe, amount, before, after, distrib, rid, rver, team, platform, usr, uid, tid, status, cur, n)
 		 ORDER BY v.n
 		RETURNING id, snapshot_id`,
 		c.pids, c.snaps, c.events, c.periodEnds, c.amount, c.before, c.after, c.distrib, c.ratioIDs, c.ratioVersions,
-		c.toTeam, c.toPlatform, c.toUser, c.userIDs, c.teamIDs, c.statuses)
+		c.toTeam, c.toPlatform, c.toUser, c.userIDs, c.teamIDs, c.statuses, c.currencies)
 	b.Queue(`UPDATE portfolios p SET loss_carryforward = v.carry::numeric,
-		    last_period_end = GREATEST(p.last_period_end, v.last_end), updated_at = now()
-		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS v(id, carry, last_end) WHERE p.portfolio_id = v.id`,
-		touched, carries, lastEnds)
+		    last_period_end = GREATEST(p.last_period_end, v.last_end), currency = v.cur, updated_at = now()
+		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS v(id, carry, last_end, cur) WHERE p.portfolio_id = v.id`,
+		touched, carries, lastEnds, currencies)
 	allocationID := map[int64]int64{} // snapshot → allocation id
 	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		rows, err := br.Query()

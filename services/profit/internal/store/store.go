@@ -97,7 +97,7 @@ func (t txStore) RecordNAVProfits(ctx context.Context, ins []profit.NewProfit) e
 // (portfolio.created, a lookup of the portfolio service, a NAV profit of a
 // portfolio not seen yet), none of which may replace owners already
 // recorded (profit.EventStore.AddPortfolio says why).
-const insertPortfolio = `INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
+const insertPortfolio = `INSERT INTO portfolios (portfolio_id, user_id, team_id, currency) VALUES ($1, $2, $3, $4)
 	ON CONFLICT (portfolio_id) DO NOTHING`
 
 // execer is a pool or a transaction.
@@ -106,7 +106,7 @@ type execer interface {
 }
 
 func addPortfolio(ctx context.Context, q execer, o Owners) error {
-	if _, err := q.Exec(ctx, insertPortfolio, o.PortfolioID, o.UserID, o.TeamID); err != nil {
+	if _, err := q.Exec(ctx, insertPortfolio, o.PortfolioID, o.UserID, o.TeamID, eventbus.CurrencyOf(o.Currency)); err != nil {
 		return fmt.Errorf("store: adding portfolio %d: %w", o.PortfolioID, err)
 	}
 	return nil
@@ -122,25 +122,26 @@ func (s *Store) AddPortfolio(ctx context.Context, o Owners) error {
 // ApplyPortfolio records a portfolio.updated event in the read model, in
 // tx (the consumer's transaction), adding the portfolio if it is not there.
 // The owners apply to profits recorded afterwards; the allocation state is
-// left alone.
+// left alone. The currency, which never changes, is set too: it corrects a
+// row recorded before the service kept currencies.
 func (s *Store) ApplyPortfolio(ctx context.Context, tx pgx.Tx, o Owners) error {
 	_, err := tx.Exec(ctx, `
-		INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES ($1, $2, $3)
+		INSERT INTO portfolios (portfolio_id, user_id, team_id, currency) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (portfolio_id) DO UPDATE
-		   SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id, updated_at = now()`,
-		o.PortfolioID, o.UserID, o.TeamID)
+		   SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id, currency = EXCLUDED.currency, updated_at = now()`,
+		o.PortfolioID, o.UserID, o.TeamID, eventbus.CurrencyOf(o.Currency))
 	if err != nil {
 		return fmt.Errorf("store: applying the owners of portfolio %d: %w", o.PortfolioID, err)
 	}
 	return nil
 }
 
-const portfolioColumns = `portfolio_id, user_id, team_id, loss_carryforward::text, last_period_end`
+const portfolioColumns = `portfolio_id, user_id, team_id, currency, loss_carryforward::text, last_period_end`
 
 func scanPortfolio(row pgx.Row) (profit.Portfolio, error) {
 	var p profit.Portfolio
 	var carry string
-	err := row.Scan(&p.ID, &p.UserID, &p.TeamID, &carry, &p.LastPeriodEnd)
+	err := row.Scan(&p.ID, &p.UserID, &p.TeamID, &p.Currency, &carry, &p.LastPeriodEnd)
 	if err = pg.ReadErr(err, profit.ErrPortfolioNotFound, "store: reading a portfolio"); err != nil {
 		return p, err
 	}
@@ -309,14 +310,15 @@ func (s *Store) CurrentRatio(ctx context.Context, portfolioID int64) (profit.Rat
 
 const allocationColumns = `a.id, a.portfolio_id, a.source, a.snapshot_id, a.period_end, a.profit_amount::text,
 	a.loss_carryforward_before::text, a.loss_carryforward_after::text, a.distributable::text, a.ratio_id, a.ratio_version,
-	a.to_team_amount::text, a.to_platform_amount::text, a.to_user_amount::text, a.user_id, a.team_id, a.status, a.created_at`
+	a.to_team_amount::text, a.to_platform_amount::text, a.to_user_amount::text, a.user_id, a.team_id, a.status, a.created_at,
+	a.currency`
 
 func scanAllocation(row pgx.Row) (profit.Allocation, error) {
 	var a profit.Allocation
 	var amounts [7]string
 	err := row.Scan(&a.ID, &a.PortfolioID, &a.Source, &a.SnapshotID, &a.PeriodEnd, &amounts[0],
 		&amounts[1], &amounts[2], &amounts[3], &a.RatioID, &a.RatioVersion,
-		&amounts[4], &amounts[5], &amounts[6], &a.UserID, &a.TeamID, &a.Status, &a.CreatedAt)
+		&amounts[4], &amounts[5], &amounts[6], &a.UserID, &a.TeamID, &a.Status, &a.CreatedAt, &a.Currency)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, profit.ErrAllocationNotFound
 	}
@@ -398,7 +400,7 @@ func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.
 	nav := in.Source == profit.SourceNAV
 	b := &pgx.Batch{}
 	if nav {
-		b.Queue(insertPortfolio, in.PortfolioID, in.UserID, in.TeamID)
+		b.Queue(insertPortfolio, in.PortfolioID, in.UserID, in.TeamID, eventbus.CurrencyOf(in.Currency))
 		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, in.PortfolioID)
 		b.Queue(`SELECT `+allocationColumns+` FROM allocations a
 			WHERE a.source_event_id = $1 OR a.snapshot_id = $2 ORDER BY a.id LIMIT 1`, in.SourceEventID, *in.SnapshotID)
@@ -456,17 +458,17 @@ func writeProfit(ctx context.Context, tx pgx.Tx, a profit.Allocation, sourceEven
 		WITH a AS (
 			INSERT INTO allocations (portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount,
 				loss_carryforward_before, loss_carryforward_after, distributable, ratio_id, ratio_version,
-				to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at)
+				to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at, currency)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-				CASE WHEN $17 = 'awaiting_ratio' THEN NULL ELSE now() END)
+				CASE WHEN $17 = 'awaiting_ratio' THEN NULL ELSE now() END, $18)
 			RETURNING *)
 		SELECT `+allocationColumns+` FROM a`,
 		a.PortfolioID, a.Source, a.SnapshotID, eventID, a.PeriodEnd, a.ProfitAmount.String(),
 		a.LossCarryforwardBefore.String(), a.LossCarryforwardAfter.String(), a.Distributable.String(), a.RatioID, a.RatioVersion,
-		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status)
+		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status, a.Currency)
 	b.Queue(`UPDATE portfolios
-		SET loss_carryforward = $2, last_period_end = GREATEST(last_period_end, $3), updated_at = now()
-		WHERE portfolio_id = $1`, a.PortfolioID, l.LossCarryforward.String(), *l.LastPeriodEnd)
+		SET loss_carryforward = $2, last_period_end = GREATEST(last_period_end, $3), currency = $4, updated_at = now()
+		WHERE portfolio_id = $1`, a.PortfolioID, l.LossCarryforward.String(), *l.LastPeriodEnd, a.Currency)
 	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		var err error
 		if a, err = scanAllocation(br.QueryRow()); err != nil {

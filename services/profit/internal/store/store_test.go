@@ -257,3 +257,70 @@ func TestErrorsKeepTheirSentinels(t *testing.T) {
 		t.Fatalf("unknown allocation: %v", err)
 	}
 }
+
+// TestAllocationsAreInThePortfolioCurrency: an allocation and its
+// profit.allocated are in the portfolio's currency; a row recorded before
+// the read model kept currencies reads as USD until a NAV profit's event
+// says the portfolio's currency, which corrects it (one profit at a time
+// and in a run alike); a run's event without a currency takes the row's.
+func TestAllocationsAreInThePortfolioCurrency(t *testing.T) {
+	st, pool := newStore(t)
+	ctx := context.Background()
+	// Portfolio 5 as the previous release recorded it: no currency.
+	if _, err := pool.Exec(ctx, `INSERT INTO portfolios (portfolio_id, user_id, team_id) VALUES (5, 7, 3)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateRatio(ctx, profit.NewRatio{PortfolioID: 5, ToTeam: dec("0.2"), ToPlatform: dec("0.1"), ToUser: dec("0.7")}, 1); err != nil {
+		t.Fatal(err)
+	}
+	day := func(d int) time.Time { return time.Date(2026, 4, d, 0, 0, 0, 0, time.UTC) }
+	before, err := st.RecordManualProfit(ctx, profit.NewProfit{PortfolioID: 5, Source: profit.SourceManual, PeriodEnd: day(1), Amount: dec("10")})
+	if err != nil || before.Currency != eventbus.BaseCurrency {
+		t.Fatalf("a profit of a row without a currency: %q, %v", before.Currency, err)
+	}
+	eur := navProfit(5, 501, day(2), "20")
+	eur.Currency = "EUR"
+	if a := inTx(t, pool, func(tx pgx.Tx) (profit.Allocation, error) { return st.RecordProfit(ctx, tx, eur) }); a.Currency != "EUR" {
+		t.Fatalf("a NAV profit whose event says EUR: %q", a.Currency)
+	}
+	jpy := navProfit(6, 601, day(3), "30") // portfolio 6 first seen through this run
+	jpy.Currency = "JPY"
+	run := []profit.NewProfit{navProfit(5, 502, day(4), "40"), jpy}
+	inTx(t, pool, func(tx pgx.Tx) (any, error) { return nil, st.RecordNAVProfits(ctx, tx, run) })
+
+	want := map[int64]string{5: "EUR", 6: "JPY"}
+	for id, cur := range want {
+		if p, err := st.Portfolio(ctx, id); err != nil || p.Currency != cur {
+			t.Errorf("portfolio %d in %q (%v), want %s", id, p.Currency, err, cur)
+		}
+	}
+	all, _, err := st.ListAllocations(ctx, profit.AllocationFilter{}, httpx.Pagination{Limit: 10})
+	if err != nil || len(all) != 4 {
+		t.Fatalf("%d allocations, %v", len(all), err)
+	}
+	currencyOf := map[int64]string{}
+	for _, a := range all {
+		currencyOf[a.ID] = a.Currency
+		if w := map[bool]string{true: want[a.PortfolioID], false: "USD"}[a.ID != before.ID]; a.Currency != w {
+			t.Errorf("allocation %d of portfolio %d in %q, want %s", a.ID, a.PortfolioID, a.Currency, w)
+		}
+	}
+	events := 0
+	for _, o := range outboxRows(t, pool) {
+		if o.Type != eventbus.TypeProfitAllocated {
+			continue
+		}
+		var env struct {
+			Data profit.AllocatedData `json:"data"`
+		}
+		// The base currency's events omit it (eventbus.EventCurrency).
+		if err := json.Unmarshal(o.Payload, &env); err != nil || eventbus.CurrencyOf(env.Data.Currency) != currencyOf[env.Data.AllocationID] ||
+			env.Data.Currency == eventbus.BaseCurrency {
+			t.Errorf("profit.allocated of allocation %d in %q, want %q (%v)", env.Data.AllocationID, env.Data.Currency, currencyOf[env.Data.AllocationID], err)
+		}
+		events++
+	}
+	if events != 3 { // portfolio 6 has no ratio: its profit waits
+		t.Fatalf("%d profit.allocated, want 3", events)
+	}
+}

@@ -32,10 +32,12 @@ type (
 		Filter ledger.BalanceFilter
 		Page   httpx.Pagination
 	}
-	// BalanceRequest names one owner account, optionally at an instant.
+	// BalanceRequest names an owner, optionally one currency and an
+	// instant.
 	BalanceRequest struct {
-		Owner ledger.Owner
-		At    *time.Time
+		Owner    ledger.Owner
+		Currency string
+		At       *time.Time
 	}
 	// CreateWithdrawalRequest is the body of POST /withdrawals.
 	CreateWithdrawalRequest = ledger.NewWithdrawal
@@ -65,10 +67,17 @@ type (
 	IDRequest struct{ ID int64 }
 )
 
-// Balance is the JSON form of a balance.
+// Balance is the JSON form of a balance: an owner's account in one
+// currency (an item of GET /balances).
 type Balance struct {
-	OwnerType      string       `json:"owner_type"`
-	OwnerID        int64        `json:"owner_id"`
+	OwnerType string `json:"owner_type"`
+	OwnerID   int64  `json:"owner_id"`
+	CurrencyBalance
+}
+
+// CurrencyBalance is the buckets of an account in its currency.
+type CurrencyBalance struct {
+	Currency       string       `json:"currency"`
 	Credited       money.Amount `json:"credited"`
 	ReallocatedIn  money.Amount `json:"reallocated_in"`
 	ReallocatedOut money.Amount `json:"reallocated_out"`
@@ -79,9 +88,34 @@ type Balance struct {
 
 // BalanceJSON is the JSON form of b.
 func BalanceJSON(b ledger.Balance) Balance {
-	return Balance{OwnerType: b.Owner.Type, OwnerID: b.Owner.ID, Credited: money.NewAmount(b.Credited),
+	return Balance{OwnerType: b.Owner.Type, OwnerID: b.Owner.ID, CurrencyBalance: CurrencyBalanceJSON(b)}
+}
+
+// CurrencyBalanceJSON is the buckets of b.
+func CurrencyBalanceJSON(b ledger.Balance) CurrencyBalance {
+	return CurrencyBalance{Currency: b.Currency, Credited: money.NewAmount(b.Credited),
 		ReallocatedIn: money.NewAmount(b.ReallocatedIn), ReallocatedOut: money.NewAmount(b.ReallocatedOut),
 		Held: money.NewAmount(b.Held), Withdrawn: money.NewAmount(b.Withdrawn), Available: money.NewAmount(b.Available)}
+}
+
+// OwnerBalances is the JSON form of an owner's balances
+// (GET /balances/{owner_type}/{owner_id}): one per currency, by currency.
+type OwnerBalances struct {
+	OwnerType string            `json:"owner_type"`
+	OwnerID   int64             `json:"owner_id"`
+	Balances  []CurrencyBalance `json:"balances"`
+}
+
+// ownerBalancesReply is the reply of GET /balances/{owner_type}/{owner_id}.
+func ownerBalancesReply(o ledger.Owner, bs []ledger.Balance, err error) httpx.Response {
+	if err != nil {
+		return httpx.Fail(err)
+	}
+	out := OwnerBalances{OwnerType: o.Type, OwnerID: o.ID, Balances: make([]CurrencyBalance, 0, len(bs))}
+	for _, b := range bs {
+		out.Balances = append(out.Balances, CurrencyBalanceJSON(b))
+	}
+	return httpx.OK(out)
 }
 
 // Withdrawal is the JSON form of a withdrawal.
@@ -89,6 +123,7 @@ type Withdrawal struct {
 	ID          int64        `json:"id"`
 	FromType    string       `json:"from_type"`
 	OwnerID     int64        `json:"owner_id"`
+	Currency    string       `json:"currency"`
 	Amount      money.Amount `json:"amount"`
 	Status      string       `json:"status"`
 	Reason      *string      `json:"reason"`
@@ -99,7 +134,7 @@ type Withdrawal struct {
 
 // WithdrawalJSON is the JSON form of w.
 func WithdrawalJSON(w ledger.Withdrawal) Withdrawal {
-	return Withdrawal{ID: w.ID, FromType: w.Owner.Type, OwnerID: w.Owner.ID, Amount: money.NewAmount(w.Amount),
+	return Withdrawal{ID: w.ID, FromType: w.Owner.Type, OwnerID: w.Owner.ID, Currency: w.Currency, Amount: money.NewAmount(w.Amount),
 		Status: w.Status, Reason: w.Reason, RequestedBy: w.RequestedBy, CreatedAt: w.CreatedAt.UTC(), CompletedAt: w.CompletedAt}
 }
 
@@ -110,6 +145,7 @@ type Reallocation struct {
 	FromID    int64        `json:"from_id"`
 	ToType    string       `json:"to_type"`
 	ToID      int64        `json:"to_id"`
+	Currency  string       `json:"currency"`
 	Amount    money.Amount `json:"amount"`
 	Reason    string       `json:"reason"`
 	CreatedBy int64        `json:"created_by"`
@@ -118,7 +154,7 @@ type Reallocation struct {
 
 // ReallocationJSON is the JSON form of r.
 func ReallocationJSON(r ledger.Reallocation) Reallocation {
-	return Reallocation{ID: r.ID, FromType: r.From.Type, FromID: r.From.ID, ToType: r.To.Type, ToID: r.To.ID,
+	return Reallocation{ID: r.ID, FromType: r.From.Type, FromID: r.From.ID, ToType: r.To.Type, ToID: r.To.ID, Currency: r.Currency,
 		Amount: money.NewAmount(r.Amount), Reason: r.Reason, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
 }
 
@@ -127,6 +163,7 @@ type Entry struct {
 	ID         int64     `json:"id"`
 	TransferID int64     `json:"transfer_id"`
 	Account    string    `json:"account"`
+	Currency   string    `json:"currency"`
 	Amount     string    `json:"amount"`
 	Kind       string    `json:"kind"`
 	RefType    string    `json:"ref_type"`
@@ -137,21 +174,45 @@ type Entry struct {
 
 // EntryJSON is the JSON form of e.
 func EntryJSON(e ledger.Entry) Entry {
-	return Entry{ID: e.ID, TransferID: e.TransferID, Account: e.Account, Amount: money.Format(e.Amount), Kind: e.Kind,
+	return Entry{ID: e.ID, TransferID: e.TransferID, Account: e.Account, Currency: e.Currency, Amount: money.Format(e.Amount), Kind: e.Kind,
 		RefType: e.RefType, RefID: e.RefID, CreatedAt: e.CreatedAt.UTC(), Hash: hex.EncodeToString(e.Hash)}
 }
 
-// Verification is the JSON form of a verification.
+// Verification is the JSON form of a verification: the whole ledger's,
+// and each currency's.
 type Verification struct {
-	OK              bool   `json:"ok"`
-	Accounts        int64  `json:"accounts"`
-	Entries         int64  `json:"entries"`
-	FirstBadEntryID *int64 `json:"first_bad_entry_id"`
+	OK               bool                   `json:"ok"`
+	Accounts         int64                  `json:"accounts"`
+	Entries          int64                  `json:"entries"`
+	FirstBadEntryID  *int64                 `json:"first_bad_entry_id"`
+	FirstBadAccount  *string                `json:"first_bad_account"`
+	FirstBadCurrency *string                `json:"first_bad_currency"`
+	Currencies       []CurrencyVerification `json:"currencies"`
+}
+
+// CurrencyVerification is the JSON form of one currency's verification.
+type CurrencyVerification struct {
+	Currency        string  `json:"currency"`
+	OK              bool    `json:"ok"`
+	Accounts        int64   `json:"accounts"`
+	Entries         int64   `json:"entries"`
+	FirstBadEntryID *int64  `json:"first_bad_entry_id"`
+	FirstBadAccount *string `json:"first_bad_account"`
 }
 
 // VerificationJSON is the JSON form of v.
 func VerificationJSON(v ledger.Verification) Verification {
-	return Verification{OK: v.OK, Accounts: v.Accounts, Entries: v.Entries, FirstBadEntryID: v.FirstBadEntryID}
+	out := Verification{OK: v.OK, Accounts: v.Accounts, Entries: v.Entries, FirstBadEntryID: v.FirstBadEntryID,
+		FirstBadAccount: v.FirstBadAccount, Currencies: make([]CurrencyVerification, 0, len(v.Currencies))}
+	if v.FirstBadAccount != nil {
+		_, c := ledger.AccountCurrency(*v.FirstBadAccount)
+		out.FirstBadCurrency = &c
+	}
+	for _, c := range v.Currencies {
+		out.Currencies = append(out.Currencies, CurrencyVerification{Currency: c.Currency, OK: c.OK, Accounts: c.Accounts,
+			Entries: c.Entries, FirstBadEntryID: c.FirstBadEntryID, FirstBadAccount: c.FirstBadAccount})
+	}
+	return out
 }
 
 var (
@@ -169,7 +230,8 @@ func New(s ledger.Service) Endpoints {
 			return balanceReply.List(s.ListBalances(ctx, c, req.Filter, req.Page))
 		}),
 		Balance: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req BalanceRequest) httpx.Response {
-			return balanceReply.OK(s.Balance(ctx, c, req.Owner, req.At))
+			bs, err := s.Balances(ctx, c, req.Owner, req.Currency, req.At)
+			return ownerBalancesReply(req.Owner, bs, err)
 		}),
 		CreateWithdrawal: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, req CreateWithdrawalRequest) httpx.Response {
 			return withdrawalReply.Created(s.RequestWithdrawal(ctx, c, req))

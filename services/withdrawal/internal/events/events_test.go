@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"strconv"
 	"testing"
@@ -38,6 +39,17 @@ func allocatedTo(t *testing.T, allocationID, userID, teamID int64, toUser, toTea
 	})
 }
 
+// withCurrency is the data of env with currency.
+func withCurrency(t *testing.T, env eventbus.Envelope, currency string) map[string]any {
+	t.Helper()
+	var d map[string]any
+	if err := json.Unmarshal(env.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	d["currency"] = currency
+	return d
+}
+
 // TestAllocatedTwiceIsCreditedOnce runs the service's consumer and relay
 // against an in-process Kafka broker: a profit.allocated produced twice (a
 // redelivery) credits the accounts once; an event that breaks its schema,
@@ -57,11 +69,14 @@ func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
 	broken, _ := eventbus.NewEnvelope("profit", eventbus.TypeProfitAllocated, "portfolio/42", map[string]any{"allocation_id": 2})
 	publish(broken)
 	publish(allocated(t, 3, "70.00000000", "20.00000000", "10.00000000", "99.00000000"))
+	jpy := allocated(t, 5, "1000.00000000", "0.00000000", "0.00000000", "1000.00000000")
+	jpy = eventtest.Envelope(t, "profit", eventbus.TypeProfitAllocated, "portfolio/42", withCurrency(t, jpy, "JPY"))
+	publish(jpy) // before allocation 4: credited once allocation 4 is
 	publish(allocated(t, 4, "7.00000000", "2.00000000", "1.00000000", "10.00000000"))
 
 	user := ledger.Owner{Type: auth.OwnerUser, ID: 7}
 	eventtest.WaitFor(t, "the credit after the broken events", 30*time.Second, func() bool {
-		b, err := st.Balance(ctx, user, nil)
+		b, err := st.Balance(ctx, user, "USD", nil)
 		return err == nil && b.Credited.Equal(decimal.RequireFromString("77"))
 	})
 	// Give a late duplicate a chance to show up, then check every account.
@@ -69,14 +84,18 @@ func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
 	for o, want := range map[ledger.Owner]string{
 		user: "77", {Type: auth.OwnerTeam, ID: 3}: "22", {Type: auth.OwnerPlatform}: "11",
 	} {
-		b, err := st.Balance(ctx, o, nil)
+		b, err := st.Balance(ctx, o, "USD", nil)
 		if err != nil || !b.Credited.Equal(decimal.RequireFromString(want)) || !b.Available.Equal(b.Credited) {
 			t.Fatalf("%s: %+v, %v; want credited %s", o.Account(), b, err, want)
 		}
 	}
+	// The JPY allocation credits user 7's JPY account, apart from its USD one.
+	if b, err := st.Balance(ctx, user, "JPY", nil); err != nil || !b.Credited.Equal(decimal.RequireFromString("1000")) {
+		t.Fatalf("user:7 in JPY: %+v, %v; want credited 1000", b, err)
+	}
 	var transfers int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM transfers WHERE ref_type = 'allocation'`).Scan(&transfers); err != nil || transfers != 2 {
-		t.Fatalf("%d credit transfers, want 2 (%v)", transfers, err)
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM transfers WHERE ref_type = 'allocation'`).Scan(&transfers); err != nil || transfers != 3 {
+		t.Fatalf("%d credit transfers, want 3 (%v)", transfers, err)
 	}
 	if v, err := st.Verify(ctx); err != nil || !v.OK {
 		t.Fatalf("verify = %+v, %v", v, err)
@@ -88,7 +107,7 @@ func TestAllocatedTwiceIsCreditedOnce(t *testing.T) {
 	}
 
 	// A withdrawal goes out on withdrawal.events keyed by its account.
-	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: user, Amount: decimal.RequireFromString("5")}, 7); err != nil {
+	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: user, Currency: "USD", Amount: decimal.RequireFromString("5")}, 7); err != nil {
 		t.Fatal(err)
 	}
 	msgs := kafkatest.ReadAll(t, brokers, eventbus.TopicWithdrawal, 1, 10*time.Second)
@@ -163,7 +182,7 @@ func TestBatchOfAllocationsIsCreditedOnceEach(t *testing.T) {
 		{Type: auth.OwnerTeam, ID: 1}: "100", {Type: auth.OwnerTeam, ID: 2}: "100",
 		{Type: auth.OwnerPlatform}: "150",
 	} {
-		b, err := st.Balance(ctx, o, nil)
+		b, err := st.Balance(ctx, o, "USD", nil)
 		if err != nil || !b.Credited.Equal(decimal.RequireFromString(want)) {
 			t.Fatalf("%s: %+v, %v; want credited %s", o.Account(), b, err, want)
 		}

@@ -16,11 +16,13 @@ const (
 )
 
 // WithdrawalEventData is the data of w's event (withdrawal.requested,
-// .completed or .failed): the withdrawal as it now is.
+// .completed or .failed): the withdrawal as it now is. Its account is the
+// owner's name (Owner.Account), its currency beside it (none for the base
+// currency: eventbus.EventCurrency).
 func WithdrawalEventData(w Withdrawal) eventbus.WithdrawalData {
 	return eventbus.WithdrawalData{
 		WithdrawalID: w.ID, FromType: w.Owner.Type, OwnerID: w.Owner.ID, Account: w.Owner.Account(),
-		Amount: money.NewAmount(w.Amount), Status: w.Status, Reason: w.Reason,
+		Amount: money.NewAmount(w.Amount), Status: w.Status, Reason: w.Reason, Currency: eventbus.EventCurrency(w.Currency),
 	}
 }
 
@@ -28,6 +30,6 @@ func WithdrawalEventData(w Withdrawal) eventbus.WithdrawalData {
 func ReallocatedEventData(r Reallocation) eventbus.ReallocatedData {
 	return eventbus.ReallocatedData{
 		ReallocationID: r.ID, FromAccount: r.From.Account(), ToAccount: r.To.Account(),
-		Amount: money.NewAmount(r.Amount), Reason: r.Reason,
+		Amount: money.NewAmount(r.Amount), Reason: r.Reason, Currency: eventbus.EventCurrency(r.Currency),
 	}
 }

@@ -11,22 +11,28 @@ import (
 )
 
 // TestEventData: the payloads encode as docs/api.md#events describes them
-// and match their JSON Schemas.
+// and match their JSON Schemas; each carries its movement's currency, with
+// the owner's name (not the currency's account) as its account.
 func TestEventData(t *testing.T) {
 	reason := "cancelled"
-	w := ledger.Withdrawal{ID: 5, Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7}, Amount: dec("2.5"),
+	w := ledger.Withdrawal{ID: 5, Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7}, Currency: "JPY", Amount: dec("2.5"),
 		Status: ledger.StatusFailed, Reason: &reason, CreatedAt: time.Now()}
 	r := ledger.Reallocation{ID: 8, From: ledger.Owner{Type: auth.OwnerPlatform}, To: ledger.Owner{Type: auth.OwnerTeam, ID: 3},
-		Amount: dec("1"), Reason: "bonus"}
+		Currency: "EUR", Amount: dec("1"), Reason: "bonus"}
+	usd := w
+	usd.Currency = eventbus.BaseCurrency
 	for _, tc := range []struct {
 		eventType string
 		data      any
 		want      string
 	}{
-		{ledger.EventWithdrawalFailed, ledger.WithdrawalEventData(w),
+		// The base currency is omitted (eventbus.EventCurrency).
+		{ledger.EventWithdrawalFailed, ledger.WithdrawalEventData(usd),
 			`{"withdrawal_id":5,"from_type":"user","owner_id":7,"account":"user:7","amount":"2.50000000","status":"failed","reason":"cancelled"}`},
+		{ledger.EventWithdrawalFailed, ledger.WithdrawalEventData(w),
+			`{"withdrawal_id":5,"from_type":"user","owner_id":7,"account":"user:7","amount":"2.50000000","status":"failed","reason":"cancelled","currency":"JPY"}`},
 		{ledger.EventFundsReallocated, ledger.ReallocatedEventData(r),
-			`{"reallocation_id":8,"from_account":"platform","to_account":"team:3","amount":"1.00000000","reason":"bonus"}`},
+			`{"reallocation_id":8,"from_account":"platform","to_account":"team:3","amount":"1.00000000","reason":"bonus","currency":"EUR"}`},
 	} {
 		got, err := json.Marshal(tc.data)
 		if err != nil || string(got) != tc.want {

@@ -18,6 +18,17 @@
 // balance is minus everything ever credited) and "system:payout" (the
 // destination of completed withdrawals).
 //
+// # Currencies
+//
+// Every account is in one currency (docs/api.md#currencies): an owner has
+// one account per currency it holds. The account names above are those of
+// the base currency (eventbus.BaseCurrency, USD: every account from before
+// currencies was one); in any other currency the name ends in
+// ":{currency}" ("user:7:JPY", "platform:JPY", "held:user:7:JPY",
+// "system:profit:JPY"): AccountIn names them, AccountCurrency reads the
+// currency back. Every transfer's legs are in one currency
+// (Transfer.Check: ErrCurrencyMismatch otherwise).
+//
 // # How a hold is represented
 //
 // A pending withdrawal's amount leaves the owner account's available
@@ -46,6 +57,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
@@ -89,7 +101,8 @@ type Owner struct {
 	ID   int64
 }
 
-// Account is the ledger account name of the owner.
+// Account is the owner's name in events and the withdrawal.events key: the
+// name of its account in the base currency.
 func (o Owner) Account() string {
 	if o.Type == auth.OwnerPlatform {
 		return AccountPlatform
@@ -109,12 +122,63 @@ func (o Owner) Valid() bool {
 	return false
 }
 
-// HoldAccount is the account where a pending withdrawal of account waits.
+// HoldAccount is the account where a pending withdrawal of account waits
+// (in account's currency).
 func HoldAccount(account string) string { return HoldPrefix + account }
 
-// ParseAccount is the owner of an owner account name (false for system and
-// hold accounts).
-func ParseAccount(account string) (Owner, bool) {
+// AccountIn is the name of the account in currency of the base-currency
+// account name: name itself in the base currency, name + ":" + currency in
+// any other.
+func AccountIn(name, currency string) string {
+	if currency == eventbus.BaseCurrency {
+		return name
+	}
+	return name + ":" + currency
+}
+
+// OwnerAccount is the name of o's account in currency.
+func OwnerAccount(o Owner, currency string) string { return AccountIn(o.Account(), currency) }
+
+// ProfitAccount and PayoutAccount are the system accounts in currency.
+func ProfitAccount(currency string) string { return AccountIn(AccountProfit, currency) }
+
+// PayoutAccount: see ProfitAccount.
+func PayoutAccount(currency string) string { return AccountIn(AccountPayout, currency) }
+
+// AccountCurrency splits an account name into its base-currency name and
+// its currency: a trailing ":XYZ" (three upper-case letters) is the
+// currency, none is the base currency.
+func AccountCurrency(account string) (name, currency string) {
+	if i := strings.LastIndexByte(account, ':'); i >= 0 && ValidCurrency(account[i+1:]) {
+		return account[:i], account[i+1:]
+	}
+	return account, eventbus.BaseCurrency
+}
+
+// ValidCurrency reports whether c has the form of an ISO 4217 code: three
+// upper-case letters.
+func ValidCurrency(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for _, r := range c {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseAccount is the owner and currency of an owner account name (false
+// for system and hold accounts, and for a name AccountIn does not give,
+// such as "user:7:USD").
+func ParseAccount(account string) (Owner, string, bool) {
+	name, currency := AccountCurrency(account)
+	o, ok := parseOwner(name)
+	return o, currency, ok && AccountIn(name, currency) == account
+}
+
+func parseOwner(account string) (Owner, bool) {
 	if account == AccountPlatform {
 		return Owner{Type: auth.OwnerPlatform}, true
 	}
@@ -134,10 +198,11 @@ func ParseAccount(account string) (Owner, bool) {
 type Caller = auth.Caller
 
 // Balance is an owner account's buckets (docs/api.md#withdrawal-service,
-// balances). Available = Credited + ReallocatedIn − ReallocatedOut − Held
-// − Withdrawn, never below zero.
+// balances), in its currency. Available = Credited + ReallocatedIn −
+// ReallocatedOut − Held − Withdrawn, never below zero.
 type Balance struct {
 	Owner          Owner
+	Currency       string
 	Credited       decimal.Decimal
 	ReallocatedIn  decimal.Decimal
 	ReallocatedOut decimal.Decimal
@@ -150,6 +215,7 @@ type Balance struct {
 type Withdrawal struct {
 	ID          int64
 	Owner       Owner
+	Currency    string
 	Amount      decimal.Decimal
 	Status      string
 	Reason      *string
@@ -162,6 +228,7 @@ type Withdrawal struct {
 type Reallocation struct {
 	ID        int64
 	From, To  Owner
+	Currency  string // of both accounts
 	Amount    decimal.Decimal
 	Reason    string
 	CreatedBy int64
@@ -173,6 +240,7 @@ type Entry struct {
 	ID         int64
 	TransferID int64
 	Account    string
+	Currency   string          // the account's
 	Amount     decimal.Decimal // + credit, − debit
 	Kind       string
 	RefType    string
@@ -182,12 +250,26 @@ type Entry struct {
 	Hash       []byte
 }
 
-// Verification is the outcome of recomputing every account's hash chain.
+// Verification is the outcome of recomputing every account's hash chain:
+// of the whole ledger, and of each currency's accounts (Currencies, by
+// currency).
 type Verification struct {
+	CurrencyVerification
+	Currencies []CurrencyVerification
+}
+
+// CurrencyVerification is the verification of a set of accounts (those of
+// one currency, or all): OK when every chain recomputes, every account's
+// last hash is its last entry's and the postings sum to zero.
+// FirstBadAccount is the account of FirstBadEntryID, or an account whose
+// last hash is wrong.
+type CurrencyVerification struct {
+	Currency        string // "" for the whole ledger
 	OK              bool
 	Accounts        int64
 	Entries         int64
 	FirstBadEntryID *int64
+	FirstBadAccount *string
 }
 
 // Credit is what one profit.allocated event credits.
@@ -199,18 +281,22 @@ type Credit struct {
 	ToPlatform    decimal.Decimal
 	UserID        int64
 	TeamID        int64
+	Currency      string // eventbus.CurrencyOf the event's
 }
 
 // Inputs.
 type (
 	// NewWithdrawal is the body of POST /withdrawals.
 	NewWithdrawal struct {
-		Owner  Owner
-		Amount decimal.Decimal
+		Owner    Owner
+		Currency string
+		Amount   decimal.Decimal
 	}
-	// NewReallocation is the body of POST /reallocations.
+	// NewReallocation is the body of POST /reallocations: both accounts
+	// are in Currency.
 	NewReallocation struct {
 		From, To Owner
+		Currency string
 		Amount   decimal.Decimal
 		Reason   string
 	}
@@ -227,12 +313,14 @@ type (
 	// BalanceFilter narrows ListBalances.
 	BalanceFilter struct {
 		OwnerType string
+		Currency  string
 		// ReadableBy, when set, keeps only the accounts this user may read.
 		ReadableBy *Caller
 	}
 	// WithdrawalFilter narrows ListWithdrawals; From <= created_at < To.
 	WithdrawalFilter struct {
 		Status     string
+		Currency   string
 		FromType   string
 		OwnerID    *int64
 		From, To   *time.Time
@@ -241,11 +329,13 @@ type (
 	// ReallocationFilter narrows ListReallocations; From <= created_at < To.
 	ReallocationFilter struct {
 		FromType, ToType string
+		Currency         string
 		From, To         *time.Time
 	}
 	// EntryFilter narrows ListEntries; From <= created_at < To.
 	EntryFilter struct {
 		Account  string
+		Currency string
 		From, To *time.Time
 	}
 )
@@ -256,6 +346,9 @@ var (
 	ErrNotFound               = errors.New("not found")
 	ErrInsufficientBalance    = errors.New("amount exceeds the available balance")
 	ErrInvalidStateTransition = errors.New("the withdrawal is not pending")
+	// ErrCurrencyMismatch is a movement between accounts of different
+	// currencies (Transfer.Check): the platform converts nothing.
+	ErrCurrencyMismatch = errors.New("the accounts of a movement must be in one currency")
 	// ErrInvalidCredit is a profit.allocated credit that breaks CheckCredit.
 	ErrInvalidCredit = errors.New("invalid credit")
 )
@@ -264,8 +357,9 @@ var (
 // (docs/api.md#withdrawal-service).
 type Service interface {
 	ListBalances(ctx context.Context, c Caller, f BalanceFilter, p httpx.Pagination) ([]Balance, int64, error)
-	// Balance is the owner's balance now, or as at *at.
-	Balance(ctx context.Context, c Caller, o Owner, at *time.Time) (Balance, error)
+	// Balances are the owner's balances now, or as at *at: one per
+	// currency it has an account in (or only currency, when not "").
+	Balances(ctx context.Context, c Caller, o Owner, currency string, at *time.Time) ([]Balance, error)
 
 	RequestWithdrawal(ctx context.Context, c Caller, in NewWithdrawal) (Withdrawal, error)
 	ListWithdrawals(ctx context.Context, c Caller, f WithdrawalFilter, p httpx.Pagination) ([]Withdrawal, int64, error)
@@ -294,9 +388,10 @@ type CreditStore interface {
 // the outbox.
 type Store interface {
 	ListBalances(ctx context.Context, f BalanceFilter, p httpx.Pagination) ([]Balance, int64, error)
-	// Balance reads an owner's balance (zeros for an account never
-	// credited); with at, it is recomputed from the postings up to at.
-	Balance(ctx context.Context, o Owner, at *time.Time) (Balance, error)
+	// Balances reads an owner's balances, one per currency of its
+	// accounts, by currency (only currency's, when not ""); with at, each
+	// is recomputed from the postings up to at.
+	Balances(ctx context.Context, o Owner, currency string, at *time.Time) ([]Balance, error)
 
 	// RequestWithdrawal holds the amount (ErrInsufficientBalance).
 	RequestWithdrawal(ctx context.Context, in NewWithdrawal, requestedBy int64) (Withdrawal, error)

@@ -13,24 +13,39 @@ import (
 
 func TestAccounts(t *testing.T) {
 	for _, tc := range []struct {
-		account string
-		owner   ledger.Owner
-		ok      bool
+		account  string
+		owner    ledger.Owner
+		currency string
+		ok       bool
 	}{
-		{"user:7", ledger.Owner{Type: "user", ID: 7}, true},
-		{"team:3", ledger.Owner{Type: "team", ID: 3}, true},
-		{"platform", ledger.Owner{Type: "platform"}, true},
-		{"user:07", ledger.Owner{}, false},
-		{"user:0", ledger.Owner{}, false},
-		{"system:profit", ledger.Owner{}, false},
-		{"held:user:7", ledger.Owner{}, false},
+		{"user:7", ledger.Owner{Type: "user", ID: 7}, "USD", true},
+		{"team:3", ledger.Owner{Type: "team", ID: 3}, "USD", true},
+		{"platform", ledger.Owner{Type: "platform"}, "USD", true},
+		{"user:7:JPY", ledger.Owner{Type: "user", ID: 7}, "JPY", true},
+		{"platform:EUR", ledger.Owner{Type: "platform"}, "EUR", true},
+		{"user:7:USD", ledger.Owner{}, "", false}, // the base currency's account is user:7
+		{"user:7:jpy", ledger.Owner{}, "", false},
+		{"user:7:JPYX", ledger.Owner{}, "", false},
+		{"user:07", ledger.Owner{}, "", false},
+		{"user:0", ledger.Owner{}, "", false},
+		{"system:profit", ledger.Owner{}, "", false},
+		{"held:user:7", ledger.Owner{}, "", false},
+		{"held:user:7:JPY", ledger.Owner{}, "", false},
 	} {
-		o, ok := ledger.ParseAccount(tc.account)
-		if ok != tc.ok || o != tc.owner {
-			t.Errorf("ParseAccount(%q) = %+v, %v", tc.account, o, ok)
+		o, c, ok := ledger.ParseAccount(tc.account)
+		if ok != tc.ok || (ok && (o != tc.owner || c != tc.currency)) {
+			t.Errorf("ParseAccount(%q) = %+v, %q, %v", tc.account, o, c, ok)
 		}
-		if ok && o.Account() != tc.account {
-			t.Errorf("%+v.Account() = %q", o, o.Account())
+		if ok && ledger.OwnerAccount(o, c) != tc.account {
+			t.Errorf("OwnerAccount(%+v, %s) = %q", o, c, ledger.OwnerAccount(o, c))
+		}
+	}
+	for account, want := range map[string][2]string{
+		"held:user:7:JPY": {"held:user:7", "JPY"}, "system:profit": {"system:profit", "USD"},
+		"system:payout:EUR": {"system:payout", "EUR"}, "held:platform": {"held:platform", "USD"},
+	} {
+		if name, c := ledger.AccountCurrency(account); name != want[0] || c != want[1] {
+			t.Errorf("AccountCurrency(%q) = %q, %q; want %v", account, name, c, want)
 		}
 	}
 	if ledger.HoldAccount("user:7") != "held:user:7" {

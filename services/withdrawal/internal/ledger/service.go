@@ -57,6 +57,15 @@ func validOwner(field string, o Owner) error {
 	return nil
 }
 
+// currencyField checks a currency: an ISO 4217 code (ValidCurrency), or
+// empty when optional (a filter: any currency).
+func currencyField(field, v string, optional bool) error {
+	if (optional && v == "") || ValidCurrency(v) {
+		return nil
+	}
+	return httpx.Invalid(field, "must be an ISO 4217 currency code: three upper-case letters")
+}
+
 func positive(field string, in interface{ IsPositive() bool }) error {
 	if !in.IsPositive() {
 		return &httpx.ValidationError{Code: "invalid_amount", Field: field, Reason: "must be greater than 0"}
@@ -75,6 +84,9 @@ func (s *service) ListBalances(ctx context.Context, c Caller, f BalanceFilter, p
 	if err := ownerTypeFilter("owner_type", f.OwnerType); err != nil {
 		return nil, 0, err
 	}
+	if err := currencyField("currency", f.Currency, true); err != nil {
+		return nil, 0, err
+	}
 	var err error
 	if f.ReadableBy, err = readableBy(c); err != nil {
 		return nil, 0, err
@@ -82,11 +94,24 @@ func (s *service) ListBalances(ctx context.Context, c Caller, f BalanceFilter, p
 	return s.store.ListBalances(ctx, f, p)
 }
 
-func (s *service) Balance(ctx context.Context, c Caller, o Owner, at *time.Time) (Balance, error) {
+// Balances: one per currency the owner has an account in; narrowed to
+// currency, the owner's balance in it (zeros for an account never
+// credited, as for any currency it has no account in).
+func (s *service) Balances(ctx context.Context, c Caller, o Owner, currency string, at *time.Time) ([]Balance, error) {
 	if !o.Valid() || !c.CanReadAccount(o.Type, o.ID) {
-		return Balance{}, ErrNotFound
+		return nil, ErrNotFound
 	}
-	return s.store.Balance(ctx, o, at)
+	if err := currencyField("currency", currency, true); err != nil {
+		return nil, err
+	}
+	bs, err := s.store.Balances(ctx, o, currency, at)
+	if err != nil {
+		return nil, err
+	}
+	if currency != "" && len(bs) == 0 {
+		bs = []Balance{{Owner: o, Currency: currency}}
+	}
+	return bs, nil
 }
 
 // RequestWithdrawal: a user withdraws from its own user account only (its
@@ -98,6 +123,9 @@ func (s *service) RequestWithdrawal(ctx context.Context, c Caller, in NewWithdra
 		if errors.As(err, &ve) && ve.Field == "from_id" {
 			ve.Field = "owner_id"
 		}
+		return Withdrawal{}, err
+	}
+	if err := currencyField("currency", in.Currency, false); err != nil {
 		return Withdrawal{}, err
 	}
 	if err := positive("amount", in.Amount); err != nil {
@@ -130,6 +158,9 @@ func (s *service) ListWithdrawals(ctx context.Context, c Caller, f WithdrawalFil
 		return nil, 0, httpx.Invalid("status", "must be pending, completed or failed")
 	}
 	if err := ownerTypeFilter("from_type", f.FromType); err != nil {
+		return nil, 0, err
+	}
+	if err := currencyField("currency", f.Currency, true); err != nil {
 		return nil, 0, err
 	}
 	if err := validRange(f.From, f.To); err != nil {
@@ -211,6 +242,9 @@ func (s *service) Reallocate(ctx context.Context, c Caller, in NewReallocation) 
 	if in.From == in.To {
 		return Reallocation{}, httpx.Invalid("to_id", "the destination must differ from the source")
 	}
+	if err := currencyField("currency", in.Currency, false); err != nil {
+		return Reallocation{}, err
+	}
 	if err := positive("amount", in.Amount); err != nil {
 		return Reallocation{}, err
 	}
@@ -231,6 +265,9 @@ func (s *service) ListReallocations(ctx context.Context, c Caller, f Reallocatio
 			return nil, 0, err
 		}
 	}
+	if err := currencyField("currency", f.Currency, true); err != nil {
+		return nil, 0, err
+	}
 	if err := validRange(f.From, f.To); err != nil {
 		return nil, 0, err
 	}
@@ -240,6 +277,9 @@ func (s *service) ListReallocations(ctx context.Context, c Caller, f Reallocatio
 func (s *service) ListEntries(ctx context.Context, c Caller, f EntryFilter, p httpx.Pagination) ([]Entry, int64, error) {
 	if !readsAll(c) {
 		return nil, 0, ErrForbidden
+	}
+	if err := currencyField("currency", f.Currency, true); err != nil {
+		return nil, 0, err
 	}
 	if err := validRange(f.From, f.To); err != nil {
 		return nil, 0, err

@@ -23,7 +23,7 @@ func TestApplyCredits(t *testing.T) {
 	ctx := context.Background()
 	good := func(id int64) ledger.Credit {
 		return ledger.Credit{AllocationID: id, Distributable: dec("1"), ToUser: dec("1"), ToTeam: decimal.Zero,
-			ToPlatform: decimal.Zero, UserID: 7, TeamID: 3}
+			ToPlatform: decimal.Zero, UserID: 7, TeamID: 3, Currency: "USD"}
 	}
 	bad := good(3)
 	bad.ToUser = dec("2")

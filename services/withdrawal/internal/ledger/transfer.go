@@ -39,10 +39,24 @@ func (t Transfer) Accounts() []string {
 	return out
 }
 
-// Check refuses a transfer whose legs do not sum to zero.
+// Currency is the currency of t's legs: that of its first leg's account.
+func (t Transfer) Currency() string {
+	if len(t.Legs) == 0 {
+		return ""
+	}
+	_, c := AccountCurrency(t.Legs[0].Account)
+	return c
+}
+
+// Check refuses a transfer whose legs are in different currencies
+// (ErrCurrencyMismatch: the last guard, whatever built the transfer) or do
+// not sum to zero.
 func (t Transfer) Check() error {
 	sum := decimal.Zero
 	for _, l := range t.Legs {
+		if _, c := AccountCurrency(l.Account); c != t.Currency() {
+			return fmt.Errorf("ledger: %s transfer for %s %d moves %s and %s: %w", t.Kind, t.RefType, t.RefID, t.Currency(), c, ErrCurrencyMismatch)
+		}
 		sum = sum.Add(l.Amount)
 	}
 	if !sum.IsZero() {
@@ -62,8 +76,9 @@ func (t Transfer) Entries(id int64, at time.Time, heads map[string][]byte) []Ent
 		if l.Amount.IsZero() {
 			continue
 		}
+		_, currency := AccountCurrency(l.Account)
 		e := Entry{
-			TransferID: id, Account: l.Account, Amount: l.Amount, Kind: t.Kind,
+			TransferID: id, Account: l.Account, Currency: currency, Amount: l.Amount, Kind: t.Kind,
 			RefType: t.RefType, RefID: t.RefID, CreatedAt: at, PrevHash: heads[l.Account],
 		}
 		e.Hash = e.ExpectedHash(e.PrevHash)
@@ -83,10 +98,10 @@ func Sufficient(available, amount decimal.Decimal) error {
 }
 
 // HoldTransfer is the withdrawal_hold transfer of withdrawal id: amount
-// leaves the owner account's available balance (its held bucket grows) and
-// waits in its hold account.
-func HoldTransfer(id int64, o Owner, amount decimal.Decimal) Transfer {
-	account := o.Account()
+// leaves the available balance of the owner's account in currency (its
+// held bucket grows) and waits in its hold account.
+func HoldTransfer(id int64, o Owner, currency string, amount decimal.Decimal) Transfer {
+	account := OwnerAccount(o, currency)
 	return Transfer{Kind: KindWithdrawalHold, RefType: RefWithdrawal, RefID: id, Legs: []Leg{
 		{Account: account, Amount: amount.Neg(), Held: amount},
 		{Account: HoldAccount(account), Amount: amount},
@@ -97,7 +112,7 @@ func HoldTransfer(id int64, o Owner, amount decimal.Decimal) Transfer {
 // cancelled) withdrawal: its amount goes back from the hold account to the
 // owner account, whose held bucket shrinks.
 func ReleaseTransfer(w Withdrawal) Transfer {
-	account, a := w.Owner.Account(), w.Amount
+	account, a := OwnerAccount(w.Owner, w.Currency), w.Amount
 	return Transfer{Kind: KindWithdrawalRelease, RefType: RefWithdrawal, RefID: w.ID, Legs: []Leg{
 		{Account: account, Amount: a, Held: a.Neg()},
 		{Account: HoldAccount(account), Amount: a.Neg()},
@@ -108,28 +123,28 @@ func ReleaseTransfer(w Withdrawal) Transfer {
 // withdrawal: its amount goes from the hold account to system:payout, and
 // the owner account's held bucket moves to withdrawn (no entry of its own).
 func PayoutTransfer(w Withdrawal) Transfer {
-	account, a := w.Owner.Account(), w.Amount
+	account, a := OwnerAccount(w.Owner, w.Currency), w.Amount
 	return Transfer{Kind: KindWithdrawalPayout, RefType: RefWithdrawal, RefID: w.ID, Legs: []Leg{
 		{Account: account, Held: a.Neg(), Withdrawn: a},
 		{Account: HoldAccount(account), Amount: a.Neg()},
-		{Account: AccountPayout, Amount: a},
+		{Account: PayoutAccount(w.Currency), Amount: a},
 	}}
 }
 
 // ReallocationTransfer is the reallocation transfer of reallocation id:
-// amount goes from one owner account to another (reallocated_out of the
-// source, reallocated_in of the destination).
-func ReallocationTransfer(id int64, from, to Owner, amount decimal.Decimal) Transfer {
+// amount goes from one owner's account in currency to another's
+// (reallocated_out of the source, reallocated_in of the destination).
+func ReallocationTransfer(id int64, from, to Owner, currency string, amount decimal.Decimal) Transfer {
 	return Transfer{Kind: KindReallocation, RefType: RefReallocation, RefID: id, Legs: []Leg{
-		{Account: from.Account(), Amount: amount.Neg(), ReallocatedOut: amount},
-		{Account: to.Account(), Amount: amount, ReallocatedIn: amount},
+		{Account: OwnerAccount(from, currency), Amount: amount.Neg(), ReallocatedOut: amount},
+		{Account: OwnerAccount(to, currency), Amount: amount, ReallocatedIn: amount},
 	}}
 }
 
 // CheckCredit is the rule of a profit.allocated event's credit
 // (docs/api.md#withdrawal-service, events consumed): positive user and
-// team ids, and non-negative shares that sum to a positive distributable
-// amount. A credit that breaks it is ErrInvalidCredit: no retry cures it.
+// team ids, non-negative shares that sum to a positive distributable
+// amount, and a currency. A credit that breaks it is ErrInvalidCredit: no retry cures it.
 func CheckCredit(c Credit) error {
 	if !c.ToUser.Add(c.ToTeam).Add(c.ToPlatform).Equal(c.Distributable) || !c.Distributable.IsPositive() ||
 		c.ToUser.IsNegative() || c.ToTeam.IsNegative() || c.ToPlatform.IsNegative() {
@@ -138,25 +153,29 @@ func CheckCredit(c Credit) error {
 	if c.UserID <= 0 || c.TeamID <= 0 {
 		return fmt.Errorf("allocation %d: user and team ids must be positive: %w", c.AllocationID, ErrInvalidCredit)
 	}
+	if !ValidCurrency(c.Currency) {
+		return fmt.Errorf("allocation %d: currency %q is not three upper-case letters: %w", c.AllocationID, c.Currency, ErrInvalidCredit)
+	}
 	return nil
 }
 
 // CreditTransfer is the profit_credit transfer of one profit.allocated
-// event (docs/api.md#events): system:profit is debited the distributable
-// amount and the user, team and platform accounts credited their positive
-// shares, in that order. A credit that breaks CheckCredit is refused.
+// event (docs/api.md#events), in its currency: system:profit is debited
+// the distributable amount and the user, team and platform accounts
+// credited their positive shares, in that order. A credit that breaks
+// CheckCredit is refused.
 func CreditTransfer(c Credit) (Transfer, error) {
 	if err := CheckCredit(c); err != nil {
 		return Transfer{}, err
 	}
-	legs := []Leg{{Account: AccountProfit, Amount: c.Distributable.Neg()}}
+	legs := []Leg{{Account: ProfitAccount(c.Currency), Amount: c.Distributable.Neg()}}
 	for _, share := range []struct {
 		account string
 		amount  decimal.Decimal
 	}{
-		{Owner{Type: auth.OwnerUser, ID: c.UserID}.Account(), c.ToUser},
-		{Owner{Type: auth.OwnerTeam, ID: c.TeamID}.Account(), c.ToTeam},
-		{AccountPlatform, c.ToPlatform},
+		{OwnerAccount(Owner{Type: auth.OwnerUser, ID: c.UserID}, c.Currency), c.ToUser},
+		{OwnerAccount(Owner{Type: auth.OwnerTeam, ID: c.TeamID}, c.Currency), c.ToTeam},
+		{AccountIn(AccountPlatform, c.Currency), c.ToPlatform},
 	} {
 		if share.amount.IsPositive() {
 			legs = append(legs, Leg{Account: share.account, Amount: share.amount, Credited: share.amount})

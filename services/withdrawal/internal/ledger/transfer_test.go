@@ -34,14 +34,21 @@ func legOf(l ledger.Leg) leg {
 // accounts with the right bucket changes, in the order they are posted.
 func TestTransferBuilders(t *testing.T) {
 	user7, team3 := ledger.Owner{Type: auth.OwnerUser, ID: 7}, ledger.Owner{Type: auth.OwnerTeam, ID: 3}
-	pending := ledger.Withdrawal{ID: 5, Owner: user7, Amount: dec("2.5"), Status: ledger.StatusPending}
+	pending := ledger.Withdrawal{ID: 5, Owner: user7, Currency: "USD", Amount: dec("2.5"), Status: ledger.StatusPending}
+	pendingJPY := pending
+	pendingJPY.Currency = "JPY"
+	creditJPY, err := ledger.CreditTransfer(ledger.Credit{AllocationID: 11, Distributable: dec("10"),
+		ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("1"), UserID: 7, TeamID: 3, Currency: "JPY"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	credit, err := ledger.CreditTransfer(ledger.Credit{AllocationID: 9, Distributable: dec("10"),
-		ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("1"), UserID: 7, TeamID: 3})
+		ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("1"), UserID: 7, TeamID: 3, Currency: "USD"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	noTeam, err := ledger.CreditTransfer(ledger.Credit{AllocationID: 10, Distributable: dec("4"),
-		ToUser: dec("4"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3})
+		ToUser: dec("4"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3, Currency: "USD"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +59,7 @@ func TestTransferBuilders(t *testing.T) {
 		refID         int64
 		legs          []leg
 	}{
-		{"hold", ledger.HoldTransfer(5, user7, dec("2.5")), ledger.KindWithdrawalHold, ledger.RefWithdrawal, 5, []leg{
+		{"hold", ledger.HoldTransfer(5, user7, "USD", dec("2.5")), ledger.KindWithdrawalHold, ledger.RefWithdrawal, 5, []leg{
 			{account: "user:7", amount: "-2.5", held: "2.5"},
 			{account: "held:user:7", amount: "2.5"},
 		}},
@@ -65,13 +72,13 @@ func TestTransferBuilders(t *testing.T) {
 			{account: "held:user:7", amount: "-2.5"},
 			{account: "system:payout", amount: "2.5"},
 		}},
-		{"platform payout", ledger.PayoutTransfer(ledger.Withdrawal{ID: 6, Owner: ledger.Owner{Type: auth.OwnerPlatform}, Amount: dec("1")}),
+		{"platform payout", ledger.PayoutTransfer(ledger.Withdrawal{ID: 6, Owner: ledger.Owner{Type: auth.OwnerPlatform}, Currency: "USD", Amount: dec("1")}),
 			ledger.KindWithdrawalPayout, ledger.RefWithdrawal, 6, []leg{
 				{account: "platform", held: "-1", withdrawn: "1"},
 				{account: "held:platform", amount: "-1"},
 				{account: "system:payout", amount: "1"},
 			}},
-		{"reallocation", ledger.ReallocationTransfer(8, team3, user7, dec("0.00000001")), ledger.KindReallocation, ledger.RefReallocation, 8, []leg{
+		{"reallocation", ledger.ReallocationTransfer(8, team3, user7, "USD", dec("0.00000001")), ledger.KindReallocation, ledger.RefReallocation, 8, []leg{
 			{account: "team:3", amount: "-0.00000001", out: "0.00000001"},
 			{account: "user:7", amount: "0.00000001", in: "0.00000001"},
 		}},
@@ -84,6 +91,30 @@ func TestTransferBuilders(t *testing.T) {
 		{"credit without zero shares", noTeam, ledger.KindProfitCredit, ledger.RefAllocation, 10, []leg{
 			{account: "system:profit", amount: "-4"},
 			{account: "user:7", amount: "4", credited: "4"},
+		}},
+		// Another currency than the base: every account is that currency's.
+		{"hold in JPY", ledger.HoldTransfer(5, user7, "JPY", dec("2.5")), ledger.KindWithdrawalHold, ledger.RefWithdrawal, 5, []leg{
+			{account: "user:7:JPY", amount: "-2.5", held: "2.5"},
+			{account: "held:user:7:JPY", amount: "2.5"},
+		}},
+		{"release in JPY", ledger.ReleaseTransfer(pendingJPY), ledger.KindWithdrawalRelease, ledger.RefWithdrawal, 5, []leg{
+			{account: "user:7:JPY", amount: "2.5", held: "-2.5"},
+			{account: "held:user:7:JPY", amount: "-2.5"},
+		}},
+		{"payout in JPY", ledger.PayoutTransfer(pendingJPY), ledger.KindWithdrawalPayout, ledger.RefWithdrawal, 5, []leg{
+			{account: "user:7:JPY", held: "-2.5", withdrawn: "2.5"},
+			{account: "held:user:7:JPY", amount: "-2.5"},
+			{account: "system:payout:JPY", amount: "2.5"},
+		}},
+		{"reallocation in JPY", ledger.ReallocationTransfer(8, team3, user7, "JPY", dec("1")), ledger.KindReallocation, ledger.RefReallocation, 8, []leg{
+			{account: "team:3:JPY", amount: "-1", out: "1"},
+			{account: "user:7:JPY", amount: "1", in: "1"},
+		}},
+		{"credit in JPY", creditJPY, ledger.KindProfitCredit, ledger.RefAllocation, 11, []leg{
+			{account: "system:profit:JPY", amount: "-10"},
+			{account: "user:7:JPY", amount: "6", credited: "6"},
+			{account: "team:3:JPY", amount: "3", credited: "3"},
+			{account: "platform:JPY", amount: "1", credited: "1"},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,13 +138,15 @@ func TestTransferBuilders(t *testing.T) {
 
 func TestCreditTransferRefusesBadShares(t *testing.T) {
 	for name, c := range map[string]ledger.Credit{
-		"shares above":   {Distributable: dec("10"), ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("2"), UserID: 7, TeamID: 3},
-		"shares below":   {Distributable: dec("10"), ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("0.5"), UserID: 7, TeamID: 3},
-		"zero":           {Distributable: decimal.Zero, ToUser: decimal.Zero, ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3},
-		"negative":       {Distributable: dec("-1"), ToUser: dec("-1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3},
-		"negative share": {Distributable: dec("1"), ToUser: dec("2"), ToTeam: dec("-1"), ToPlatform: decimal.Zero, UserID: 7, TeamID: 3},
+		"shares above":   {Distributable: dec("10"), ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("2"), UserID: 7, TeamID: 3, Currency: "USD"},
+		"shares below":   {Distributable: dec("10"), ToUser: dec("6"), ToTeam: dec("3"), ToPlatform: dec("0.5"), UserID: 7, TeamID: 3, Currency: "USD"},
+		"zero":           {Distributable: decimal.Zero, ToUser: decimal.Zero, ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3, Currency: "USD"},
+		"negative":       {Distributable: dec("-1"), ToUser: dec("-1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3, Currency: "USD"},
+		"negative share": {Distributable: dec("1"), ToUser: dec("2"), ToTeam: dec("-1"), ToPlatform: decimal.Zero, UserID: 7, TeamID: 3, Currency: "USD"},
 		"no user":        {Distributable: dec("1"), ToUser: dec("1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, TeamID: 3},
 		"no team":        {Distributable: dec("1"), ToUser: dec("1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: -3},
+		"no currency":    {Distributable: dec("1"), ToUser: dec("1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3},
+		"bad currency":   {Distributable: dec("1"), ToUser: dec("1"), ToTeam: decimal.Zero, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3, Currency: "jpy"},
 	} {
 		if err := ledger.CheckCredit(c); !errors.Is(err, ledger.ErrInvalidCredit) {
 			t.Errorf("%s: CheckCredit = %v, want ErrInvalidCredit", name, err)
@@ -125,10 +158,36 @@ func TestCreditTransferRefusesBadShares(t *testing.T) {
 }
 
 func TestCheckRefusesAnUnbalancedTransfer(t *testing.T) {
-	tr := ledger.HoldTransfer(1, ledger.Owner{Type: auth.OwnerUser, ID: 7}, dec("1"))
+	tr := ledger.HoldTransfer(1, ledger.Owner{Type: auth.OwnerUser, ID: 7}, "USD", dec("1"))
 	tr.Legs[1].Amount = dec("0.99999999")
 	if err := tr.Check(); err == nil {
 		t.Error("an unbalanced transfer passed the check")
+	}
+}
+
+// TestCheckRefusesMixedCurrencies: a transfer whose legs are in different
+// currencies is ErrCurrencyMismatch, even when its amounts balance; no
+// builder makes one, so the check is the last guard.
+func TestCheckRefusesMixedCurrencies(t *testing.T) {
+	user7, team3 := ledger.Owner{Type: auth.OwnerUser, ID: 7}, ledger.Owner{Type: auth.OwnerTeam, ID: 3}
+	for name, legs := range map[string][2]string{
+		"USD to JPY": {"team:3", "user:7:JPY"},
+		"JPY to USD": {"team:3:JPY", "user:7"},
+		"JPY to EUR": {"team:3:JPY", "user:7:EUR"},
+	} {
+		tr := ledger.ReallocationTransfer(8, team3, user7, "USD", dec("1"))
+		tr.Legs[0].Account, tr.Legs[1].Account = legs[0], legs[1]
+		if err := tr.Check(); !errors.Is(err, ledger.ErrCurrencyMismatch) {
+			t.Errorf("%s: Check = %v, want ErrCurrencyMismatch", name, err)
+		}
+	}
+	hold := ledger.HoldTransfer(1, user7, "JPY", dec("1"))
+	hold.Legs[1].Account = "held:user:7"
+	if err := hold.Check(); !errors.Is(err, ledger.ErrCurrencyMismatch) {
+		t.Errorf("a JPY hold into the USD hold account: %v, want ErrCurrencyMismatch", err)
+	}
+	if err := ledger.ReallocationTransfer(8, team3, user7, "JPY", dec("1")).Check(); err != nil {
+		t.Errorf("a reallocation within JPY: %v", err)
 	}
 }
 
@@ -181,7 +240,7 @@ func TestEntriesChain(t *testing.T) {
 	if !bytes.Equal(heads["user:7"], es[1].Hash) || !bytes.Equal(heads["system:profit"], es[0].Hash) {
 		t.Fatal("the heads did not advance")
 	}
-	hold := ledger.HoldTransfer(4, ledger.Owner{Type: auth.OwnerUser, ID: 7}, dec("2.5"))
+	hold := ledger.HoldTransfer(4, ledger.Owner{Type: auth.OwnerUser, ID: 7}, "USD", dec("2.5"))
 	es2 := hold.Entries(11, at.Add(time.Second), heads)
 	if len(es2) != 2 || hex.EncodeToString(es2[0].Hash) != pinnedSecond || !bytes.Equal(es2[0].PrevHash, es[1].Hash) || es2[1].PrevHash != nil {
 		t.Fatalf("hold entries = %+v", es2)
@@ -191,7 +250,7 @@ func TestEntriesChain(t *testing.T) {
 			t.Errorf("entry %+v", e)
 		}
 	}
-	payout := ledger.PayoutTransfer(ledger.Withdrawal{ID: 4, Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7}, Amount: dec("2.5")})
+	payout := ledger.PayoutTransfer(ledger.Withdrawal{ID: 4, Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7}, Currency: "USD", Amount: dec("2.5")})
 	es3 := payout.Entries(12, at.Add(2*time.Second), heads)
 	if len(es3) != 2 || es3[0].Account != "held:user:7" || es3[1].Account != "system:payout" {
 		t.Fatalf("payout entries = %+v; want none for the owner account", es3)
@@ -203,7 +262,7 @@ func TestEntriesChain(t *testing.T) {
 
 // TestNext is the state machine, every status × target status.
 func TestNext(t *testing.T) {
-	w := ledger.Withdrawal{ID: 5, Owner: ledger.Owner{Type: auth.OwnerTeam, ID: 3}, Amount: dec("2")}
+	w := ledger.Withdrawal{ID: 5, Owner: ledger.Owner{Type: auth.OwnerTeam, ID: 3}, Currency: "USD", Amount: dec("2")}
 	type want struct {
 		kind, event string // "" kind: ErrInvalidStateTransition
 	}

@@ -29,7 +29,7 @@ func TestTotalsBeyondTenToTheTwelve(t *testing.T) {
 	toUser, toTeam := decimal.RequireFromString("600000000000"), decimal.RequireFromString("399999999999.99999999")
 	credit := func(id int64) ledger.Credit {
 		return ledger.Credit{AllocationID: id, Distributable: maxAmount,
-			ToUser: toUser, ToTeam: toTeam, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3}
+			ToUser: toUser, ToTeam: toTeam, ToPlatform: decimal.Zero, UserID: 7, TeamID: 3, Currency: "USD"}
 	}
 	if err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error { return st.Credit(ctx, tx, credit(1)) }); err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestTotalsBeyondTenToTheTwelve(t *testing.T) {
 		t.Fatal(err)
 	}
 	user := ledger.Owner{Type: auth.OwnerUser, ID: 7}
-	w, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: user, Amount: maxAmount}, 7)
+	w, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: user, Currency: "USD", Amount: maxAmount}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestTotalsBeyondTenToTheTwelve(t *testing.T) {
 		{ledger.Owner{Type: auth.OwnerTeam, ID: 3}, toTeam.Mul(three), decimal.Zero, toTeam.Mul(three)},
 	} {
 		for _, at := range []*time.Time{nil, ptr(time.Now().Add(time.Hour))} {
-			b, err := st.Balance(ctx, c.owner, at)
+			b, err := st.Balance(ctx, c.owner, "USD", at)
 			if err != nil || !b.Credited.Equal(c.credited) || !b.Withdrawn.Equal(c.withdrawn) || !b.Available.Equal(c.available) {
 				t.Errorf("%v at %v = %+v, %v; want credited %s, withdrawn %s, available %s",
 					c.owner, at, b, err, c.credited, c.withdrawn, c.available)

@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,17 +113,18 @@ type locked struct {
 	heads     map[string][]byte
 }
 
-// accountOwner is the owner_type and owner_id of an account row.
+// accountOwner is the owner_type and owner_id of an account row (its
+// currency is ledger.AccountCurrency's).
 func accountOwner(account string) (string, int64, error) {
-	if o, ok := ledger.ParseAccount(account); ok {
+	if o, _, ok := ledger.ParseAccount(account); ok {
 		return o.Type, o.ID, nil
 	}
 	if rest, ok := strings.CutPrefix(account, ledger.HoldPrefix); ok {
-		if o, ok := ledger.ParseAccount(rest); ok {
+		if o, _, ok := ledger.ParseAccount(rest); ok {
 			return "hold", o.ID, nil
 		}
 	}
-	if account == ledger.AccountProfit || account == ledger.AccountPayout {
+	if name, c := ledger.AccountCurrency(account); (name == ledger.AccountProfit || name == ledger.AccountPayout) && ledger.AccountIn(name, c) == account {
 		return "system", 0, nil
 	}
 	return "", 0, fmt.Errorf("%q is not a ledger account", account)
@@ -142,17 +144,18 @@ func lockSorted(ctx context.Context, tx pgx.Tx, accounts []string) (*locked, err
 	names := slices.Clone(accounts)
 	slices.Sort(names)
 	names = slices.Compact(names)
-	types := make([]string, len(names))
+	types, currencies := make([]string, len(names)), make([]string, len(names))
 	ids := make([]int64, len(names))
 	for i, a := range names {
 		var err error
 		if types[i], ids[i], err = accountOwner(a); err != nil {
 			return nil, err
 		}
+		_, currencies[i] = ledger.AccountCurrency(a)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO accounts (account, owner_type, owner_id)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT (account) DO NOTHING`, names, types, ids)
+	b.Queue(`INSERT INTO accounts (account, owner_type, owner_id, currency)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) ON CONFLICT (account) DO NOTHING`, names, types, ids, currencies)
 	b.Queue(`SELECT account, available::text, last_hash FROM accounts
 		WHERE account = ANY($1) ORDER BY account FOR UPDATE`, names)
 	br := tx.SendBatch(ctx, b)
@@ -231,9 +234,9 @@ func writeTransfer(ctx context.Context, tx pgx.Tx, accs *locked, t ledger.Transf
 		if !l.Amount.IsZero() {
 			e := entries[0]
 			entries = entries[1:]
-			b.Queue(`INSERT INTO entries (transfer_id, account, amount, kind, ref_type, ref_id, created_at, prev_hash, hash)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-				e.TransferID, e.Account, e.Amount.StringFixed(8), e.Kind, e.RefType, e.RefID, e.CreatedAt, e.PrevHash, e.Hash)
+			b.Queue(`INSERT INTO entries (transfer_id, account, amount, kind, ref_type, ref_id, created_at, prev_hash, hash, currency)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+				e.TransferID, e.Account, e.Amount.StringFixed(8), e.Kind, e.RefType, e.RefID, e.CreatedAt, e.PrevHash, e.Hash, e.Currency)
 		}
 		b.Queue(`UPDATE accounts SET credited = credited + $2, reallocated_in = reallocated_in + $3,
 			reallocated_out = reallocated_out + $4, held = held + $5, withdrawn = withdrawn + $6,
@@ -417,6 +420,7 @@ func writeCredits(ctx context.Context, tx pgx.Tx, todo []ledger.Transfer, entrie
 		n                 = len(entries)
 		eTransfer, eRef   = make([]int64, n), make([]int64, n)
 		eAccount, eAmount = make([]string, n), make([]string, n)
+		eCurrency         = make([]string, n)
 		eAt               = make([]time.Time, n)
 		ePrev, eHash      = make([][]byte, n), make([][]byte, n)
 		credited          = map[string]decimal.Decimal{}
@@ -425,7 +429,7 @@ func writeCredits(ctx context.Context, tx pgx.Tx, todo []ledger.Transfer, entrie
 	)
 	for i, e := range entries {
 		eTransfer[i], eRef[i], eAt[i] = e.TransferID, e.RefID, e.CreatedAt
-		eAccount[i], eAmount[i] = e.Account, e.Amount.StringFixed(8)
+		eAccount[i], eAmount[i], eCurrency[i] = e.Account, e.Amount.StringFixed(8), e.Currency
 		ePrev[i], eHash[i] = e.PrevHash, e.Hash
 	}
 	for _, t := range todo {
@@ -442,11 +446,11 @@ func writeCredits(ctx context.Context, tx pgx.Tx, todo []ledger.Transfer, entrie
 		uCredited[i], uBalance[i], uHash[i] = credited[a].String(), balance[a].String(), heads[a]
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO entries (transfer_id, account, amount, kind, ref_type, ref_id, created_at, prev_hash, hash)
-		SELECT e.transfer_id, e.account, e.amount::numeric, $1, $2, e.ref_id, e.created_at, e.prev_hash, e.hash
-		FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[], $8::bytea[], $9::bytea[])
-			WITH ORDINALITY AS e(transfer_id, account, amount, ref_id, created_at, prev_hash, hash, n)
-		ORDER BY e.n`, ledger.KindProfitCredit, ledger.RefAllocation, eTransfer, eAccount, eAmount, eRef, eAt, ePrev, eHash)
+	b.Queue(`INSERT INTO entries (transfer_id, account, amount, kind, ref_type, ref_id, created_at, prev_hash, hash, currency)
+		SELECT e.transfer_id, e.account, e.amount::numeric, $1, $2, e.ref_id, e.created_at, e.prev_hash, e.hash, e.currency
+		FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[], $8::bytea[], $9::bytea[], $10::text[])
+			WITH ORDINALITY AS e(transfer_id, account, amount, ref_id, created_at, prev_hash, hash, currency, n)
+		ORDER BY e.n`, ledger.KindProfitCredit, ledger.RefAllocation, eTransfer, eAccount, eAmount, eRef, eAt, ePrev, eHash, eCurrency)
 	b.Queue(`UPDATE accounts a SET credited = a.credited + u.add_credited::numeric, balance = a.balance + u.add_balance::numeric,
 			last_hash = u.new_hash
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS u(account, add_credited, add_balance, new_hash)
@@ -467,13 +471,13 @@ func writeCredits(ctx context.Context, tx pgx.Tx, todo []ledger.Transfer, entrie
 
 // --- balances ----------------------------------------------------------------
 
-const balanceColumns = `owner_type, owner_id, credited::text, reallocated_in::text, reallocated_out::text,
+const balanceColumns = `owner_type, owner_id, currency, credited::text, reallocated_in::text, reallocated_out::text,
 	held::text, withdrawn::text, available::text`
 
 func scanBalance(row pgx.Row) (ledger.Balance, error) {
 	var b ledger.Balance
 	var amounts [6]string
-	if err := row.Scan(&b.Owner.Type, &b.Owner.ID, &amounts[0], &amounts[1], &amounts[2], &amounts[3], &amounts[4], &amounts[5]); err != nil {
+	if err := row.Scan(&b.Owner.Type, &b.Owner.ID, &b.Currency, &amounts[0], &amounts[1], &amounts[2], &amounts[3], &amounts[4], &amounts[5]); err != nil {
 		return b, err
 	}
 	var err error
@@ -485,12 +489,16 @@ func scanBalance(row pgx.Row) (ledger.Balance, error) {
 	return b, nil
 }
 
-// ListBalances implements ledger.Store: the owner accounts, newest first.
+// ListBalances implements ledger.Store: the owner accounts (one per owner
+// and currency), newest first.
 func (s *Store) ListBalances(ctx context.Context, f ledger.BalanceFilter, p httpx.Pagination) ([]ledger.Balance, int64, error) {
 	var q pg.Filter
 	q.Where(`owner_type IN ('user', 'team', 'platform')`)
 	if f.OwnerType != "" {
 		q.Where("owner_type = " + q.Arg(f.OwnerType))
+	}
+	if f.Currency != "" {
+		q.Where("currency = " + q.Arg(f.Currency))
 	}
 	if c := f.ReadableBy; c != nil {
 		q.Owned(`((owner_type = 'user' AND owner_id = %s) OR (owner_type = 'team' AND owner_id = ANY(%s)))`, c.UserID, c.Teams)
@@ -499,57 +507,60 @@ func (s *Store) ListBalances(ctx context.Context, f ledger.BalanceFilter, p http
 		&q, p.Limit, p.Offset, scanBalance)
 }
 
-// Balance implements ledger.Store. Now, it is the account row (zeros when
-// there is none); at an instant, the buckets are recomputed from the
-// postings of the account and of its hold account created up to then.
-func (s *Store) Balance(ctx context.Context, o ledger.Owner, at *time.Time) (ledger.Balance, error) {
-	b, err := s.balance(ctx, o, at)
+// Balances implements ledger.Store. Now, they are the owner's account rows
+// (by currency); at an instant, each account's buckets are recomputed from
+// its postings and those of its hold account created up to then.
+func (s *Store) Balances(ctx context.Context, o ledger.Owner, currency string, at *time.Time) ([]ledger.Balance, error) {
+	bs, err := s.balances(ctx, o, currency, at)
 	if err != nil {
-		return ledger.Balance{}, fmt.Errorf("store: balance of %s: %w", o.Account(), err)
+		return nil, fmt.Errorf("store: balances of %s: %w", o.Account(), err)
 	}
-	return b, nil
+	return bs, nil
 }
 
-func (s *Store) balance(ctx context.Context, o ledger.Owner, at *time.Time) (ledger.Balance, error) {
-	account := o.Account()
+// Balance is the owner's balance in currency (zeros for an account never
+// credited), now or as at *at.
+func (s *Store) Balance(ctx context.Context, o ledger.Owner, currency string, at *time.Time) (ledger.Balance, error) {
+	bs, err := s.Balances(ctx, o, currency, at)
+	if err != nil || len(bs) == 0 {
+		return ledger.Balance{Owner: o, Currency: currency}, err
+	}
+	return bs[0], nil
+}
+
+func (s *Store) balances(ctx context.Context, o ledger.Owner, currency string, at *time.Time) ([]ledger.Balance, error) {
+	var rows pgx.Rows
+	var err error
 	if at == nil {
-		b, err := scanBalance(s.Pool.QueryRow(ctx, `SELECT `+balanceColumns+` FROM accounts WHERE account = $1`, account))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ledger.Balance{Owner: o}, nil
-		}
-		b.Owner = o
-		return b, err
+		rows, err = s.Pool.Query(ctx, `SELECT `+balanceColumns+` FROM accounts
+			WHERE owner_type = $1 AND owner_id = $2 AND ($3 = '' OR currency = $3) ORDER BY currency`, o.Type, o.ID, currency)
+	} else {
+		rows, err = s.Pool.Query(ctx, `SELECT a.owner_type, a.owner_id, a.currency, p.credited, p.realloc_in, p.realloc_out, p.held, p.withdrawn,
+				(p.credited::numeric + p.realloc_in::numeric - p.realloc_out::numeric - p.held::numeric - p.withdrawn::numeric)::text
+			FROM accounts a CROSS JOIN LATERAL (SELECT
+				COALESCE(sum(amount) FILTER (WHERE account = a.account AND kind = 'profit_credit'), 0)::text AS credited,
+				COALESCE(sum(amount) FILTER (WHERE account = a.account AND kind = 'reallocation' AND amount > 0), 0)::text AS realloc_in,
+				COALESCE(-sum(amount) FILTER (WHERE account = a.account AND kind = 'reallocation' AND amount < 0), 0)::text AS realloc_out,
+				COALESCE(sum(amount) FILTER (WHERE account <> a.account), 0)::text AS held,
+				COALESCE(-sum(amount) FILTER (WHERE account <> a.account AND kind = 'withdrawal_payout'), 0)::text AS withdrawn
+				FROM entries WHERE account IN (a.account, $4 || a.account) AND created_at <= $5) AS p
+			WHERE a.owner_type = $1 AND a.owner_id = $2 AND ($3 = '' OR a.currency = $3) ORDER BY a.currency`,
+			o.Type, o.ID, currency, ledger.HoldPrefix, *at)
 	}
-	var amounts [5]string
-	err := s.Pool.QueryRow(ctx, `SELECT
-		COALESCE(sum(amount) FILTER (WHERE account = $1 AND kind = 'profit_credit'), 0)::text,
-		COALESCE(sum(amount) FILTER (WHERE account = $1 AND kind = 'reallocation' AND amount > 0), 0)::text,
-		COALESCE(-sum(amount) FILTER (WHERE account = $1 AND kind = 'reallocation' AND amount < 0), 0)::text,
-		COALESCE(sum(amount) FILTER (WHERE account = $2), 0)::text,
-		COALESCE(-sum(amount) FILTER (WHERE account = $2 AND kind = 'withdrawal_payout'), 0)::text
-		FROM entries WHERE account IN ($1, $2) AND created_at <= $3`,
-		account, ledger.HoldAccount(account), *at).Scan(&amounts[0], &amounts[1], &amounts[2], &amounts[3], &amounts[4])
 	if err != nil {
-		return ledger.Balance{}, err
+		return nil, err
 	}
-	b := ledger.Balance{Owner: o}
-	for i, dst := range []*decimal.Decimal{&b.Credited, &b.ReallocatedIn, &b.ReallocatedOut, &b.Held, &b.Withdrawn} {
-		if *dst, err = parseDecimal(amounts[i]); err != nil {
-			return b, err
-		}
-	}
-	b.Available = b.Credited.Add(b.ReallocatedIn).Sub(b.ReallocatedOut).Sub(b.Held).Sub(b.Withdrawn)
-	return b, nil
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ledger.Balance, error) { return scanBalance(r) })
 }
 
 // --- withdrawals -------------------------------------------------------------
 
-const withdrawalColumns = `id, from_type, owner_id, amount::text, status, reason, requested_by, created_at, completed_at`
+const withdrawalColumns = `id, from_type, owner_id, currency, amount::text, status, reason, requested_by, created_at, completed_at`
 
 func scanWithdrawal(row pgx.Row) (ledger.Withdrawal, error) {
 	var w ledger.Withdrawal
 	var amount string
-	err := row.Scan(&w.ID, &w.Owner.Type, &w.Owner.ID, &amount, &w.Status, &w.Reason, &w.RequestedBy, &w.CreatedAt, &w.CompletedAt)
+	err := row.Scan(&w.ID, &w.Owner.Type, &w.Owner.ID, &w.Currency, &amount, &w.Status, &w.Reason, &w.RequestedBy, &w.CreatedAt, &w.CompletedAt)
 	if err = pg.ReadErr(err, ledger.ErrNotFound, ""); err != nil {
 		return w, err
 	}
@@ -564,11 +575,13 @@ func scanWithdrawal(row pgx.Row) (ledger.Withdrawal, error) {
 
 // RequestWithdrawal implements ledger.Store: the operation of an
 // Idempotency-Key starts here, with the transaction. Under the locks of the
-// account and its hold account, the amount must not exceed available
-// (ledger.Sufficient); ledger.HoldTransfer moves it to the hold account.
+// owner's account in the withdrawal's currency and its hold account, the
+// amount must not exceed that account's available balance
+// (ledger.Sufficient: what the owner holds in other currencies does not
+// count); ledger.HoldTransfer moves it to the hold account.
 func (s *Store) RequestWithdrawal(ctx context.Context, in ledger.NewWithdrawal, requestedBy int64) (ledger.Withdrawal, error) {
 	idempotency.Started(ctx)
-	account := in.Owner.Account()
+	account := ledger.OwnerAccount(in.Owner, in.Currency)
 	hold := ledger.HoldAccount(account)
 	var out ledger.Withdrawal
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -579,9 +592,9 @@ func (s *Store) RequestWithdrawal(ctx context.Context, in ledger.NewWithdrawal, 
 		if err := ledger.Sufficient(accs.available[account], in.Amount); err != nil {
 			return err
 		}
-		w, err := scanWithdrawal(tx.QueryRow(ctx, `INSERT INTO withdrawals (from_type, owner_id, account, amount, status, requested_by)
-			VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING `+withdrawalColumns,
-			in.Owner.Type, in.Owner.ID, account, in.Amount.String(), requestedBy))
+		w, err := scanWithdrawal(tx.QueryRow(ctx, `INSERT INTO withdrawals (from_type, owner_id, account, amount, status, requested_by, currency)
+			VALUES ($1, $2, $3, $4, 'pending', $5, $6) RETURNING `+withdrawalColumns,
+			in.Owner.Type, in.Owner.ID, account, in.Amount.String(), requestedBy, in.Currency))
 		if err != nil {
 			return fmt.Errorf("insert withdrawal: %w", err)
 		}
@@ -589,7 +602,7 @@ func (s *Store) RequestWithdrawal(ctx context.Context, in ledger.NewWithdrawal, 
 		if err != nil {
 			return err
 		}
-		if _, err := post(ctx, tx, accs, ledger.HoldTransfer(w.ID, in.Owner, in.Amount), event); err != nil {
+		if _, err := post(ctx, tx, accs, ledger.HoldTransfer(w.ID, in.Owner, in.Currency, in.Amount), event); err != nil {
 			return err
 		}
 		out = w
@@ -656,6 +669,9 @@ func (s *Store) ListWithdrawals(ctx context.Context, f ledger.WithdrawalFilter, 
 	if f.OwnerID != nil {
 		q.Where("owner_id = " + q.Arg(*f.OwnerID))
 	}
+	if f.Currency != "" {
+		q.Where("currency = " + q.Arg(f.Currency))
+	}
 	if f.From != nil {
 		q.Where("created_at >= " + q.Arg(*f.From))
 	}
@@ -680,32 +696,34 @@ func (s *Store) Withdrawal(ctx context.Context, id int64) (ledger.Withdrawal, er
 
 // --- reallocations -----------------------------------------------------------
 
-const reallocationColumns = `id, from_account, to_account, amount::text, reason, created_by, created_at`
+const reallocationColumns = `id, from_account, to_account, currency, amount::text, reason, created_by, created_at`
 
 func scanReallocation(row pgx.Row) (ledger.Reallocation, error) {
 	var r ledger.Reallocation
 	var from, to, amount string
-	err := row.Scan(&r.ID, &from, &to, &amount, &r.Reason, &r.CreatedBy, &r.CreatedAt)
+	err := row.Scan(&r.ID, &from, &to, &r.Currency, &amount, &r.Reason, &r.CreatedBy, &r.CreatedAt)
 	if err = pg.ReadErr(err, ledger.ErrNotFound, ""); err != nil {
 		return r, err
 	}
 	var ok1, ok2 bool
-	r.From, ok1 = ledger.ParseAccount(from)
-	r.To, ok2 = ledger.ParseAccount(to)
-	if !ok1 || !ok2 {
-		return r, fmt.Errorf("reallocation %d names a non-owner account", r.ID)
+	var c1, c2 string
+	r.From, c1, ok1 = ledger.ParseAccount(from)
+	r.To, c2, ok2 = ledger.ParseAccount(to)
+	if !ok1 || !ok2 || c1 != r.Currency || c2 != r.Currency {
+		return r, fmt.Errorf("reallocation %d names a non-owner account or another currency", r.ID)
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.Amount, err = parseDecimal(amount)
 	return r, err
 }
 
-// Reallocate implements ledger.Store: under both accounts' locks the
-// amount must not exceed the source's available balance
-// (ledger.Sufficient); ledger.ReallocationTransfer moves it.
+// Reallocate implements ledger.Store: under the locks of both owners'
+// accounts in the reallocation's currency the amount must not exceed the
+// source's available balance (ledger.Sufficient);
+// ledger.ReallocationTransfer moves it.
 func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, createdBy int64) (ledger.Reallocation, error) {
 	idempotency.Started(ctx)
-	from, to := in.From.Account(), in.To.Account()
+	from, to := ledger.OwnerAccount(in.From, in.Currency), ledger.OwnerAccount(in.To, in.Currency)
 	var out ledger.Reallocation
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		accs, err := lockAccounts(ctx, tx, from, to)
@@ -715,8 +733,8 @@ func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, creat
 		if err := ledger.Sufficient(accs.available[from], in.Amount); err != nil {
 			return err
 		}
-		r, err := scanReallocation(tx.QueryRow(ctx, `INSERT INTO reallocations (from_account, to_account, amount, reason, created_by)
-			VALUES ($1, $2, $3, $4, $5) RETURNING `+reallocationColumns, from, to, in.Amount.String(), in.Reason, createdBy))
+		r, err := scanReallocation(tx.QueryRow(ctx, `INSERT INTO reallocations (from_account, to_account, amount, reason, created_by, currency)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+reallocationColumns, from, to, in.Amount.String(), in.Reason, createdBy, in.Currency))
 		if err != nil {
 			return fmt.Errorf("insert reallocation: %w", err)
 		}
@@ -725,8 +743,8 @@ func (s *Store) Reallocate(ctx context.Context, in ledger.NewReallocation, creat
 		if err != nil {
 			return fmt.Errorf("%s event: %w", ledger.EventFundsReallocated, err)
 		}
-		if _, err := post(ctx, tx, accs, ledger.ReallocationTransfer(r.ID, in.From, in.To, in.Amount),
-			outbox.Event{Topic: eventbus.TopicWithdrawal, Key: from, Envelope: env}); err != nil {
+		if _, err := post(ctx, tx, accs, ledger.ReallocationTransfer(r.ID, in.From, in.To, in.Currency, in.Amount),
+			outbox.Event{Topic: eventbus.TopicWithdrawal, Key: in.From.Account(), Envelope: env}); err != nil {
 			return err
 		}
 		out = r
@@ -750,6 +768,9 @@ func (s *Store) ListReallocations(ctx context.Context, f ledger.ReallocationFilt
 	if f.ToType != "" {
 		q.Where(typeOf("to_account") + " = " + q.Arg(f.ToType))
 	}
+	if f.Currency != "" {
+		q.Where("currency = " + q.Arg(f.Currency))
+	}
 	if f.From != nil {
 		q.Where("created_at >= " + q.Arg(*f.From))
 	}
@@ -762,12 +783,12 @@ func (s *Store) ListReallocations(ctx context.Context, f ledger.ReallocationFilt
 
 // --- the audit trail ---------------------------------------------------------
 
-const entryColumns = `id, transfer_id, account, amount::text, kind, ref_type, ref_id, created_at, prev_hash, hash`
+const entryColumns = `id, transfer_id, account, currency, amount::text, kind, ref_type, ref_id, created_at, prev_hash, hash`
 
 func scanEntry(row pgx.Row) (ledger.Entry, error) {
 	var e ledger.Entry
 	var amount string
-	err := row.Scan(&e.ID, &e.TransferID, &e.Account, &amount, &e.Kind, &e.RefType, &e.RefID, &e.CreatedAt, &e.PrevHash, &e.Hash)
+	err := row.Scan(&e.ID, &e.TransferID, &e.Account, &e.Currency, &amount, &e.Kind, &e.RefType, &e.RefID, &e.CreatedAt, &e.PrevHash, &e.Hash)
 	if err != nil {
 		return e, err
 	}
@@ -782,6 +803,9 @@ func (s *Store) ListEntries(ctx context.Context, f ledger.EntryFilter, p httpx.P
 	if f.Account != "" {
 		q.Where("account = " + q.Arg(f.Account))
 	}
+	if f.Currency != "" {
+		q.Where("currency = " + q.Arg(f.Currency))
+	}
 	if f.From != nil {
 		q.Where("created_at >= " + q.Arg(*f.From))
 	}
@@ -795,69 +819,122 @@ func (s *Store) ListEntries(ctx context.Context, f ledger.EntryFilter, p httpx.P
 // Verify implements ledger.Store: in one snapshot, every account's chain is
 // recomputed in id order. An entry is bad when its prev_hash is not the
 // stored hash of the account's previous entry (one was deleted or
-// reordered) or its hash is not EntryHash of its fields (it was edited);
-// the smallest bad id is reported. An account whose last_hash is not its
-// last entry's hash (its latest entries were deleted), or postings that do
-// not sum to zero, also make the ledger not OK.
+// reordered), its hash is not EntryHash of its fields (it was edited) or
+// its currency is not its account's; the smallest bad id is reported, with
+// its account. An account whose last_hash is not its last entry's hash
+// (its latest entries were deleted), or whose currency is not its name's,
+// or postings of a currency that do not sum to zero, also make the ledger
+// not OK. Each currency's accounts are reported apart (every transfer is
+// in one currency, so each currency's postings sum to zero on their own),
+// and the whole ledger as their sum.
 func (s *Store) Verify(ctx context.Context) (ledger.Verification, error) {
 	var v ledger.Verification
 	err := pg.InTx(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		v = ledger.Verification{OK: true}
-		last := map[string][]byte{}
-		rows, err := tx.Query(ctx, `SELECT `+entryColumns+` FROM entries ORDER BY account, id`)
-		if err != nil {
+		vr := verifier{of: map[string]*ledger.CurrencyVerification{}, sums: map[string]decimal.Decimal{}, last: map[string][]byte{}}
+		if err := vr.entries(ctx, tx); err != nil {
 			return err
 		}
-		sum := decimal.Zero
-		bad := func(id int64) {
-			v.OK = false
-			if v.FirstBadEntryID == nil || id < *v.FirstBadEntryID {
-				v.FirstBadEntryID = &id
-			}
-		}
-		for rows.Next() {
-			e, err := scanEntry(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			v.Entries++
-			sum = sum.Add(e.Amount)
-			prev := last[e.Account]
-			if !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.ExpectedHash(prev), e.Hash) {
-				bad(e.ID)
-			}
-			last[e.Account] = e.Hash
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := vr.accounts(ctx, tx); err != nil {
 			return err
 		}
-		if !sum.IsZero() {
-			v.OK = false
-		}
-		arows, err := tx.Query(ctx, `SELECT account, last_hash FROM accounts`)
-		if err != nil {
-			return err
-		}
-		defer arows.Close()
-		for arows.Next() {
-			var a string
-			var h []byte
-			if err := arows.Scan(&a, &h); err != nil {
-				return err
-			}
-			v.Accounts++
-			if !bytes.Equal(h, last[a]) {
-				v.OK = false
-			}
-		}
-		return arows.Err()
+		v = vr.result()
+		return nil
 	})
 	if err != nil {
 		return ledger.Verification{}, fmt.Errorf("store: verify the ledger: %w", err)
 	}
 	return v, nil
+}
+
+// verifier is what Verify has found so far, by currency.
+type verifier struct {
+	of   map[string]*ledger.CurrencyVerification
+	sums map[string]decimal.Decimal
+	last map[string][]byte // each account's last entry's hash
+}
+
+func (vr *verifier) currency(c string) *ledger.CurrencyVerification {
+	if vr.of[c] == nil {
+		vr.of[c] = &ledger.CurrencyVerification{Currency: c, OK: true}
+	}
+	return vr.of[c]
+}
+
+// bad marks entry id of account bad (id 0: the account itself).
+func bad(cv *ledger.CurrencyVerification, id int64, account string) {
+	cv.OK = false
+	switch {
+	case id != 0 && (cv.FirstBadEntryID == nil || id < *cv.FirstBadEntryID):
+		cv.FirstBadEntryID, cv.FirstBadAccount = &id, &account
+	case cv.FirstBadAccount == nil:
+		cv.FirstBadAccount = &account
+	}
+}
+
+func (vr *verifier) entries(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT `+entryColumns+` FROM entries ORDER BY account, id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return err
+		}
+		cv := vr.currency(e.Currency)
+		cv.Entries++
+		vr.sums[e.Currency] = vr.sums[e.Currency].Add(e.Amount)
+		prev := vr.last[e.Account]
+		_, named := ledger.AccountCurrency(e.Account)
+		if !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.ExpectedHash(prev), e.Hash) || named != e.Currency {
+			bad(cv, e.ID, e.Account)
+		}
+		vr.last[e.Account] = e.Hash
+	}
+	return rows.Err()
+}
+
+func (vr *verifier) accounts(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT account, currency, last_hash FROM accounts`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, c string
+		var h []byte
+		if err := rows.Scan(&a, &c, &h); err != nil {
+			return err
+		}
+		cv := vr.currency(c)
+		cv.Accounts++
+		if _, named := ledger.AccountCurrency(a); !bytes.Equal(h, vr.last[a]) || named != c {
+			bad(cv, 0, a)
+		}
+	}
+	return rows.Err()
+}
+
+// result is the verification of each currency, by currency, and of the
+// whole ledger.
+func (vr *verifier) result() ledger.Verification {
+	v := ledger.Verification{CurrencyVerification: ledger.CurrencyVerification{OK: true}}
+	for _, c := range slices.Sorted(maps.Keys(vr.of)) {
+		cv := vr.of[c]
+		if !vr.sums[c].IsZero() {
+			cv.OK = false
+		}
+		v.Currencies = append(v.Currencies, *cv)
+		v.OK = v.OK && cv.OK
+		v.Accounts, v.Entries = v.Accounts+cv.Accounts, v.Entries+cv.Entries
+		if id := cv.FirstBadEntryID; id != nil && (v.FirstBadEntryID == nil || *id < *v.FirstBadEntryID) {
+			v.FirstBadEntryID, v.FirstBadAccount = id, cv.FirstBadAccount
+		} else if v.FirstBadEntryID == nil && v.FirstBadAccount == nil {
+			v.FirstBadAccount = cv.FirstBadAccount
+		}
+	}
+	return v
 }
 
 // --- events ------------------------------------------------------------------

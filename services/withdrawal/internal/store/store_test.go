@@ -38,19 +38,19 @@ func TestDatabaseGuards(t *testing.T) {
 	ctx := context.Background()
 	credit := ledger.Credit{AllocationID: 1, Distributable: decimal.RequireFromString("10"),
 		ToUser: decimal.RequireFromString("6"), ToTeam: decimal.RequireFromString("3"), ToPlatform: decimal.RequireFromString("1"),
-		UserID: 7, TeamID: 3}
+		UserID: 7, TeamID: 3, Currency: "USD"}
 	for range 2 {
 		if err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error { return st.Credit(ctx, tx, credit) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b, err := st.Balance(ctx, ledger.Owner{Type: auth.OwnerUser, ID: 7}, nil)
+	b, err := st.Balance(ctx, ledger.Owner{Type: auth.OwnerUser, ID: 7}, "USD", nil)
 	if err != nil || !b.Credited.Equal(decimal.RequireFromString("6")) {
 		t.Fatalf("user:7 = %+v, %v; want 6 credited once", b, err)
 	}
 
 	// A pending withdrawal of 1 opens the hold account held:user:7.
-	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7},
+	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7}, Currency: "USD",
 		Amount: decimal.RequireFromString("1")}, 7); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestDatabaseGuards(t *testing.T) {
 			t.Errorf("the database accepted %s", what)
 		}
 	}
-	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7},
+	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: ledger.Owner{Type: auth.OwnerUser, ID: 7}, Currency: "USD",
 		Amount: decimal.RequireFromString("5.00000001")}, 7); !errors.Is(err, ledger.ErrInsufficientBalance) {
 		t.Fatalf("overdraft = %v, want ErrInsufficientBalance", err)
 	}
@@ -94,7 +94,7 @@ func TestErrorsCarryContext(t *testing.T) {
 		t.Errorf("transition of an unknown withdrawal: %v; want ErrNotFound", err)
 	}
 	owner := ledger.Owner{Type: auth.OwnerTeam, ID: 4}
-	_, err = st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: owner, Amount: decimal.RequireFromString("1")}, 1)
+	_, err = st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: owner, Currency: "USD", Amount: decimal.RequireFromString("1")}, 1)
 	if !errors.Is(err, ledger.ErrInsufficientBalance) || !strings.Contains(err.Error(), "team:4") {
 		t.Errorf("overdraft: %v; want ErrInsufficientBalance naming the account", err)
 	}

@@ -15,5 +15,6 @@ var codes = httpx.Codes{
 	{ledger.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{ledger.ErrNotFound, http.StatusNotFound, "not_found"},
 	{ledger.ErrInsufficientBalance, http.StatusUnprocessableEntity, "insufficient_balance"},
+	{ledger.ErrCurrencyMismatch, http.StatusUnprocessableEntity, "currency_mismatch"},
 	{ledger.ErrInvalidStateTransition, http.StatusConflict, "invalid_state_transition"},
 }

@@ -64,7 +64,8 @@ func decodeListBalances(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return endpoint.ListBalancesRequest{Filter: ledger.BalanceFilter{OwnerType: r.URL.Query().Get("owner_type")}, Page: p}, nil
+	q := r.URL.Query()
+	return endpoint.ListBalancesRequest{Filter: ledger.BalanceFilter{OwnerType: q.Get("owner_type"), Currency: q.Get("currency")}, Page: p}, nil
 }
 
 // decodeBalance: an owner type or id that names no account is 404.
@@ -78,13 +79,23 @@ func decodeBalance(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return endpoint.BalanceRequest{Owner: o, At: at}, nil
+	return endpoint.BalanceRequest{Owner: o, Currency: r.URL.Query().Get("currency"), At: at}, nil
 }
 
 type withdrawalBody struct {
 	FromType *string         `json:"from_type"`
 	OwnerID  *int64          `json:"owner_id"`
+	Currency *string         `json:"currency"`
 	Amount   json.RawMessage `json:"amount"`
+}
+
+// currency reads the required currency of a body (its form is the
+// domain's rule, ledger.ValidCurrency).
+func currency(c *string) (string, error) {
+	if c == nil {
+		return "", httpx.Validation("validation_failed", "currency", "is required")
+	}
+	return *c, nil
 }
 
 func decodeCreateWithdrawal(_ context.Context, r *http.Request) (any, error) {
@@ -96,11 +107,15 @@ func decodeCreateWithdrawal(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c, err := currency(b.Currency)
+	if err != nil {
+		return nil, err
+	}
 	a, err := httpx.RequiredAmount("amount", b.Amount)
 	if err != nil {
 		return nil, err
 	}
-	return endpoint.CreateWithdrawalRequest{Owner: o, Amount: a}, nil
+	return endpoint.CreateWithdrawalRequest{Owner: o, Currency: c, Amount: a}, nil
 }
 
 func decodeListWithdrawals(_ context.Context, r *http.Request) (any, error) {
@@ -109,7 +124,8 @@ func decodeListWithdrawals(_ context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	q := r.URL.Query()
-	req := endpoint.ListWithdrawalsRequest{Page: p, Filter: ledger.WithdrawalFilter{Status: q.Get("status"), FromType: q.Get("from_type")}}
+	req := endpoint.ListWithdrawalsRequest{Page: p, Filter: ledger.WithdrawalFilter{Status: q.Get("status"), FromType: q.Get("from_type"),
+		Currency: q.Get("currency")}}
 	if s := q.Get("owner_id"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
@@ -148,6 +164,7 @@ type reallocationBody struct {
 	FromID   *int64          `json:"from_id"`
 	ToType   *string         `json:"to_type"`
 	ToID     *int64          `json:"to_id"`
+	Currency *string         `json:"currency"`
 	Amount   json.RawMessage `json:"amount"`
 	Reason   *string         `json:"reason"`
 }
@@ -163,6 +180,9 @@ func decodeCreateReallocation(_ context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	if req.To, err = owner("to_type", "to_id", b.ToType, b.ToID); err != nil {
+		return nil, err
+	}
+	if req.Currency, err = currency(b.Currency); err != nil {
 		return nil, err
 	}
 	if req.Amount, err = httpx.RequiredAmount("amount", b.Amount); err != nil {
@@ -181,7 +201,8 @@ func decodeListReallocations(_ context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	q := r.URL.Query()
-	req := endpoint.ListReallocationsRequest{Page: p, Filter: ledger.ReallocationFilter{FromType: q.Get("from_type"), ToType: q.Get("to_type")}}
+	req := endpoint.ListReallocationsRequest{Page: p, Filter: ledger.ReallocationFilter{FromType: q.Get("from_type"), ToType: q.Get("to_type"),
+		Currency: q.Get("currency")}}
 	req.Filter.From, req.Filter.To, err = httpx.QueryRange(r)
 	return req, err
 }
@@ -195,7 +216,7 @@ func decodeListEntries(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := endpoint.ListEntriesRequest{Page: p, Filter: ledger.EntryFilter{Account: account}}
+	req := endpoint.ListEntriesRequest{Page: p, Filter: ledger.EntryFilter{Account: account, Currency: r.URL.Query().Get("currency")}}
 	req.Filter.From, req.Filter.To, err = httpx.QueryRange(r)
 	return req, err
 }

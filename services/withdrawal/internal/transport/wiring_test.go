@@ -44,6 +44,7 @@ func newEnv(t *testing.T) *env {
 type balance struct {
 	OwnerType      string `json:"owner_type"`
 	OwnerID        int64  `json:"owner_id"`
+	Currency       string `json:"currency"`
 	Credited       string `json:"credited"`
 	ReallocatedIn  string `json:"reallocated_in"`
 	ReallocatedOut string `json:"reallocated_out"`
@@ -56,6 +57,7 @@ type withdrawal struct {
 	ID          int64      `json:"id"`
 	FromType    string     `json:"from_type"`
 	OwnerID     int64      `json:"owner_id"`
+	Currency    string     `json:"currency"`
 	Amount      string     `json:"amount"`
 	Status      string     `json:"status"`
 	Reason      *string    `json:"reason"`
@@ -83,11 +85,17 @@ func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 var allocationIDs atomic.Int64
 
 // credit applies a profit.allocated credit as the consumer does: toUser to
-// user:userID, toTeam to team:teamID, toPlatform to the platform.
+// user:userID, toTeam to team:teamID, toPlatform to the platform (in USD).
 func (e *env) credit(userID, teamID int64, toUser, toTeam, toPlatform string) {
 	e.T.Helper()
+	e.creditIn("USD", userID, teamID, toUser, toTeam, toPlatform)
+}
+
+// creditIn is credit in currency.
+func (e *env) creditIn(currency string, userID, teamID int64, toUser, toTeam, toPlatform string) {
+	e.T.Helper()
 	c := ledger.Credit{AllocationID: allocationIDs.Add(1), UserID: userID, TeamID: teamID,
-		ToUser: dec(toUser), ToTeam: dec(toTeam), ToPlatform: dec(toPlatform)}
+		ToUser: dec(toUser), ToTeam: dec(toTeam), ToPlatform: dec(toPlatform), Currency: currency}
 	c.Distributable = c.ToUser.Add(c.ToTeam).Add(c.ToPlatform)
 	err := pg.InTx(context.Background(), e.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		return e.store.Credit(context.Background(), tx, c)
@@ -98,29 +106,54 @@ func (e *env) credit(userID, teamID int64, toUser, toTeam, toPlatform string) {
 }
 
 func withdrawalBody(fromType string, ownerID int64, amount any) map[string]any {
-	return map[string]any{"from_type": fromType, "owner_id": ownerID, "amount": amount}
+	return map[string]any{"from_type": fromType, "owner_id": ownerID, "currency": "USD", "amount": amount}
 }
 
+// ownerBalances is the answer of GET /balances/{owner_type}/{owner_id}.
+type ownerBalances struct {
+	OwnerType string    `json:"owner_type"`
+	OwnerID   int64     `json:"owner_id"`
+	Balances  []balance `json:"balances"`
+}
+
+// balance is the owner's (path, with its query) balance in USD.
 func (e *env) balance(token, path string) balance {
 	e.T.Helper()
-	var b balance
-	e.Do("GET", "/api/v1/balances/"+path, token, nil).OK(e.T, 200, &b)
+	return e.balanceIn(token, path, "USD")
+}
+
+// balanceIn is the owner's (path, with its query) balance in currency:
+// the one element of the answer narrowed to currency.
+func (e *env) balanceIn(token, path, currency string) balance {
+	e.T.Helper()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	var bs ownerBalances
+	e.Do("GET", "/api/v1/balances/"+path+sep+"currency="+currency, token, nil).OK(e.T, 200, &bs)
+	if len(bs.Balances) != 1 || bs.Balances[0].Currency != currency {
+		e.T.Fatalf("%s in %s: %+v, want one balance in it", path, currency, bs)
+	}
+	b := bs.Balances[0]
+	b.OwnerType, b.OwnerID = bs.OwnerType, bs.OwnerID
 	return b
 }
 
 // checkLedger asserts the invariants of docs/api.md#withdrawal-service straight
-// in the database: all postings sum to 0, every transfer sums to 0, no owner
+// in the database: each currency's postings sum to 0, every transfer sums
+// to 0 and is in one currency (as its entries' accounts are), no owner
 // account is below zero, every account's balance is the sum of its postings,
 // and the hash chains verify.
 func (e *env) checkLedger() {
 	e.T.Helper()
 	ctx := context.Background()
-	var sum string
-	if err := e.Pool.QueryRow(ctx, `SELECT COALESCE(sum(amount), 0)::text FROM entries`).Scan(&sum); err != nil || !dec(sum).IsZero() {
-		e.T.Fatalf("sum of all entries = %s (%v), want 0", sum, err)
-	}
 	var n int
 	queries := map[string]string{
+		"currencies whose entries do not sum to 0": `SELECT count(*) FROM (SELECT currency FROM entries GROUP BY currency HAVING sum(amount) <> 0) c`,
+		"transfers in more than one currency":      `SELECT count(*) FROM (SELECT transfer_id FROM entries GROUP BY transfer_id HAVING count(DISTINCT currency) > 1) t`,
+		"entries in another currency than their account's": `SELECT count(*) FROM entries e JOIN accounts a USING (account)
+			WHERE a.currency <> e.currency`,
 		"unbalanced transfers": `SELECT count(*) FROM (SELECT transfer_id FROM entries GROUP BY transfer_id HAVING sum(amount) <> 0) t`,
 		"overdrawn accounts":   `SELECT count(*) FROM accounts WHERE owner_type IN ('user', 'team', 'platform') AND available < 0`,
 		"accounts whose balance is not the sum of their entries": `SELECT count(*) FROM accounts a
@@ -224,7 +257,7 @@ func TestConcurrentReallocationsAndWithdrawals(t *testing.T) {
 			return servicetest.Result{} // nothing to move: no request
 		}
 		return e.Do("POST", reallocationsPath, admin, map[string]any{"from_type": from.typ, "from_id": from.id,
-			"to_type": to.typ, "to_id": to.id, "amount": "4", "reason": "rebalance"})
+			"to_type": to.typ, "to_id": to.id, "currency": "USD", "amount": "4", "reason": "rebalance"})
 	})
 	for _, r := range rs {
 		if r.Status != 0 && r.Status != 201 && r.Status != 422 {
@@ -477,7 +510,7 @@ func withdrawalRoles(t *testing.T, e *env, c callers) {
 	e.Do("POST", withdrawalsPath, owner, `{"from_type":"user","owner_id":7,"amount":"1","x":1}`).Fails(t, 400, "invalid_json")
 	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, "100.00000001")).Fails(t, 422, "insufficient_balance")
 	e.Do("POST", withdrawalsPath, owner, withdrawalBody("user", 7, 12.5)).OK(t, 201, nil)
-	e.Do("POST", withdrawalsPath, admin, map[string]any{"from_type": "platform", "amount": "10"}).OK(t, 201, nil)
+	e.Do("POST", withdrawalsPath, admin, map[string]any{"from_type": "platform", "currency": "USD", "amount": "10"}).OK(t, 201, nil)
 	e.Do("POST", withdrawalsPath, "", withdrawalBody("user", 7, "1")).Fails(t, 401, "unauthenticated")
 }
 
@@ -485,7 +518,8 @@ func reallocationRoles(t *testing.T, e *env, c callers) {
 	admin, owner, viewer := c.admin, c.owner, c.viewer
 	// Reallocations: admin only; validation; 422.
 	realloc := func(fromType string, fromID int64, toType string, toID int64, amount any, reason string) map[string]any {
-		return map[string]any{"from_type": fromType, "from_id": fromID, "to_type": toType, "to_id": toID, "amount": amount, "reason": reason}
+		return map[string]any{"from_type": fromType, "from_id": fromID, "to_type": toType, "to_id": toID, "currency": "USD",
+			"amount": amount, "reason": reason}
 	}
 	e.Do("POST", reallocationsPath, owner, realloc("user", 7, "team", 3, "1", "x")).Fails(t, 403, "forbidden")
 	e.Do("POST", reallocationsPath, admin, realloc("user", 7, "user", 7, "1", "x")).Fails(t, 400, "validation_failed")
@@ -606,7 +640,7 @@ func TestBalanceAtAnInstant(t *testing.T) {
 	e.Do("POST", withdrawalsPath, admin, withdrawalBody("user", 7, "30")).OK(t, 201, &w1)
 	mark()
 	e.Do("POST", reallocationsPath, admin, map[string]any{"from_type": "team", "from_id": 3, "to_type": "user", "to_id": 7,
-		"amount": "5", "reason": "r"}).OK(t, 201, nil)
+		"currency": "USD", "amount": "5", "reason": "r"}).OK(t, 201, nil)
 	mark()
 	e.Do("POST", fmt.Sprintf("%s/%d/complete", withdrawalsPath, w1.ID), admin, nil).OK(t, 200, nil)
 	mark()
@@ -642,7 +676,7 @@ func TestBalanceAtAnInstant(t *testing.T) {
 			}
 			available := credited.Add(rin).Sub(rout).Sub(held).Sub(withdrawn)
 			got := e.balance(admin, acct.path+"?at="+at.Format(time.RFC3339Nano))
-			want := balance{OwnerType: strings.Split(acct.path, "/")[0], OwnerID: got.OwnerID,
+			want := balance{OwnerType: strings.Split(acct.path, "/")[0], OwnerID: got.OwnerID, Currency: "USD",
 				Credited: money.Format(credited), ReallocatedIn: money.Format(rin), ReallocatedOut: money.Format(rout),
 				Held: money.Format(held), Withdrawn: money.Format(withdrawn), Available: money.Format(available)}
 			if got != want {
