@@ -391,9 +391,10 @@ func queueHourly(b *pgx.Batch, hourly map[stats.HourKey]decimal.Decimal) {
 	all := map[stats.HourKey]decimal.Decimal{}
 	for _, k := range slices.SortedFunc(maps.Keys(hourly), stats.CompareHourKeys) {
 		types, owners, currencies = append(types, k.OwnerType), append(owners, k.OwnerID), append(currencies, k.Currency)
-		hours, amounts = append(hours, time.Unix(k.Hour, 0).UTC()), append(amounts, hourly[k].String())
+		v := hourly[k]
+		hours, amounts = append(hours, time.Unix(k.Hour, 0).UTC()), append(amounts, v.String())
 		k.Currency = ""
-		all[k] = all[k].Add(hourly[k])
+		all[k] = all[k].Add(v)
 	}
 	b.Queue(`
 		INSERT INTO hourly_currency_profit AS h (owner_type, owner_id, currency, hour, profit)
