@@ -266,9 +266,9 @@ type Additions struct {
 	Overview   OverviewAdds
 	Currencies map[string]*CurrencyAdds
 	Totals     map[int64]*TotalsAdds
-	Hourly   map[HourKey]decimal.Decimal
-	Summary  map[SummaryKey]*SummaryAdds // at the hour
-	ByStatus map[string]*StatusAdds
+	Hourly     map[HourKey]decimal.Decimal
+	Summary    map[SummaryKey]*SummaryAdds // at the hour
+	ByStatus   map[string]*StatusAdds
 	// Withdrawals are the states that differ from the stored ones (or
 	// have none): a new withdrawal, a pending one that reached an outcome.
 	Withdrawals map[int64]WithdrawalState

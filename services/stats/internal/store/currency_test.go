@@ -76,7 +76,7 @@ func TestCurrencyTablesAndTheOldOnes(t *testing.T) {
 		"currency_totals": `SELECT string_agg(currency || ' ' || total_profit::float8 || ' ' || to_user_total::float8 || ' ' ||
 			withdrawals_pending_amount::float8 || ' ' || withdrawals_completed_amount::float8 || ' ' || withdrawals_failed_amount::float8,
 			', ' ORDER BY currency) FROM currency_totals`,
-		"overview": `SELECT total_profit::float8 || ' ' || to_user_total::float8 FROM overview`,
+		"overview":  `SELECT total_profit::float8 || ' ' || to_user_total::float8 FROM overview`,
 		"by status": `SELECT string_agg(status || ' ' || amount::float8, ', ' ORDER BY status) FROM withdrawals_by_status`,
 		"hourly_currency_profit": `SELECT string_agg(currency || ' ' || profit::float8, ', ' ORDER BY currency)
 			FROM hourly_currency_profit WHERE owner_type = 'user' AND owner_id = 7`,
