@@ -73,19 +73,19 @@ func TestCurrencyTablesAndTheOldOnes(t *testing.T) {
 	}
 
 	queries := map[string]string{
-		"currency_totals": `SELECT string_agg(currency || ' ' || total_profit::float8 || ' ' || to_user_total::float8 || ' ' ||
-			withdrawals_pending_amount::float8 || ' ' || withdrawals_completed_amount::float8 || ' ' || withdrawals_failed_amount::float8,
+		"currency_totals": `SELECT string_agg(currency || ' ' || trim_scale(total_profit) || ' ' || trim_scale(to_user_total) || ' ' ||
+			trim_scale(withdrawals_pending_amount) || ' ' || trim_scale(withdrawals_completed_amount) || ' ' || trim_scale(withdrawals_failed_amount),
 			', ' ORDER BY currency) FROM currency_totals`,
-		"overview":  `SELECT total_profit::float8 || ' ' || to_user_total::float8 FROM overview`,
-		"by status": `SELECT string_agg(status || ' ' || amount::float8, ', ' ORDER BY status) FROM withdrawals_by_status`,
-		"hourly_currency_profit": `SELECT string_agg(currency || ' ' || profit::float8, ', ' ORDER BY currency)
+		"overview":  `SELECT trim_scale(total_profit) || ' ' || trim_scale(to_user_total) FROM overview`,
+		"by status": `SELECT string_agg(status || ' ' || trim_scale(amount), ', ' ORDER BY status) FROM withdrawals_by_status`,
+		"hourly_currency_profit": `SELECT string_agg(currency || ' ' || trim_scale(profit), ', ' ORDER BY currency)
 			FROM hourly_currency_profit WHERE owner_type = 'user' AND owner_id = 7`,
-		"hourly_owner_profit": `SELECT string_agg(profit::float8::text, ', ') FROM hourly_owner_profit WHERE owner_type = 'user'`,
-		"summary_currency_totals": `SELECT string_agg(currency || ' ' || profit::float8 || ' ' || withdrawn::float8, ', ' ORDER BY currency)
+		"hourly_owner_profit": `SELECT string_agg(trim_scale(profit)::text, ', ') FROM hourly_owner_profit WHERE owner_type = 'user'`,
+		"summary_currency_totals": `SELECT string_agg(currency || ' ' || trim_scale(profit) || ' ' || trim_scale(withdrawn), ', ' ORDER BY currency)
 			FROM summary_currency_totals WHERE dimension = 'user' AND key = '7'`,
-		"summary_currency_daily": `SELECT string_agg(currency || ' ' || profit::float8, ', ' ORDER BY currency)
+		"summary_currency_daily": `SELECT string_agg(currency || ' ' || trim_scale(profit), ', ' ORDER BY currency)
 			FROM summary_currency_daily WHERE dimension = 'user' AND key = '7'`,
-		"summary_totals": `SELECT profit::float8 || ' ' || withdrawn::float8 FROM summary_totals WHERE dimension = 'user' AND key = '7'`,
+		"summary_totals": `SELECT trim_scale(profit) || ' ' || trim_scale(withdrawn) FROM summary_totals WHERE dimension = 'user' AND key = '7'`,
 		"portfolio currencies": `SELECT string_agg(t.portfolio_id || ' ' || t.currency || ' ' || o.currency, ', ' ORDER BY t.portfolio_id)
 			FROM portfolio_totals t JOIN portfolio_owners o USING (portfolio_id)`,
 		"withdrawal_states": `SELECT status || ' ' || currency FROM withdrawal_states`,
