@@ -406,6 +406,15 @@ func (s *snapshot) check() Report {
 	return r
 }
 
+// touch makes currency a key of m (with its zero value if it had none),
+// so that it is checked.
+func touch[V any](m map[string]V, currency string) {
+	if _, ok := m[currency]; !ok {
+		var zero V
+		m[currency] = zero
+	}
+}
+
 // currencies are the currencies of m's keys, sorted.
 func currencies[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
@@ -608,7 +617,7 @@ func (s *snapshot) checkOverview() Result {
 	credited := map[string]decimal.Decimal{}
 	allocated := int64(0)
 	for _, t := range s.overview.Totals {
-		total[t.Currency], profit[t.Currency] = total[t.Currency], profit[t.Currency]
+		touch(total, t.Currency)
 	}
 	for _, a := range s.allocations {
 		if a.Status == "allocated" {
@@ -621,7 +630,7 @@ func (s *snapshot) checkOverview() Result {
 	}
 	for _, b := range s.balances {
 		credited[b.Currency] = credited[b.Currency].Add(b.Credited)
-		total[b.Currency] = total[b.Currency]
+		touch(total, b.Currency)
 	}
 	var summary []string
 	for _, c := range currencies(total) {
@@ -684,7 +693,7 @@ func (s *snapshot) checkWithdrawals() Result {
 func (s *snapshot) checkReallocations() Result {
 	total := map[string]decimal.Decimal{}
 	for _, t := range s.overview.Totals {
-		total[t.Currency] = total[t.Currency]
+		touch(total, t.Currency)
 	}
 	for _, r := range s.reallocations {
 		total[r.Currency] = total[r.Currency].Add(r.Amount)
