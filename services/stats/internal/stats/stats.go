@@ -6,6 +6,12 @@
 // The read models are pre-aggregated when an event is applied (in the
 // transaction that records the event id), so no query scans raw events.
 //
+// Currencies. Every amount is kept per currency, never summed across
+// currencies: an event's amounts are in its currency, or for an event
+// without one in its portfolio's known currency, else
+// eventbus.BaseCurrency (accumulator.currencyOf); a withdrawal stays in
+// the currency first recorded for it.
+//
 // Loss carry-forward. profit.allocated is published only for allocations
 // with status "allocated" (a positive distributable amount): losses and
 // profits fully absorbed by an earlier loss (status "no_distribution")
