@@ -661,9 +661,9 @@ func CompareSummaryKeys(a, b SummaryKey) int {
 		cmp.Compare(a.Bucket, b.Bucket))
 }
 
-// CompareHourKeys orders hour keys by owner type, owner id, currency and
-// hour.
+// CompareHourKeys orders hour keys by owner type, owner id, hour and
+// currency (the order of hourly_currency_profit's key).
 func CompareHourKeys(a, b HourKey) int {
-	return cmp.Or(cmp.Compare(a.OwnerType, b.OwnerType), cmp.Compare(a.OwnerID, b.OwnerID), cmp.Compare(a.Currency, b.Currency),
-		cmp.Compare(a.Hour, b.Hour))
+	return cmp.Or(cmp.Compare(a.OwnerType, b.OwnerType), cmp.Compare(a.OwnerID, b.OwnerID), cmp.Compare(a.Hour, b.Hour),
+		cmp.Compare(a.Currency, b.Currency))
 }

@@ -400,7 +400,7 @@ func queueHourly(b *pgx.Batch, hourly map[stats.HourKey]decimal.Decimal) {
 		INSERT INTO hourly_currency_profit AS h (owner_type, owner_id, currency, hour, profit)
 		SELECT t, id, cur, hr, p::numeric
 		  FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[]) AS v(t, id, cur, hr, p)
-		ON CONFLICT (owner_type, owner_id, currency, hour) DO UPDATE SET profit = h.profit + EXCLUDED.profit`,
+		ON CONFLICT (owner_type, owner_id, hour, currency) DO UPDATE SET profit = h.profit + EXCLUDED.profit`,
 		types, owners, currencies, hours, amounts)
 	types, owners, hours, amounts = nil, nil, nil, nil
 	for _, k := range slices.SortedFunc(maps.Keys(all), stats.CompareHourKeys) {

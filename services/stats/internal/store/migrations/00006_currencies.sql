@@ -50,7 +50,7 @@ CREATE TABLE hourly_currency_profit (
     currency   text          NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     hour       timestamptz   NOT NULL,
     profit     numeric(38,8) NOT NULL,
-    PRIMARY KEY (owner_type, owner_id, currency, hour)
+    PRIMARY KEY (owner_type, owner_id, hour, currency)
 );
 INSERT INTO hourly_currency_profit (owner_type, owner_id, currency, hour, profit)
 SELECT owner_type, owner_id, 'USD', hour, profit FROM hourly_owner_profit;
@@ -163,7 +163,7 @@ BEGIN
     END IF;
     INSERT INTO hourly_currency_profit AS h (owner_type, owner_id, currency, hour, profit)
     VALUES (NEW.owner_type, NEW.owner_id, 'USD', NEW.hour, d)
-    ON CONFLICT (owner_type, owner_id, currency, hour) DO UPDATE SET profit = h.profit + EXCLUDED.profit;
+    ON CONFLICT (owner_type, owner_id, hour, currency) DO UPDATE SET profit = h.profit + EXCLUDED.profit;
     RETURN NULL;
 END;
 $$;
