@@ -153,7 +153,11 @@ func loadAllocations(ctx context.Context, p *progress, f *fixture, brokers []str
 // handler applying their profit.allocated events (internal/store
 // Apply of an Allocation): applied_allocations, overview, portfolio_totals,
 // hourly_owner_profit and summary_hourly, whose roll-ups (summary_daily,
-// summary_totals) are then rebuilt from it. It does not write the inbox's
+// summary_totals) are then rebuilt from it; then the tables keyed by
+// currency (stats migration 00006) are rebuilt from those, every amount
+// the benchmark books being USD (the transaction is marked as the
+// consumer marks its own, so the row triggers that carry another writer's
+// changes to them stand down). It does not write the inbox's
 // processed_events rows, which no query reads.
 const shortcutSQL = `
 CREATE TEMP TABLE bench_alloc ON COMMIT DROP AS
@@ -162,6 +166,7 @@ SELECT $3::bigint + g AS allocation_id, pf.id AS portfolio_id, pf.user_id, pf.te
   FROM generate_series($1::bigint, $2::bigint - 1) g
   JOIN unnest($4::bigint[], $5::bigint[], $6::bigint[]) WITH ORDINALITY AS pf(id, user_id, team_id, ord)
     ON pf.ord = g % cardinality($4::bigint[]) + 1;
+SELECT set_config('stats.currencies', 'app', true);
 INSERT INTO applied_allocations (allocation_id) SELECT allocation_id FROM bench_alloc;
 UPDATE overview SET allocations = allocations + n, events_applied = events_applied + n,
        total_distributed = total_distributed + n, to_team_total = to_team_total + 0.05 * n,
@@ -198,6 +203,27 @@ SELECT dimension, key, date_trunc('day', hour, 'UTC'), sum(profit), sum(distribu
 INSERT INTO summary_totals (dimension, key, profit, distributed, to_team, to_platform, to_user, withdrawn)
 SELECT dimension, key, sum(profit), sum(distributed), sum(to_team), sum(to_platform), sum(to_user), sum(withdrawn)
   FROM summary_hourly GROUP BY dimension, key;
+DELETE FROM currency_totals;
+INSERT INTO currency_totals (currency, total_profit, total_distributed, to_team_total, to_platform_total, to_user_total,
+       loss_carryforward_total, reallocated_total, withdrawals_pending_amount, withdrawals_completed_amount, withdrawals_failed_amount)
+SELECT 'USD', o.total_profit, o.total_distributed, o.to_team_total, o.to_platform_total, o.to_user_total,
+       o.loss_carryforward_total, o.reallocated_total,
+       (SELECT amount FROM withdrawals_by_status WHERE status = 'pending'),
+       (SELECT amount FROM withdrawals_by_status WHERE status = 'completed'),
+       (SELECT amount FROM withdrawals_by_status WHERE status = 'failed')
+  FROM overview o WHERE o.id = 1;
+DELETE FROM hourly_currency_profit;
+INSERT INTO hourly_currency_profit (owner_type, owner_id, currency, hour, profit)
+SELECT owner_type, owner_id, 'USD', hour, profit FROM hourly_owner_profit;
+DELETE FROM summary_currency_hourly;
+DELETE FROM summary_currency_daily;
+DELETE FROM summary_currency_totals;
+INSERT INTO summary_currency_hourly (dimension, key, currency, hour, profit, distributed, to_team, to_platform, to_user, withdrawn)
+SELECT dimension, key, 'USD', hour, profit, distributed, to_team, to_platform, to_user, withdrawn FROM summary_hourly;
+INSERT INTO summary_currency_daily (dimension, key, currency, day, profit, distributed, to_team, to_platform, to_user, withdrawn)
+SELECT dimension, key, 'USD', day, profit, distributed, to_team, to_platform, to_user, withdrawn FROM summary_daily;
+INSERT INTO summary_currency_totals (dimension, key, currency, profit, distributed, to_team, to_platform, to_user, withdrawn)
+SELECT dimension, key, 'USD', profit, distributed, to_team, to_platform, to_user, withdrawn FROM summary_totals;
 ANALYZE;
 `
 

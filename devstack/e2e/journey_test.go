@@ -242,7 +242,8 @@ func TestRoleJourneys(t *testing.T) {
 	}
 	t.Logf("invariants:\n%s", b.String())
 	f := report.Figures
-	if f.Portfolios != 2 || f.Allocations != 5 || f.Withdrawals != 4 || f.Reallocations != 1 || !f.Distributed.Equal(d("310")) {
-		t.Errorf("figures = %+v, want 2 portfolios, 5 allocations (310 distributed), 4 withdrawals, 1 reallocation", f)
+	if f.Portfolios != 2 || f.Allocations != 5 || f.Withdrawals != 4 || f.Reallocations != 1 ||
+		!f.DistributedIn["USD"].Equal(d("200")) || !f.DistributedIn["EUR"].Equal(d("110")) {
+		t.Errorf("figures = %+v, want 2 portfolios, 5 allocations (200 USD and 110 EUR distributed), 4 withdrawals, 1 reallocation", f)
 	}
 }

@@ -103,9 +103,14 @@ func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID
 		profitTotal = profitTotal.Add(a.ProfitAmount)
 		distributed = distributed.Add(a.Distributable)
 	}
-	var overview map[string]any
+	var overview map[string]any // the USD totals: every amount of this flow is in USD
 	eventually(t, "the stats overview to catch up", func() (bool, string) {
-		admin.must(200, "GET", "/api/v1/stats/overview", nil, &overview)
+		var o struct{ Totals []map[string]any }
+		admin.must(200, "GET", "/api/v1/stats/overview", nil, &o)
+		if len(o.Totals) != 1 || o.Totals[0]["currency"] != "USD" {
+			return false, fmt.Sprintf("totals %v, want USD's alone", o.Totals)
+		}
+		overview = o.Totals[0]
 		want := map[string]decimal.Decimal{"total_distributed": distributed, "to_team_total": d("40"), "to_platform_total": d("20"),
 			"to_user_total": d("140"), "withdrawals_pending_amount": decimal.Zero, "withdrawals_completed_amount": d("50"),
 			"withdrawals_failed_amount": d("30"), "reallocated_total": d("5"), "total_profit": profitTotal}

@@ -1,17 +1,25 @@
 // Package invariants checks, through the edge of any running stack, the
-// promises the platform makes about money once it is quiet:
+// promises the platform makes about money once it is quiet, each one per
+// currency (docs/api.md#money-and-rounding): amounts of different
+// currencies are never added up.
 //
-//   - the ledger's postings sum to zero, each transfer on its own too, and
-//     every account's hash chain verifies;
+//   - the ledger's postings sum to zero in each currency, each transfer on
+//     its own too (and a transfer has postings in one currency), and every
+//     account's hash chain verifies;
 //   - every user, team and platform account has available >= 0, and
 //     available = credited + reallocated_in − reallocated_out − held − withdrawn;
 //   - every allocation the profit service made is credited exactly once, for
-//     its exact shares, and nothing else is credited;
+//     its exact shares in its currency, and nothing else is credited;
 //   - per portfolio, the profit service's allocations, the ledger's credits
-//     and the stats service's figures are equal, and so are the platform
-//     totals;
-//   - withdrawals by status, and reallocations, are the same in the
-//     withdrawal service and in stats.
+//     and the stats service's figures are equal (and stats has the
+//     portfolio's currency), and so are the platform totals of each
+//     currency;
+//   - withdrawals by status, and reallocations, are the same in each
+//     currency in the withdrawal service and in stats.
+//
+// A record without a currency (a service of the release before
+// currencies, during a rolling update) is read as the base currency's,
+// eventbus.BaseCurrency.
 //
 // Check reads everything with an admin's (or a viewer's) token and reports
 // each invariant with the figures it compared. The stats are eventually
@@ -23,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -30,6 +39,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/eventbus"
 )
 
 // Result is one invariant checked.
@@ -43,9 +54,12 @@ type Result struct {
 // Figures are what the stack holds, as read during the check.
 type Figures struct {
 	Entries, Accounts, Portfolios, Allocations, Withdrawals, Reallocations int
-	// Distributed is the total profit distributed (the profit service's
-	// view); WithdrawnByStatus the withdrawal amounts per status.
+	// Distributed is the profit distributed in the base currency
+	// (eventbus.BaseCurrency; the profit service's view) and
+	// DistributedIn that of each currency; WithdrawnByStatus the
+	// withdrawal amounts per status in the base currency.
 	Distributed       decimal.Decimal
+	DistributedIn     map[string]decimal.Decimal
 	WithdrawnByStatus map[string]decimal.Decimal
 }
 
@@ -88,8 +102,12 @@ func (r Report) Print(w io.Writer) {
 	}
 	_ = tw.Flush()
 	f := r.Figures
+	var distributed []string
+	for _, c := range slices.Sorted(maps.Keys(f.DistributedIn)) {
+		distributed = append(distributed, f.DistributedIn[c].StringFixed(8)+" "+c)
+	}
 	fmt.Fprintf(w, "figures: %d ledger entries, %d accounts, %d portfolios, %d allocations (%s distributed), %d withdrawals, %d reallocations\n",
-		f.Entries, f.Accounts, f.Portfolios, f.Allocations, f.Distributed.StringFixed(8), f.Withdrawals, f.Reallocations)
+		f.Entries, f.Accounts, f.Portfolios, f.Allocations, strings.Join(distributed, ", "), f.Withdrawals, f.Reallocations)
 }
 
 // The records read, as the services answer them.
@@ -101,12 +119,15 @@ type (
 		Kind       string          `json:"kind"`
 		RefType    string          `json:"ref_type"`
 		RefID      int64           `json:"ref_id"`
+		Currency   string          `json:"currency"`
 	}
-	// Balance is an account's balance as the withdrawal service answers
-	// it (GET /api/v1/balances); the end-to-end tests read it too.
+	// Balance is an account's balance in one currency as the withdrawal
+	// service answers it (an item of GET /api/v1/balances, an element of
+	// an owner's balances); the end-to-end tests read it too.
 	Balance struct {
 		OwnerType      string          `json:"owner_type"`
 		OwnerID        int64           `json:"owner_id"`
+		Currency       string          `json:"currency"`
 		Credited       decimal.Decimal `json:"credited"`
 		ReallocatedIn  decimal.Decimal `json:"reallocated_in"`
 		ReallocatedOut decimal.Decimal `json:"reallocated_out"`
@@ -119,6 +140,7 @@ type (
 	Allocation struct {
 		ID             int64           `json:"id"`
 		PortfolioID    int64           `json:"portfolio_id"`
+		Currency       string          `json:"currency"`
 		Source         string          `json:"source"`
 		SnapshotID     *int64          `json:"snapshot_id"`
 		Status         string          `json:"status"`
@@ -133,13 +155,16 @@ type (
 	}
 	accProfit struct {
 		PortfolioID int64           `json:"portfolio_id"`
+		Currency    string          `json:"currency"`
 		AccProfit   decimal.Decimal `json:"acc_profit"`
 		Distributed decimal.Decimal `json:"distributed"`
 		ToTeam      decimal.Decimal `json:"to_team_total"`
 		ToPlatform  decimal.Decimal `json:"to_platform_total"`
 		ToUser      decimal.Decimal `json:"to_user_total"`
 	}
-	overview struct {
+	// currencyTotals are the stats overview's money in one currency.
+	currencyTotals struct {
+		Currency           string          `json:"currency"`
 		TotalProfit        decimal.Decimal `json:"total_profit"`
 		TotalDistributed   decimal.Decimal `json:"total_distributed"`
 		ToTeamTotal        decimal.Decimal `json:"to_team_total"`
@@ -149,20 +174,29 @@ type (
 		WithdrawnCompleted decimal.Decimal `json:"withdrawals_completed_amount"`
 		WithdrawnFailed    decimal.Decimal `json:"withdrawals_failed_amount"`
 		ReallocatedTotal   decimal.Decimal `json:"reallocated_total"`
-		Counts             struct {
+	}
+	// overview is GET /stats/overview: totals per currency; the previous
+	// release answers one set of totals (the embedded fields), read as the
+	// base currency's.
+	overview struct {
+		Totals []currencyTotals `json:"totals"`
+		currencyTotals
+		Counts struct {
 			Allocations   int64 `json:"allocations"`
 			Withdrawals   int64 `json:"withdrawals"`
 			Reallocations int64 `json:"reallocations"`
 		} `json:"counts"`
 	}
 	withdrawal struct {
-		ID     int64           `json:"id"`
-		Amount decimal.Decimal `json:"amount"`
-		Status string          `json:"status"`
+		ID       int64           `json:"id"`
+		Amount   decimal.Decimal `json:"amount"`
+		Status   string          `json:"status"`
+		Currency string          `json:"currency"`
 	}
 	reallocation struct {
-		ID     int64           `json:"id"`
-		Amount decimal.Decimal `json:"amount"`
+		ID       int64           `json:"id"`
+		Amount   decimal.Decimal `json:"amount"`
+		Currency string          `json:"currency"`
 	}
 	verifyResult struct {
 		OK              bool   `json:"ok"`
@@ -182,6 +216,68 @@ type snapshot struct {
 	overview      overview
 	withdrawals   []withdrawal
 	reallocations []reallocation
+}
+
+// OwnerBalances is GET /api/v1/balances/{owner_type}/{owner_id}: the
+// owner's balance in each currency it holds, ordered by currency.
+type OwnerBalances struct {
+	OwnerType string    `json:"owner_type"`
+	OwnerID   int64     `json:"owner_id"`
+	Balances  []Balance `json:"balances"`
+}
+
+// In is the owner's balance in currency, zeros when it holds none.
+func (o OwnerBalances) In(currency string) Balance {
+	for _, b := range o.Balances {
+		if b.Currency == currency {
+			return b
+		}
+	}
+	return Balance{OwnerType: o.OwnerType, OwnerID: o.OwnerID, Currency: currency}
+}
+
+// currencyOf is a record's currency: its own, or the base currency's for
+// a record without one.
+func currencyOf(c string) string { return eventbus.CurrencyOf(c) }
+
+// normalize gives every record read its currency (currencyOf), and the
+// overview of the previous release its one set of totals as the base
+// currency's.
+func (s *snapshot) normalize() {
+	for i := range s.entries {
+		s.entries[i].Currency = currencyOf(s.entries[i].Currency)
+	}
+	for i := range s.balances {
+		s.balances[i].Currency = currencyOf(s.balances[i].Currency)
+	}
+	for i := range s.allocations {
+		s.allocations[i].Currency = currencyOf(s.allocations[i].Currency)
+	}
+	for i := range s.accProfit {
+		s.accProfit[i].Currency = currencyOf(s.accProfit[i].Currency)
+	}
+	for i := range s.withdrawals {
+		s.withdrawals[i].Currency = currencyOf(s.withdrawals[i].Currency)
+	}
+	for i := range s.reallocations {
+		s.reallocations[i].Currency = currencyOf(s.reallocations[i].Currency)
+	}
+	if s.overview.Totals == nil && s.overview.currencyTotals != (currencyTotals{}) {
+		s.overview.Totals = []currencyTotals{s.overview.currencyTotals}
+	}
+	for i := range s.overview.Totals {
+		s.overview.Totals[i].Currency = currencyOf(s.overview.Totals[i].Currency)
+	}
+}
+
+// totalsIn is the stats overview's totals of currency (zeros if none).
+func (o overview) totalsIn(currency string) currencyTotals {
+	for _, t := range o.Totals {
+		if t.Currency == currency {
+			return t
+		}
+	}
+	return currencyTotals{Currency: currency}
 }
 
 func read(ctx context.Context, c *Client) (*snapshot, error) {
@@ -286,6 +382,7 @@ func (s shares) String() string {
 }
 
 func (s *snapshot) check() Report {
+	s.normalize()
 	var r Report
 	r.Results = append(r.Results, s.checkLedgerSum(), s.checkVerify(), s.checkBalances())
 	credits, res := s.checkCredits()
@@ -293,42 +390,60 @@ func (s *snapshot) check() Report {
 
 	byStatus := map[string]decimal.Decimal{}
 	for _, w := range s.withdrawals {
-		byStatus[w.Status] = byStatus[w.Status].Add(w.Amount)
+		if w.Currency == eventbus.BaseCurrency {
+			byStatus[w.Status] = byStatus[w.Status].Add(w.Amount)
+		}
 	}
-	distributed := decimal.Zero
+	distributed := map[string]decimal.Decimal{}
 	portfolios := map[int64]bool{}
 	for _, a := range s.allocations {
-		distributed = distributed.Add(a.Distributable)
+		distributed[a.Currency] = distributed[a.Currency].Add(a.Distributable)
 		portfolios[a.PortfolioID] = true
 	}
 	r.Figures = Figures{Entries: len(s.entries), Accounts: int(s.verify.Accounts), Portfolios: len(portfolios),
 		Allocations: len(s.allocations), Withdrawals: len(s.withdrawals), Reallocations: len(s.reallocations),
-		Distributed: distributed, WithdrawnByStatus: byStatus}
+		Distributed: distributed[eventbus.BaseCurrency], DistributedIn: distributed, WithdrawnByStatus: byStatus}
 	return r
 }
 
+// touch makes currency a key of m (with its zero value if it had none),
+// so that it is checked.
+func touch[V any](m map[string]V, currency string) {
+	if _, ok := m[currency]; !ok {
+		var zero V
+		m[currency] = zero
+	}
+}
+
+// currencies are the currencies of m's keys, sorted.
+func currencies[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
 func (s *snapshot) checkLedgerSum() Result {
 	var d diffs
-	total := decimal.Zero
+	totals := map[string]decimal.Decimal{}
 	transfers := map[int64]decimal.Decimal{}
+	transferCurrency := map[int64]string{}
 	for _, e := range s.entries {
-		total = total.Add(e.Amount)
+		totals[e.Currency] = totals[e.Currency].Add(e.Amount)
 		transfers[e.TransferID] = transfers[e.TransferID].Add(e.Amount)
+		if c, ok := transferCurrency[e.TransferID]; ok && c != e.Currency {
+			d.addf("transfer %d has postings in %s and %s", e.TransferID, c, e.Currency)
+		}
+		transferCurrency[e.TransferID] = e.Currency
 	}
-	if !total.IsZero() {
-		d.addf("all postings sum to %s", total)
-	}
-	ids := make([]int64, 0, len(transfers))
-	for id := range transfers {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		if !transfers[id].IsZero() {
-			d.addf("transfer %d sums to %s", id, transfers[id])
+	for _, c := range currencies(totals) {
+		if !totals[c].IsZero() {
+			d.addf("all postings in %s sum to %s", c, totals[c])
 		}
 	}
-	return d.result("ledger postings sum to zero", fmt.Sprintf("%d postings in %d transfers sum to 0", len(s.entries), len(transfers)))
+	ids := slices.Sorted(maps.Keys(transfers))
+	for _, id := range ids {
+		if !transfers[id].IsZero() {
+			d.addf("transfer %d sums to %s %s", id, transfers[id], transferCurrency[id])
+		}
+	}
+	return d.result("ledger postings sum to zero", fmt.Sprintf("%d postings in %d transfers sum to 0 in each of %v",
+		len(s.entries), len(transfers), currencies(totals)))
 }
 
 func (s *snapshot) checkVerify() Result {
@@ -346,7 +461,7 @@ func (s *snapshot) checkVerify() Result {
 func (s *snapshot) checkBalances() Result {
 	var d diffs
 	for _, b := range s.balances {
-		name := fmt.Sprintf("%s:%d", b.OwnerType, b.OwnerID)
+		name := fmt.Sprintf("%s:%d %s", b.OwnerType, b.OwnerID, b.Currency)
 		if b.Available.IsNegative() {
 			d.addf("%s available %s < 0", name, b.Available)
 		}
@@ -358,7 +473,10 @@ func (s *snapshot) checkBalances() Result {
 	return d.result("every account's available >= 0", fmt.Sprintf("%d accounts", len(s.balances)))
 }
 
-// account names of the ledger, as the withdrawal service writes them.
+// account names of the ledger, as the withdrawal service writes them: the
+// owner's, beside which each entry names its currency (an account of a
+// currency other than the base one may carry it as a ":XXX" suffix,
+// which posting drops; see ledgerKey).
 func userAccount(id int64) string { return fmt.Sprintf("user:%d", id) }
 func teamAccount(id int64) string { return fmt.Sprintf("team:%d", id) }
 
@@ -367,18 +485,30 @@ const (
 	profitAccount   = "system:profit"
 )
 
-// checkCredits compares each allocation with its ledger credit and returns
-// the ledger's credits per portfolio.
+// posting names an account's money in one currency.
+type posting struct{ account, currency string }
+
+func (p posting) String() string { return p.account + " " + p.currency }
+
+// ledgerKey is the posting of entry e: its account without a trailing
+// ":<currency>" and its currency.
+func ledgerKey(e entry) posting {
+	return posting{strings.TrimSuffix(e.Account, ":"+e.Currency), e.Currency}
+}
+
+// checkCredits compares each allocation with its ledger credit (in the
+// allocation's currency) and returns the ledger's credits per portfolio.
 func (s *snapshot) checkCredits() (map[int64]shares, Result) {
-	credits := map[int64]map[string]decimal.Decimal{} // allocation id → account → amount
+	credits := map[int64]map[posting]decimal.Decimal{} // allocation id → posting → amount
 	for _, e := range s.entries {
 		if e.Kind != "profit_credit" {
 			continue
 		}
 		if credits[e.RefID] == nil {
-			credits[e.RefID] = map[string]decimal.Decimal{}
+			credits[e.RefID] = map[posting]decimal.Decimal{}
 		}
-		credits[e.RefID][e.Account] = credits[e.RefID][e.Account].Add(e.Amount)
+		k := ledgerKey(e)
+		credits[e.RefID][k] = credits[e.RefID][k].Add(e.Amount)
 	}
 	var d diffs
 	perPortfolio := map[int64]shares{}
@@ -386,22 +516,24 @@ func (s *snapshot) checkCredits() (map[int64]shares, Result) {
 	for _, a := range s.allocations {
 		seen[a.ID] = true
 		got := credits[a.ID]
-		want := map[string]decimal.Decimal{}
+		user, team, platform := posting{userAccount(a.UserID), a.Currency}, posting{teamAccount(a.TeamID), a.Currency},
+			posting{platformAccount, a.Currency}
+		want := map[posting]decimal.Decimal{}
 		if a.Status == "allocated" && a.Distributable.IsPositive() {
-			want[profitAccount] = a.Distributable.Neg()
-			for acc, amt := range map[string]decimal.Decimal{userAccount(a.UserID): a.ToUser, teamAccount(a.TeamID): a.ToTeam, platformAccount: a.ToPlatform} {
+			want[posting{profitAccount, a.Currency}] = a.Distributable.Neg()
+			for acc, amt := range map[posting]decimal.Decimal{user: a.ToUser, team: a.ToTeam, platform: a.ToPlatform} {
 				if amt.IsPositive() {
 					want[acc] = want[acc].Add(amt)
 				}
 			}
 		}
 		if !sameAmounts(got, want) {
-			d.addf("allocation %d (%s, distributable %s): ledger credits %v, want %v", a.ID, a.Status, a.Distributable, got, want)
+			d.addf("allocation %d (%s, distributable %s %s): ledger credits %v, want %v", a.ID, a.Status, a.Distributable,
+				a.Currency, got, want)
 			continue
 		}
 		p := perPortfolio[a.PortfolioID]
-		perPortfolio[a.PortfolioID] = p.add(shares{got[userAccount(a.UserID)].Add(got[teamAccount(a.TeamID)]).Add(got[platformAccount]),
-			got[teamAccount(a.TeamID)], got[platformAccount], got[userAccount(a.UserID)]})
+		perPortfolio[a.PortfolioID] = p.add(shares{got[user].Add(got[team]).Add(got[platform]), got[team], got[platform], got[user]})
 	}
 	for id, got := range credits {
 		if !seen[id] {
@@ -411,7 +543,7 @@ func (s *snapshot) checkCredits() (map[int64]shares, Result) {
 	return perPortfolio, d.result("each allocation credited once, exactly", fmt.Sprintf("%d allocations, %d credited", len(s.allocations), len(credits)))
 }
 
-func sameAmounts(a, b map[string]decimal.Decimal) bool {
+func sameAmounts[K comparable](a, b map[K]decimal.Decimal) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -424,11 +556,19 @@ func sameAmounts(a, b map[string]decimal.Decimal) bool {
 }
 
 // checkPortfolios compares, per portfolio, the profit service, the ledger
-// (credits, from checkCredits) and stats.
+// (credits, from checkCredits) and stats, and the portfolio's currency in
+// the profit service and in stats. A portfolio's amounts are all in its
+// currency.
 func (s *snapshot) checkPortfolios(ledger map[int64]shares) Result {
 	profit := map[int64]shares{}
 	accProfits := map[int64]decimal.Decimal{}
+	currency := map[int64]string{}
+	var d diffs
 	for _, a := range s.allocations {
+		if c, ok := currency[a.PortfolioID]; ok && c != a.Currency {
+			d.addf("portfolio %d: allocations in %s and %s", a.PortfolioID, c, a.Currency)
+		}
+		currency[a.PortfolioID] = a.Currency
 		if a.Status == "allocated" {
 			profit[a.PortfolioID] = profit[a.PortfolioID].add(shares{a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser})
 		}
@@ -442,22 +582,15 @@ func (s *snapshot) checkPortfolios(ledger map[int64]shares) Result {
 		}
 	}
 	stats := map[int64]accProfit{}
+	ids := map[int64]bool{}
 	for _, row := range s.accProfit {
 		stats[row.PortfolioID] = row
+		ids[row.PortfolioID] = true
 	}
-	ids := map[int64]bool{}
 	for id := range accProfits {
 		ids[id] = true
 	}
-	for id := range stats {
-		ids[id] = true
-	}
-	sorted := make([]int64, 0, len(ids))
-	for id := range ids {
-		sorted = append(sorted, id)
-	}
-	slices.Sort(sorted)
-	var d diffs
+	sorted := slices.Sorted(maps.Keys(ids))
 	for _, id := range sorted {
 		p, l := profit[id], ledger[id]
 		st := stats[id]
@@ -468,75 +601,114 @@ func (s *snapshot) checkPortfolios(ledger map[int64]shares) Result {
 		if !eq(accProfits[id], st.AccProfit) {
 			d.addf("portfolio %d: acc_profit %s in stats, %s in the profit service", id, st.AccProfit, accProfits[id])
 		}
+		if c, ok := currency[id]; ok && c != st.Currency {
+			d.addf("portfolio %d: currency %s in stats, %s in the profit service", id, st.Currency, c)
+		}
 	}
 	return d.result("per portfolio: profit service == ledger == stats", fmt.Sprintf("%d portfolios", len(sorted)))
 }
 
+// checkOverview compares, per currency, the profit service's allocations,
+// the balances credited and the stats overview's totals.
 func (s *snapshot) checkOverview() Result {
 	var d diffs
-	total := shares{}
-	profit := decimal.Zero
+	total := map[string]shares{}
+	profit := map[string]decimal.Decimal{}
+	credited := map[string]decimal.Decimal{}
 	allocated := int64(0)
+	for _, t := range s.overview.Totals {
+		touch(total, t.Currency)
+	}
 	for _, a := range s.allocations {
 		if a.Status == "allocated" {
-			total = total.add(shares{a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser})
+			total[a.Currency] = total[a.Currency].add(shares{a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser})
 			allocated++
 		}
 		if a.Source == "nav" || a.Status == "allocated" {
-			profit = profit.Add(a.ProfitAmount)
+			profit[a.Currency] = profit[a.Currency].Add(a.ProfitAmount)
 		}
 	}
-	o := s.overview
-	if got := (shares{o.TotalDistributed, o.ToTeamTotal, o.ToPlatformTotal, o.ToUserTotal}); !got.equal(total) {
-		d.addf("stats overview %s, profit service %s", got, total)
-	}
-	if !eq(o.TotalProfit, profit) {
-		d.addf("stats total_profit %s, profit service %s", o.TotalProfit, profit)
-	}
-	if o.Counts.Allocations != allocated {
-		d.addf("stats counts %d allocations, profit service %d allocated", o.Counts.Allocations, allocated)
-	}
-	credited := decimal.Zero
 	for _, b := range s.balances {
-		credited = credited.Add(b.Credited)
+		credited[b.Currency] = credited[b.Currency].Add(b.Credited)
+		touch(total, b.Currency)
 	}
-	if !eq(credited, total.distributed) {
-		d.addf("balances credited %s in all, profit service distributed %s", credited, total.distributed)
+	var summary []string
+	for _, c := range currencies(total) {
+		o := s.overview.totalsIn(c)
+		if got := (shares{o.TotalDistributed, o.ToTeamTotal, o.ToPlatformTotal, o.ToUserTotal}); !got.equal(total[c]) {
+			d.addf("%s: stats overview %s, profit service %s", c, got, total[c])
+		}
+		if !eq(o.TotalProfit, profit[c]) {
+			d.addf("%s: stats total_profit %s, profit service %s", c, o.TotalProfit, profit[c])
+		}
+		if !eq(credited[c], total[c].distributed) {
+			d.addf("%s: balances credited %s in all, profit service distributed %s", c, credited[c], total[c].distributed)
+		}
+		summary = append(summary, c+" "+total[c].String())
 	}
-	return d.result("platform totals: profit service == balances == stats", total.String())
+	if s.overview.Counts.Allocations != allocated {
+		d.addf("stats counts %d allocations, profit service %d allocated", s.overview.Counts.Allocations, allocated)
+	}
+	return d.result("platform totals: profit service == balances == stats", strings.Join(summary, "; "))
 }
 
+// checkWithdrawals compares the withdrawal amounts per currency and status.
 func (s *snapshot) checkWithdrawals() Result {
-	byStatus := map[string]decimal.Decimal{"pending": decimal.Zero, "completed": decimal.Zero, "failed": decimal.Zero}
-	for _, w := range s.withdrawals {
-		byStatus[w.Status] = byStatus[w.Status].Add(w.Amount)
-	}
-	o := s.overview
-	var d diffs
-	for status, stats := range map[string]decimal.Decimal{"pending": o.WithdrawnPending, "completed": o.WithdrawnCompleted, "failed": o.WithdrawnFailed} {
-		if !eq(byStatus[status], stats) {
-			d.addf("%s: withdrawal service %s, stats %s", status, byStatus[status], stats)
+	byStatus := map[string]map[string]decimal.Decimal{} // currency → status → amount
+	in := func(c string) map[string]decimal.Decimal {
+		if byStatus[c] == nil {
+			byStatus[c] = map[string]decimal.Decimal{"pending": decimal.Zero, "completed": decimal.Zero, "failed": decimal.Zero}
 		}
+		return byStatus[c]
 	}
-	if len(byStatus) != 3 {
-		d.addf("unknown withdrawal statuses in %v", byStatus)
+	for _, t := range s.overview.Totals {
+		in(t.Currency)
 	}
-	if o.Counts.Withdrawals != int64(len(s.withdrawals)) {
-		d.addf("stats counts %d withdrawals, withdrawal service %d", o.Counts.Withdrawals, len(s.withdrawals))
+	for _, w := range s.withdrawals {
+		m := in(w.Currency)
+		m[w.Status] = m[w.Status].Add(w.Amount)
+	}
+	var d diffs
+	var summary []string
+	for _, c := range currencies(byStatus) {
+		o, m := s.overview.totalsIn(c), byStatus[c]
+		for status, stats := range map[string]decimal.Decimal{"pending": o.WithdrawnPending, "completed": o.WithdrawnCompleted, "failed": o.WithdrawnFailed} {
+			if !eq(m[status], stats) {
+				d.addf("%s %s: withdrawal service %s, stats %s", c, status, m[status], stats)
+			}
+		}
+		if len(m) != 3 {
+			d.addf("unknown withdrawal statuses in %v", m)
+		}
+		summary = append(summary, fmt.Sprintf("%s pending %s, completed %s, failed %s", c, m["pending"], m["completed"], m["failed"]))
+	}
+	if s.overview.Counts.Withdrawals != int64(len(s.withdrawals)) {
+		d.addf("stats counts %d withdrawals, withdrawal service %d", s.overview.Counts.Withdrawals, len(s.withdrawals))
 	}
 	return d.result("withdrawals by status: withdrawal service == stats",
-		fmt.Sprintf("%d withdrawals: pending %s, completed %s, failed %s", len(s.withdrawals), byStatus["pending"], byStatus["completed"], byStatus["failed"]))
+		fmt.Sprintf("%d withdrawals: %s", len(s.withdrawals), strings.Join(summary, "; ")))
 }
 
+// checkReallocations compares the reallocated amounts per currency.
 func (s *snapshot) checkReallocations() Result {
-	total := decimal.Zero
+	total := map[string]decimal.Decimal{}
+	for _, t := range s.overview.Totals {
+		touch(total, t.Currency)
+	}
 	for _, r := range s.reallocations {
-		total = total.Add(r.Amount)
+		total[r.Currency] = total[r.Currency].Add(r.Amount)
 	}
 	var d diffs
-	if !eq(total, s.overview.ReallocatedTotal) || s.overview.Counts.Reallocations != int64(len(s.reallocations)) {
-		d.addf("withdrawal service %d reallocations of %s, stats %d of %s", len(s.reallocations), total,
-			s.overview.Counts.Reallocations, s.overview.ReallocatedTotal)
+	var summary []string
+	for _, c := range currencies(total) {
+		if stats := s.overview.totalsIn(c).ReallocatedTotal; !eq(total[c], stats) {
+			d.addf("%s: withdrawal service %s, stats %s", c, total[c], stats)
+		}
+		summary = append(summary, total[c].String()+" "+c)
 	}
-	return d.result("reallocations: withdrawal service == stats", fmt.Sprintf("%d reallocations of %s", len(s.reallocations), total))
+	if s.overview.Counts.Reallocations != int64(len(s.reallocations)) {
+		d.addf("withdrawal service %d reallocations, stats %d", len(s.reallocations), s.overview.Counts.Reallocations)
+	}
+	return d.result("reallocations: withdrawal service == stats",
+		fmt.Sprintf("%d reallocations of %s", len(s.reallocations), strings.Join(summary, ", ")))
 }

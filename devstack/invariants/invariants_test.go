@@ -98,3 +98,110 @@ func TestEachViolationIsReported(t *testing.T) {
 		})
 	}
 }
+
+// twoCurrencies is a quiet stack with the books of consistent() in USD and
+// user 7's JPY portfolio 2: an allocation of 1 000 000 (team 200 000,
+// platform 100 000, user 700 000) and a completed withdrawal of 500 000.
+// The JPY accounts carry a ":JPY" suffix, the USD ones none; every record
+// names its currency.
+func twoCurrencies() *snapshot {
+	s := consistent()
+	for i := range s.entries {
+		s.entries[i].Currency = "USD"
+	}
+	s.entries = append(s.entries,
+		entry{TransferID: 5, Account: "system:profit:JPY", Amount: d("-1000000"), Kind: "profit_credit", RefType: "allocation", RefID: 11, Currency: "JPY"},
+		entry{TransferID: 5, Account: "user:7:JPY", Amount: d("700000"), Kind: "profit_credit", RefType: "allocation", RefID: 11, Currency: "JPY"},
+		entry{TransferID: 5, Account: "team:3:JPY", Amount: d("200000"), Kind: "profit_credit", RefType: "allocation", RefID: 11, Currency: "JPY"},
+		entry{TransferID: 5, Account: "platform:JPY", Amount: d("100000"), Kind: "profit_credit", RefType: "allocation", RefID: 11, Currency: "JPY"},
+		entry{TransferID: 6, Account: "user:7:JPY", Amount: d("-500000"), Kind: "withdrawal_hold", Currency: "JPY"},
+		entry{TransferID: 6, Account: "held:user:7:JPY", Amount: d("500000"), Kind: "withdrawal_hold", Currency: "JPY"},
+		entry{TransferID: 7, Account: "held:user:7:JPY", Amount: d("-500000"), Kind: "withdrawal_payout", Currency: "JPY"},
+		entry{TransferID: 7, Account: "system:payout:JPY", Amount: d("500000"), Kind: "withdrawal_payout", Currency: "JPY"},
+	)
+	for i := range s.balances {
+		s.balances[i].Currency = "USD"
+	}
+	s.balances = append(s.balances,
+		Balance{OwnerType: "user", OwnerID: 7, Currency: "JPY", Credited: d("700000"), Withdrawn: d("500000"), Available: d("200000")},
+		Balance{OwnerType: "team", OwnerID: 3, Currency: "JPY", Credited: d("200000"), Available: d("200000")},
+		Balance{OwnerType: "platform", Currency: "JPY", Credited: d("100000"), Available: d("100000")})
+	for i := range s.allocations {
+		s.allocations[i].Currency = "USD"
+	}
+	s.allocations = append(s.allocations, Allocation{ID: 11, PortfolioID: 2, Currency: "JPY", Source: "nav", Status: "allocated",
+		ProfitAmount: d("1000000"), Distributable: d("1000000"), ToTeam: d("200000"), ToPlatform: d("100000"), ToUser: d("700000"),
+		UserID: 7, TeamID: 3})
+	s.accProfit[0].Currency = "USD"
+	s.accProfit = append(s.accProfit, accProfit{PortfolioID: 2, Currency: "JPY", AccProfit: d("1000000"), Distributed: d("1000000"),
+		ToTeam: d("200000"), ToPlatform: d("100000"), ToUser: d("700000")})
+	for i := range s.withdrawals {
+		s.withdrawals[i].Currency = "USD"
+	}
+	s.withdrawals = append(s.withdrawals, withdrawal{ID: 3, Amount: d("500000"), Status: "completed", Currency: "JPY"})
+	s.reallocations[0].Currency = "USD"
+	usd := s.overview.currencyTotals
+	usd.Currency = "USD"
+	s.overview.currencyTotals = currencyTotals{}
+	s.overview.Totals = []currencyTotals{{Currency: "JPY", TotalProfit: d("1000000"), TotalDistributed: d("1000000"),
+		ToTeamTotal: d("200000"), ToPlatformTotal: d("100000"), ToUserTotal: d("700000"), WithdrawnCompleted: d("500000")}, usd}
+	s.overview.Counts.Allocations, s.overview.Counts.Withdrawals = 2, 3
+	return s
+}
+
+func TestTwoCurrenciesHold(t *testing.T) {
+	r := twoCurrencies().check()
+	if !r.OK() {
+		var b strings.Builder
+		r.Print(&b)
+		t.Fatalf("a consistent stack in two currencies reported violations:\n%s", b.String())
+	}
+	if f := r.Figures; !f.Distributed.Equal(d("100")) || !f.DistributedIn["JPY"].Equal(d("1000000")) || len(f.DistributedIn) != 2 {
+		t.Errorf("figures = %+v", f)
+	}
+}
+
+// Money moved to the wrong currency, or added across currencies, breaks
+// the invariant that guards it even where the sums over all currencies
+// would agree.
+func TestCurrencyViolationsAreReported(t *testing.T) {
+	cases := []struct {
+		name   string
+		break_ func(s *snapshot)
+		want   string
+	}{
+		{"a transfer across currencies", func(s *snapshot) { s.entries[11].Currency = "USD" }, "ledger postings sum to zero"},
+		{"a JPY credit booked in USD", func(s *snapshot) {
+			for i := 10; i < 14; i++ {
+				s.entries[i].Currency, s.entries[i].Account = "USD", strings.TrimSuffix(s.entries[i].Account, ":JPY")
+			}
+		}, "each allocation credited once, exactly"},
+		{"stats adds the currencies up", func(s *snapshot) {
+			s.overview.Totals[1].TotalDistributed = d("1000100")
+			s.overview.Totals[0].TotalDistributed = d("0")
+		}, "platform totals: profit service == balances == stats"},
+		{"a balance credited in the wrong currency", func(s *snapshot) {
+			s.balances[3].Currency = "USD"
+		}, "platform totals: profit service == balances == stats"},
+		{"stats has the portfolio in USD", func(s *snapshot) { s.accProfit[1].Currency = "USD" }, "per portfolio: profit service == ledger == stats"},
+		{"a JPY withdrawal counted in USD", func(s *snapshot) {
+			s.overview.Totals[0].WithdrawnCompleted = d("0")
+			s.overview.Totals[1].WithdrawnCompleted = d("500030")
+		}, "withdrawals by status: withdrawal service == stats"},
+		{"a reallocation in the other currency", func(s *snapshot) { s.reallocations[0].Currency = "JPY" }, "reallocations: withdrawal service == stats"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := twoCurrencies()
+			c.break_(s)
+			r := s.check()
+			found := false
+			for _, res := range r.Violations() {
+				found = found || res.Name == c.want
+			}
+			if !found || r.OK() {
+				t.Fatalf("violations %+v, want %q among them", r.Violations(), c.want)
+			}
+		})
+	}
+}

@@ -1,6 +1,6 @@
-// Command check-invariants checks the money invariants of a running stack
-// through its edge (see package invariants) and exits 1 when one does not
-// hold. Against the dev stack (`make run`) it needs no flags: it reads the
+// Command check-invariants checks the money invariants of a running stack,
+// each in every currency on its own, through its edge (see package
+// invariants) and exits 1 when one does not hold. Against the dev stack (`make run`) it needs no flags: it reads the
 // bootstrap admin's credentials from the stack's .devstack/auth.env.
 //
 //	go run ./devstack/cmd/check-invariants [-edge URL] [-email E -password P] [-wait 60s]

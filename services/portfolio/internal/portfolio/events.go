@@ -48,5 +48,6 @@ func SnapshotEvents(prev *Snapshot, s Snapshot) []Event {
 		NAV:         s.NAV,
 		PrevNAV:     prev.NAV,
 		NetFlow:     s.NetFlow,
+		Currency:    eventbus.EventCurrency(s.Currency),
 	}}}
 }

@@ -111,6 +111,7 @@ func NewSnapshot(p Portfolio, prev *Snapshot, in NAVInput, now time.Time) (Snaps
 		UserID:       p.UserID,
 		TeamID:       p.TeamID,
 		CreatedAt:    now,
+		Currency:     p.Currency,
 	}
 	if prev != nil {
 		id := prev.ID

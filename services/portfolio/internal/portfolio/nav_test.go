@@ -251,7 +251,7 @@ func TestDivHalfEvenMatchesExactArithmetic(t *testing.T) {
 }
 
 func TestSnapshotEvents(t *testing.T) {
-	p := Portfolio{ID: 3, UserID: 11, TeamID: 22}
+	p := Portfolio{ID: 3, UserID: 11, TeamID: 22, Currency: "JPY"}
 	prev := &Snapshot{ID: 5, PortfolioID: 3, AsOf: t0, NAV: money.MustAmount("100")}
 	record := func(prev *Snapshot, nav, flow string) Snapshot {
 		in := NAVInput{AsOf: t0.Add(24 * time.Hour), NAV: dec(nav), NetFlow: dec(flow)}
@@ -275,14 +275,22 @@ func TestSnapshotEvents(t *testing.T) {
 	}
 	d := ev[0].Data.(ProfitRecordedData)
 	want := ProfitRecordedData{PortfolioID: 3, SnapshotID: 6, UserID: 11, TeamID: 22, AsOf: s.AsOf, PeriodEnd: s.AsOf,
-		Profit: money.MustAmount("10"), NAV: money.MustAmount("90"), PrevNAV: money.MustAmount("100"), NetFlow: money.MustAmount("-20")}
+		Profit: money.MustAmount("10"), NAV: money.MustAmount("90"), PrevNAV: money.MustAmount("100"), NetFlow: money.MustAmount("-20"), Currency: "JPY"}
 	if d.PortfolioID != want.PortfolioID || d.SnapshotID != want.SnapshotID || d.UserID != want.UserID || d.TeamID != want.TeamID ||
 		!d.AsOf.Equal(want.AsOf) || !d.PeriodEnd.Equal(d.AsOf) || d.Profit.String() != want.Profit.String() ||
-		d.NAV.String() != want.NAV.String() || d.PrevNAV.String() != want.PrevNAV.String() || d.NetFlow.String() != want.NetFlow.String() {
+		d.NAV.String() != want.NAV.String() || d.PrevNAV.String() != want.PrevNAV.String() || d.NetFlow.String() != want.NetFlow.String() ||
+		d.Currency != "JPY" {
 		t.Errorf("data = %+v, want %+v", d, want)
 	}
 	if s.PrevSnapshotID == nil || *s.PrevSnapshotID != 5 || s.UserID != 11 || s.TeamID != 22 {
 		t.Errorf("snapshot = %+v", s)
+	}
+	// The base currency is left out of the event (eventbus.EventCurrency),
+	// so consumers of the previous release keep accepting it.
+	usd := s
+	usd.Currency = "USD"
+	if d := SnapshotEvents(prev, usd)[0].Data.(ProfitRecordedData); d.Currency != "" {
+		t.Errorf("a USD profit's event states currency %q, want none", d.Currency)
 	}
 }
 

@@ -52,6 +52,10 @@ type Snapshot struct {
 	UserID    int64     `json:"-"`
 	TeamID    int64     `json:"-"`
 	CreatedAt time.Time `json:"-"`
+	// Currency is the portfolio's, the currency of the snapshot's amounts
+	// (not stored with the snapshot: NewSnapshot sets it from the
+	// portfolio, and portfolio.profit_recorded carries it).
+	Currency string `json:"-"`
 }
 
 // Caller is the authenticated principal of a request (auth.Caller) and

@@ -238,6 +238,7 @@ func (s *Store) RecordNAV(ctx context.Context, portfolioID int64, fn func(portfo
 		if err != nil {
 			return fmt.Errorf("insert snapshot: %w", err)
 		}
+		out.Currency = snap.Currency // the portfolio's, not a column of the snapshot
 		return addEvents(ctx, tx, emit(prev, out))
 	})
 	if err != nil {

@@ -618,7 +618,7 @@ func navEvents(t *testing.T, e *env, p portfolioJSON, recorded []snapshotJSON) {
 			d["user_id"] != float64(aliceID) || d["team_id"] != float64(alphaID) ||
 			`"`+d["profit"].(string)+`"` != string(s.Profit) || `"`+d["nav"].(string)+`"` != string(s.NAV) ||
 			`"`+d["net_flow"].(string)+`"` != string(s.NetFlow) || d["as_of"] != d["period_end"] ||
-			d["as_of"] != s.AsOf.UTC().Format(time.RFC3339Nano) {
+			d["as_of"] != s.AsOf.UTC().Format(time.RFC3339Nano) || d["currency"] != "USD" {
 			t.Errorf("event %d = %s for snapshot %+v", i, ev.Envelope.Data, s)
 		}
 	}
@@ -634,10 +634,12 @@ func navEvents(t *testing.T, e *env, p portfolioJSON, recorded []snapshotJSON) {
 
 // TestOwnersChangeAppliesToLaterProfit: profit recorded after a PATCH of
 // the owners goes to the new owners, profit recorded before stays with the
-// old ones.
+// old ones. Every profit event carries the portfolio's currency.
 func TestOwnersChangeAppliesToLaterProfit(t *testing.T) {
 	e := newEnv(t)
-	p := e.createPortfolio("P", aliceID, alphaID)
+	var p portfolioJSON
+	e.Do("POST", "/api/v1/portfolios", e.admin, map[string]any{"name": "P", "user_id": aliceID, "team_id": alphaID, "currency": "JPY"}).
+		OK(t, 201, &p)
 	e.recordNAV(p.ID, map[string]any{"as_of": day(1), "nav": "100"})
 	e.recordNAV(p.ID, map[string]any{"as_of": day(2), "nav": "110"})
 	e.Do("PATCH", fmt.Sprintf("/api/v1/portfolios/%d", p.ID), e.admin, map[string]any{"user_id": bobID, "team_id": betaID}).OK(t, 200, nil)
@@ -652,7 +654,8 @@ func TestOwnersChangeAppliesToLaterProfit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if owners[0].UserID != aliceID || owners[0].TeamID != alphaID || owners[1].UserID != bobID || owners[1].TeamID != betaID {
+	if owners[0].UserID != aliceID || owners[0].TeamID != alphaID || owners[1].UserID != bobID || owners[1].TeamID != betaID ||
+		owners[0].Currency != "JPY" || owners[1].Currency != "JPY" {
 		t.Fatalf("owners = %+v", owners)
 	}
 	// The event order in the outbox follows the changes: created, profit,

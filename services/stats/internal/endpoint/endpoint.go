@@ -30,15 +30,17 @@ type (
 	AccProfitRequest struct{ PortfolioID int64 }
 	// HourlyRequest is the query of GET /stats/hourly.
 	HourlyRequest struct {
-		Owner stats.Owner
-		Range stats.Range
-		Page  httpx.Pagination
+		Owner    stats.Owner
+		Currency string // "" for every currency
+		Range    stats.Range
+		Page     httpx.Pagination
 	}
 	// SummaryRequest is the query of GET /stats/summary.
 	SummaryRequest struct {
-		GroupBy string
-		Range   stats.Range
-		Page    httpx.Pagination
+		GroupBy  string
+		Currency string // "" for every currency
+		Range    stats.Range
+		Page     httpx.Pagination
 	}
 )
 
@@ -50,8 +52,17 @@ type Counts struct {
 	Reallocations int64 `json:"reallocations"`
 }
 
-// Overview is the JSON form of the platform totals.
+// Overview is the JSON form of the platform totals: the money per
+// currency, ordered by currency.
 type Overview struct {
+	Totals      []CurrencyTotals `json:"totals"`
+	Counts      Counts           `json:"counts"`
+	LastEventAt *time.Time       `json:"last_event_at"`
+}
+
+// CurrencyTotals is the JSON form of the platform's money in one currency.
+type CurrencyTotals struct {
+	Currency                   string       `json:"currency"`
 	TotalProfit                money.Amount `json:"total_profit"`
 	TotalDistributed           money.Amount `json:"total_distributed"`
 	ToTeamTotal                money.Amount `json:"to_team_total"`
@@ -62,13 +73,24 @@ type Overview struct {
 	WithdrawalsCompletedAmount money.Amount `json:"withdrawals_completed_amount"`
 	WithdrawalsFailedAmount    money.Amount `json:"withdrawals_failed_amount"`
 	ReallocatedTotal           money.Amount `json:"reallocated_total"`
-	Counts                     Counts       `json:"counts"`
-	LastEventAt                *time.Time   `json:"last_event_at"`
 }
 
 // OverviewJSON is the JSON form of o.
 func OverviewJSON(o stats.Overview) Overview {
-	return Overview{
+	totals := make([]CurrencyTotals, len(o.Totals))
+	for i, c := range o.Totals {
+		totals[i] = CurrencyTotalsJSON(c)
+	}
+	return Overview{Totals: totals,
+		Counts: Counts{Portfolios: o.Counts.Portfolios, Allocations: o.Counts.Allocations,
+			Withdrawals: o.Counts.Withdrawals, Reallocations: o.Counts.Reallocations},
+		LastEventAt: o.LastEventAt,
+	}
+}
+
+// CurrencyTotalsJSON is the JSON form of o.
+func CurrencyTotalsJSON(o stats.CurrencyTotals) CurrencyTotals {
+	return CurrencyTotals{Currency: o.Currency,
 		TotalProfit: money.NewAmount(o.TotalProfit), TotalDistributed: money.NewAmount(o.TotalDistributed),
 		ToTeamTotal: money.NewAmount(o.ToTeam), ToPlatformTotal: money.NewAmount(o.ToPlatform), ToUserTotal: money.NewAmount(o.ToUser),
 		LossCarryforwardTotal:      money.NewAmount(o.LossCarryforward),
@@ -76,15 +98,13 @@ func OverviewJSON(o stats.Overview) Overview {
 		WithdrawalsCompletedAmount: money.NewAmount(o.WithdrawalsCompleted),
 		WithdrawalsFailedAmount:    money.NewAmount(o.WithdrawalsFailed),
 		ReallocatedTotal:           money.NewAmount(o.Reallocated),
-		Counts: Counts{Portfolios: o.Counts.Portfolios, Allocations: o.Counts.Allocations,
-			Withdrawals: o.Counts.Withdrawals, Reallocations: o.Counts.Reallocations},
-		LastEventAt: o.LastEventAt,
 	}
 }
 
 // AccProfit is the JSON form of one portfolio's totals.
 type AccProfit struct {
 	PortfolioID     int64        `json:"portfolio_id"`
+	Currency        string       `json:"currency"`
 	AccProfit       money.Amount `json:"acc_profit"`
 	Distributed     money.Amount `json:"distributed"`
 	ToTeamTotal     money.Amount `json:"to_team_total"`
@@ -95,20 +115,22 @@ type AccProfit struct {
 
 // AccProfitJSON is the JSON form of p.
 func AccProfitJSON(p stats.PortfolioTotals) AccProfit {
-	return AccProfit{PortfolioID: p.PortfolioID, AccProfit: money.NewAmount(p.AccProfit),
+	return AccProfit{PortfolioID: p.PortfolioID, Currency: p.Currency, AccProfit: money.NewAmount(p.AccProfit),
 		Distributed: money.NewAmount(p.Distributed), ToTeamTotal: money.NewAmount(p.ToTeam),
 		ToPlatformTotal: money.NewAmount(p.ToPlatform), ToUserTotal: money.NewAmount(p.ToUser), UpdatedAt: p.UpdatedAt}
 }
 
 // Hourly is the JSON form of one hour's profit.
 type Hourly struct {
-	Hour   time.Time    `json:"hour"`
-	Profit money.Amount `json:"profit"`
+	Hour     time.Time    `json:"hour"`
+	Currency string       `json:"currency"`
+	Profit   money.Amount `json:"profit"`
 }
 
 // SummaryRow is the JSON form of one summary group.
 type SummaryRow struct {
 	Key         string       `json:"key"`
+	Currency    string       `json:"currency"`
 	Profit      money.Amount `json:"profit"`
 	Distributed money.Amount `json:"distributed"`
 	ToTeam      money.Amount `json:"to_team"`
@@ -125,6 +147,7 @@ func (r SummaryRow) MarshalJSON() ([]byte, error) { return r.appendJSON(make([]b
 // hour, thousands of them.
 func (r SummaryRow) appendJSON(b []byte) []byte {
 	b = appendJSONString(append(b, `{"key":`...), r.Key)
+	b = appendJSONString(append(b, `,"currency":`...), r.Currency)
 	for _, f := range [...]struct {
 		name string
 		v    money.Amount
@@ -169,14 +192,14 @@ func appendJSONString(b []byte, s string) []byte {
 
 // HourlyJSON is the JSON form of h.
 func HourlyJSON(h stats.HourlyProfit) Hourly {
-	return Hourly{Hour: h.Hour.UTC(), Profit: money.NewAmount(h.Profit)}
+	return Hourly{Hour: h.Hour.UTC(), Currency: h.Currency, Profit: money.NewAmount(h.Profit)}
 }
 
 // SummaryRowsJSON is the JSON form of a summary's rows.
 func SummaryRowsJSON(rows []stats.SummaryRow) SummaryRows {
 	out := make(SummaryRows, len(rows))
 	for i, r := range rows {
-		out[i] = SummaryRow{Key: r.Key, Profit: money.NewAmount(r.Profit), Distributed: money.NewAmount(r.Distributed),
+		out[i] = SummaryRow{Key: r.Key, Currency: r.Currency, Profit: money.NewAmount(r.Profit), Distributed: money.NewAmount(r.Distributed),
 			ToTeam: money.NewAmount(r.ToTeam), ToPlatform: money.NewAmount(r.ToPlatform),
 			ToUser: money.NewAmount(r.ToUser), Withdrawn: money.NewAmount(r.Withdrawn)}
 	}
@@ -198,10 +221,10 @@ func New(s stats.Service) Endpoints {
 			return accProfitReply.OK(s.AccProfit(ctx, c, req.PortfolioID))
 		}),
 		Hourly: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req HourlyRequest) httpx.Response {
-			return httpx.ReplyAs(HourlyJSON).List(s.Hourly(ctx, c, req.Owner, req.Range, req.Page))
+			return httpx.ReplyAs(HourlyJSON).List(s.Hourly(ctx, c, req.Owner, req.Currency, req.Range, req.Page))
 		}),
 		Summary: libauth.WithCaller(func(ctx context.Context, c stats.Caller, req SummaryRequest) httpx.Response {
-			rows, total, err := s.Summary(ctx, c, req.GroupBy, req.Range, req.Page)
+			rows, total, err := s.Summary(ctx, c, req.GroupBy, req.Currency, req.Range, req.Page)
 			if err != nil {
 				return httpx.Fail(err)
 			}

@@ -50,7 +50,7 @@ func TestConsumerReadsAllThreeTopics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.Counts.Portfolios == 1 && o.Counts.Allocations == 1 && o.WithdrawalsCompleted.Equal(d("3")) && o.TotalProfit.Equal(d("10")) {
+		if o.Counts.Portfolios == 1 && o.Counts.Allocations == 1 && o.In("USD").WithdrawalsCompleted.Equal(d("3")) && o.In("USD").TotalProfit.Equal(d("10")) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -58,8 +58,8 @@ func TestConsumerReadsAllThreeTopics(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	eq(t, "total_profit", o.TotalProfit, d("10"))
-	eq(t, "pending", o.WithdrawalsPending, d("0"))
+	eq(t, "total_profit", o.In("USD").TotalProfit, d("10"))
+	eq(t, "pending", o.In("USD").WithdrawalsPending, d("0"))
 	if o.Counts.Withdrawals != 1 {
 		t.Errorf("withdrawals = %d", o.Counts.Withdrawals)
 	}

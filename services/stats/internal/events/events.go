@@ -79,12 +79,12 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 	case eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated:
 		var d eventbus.PortfolioData
 		err = inbox.DecodeData(env, &d)
-		e.Portfolio = &stats.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID}
+		e.Portfolio = &stats.Owners{PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID, Currency: d.Currency}
 	case eventbus.TypePortfolioProfitRecorded:
 		var d eventbus.ProfitRecordedData
 		err = inbox.DecodeData(env, &d)
 		e.ProfitRecorded = &stats.ProfitRecorded{PortfolioID: d.PortfolioID, SnapshotID: d.SnapshotID,
-			UserID: d.UserID, TeamID: d.TeamID, PeriodEnd: d.PeriodEnd.UTC(), Profit: d.Profit.Decimal}
+			UserID: d.UserID, TeamID: d.TeamID, PeriodEnd: d.PeriodEnd.UTC(), Profit: d.Profit.Decimal, Currency: d.Currency}
 	case eventbus.TypeProfitAllocated:
 		var d eventbus.AllocatedData
 		err = inbox.DecodeData(env, &d)
@@ -93,6 +93,7 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 			Manual: d.Source == "manual", PeriodEnd: d.PeriodEnd.UTC(),
 			Profit: d.ProfitAmount.Decimal, Distributable: d.Distributable.Decimal,
 			ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal, ToUser: d.ToUserAmount.Decimal,
+			Currency: d.Currency,
 		}
 	case eventbus.TypeProfitRatioChanged:
 		e.RatioChanged = true
@@ -105,11 +106,11 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 			eventbus.TypeWithdrawalFailed:    stats.StatusFailed,
 		}[env.Type]
 		e.Withdrawal = &stats.Withdrawal{ID: d.WithdrawalID, FromType: d.FromType, OwnerID: d.OwnerID,
-			Amount: d.Amount.Decimal, Status: status}
+			Amount: d.Amount.Decimal, Status: status, Currency: d.Currency}
 	case eventbus.TypeFundsReallocated:
 		var d eventbus.ReallocatedData
 		err = inbox.DecodeData(env, &d)
-		e.Reallocation = &stats.Reallocation{ID: d.ReallocationID, Amount: d.Amount.Decimal}
+		e.Reallocation = &stats.Reallocation{ID: d.ReallocationID, Amount: d.Amount.Decimal, Currency: d.Currency}
 	}
 	return e, err == nil, err
 }

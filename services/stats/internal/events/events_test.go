@@ -176,11 +176,11 @@ func checkOverview(t *testing.T, f *fixture, lastEvent time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eqSums(t, "overview", [5]decimal.Decimal{o.TotalProfit, o.TotalDistributed, o.ToTeam, o.ToPlatform, o.ToUser}, nil)
+	eqSums(t, "overview", [5]decimal.Decimal{o.In("USD").TotalProfit, o.In("USD").TotalDistributed, o.In("USD").ToTeam, o.In("USD").ToPlatform, o.In("USD").ToUser}, nil)
 	if o.Counts != (stats.Counts{Portfolios: 2, Allocations: 4}) {
 		t.Errorf("counts = %+v", o.Counts)
 	}
-	if got := money.Format(o.TotalProfit); got != "1000000000150.12345681" {
+	if got := money.Format(o.In("USD").TotalProfit); got != "1000000000150.12345681" {
 		t.Errorf("total_profit formats as %s", got)
 	}
 	if o.LastEventAt == nil || o.LastEventAt.Before(lastEvent) {
@@ -210,7 +210,7 @@ func checkPortfolioTotals(t *testing.T, f *fixture) {
 // down to its hour and excludes to.
 func checkHourly(t *testing.T, f *fixture) {
 	ctx := context.Background()
-	hours, _, err := f.store.Hourly(ctx, stats.Owner{Type: auth.OwnerUser, ID: 7}, stats.Range{}, everything)
+	hours, _, err := f.store.Hourly(ctx, stats.Owner{Type: auth.OwnerUser, ID: 7}, "", stats.Range{}, everything)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,14 +220,14 @@ func checkHourly(t *testing.T, f *fixture) {
 	}
 	eq(t, "user 7 hour 10", hours[0].Profit, d("70.00000002"))
 	eq(t, "user 7 day 2", hours[1].Profit, d("21.08641974"))
-	platformHours, _, _ := f.store.Hourly(ctx, stats.Owner{Type: auth.OwnerPlatform}, stats.Range{}, everything)
+	platformHours, _, _ := f.store.Hourly(ctx, stats.Owner{Type: auth.OwnerPlatform}, "", stats.Range{}, everything)
 	total := decimal.Zero
 	for _, h := range platformHours {
 		total = total.Add(h.Profit)
 	}
 	eq(t, "platform hourly total", total, sum(allocPlatform, nil))
 	from, to := time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	ranged, _, _ := f.store.Hourly(ctx, stats.Owner{Type: auth.OwnerTeam, ID: 3}, stats.Range{From: &from, To: &to}, everything)
+	ranged, _, _ := f.store.Hourly(ctx, stats.Owner{Type: auth.OwnerTeam, ID: 3}, "", stats.Range{From: &from, To: &to}, everything)
 	if len(ranged) != 2 { // hours 10 (from is taken down to its hour) and 11; to is exclusive
 		t.Fatalf("team 3 hours in range = %+v", ranged)
 	}
@@ -237,7 +237,7 @@ func checkHourly(t *testing.T, f *fixture) {
 func checkSummary(t *testing.T, f *fixture) {
 	rows := func(groupBy string, r stats.Range) map[string]stats.SummaryRow {
 		t.Helper()
-		rs, _, err := f.store.Summary(context.Background(), groupBy, r, everything)
+		rs, _, err := f.store.Summary(context.Background(), groupBy, "", r, everything)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,9 +299,9 @@ func TestWithdrawalTransitionsMoveOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eq(t, when+": pending", o.WithdrawalsPending, d(pending))
-		eq(t, when+": completed", o.WithdrawalsCompleted, d(completed))
-		eq(t, when+": failed", o.WithdrawalsFailed, d(failed))
+		eq(t, when+": pending", o.In("USD").WithdrawalsPending, d(pending))
+		eq(t, when+": completed", o.In("USD").WithdrawalsCompleted, d(completed))
+		eq(t, when+": failed", o.In("USD").WithdrawalsFailed, d(failed))
 		if o.Counts.Withdrawals != n {
 			t.Errorf("%s: withdrawals = %d, want %d", when, o.Counts.Withdrawals, n)
 		}
@@ -335,15 +335,15 @@ func TestWithdrawalTransitionsMoveOnce(t *testing.T) {
 	}
 
 	// Completed withdrawals are the summary's withdrawn, under the owner.
-	users, _, _ := f.store.Summary(ctx, stats.GroupUser, stats.Range{}, everything)
+	users, _, _ := f.store.Summary(ctx, stats.GroupUser, "", stats.Range{}, everything)
 	if len(users) != 1 || users[0].Key != "7" || !users[0].Withdrawn.Equal(d("100.50000001")) {
 		t.Errorf("summary by user = %+v", users)
 	}
-	teams, _, _ := f.store.Summary(ctx, stats.GroupTeam, stats.Range{}, everything)
+	teams, _, _ := f.store.Summary(ctx, stats.GroupTeam, "", stats.Range{}, everything)
 	if len(teams) != 1 || teams[0].Key != "3" || !teams[0].Withdrawn.Equal(d("5")) {
 		t.Errorf("summary by team = %+v", teams)
 	}
-	days, _, _ := f.store.Summary(ctx, stats.GroupDay, stats.Range{}, everything)
+	days, _, _ := f.store.Summary(ctx, stats.GroupDay, "", stats.Range{}, everything)
 	if len(days) != 1 || !days[0].Withdrawn.Equal(d("105.50000001")) {
 		t.Errorf("summary by day = %+v", days)
 	}
@@ -355,7 +355,7 @@ func TestWithdrawalTransitionsMoveOnce(t *testing.T) {
 	r1 := re(1, "10.00000001")
 	f.deliver(r1, r1, re(2, "0.99999999"), re(1, "10.00000001"))
 	o, _ := f.store.Overview(ctx)
-	eq(t, "reallocated_total", o.Reallocated, d("11"))
+	eq(t, "reallocated_total", o.In("USD").Reallocated, d("11"))
 	if o.Counts.Reallocations != 2 {
 		t.Errorf("reallocations = %d, want 2", o.Counts.Reallocations)
 	}
@@ -379,7 +379,7 @@ func TestLossCarryForward(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eq(t, "loss_carryforward_total", o.LossCarryforward, d(want))
+		eq(t, "loss_carryforward_total", o.In("USD").LossCarryforward, d(want))
 	}
 	loss := recorded(1, 1, "-100.00000001")
 	f.deliver(loss, loss, recorded(1, 1, "-100.00000001")) // redelivered, and the same snapshot under a new event id

@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fundplatform/platform/libs/auth"
 	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/auth"
+	"github.com/fundplatform/platform/libs/eventbus"
 )
 
 // --- applying events: the decisions -----------------------------------------
@@ -42,10 +44,13 @@ type Event struct {
 }
 
 // ProfitRecorded is what a portfolio.profit_recorded event says.
+// Currency, here and in the other events, is the event's own ("" for an
+// event published before events carried one).
 type ProfitRecorded struct {
 	PortfolioID, SnapshotID, UserID, TeamID int64
 	PeriodEnd                               time.Time
 	Profit                                  decimal.Decimal
+	Currency                                string
 }
 
 // Allocation is what a profit.allocated event says.
@@ -55,6 +60,7 @@ type Allocation struct {
 	PeriodEnd                                 time.Time
 	Profit, Distributable                     decimal.Decimal
 	ToTeam, ToPlatform, ToUser                decimal.Decimal
+	Currency                                  string
 }
 
 // Withdrawal is what a withdrawal.* event says.
@@ -64,13 +70,15 @@ type Withdrawal struct {
 	OwnerID  int64
 	Amount   decimal.Decimal
 	// Status is pending (withdrawal.requested), completed or failed.
-	Status string
+	Status   string
+	Currency string
 }
 
 // Reallocation is what a funds.reallocated event says.
 type Reallocation struct {
-	ID     int64
-	Amount decimal.Decimal
+	ID       int64
+	Amount   decimal.Decimal
+	Currency string
 }
 
 // Withdrawal statuses (docs/api.md#withdrawal-service).
@@ -83,21 +91,25 @@ const (
 // SnapshotKey names a NAV snapshot: its portfolio and its id.
 type SnapshotKey struct{ PortfolioID, SnapshotID int64 }
 
-// WithdrawalState is a withdrawal as the read models hold it: its status
-// and the amount recorded when it was first seen.
+// WithdrawalState is a withdrawal as the read models hold it: its status,
+// and the amount and currency recorded when it was first seen.
 type WithdrawalState struct {
-	Status string
-	Amount decimal.Decimal
+	Status   string
+	Amount   decimal.Decimal
+	Currency string
 }
 
 // Needs are what a run of events must have claimed, read or written before
 // it can be decided: the owners its portfolio events set (the last of each
 // portfolio, by portfolio id), and the ids of its allocations,
-// reallocations, snapshots and withdrawals, in event order.
+// reallocations, snapshots and withdrawals, in event order, and the
+// portfolios (sorted, once each) whose stored currency it needs: those of
+// profit events that carry none.
 type Needs struct {
 	Owners                                        []Owners
 	AllocationIDs, ReallocationIDs, WithdrawalIDs []int64
 	Snapshots                                     []SnapshotKey
+	Currencies                                    []int64
 }
 
 // NeedsOf lists what events need.
@@ -110,14 +122,22 @@ func NeedsOf(events []Event) Needs {
 			owners[e.Portfolio.PortfolioID] = *e.Portfolio
 		case e.Allocation != nil:
 			n.AllocationIDs = append(n.AllocationIDs, e.Allocation.AllocationID)
+			if e.Allocation.Currency == "" {
+				n.Currencies = append(n.Currencies, e.Allocation.PortfolioID)
+			}
 		case e.Reallocation != nil:
 			n.ReallocationIDs = append(n.ReallocationIDs, e.Reallocation.ID)
 		case e.Withdrawal != nil:
 			n.WithdrawalIDs = append(n.WithdrawalIDs, e.Withdrawal.ID)
 		case e.ProfitRecorded != nil:
 			n.Snapshots = append(n.Snapshots, SnapshotKey{e.ProfitRecorded.PortfolioID, e.ProfitRecorded.SnapshotID})
+			if e.ProfitRecorded.Currency == "" {
+				n.Currencies = append(n.Currencies, e.ProfitRecorded.PortfolioID)
+			}
 		}
 	}
+	slices.Sort(n.Currencies)
+	n.Currencies = slices.Compact(n.Currencies)
 	for _, id := range slices.Sorted(maps.Keys(owners)) {
 		n.Owners = append(n.Owners, owners[id])
 	}
@@ -145,32 +165,64 @@ func CarriesMoved(events []Event, newAllocations map[int64]bool, newSnapshots ma
 // Prior is the state a run is decided over, as the store read it under
 // row locks before the run: the portfolios, allocations, reallocations and
 // snapshots the read models had not seen (claimed by this run), the stored
-// states of the run's withdrawals and the carry-forwards it moves.
+// states of the run's withdrawals, the carry-forwards it moves and the
+// stored currencies of the portfolios of Needs.Currencies (those known).
 type Prior struct {
 	NewPortfolios, NewAllocations, NewReallocations map[int64]bool
 	NewSnapshots                                    map[SnapshotKey]bool
 	Withdrawals                                     map[int64]WithdrawalState
 	Carry                                           map[int64]decimal.Decimal
+	Currencies                                      map[int64]string
 }
 
-// OverviewAdds are what a run adds to the overview's sums and counts.
+// OverviewAdds are what a run adds to the overview's counts.
 type OverviewAdds struct {
-	Profit, Distributed, ToTeam, ToPlatform, ToUser, LossCarry, Reallocated            decimal.Decimal
 	Portfolios, Allocations, Withdrawals, Reallocations, ProfitsRecorded, RatioChanges int64
+}
+
+// CurrencyAdds are what a run adds to the platform totals of one currency
+// (the money of the overview): its sums and the amounts of withdrawals
+// pending, completed and failed.
+type CurrencyAdds struct {
+	Profit, Distributed, ToTeam, ToPlatform, ToUser, LossCarry, Reallocated decimal.Decimal
+	Pending, Completed, Failed                                              decimal.Decimal
+}
+
+// Add adds b to a.
+func (a *CurrencyAdds) Add(b *CurrencyAdds) {
+	a.Profit, a.Distributed = a.Profit.Add(b.Profit), a.Distributed.Add(b.Distributed)
+	a.ToTeam, a.ToPlatform, a.ToUser = a.ToTeam.Add(b.ToTeam), a.ToPlatform.Add(b.ToPlatform), a.ToUser.Add(b.ToUser)
+	a.LossCarry, a.Reallocated = a.LossCarry.Add(b.LossCarry), a.Reallocated.Add(b.Reallocated)
+	a.Pending, a.Completed, a.Failed = a.Pending.Add(b.Pending), a.Completed.Add(b.Completed), a.Failed.Add(b.Failed)
+}
+
+// status is the amount of withdrawals in status.
+func (a *CurrencyAdds) status(status string) *decimal.Decimal {
+	switch status {
+	case StatusPending:
+		return &a.Pending
+	case StatusCompleted:
+		return &a.Completed
+	default:
+		return &a.Failed
+	}
 }
 
 // TotalsAdds are what a run adds to one portfolio's totals.
 type TotalsAdds struct {
+	// Currency is the portfolio's (that of its events).
+	Currency                                           string
 	AccProfit, Distributed, ToTeam, ToPlatform, ToUser decimal.Decimal
 	// UpdatedAt is the latest event's time; zero when only a portfolio
 	// event touched the totals (the row exists so that it is listed).
 	UpdatedAt time.Time
 }
 
-// HourKey names an owner's hour of credits.
+// HourKey names an owner's hour of credits in a currency.
 type HourKey struct {
 	OwnerType string
 	OwnerID   int64
+	Currency  string
 	Hour      int64 // Unix seconds of the UTC hour
 }
 
@@ -178,9 +230,10 @@ type HourKey struct {
 // "all"), its key and its bucket: the Unix seconds of the UTC hour in
 // summary_hourly, of the UTC day's midnight in summary_daily, 0 in
 // summary_totals.
+// The currency is that of the row's amounts.
 type SummaryKey struct {
-	Dimension, Key string
-	Bucket         int64
+	Dimension, Key, Currency string
+	Bucket                   int64
 }
 
 // SummaryAdds are what a run adds to one summary row.
@@ -207,12 +260,15 @@ func (s *StatusAdds) add(amount decimal.Decimal, count int64) {
 
 // Additions are a run's decided effects: the sums to add to each row, and
 // the state it moved (withdrawal states and carry-forwards to store).
+// ByStatus is summed over currencies; the amounts of each status per
+// currency are in Currencies.
 type Additions struct {
-	Overview OverviewAdds
-	Totals   map[int64]*TotalsAdds
-	Hourly   map[HourKey]decimal.Decimal
-	Summary  map[SummaryKey]*SummaryAdds // at the hour
-	ByStatus map[string]*StatusAdds
+	Overview   OverviewAdds
+	Currencies map[string]*CurrencyAdds
+	Totals     map[int64]*TotalsAdds
+	Hourly     map[HourKey]decimal.Decimal
+	Summary    map[SummaryKey]*SummaryAdds // at the hour
+	ByStatus   map[string]*StatusAdds
 	// Withdrawals are the states that differ from the stored ones (or
 	// have none): a new withdrawal, a pending one that reached an outcome.
 	Withdrawals map[int64]WithdrawalState
@@ -225,7 +281,10 @@ type Additions struct {
 type accumulator struct {
 	prior Prior // its New* maps are the run's own copies (see claim)
 	carry map[int64]decimal.Decimal
-	adds  *Additions
+	// currencies are the portfolios' known currencies: the stored ones,
+	// then those the run's portfolio events say.
+	currencies map[int64]string
+	adds       *Additions
 }
 
 // RunStore is the write side of the read models, bound to the transaction
@@ -265,13 +324,16 @@ func Accumulate(prior Prior, events []Event) (*Additions, error) {
 		prior: Prior{NewPortfolios: maps.Clone(prior.NewPortfolios), NewAllocations: maps.Clone(prior.NewAllocations),
 			NewReallocations: maps.Clone(prior.NewReallocations), NewSnapshots: maps.Clone(prior.NewSnapshots),
 			Withdrawals: prior.Withdrawals, Carry: prior.Carry},
-		carry: maps.Clone(prior.Carry),
-		adds: &Additions{Totals: map[int64]*TotalsAdds{}, Hourly: map[HourKey]decimal.Decimal{},
+		carry: maps.Clone(prior.Carry), currencies: maps.Clone(prior.Currencies),
+		adds: &Additions{Currencies: map[string]*CurrencyAdds{}, Totals: map[int64]*TotalsAdds{}, Hourly: map[HourKey]decimal.Decimal{},
 			Summary: map[SummaryKey]*SummaryAdds{}, ByStatus: map[string]*StatusAdds{},
 			Withdrawals: map[int64]WithdrawalState{}, Carry: map[int64]decimal.Decimal{}},
 	}
 	if a.carry == nil {
 		a.carry = map[int64]decimal.Decimal{}
+	}
+	if a.currencies == nil {
+		a.currencies = map[int64]string{}
 	}
 	for _, e := range events {
 		if err := a.event(e); err != nil {
@@ -300,10 +362,10 @@ func (a *accumulator) event(e Event) error {
 	case e.Withdrawal != nil:
 		a.withdrawal(*e.Withdrawal, e.Time)
 	case e.Reallocation != nil:
-		if claim(a.prior.NewReallocations, e.Reallocation.ID) {
-			o := &a.adds.Overview
-			o.Reallocations++
-			o.Reallocated = o.Reallocated.Add(e.Reallocation.Amount)
+		if r := e.Reallocation; claim(a.prior.NewReallocations, r.ID) {
+			a.adds.Overview.Reallocations++
+			c := a.money(eventbus.CurrencyOf(r.Currency))
+			c.Reallocated = c.Reallocated.Add(r.Amount)
 		}
 	}
 	return nil
@@ -320,13 +382,30 @@ func claim[K comparable](fresh map[K]bool, key K) bool {
 }
 
 // portfolio records portfolio.created or portfolio.updated: a portfolio
-// new to the read models is counted, and every portfolio gets a totals
-// row so that it is listed.
+// new to the read models is counted, its currency (when the event says it)
+// becomes known, and every portfolio gets a totals row so that it is
+// listed.
 func (a *accumulator) portfolio(o Owners) {
 	if claim(a.prior.NewPortfolios, o.PortfolioID) {
 		a.adds.Overview.Portfolios++
 	}
-	a.total(o.PortfolioID)
+	if o.Currency != "" {
+		a.currencies[o.PortfolioID] = o.Currency
+	}
+	a.total(o.PortfolioID, a.currencyOf(o.PortfolioID, ""))
+}
+
+// currencyOf is the currency of an event of a portfolio that says given:
+// given, or for an event without one the portfolio's known currency, else
+// eventbus.BaseCurrency (docs/api.md#stats-service).
+func (a *accumulator) currencyOf(portfolioID int64, given string) string {
+	if given != "" {
+		return given
+	}
+	if c, ok := a.currencies[portfolioID]; ok {
+		return c
+	}
+	return eventbus.BaseCurrency
 }
 
 // profitRecorded records a NAV profit or loss. NAV profits are counted
@@ -340,16 +419,18 @@ func (a *accumulator) profitRecorded(p ProfitRecorded, at time.Time) error {
 	if !claim(a.prior.NewSnapshots, SnapshotKey{p.PortfolioID, p.SnapshotID}) {
 		return nil
 	}
+	cur := a.currencyOf(p.PortfolioID, p.Currency)
 	a.adds.Overview.ProfitsRecorded++
-	a.adds.Overview.Profit = a.adds.Overview.Profit.Add(p.Profit)
-	t := a.total(p.PortfolioID)
+	c := a.money(cur)
+	c.Profit = c.Profit.Add(p.Profit)
+	t := a.total(p.PortfolioID, cur)
 	t.AccProfit = t.AccProfit.Add(p.Profit)
 	t.seen(at)
-	for _, k := range summaryKeys(p.PortfolioID, p.UserID, p.TeamID) {
+	for _, k := range summaryKeys(p.PortfolioID, p.UserID, p.TeamID, cur) {
 		s := a.summaryRow(k, p.PeriodEnd)
 		s.Profit = s.Profit.Add(p.Profit)
 	}
-	return a.carryForward(p.PortfolioID, p.Profit)
+	return a.carryForward(p.PortfolioID, p.Profit, cur)
 }
 
 // allocated adds one allocation to every model it touches: the portfolio's
@@ -366,30 +447,31 @@ func (a *accumulator) allocated(al Allocation, at time.Time) error {
 	if al.Manual {
 		profit = al.Profit
 	}
-	o := &a.adds.Overview
-	o.Allocations++
+	cur := a.currencyOf(al.PortfolioID, al.Currency)
+	a.adds.Overview.Allocations++
+	o := a.money(cur)
 	o.Profit, o.Distributed = o.Profit.Add(profit), o.Distributed.Add(al.Distributable)
 	o.ToTeam, o.ToPlatform, o.ToUser = o.ToTeam.Add(al.ToTeam), o.ToPlatform.Add(al.ToPlatform), o.ToUser.Add(al.ToUser)
-	t := a.total(al.PortfolioID)
+	t := a.total(al.PortfolioID, cur)
 	t.AccProfit, t.Distributed = t.AccProfit.Add(profit), t.Distributed.Add(al.Distributable)
 	t.ToTeam, t.ToPlatform, t.ToUser = t.ToTeam.Add(al.ToTeam), t.ToPlatform.Add(al.ToPlatform), t.ToUser.Add(al.ToUser)
 	t.seen(at)
-	a.credit(al)
-	for _, k := range summaryKeys(al.PortfolioID, al.UserID, al.TeamID) {
+	a.credit(al, cur)
+	for _, k := range summaryKeys(al.PortfolioID, al.UserID, al.TeamID, cur) {
 		s := a.summaryRow(k, al.PeriodEnd)
 		s.Profit, s.Distributed = s.Profit.Add(profit), s.Distributed.Add(al.Distributable)
 		s.ToTeam, s.ToPlatform, s.ToUser = s.ToTeam.Add(al.ToTeam), s.ToPlatform.Add(al.ToPlatform), s.ToUser.Add(al.ToUser)
 	}
 	if al.Manual {
-		return a.carryForward(al.PortfolioID, al.Profit)
+		return a.carryForward(al.PortfolioID, al.Profit, cur)
 	}
 	return nil
 }
 
 // credit adds an allocation's shares to the hourly credits of its user,
-// team and the platform at the hour of period_end; a zero share adds no
-// row.
-func (a *accumulator) credit(al Allocation) {
+// team and the platform at the hour of period_end, in the allocation's
+// currency cur; a zero share adds no row.
+func (a *accumulator) credit(al Allocation, cur string) {
 	h := hourOf(al.PeriodEnd)
 	for _, c := range []struct {
 		ownerType string
@@ -397,7 +479,7 @@ func (a *accumulator) credit(al Allocation) {
 		amount    decimal.Decimal
 	}{{auth.OwnerUser, al.UserID, al.ToUser}, {auth.OwnerTeam, al.TeamID, al.ToTeam}, {auth.OwnerPlatform, 0, al.ToPlatform}} {
 		if !c.amount.IsZero() {
-			k := HourKey{c.ownerType, c.ownerID, h}
+			k := HourKey{c.ownerType, c.ownerID, cur, h}
 			a.adds.Hourly[k] = a.adds.Hourly[k].Add(c.amount)
 		}
 	}
@@ -405,15 +487,16 @@ func (a *accumulator) credit(al Allocation) {
 
 // carryForward applies the allocation rule carry = max(0, carry − p)
 // (docs/api.md#allocation-rule) to the portfolio's carry-forward and the
-// overview's total.
-func (a *accumulator) carryForward(portfolioID int64, p decimal.Decimal) error {
+// total of its currency cur.
+func (a *accumulator) carryForward(portfolioID int64, p decimal.Decimal, cur string) error {
 	before, ok := a.carry[portfolioID]
 	if !ok {
 		return fmt.Errorf("stats: carry-forward of portfolio %d not loaded", portfolioID)
 	}
 	after := decimal.Max(decimal.Zero, before.Sub(p))
 	a.carry[portfolioID] = after
-	a.adds.Overview.LossCarry = a.adds.Overview.LossCarry.Add(after.Sub(before))
+	c := a.money(cur)
+	c.LossCarry = c.LossCarry.Add(after.Sub(before))
 	return nil
 }
 
@@ -422,9 +505,10 @@ func (a *accumulator) carryForward(portfolioID int64, p decimal.Decimal) error {
 // a withdrawal adds it to its status (and to the count); pending →
 // completed/failed moves the amount recorded when it was first seen;
 // anything else (a repeat, a requested after its outcome, an outcome after
-// the other outcome) changes nothing. Completed amounts are also added to
-// the summary's withdrawn at the hour of the event, under the whole
-// platform and the owner's team or user key.
+// the other outcome) changes nothing. The amount and currency are those
+// first seen (an event without a currency is eventbus.BaseCurrency's).
+// Completed amounts are also added to the summary's withdrawn at the hour
+// of the event, under the whole platform and the owner's team or user key.
 func (a *accumulator) withdrawal(w Withdrawal, at time.Time) {
 	st, ok := a.adds.Withdrawals[w.ID]
 	if !ok {
@@ -432,53 +516,74 @@ func (a *accumulator) withdrawal(w Withdrawal, at time.Time) {
 	}
 	switch {
 	case !ok:
-		a.adds.Withdrawals[w.ID] = WithdrawalState{Status: w.Status, Amount: w.Amount}
+		st = WithdrawalState{Status: w.Status, Amount: w.Amount, Currency: eventbus.CurrencyOf(w.Currency)}
+		a.adds.Withdrawals[w.ID] = st
 		a.adds.Overview.Withdrawals++
-		a.status(w.Status).add(w.Amount, 1)
+		a.move(st, w.Status, st.Amount, 1)
 	case st.Status == StatusPending && w.Status != StatusPending:
-		a.adds.Withdrawals[w.ID] = WithdrawalState{Status: w.Status, Amount: st.Amount}
-		a.status(StatusPending).add(st.Amount.Neg(), -1)
-		a.status(w.Status).add(st.Amount, 1)
+		a.adds.Withdrawals[w.ID] = WithdrawalState{Status: w.Status, Amount: st.Amount, Currency: st.Currency}
+		a.move(st, StatusPending, st.Amount.Neg(), -1)
+		a.move(st, w.Status, st.Amount, 1)
 	default:
 		return
 	}
 	if w.Status != StatusCompleted {
 		return
 	}
-	keys := []SummaryKey{{Dimension: "all"}}
+	keys := []SummaryKey{{Dimension: "all", Currency: st.Currency}}
 	switch w.FromType {
 	case auth.OwnerUser:
-		keys = append(keys, SummaryKey{Dimension: GroupUser, Key: strconv.FormatInt(w.OwnerID, 10)})
+		keys = append(keys, SummaryKey{Dimension: GroupUser, Key: strconv.FormatInt(w.OwnerID, 10), Currency: st.Currency})
 	case auth.OwnerTeam:
-		keys = append(keys, SummaryKey{Dimension: GroupTeam, Key: strconv.FormatInt(w.OwnerID, 10)})
+		keys = append(keys, SummaryKey{Dimension: GroupTeam, Key: strconv.FormatInt(w.OwnerID, 10), Currency: st.Currency})
 	}
 	for _, k := range keys {
 		s := a.summaryRow(k, at)
-		s.Withdrawn = s.Withdrawn.Add(w.Amount)
+		s.Withdrawn = s.Withdrawn.Add(st.Amount)
 	}
 }
 
-// summaryKeys are the summary rows a portfolio's profit goes to (their
-// Bucket unset).
-func summaryKeys(portfolioID, userID, teamID int64) []SummaryKey {
+// move adds amount (and count) of withdrawal st to status, in the status
+// totals and in those of its currency.
+func (a *accumulator) move(st WithdrawalState, status string, amount decimal.Decimal, count int64) {
+	a.status(status).add(amount, count)
+	m := a.money(st.Currency).status(status)
+	*m = m.Add(amount)
+}
+
+// summaryKeys are the summary rows a portfolio's profit in currency cur
+// goes to (their Bucket unset).
+func summaryKeys(portfolioID, userID, teamID int64, cur string) []SummaryKey {
 	return []SummaryKey{
-		{Dimension: GroupPortfolio, Key: strconv.FormatInt(portfolioID, 10)},
-		{Dimension: GroupTeam, Key: strconv.FormatInt(teamID, 10)},
-		{Dimension: GroupUser, Key: strconv.FormatInt(userID, 10)},
-		{Dimension: "all"},
+		{Dimension: GroupPortfolio, Key: strconv.FormatInt(portfolioID, 10), Currency: cur},
+		{Dimension: GroupTeam, Key: strconv.FormatInt(teamID, 10), Currency: cur},
+		{Dimension: GroupUser, Key: strconv.FormatInt(userID, 10), Currency: cur},
+		{Dimension: "all", Currency: cur},
 	}
 }
 
 // hourOf is the Unix seconds of t's UTC hour.
 func hourOf(t time.Time) int64 { return t.UTC().Truncate(time.Hour).Unix() }
 
-func (a *accumulator) total(portfolioID int64) *TotalsAdds {
+// total is the additions to the totals of a portfolio in currency cur.
+func (a *accumulator) total(portfolioID int64, cur string) *TotalsAdds {
 	t := a.adds.Totals[portfolioID]
 	if t == nil {
 		t = &TotalsAdds{}
 		a.adds.Totals[portfolioID] = t
 	}
+	t.Currency = cur
 	return t
+}
+
+// money is the additions to the platform totals of currency cur.
+func (a *accumulator) money(cur string) *CurrencyAdds {
+	c := a.adds.Currencies[cur]
+	if c == nil {
+		c = &CurrencyAdds{}
+		a.adds.Currencies[cur] = c
+	}
+	return c
 }
 
 func (t *TotalsAdds) seen(at time.Time) {
@@ -526,6 +631,17 @@ func Rollups(hourly map[SummaryKey]*SummaryAdds) (daily, totals map[SummaryKey]*
 	return daily, totals
 }
 
+// AllCurrencies sums summary additions over currencies: the rows of the
+// summary tables without a currency (their keys' Currency "").
+func AllCurrencies(rows map[SummaryKey]*SummaryAdds) map[SummaryKey]*SummaryAdds {
+	all := map[SummaryKey]*SummaryAdds{}
+	for k, s := range rows {
+		k.Currency = ""
+		addsOf(all, k).Add(s)
+	}
+	return all
+}
+
 // LastTime is the latest time of events (zero for none): the overview's
 // last_event_at never goes back.
 func LastTime(events []Event) time.Time {
@@ -538,12 +654,16 @@ func LastTime(events []Event) time.Time {
 	return last
 }
 
-// CompareSummaryKeys orders summary keys by dimension, key and bucket.
+// CompareSummaryKeys orders summary keys by dimension, key, currency and
+// bucket.
 func CompareSummaryKeys(a, b SummaryKey) int {
-	return cmp.Or(cmp.Compare(a.Dimension, b.Dimension), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Bucket, b.Bucket))
+	return cmp.Or(cmp.Compare(a.Dimension, b.Dimension), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Currency, b.Currency),
+		cmp.Compare(a.Bucket, b.Bucket))
 }
 
-// CompareHourKeys orders hour keys by owner type, owner id and hour.
+// CompareHourKeys orders hour keys by owner type, owner id, hour and
+// currency (the order of hourly_currency_profit's key).
 func CompareHourKeys(a, b HourKey) int {
-	return cmp.Or(cmp.Compare(a.OwnerType, b.OwnerType), cmp.Compare(a.OwnerID, b.OwnerID), cmp.Compare(a.Hour, b.Hour))
+	return cmp.Or(cmp.Compare(a.OwnerType, b.OwnerType), cmp.Compare(a.OwnerID, b.OwnerID), cmp.Compare(a.Hour, b.Hour),
+		cmp.Compare(a.Currency, b.Currency))
 }

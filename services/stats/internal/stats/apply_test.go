@@ -25,8 +25,19 @@ const (
 	h11 = "2026-03-01T11:00:00Z"
 )
 
+// cur is a currency as dump writes it: nothing for USD, "/JPY" for JPY.
+func cur(c string) string {
+	if c == "USD" {
+		return ""
+	}
+	return "/" + c
+}
+
 // dump is a run's additions as sorted lines, leaving out zero amounts and
-// counts, so that a case lists only what an event adds.
+// counts, so that a case lists only what an event adds. Amounts in USD are
+// written as they were before currencies (the overview's on its line with
+// the counts, its withdrawal amounts only in the status lines); those of
+// another currency name it.
 func dump(a *stats.Additions) []string {
 	var out []string
 	add := func(prefix string, fields ...any) {
@@ -50,25 +61,36 @@ func dump(a *stats.Additions) []string {
 		out = append(out, strings.TrimSpace(prefix+" "+strings.Join(parts, " ")))
 	}
 	o := a.Overview
-	if o != (stats.OverviewAdds{}) {
-		add("overview", "profit", o.Profit, "distributed", o.Distributed, "team", o.ToTeam, "platform", o.ToPlatform,
-			"user", o.ToUser, "carry", o.LossCarry, "reallocated", o.Reallocated, "portfolios", o.Portfolios,
+	usd := stats.CurrencyAdds{}
+	if c := a.Currencies["USD"]; c != nil {
+		usd = *c
+	}
+	if o != (stats.OverviewAdds{}) || usd != (stats.CurrencyAdds{Pending: usd.Pending, Completed: usd.Completed, Failed: usd.Failed}) {
+		add("overview", "profit", usd.Profit, "distributed", usd.Distributed, "team", usd.ToTeam, "platform", usd.ToPlatform,
+			"user", usd.ToUser, "carry", usd.LossCarry, "reallocated", usd.Reallocated, "portfolios", o.Portfolios,
 			"allocations", o.Allocations, "withdrawals", o.Withdrawals, "reallocations", o.Reallocations,
 			"recorded", o.ProfitsRecorded, "ratios", o.RatioChanges)
 	}
+	for c, m := range a.Currencies {
+		if c != "USD" {
+			add("overview"+cur(c), "profit", m.Profit, "distributed", m.Distributed, "team", m.ToTeam, "platform", m.ToPlatform,
+				"user", m.ToUser, "carry", m.LossCarry, "reallocated", m.Reallocated, "pending", m.Pending,
+				"completed", m.Completed, "failed", m.Failed)
+		}
+	}
 	for id, t := range a.Totals {
-		add(fmt.Sprintf("totals %d", id), "acc", t.AccProfit, "distributed", t.Distributed, "team", t.ToTeam,
+		add(fmt.Sprintf("totals %d%s", id, cur(t.Currency)), "acc", t.AccProfit, "distributed", t.Distributed, "team", t.ToTeam,
 			"platform", t.ToPlatform, "user", t.ToUser, "at", t.UpdatedAt)
 	}
 	for k, v := range a.Hourly {
-		add(fmt.Sprintf("hourly %s/%d@%s", k.OwnerType, k.OwnerID, time.Unix(k.Hour, 0).UTC().Format(time.RFC3339)), "", v)
+		add(fmt.Sprintf("hourly %s/%d%s@%s", k.OwnerType, k.OwnerID, cur(k.Currency), time.Unix(k.Hour, 0).UTC().Format(time.RFC3339)), "", v)
 	}
 	out = append(out, dumpSummary("summary", a.Summary)...)
 	for s, v := range a.ByStatus {
 		add("status "+s, "amount", v.Amount, "count", v.Count)
 	}
 	for id, w := range a.Withdrawals {
-		add(fmt.Sprintf("withdrawal %d %s", id, w.Status), "amount", w.Amount)
+		add(fmt.Sprintf("withdrawal %d%s %s", id, cur(w.Currency), w.Status), "amount", w.Amount)
 	}
 	for id, c := range a.Carry {
 		out = append(out, fmt.Sprintf("carry %d %s", id, c))
@@ -80,7 +102,11 @@ func dump(a *stats.Additions) []string {
 func dumpSummary(what string, rows map[stats.SummaryKey]*stats.SummaryAdds) []string {
 	var out []string
 	for k, s := range rows {
-		line := fmt.Sprintf("%s %s/%s@%s", what, k.Dimension, k.Key, time.Unix(k.Bucket, 0).UTC().Format(time.RFC3339))
+		c := k.Currency
+		if c != "" {
+			c = cur(c)
+		}
+		line := fmt.Sprintf("%s %s/%s%s@%s", what, k.Dimension, k.Key, c, time.Unix(k.Bucket, 0).UTC().Format(time.RFC3339))
 		for _, f := range []struct {
 			name string
 			v    decimal.Decimal
@@ -106,7 +132,7 @@ func prior() stats.Prior {
 		NewReallocations: map[int64]bool{1: true},
 		NewSnapshots:     map[stats.SnapshotKey]bool{{PortfolioID: 1, SnapshotID: 1}: true, {PortfolioID: 1, SnapshotID: 2}: true},
 		Withdrawals: map[int64]stats.WithdrawalState{
-			5: {Status: stats.StatusPending, Amount: dec("1.5")}, 6: {Status: stats.StatusCompleted, Amount: dec("2")}},
+			5: {Status: stats.StatusPending, Amount: dec("1.5"), Currency: "USD"}, 6: {Status: stats.StatusCompleted, Amount: dec("2"), Currency: "USD"}},
 		Carry: map[int64]decimal.Decimal{1: dec("5"), 2: decimal.Zero},
 	}
 }
@@ -303,10 +329,74 @@ func TestNeedsOf(t *testing.T) {
 	want := stats.Needs{
 		Owners:        []stats.Owners{{PortfolioID: 1, UserID: 8, TeamID: 4}, {PortfolioID: 2, UserID: 7, TeamID: 3}},
 		AllocationIDs: []int64{3, 2}, ReallocationIDs: []int64{4}, WithdrawalIDs: []int64{6, 5},
-		Snapshots: []stats.SnapshotKey{{PortfolioID: 1, SnapshotID: 1}},
+		Snapshots: []stats.SnapshotKey{{PortfolioID: 1, SnapshotID: 1}}, Currencies: []int64{1},
 	}
 	if fmt.Sprint(n) != fmt.Sprint(want) {
 		t.Errorf("NeedsOf = %+v, want %+v", n, want)
+	}
+}
+
+// TestAccumulateCurrencies: every amount goes to its event's currency; an
+// event without one to its portfolio's known currency (stored, or said by
+// a portfolio event earlier in the run), else USD; a withdrawal's outcome
+// moves its amount in the currency first recorded.
+func TestAccumulateCurrencies(t *testing.T) {
+	p := prior()
+	p.Currencies = map[int64]string{1: "JPY"}
+	eur := allocation(2, false, "0.8")
+	eur.Allocation.Currency, eur.Allocation.PortfolioID = "EUR", 4
+	created := portfolio(2)
+	created.Portfolio.Currency = "CHF"
+	legacy := allocation(3, false, "0.8")
+	legacy.Allocation.PortfolioID = 2
+	pending, done := withdrawal(1, stats.StatusPending, auth.OwnerTeam, 3, "3"), withdrawal(1, stats.StatusCompleted, auth.OwnerTeam, 3, "3")
+	pending.Withdrawal.Currency = "JPY"
+	moved := reallocation(1, "7")
+	moved.Reallocation.Currency = "GBP"
+	unknown := allocation(1, false, "0.1")
+	unknown.Allocation.PortfolioID = 5
+	unknown.Allocation.AllocationID = 1
+	events := []stats.Event{recorded(1, "2"), eur, created, legacy, pending, done, moved, unknown}
+	adds, err := stats.Accumulate(p, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"carry 1 3",
+		"hourly platform/0/CHF@" + h10 + " =0.8", "hourly platform/0/EUR@" + h10 + " =0.8", "hourly platform/0@" + h10 + " =0.1",
+		"hourly team/3/CHF@" + h10 + " =1.6", "hourly team/3/EUR@" + h10 + " =1.6", "hourly team/3@" + h10 + " =1.6",
+		"hourly user/7/CHF@" + h10 + " =5.6", "hourly user/7/EUR@" + h10 + " =5.6", "hourly user/7@" + h10 + " =5.6",
+		"overview distributed=8 team=1.6 platform=0.1 user=5.6 allocations=3 withdrawals=1 reallocations=1 recorded=1",
+		"overview/CHF distributed=8 team=1.6 platform=0.8 user=5.6",
+		"overview/EUR distributed=8 team=1.6 platform=0.8 user=5.6",
+		"overview/GBP reallocated=7",
+		"overview/JPY profit=2 carry=-2 completed=3",
+		"status completed amount=3 count=1", "status pending",
+	}
+	for _, s := range []string{"all/", "portfolio/1", "team/3", "user/7"} {
+		want = append(want, "summary "+s+"/JPY@"+h10+" profit=2")
+	}
+	for _, s := range []string{"all/", "portfolio/4", "team/3", "user/7"} {
+		want = append(want, "summary "+s+"/EUR@"+h10+" distributed=8 team=1.6 platform=0.8 user=5.6")
+	}
+	for _, s := range []string{"all/", "portfolio/2", "team/3", "user/7"} {
+		want = append(want, "summary "+s+"/CHF@"+h10+" distributed=8 team=1.6 platform=0.8 user=5.6")
+	}
+	for _, s := range []string{"all/", "portfolio/5", "team/3", "user/7"} {
+		want = append(want, "summary "+s+"@"+h10+" distributed=8 team=1.6 platform=0.1 user=5.6")
+	}
+	want = append(want, "summary all//JPY@"+h11+" withdrawn=3", "summary team/3/JPY@"+h11+" withdrawn=3",
+		"totals 1/JPY acc=2 at=2026-03-01T10:05:00Z",
+		"totals 4/EUR distributed=8 team=1.6 platform=0.8 user=5.6 at=2026-03-01T10:20:00Z",
+		"totals 2/CHF distributed=8 team=1.6 platform=0.8 user=5.6 at=2026-03-01T10:20:00Z",
+		"totals 5 distributed=8 team=1.6 platform=0.1 user=5.6 at=2026-03-01T10:20:00Z",
+		"withdrawal 1/JPY completed amount=3")
+	slices.Sort(want)
+	if got := dump(adds); !slices.Equal(got, want) {
+		t.Errorf("additions:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if len(adds.Currencies) != 5 || !adds.Currencies["USD"].Pending.IsZero() || !adds.Currencies["JPY"].Pending.IsZero() {
+		t.Errorf("currencies = %v", adds.Currencies)
 	}
 }
 

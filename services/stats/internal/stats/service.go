@@ -2,6 +2,7 @@ package stats
 
 import (
 	"context"
+	"regexp"
 	"slices"
 	"time"
 
@@ -14,8 +15,10 @@ type Service interface {
 	Overview(ctx context.Context, c Caller) (Overview, error)
 	ListAccProfit(ctx context.Context, c Caller, p httpx.Pagination) ([]PortfolioTotals, int64, error)
 	AccProfit(ctx context.Context, c Caller, portfolioID int64) (PortfolioTotals, error)
-	Hourly(ctx context.Context, c Caller, o Owner, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error)
-	Summary(ctx context.Context, c Caller, groupBy string, r Range, p httpx.Pagination) ([]SummaryRow, int64, error)
+	// Hourly and Summary answer every currency, or only currency when it
+	// is not "".
+	Hourly(ctx context.Context, c Caller, o Owner, currency string, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error)
+	Summary(ctx context.Context, c Caller, groupBy, currency string, r Range, p httpx.Pagination) ([]SummaryRow, int64, error)
 	// Freshness is the time of the newest event applied, or the Unix epoch
 	// before any.
 	Freshness(ctx context.Context) (time.Time, error)
@@ -81,7 +84,18 @@ func validRange(r Range) error {
 	return nil
 }
 
-func (s *service) Hourly(ctx context.Context, c Caller, o Owner, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error) {
+// validCurrency checks a currency filter: none, or an ISO 4217 code (three
+// upper-case letters; an unknown code matches no row).
+func validCurrency(currency string) error {
+	if currency != "" && !currencyCode.MatchString(currency) {
+		return httpx.Invalid("currency", "must be an ISO 4217 code of three upper-case letters")
+	}
+	return nil
+}
+
+var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
+
+func (s *service) Hourly(ctx context.Context, c Caller, o Owner, currency string, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error) {
 	switch o.Type {
 	case auth.OwnerUser, auth.OwnerTeam:
 		if o.ID <= 0 {
@@ -94,26 +108,32 @@ func (s *service) Hourly(ctx context.Context, c Caller, o Owner, r Range, p http
 	default:
 		return nil, 0, httpx.Invalid("owner_type", "must be user, team or platform")
 	}
+	if err := validCurrency(currency); err != nil {
+		return nil, 0, err
+	}
 	if err := validRange(r); err != nil {
 		return nil, 0, err
 	}
 	if !c.CanReadAccount(o.Type, o.ID) {
 		return nil, 0, ErrNotFound
 	}
-	return s.store.Hourly(ctx, o, r, p)
+	return s.store.Hourly(ctx, o, currency, r, p)
 }
 
-func (s *service) Summary(ctx context.Context, c Caller, groupBy string, r Range, p httpx.Pagination) ([]SummaryRow, int64, error) {
+func (s *service) Summary(ctx context.Context, c Caller, groupBy, currency string, r Range, p httpx.Pagination) ([]SummaryRow, int64, error) {
 	if !c.Privileged() {
 		return nil, 0, ErrForbidden
 	}
 	if !slices.Contains(GroupBys, groupBy) {
 		return nil, 0, httpx.Invalid("group_by", "must be portfolio, team, user, day or hour")
 	}
+	if err := validCurrency(currency); err != nil {
+		return nil, 0, err
+	}
 	if err := validRange(r); err != nil {
 		return nil, 0, err
 	}
-	return s.store.Summary(ctx, groupBy, r, p)
+	return s.store.Summary(ctx, groupBy, currency, r, p)
 }
 
 func (s *service) Freshness(ctx context.Context) (time.Time, error) {

@@ -1,6 +1,7 @@
 package stats_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"testing"
@@ -21,13 +22,13 @@ func (fakeStore) PortfolioOwners(_ context.Context, id int64) (stats.Owners, err
 	return stats.Owners{}, stats.ErrPortfolioNotFound
 }
 func (fakeStore) PortfolioTotals(_ context.Context, id int64) (stats.PortfolioTotals, error) {
-	return stats.ZeroTotals(id), nil
+	return stats.ZeroTotals(id, "USD"), nil
 }
 func (fakeStore) Overview(context.Context) (stats.Overview, error) { return stats.Overview{}, nil }
-func (fakeStore) Hourly(context.Context, stats.Owner, stats.Range, httpx.Pagination) ([]stats.HourlyProfit, int64, error) {
+func (fakeStore) Hourly(context.Context, stats.Owner, string, stats.Range, httpx.Pagination) ([]stats.HourlyProfit, int64, error) {
 	return nil, 0, nil
 }
-func (fakeStore) Summary(context.Context, string, stats.Range, httpx.Pagination) ([]stats.SummaryRow, int64, error) {
+func (fakeStore) Summary(context.Context, string, string, stats.Range, httpx.Pagination) ([]stats.SummaryRow, int64, error) {
 	return nil, 0, nil
 }
 func (fakeStore) LastEventAt(context.Context) (*time.Time, error) { return nil, nil }
@@ -51,7 +52,7 @@ func TestReadRules(t *testing.T) {
 		if _, err := svc.Overview(ctx, c); !errors.Is(err, stats.ErrForbidden) {
 			t.Errorf("%s overview: %v, want forbidden", c.Role, err)
 		}
-		if _, _, err := svc.Summary(ctx, c, stats.GroupDay, stats.Range{}, everything); !errors.Is(err, stats.ErrForbidden) {
+		if _, _, err := svc.Summary(ctx, c, stats.GroupDay, "", stats.Range{}, everything); !errors.Is(err, stats.ErrForbidden) {
 			t.Errorf("%s summary: %v, want forbidden", c.Role, err)
 		}
 	}
@@ -77,7 +78,7 @@ func TestReadRules(t *testing.T) {
 		{owner, stats.Owner{Type: auth.OwnerPlatform}, stats.ErrNotFound},
 	}
 	for _, tc := range cases {
-		if _, _, err := svc.Hourly(ctx, tc.c, tc.owner, stats.Range{}, everything); !errors.Is(err, tc.want) {
+		if _, _, err := svc.Hourly(ctx, tc.c, tc.owner, "", stats.Range{}, everything); !errors.Is(err, tc.want) {
 			t.Errorf("user %d hourly %+v: %v, want %v", tc.c.UserID, tc.owner, err, tc.want)
 		}
 	}
@@ -92,14 +93,16 @@ func TestReadValidation(t *testing.T) {
 	svc := stats.New(fakeStore{})
 	ctx := context.Background()
 	admin, viewer := stats.Caller{UserID: 1, Role: auth.RoleAdmin}, stats.Caller{UserID: 2, Role: auth.RoleViewer}
-	hourly := func(o stats.Owner, r stats.Range) error {
-		_, _, err := svc.Hourly(ctx, admin, o, r, everything)
+	hourlyIn := func(o stats.Owner, currency string, r stats.Range) error {
+		_, _, err := svc.Hourly(ctx, admin, o, currency, r, everything)
 		return err
 	}
-	summary := func(groupBy string, r stats.Range) error {
-		_, _, err := svc.Summary(ctx, viewer, groupBy, r, everything)
+	hourly := func(o stats.Owner, r stats.Range) error { return hourlyIn(o, "", r) }
+	summaryIn := func(groupBy, currency string, r stats.Range) error {
+		_, _, err := svc.Summary(ctx, viewer, groupBy, currency, r, everything)
 		return err
 	}
+	summary := func(groupBy string, r stats.Range) error { return summaryIn(groupBy, "", r) }
 	var ve *httpx.ValidationError
 	from, to := time.Now(), time.Now().Add(-time.Hour)
 	now := time.Now()
@@ -114,10 +117,17 @@ func TestReadValidation(t *testing.T) {
 		summary("week", stats.Range{}),
 		summary(stats.GroupHour, stats.Range{From: &from, To: &to}),
 		summary(stats.GroupDay, stats.Range{From: &longAgo, To: &now}),
+		hourlyIn(platform, "usd", stats.Range{}),
+		hourlyIn(platform, "USDD", stats.Range{}),
+		summaryIn(stats.GroupDay, "JP", stats.Range{}),
+		summaryIn(stats.GroupDay, "J1Y", stats.Range{}),
 	} {
 		if !errors.As(err, &ve) {
 			t.Errorf("err = %v, want a validation error", err)
 		}
+	}
+	if err := cmp.Or(hourlyIn(platform, "JPY", stats.Range{}), summaryIn(stats.GroupUser, "EUR", stats.Range{})); err != nil {
+		t.Errorf("a currency filter: %v", err)
 	}
 	if err := hourly(platform, stats.Range{From: &yearAgo, To: &now}); err != nil {
 		t.Errorf("a range of 366 days: %v", err)

@@ -6,6 +6,12 @@
 // The read models are pre-aggregated when an event is applied (in the
 // transaction that records the event id), so no query scans raw events.
 //
+// Currencies. Every amount is kept per currency, never summed across
+// currencies: an event's amounts are in its currency, or for an event
+// without one in its portfolio's known currency, else
+// eventbus.BaseCurrency (accumulator.currencyOf); a withdrawal stays in
+// the currency first recorded for it.
+//
 // Loss carry-forward. profit.allocated is published only for allocations
 // with status "allocated" (a positive distributable amount): losses and
 // profits fully absorbed by an earlier loss (status "no_distribution")
@@ -58,6 +64,8 @@ type Caller = auth.Caller
 // Owners are a portfolio's owners, as the portfolio events last said.
 type Owners struct {
 	PortfolioID, UserID, TeamID int64
+	// Currency is the portfolio's ("" when the event says none).
+	Currency string
 }
 
 // Owner names a ledger account holder; ID is 0 for the platform.
@@ -69,6 +77,8 @@ type Owner struct {
 // PortfolioTotals are one portfolio's accumulated figures.
 type PortfolioTotals struct {
 	PortfolioID int64
+	// Currency is the portfolio's, that of every amount.
+	Currency string
 	// AccProfit is the sum of profit_amount of the portfolio's allocations.
 	AccProfit   decimal.Decimal
 	Distributed decimal.Decimal
@@ -79,9 +89,10 @@ type PortfolioTotals struct {
 	UpdatedAt *time.Time
 }
 
-// ZeroTotals are the totals of a portfolio with nothing allocated yet.
-func ZeroTotals(portfolioID int64) PortfolioTotals {
-	return PortfolioTotals{PortfolioID: portfolioID, AccProfit: decimal.Zero, Distributed: decimal.Zero,
+// ZeroTotals are the totals of a portfolio with nothing allocated yet, in
+// currency.
+func ZeroTotals(portfolioID int64, currency string) PortfolioTotals {
+	return PortfolioTotals{PortfolioID: portfolioID, Currency: currency, AccProfit: decimal.Zero, Distributed: decimal.Zero,
 		ToTeam: decimal.Zero, ToPlatform: decimal.Zero, ToUser: decimal.Zero}
 }
 
@@ -90,26 +101,45 @@ type Counts struct {
 	Portfolios, Allocations, Withdrawals, Reallocations int64
 }
 
-// Overview are the platform totals.
+// Overview are the platform totals: the money per currency, the counts of
+// all currencies.
 type Overview struct {
-	TotalProfit, TotalDistributed, ToTeam, ToPlatform, ToUser decimal.Decimal
-	LossCarryforward                                          decimal.Decimal
-	WithdrawalsPending, WithdrawalsCompleted                  decimal.Decimal
-	WithdrawalsFailed, Reallocated                            decimal.Decimal
-	Counts                                                    Counts
+	Totals []CurrencyTotals // ordered by currency
+	Counts Counts
 	// LastEventAt is the time of the newest event applied (nil before any).
 	LastEventAt *time.Time
 }
 
-// HourlyProfit is the profit credited to an owner in one UTC hour.
-type HourlyProfit struct {
-	Hour   time.Time
-	Profit decimal.Decimal
+// In is the totals of currency: zeros when nothing was booked in it.
+func (o Overview) In(currency string) CurrencyTotals {
+	for _, c := range o.Totals {
+		if c.Currency == currency {
+			return c
+		}
+	}
+	return CurrencyTotals{Currency: currency}
 }
 
-// SummaryRow is one group of the summary.
+// CurrencyTotals are the platform's money totals in one currency.
+type CurrencyTotals struct {
+	Currency                                                  string
+	TotalProfit, TotalDistributed, ToTeam, ToPlatform, ToUser decimal.Decimal
+	LossCarryforward                                          decimal.Decimal
+	WithdrawalsPending, WithdrawalsCompleted                  decimal.Decimal
+	WithdrawalsFailed, Reallocated                            decimal.Decimal
+}
+
+// HourlyProfit is the profit credited to an owner in one UTC hour, in one
+// currency.
+type HourlyProfit struct {
+	Hour     time.Time
+	Currency string
+	Profit   decimal.Decimal
+}
+
+// SummaryRow is one group of the summary: a key and a currency.
 type SummaryRow struct {
-	Key                                             string
+	Key, Currency                                   string
 	Profit, Distributed, ToTeam, ToPlatform, ToUser decimal.Decimal
 	Withdrawn                                       decimal.Decimal
 }
@@ -129,9 +159,9 @@ type Store interface {
 	// readableBy, only those that caller owns or whose team it is in.
 	ListPortfolioTotals(ctx context.Context, readableBy *Caller, p httpx.Pagination) ([]PortfolioTotals, int64, error)
 	// Hourly and Summary return a page of their rows and the number of
-	// rows in all.
-	Hourly(ctx context.Context, o Owner, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error)
-	Summary(ctx context.Context, groupBy string, r Range, p httpx.Pagination) ([]SummaryRow, int64, error)
+	// rows in all; a currency other than "" keeps only its rows.
+	Hourly(ctx context.Context, o Owner, currency string, r Range, p httpx.Pagination) ([]HourlyProfit, int64, error)
+	Summary(ctx context.Context, groupBy, currency string, r Range, p httpx.Pagination) ([]SummaryRow, int64, error)
 	// LastEventAt is the time of the newest event applied (nil before any).
 	LastEventAt(ctx context.Context) (*time.Time, error)
 }

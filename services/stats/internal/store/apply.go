@@ -55,10 +55,15 @@ type run struct{ tx pgx.Tx }
 // Load implements stats.RunStore. The overview row first: every
 // transaction of the consumer (one per partition) locks it before anything
 // else, so they queue here and never lock rows in opposite orders.
-// last_event_at never goes back.
+// last_event_at never goes back. The transaction is marked as the one that
+// writes the tables keyed by currency itself (migration 00006), so their
+// triggers on the tables without a currency stand down for it.
 func (r run) Load(ctx context.Context, events []Event) (stats.Prior, error) {
-	if _, err := r.tx.Exec(ctx, `UPDATE overview SET events_applied = events_applied + $1,
-		last_event_at = GREATEST(last_event_at, $2) WHERE id = 1`, len(events), stats.LastTime(events).UTC()); err != nil {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('stats.currencies', 'app', true)`)
+	b.Queue(`UPDATE overview SET events_applied = events_applied + $1,
+		last_event_at = GREATEST(last_event_at, $2) WHERE id = 1`, len(events), stats.LastTime(events).UTC())
+	if err := sendAll(ctx, r.tx, b); err != nil {
 		return stats.Prior{}, fmt.Errorf("store: lock the overview: %w", err)
 	}
 	return load(ctx, r.tx, events)
@@ -74,7 +79,8 @@ func (r run) Write(ctx context.Context, adds *stats.Additions) error { return wr
 func load(ctx context.Context, tx pgx.Tx, events []Event) (stats.Prior, error) {
 	needs := stats.NeedsOf(events)
 	p := stats.Prior{NewPortfolios: map[int64]bool{}, NewAllocations: map[int64]bool{}, NewReallocations: map[int64]bool{},
-		NewSnapshots: map[stats.SnapshotKey]bool{}, Withdrawals: map[int64]stats.WithdrawalState{}, Carry: map[int64]decimal.Decimal{}}
+		NewSnapshots: map[stats.SnapshotKey]bool{}, Withdrawals: map[int64]stats.WithdrawalState{}, Carry: map[int64]decimal.Decimal{},
+		Currencies: map[int64]string{}}
 	if err := claimIDs(ctx, tx, `INSERT INTO applied_allocations (allocation_id) SELECT DISTINCT unnest($1::bigint[])
 		ON CONFLICT DO NOTHING RETURNING allocation_id`, needs.AllocationIDs, p.NewAllocations); err != nil {
 		return p, fmt.Errorf("store: claim allocations: %w", err)
@@ -93,7 +99,28 @@ func load(ctx context.Context, tx pgx.Tx, events []Event) (stats.Prior, error) {
 	if err := lockCarries(ctx, tx, carried, p.Carry); err != nil {
 		return p, err
 	}
+	if err := readCurrencies(ctx, tx, needs.Currencies, p.Currencies); err != nil {
+		return p, err
+	}
 	return p, writeOwners(ctx, tx, needs.Owners, p.NewPortfolios)
+}
+
+// readCurrencies reads the known currencies of portfolios.
+func readCurrencies(ctx context.Context, tx pgx.Tx, portfolios []int64, into map[int64]string) error {
+	if len(portfolios) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT portfolio_id, currency FROM portfolio_owners
+		WHERE portfolio_id = ANY($1) AND currency IS NOT NULL`, portfolios)
+	if err != nil {
+		return fmt.Errorf("store: read currencies: %w", err)
+	}
+	var id int64
+	var cur string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &cur}, func() error { into[id] = cur; return nil }); err != nil {
+		return fmt.Errorf("store: read currencies: %w", err)
+	}
+	return nil
 }
 
 // claimIDs runs an INSERT … RETURNING of ids and puts the ids it returns
@@ -140,16 +167,16 @@ func lockWithdrawals(ctx context.Context, tx pgx.Tx, ids []int64, into map[int64
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT withdrawal_id, status, amount::text FROM withdrawal_states
+	rows, err := tx.Query(ctx, `SELECT withdrawal_id, status, amount::text, currency FROM withdrawal_states
 		WHERE withdrawal_id = ANY($1) ORDER BY withdrawal_id FOR UPDATE`, ids)
 	if err != nil {
 		return fmt.Errorf("store: lock withdrawals: %w", err)
 	}
 	var id int64
-	var status, amount string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &status, &amount}, func() error {
+	var status, amount, cur string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &status, &amount, &cur}, func() error {
 		a, err := money.ParseNumeric(amount)
-		into[id] = stats.WithdrawalState{Status: status, Amount: a}
+		into[id] = stats.WithdrawalState{Status: status, Amount: a, Currency: cur}
 		return err
 	}); err != nil {
 		return fmt.Errorf("store: read withdrawals: %w", err)
@@ -184,22 +211,26 @@ func lockCarries(ctx context.Context, tx pgx.Tx, portfolios []int64, into map[in
 	return nil
 }
 
-// writeOwners records the owners portfolio events set (one row per
-// portfolio, by id) and puts the portfolios whose row it created in into.
+// writeOwners records the owners and currency portfolio events set (one
+// row per portfolio, by id; an event without a currency leaves the known
+// one) and puts the portfolios whose row it created in into.
 func writeOwners(ctx context.Context, tx pgx.Tx, owners []stats.Owners, into map[int64]bool) error {
 	if len(owners) == 0 {
 		return nil
 	}
 	ids, users, teams := make([]int64, len(owners)), make([]int64, len(owners)), make([]int64, len(owners))
+	currencies := make([]pgtype.Text, len(owners))
 	for i, o := range owners {
 		ids[i], users[i], teams[i] = o.PortfolioID, o.UserID, o.TeamID
+		currencies[i] = pgtype.Text{String: o.Currency, Valid: o.Currency != ""}
 	}
 	rows, err := tx.Query(ctx, `
-		INSERT INTO portfolio_owners (portfolio_id, user_id, team_id)
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
+		INSERT INTO portfolio_owners AS o (portfolio_id, user_id, team_id, currency)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[])
 		ON CONFLICT (portfolio_id) DO UPDATE
-		   SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id, updated_at = now()
-		RETURNING portfolio_id, (xmax = 0)`, ids, users, teams)
+		   SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id, currency = COALESCE(EXCLUDED.currency, o.currency),
+		       updated_at = now()
+		RETURNING portfolio_id, (xmax = 0)`, ids, users, teams, currencies)
 	if err != nil {
 		return fmt.Errorf("store: write owners: %w", err)
 	}
@@ -220,7 +251,8 @@ func writeOwners(ctx context.Context, tx pgx.Tx, owners []stats.Owners, into map
 // table, rows in key order, in one round trip.
 func write(ctx context.Context, tx pgx.Tx, adds *stats.Additions) error {
 	b := &pgx.Batch{}
-	queueOverview(b, adds.Overview)
+	queueOverview(b, adds.Overview, adds.Currencies)
+	queueCurrencyTotals(b, adds.Currencies)
 	queueTotals(b, adds.Totals)
 	queueCarries(b, adds.Carry)
 	queueHourly(b, adds.Hourly)
@@ -229,11 +261,17 @@ func write(ctx context.Context, tx pgx.Tx, adds *stats.Additions) error {
 		// statement each, and summary_hourly's row trigger (two upserts
 		// per hourly row) stands down for this transaction (migration
 		// 00004); it still keeps the roll-ups of any other writer right.
+		// The tables without a currency get the sums over currencies
+		// (migration 00006).
 		b.Queue(`SELECT set_config('stats.rollups', 'app', true)`)
 		daily, totals := stats.Rollups(adds.Summary)
-		queueSummary(b, "summary_hourly", "hour", adds.Summary)
-		queueSummary(b, "summary_daily", "day", daily)
-		queueSummary(b, "summary_totals", "", totals)
+		for _, t := range []struct {
+			suffix, bucket string
+			rows           map[stats.SummaryKey]*stats.SummaryAdds
+		}{{"hourly", "hour", adds.Summary}, {"daily", "day", daily}, {"totals", "", totals}} {
+			queueSummary(b, "summary_currency_"+t.suffix, t.bucket, true, t.rows)
+			queueSummary(b, "summary_"+t.suffix, t.bucket, false, stats.AllCurrencies(t.rows))
+		}
 	}
 	queueWithdrawals(b, adds.Withdrawals)
 	queueByStatus(b, adds.ByStatus)
@@ -243,7 +281,13 @@ func write(ctx context.Context, tx pgx.Tx, adds *stats.Additions) error {
 	return nil
 }
 
-func queueOverview(b *pgx.Batch, o stats.OverviewAdds) {
+// queueOverview adds the counts and the money summed over currencies to
+// the overview row (the previous release's read model).
+func queueOverview(b *pgx.Batch, o stats.OverviewAdds, currencies map[string]*stats.CurrencyAdds) {
+	var m stats.CurrencyAdds
+	for _, c := range currencies {
+		m.Add(c)
+	}
 	b.Queue(`UPDATE overview SET
 		total_profit = total_profit + $1, total_distributed = total_distributed + $2, to_team_total = to_team_total + $3,
 		to_platform_total = to_platform_total + $4, to_user_total = to_user_total + $5,
@@ -251,9 +295,46 @@ func queueOverview(b *pgx.Batch, o stats.OverviewAdds) {
 		portfolios = portfolios + $8, allocations = allocations + $9, withdrawals = withdrawals + $10,
 		reallocations = reallocations + $11, profits_recorded = profits_recorded + $12, ratio_changes = ratio_changes + $13
 		WHERE id = 1`,
-		o.Profit.String(), o.Distributed.String(), o.ToTeam.String(), o.ToPlatform.String(), o.ToUser.String(),
-		o.LossCarry.String(), o.Reallocated.String(),
+		m.Profit.String(), m.Distributed.String(), m.ToTeam.String(), m.ToPlatform.String(), m.ToUser.String(),
+		m.LossCarry.String(), m.Reallocated.String(),
 		o.Portfolios, o.Allocations, o.Withdrawals, o.Reallocations, o.ProfitsRecorded, o.RatioChanges)
+}
+
+// queueCurrencyTotals adds each currency's money to its currency_totals
+// row.
+func queueCurrencyTotals(b *pgx.Batch, currencies map[string]*stats.CurrencyAdds) {
+	if len(currencies) == 0 {
+		return
+	}
+	codes := slices.Sorted(maps.Keys(currencies))
+	cols := make([][]string, 10)
+	for _, code := range codes {
+		c := currencies[code]
+		for i, d := range []decimal.Decimal{c.Profit, c.Distributed, c.ToTeam, c.ToPlatform, c.ToUser, c.LossCarry,
+			c.Reallocated, c.Pending, c.Completed, c.Failed} {
+			cols[i] = append(cols[i], d.String())
+		}
+	}
+	b.Queue(`
+		INSERT INTO currency_totals AS c (currency, total_profit, total_distributed, to_team_total, to_platform_total,
+		    to_user_total, loss_carryforward_total, reallocated_total, withdrawals_pending_amount,
+		    withdrawals_completed_amount, withdrawals_failed_amount)
+		SELECT cur, a1::numeric, a2::numeric, a3::numeric, a4::numeric, a5::numeric, a6::numeric, a7::numeric,
+		       a8::numeric, a9::numeric, a10::numeric
+		  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		              $9::text[], $10::text[], $11::text[]) AS v(cur, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10)
+		ON CONFLICT (currency) DO UPDATE SET
+		    total_profit = c.total_profit + EXCLUDED.total_profit,
+		    total_distributed = c.total_distributed + EXCLUDED.total_distributed,
+		    to_team_total = c.to_team_total + EXCLUDED.to_team_total,
+		    to_platform_total = c.to_platform_total + EXCLUDED.to_platform_total,
+		    to_user_total = c.to_user_total + EXCLUDED.to_user_total,
+		    loss_carryforward_total = c.loss_carryforward_total + EXCLUDED.loss_carryforward_total,
+		    reallocated_total = c.reallocated_total + EXCLUDED.reallocated_total,
+		    withdrawals_pending_amount = c.withdrawals_pending_amount + EXCLUDED.withdrawals_pending_amount,
+		    withdrawals_completed_amount = c.withdrawals_completed_amount + EXCLUDED.withdrawals_completed_amount,
+		    withdrawals_failed_amount = c.withdrawals_failed_amount + EXCLUDED.withdrawals_failed_amount`,
+		codes, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9])
 }
 
 func queueTotals(b *pgx.Batch, totals map[int64]*stats.TotalsAdds) {
@@ -261,26 +342,28 @@ func queueTotals(b *pgx.Batch, totals map[int64]*stats.TotalsAdds) {
 		return
 	}
 	ids := slices.Sorted(maps.Keys(totals))
-	var acc, dist, team, platform, user []string
+	var acc, dist, team, platform, user, currencies []string
 	updated := make([]pgtype.Timestamptz, 0, len(ids))
 	for _, id := range ids {
 		t := totals[id]
+		currencies = append(currencies, t.Currency)
 		acc, dist = append(acc, t.AccProfit.String()), append(dist, t.Distributed.String())
 		team, platform, user = append(team, t.ToTeam.String()), append(platform, t.ToPlatform.String()), append(user, t.ToUser.String())
 		updated = append(updated, pgtype.Timestamptz{Time: t.UpdatedAt.UTC(), Valid: !t.UpdatedAt.IsZero()})
 	}
 	b.Queue(`
-		INSERT INTO portfolio_totals AS t (portfolio_id, acc_profit, distributed, to_team_total, to_platform_total, to_user_total, updated_at)
-		SELECT id, acc::numeric, dist::numeric, team::numeric, platform::numeric, usr::numeric, at
-		  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-		       AS v(id, acc, dist, team, platform, usr, at)
-		ON CONFLICT (portfolio_id) DO UPDATE SET
+		INSERT INTO portfolio_totals AS t (portfolio_id, acc_profit, distributed, to_team_total, to_platform_total, to_user_total,
+		    updated_at, currency)
+		SELECT id, acc::numeric, dist::numeric, team::numeric, platform::numeric, usr::numeric, at, cur
+		  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
+		       AS v(id, acc, dist, team, platform, usr, at, cur)
+		ON CONFLICT (portfolio_id) DO UPDATE SET currency = EXCLUDED.currency,
 		    acc_profit = t.acc_profit + EXCLUDED.acc_profit, distributed = t.distributed + EXCLUDED.distributed,
 		    to_team_total = t.to_team_total + EXCLUDED.to_team_total,
 		    to_platform_total = t.to_platform_total + EXCLUDED.to_platform_total,
 		    to_user_total = t.to_user_total + EXCLUDED.to_user_total,
 		    updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)`,
-		ids, acc, dist, team, platform, user, updated)
+		ids, acc, dist, team, platform, user, updated, currencies)
 }
 
 func queueCarries(b *pgx.Batch, carry map[int64]decimal.Decimal) {
@@ -296,16 +379,33 @@ func queueCarries(b *pgx.Batch, carry map[int64]decimal.Decimal) {
 		FROM unnest($1::bigint[], $2::text[]) AS v(id, c) WHERE t.portfolio_id = v.id`, ids, carries)
 }
 
+// queueHourly adds the hourly credits to hourly_currency_profit, and
+// their sums over currencies to hourly_owner_profit.
 func queueHourly(b *pgx.Batch, hourly map[stats.HourKey]decimal.Decimal) {
 	if len(hourly) == 0 {
 		return
 	}
-	var types, amounts []string
+	var types, currencies, amounts []string
 	var owners []int64
 	var hours []time.Time
+	all := map[stats.HourKey]decimal.Decimal{}
 	for _, k := range slices.SortedFunc(maps.Keys(hourly), stats.CompareHourKeys) {
+		types, owners, currencies = append(types, k.OwnerType), append(owners, k.OwnerID), append(currencies, k.Currency)
+		v := hourly[k]
+		hours, amounts = append(hours, time.Unix(k.Hour, 0).UTC()), append(amounts, v.String())
+		k.Currency = ""
+		all[k] = all[k].Add(v)
+	}
+	b.Queue(`
+		INSERT INTO hourly_currency_profit AS h (owner_type, owner_id, currency, hour, profit)
+		SELECT t, id, cur, hr, p::numeric
+		  FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[]) AS v(t, id, cur, hr, p)
+		ON CONFLICT (owner_type, owner_id, hour, currency) DO UPDATE SET profit = h.profit + EXCLUDED.profit`,
+		types, owners, currencies, hours, amounts)
+	types, owners, hours, amounts = nil, nil, nil, nil
+	for _, k := range slices.SortedFunc(maps.Keys(all), stats.CompareHourKeys) {
 		types, owners = append(types, k.OwnerType), append(owners, k.OwnerID)
-		hours, amounts = append(hours, time.Unix(k.Hour, 0).UTC()), append(amounts, hourly[k].String())
+		hours, amounts = append(hours, time.Unix(k.Hour, 0).UTC()), append(amounts, all[k].String())
 	}
 	b.Queue(`
 		INSERT INTO hourly_owner_profit AS h (owner_type, owner_id, hour, profit)
@@ -319,17 +419,19 @@ func queueWithdrawals(b *pgx.Batch, states map[int64]stats.WithdrawalState) {
 		return
 	}
 	ids := slices.Sorted(maps.Keys(states))
-	var statuses, amounts []string
+	var statuses, amounts, currencies []string
 	for _, id := range ids {
 		statuses, amounts = append(statuses, states[id].Status), append(amounts, states[id].Amount.String())
+		currencies = append(currencies, states[id].Currency)
 	}
-	// A new withdrawal is inserted with its amount; a known one only
-	// changes status (its amount stays the one first recorded).
+	// A new withdrawal is inserted with its amount and currency; a known
+	// one only changes status (its amount and currency stay those first
+	// recorded).
 	b.Queue(`
-		INSERT INTO withdrawal_states (withdrawal_id, status, amount)
-		SELECT id, st, a::numeric FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, st, a)
+		INSERT INTO withdrawal_states (withdrawal_id, status, amount, currency)
+		SELECT id, st, a::numeric, cur FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS v(id, st, a, cur)
 		ON CONFLICT (withdrawal_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()`,
-		ids, statuses, amounts)
+		ids, statuses, amounts, currencies)
 }
 
 func queueByStatus(b *pgx.Batch, byStatus map[string]*stats.StatusAdds) {
@@ -347,25 +449,32 @@ func queueByStatus(b *pgx.Batch, byStatus map[string]*stats.StatusAdds) {
 }
 
 // queueSummary queues the upsert of rows into a summary table, in key order:
-// summary_hourly and summary_daily have the time column bucket (each key's
-// Bucket is its start), summary_totals none (bucket "").
-func queueSummary(b *pgx.Batch, table, bucket string, rows map[stats.SummaryKey]*stats.SummaryAdds) {
-	var dims, ks, profit, dist, team, platform, user, withdrawn []string
+// the hourly and daily tables have the time column bucket (each key's
+// Bucket is its start), the totals none (bucket ""); the summary_currency_
+// tables have the column currency (withCurrency).
+func queueSummary(b *pgx.Batch, table, bucket string, withCurrency bool, rows map[stats.SummaryKey]*stats.SummaryAdds) {
+	var dims, ks, currencies, profit, dist, team, platform, user, withdrawn []string
 	var times []time.Time
 	for _, k := range slices.SortedFunc(maps.Keys(rows), stats.CompareSummaryKeys) {
 		s := rows[k]
 		dims, ks, times = append(dims, k.Dimension), append(ks, k.Key), append(times, time.Unix(k.Bucket, 0).UTC())
+		currencies = append(currencies, k.Currency)
 		profit, dist = append(profit, s.Profit.String()), append(dist, s.Distributed.String())
 		team, platform = append(team, s.ToTeam.String()), append(platform, s.ToPlatform.String())
 		user, withdrawn = append(user, s.ToUser.String()), append(withdrawn, s.Withdrawn.String())
 	}
-	// With a bucket: (dimension, key, bucket, amounts…); without: (dimension, key, amounts…).
-	cols, arrays, vars, conflict := "dimension, key", "$1::text[], $2::text[]", "d, k", "dimension, key"
+	// (dimension, key[, currency][, bucket], amounts…).
+	cols, arrays, vars := "dimension, key", "$1::text[], $2::text[]", "d, k"
 	args := []any{dims, ks}
-	if bucket != "" {
-		cols, arrays, vars, conflict = cols+", "+bucket, arrays+", $3::timestamptz[]", vars+", t", conflict+", "+bucket
-		args = append(args, times)
+	if withCurrency {
+		args = append(args, currencies)
+		cols, arrays, vars = cols+", currency", arrays+fmt.Sprintf(", $%d::text[]", len(args)), vars+", cur"
 	}
+	if bucket != "" {
+		args = append(args, times)
+		cols, arrays, vars = cols+", "+bucket, arrays+fmt.Sprintf(", $%d::timestamptz[]", len(args)), vars+", t"
+	}
+	conflict := cols
 	for _, a := range [][]string{profit, dist, team, platform, user, withdrawn} {
 		args = append(args, a)
 		arrays += fmt.Sprintf(", $%d::text[]", len(args))

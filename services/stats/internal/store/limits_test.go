@@ -46,7 +46,7 @@ func TestTotalsOfALifetime(t *testing.T) {
 	apply(2)
 	want := lifetime.Add(maxAmount)
 	o, err := st.Overview(ctx)
-	if err != nil || !o.TotalProfit.Equal(want) || !o.TotalDistributed.Equal(want) || !o.ToUser.Equal(want) {
+	if err != nil || !o.In("USD").TotalProfit.Equal(want) || !o.In("USD").TotalDistributed.Equal(want) || !o.In("USD").ToUser.Equal(want) {
 		t.Errorf("overview = %+v, %v; want totals %s", o, err, want)
 	}
 	p, err := st.PortfolioTotals(ctx, 1)

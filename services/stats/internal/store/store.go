@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/fundplatform/platform/libs/eventbus"
 	"github.com/fundplatform/platform/libs/httpx"
 	"github.com/fundplatform/platform/libs/inbox"
 	"github.com/fundplatform/platform/libs/money"
@@ -29,7 +30,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations are the service's schema migrations: the read models (00001,
-// then 00003 and 00004) and the inbox's tables (00002, inbox.Migration).
+// then 00003 to 00006) and the inbox's tables (00002, inbox.Migration).
 func Migrations() fs.FS {
 	return pg.EmbeddedMigrations(migrationFiles, "migrations", inbox.MigrationFile("00002_inbox.sql"))
 }
@@ -58,19 +59,13 @@ func decimals(texts []string, dst ...*decimal.Decimal) error {
 	return nil
 }
 
-// Overview implements stats.Store.
+// Overview implements stats.Store: the counts of the overview row, the
+// money of currency_totals (migration 00006), one row per currency.
 func (s *Store) Overview(ctx context.Context) (stats.Overview, error) {
 	var o stats.Overview
-	t := make([]string, 10)
-	err := s.Pool.QueryRow(ctx, `
-		SELECT o.total_profit::text, o.total_distributed::text, o.to_team_total::text, o.to_platform_total::text,
-		       o.to_user_total::text, o.loss_carryforward_total::text,
-		       (SELECT amount::text FROM withdrawals_by_status WHERE status = 'pending'),
-		       (SELECT amount::text FROM withdrawals_by_status WHERE status = 'completed'),
-		       (SELECT amount::text FROM withdrawals_by_status WHERE status = 'failed'),
-		       o.reallocated_total::text, o.portfolios, o.allocations, o.withdrawals, o.reallocations, o.last_event_at
-		  FROM overview o WHERE o.id = 1`).Scan(&t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9],
-		&o.Counts.Portfolios, &o.Counts.Allocations, &o.Counts.Withdrawals, &o.Counts.Reallocations, &o.LastEventAt)
+	err := s.Pool.QueryRow(ctx, `SELECT portfolios, allocations, withdrawals, reallocations, last_event_at
+		FROM overview WHERE id = 1`).Scan(&o.Counts.Portfolios, &o.Counts.Allocations, &o.Counts.Withdrawals,
+		&o.Counts.Reallocations, &o.LastEventAt)
 	if err != nil {
 		return o, fmt.Errorf("store: read the overview: %w", err)
 	}
@@ -78,8 +73,27 @@ func (s *Store) Overview(ctx context.Context) (stats.Overview, error) {
 		u := o.LastEventAt.UTC()
 		o.LastEventAt = &u
 	}
-	return o, decimals(t, &o.TotalProfit, &o.TotalDistributed, &o.ToTeam, &o.ToPlatform, &o.ToUser, &o.LossCarryforward,
-		&o.WithdrawalsPending, &o.WithdrawalsCompleted, &o.WithdrawalsFailed, &o.Reallocated)
+	rows, err := s.Pool.Query(ctx, `
+		SELECT currency, total_profit::text, total_distributed::text, to_team_total::text, to_platform_total::text,
+		       to_user_total::text, loss_carryforward_total::text, withdrawals_pending_amount::text,
+		       withdrawals_completed_amount::text, withdrawals_failed_amount::text, reallocated_total::text
+		  FROM currency_totals ORDER BY currency`)
+	if err != nil {
+		return o, fmt.Errorf("store: read the currency totals: %w", err)
+	}
+	o.Totals, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (stats.CurrencyTotals, error) {
+		var c stats.CurrencyTotals
+		t := make([]string, 10)
+		if err := row.Scan(&c.Currency, &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9]); err != nil {
+			return c, err
+		}
+		return c, decimals(t, &c.TotalProfit, &c.TotalDistributed, &c.ToTeam, &c.ToPlatform, &c.ToUser, &c.LossCarryforward,
+			&c.WithdrawalsPending, &c.WithdrawalsCompleted, &c.WithdrawalsFailed, &c.Reallocated)
+	})
+	if err != nil {
+		return o, fmt.Errorf("store: read the currency totals: %w", err)
+	}
+	return o, nil
 }
 
 // PortfolioOwners implements stats.Store.
@@ -92,13 +106,13 @@ func (s *Store) PortfolioOwners(ctx context.Context, id int64) (stats.Owners, er
 	return o, nil
 }
 
-const totalsColumns = `t.portfolio_id, t.acc_profit::text, t.distributed::text, t.to_team_total::text,
+const totalsColumns = `t.portfolio_id, t.currency, t.acc_profit::text, t.distributed::text, t.to_team_total::text,
 	t.to_platform_total::text, t.to_user_total::text, t.updated_at`
 
 func scanTotals(row pgx.Row) (stats.PortfolioTotals, error) {
 	var p stats.PortfolioTotals
 	t := make([]string, 5)
-	if err := row.Scan(&p.PortfolioID, &t[0], &t[1], &t[2], &t[3], &t[4], &p.UpdatedAt); err != nil {
+	if err := row.Scan(&p.PortfolioID, &p.Currency, &t[0], &t[1], &t[2], &t[3], &t[4], &p.UpdatedAt); err != nil {
 		return p, err
 	}
 	if p.UpdatedAt != nil {
@@ -108,11 +122,14 @@ func scanTotals(row pgx.Row) (stats.PortfolioTotals, error) {
 	return p, decimals(t, &p.AccProfit, &p.Distributed, &p.ToTeam, &p.ToPlatform, &p.ToUser)
 }
 
-// PortfolioTotals implements stats.Store.
+// PortfolioTotals implements stats.Store: a portfolio without totals has
+// zeros in its known currency, else in the base currency.
 func (s *Store) PortfolioTotals(ctx context.Context, id int64) (stats.PortfolioTotals, error) {
 	p, err := scanTotals(s.Pool.QueryRow(ctx, `SELECT `+totalsColumns+` FROM portfolio_totals t WHERE t.portfolio_id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return stats.ZeroTotals(id), nil
+		cur := eventbus.BaseCurrency
+		err = s.Pool.QueryRow(ctx, `SELECT coalesce(max(currency), $2) FROM portfolio_owners WHERE portfolio_id = $1`, id, cur).Scan(&cur)
+		return stats.ZeroTotals(id, cur), err
 	}
 	if err != nil {
 		return p, fmt.Errorf("store: read the totals of portfolio %d: %w", id, err)
@@ -146,24 +163,25 @@ func rangeArgs(r stats.Range) (from, to *time.Time) {
 	return from, to
 }
 
-// Hourly implements stats.Store: oldest first.
-func (s *Store) Hourly(ctx context.Context, o stats.Owner, r stats.Range, p httpx.Pagination) ([]stats.HourlyProfit, int64, error) {
+// Hourly implements stats.Store: oldest first, then by currency.
+func (s *Store) Hourly(ctx context.Context, o stats.Owner, currency string, r stats.Range, p httpx.Pagination) ([]stats.HourlyProfit, int64, error) {
 	from, to := rangeArgs(r)
-	const where = ` FROM hourly_owner_profit WHERE owner_type = $1 AND owner_id = $2
-		AND ($3::timestamptz IS NULL OR hour >= $3) AND ($4::timestamptz IS NULL OR hour < $4)`
+	const where = ` FROM hourly_currency_profit WHERE owner_type = $1 AND owner_id = $2
+		AND ($3::timestamptz IS NULL OR hour >= $3) AND ($4::timestamptz IS NULL OR hour < $4)
+		AND ($5 = '' OR currency = $5)`
 	var total int64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*)`+where, o.Type, o.ID, from, to).Scan(&total); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*)`+where, o.Type, o.ID, from, to, currency).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count hourly profit of %s %d: %w", o.Type, o.ID, err)
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT hour, profit::text`+where+` ORDER BY hour LIMIT $5 OFFSET $6`,
-		o.Type, o.ID, from, to, p.Limit, p.Offset)
+	rows, err := s.Pool.Query(ctx, `SELECT hour, currency, profit::text`+where+` ORDER BY hour, currency LIMIT $6 OFFSET $7`,
+		o.Type, o.ID, from, to, currency, p.Limit, p.Offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: hourly profit of %s %d: %w", o.Type, o.ID, err)
 	}
 	hours, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (stats.HourlyProfit, error) {
 		var h stats.HourlyProfit
 		var text string
-		if err := row.Scan(&h.Hour, &text); err != nil {
+		if err := row.Scan(&h.Hour, &h.Currency, &text); err != nil {
 			return h, err
 		}
 		h.Hour = h.Hour.UTC()
@@ -187,50 +205,54 @@ const (
 )
 
 // Summary implements stats.Store: a SUM over the rows of one dimension
-// within the range. It reads the coarsest roll-up the range allows (see
-// migration 00003): summary_totals without a range, summary_daily when the
-// range is whole UTC days, summary_hourly otherwise; where that table
-// already holds one row per answer row (the totals by key, the days or
-// hours of the whole platform) the rows are read as they are. Keys of
-// portfolio, team and user are ids, in ascending order; day keys are dates
-// (2026-01-31) and hour keys RFC 3339 hours, oldest first.
-func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range, p httpx.Pagination) ([]stats.SummaryRow, int64, error) {
+// within the range, per key and currency, from the tables keyed by
+// currency (migration 00006). It reads the coarsest roll-up the range
+// allows (see migration 00003): summary_currency_totals without a range,
+// summary_currency_daily when the range is whole UTC days,
+// summary_currency_hourly otherwise; where that table already holds one
+// row per answer row (the totals by key, the days or hours of the whole
+// platform) the rows are read as they are. Keys of portfolio, team and
+// user are ids, in ascending order; day keys are dates (2026-01-31) and
+// hour keys RFC 3339 hours, oldest first; each key's rows by currency.
+func (s *Store) Summary(ctx context.Context, groupBy, currency string, r stats.Range, p httpx.Pagination) ([]stats.SummaryRow, int64, error) {
 	from, to := rangeArgs(r)
 	daily := dayAligned(from) && dayAligned(to)
-	table, bucket := "summary_hourly", "hour"
+	table, bucket := "summary_currency_hourly", "hour"
 	if daily {
-		table, bucket = "summary_daily", "day"
+		table, bucket = "summary_currency_daily", "day"
 	}
+	where := ` WHERE dimension = $1 AND ($4 = '' OR currency = $4)`
 	inRange := ` AND ($2::timestamptz IS NULL OR ` + bucket + ` >= $2) AND ($3::timestamptz IS NULL OR ` + bucket + ` < $3)`
 	var dimension, query string
 	switch groupBy {
 	case stats.GroupPortfolio, stats.GroupTeam, stats.GroupUser:
 		dimension = groupBy
-		query = `SELECT key, ` + summarySums + ` FROM ` + table + ` WHERE dimension = $1` + inRange + ` GROUP BY key ORDER BY key::bigint`
+		query = `SELECT key, currency, ` + summarySums + ` FROM ` + table + where + inRange +
+			` GROUP BY key, currency ORDER BY key::bigint, currency`
 		if from == nil && to == nil {
-			query = `SELECT key, ` + summaryColumns + ` FROM summary_totals
-				WHERE dimension = $1 AND $2::timestamptz IS NULL AND $3::timestamptz IS NULL ORDER BY key::bigint`
+			query = `SELECT key, currency, ` + summaryColumns + ` FROM summary_currency_totals` + where +
+				` AND $2::timestamptz IS NULL AND $3::timestamptz IS NULL ORDER BY key::bigint, currency`
 		}
 	case stats.GroupDay:
 		dimension = "all"
-		query = `SELECT to_char(date_trunc('day', hour, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS k, ` + summarySums +
-			` FROM summary_hourly WHERE dimension = $1` + inRange + ` GROUP BY k ORDER BY k`
+		query = `SELECT to_char(date_trunc('day', hour, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS k, currency, ` + summarySums +
+			` FROM summary_currency_hourly` + where + inRange + ` GROUP BY k, currency ORDER BY k, currency`
 		if daily {
-			query = `SELECT to_char(day AT TIME ZONE 'UTC', 'YYYY-MM-DD'), ` + summaryColumns +
-				` FROM summary_daily WHERE dimension = $1` + inRange + ` ORDER BY day`
+			query = `SELECT to_char(day AT TIME ZONE 'UTC', 'YYYY-MM-DD'), currency, ` + summaryColumns +
+				` FROM summary_currency_daily` + where + inRange + ` ORDER BY day, currency`
 		}
 	case stats.GroupHour:
 		dimension = "all"
 		inRange = ` AND ($2::timestamptz IS NULL OR hour >= $2) AND ($3::timestamptz IS NULL OR hour < $3)`
-		query = `SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"'), ` + summaryColumns +
-			` FROM summary_hourly WHERE dimension = $1` + inRange + ` ORDER BY hour`
+		query = `SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"'), currency, ` + summaryColumns +
+			` FROM summary_currency_hourly` + where + inRange + ` ORDER BY hour, currency`
 	default:
 		return nil, 0, fmt.Errorf("store: unknown summary dimension %q", groupBy)
 	}
-	out, total, err := s.summaryPage(ctx, query, []any{dimension, from, to, p.Limit, p.Offset})
+	out, total, err := s.summaryPage(ctx, query, []any{dimension, from, to, currency, p.Limit, p.Offset})
 	if err == nil && len(out) == 0 && p.Offset > 0 {
 		// A page past the end has no row to carry the total.
-		err = s.Pool.QueryRow(ctx, `SELECT count(*) FROM (`+query+`) q`, dimension, from, to).Scan(&total)
+		err = s.Pool.QueryRow(ctx, `SELECT count(*) FROM (`+query+`) q`, dimension, from, to, currency).Scan(&total)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: summary by %s: %w", groupBy, err)
@@ -238,10 +260,10 @@ func (s *Store) Summary(ctx context.Context, groupBy string, r stats.Range, p ht
 	return out, total, nil
 }
 
-// summaryPage runs query, a summary query with $1..$3, for the page $4,
-// $5, and returns its rows and the total of the last column.
+// summaryPage runs query, a summary query with $1..$4, for the page $5,
+// $6, and returns its rows and the total of the last column.
 func (s *Store) summaryPage(ctx context.Context, query string, args []any) ([]stats.SummaryRow, int64, error) {
-	rows, err := s.Pool.Query(ctx, query+` LIMIT $4 OFFSET $5`, args...)
+	rows, err := s.Pool.Query(ctx, query+` LIMIT $5 OFFSET $6`, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -252,19 +274,19 @@ func (s *Store) summaryPage(ctx context.Context, query string, args []any) ([]st
 	var total int64
 	for rows.Next() {
 		raw := rows.RawValues()
-		if len(raw) != 8 || raw[0] == nil {
+		if len(raw) != 9 || raw[0] == nil || raw[1] == nil {
 			return nil, 0, fmt.Errorf("summary row of %d columns", len(raw))
 		}
 		if len(out) == 0 {
-			if err := rows.Scan(nil, nil, nil, nil, nil, nil, nil, &total); err != nil {
+			if err := rows.Scan(nil, nil, nil, nil, nil, nil, nil, nil, &total); err != nil {
 				return nil, 0, err
 			}
 		}
-		sr := stats.SummaryRow{Key: string(raw[0])}
+		sr := stats.SummaryRow{Key: string(raw[0]), Currency: string(raw[1])}
 		for i, d := range [...]*decimal.Decimal{&sr.Profit, &sr.Distributed, &sr.ToTeam, &sr.ToPlatform, &sr.ToUser, &sr.Withdrawn} {
-			v, err := money.ParseNumeric(raw[i+1])
+			v, err := money.ParseNumeric(raw[i+2])
 			if err != nil {
-				return nil, 0, fmt.Errorf("summary %q amount %q: %w", sr.Key, raw[i+1], err)
+				return nil, 0, fmt.Errorf("summary %q amount %q: %w", sr.Key, raw[i+2], err)
 			}
 			*d = v
 		}

@@ -68,17 +68,17 @@ func TestConcurrentApplyIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := decimal.NewFromInt(workers * each)
-	if !o.TotalProfit.Equal(n.Mul(decimal.RequireFromString("1.00000001"))) || !o.ToPlatform.Equal(n.Mul(decimal.RequireFromString("0.10000001"))) {
-		t.Errorf("totals = %s / %s", o.TotalProfit, o.ToPlatform)
+	if !o.In("USD").TotalProfit.Equal(n.Mul(decimal.RequireFromString("1.00000001"))) || !o.In("USD").ToPlatform.Equal(n.Mul(decimal.RequireFromString("0.10000001"))) {
+		t.Errorf("totals = %s / %s", o.In("USD").TotalProfit, o.In("USD").ToPlatform)
 	}
 	if o.Counts.Allocations != workers*each || o.Counts.Withdrawals != 10 {
 		t.Errorf("counts = %+v", o.Counts)
 	}
 	// Ten withdrawals of 0.00000001, each in exactly one status.
-	if sum := o.WithdrawalsPending.Add(o.WithdrawalsCompleted).Add(o.WithdrawalsFailed); !sum.Equal(decimal.RequireFromString("0.0000001")) {
+	if sum := o.In("USD").WithdrawalsPending.Add(o.In("USD").WithdrawalsCompleted).Add(o.In("USD").WithdrawalsFailed); !sum.Equal(decimal.RequireFromString("0.0000001")) {
 		t.Errorf("withdrawals by status sum to %s", sum)
 	}
-	rows, _, err := st.Summary(ctx, stats.GroupPortfolio, stats.Range{}, everything)
+	rows, _, err := st.Summary(ctx, stats.GroupPortfolio, "", stats.Range{}, everything)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +86,8 @@ func TestConcurrentApplyIsExact(t *testing.T) {
 	for _, r := range rows {
 		total = total.Add(r.Profit)
 	}
-	if !total.Equal(o.TotalProfit) {
-		t.Errorf("summary by portfolio sums to %s, overview says %s", total, o.TotalProfit)
+	if !total.Equal(o.In("USD").TotalProfit) {
+		t.Errorf("summary by portfolio sums to %s, overview says %s", total, o.In("USD").TotalProfit)
 	}
 }
 
@@ -118,13 +118,13 @@ func TestSummaryRollupsEqualTheHours(t *testing.T) {
 	}
 	all := start.AddDate(0, 0, 20)
 	for _, groupBy := range []string{stats.GroupPortfolio, stats.GroupTeam, stats.GroupUser} {
-		rows, _, err := st.Summary(ctx, groupBy, stats.Range{}, everything)
+		rows, _, err := st.Summary(ctx, groupBy, "", stats.Range{}, everything)
 		if err != nil {
 			t.Fatal(err)
 		}
 		equalRows(t, groupBy+" without a range", rows, summedHours(t, st, groupBy, start, all))
 		from, to := start.AddDate(0, 0, 2), start.AddDate(0, 0, 7)
-		if rows, _, err = st.Summary(ctx, groupBy, stats.Range{From: &from, To: &to}, everything); err != nil {
+		if rows, _, err = st.Summary(ctx, groupBy, "", stats.Range{From: &from, To: &to}, everything); err != nil {
 			t.Fatal(err)
 		}
 		equalRows(t, groupBy+" over whole days", rows, summedHours(t, st, groupBy, from, to))
@@ -139,7 +139,7 @@ func summedHours(t *testing.T, st *store.Store, groupBy string, from, to time.Ti
 	out := map[string]stats.SummaryRow{}
 	// Split [from, to) at 03:00, so no call has two midnight bounds.
 	for _, r := range []stats.Range{{From: &from, To: ptr(from.Add(3 * time.Hour))}, {From: ptr(from.Add(3 * time.Hour)), To: &to}} {
-		rows, _, err := st.Summary(context.Background(), groupBy, r, everything)
+		rows, _, err := st.Summary(context.Background(), groupBy, "", r, everything)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +174,7 @@ func equalRows(t *testing.T, what string, got []stats.SummaryRow, want map[strin
 // not zero.
 func checkDaysEqualTheHours(t *testing.T, st *store.Store, from, to time.Time) {
 	t.Helper()
-	days, _, err := st.Summary(context.Background(), stats.GroupDay, stats.Range{From: &from, To: &to}, everything)
+	days, _, err := st.Summary(context.Background(), stats.GroupDay, "", stats.Range{From: &from, To: &to}, everything)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,8 +317,8 @@ func TestConcurrentRunsNeverDeadlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	half := decimal.NewFromInt(workers / 2 * runs * perRun)
-	if !o.TotalDistributed.Equal(half) || !o.ToPlatform.Equal(half.Mul(decimal.RequireFromString("0.1"))) {
-		t.Errorf("distributed %s, to platform %s; want %s and a tenth of it", o.TotalDistributed, o.ToPlatform, half)
+	if !o.In("USD").TotalDistributed.Equal(half) || !o.In("USD").ToPlatform.Equal(half.Mul(decimal.RequireFromString("0.1"))) {
+		t.Errorf("distributed %s, to platform %s; want %s and a tenth of it", o.In("USD").TotalDistributed, o.In("USD").ToPlatform, half)
 	}
 	if o.Counts.Allocations != workers/2*runs*perRun {
 		t.Errorf("counts = %+v", o.Counts)

@@ -16,18 +16,19 @@ var openAPI = servicetest.OpenAPI{
 	Raw: api.OpenAPI,
 	Document: openapitest.Document{
 		Title: "Fund platform — stats service",
-		Schemas: []string{"Overview", "Counts", "AccProfit", "Hourly", "SummaryRow", "ErrorEnvelope", "ErrorData",
+		Schemas: []string{"Overview", "CurrencyTotals", "Counts", "AccProfit", "Hourly", "SummaryRow", "ErrorEnvelope", "ErrorData",
 			"OverviewEnvelope", "AccProfitEnvelope", "AccProfitListEnvelope", "HourlyListEnvelope", "SummaryListEnvelope"},
 		// The resources have exactly the documented fields
 		// (docs/api.md#stats-service), all required.
 		Fields: map[string][]string{
-			"Overview": {"total_profit", "total_distributed", "to_team_total", "to_platform_total", "to_user_total",
+			"Overview": {"totals", "counts", "last_event_at"},
+			"CurrencyTotals": {"currency", "total_profit", "total_distributed", "to_team_total", "to_platform_total", "to_user_total",
 				"loss_carryforward_total", "withdrawals_pending_amount", "withdrawals_completed_amount", "withdrawals_failed_amount",
-				"reallocated_total", "counts", "last_event_at"},
+				"reallocated_total"},
 			"Counts":     {"portfolios", "allocations", "withdrawals", "reallocations"},
-			"AccProfit":  {"portfolio_id", "acc_profit", "distributed", "to_team_total", "to_platform_total", "to_user_total", "updated_at"},
-			"Hourly":     {"hour", "profit"},
-			"SummaryRow": {"key", "profit", "distributed", "to_team", "to_platform", "to_user", "withdrawn"},
+			"AccProfit":  {"portfolio_id", "currency", "acc_profit", "distributed", "to_team_total", "to_platform_total", "to_user_total", "updated_at"},
+			"Hourly":     {"hour", "currency", "profit"},
+			"SummaryRow": {"key", "currency", "profit", "distributed", "to_team", "to_platform", "to_user", "withdrawn"},
 		},
 	},
 	// Every /api/v1/ answer says how fresh its data is.
@@ -72,6 +73,8 @@ func TestOpenAPIServed(t *testing.T) {
 		get("/api/v1/stats/summary?group_by=portfolio", viewer, 200),
 		get("/api/v1/stats/summary?group_by=day&from=2026-03-01T00:00:00Z", viewer, 200),
 		get("/api/v1/stats/summary?group_by=week", viewer, 400),
+		get("/api/v1/stats/summary?group_by=user&currency=USD", viewer, 200),
+		get("/api/v1/stats/hourly?owner_type=platform&currency=usd", admin, 400),
 		get("/api/v1/stats/summary?group_by=day", owner, 403),
 	)
 	e.Tour(t, steps...)

@@ -64,7 +64,7 @@ func decodeAccProfit(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeHourly(_ context.Context, r *http.Request) (any, error) {
-	req := endpoint.HourlyRequest{Owner: stats.Owner{Type: r.URL.Query().Get("owner_type")}}
+	req := endpoint.HourlyRequest{Owner: stats.Owner{Type: r.URL.Query().Get("owner_type")}, Currency: r.URL.Query().Get("currency")}
 	switch req.Owner.Type {
 	case libauth.OwnerUser, libauth.OwnerTeam, libauth.OwnerPlatform:
 	case "":
@@ -88,7 +88,7 @@ func decodeHourly(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeSummary(_ context.Context, r *http.Request) (any, error) {
-	req := endpoint.SummaryRequest{GroupBy: r.URL.Query().Get("group_by")}
+	req := endpoint.SummaryRequest{GroupBy: r.URL.Query().Get("group_by"), Currency: r.URL.Query().Get("currency")}
 	if req.GroupBy == "" {
 		return nil, httpx.Validation("validation_failed", "group_by", "is required")
 	}

@@ -85,6 +85,7 @@ func (e *env) allocated(id, portfolio, userID, teamID int64, periodEnd, profit, 
 
 type accProfit struct {
 	PortfolioID     int64      `json:"portfolio_id"`
+	Currency        string     `json:"currency"`
 	AccProfit       string     `json:"acc_profit"`
 	Distributed     string     `json:"distributed"`
 	ToTeamTotal     string     `json:"to_team_total"`
@@ -94,12 +95,14 @@ type accProfit struct {
 }
 
 type hourly struct {
-	Hour   time.Time `json:"hour"`
-	Profit string    `json:"profit"`
+	Hour     time.Time `json:"hour"`
+	Currency string    `json:"currency"`
+	Profit   string    `json:"profit"`
 }
 
 type summaryRow struct {
 	Key         string `json:"key"`
+	Currency    string `json:"currency"`
 	Profit      string `json:"profit"`
 	Distributed string `json:"distributed"`
 	ToTeam      string `json:"to_team"`
@@ -151,15 +154,18 @@ func TestOverview(t *testing.T) {
 	for _, tok := range []string{e.Token(1, "admin"), e.Token(2, "viewer")} {
 		e.Do("GET", "/api/v1/stats/overview", tok, nil).OK(t, 200, &o)
 	}
-	var raw map[string]any
+	var raw struct{ Totals []map[string]any }
 	_ = json.Unmarshal(e.Do("GET", "/api/v1/stats/overview", e.Token(1, "admin"), nil).Env.Data, &raw)
+	if len(raw.Totals) != 1 || raw.Totals[0]["currency"] != "USD" {
+		t.Fatalf("totals = %v, want USD's", raw.Totals)
+	}
 	want := map[string]string{"total_profit": "111.00000001", "total_distributed": "111.00000001", "to_team_total": "22.20000000",
 		"to_platform_total": "11.10000001", "to_user_total": "77.70000000", "loss_carryforward_total": "0.00000000",
 		"withdrawals_pending_amount": "5.50000000", "withdrawals_completed_amount": "0.00000000",
 		"withdrawals_failed_amount": "0.00000000", "reallocated_total": "1.00000001"}
 	for k, v := range want {
-		if raw[k] != v {
-			t.Errorf("%s = %v, want %q", k, raw[k], v)
+		if raw.Totals[0][k] != v {
+			t.Errorf("%s = %v, want %q", k, raw.Totals[0][k], v)
 		}
 	}
 	if o.Counts != (endpoint.Counts{Portfolios: 3, Allocations: 3, Withdrawals: 1, Reallocations: 1}) || o.LastEventAt == nil {
@@ -179,7 +185,7 @@ func TestAccProfit(t *testing.T) {
 	if *r.Env.Total != 3 || len(list) != 3 || list[0].PortfolioID != 3 || list[2].PortfolioID != 1 {
 		t.Fatalf("viewer list = %s", r.Raw)
 	}
-	if list[2].AccProfit != "100.00000001" || list[2].ToPlatformTotal != "10.00000001" || list[2].UpdatedAt == nil {
+	if list[2].AccProfit != "100.00000001" || list[2].ToPlatformTotal != "10.00000001" || list[2].UpdatedAt == nil || list[2].Currency != "USD" {
 		t.Errorf("portfolio 1 = %+v", list[2])
 	}
 	r = e.Do("GET", "/api/v1/stats/acc_profit?limit=1&offset=1", admin, nil).OK(t, 200, &list)
@@ -211,13 +217,96 @@ func TestAccProfit(t *testing.T) {
 	e.Do("GET", "/api/v1/stats/acc_profit/3", e.Token(7, "user", 3), nil).Fails(t, 404, "portfolio_not_found")
 	e.Do("GET", "/api/v1/stats/acc_profit/99", e.Token(7, "user", 3), nil).Fails(t, 404, "portfolio_not_found")
 	e.Do("GET", "/api/v1/stats/acc_profit/99", viewer, nil).OK(t, 200, &one)
-	if one.PortfolioID != 99 || one.AccProfit != "0.00000000" || one.ToUserTotal != "0.00000000" || one.UpdatedAt != nil {
+	if one.PortfolioID != 99 || one.AccProfit != "0.00000000" || one.ToUserTotal != "0.00000000" || one.UpdatedAt != nil || one.Currency != "USD" {
 		t.Errorf("unknown portfolio = %+v, want zeros", one)
 	}
 	for _, id := range []string{"0", "-1", "abc", "99999999999999999999"} {
 		e.Do("GET", "/api/v1/stats/acc_profit/"+id, admin, nil).Fails(t, 404, "portfolio_not_found")
 	}
 	e.Do("GET", "/api/v1/stats/acc_profit/1", "", nil).Fails(t, 401, "unauthenticated")
+}
+
+// TestCurrencies: every figure is per currency. Portfolio 4 is user 7's
+// and team 3's in JPY; its NAV profit says JPY, its allocation (as one
+// published before events carried a currency) says none and is read in
+// the portfolio's known currency; a withdrawal and a reallocation in JPY.
+func TestCurrencies(t *testing.T) {
+	e := newEnv(t)
+	e.seed()
+	e.publish(eventbus.TypePortfolioCreated, "portfolio/4", map[string]any{
+		"portfolio_id": 4, "name": "P", "user_id": 7, "team_id": 3, "currency": "JPY"})
+	e.publish(eventbus.TypePortfolioProfitRecorded, "portfolio/4", map[string]any{"portfolio_id": 4, "snapshot_id": 2,
+		"user_id": 7, "team_id": 3, "as_of": "2026-03-01T10:30:00Z", "period_end": "2026-03-01T10:30:00Z",
+		"profit": "1000000.00000000", "nav": "2000000.00000000", "prev_nav": "1000000.00000000", "net_flow": "0.00000000",
+		"currency": "JPY"})
+	e.publish(eventbus.TypeProfitAllocated, "portfolio/4", map[string]any{
+		"allocation_id": 9, "portfolio_id": 4, "source": "nav", "snapshot_id": 2,
+		"period_end": "2026-03-01T10:30:00Z", "profit_amount": "1000000.00000000", "distributable": "1000000.00000000",
+		"to_team_amount": "200000.00000000", "to_platform_amount": "100000.00000000", "to_user_amount": "700000.00000000",
+		"user_id": 7, "team_id": 3, "ratio_id": 1, "ratio_version": 1})
+	e.publish(eventbus.TypeWithdrawalRequested, "withdrawal/1", map[string]any{"withdrawal_id": 1, "from_type": "user",
+		"owner_id": 7, "account": "user:7", "amount": "500000.00000000", "status": "pending", "reason": nil, "currency": "JPY"})
+	e.publish(eventbus.TypeFundsReallocated, "reallocation/1", map[string]any{"reallocation_id": 1,
+		"from_account": "platform", "to_account": "team:3", "amount": "3.00000000", "reason": "bonus", "currency": "JPY"})
+	admin := e.Token(1, "admin")
+
+	var o endpoint.Overview
+	e.Do("GET", "/api/v1/stats/overview", admin, nil).OK(t, 200, &o)
+	if len(o.Totals) != 2 || o.Totals[0].Currency != "JPY" || o.Totals[1].Currency != "USD" {
+		t.Fatalf("totals = %+v, want JPY then USD", o.Totals)
+	}
+	jpy, usd := o.Totals[0], o.Totals[1]
+	for name, got := range map[string][2]string{
+		"JPY total_profit": {jpy.TotalProfit.String(), "1000000.00000000"}, "JPY to_user_total": {jpy.ToUserTotal.String(), "700000.00000000"},
+		"JPY pending": {jpy.WithdrawalsPendingAmount.String(), "500000.00000000"}, "JPY reallocated": {jpy.ReallocatedTotal.String(), "3.00000000"},
+		"USD total_profit": {usd.TotalProfit.String(), "111.00000001"}, "USD pending": {usd.WithdrawalsPendingAmount.String(), "0.00000000"},
+		"USD reallocated": {usd.ReallocatedTotal.String(), "0.00000000"},
+	} {
+		if got[0] != got[1] {
+			t.Errorf("%s = %s, want %s", name, got[0], got[1])
+		}
+	}
+	if o.Counts != (endpoint.Counts{Portfolios: 4, Allocations: 4, Withdrawals: 1, Reallocations: 1}) {
+		t.Errorf("counts = %+v", o.Counts)
+	}
+
+	var acc accProfit
+	e.Do("GET", "/api/v1/stats/acc_profit/4", admin, nil).OK(t, 200, &acc)
+	if acc.Currency != "JPY" || acc.AccProfit != "1000000.00000000" || acc.ToUserTotal != "700000.00000000" {
+		t.Errorf("acc_profit/4 = %+v", acc)
+	}
+
+	var hs []hourly
+	e.Do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=7", admin, nil).OK(t, 200, &hs)
+	if len(hs) != 2 || hs[0].Currency != "JPY" || hs[0].Profit != "700000.00000000" || hs[1].Currency != "USD" ||
+		hs[1].Profit != "70.00000000" || !hs[0].Hour.Equal(hs[1].Hour) {
+		t.Errorf("user 7 hours = %+v", hs)
+	}
+	e.Do("GET", "/api/v1/stats/hourly?owner_type=user&owner_id=7&currency=USD", admin, nil).OK(t, 200, &hs)
+	if len(hs) != 1 || hs[0].Currency != "USD" {
+		t.Errorf("user 7 hours in USD = %+v", hs)
+	}
+
+	var rows []summaryRow
+	e.Do("GET", "/api/v1/stats/summary?group_by=user", admin, nil).OK(t, 200, &rows)
+	if len(rows) != 4 || rows[0].Key != "7" || rows[0].Currency != "JPY" || rows[0].Profit != "1000000.00000000" ||
+		rows[1].Key != "7" || rows[1].Currency != "USD" || rows[1].Profit != "100.00000001" {
+		t.Errorf("by user = %+v", rows)
+	}
+	for _, q := range []string{"group_by=day&currency=JPY", "group_by=day&currency=JPY&from=2026-03-01T00:00:00Z",
+		"group_by=hour&currency=JPY&from=2026-03-01T10:00:00Z&to=2026-03-01T11:00:00Z"} {
+		e.Do("GET", "/api/v1/stats/summary?"+q, admin, nil).OK(t, 200, &rows)
+		if len(rows) != 1 || rows[0].Currency != "JPY" || rows[0].Profit != "1000000.00000000" {
+			t.Errorf("%s = %+v", q, rows)
+		}
+	}
+	e.Do("GET", "/api/v1/stats/summary?group_by=user&currency=EUR", admin, nil).OK(t, 200, &rows)
+	if len(rows) != 0 {
+		t.Errorf("by user in EUR = %+v", rows)
+	}
+	for _, q := range []string{"stats/summary?group_by=day&currency=jpy", "stats/hourly?owner_type=platform&currency=yen"} {
+		e.Do("GET", "/api/v1/"+q, admin, nil).FailsOn(t, 400, "validation_failed", "currency")
+	}
 }
 
 func TestHourly(t *testing.T) {
