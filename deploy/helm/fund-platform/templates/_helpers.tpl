@@ -145,8 +145,6 @@ Only the variables the services read; extra ones come from <service>.env.
   value: {{ required "global.kafka.brokers is required" $root.Values.global.kafka.brokers | quote }}
 - name: JWKS_URL
   value: {{ printf "%s/.well-known/jwks.json" (include "fund-platform.authURL" $root) | quote }}
-{{- end }}
-{{- if eq $name "portfolio" }}
 - name: AUTH_URL
   value: {{ include "fund-platform.authURL" $root | quote }}
 {{- end }}
