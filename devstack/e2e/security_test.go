@@ -536,10 +536,9 @@ func secTestJWT(t *testing.T, e *secEnv) {
 
 // secTestDeactivated: an account the admin deactivates loses its session.
 // Its refresh token is revoked and it cannot log in again. Its access
-// token is a stateless JWT: the auth service refuses it at /auth/me (which
-// reads the account), but every other route verifies only the token, so it
-// keeps working there until it expires (ACCESS_TOKEN_TTL, 15 min by
-// default).
+// token is refused at /auth/me (which reads the account) and on every
+// write (access_test.go), but reads verify only the token, so it keeps
+// working there until it expires (ACCESS_TOKEN_TTL, 15 min by default).
 func secTestDeactivated(t *testing.T, e *secEnv) {
 	var bob secID
 	e.admin.must(t, 201, "POST", "/api/v1/users", map[string]string{"email": "sec-bob@example.com", "username": "bob",
@@ -572,7 +571,7 @@ func secTestDeactivated(t *testing.T, e *secEnv) {
 	}
 	for _, path := range []string{"/api/v1/portfolios", fmt.Sprintf("/api/v1/users/%d", bob.ID), fmt.Sprintf("/api/v1/balances/user/%d", bob.ID)} {
 		if r := bobEdge.do(t, "GET", path, nil); r.status != 200 {
-			t.Errorf("GET %s with a deactivated user's unexpired access token = %s, want 200 (tokens are stateless until exp)", path, r)
+			t.Errorf("GET %s with a deactivated user's unexpired access token = %s, want 200 (reads take tokens as they are until exp)", path, r)
 		}
 	}
 }

@@ -32,7 +32,7 @@ func writes(method string) bool {
 
 // ErrRevocationUnavailable is the answer to a write when the auth service
 // cannot say whether the caller's token is current: writes fail closed.
-var ErrRevocationUnavailable = httpx.NewError(http.StatusServiceUnavailable, "service_unavailable",
+var ErrRevocationUnavailable = httpx.NewError(http.StatusServiceUnavailable, "dependency_unavailable",
 	"cannot check the access token with the auth service, try again later")
 
 // IntrospectionTTL is how long an Introspection remembers an answer: the
