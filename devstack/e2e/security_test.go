@@ -42,6 +42,7 @@ func TestSecurity(t *testing.T) {
 	t.Run("BodyLimits", func(t *testing.T) { secTestBodyLimits(t, env) })
 	t.Run("PathTraversal", func(t *testing.T) { secTestTraversal(t, env) })
 	t.Run("StrictInputs", func(t *testing.T) { secTestStrictInputs(t, env) })
+	t.Run("Access", func(t *testing.T) { accessTests(t, env) })
 }
 
 // secTestStrictInputs: inputs that can only be mistakes or attacks are
@@ -154,6 +155,7 @@ func (r secResp) refusal(want string, statuses ...int) string {
 type secClient struct {
 	base  string
 	token string
+	hc    *http.Client // nil: secHTTP (access_test.go sends from other addresses)
 }
 
 func (c secClient) as(token string) secClient { c.token = token; return c }
@@ -192,7 +194,11 @@ func (c secClient) do(t *testing.T, method, rawPath string, body any, headers ..
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := secHTTP.Do(req)
+	hc := secHTTP
+	if c.hc != nil {
+		hc = c.hc
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, c.base, rawPath, err)
 	}
