@@ -162,6 +162,8 @@ Only the variables the services read; extra ones come from <service>.env.
       name: {{ required (printf "%s.databaseSecret.name is required" $name) $svc.databaseSecret.name }}
       key: {{ required (printf "%s.databaseSecret.key is required" $name) $svc.databaseSecret.key }}
 {{- if eq $name "auth" }}
+- name: XFF_TRUSTED_HOPS
+  value: {{ $root.Values.edge.xffNumTrustedHops | quote }}
 - name: JWT_SIGNING_KEY_FILE
   value: /var/run/secrets/fund-auth/signing-key.pem
 - name: BOOTSTRAP_ADMIN_EMAIL

@@ -85,7 +85,7 @@ func start(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger
 	verifier.CheckRevocationOnWrites(transport.Revocation(svc))
 	registry, reg := observability.NewRegistry("auth")
 	metrics := observability.NewHTTPMetrics(reg, log)
-	handler := transport.NewHandler(endpoint.New(svc, publisher), verifier, metrics.Wrap)
+	handler := transport.NewHandler(endpoint.New(svc, publisher), verifier, metrics.Wrap, transport.TrustedHops(cfg.XFFTrustedHops))
 	return serve.NewServer("auth", cfg.Config, handler, registry, pool, log), nil
 }
 
