@@ -95,7 +95,13 @@ func rateLimitRow(t *testing.T, where, rowName, path string, c *lrlv3.LocalRateL
 			}
 		}
 	}
-	return edge.RateLimit{Name: rowName, Path: path, PerClient: bucketOf(ds[0].GetTokenBucket()), Global: bucketOf(c.GetTokenBucket())}
+	row := edge.RateLimit{Name: rowName, Path: path, PerClient: bucketOf(ds[0].GetTokenBucket()), Global: bucketOf(c.GetTokenBucket())}
+	// Envoy: a descriptor's fill_interval must be a multiple of the
+	// filter's token bucket's.
+	if g := row.Global.FillInterval; g <= 0 || row.PerClient.FillInterval%g != 0 {
+		t.Errorf("%s: per-client fill_interval %s is not a multiple of the global %s", where, row.PerClient.FillInterval, g)
+	}
+	return row
 }
 
 func bucketOf(b *typev3.TokenBucket) edge.Bucket {
