@@ -225,7 +225,7 @@ func checkDocsRoutes(t *testing.T, name string, b *bootstrapv3.Bootstrap, files 
 	}
 
 	// Every docs route is one of those above, none overrides the filters
-	// (the global rate limit, CORS) as the public routes do not either.
+	// (the API rate limit, CORS) as the public routes do not either.
 	for _, r := range vh.GetRoutes() {
 		if !isDocsPath(matchValue(r.GetMatch())) {
 			continue

@@ -41,6 +41,7 @@ func TestSecurity(t *testing.T) {
 	t.Run("BodyLimits", func(t *testing.T) { secTestBodyLimits(t, env) })
 	t.Run("PathTraversal", func(t *testing.T) { secTestTraversal(t, env) })
 	t.Run("StrictInputs", func(t *testing.T) { secTestStrictInputs(t, env) })
+	t.Run("Access", func(t *testing.T) { accessTests(t, env) })
 }
 
 // secTestStrictInputs: inputs that can only be mistakes or attacks are
@@ -153,6 +154,7 @@ func (r secResp) refusal(want string, statuses ...int) string {
 type secClient struct {
 	base  string
 	token string
+	hc    *http.Client // nil: secHTTP (access_test.go sends from other addresses)
 }
 
 func (c secClient) as(token string) secClient { c.token = token; return c }
@@ -191,7 +193,11 @@ func (c secClient) do(t *testing.T, method, rawPath string, body any, headers ..
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := secHTTP.Do(req)
+	hc := secHTTP
+	if c.hc != nil {
+		hc = c.hc
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, c.base, rawPath, err)
 	}
@@ -535,10 +541,9 @@ func secTestJWT(t *testing.T, e *secEnv) {
 
 // secTestDeactivated: an account the admin deactivates loses its session.
 // Its refresh token is revoked and it cannot log in again. Its access
-// token is a stateless JWT: the auth service refuses it at /auth/me (which
-// reads the account), but every other route verifies only the token, so it
-// keeps working there until it expires (ACCESS_TOKEN_TTL, 15 min by
-// default).
+// token is refused at /auth/me (which reads the account) and on every
+// write (access_test.go), but reads verify only the token, so it keeps
+// working there until it expires (ACCESS_TOKEN_TTL, 15 min by default).
 func secTestDeactivated(t *testing.T, e *secEnv) {
 	var bob secID
 	e.admin.must(t, 201, "POST", "/api/v1/users", map[string]string{"email": "sec-bob@example.com", "username": "bob",
@@ -571,7 +576,7 @@ func secTestDeactivated(t *testing.T, e *secEnv) {
 	}
 	for _, path := range []string{"/api/v1/portfolios", fmt.Sprintf("/api/v1/users/%d", bob.ID), fmt.Sprintf("/api/v1/balances/user/%d", bob.ID)} {
 		if r := bobEdge.do(t, "GET", path, nil); r.status != 200 {
-			t.Errorf("GET %s with a deactivated user's unexpired access token = %s, want 200 (tokens are stateless until exp)", path, r)
+			t.Errorf("GET %s with a deactivated user's unexpired access token = %s, want 200 (reads take tokens as they are until exp)", path, r)
 		}
 	}
 }

@@ -7,7 +7,10 @@
 // a page at /docs indexing every service's operations, its embedded assets
 // under /docs/assets/, every service's document merged into one at
 // /docs/openapi.json, and each service's OpenAPI document, proxied from the
-// service's GET /openapi.json, at /docs/openapi/{service}.json.
+// service's GET /openapi.json, at /docs/openapi/{service}.json. It
+// enforces Envoy's rate-limit table (ratelimit.go): a bucket per client
+// address and a global one, per row, answering 429 rate_limited with
+// Retry-After.
 //
 // Unlike Envoy it does not verify JWTs: every service verifies tokens itself
 // (docs/api.md#authentication), which is what the dev stack relies on.
@@ -45,6 +48,12 @@ type Config struct {
 	// Transport reaches the backends; nil means a transport with a short
 	// connect timeout and no HTTP proxy.
 	Transport http.RoundTripper
+	// RateLimits is the rate-limit table (ratelimit.go); nil means
+	// RateLimits, Envoy's. ExemptClients skip the per-client buckets.
+	RateLimits    []RateLimit
+	ExemptClients []string
+	// Now is the rate limits' clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Handler is the edge's http.Handler.
@@ -53,6 +62,7 @@ type Handler struct {
 	proxies map[string]*httputil.ReverseProxy
 	log     *slog.Logger
 	handler http.Handler
+	limits  *rateLimiter
 }
 
 // New builds the edge handler.
@@ -64,6 +74,14 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	table, now := cfg.RateLimits, cfg.Now
+	if table == nil {
+		table = RateLimits
+	}
+	if now == nil {
+		now = time.Now
+	}
+	h.limits = newRateLimiter(table, cfg.ExemptClients, now)
 	transport := cfg.Transport
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -143,6 +161,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(esc, "%") {
 			r.URL.RawPath = esc
 		}
+	}
+	if h.limits.check(w, r) {
+		return
 	}
 	if r.URL.Path == HealthPath {
 		health(w, r)

@@ -453,8 +453,10 @@ func (s *Stack) serveEdge(services []string, ports map[string]int) {
 		backends[name] = fmt.Sprintf("http://127.0.0.1:%d", ports[name])
 	}
 	h, err := edge.New(edge.Config{
-		Backends: backends,
-		Logger:   slog.New(slog.NewJSONHandler(s.mux.Writer("edge"), nil)),
+		Backends:      backends,
+		Logger:        slog.New(slog.NewJSONHandler(s.mux.Writer("edge"), nil)),
+		RateLimits:    edge.DevStackRateLimits(),
+		ExemptClients: edge.DevStackExemptClients,
 	})
 	if err != nil {
 		// Backends are built from our own ports above; cannot happen.

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/go-kit/kit/endpoint"
 
@@ -22,6 +23,9 @@ type Caller struct {
 	UserID int64
 	Role   string
 	Teams  []int64
+	// IssuedAt is the token's iat (the auth service's revocation check
+	// compares it with the user's last password change).
+	IssuedAt time.Time
 }
 
 // CallerFrom returns the verified caller of a request or a 401 error; for
@@ -31,7 +35,11 @@ func CallerFrom(ctx context.Context) (Caller, error) {
 	if !ok {
 		return Caller{}, httpx.ErrUnauthenticated
 	}
-	return Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}, nil
+	caller := Caller{UserID: c.UserID(), Role: c.Role, Teams: c.Teams}
+	if c.IssuedAt != nil {
+		caller.IssuedAt = c.IssuedAt.Time
+	}
+	return caller, nil
 }
 
 // Privileged reports whether the caller reads everything: admins and

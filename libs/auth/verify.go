@@ -67,6 +67,8 @@ type Verifier struct {
 
 	mu       sync.Mutex
 	verified map[string]verified // token → what its signature proved
+
+	revocation Revocation // asked on writes; nil: none (CheckRevocationOnWrites)
 }
 
 // verified is a token whose signature and claims were checked.
@@ -191,7 +193,9 @@ func BearerToken(r *http.Request) (string, bool) {
 }
 
 // Require wraps a handler so it runs only for a caller with a valid token,
-// whose claims it finds with FromContext. Anything else gets 401.
+// whose claims it finds with FromContext. Anything else gets 401. On a
+// state-changing request the token must also be current (Revocation),
+// before the handler reads the body.
 func (v *Verifier) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := BearerToken(r)
@@ -200,6 +204,9 @@ func (v *Verifier) Require(next http.Handler) http.Handler {
 			return
 		}
 		claims, err := v.Verify(r.Context(), token)
+		if err == nil && v.revocation != nil && writes(r.Method) {
+			err = v.revocation.Current(r.Context(), token, claims)
+		}
 		if err != nil {
 			httpx.WriteError(r.Context(), w, err)
 			return

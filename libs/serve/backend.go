@@ -17,11 +17,13 @@ import (
 //	DATABASE_URL               PostgreSQL URL (required)
 //	KAFKA_BROKERS              comma-separated Kafka bootstrap brokers, host:port (required)
 //	JWKS_URL                   the auth service's JWKS (default http://127.0.0.1:8081/.well-known/jwks.json)
+//	AUTH_URL                   the auth service, asked whether the token of a write is still current (default http://127.0.0.1:8081)
 //	JWT_ISSUER, JWT_AUDIENCE   iss and aud access tokens must carry (fund-auth, fund-api)
 type Backend struct {
 	DatabaseURL  string   `env:"DATABASE_URL"`
 	KafkaBrokers []string `env:"KAFKA_BROKERS" envSeparator:","`
 	JWKSURL      string   `env:"JWKS_URL" envDefault:"http://127.0.0.1:8081/.well-known/jwks.json"`
+	AuthURL      string   `env:"AUTH_URL" envDefault:"http://127.0.0.1:8081"`
 	JWTIssuer    string   `env:"JWT_ISSUER" envDefault:"fund-auth"`
 	JWTAudience  string   `env:"JWT_AUDIENCE" envDefault:"fund-api"`
 }
@@ -54,8 +56,10 @@ func (b *Backend) check(needBrokers bool) error {
 			errs = append(errs, fmt.Errorf("KAFKA_BROKERS: %q is not host:port", s))
 		}
 	}
-	if err := CheckServiceURL("JWKS_URL", b.JWKSURL); err != nil {
-		errs = append(errs, err)
+	for name, u := range map[string]string{"JWKS_URL": b.JWKSURL, "AUTH_URL": b.AuthURL} {
+		if err := CheckServiceURL(name, u); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if b.JWTIssuer == "" || b.JWTAudience == "" {
 		errs = append(errs, errors.New("JWT_ISSUER and JWT_AUDIENCE must not be empty"))
@@ -65,7 +69,7 @@ func (b *Backend) check(needBrokers bool) error {
 
 // BackendConfig is the whole configuration of a service that needs nothing
 // beyond Config and Backend (profit, withdrawal, stats); a service that
-// reads more embeds it (portfolio: AUTH_URL) and loads it with LoadBackend.
+// reads more embeds it and loads it with LoadBackend.
 type BackendConfig struct {
 	Config
 	Backend

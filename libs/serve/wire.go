@@ -21,7 +21,9 @@ type Deps struct {
 	Pool *pgxpool.Pool
 	Log  *slog.Logger
 	// Verifier checks access tokens against the keys JWKS_URL publishes
-	// (the auth service's), with JWT_ISSUER and JWT_AUDIENCE.
+	// (the auth service's), with JWT_ISSUER and JWT_AUDIENCE, and on
+	// state-changing requests asks the auth service at AUTH_URL whether
+	// the token is still current (libauth.Introspection).
 	Verifier *libauth.Verifier
 	// Wrap instruments a route with the service's HTTP metrics.
 	Wrap func(route string, h http.Handler) http.Handler
@@ -66,10 +68,12 @@ func BackendStart[C any, P backendConfigPtr[C]](name string, wire Wire[C]) Start
 		b := P(&cfg).backend()
 		registry, reg := observability.NewRegistry(name)
 		keys := libauth.NewRemoteKeys(b.JWKSURL)
+		verifier := libauth.NewVerifier(keys, b.JWTIssuer, b.JWTAudience)
+		verifier.CheckRevocationOnWrites(libauth.NewIntrospection(b.AuthURL))
 		d := &Deps{
 			Pool:     pool,
 			Log:      log,
-			Verifier: libauth.NewVerifier(keys, b.JWTIssuer, b.JWTAudience),
+			Verifier: verifier,
 			Wrap:     observability.NewHTTPMetrics(reg, log).Wrap,
 		}
 		parts, err := wire(ctx, cfg, d)

@@ -52,13 +52,22 @@ openapi.json: docs/openapi.json
     content_type: application/json
 {{- end -}}
 
+{{- define "fund-platform.edgeBucket" -}}
+{ max_tokens: {{ .maxTokens }}, tokens_per_fill: {{ .tokensPerFill }}, fill_interval: {{ .fillInterval }} }
+{{- end -}}
+
+{{/* One row of the rate-limit table: a bucket per client address (remote_address) under a global one. */}}
 {{- define "fund-platform.edgeRateLimit" -}}
 "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
 stat_prefix: {{ .statPrefix }}
-token_bucket:
-  max_tokens: {{ .bucket.maxTokens }}
-  tokens_per_fill: {{ .bucket.tokensPerFill }}
-  fill_interval: {{ .bucket.fillInterval }}
+token_bucket: {{ include "fund-platform.edgeBucket" .limit.global }}
+rate_limits:
+  - actions: [{ remote_address: {} }]
+descriptors:
+  - entries: [{ key: remote_address }]
+    token_bucket: {{ include "fund-platform.edgeBucket" .limit.perClient }}
+max_dynamic_descriptors: {{ .maxClients }}
+always_consume_default_token_bucket: true
 filter_enabled:
   runtime_key: {{ .statPrefix }}.enabled
   default_value: { numerator: 100, denominator: HUNDRED }
@@ -66,6 +75,7 @@ filter_enforced:
   runtime_key: {{ .statPrefix }}.enforced
   default_value: { numerator: 100, denominator: HUNDRED }
 enable_x_ratelimit_headers: DRAFT_VERSION_03
+enable_retry_after_header: true
 {{- end -}}
 
 {{- define "fund-platform.edgeCluster" -}}
@@ -216,7 +226,7 @@ static_resources:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors
                   - name: envoy.filters.http.local_ratelimit
                     typed_config:
-                      {{- include "fund-platform.edgeRateLimit" (dict "statPrefix" "edge_rate_limit" "bucket" $edge.rateLimit.global) | nindent 22 }}
+                      {{- include "fund-platform.edgeRateLimit" (dict "statPrefix" "edge_rate_limit" "limit" $edge.rateLimit.api "maxClients" $edge.rateLimit.maxClients) | nindent 22 }}
                   - name: envoy.filters.http.jwt_authn
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
@@ -267,7 +277,7 @@ static_resources:
                             {{- end }}
                           allow_methods: GET, POST, PUT, PATCH, DELETE, OPTIONS
                           allow_headers: authorization, content-type, idempotency-key, x-request-id, traceparent, tracestate
-                          expose_headers: x-request-id, idempotent-replayed, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset
+                          expose_headers: x-request-id, idempotent-replayed, retry-after, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset
                           max_age: "600"
                       {{- end }}
                       routes:
@@ -323,7 +333,7 @@ static_resources:
                           route: { cluster: auth, timeout: {{ $timeout }} }
                           typed_per_filter_config:
                             envoy.filters.http.local_ratelimit:
-                              {{- include "fund-platform.edgeRateLimit" (dict "statPrefix" "edge_login_rate_limit" "bucket" $edge.rateLimit.login) | nindent 30 }}
+                              {{- include "fund-platform.edgeRateLimit" (dict "statPrefix" "edge_login_rate_limit" "limit" $edge.rateLimit.login "maxClients" $edge.rateLimit.maxClients) | nindent 30 }}
                         {{- range $r := include "fund-platform.edgeRoutes" . | fromYamlArray }}
                         {{- $routeName := index $r 0 }}{{ $kind := index $r 1 }}{{ $value := index $r 2 }}{{ $cluster := index $r 3 }}
                         {{- if hasKey $upstreams $cluster }}

@@ -145,8 +145,6 @@ Only the variables the services read; extra ones come from <service>.env.
   value: {{ required "global.kafka.brokers is required" $root.Values.global.kafka.brokers | quote }}
 - name: JWKS_URL
   value: {{ printf "%s/.well-known/jwks.json" (include "fund-platform.authURL" $root) | quote }}
-{{- end }}
-{{- if eq $name "portfolio" }}
 - name: AUTH_URL
   value: {{ include "fund-platform.authURL" $root | quote }}
 {{- end }}
@@ -164,6 +162,8 @@ Only the variables the services read; extra ones come from <service>.env.
       name: {{ required (printf "%s.databaseSecret.name is required" $name) $svc.databaseSecret.name }}
       key: {{ required (printf "%s.databaseSecret.key is required" $name) $svc.databaseSecret.key }}
 {{- if eq $name "auth" }}
+- name: XFF_TRUSTED_HOPS
+  value: {{ $root.Values.edge.xffNumTrustedHops | quote }}
 - name: JWT_SIGNING_KEY_FILE
   value: /var/run/secrets/fund-auth/signing-key.pem
 - name: BOOTSTRAP_ADMIN_EMAIL

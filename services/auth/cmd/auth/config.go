@@ -26,6 +26,7 @@ import (
 //	BCRYPT_COST                default 12; production refuses less
 //	BOOTSTRAP_ADMIN_EMAIL      first admin, created when there are no users (admin@fund.local)
 //	BOOTSTRAP_ADMIN_PASSWORD   its password; development generates and logs one when unset
+//	XFF_TRUSTED_HOPS           proxies in front of the edge appending to X-Forwarded-For (default 0)
 //	LOG_LEVEL, LOG_FORMAT, OTEL_EXPORTER_OTLP_ENDPOINT, SHUTDOWN_DRAIN_DELAY, SHUTDOWN_TIMEOUT
 type config struct {
 	serve.Config
@@ -39,6 +40,7 @@ type config struct {
 	BcryptCost             int           `env:"BCRYPT_COST" envDefault:"12"`
 	BootstrapAdminEmail    string        `env:"BOOTSTRAP_ADMIN_EMAIL" envDefault:"admin@fund.local"`
 	BootstrapAdminPassword string        `env:"BOOTSTRAP_ADMIN_PASSWORD"`
+	XFFTrustedHops         int           `env:"XFF_TRUSTED_HOPS" envDefault:"0"`
 }
 
 // defaultPasswords are refused as the bootstrap admin's in production.
@@ -70,6 +72,9 @@ func (c config) Validate() error {
 	}
 	if c.RefreshTokenTTL <= c.AccessTokenTTL {
 		errs = append(errs, errors.New("REFRESH_TOKEN_TTL must be longer than ACCESS_TOKEN_TTL"))
+	}
+	if c.XFFTrustedHops < 0 || c.XFFTrustedHops > 10 {
+		errs = append(errs, fmt.Errorf("XFF_TRUSTED_HOPS must be between 0 and 10, is %d", c.XFFTrustedHops))
 	}
 	if c.BcryptCost < 4 || c.BcryptCost > 31 {
 		errs = append(errs, fmt.Errorf("BCRYPT_COST must be between 4 and 31, is %d", c.BcryptCost))

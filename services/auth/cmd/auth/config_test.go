@@ -15,6 +15,8 @@ func TestConfigRefusesInsecureProduction(t *testing.T) {
 		"no admin password":   {Change: map[string]string{"BOOTSTRAP_ADMIN_PASSWORD": ""}, Want: "BOOTSTRAP_ADMIN_PASSWORD is required"},
 		"default password":    {Change: map[string]string{"BOOTSTRAP_ADMIN_PASSWORD": "ChangeMe"}, Want: "default password"},
 		"weak bcrypt":         {Change: map[string]string{"BCRYPT_COST": "10"}, Want: "BCRYPT_COST"},
+		"negative xff hops":   {Change: map[string]string{"XFF_TRUSTED_HOPS": "-1"}, Want: "XFF_TRUSTED_HOPS"},
+		"one xff hop":         {Change: map[string]string{"XFF_TRUSTED_HOPS": "1"}},
 		"no database":         {Change: map[string]string{"DATABASE_URL": ""}, Want: "DATABASE_URL"},
 		"bad env":             {Change: map[string]string{"APP_ENV": "prod"}, Want: "APP_ENV"},
 		"development no keys": {Change: map[string]string{"APP_ENV": "development", "JWT_SIGNING_KEY_FILE": "", "BOOTSTRAP_ADMIN_PASSWORD": ""}},

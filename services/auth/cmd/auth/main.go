@@ -82,9 +82,10 @@ func start(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger
 	// The service accepts what its JWKS publishes: tokens of a rotated key
 	// keep working until the key leaves the JWKS, as in the other services.
 	verifier := libauth.NewVerifier(publisher, cfg.JWTIssuer, cfg.JWTAudience)
+	verifier.CheckRevocationOnWrites(transport.Revocation(svc))
 	registry, reg := observability.NewRegistry("auth")
 	metrics := observability.NewHTTPMetrics(reg, log)
-	handler := transport.NewHandler(endpoint.New(svc, publisher), verifier, metrics.Wrap)
+	handler := transport.NewHandler(endpoint.New(svc, publisher), verifier, metrics.Wrap, transport.TrustedHops(cfg.XFFTrustedHops))
 	return serve.NewServer("auth", cfg.Config, handler, registry, pool, log), nil
 }
 

@@ -25,6 +25,9 @@ type User struct {
 	TeamIDs   []int64   `json:"team_ids"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// TokensValidAfter cuts off the access tokens issued before it (Me);
+	// nil: none. Not part of the API.
+	TokensValidAfter *time.Time `json:"-"`
 }
 
 // Team is a group of users that profit can be allocated to.

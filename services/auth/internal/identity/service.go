@@ -172,12 +172,24 @@ func (s *service) Logout(ctx context.Context, caller Caller, refreshToken string
 	return s.store.RevokeFamilyOf(ctx, HashRefreshToken(refreshToken), caller.UserID, s.now())
 }
 
+// Me is also the revocation check of every service's writes
+// (docs/api.md#authentication): the caller's token is refused when its user
+// is gone or inactive, has another role than the token says, or had its
+// tokens cut off (password change, deactivation, role change) after the
+// token was issued. iat has whole seconds: a token issued in the second of
+// the cut-off, before it, still passes.
 func (s *service) Me(ctx context.Context, caller Caller) (User, error) {
 	u, err := s.store.UserByID(ctx, caller.UserID)
 	if errors.Is(err, ErrUserNotFound) || (err == nil && !u.IsActive) {
 		return User{}, ErrUnauthenticated
 	}
-	return u, err
+	if err != nil {
+		return User{}, err
+	}
+	if u.Role != caller.Role || (u.TokensValidAfter != nil && caller.IssuedAt.Before(u.TokensValidAfter.Truncate(time.Second))) {
+		return User{}, ErrUnauthenticated
+	}
+	return u, nil
 }
 
 // Bootstrap creates the first admin when there are no users; it reports

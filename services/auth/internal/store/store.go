@@ -34,12 +34,12 @@ var _ identity.Store = (*Store)(nil)
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pg.Store{Pool: pool}} }
 
-const userColumns = `u.id, u.email, u.username, u.role, u.is_active, u.created_at, u.updated_at,
+const userColumns = `u.id, u.email, u.username, u.role, u.is_active, u.created_at, u.updated_at, u.tokens_valid_after,
 	COALESCE((SELECT array_agg(m.team_id ORDER BY m.team_id) FROM team_members m WHERE m.user_id = u.id), '{}')`
 
 func scanUser(row pgx.Row) (identity.User, error) {
 	var u identity.User
-	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.Role, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &u.TeamIDs)
+	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.Role, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &u.TokensValidAfter, &u.TeamIDs)
 	if err = pg.ReadErr(err, identity.ErrUserNotFound, "read user"); err != nil {
 		return u, err
 	}
@@ -135,12 +135,17 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, now time.Time, fn func
 		if err != nil {
 			return err
 		}
+		role := u.Role
 		revoke, err := fn(&u, &hash, admins)
 		if err != nil {
 			return err // the service's decision (identity's errors)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET username = $2, role = $3, is_active = $4, password_hash = $5, updated_at = $6 WHERE id = $1`,
-			id, u.Username, u.Role, u.IsActive, hash, now); err != nil {
+		// Ending the sessions or changing the role cuts off the access
+		// tokens issued so far (identity.Me).
+		cut := revoke || u.Role != role
+		if _, err := tx.Exec(ctx, `UPDATE users SET username = $2, role = $3, is_active = $4, password_hash = $5, updated_at = $6,
+				tokens_valid_after = CASE WHEN $7 THEN $6 ELSE tokens_valid_after END WHERE id = $1`,
+			id, u.Username, u.Role, u.IsActive, hash, now, cut); err != nil {
 			return fmt.Errorf("write user: %w", err)
 		}
 		if revoke {

@@ -8,8 +8,16 @@ import (
 )
 
 // ClientAddress is the address a request came from, as the login lock-out
-// counts it (docs/api.md#auth-service): the last entry of X-Forwarded-For
-// when there is one, else the host of the connection's peer.
+// counts it (docs/api.md#auth-service), with no proxy in front of the
+// edge: ClientAddressBehind(r, 0).
+func ClientAddress(r *http.Request) string { return ClientAddressBehind(r, 0) }
+
+// ClientAddressBehind is the address a request came from when hops
+// proxies in front of the edge each append to X-Forwarded-For (XFF_TRUSTED_HOPS,
+// the edge's xff_num_trusted_hops): the entry hops places before the last
+// of X-Forwarded-For — with fewer entries than that, the last one (the
+// request reached the edge without those proxies) —, else the host of the
+// connection's peer.
 //
 // The service runs behind an edge, Envoy (use_remote_address) or the dev
 // edge's Go reverse proxy, and both append the peer they saw to
@@ -18,10 +26,14 @@ import (
 // IPv4-mapped IPv6 address as IPv4, no port, no zone), so one client is one
 // address; a last entry that is no address at all did not come from an edge,
 // and the peer is used instead.
-func ClientAddress(r *http.Request) string {
+func ClientAddressBehind(r *http.Request, hops int) string {
 	if values := r.Header.Values("X-Forwarded-For"); len(values) > 0 {
-		list := strings.Join(values, ",")
-		if a, ok := parseAddr(list[strings.LastIndexByte(list, ',')+1:]); ok {
+		entries := strings.Split(strings.Join(values, ","), ",")
+		i := len(entries) - 1 - hops
+		if i < 0 {
+			i = len(entries) - 1
+		}
+		if a, ok := parseAddr(entries[i]); ok {
 			return a
 		}
 	}

@@ -42,3 +42,31 @@ func TestClientAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestClientAddressBehindProxies: with proxies in front of the edge, the
+// entry that many before the last (the one the first trusted proxy
+// appended); entries a client sent before it are ignored.
+func TestClientAddressBehindProxies(t *testing.T) {
+	cases := []struct {
+		name string
+		hops int
+		xff  string
+		want string
+	}{
+		{"no proxy: the last", 0, "10.0.0.9, 10.0.0.1, 10.0.0.2", "10.0.0.2"},
+		{"one proxy: the one before the last", 1, "10.0.0.9, 10.0.0.1, 10.0.0.2", "10.0.0.1"},
+		{"two proxies", 2, "10.0.0.9, 10.0.0.1, 10.0.0.2", "10.0.0.9"},
+		{"fewer entries than proxies: the last", 2, "10.0.0.1, 10.0.0.2", "10.0.0.2"},
+		{"that entry is no address: the peer", 1, "evil, 10.0.0.2", "192.0.2.1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/api/v1/auth/login", nil)
+			r.RemoteAddr = "192.0.2.1:443"
+			r.Header.Set("X-Forwarded-For", c.xff)
+			if got := transport.ClientAddressBehind(r, c.hops); got != c.want {
+				t.Fatalf("ClientAddressBehind(%d) = %q, want %q", c.hops, got, c.want)
+			}
+		})
+	}
+}

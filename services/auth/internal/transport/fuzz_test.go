@@ -10,7 +10,7 @@ import (
 )
 
 var fuzzRoutes = []decodefuzz.Route{
-	{Route: "POST /api/v1/auth/login", Decode: decodeLogin, Fields: []string{"email", "password"},
+	{Route: "POST /api/v1/auth/login", Decode: decodeLogin(0), Fields: []string{"email", "password"},
 		Check: func(t *testing.T, v any) { decodefuzz.As[endpoint.LoginRequest](t, v) },
 		Valid: []decodefuzz.Input{{Body: `{"email":"ann@example.com","password":"correct horse battery"}`}}},
 	{Route: "POST /api/v1/auth/refresh", Decode: httpx.DecodeBody[endpoint.RefreshRequest], Fields: []string{"refresh_token"},

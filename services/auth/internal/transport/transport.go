@@ -16,13 +16,27 @@ import (
 	"github.com/fundplatform/platform/services/auth/internal/identity"
 )
 
+// Option changes how NewHandler reads requests.
+type Option func(*options)
+
+type options struct{ hops int }
+
+// TrustedHops is the number of proxies in front of the edge that append to
+// X-Forwarded-For (XFF_TRUSTED_HOPS): the login lock-out's client address
+// is ClientAddressBehind that many. Default 0.
+func TrustedHops(n int) Option { return func(o *options) { o.hops = n } }
+
 // NewHandler returns the service's routes. wrap instruments each route
 // (metrics and access log); verifier checks the bearer token of protected
 // routes.
-func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(string, http.Handler) http.Handler) *httpx.Router {
+func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(string, http.Handler) http.Handler, opts ...Option) *httpx.Router {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	r := httpx.Routes{Router: httpx.NewRouter(wrap), MapError: mapError, Auth: verifier.Require}
 
-	r.Public("POST", "/api/v1/auth/login", eps.Login, decodeLogin)
+	r.Public("POST", "/api/v1/auth/login", eps.Login, decodeLogin(o.hops))
 	r.Public("POST", "/api/v1/auth/refresh", eps.Refresh, httpx.DecodeBody[endpoint.RefreshRequest])
 	r.Protected("POST", "/api/v1/auth/logout", eps.Logout, httpx.DecodeBody[endpoint.RefreshRequest])
 	r.Protected("GET", "/api/v1/auth/me", eps.Me, httpx.NoRequest)
@@ -49,13 +63,15 @@ func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, wrap func(st
 	return r.Router
 }
 
-func decodeLogin(_ context.Context, r *http.Request) (any, error) {
-	var req endpoint.LoginRequest
-	if err := httpx.DecodeJSON(r, &req); err != nil {
-		return nil, err
+func decodeLogin(hops int) func(context.Context, *http.Request) (any, error) {
+	return func(_ context.Context, r *http.Request) (any, error) {
+		var req endpoint.LoginRequest
+		if err := httpx.DecodeJSON(r, &req); err != nil {
+			return nil, err
+		}
+		req.Client = ClientAddressBehind(r, hops)
+		return req, nil
 	}
-	req.Client = ClientAddress(r)
-	return req, nil
 }
 
 func decodeID(_ context.Context, r *http.Request) (any, error) {

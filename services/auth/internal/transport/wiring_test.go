@@ -87,6 +87,7 @@ func newEnv(t *testing.T) *env {
 	}
 	svc := identity.New(e.store, signer, identity.Options{BcryptCost: bcrypt.MinCost, Now: e.now, Sleep: e.sleep})
 	verifier := libauth.NewVerifier(libauth.StaticKeys{signer.KID(): signer.Public()}, issuer, audience)
+	verifier.CheckRevocationOnWrites(transport.Revocation(svc)) // as main does
 	s.Serve("auth", transport.NewHandler(endpoint.New(svc, pub), verifier, s.Metrics()))
 	return e
 }

@@ -9,13 +9,12 @@ const defaultAddr = "127.0.0.1:8082"
 
 // config is the portfolio service's environment: serve.BackendConfig
 // (HTTP_ADDR, DATABASE_URL, KAFKA_BROKERS — the brokers the outbox relay
-// publishes to, not needed with -migrate-only —, JWKS_URL, JWT_ISSUER,
-// JWT_AUDIENCE, APP_ENV, LOG_*, SHUTDOWN_*, DEBUG_ADDR) and
-//
-//	AUTH_URL   the auth service, asked whether owners exist (default http://127.0.0.1:8081)
+// publishes to, not needed with -migrate-only —, JWKS_URL, AUTH_URL — the
+// auth service, asked whether a write's token is current and whether
+// owners exist —, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, LOG_*, SHUTDOWN_*,
+// DEBUG_ADDR).
 type config struct {
 	serve.BackendConfig
-	AuthURL string `env:"AUTH_URL" envDefault:"http://127.0.0.1:8081"`
 }
 
 // options are how serve.LoadBackend reads config.
@@ -25,9 +24,4 @@ var options = []serve.BackendOption{serve.MigrateWithoutBrokers()}
 // KAFKA_BROKERS may be unset (migrations connect to the database only).
 func loadConfig(migrateOnly bool) (config, error) {
 	return serve.LoadBackend[config](defaultAddr, migrateOnly, options...)
-}
-
-// CheckExtension checks AUTH_URL (serve.LoadBackend checks the rest).
-func (c config) CheckExtension() error {
-	return serve.CheckServiceURL("AUTH_URL", c.AuthURL)
 }

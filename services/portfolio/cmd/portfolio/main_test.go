@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,8 +46,12 @@ func freeAddr(t *testing.T) string {
 // owner lookups — and follows one profit from the API to Kafka.
 func TestRun(t *testing.T) {
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	var introspected atomic.Int64
 	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.URL.Path == "/api/v1/auth/me": // the revocation check of writes
+			introspected.Add(1)
+			httpx.WriteOK(w, http.StatusOK, map[string]any{})
 		case r.URL.Path == "/.well-known/jwks.json":
 			_ = json.NewEncoder(w).Encode(libauth.JWKS{Keys: []libauth.JWK{libauth.PublicJWK(pub)}})
 		case strings.HasPrefix(r.URL.Path, "/api/v1/users/"), strings.HasPrefix(r.URL.Path, "/api/v1/teams/"):
@@ -118,6 +123,9 @@ func TestRun(t *testing.T) {
 		"sub": "1", "role": "admin", "teams": []int64{}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(), "jti": "j"})
 	var p struct{ ID int64 }
 	postJSON(t, base+"/api/v1/portfolios", token, `{"name":"P","user_id":7,"team_id":3}`, &p)
+	if introspected.Load() == 0 {
+		t.Error("the write did not ask the auth service whether its token is current")
+	}
 	for _, body := range []string{`{"as_of":"2026-01-01T00:00:00Z","nav":"100"}`, `{"as_of":"2026-01-02T00:00:00Z","nav":"112.5"}`} {
 		postJSON(t, fmt.Sprintf("%s/api/v1/portfolios/%d/nav", base, p.ID), token, body, nil)
 	}
