@@ -19,6 +19,32 @@ func (s *Stack) Service(name string) (ServiceInfo, bool) {
 	return ServiceInfo{}, false
 }
 
+// Replica finds a process of a service by its name ("profit", "profit-2").
+func (s *Stack) Replica(name string) (Replica, bool) {
+	for _, svc := range s.ready.Services {
+		for _, r := range svc.Replicas {
+			if r.Name == name {
+				return r, true
+			}
+		}
+	}
+	return Replica{}, false
+}
+
+// TerminateService sends SIGTERM to a service process's group, as
+// Kubernetes does to a pod it replaces, and returns its pid: the service
+// drains (readiness 503, then in-flight requests finish) and exits. With
+// Config.Restart the supervisor starts it again; ServicePID then answers
+// the new pid.
+func (s *Stack) TerminateService(name string) (int, error) {
+	pid := s.ServicePID(name)
+	if pid == 0 {
+		return 0, fmt.Errorf("%s is not running", name)
+	}
+	s.logf("stopping %s (pid %d) with SIGTERM", name, pid)
+	return pid, syscall.Kill(-pid, syscall.SIGTERM)
+}
+
 // StopService stops a service on purpose (SIGTERM to its process group,
 // SIGKILL after StopTimeout) and returns once it has exited; it stays
 // stopped until StartService. It needs a stack without Config.Restart,
@@ -69,7 +95,7 @@ func (s *Stack) StartService(ctx context.Context, name string) error {
 	}
 	s.procs[name] = np
 	s.logf("started %s again (pid %d)", name, np.PID())
-	info, _ := s.Service(name)
+	info, _ := s.Replica(name)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	deadline := time.Now().Add(s.cfg.ReadyTimeout)
 	for {
