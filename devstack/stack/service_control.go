@@ -45,12 +45,35 @@ func (s *Stack) TerminateService(name string) (int, error) {
 	return pid, syscall.Kill(-pid, syscall.SIGTERM)
 }
 
-// StopService stops a service on purpose (SIGTERM to its process group,
-// SIGKILL after StopTimeout) and returns once it has exited; it stays
-// stopped until StartService. It needs a stack without Config.Restart,
-// whose supervisor would start it again at once. Not safe to call
-// concurrently with ServicePID, KillService or StartService.
+// processes are the process names name stands for: every replica of a
+// service when name is a service's, else the one replica it names.
+func (s *Stack) processes(name string) []string {
+	if info, ok := s.Service(name); ok && len(info.Replicas) > 0 {
+		var names []string
+		for _, r := range info.Replicas {
+			names = append(names, r.Name)
+		}
+		return names
+	}
+	return []string{name}
+}
+
+// StopService stops a service on purpose — every replica of it, or one
+// replica when name is a replica's ("profit-2") — with SIGTERM to each
+// process group (SIGKILL after StopTimeout), and returns once they have
+// exited; they stay stopped until StartService. It needs a stack without
+// Config.Restart, whose supervisor would start them again at once. Not
+// safe to call concurrently with ServicePID, KillService or StartService.
 func (s *Stack) StopService(ctx context.Context, name string) error {
+	for _, p := range s.processes(name) {
+		if err := s.stopProcess(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) stopProcess(ctx context.Context, name string) error {
 	if s.cfg.Restart {
 		return errors.New("StopService needs a stack without Restart: its supervisor would start the service again")
 	}
@@ -77,9 +100,19 @@ func (s *Stack) StopService(ctx context.Context, name string) error {
 }
 
 // StartService starts a service stopped by StopService (or one that exited
-// and was not restarted) with the same binary and environment, and returns
-// once its /readyz answers 200. ServicePID answers the new pid.
+// and was not restarted) — every replica, one after the other, or the one
+// replica name names — with the same binary and environment, and returns
+// once their /readyz answer 200. ServicePID answers the new pid.
 func (s *Stack) StartService(ctx context.Context, name string) error {
+	for _, p := range s.processes(name) {
+		if err := s.startProcess(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) startProcess(ctx context.Context, name string) error {
 	p, ok := s.procs[name]
 	if !ok {
 		return fmt.Errorf("no service %s", name)
