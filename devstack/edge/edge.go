@@ -7,7 +7,10 @@
 // a page at /docs indexing every service's operations, its embedded assets
 // under /docs/assets/, every service's document merged into one at
 // /docs/openapi.json, and each service's OpenAPI document, proxied from the
-// service's GET /openapi.json, at /docs/openapi/{service}.json.
+// service's GET /openapi.json, at /docs/openapi/{service}.json. A service
+// run as several replicas (Config.Replicas) is balanced over its ready
+// replicas, with retries on another one when one cannot be reached
+// (balance.go).
 //
 // Unlike Envoy it does not verify JWTs: every service verifies tokens itself
 // (docs/api.md#authentication), which is what the dev stack relies on.
