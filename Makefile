@@ -124,8 +124,9 @@ fuzz: ## run the money parser fuzz test for a while (FUZZTIME=60s)
 	cd libs && go test ./money -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}
 
 .PHONY: bench
-bench: deps ## the load benchmark against the dev stack (about 10 min; not part of make test): writes docs/benchmarks.md and its latency plot (BENCH_FLAGS=-quick: smoke sizes; -nav-only: scenario (b) alone)
+bench: deps ## the load benchmark against the dev stack (about 12 min; not part of make test): writes docs/benchmarks.md and its latency plot, then scenario (b) again with two replicas per service into docs/benchmarks-2-replicas.md (BENCH_FLAGS=-quick: smoke sizes; -nav-only: scenario (b) alone)
 	@go run ./devstack/bench -out docs/benchmarks.md $(BENCH_FLAGS)
+	@go run ./devstack/bench -out docs/benchmarks-2-replicas.md -nav-only -replicas=2 $(BENCH_FLAGS)
 
 .PHONY: bench-go
 bench-go: ## run the Go benchmarks of every module
