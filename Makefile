@@ -53,9 +53,9 @@ test-modules:
 		(cd $$m && $(GO_TEST) $$(go list ./... | grep -v '/devstack/e2e$$')); done
 
 .PHONY: e2e
-e2e: deps ## the end-to-end suite: the real stack, driven through the edge (every role's journey, security, docs, Prometheus), ending with the invariant checker
-	@echo "== end-to-end (devstack/e2e)"
-	@cd devstack && go test -race -count=1 -timeout 60m ./e2e/
+e2e: deps ## the end-to-end suite: the real stack with two replicas per service (E2E_REPLICAS=1 for one), driven through the edge (every role's journey, security, docs, Prometheus), ending with the invariant checker
+	@echo "== end-to-end (devstack/e2e), $${E2E_REPLICAS:-2} replica(s) per service"
+	@cd devstack && E2E_REPLICAS=$${E2E_REPLICAS:-2} go test -race -count=1 -timeout 60m ./e2e/
 
 .PHONY: fuzz-smoke
 fuzz-smoke: ## run every Go fuzz target (request and event decoders, money) for FUZZTIME each (default 3s)
@@ -78,7 +78,7 @@ restore: ## restore databases of the running dev stack from a backup (BACKUP=.de
 	@go run ./devstack/cmd/dbtool restore -from $(BACKUP) $(RESTORE_FLAGS)
 
 .PHONY: chaos
-chaos: deps build ## kill services and restart PostgreSQL under load for a few minutes (loopback), then check that no money was created, lost or counted twice (CHAOS_FLAGS=-duration=90s)
+chaos: deps build ## kill services and restart PostgreSQL under load for a few minutes (loopback), then check that no money was created, lost or counted twice (CHAOS_FLAGS=-duration=90s; -replicas=2: kill single replicas and a rolling restart)
 	@go run ./devstack/chaos -bin $(DEVSTACK)/bin $(CHAOS_FLAGS)
 
 .PHONY: lint
@@ -129,8 +129,9 @@ fuzz: ## run the money parser fuzz test for a while (FUZZTIME=60s)
 	cd libs && go test ./money -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}
 
 .PHONY: bench
-bench: deps ## the load benchmark against the dev stack (about 10 min; not part of make test): writes docs/benchmarks.md and its latency plot (BENCH_FLAGS=-quick: smoke sizes; -nav-only: scenario (b) alone)
+bench: deps ## the load benchmark against the dev stack (about 12 min; not part of make test): writes docs/benchmarks.md and its latency plot, then scenario (b) again with two replicas per service into docs/benchmarks-2-replicas.md (BENCH_FLAGS=-quick: smoke sizes; -nav-only: scenario (b) alone)
 	@go run ./devstack/bench -out docs/benchmarks.md $(BENCH_FLAGS)
+	@go run ./devstack/bench -out docs/benchmarks-2-replicas.md -nav-only -replicas=2 $(BENCH_FLAGS)
 
 .PHONY: bench-go
 bench-go: ## run the Go benchmarks of every module

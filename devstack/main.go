@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/stack"
 )
@@ -168,6 +169,8 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	timeout := fs.Duration("timeout", envDuration("DEVSTACK_TIMEOUT", def.ReadyTimeout), "how long to wait for every service's /readyz (DEVSTACK_TIMEOUT)")
 	stopTimeout := fs.Duration("stop-timeout", envDuration("DEVSTACK_STOP_TIMEOUT", def.StopTimeout), "how long services get to exit after SIGTERM before SIGKILL (DEVSTACK_STOP_TIMEOUT)")
 	restart := fs.Bool("restart", envBool("DEVSTACK_RESTART"), "restart a service whose process exits, after 1s (DEVSTACK_RESTART)")
+	replicas := fs.Int("replicas", envInt("DEVSTACK_REPLICAS", 1), "processes per service, each on its own port (replica k of a service on port p: p+10*(k-1)); the edge balances over them (DEVSTACK_REPLICAS)")
+	partitions := fs.Int("partitions", envInt("KAFKA_PARTITIONS", broker.Partitions), "partitions per topic of the in-process Kafka broker; consumer parallelism ≤ partitions (KAFKA_PARTITIONS)")
 
 	if err := fs.Parse(args); err != nil {
 		return stack.Config{}, err
@@ -198,6 +201,13 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		cfg.Ports[name] = *p
 	}
 	cfg.PGPort, cfg.KafkaPort = *pgPort, *kafkaPort
+	if *replicas < 1 || *replicas > 20 {
+		return cfg, fmt.Errorf("-replicas %d: want 1 to 20", *replicas)
+	}
+	if *partitions < 1 {
+		return cfg, fmt.Errorf("-partitions %d: want at least 1", *partitions)
+	}
+	cfg.Replicas, cfg.Partitions = *replicas, *partitions
 	cfg.ReadyTimeout, cfg.StopTimeout, cfg.Restart = *timeout, *stopTimeout, *restart
 
 	cfg.DatabaseURL = getenv("DATABASE_URL")

@@ -34,9 +34,9 @@ func TestParseConfigEnvAndFlags(t *testing.T) {
 		"DEVSTACK_TIMEOUT": "5s", "DEVSTACK_RESTART": "true",
 		"DATABASE_URL": "postgres://admin@db/postgres", "PROFIT_DATABASE_URL": "postgres://p@db/p",
 		"KAFKA_BROKERS": "k1:9092, k2:9092,", "BOOTSTRAP_ADMIN_EMAIL": "root@x", "BOOTSTRAP_ADMIN_PASSWORD": "pw",
-		"JWT_SIGNING_KEY_FILE": "/k.pem",
+		"JWT_SIGNING_KEY_FILE": "/k.pem", "DEVSTACK_REPLICAS": "3", "KAFKA_PARTITIONS": "4",
 	})
-	cfg, err := parseConfig([]string{"-auth-port", "7001", "-timeout", "7s"}, e, io.Discard)
+	cfg, err := parseConfig([]string{"-auth-port", "7001", "-timeout", "7s", "-replicas", "2"}, e, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +45,9 @@ func TestParseConfigEnvAndFlags(t *testing.T) {
 	}
 	if cfg.Ports["auth"] != 7001 || cfg.Ports["stats"] != 9005 || cfg.Ports["profit"] != 8083 {
 		t.Errorf("ports: %v (flag must win over env)", cfg.Ports)
+	}
+	if cfg.Replicas != 2 || cfg.Partitions != 4 {
+		t.Errorf("replicas %d partitions %d, want 2 (flag over env) and 4", cfg.Replicas, cfg.Partitions)
 	}
 	if cfg.ReadyTimeout != 7*time.Second || !cfg.Restart {
 		t.Errorf("timeout %v restart %v", cfg.ReadyTimeout, cfg.Restart)
@@ -70,6 +73,9 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		{nil, map[string]string{"DEVSTACK_TIMEOUT": "soon"}},
 		{nil, map[string]string{"DEVSTACK_RESTART": "maybe"}},
 		{[]string{"-auth-port", "-1"}, nil},
+		{[]string{"-replicas", "0"}, nil},
+		{[]string{"-replicas", "21"}, nil},
+		{[]string{"-partitions", "0"}, nil},
 		{[]string{"extra"}, nil},
 		{[]string{"-nope"}, nil},
 	} {
@@ -86,7 +92,7 @@ func TestHelpListsEveryFlagAndVariable(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	for _, want := range []string{"-repo", "-bin", "-edge-addr", "EDGE_ADDR", "-auth-port", "AUTH_PORT",
-		"-stats-port", "STATS_PORT", "PG_PORT", "KAFKA_PORT", "-timeout", "-restart", "DATABASE_URL",
+		"-stats-port", "STATS_PORT", "PG_PORT", "KAFKA_PORT", "-timeout", "-restart", "-replicas", "DEVSTACK_REPLICAS", "-partitions", "KAFKA_PARTITIONS", "DATABASE_URL",
 		"AUTH_DATABASE_URL", "KAFKA_BROKERS", "BOOTSTRAP_ADMIN_EMAIL", "BOOTSTRAP_ADMIN_PASSWORD",
 		"JWT_SIGNING_KEY_FILE", "by hand"} {
 		if !strings.Contains(out.String(), want) {

@@ -80,13 +80,18 @@ func main() {
 	source := flag.String("source", "", "build the services (and read the withdrawal migrations) from this copy of the repository instead of the working tree")
 	pprofDir := flag.String("pprof", "", "write CPU profiles of every service over the first 20s of each phase to this directory")
 	navAnalyze := flag.Bool("nav-analyze", true, "VACUUM ANALYZE the services' databases between the closed NAV loop and the paced step, as autovacuum would (false: the paced step runs on the plans made while the tables were empty)")
+	replicas := flag.Int("replicas", 1, "processes per service (the edge balances over them; the report's per-service CPU and memory are the first replica's)")
 	navOnly := flag.Bool("nav-only", false, "run only the fixture and scenario (b), NAV → stats (about a minute): to iterate on the pipeline's lag")
 	flag.Parse()
+	benchReplicas = *replicas
 	if err := run(*out, *source, *pprofDir, *quick, *goBench, *navOnly, *navAnalyze); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+// benchReplicas is -replicas: processes per service.
+var benchReplicas = 1
 
 // repoRoot is the directory above the working directory holding go.work.
 func repoRoot() (string, error) {
@@ -137,6 +142,9 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 	if quick {
 		sz, mode = quickSizes(), "quick (smoke sizes: not comparable figures)"
 	}
+	if benchReplicas > 1 {
+		mode += fmt.Sprintf(", %d replicas per service", benchReplicas)
+	}
 	sz.NAV.Analyze = navAnalyze
 
 	tmp, err := os.MkdirTemp("", "fund-bench-")
@@ -179,6 +187,7 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 			"ACCESS_TOKEN_TTL=2h", "BCRYPT_COST=4"},
 		ServiceEnv: prof.env(),
 		Out:        logFile,
+		Replicas:   benchReplicas,
 	})
 	if err != nil {
 		return fmt.Errorf("stack did not start: %w (log: %s)", err, tailFile(logPath, 20))

@@ -21,22 +21,36 @@ var Topics = []string{
 	"portfolio.events.dlq", "profit.events.dlq", "withdrawal.events.dlq",
 }
 
-// Partitions is the partition count of every seeded topic.
-const Partitions = 3
+// Partitions is the default partition count of every seeded topic: at
+// least the Helm chart's HPA maximum (5 replicas), since at most one
+// consumer of a group per partition applies messages (consumer
+// parallelism ≤ partitions; docs/scaling.md).
+const Partitions = 6
 
 // Broker is a running in-process Kafka cluster of one broker.
 type Broker struct {
-	cluster *kfake.Cluster
+	cluster    *kfake.Cluster
+	partitions int
 }
 
-// Start starts the broker on 127.0.0.1:port (0 picks a free port). Log, if
-// not nil, receives the broker's warnings and errors.
+// Start starts the broker on 127.0.0.1:port (0 picks a free port) with
+// Partitions partitions per topic. Log, if not nil, receives the broker's
+// warnings and errors.
 func Start(port int, log io.Writer) (*Broker, error) {
+	return StartPartitions(port, Partitions, log)
+}
+
+// StartPartitions is Start with partitions partitions per topic (≤ 0:
+// Partitions).
+func StartPartitions(port, partitions int, log io.Writer) (*Broker, error) {
+	if partitions <= 0 {
+		partitions = Partitions
+	}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
 		kfake.ClusterID("fundplatform-devstack"),
-		kfake.SeedTopics(Partitions, Topics...),
+		kfake.SeedTopics(int32(partitions), Topics...),
 		// kfake binds 127.0.0.1 already; this makes it a rule here,
 		// whatever address it asks for.
 		kfake.ListenFn(func(network, address string) (net.Listener, error) {
@@ -57,7 +71,7 @@ func Start(port int, log io.Writer) (*Broker, error) {
 		}
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	return &Broker{cluster: c}, nil
+	return &Broker{cluster: c, partitions: partitions}, nil
 }
 
 // Addrs are the bootstrap addresses ("127.0.0.1:9092").
@@ -65,3 +79,6 @@ func (b *Broker) Addrs() []string { return b.cluster.ListenAddrs() }
 
 // Close stops the broker; its data is gone.
 func (b *Broker) Close() { b.cluster.Close() }
+
+// Partitions is the partition count of the broker's topics.
+func (b *Broker) PartitionCount() int { return b.partitions }

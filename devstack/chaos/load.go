@@ -56,6 +56,7 @@ type driver struct {
 	ledger []acked // every definitive answer to a POST with a key
 	// retryFor bounds how long one request is retried.
 	retryFor time.Duration
+	rolling  rolling
 }
 
 func newDriver(edge string) *driver {
@@ -133,6 +134,7 @@ func (d *driver) send(ctx context.Context, kind string, c caller, path, key stri
 	for attempt := 0; ; attempt++ {
 		d.count.attempts.Add(1)
 		a, err := d.do(ctx, c, "POST", path, body, key)
+		d.rolling.note(false, a, err)
 		if err == nil && !transient(a) {
 			d.count.acked.Add(1)
 			if attempt > 0 {
@@ -163,6 +165,7 @@ func (d *driver) send(ctx context.Context, kind string, c caller, path, key stri
 func (d *driver) read(ctx context.Context, c caller, path string) {
 	d.count.reads.Add(1)
 	a, err := d.do(ctx, c, "GET", path, nil, "")
+	d.rolling.note(true, a, err)
 	if err != nil || a.status != http.StatusOK {
 		d.count.readErrors.Add(1)
 	}

@@ -43,6 +43,7 @@ type options struct {
 	quiet     time.Duration
 	seed      uint64
 	users     int
+	replicas  int
 }
 
 func main() {
@@ -53,6 +54,7 @@ func main() {
 	flag.DurationVar(&o.quiet, "quiet", 3*time.Minute, "longest wait for the stack to settle after the load")
 	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed (printed, to replay a run's choices)")
 	flag.IntVar(&o.users, "users", 6, "users (each with a portfolio; two per team)")
+	flag.IntVar(&o.replicas, "replicas", 1, "processes per service; with 2 or more a kill takes one replica (the others keep serving) and a rolling restart of every service follows the PostgreSQL restart")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -92,6 +94,7 @@ func run(ctx context.Context, o options) error {
 		Env:      []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=warn"},
 		Out:      logFile,
 		Restart:  true,
+		Replicas: o.replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("stack did not start: %w (see %s)", err, logPath)
@@ -110,7 +113,7 @@ func run(ctx context.Context, o options) error {
 	}
 	logf("set up %d users, %d teams, %d portfolios, all funded", len(w.users), len(w.teams), len(w.portfolios))
 
-	sum := &summary{seed: o.seed, kills: map[string]int{}}
+	sum := &summary{seed: o.seed, kills: map[string]int{}, rolling: &d.rolling}
 	var stopLoad atomic.Bool
 	var wg sync.WaitGroup
 	for i, pf := range w.portfolios {
@@ -143,12 +146,14 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// chaosLoop kills a random service every killEvery and waits for the
-// supervisor to bring it back; halfway through it restarts PostgreSQL.
+// chaosLoop kills a random service process every killEvery and waits for
+// the supervisor to bring it back; halfway through it restarts PostgreSQL,
+// and with replicas it then restarts every replica in turn (a rolling
+// update) once.
 func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *rand.Rand, sum *summary) error {
 	start := time.Now()
-	pgDone := false
-	for time.Since(start) < o.duration {
+	pgDone, rolled := false, o.replicas < 2
+	for time.Since(start) < o.duration || !rolled {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -163,7 +168,14 @@ func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *r
 			logf("restarted PostgreSQL")
 			continue
 		}
-		name := edge.Services[rng.IntN(len(edge.Services))]
+		if pgDone && !rolled {
+			rolled = true
+			if err := rollingRestart(ctx, s, d, sum); err != nil {
+				return err
+			}
+			continue
+		}
+		name := stack.ReplicaName(edge.Services[rng.IntN(len(edge.Services))], 1+rng.IntN(o.replicas))
 		old, err := s.KillService(name)
 		if err != nil {
 			return err
@@ -182,12 +194,8 @@ func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *r
 // waitRestarted waits until a killed service runs as a new process and is
 // ready again.
 func waitRestarted(ctx context.Context, s *stack.Stack, name string, old int) error {
-	var url string
-	for _, svc := range s.Ready().Services {
-		if svc.Name == name {
-			url = svc.URL + "/readyz"
-		}
-	}
+	r, _ := s.Replica(name)
+	url := r.URL + "/readyz"
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {

@@ -26,6 +26,10 @@ type summary struct {
 	invariants invariants.Report
 	checks     []string // the checks that passed, with their figures
 	replays    int
+	// rolled are the replicas restarted by the rolling restart, in order.
+	rolled      []string
+	rollingTook time.Duration
+	rolling     *rolling
 }
 
 func (s *summary) print(w io.Writer, failures []string) {
@@ -39,7 +43,10 @@ func (s *summary) print(w io.Writer, failures []string) {
 	fmt.Fprintf(w, "\n== chaos summary (seed %d)\n", s.seed)
 	fmt.Fprintf(w, "requests sent      %d attempts; %d acknowledged (%d after a retry), %d given up; %d reads (%d failed during the chaos)\n",
 		s.count.attempts.Load(), s.count.acked.Load(), s.count.retried.Load(), s.count.gaveUp.Load(), s.count.reads.Load(), s.count.readErrors.Load())
-	fmt.Fprintf(w, "kills              %d SIGKILLs (%s); %d service restarts; %d PostgreSQL restart(s)\n", kills, strings.Join(per, ", "), s.restarts, s.pgRestarts)
+	fmt.Fprintf(w, "kills              %d SIGKILLs of single service processes (%s); %d service restarts; %d PostgreSQL restart(s)\n", kills, strings.Join(per, ", "), s.restarts, s.pgRestarts)
+	if s.rolling != nil {
+		s.printRolling(w, s.rolling)
+	}
 	fmt.Fprintf(w, "replays            %d acknowledged requests sent again with their Idempotency-Key\n", s.replays)
 	fmt.Fprintln(w, "invariants:")
 	s.invariants.Print(w)
@@ -81,6 +88,7 @@ func verify(ctx context.Context, d *driver, w *world, quiet time.Duration, sum *
 	failures = append(failures, w.checkNAVs(ctx, checker, sum)...)
 	failures = append(failures, w.checkMovements(ctx, checker, d.acknowledged(), sum)...)
 	failures = append(failures, checkReplays(ctx, d, sum)...)
+	failures = append(failures, checkRolling(d, sum)...)
 
 	// The replays changed nothing.
 	after, err := invariants.Check(ctx, checker)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,7 @@ func startStackWith(t *testing.T, repo string, tune func(*stack.Config)) (*stack
 		BinDir:   bin,
 		Env:      []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=info"},
 		Out:      out,
+		Replicas: replicas(t),
 	}
 	if tune != nil {
 		tune(&cfg)
@@ -134,6 +136,21 @@ func startStackWith(t *testing.T, repo string, tune func(*stack.Config)) (*stack
 		t.Fatalf("stack did not start: %v\n%s", err, out)
 	}
 	return s, out
+}
+
+// replicas is how many processes of each service the suite's stacks run:
+// E2E_REPLICAS (default 1; make test sets 2).
+func replicas(t *testing.T) int {
+	t.Helper()
+	v := os.Getenv("E2E_REPLICAS")
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("E2E_REPLICAS=%q: want a number of replicas, 1 or more", v)
+	}
+	return n
 }
 
 func TestStackWalkthrough(t *testing.T) {

@@ -226,7 +226,9 @@ func TestOperationsGuide(t *testing.T) {
 	}
 
 	start := time.Now()
-	s, out := runStack(t, repo, nil)
+	// The guide's commands address one process per service (its port, its
+	// .env file), as `make run` starts them: one replica each.
+	s, out := runStack(t, repo, func(cfg *stack.Config) { cfg.Replicas = 1 })
 	ready := s.Ready()
 	if len(ready.Skipped) != 0 || len(ready.Services) != len(edge.Services) {
 		t.Fatalf("services started %v, skipped %v", ready.Services, ready.Skipped)

@@ -10,20 +10,17 @@
 // service's GET /openapi.json, at /docs/openapi/{service}.json. It
 // enforces Envoy's rate-limit table (ratelimit.go): a bucket per client
 // address and a global one, per row, answering 429 rate_limited with
-// Retry-After.
+// Retry-After. A service run as several replicas (Config.Replicas) is
+// balanced over its ready replicas, with retries on another one when one
+// cannot be reached (balance.go).
 //
 // Unlike Envoy it does not verify JWTs: every service verifies tokens itself
 // (docs/api.md#authentication), which is what the dev stack relies on.
 package edge
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"time"
@@ -41,6 +38,10 @@ type Config struct {
 	// "auth" → "http://127.0.0.1:8081". A route whose service has no entry
 	// answers 503 (the service was not started).
 	Backends map[string]string
+	// Replicas maps a service name to the base URLs of all its replicas;
+	// it replaces the service's Backends entry, and the edge balances over
+	// them (see Pool).
+	Replicas map[string][]string
 	// Routes is the route table; nil means Routes.
 	Routes []Route
 	// Logger receives the access log and proxy errors; nil discards them.
@@ -59,7 +60,7 @@ type Config struct {
 // Handler is the edge's http.Handler.
 type Handler struct {
 	routes  []Route
-	proxies map[string]*httputil.ReverseProxy
+	proxies map[string]*Pool
 	log     *slog.Logger
 	handler http.Handler
 	limits  *rateLimiter
@@ -67,7 +68,7 @@ type Handler struct {
 
 // New builds the edge handler.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{routes: cfg.Routes, proxies: map[string]*httputil.ReverseProxy{}, log: cfg.Logger}
+	h := &Handler{routes: cfg.Routes, proxies: map[string]*Pool{}, log: cfg.Logger}
 	if h.routes == nil {
 		h.routes = Routes
 	}
@@ -84,22 +85,22 @@ func New(cfg Config) (*Handler, error) {
 	h.limits = newRateLimiter(table, cfg.ExemptClients, now)
 	transport := cfg.Transport
 	if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.Proxy = nil
-		t.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-		// Keep a connection per concurrent request to each backend, as
-		// Envoy's pools do: the default keeps 2 idle per host, so under
-		// more concurrency every other request dialled a new connection.
-		t.MaxIdleConns = 0 // no limit over all backends
-		t.MaxIdleConnsPerHost = 256
-		transport = t
+		transport = defaultTransport()
 	}
+	replicas := map[string][]string{}
 	for name, base := range cfg.Backends {
-		target, err := url.Parse(base)
-		if err != nil || target.Scheme == "" || target.Host == "" {
-			return nil, fmt.Errorf("edge: backend %s: bad URL %q", name, base)
+		replicas[name] = []string{base}
+	}
+	for name, bases := range cfg.Replicas {
+		replicas[name] = bases
+	}
+	for name, bases := range replicas {
+		p, err := NewPool(name, bases, PoolOptions{Transport: transport, Logger: h.log})
+		if err != nil {
+			h.Close()
+			return nil, err
 		}
-		h.proxies[name] = h.newProxy(name, target, transport)
+		h.proxies[name] = p
 	}
 	h.handler = httpx.RequestIDMiddleware(h.accessLog(http.HandlerFunc(h.route)))
 	return h, nil
@@ -107,38 +108,10 @@ func New(cfg Config) (*Handler, error) {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
 
-func (h *Handler) newProxy(service string, target *url.URL, transport http.RoundTripper) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
-		Transport: transport,
-		// Rewrite (unlike Director) starts from a request with the
-		// client's hop-by-hop and X-Forwarded-* headers removed; we add
-		// the standard X-Forwarded-For/-Host/-Proto and nothing else.
-		// Other headers — Authorization, traceparent, tracestate… — pass
-		// through untouched.
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // like Envoy: the backend sees the client's Host
-			pr.SetXForwarded()
-			pr.Out.Header.Set(httpx.RequestIDHeader, httpx.RequestID(pr.In.Context()))
-		},
-		// The edge already set X-Request-Id on the response (the same id
-		// the backend got); drop the backend's copy rather than send two.
-		ModifyResponse: func(resp *http.Response) error {
-			resp.Header.Del(httpx.RequestIDHeader)
-			return nil
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
-				// The client went away; nobody is left to answer.
-				if rec, ok := w.(*recorder); ok {
-					rec.status = 499
-				}
-				return
-			}
-			h.log.WarnContext(r.Context(), "backend unavailable", "service", service,
-				"error", err.Error(), "request_id", httpx.RequestID(r.Context()))
-			httpx.WriteError(r.Context(), w, ErrServiceUnavailable)
-		},
+// Close stops the readiness polls of the services with several replicas.
+func (h *Handler) Close() {
+	for _, p := range h.proxies {
+		p.Close()
 	}
 }
 

@@ -16,12 +16,19 @@ func (r Ready) Banner() string {
 	}
 	fmt.Fprintf(&b, "\n%s\n  Fund platform dev stack is ready\n\n", line)
 	row("Edge", "%s   (try: curl %s/api/v1/health)", r.EdgeURL, r.EdgeURL)
-	for i, s := range r.Services {
-		label := ""
-		if i == 0 {
-			label = "Services"
+	label := "Services"
+	for _, s := range r.Services {
+		replicas := s.Replicas
+		if len(replicas) == 0 {
+			replicas = []Replica{{Name: s.Name, Port: s.Port, URL: s.URL}}
 		}
-		row(label, "%-11s port %d   %s/readyz", s.Name, s.Port, s.URL)
+		for _, rep := range replicas {
+			row(label, "%-13s port %d   %s/readyz", rep.Name, rep.Port, rep.URL)
+			label = ""
+		}
+		if s.InternalURL != "" && s.InternalURL != s.URL {
+			row("", "%-13s %s   (balanced over its replicas for the other services)", "", s.InternalURL)
+		}
 	}
 	if len(r.Services) == 0 {
 		row("Services", "none started")

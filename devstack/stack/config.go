@@ -61,8 +61,19 @@ type Config struct {
 	// 127.0.0.1. Empty: 127.0.0.1 on a free port.
 	EdgeAddr string
 	// Ports maps a service name to its port on 127.0.0.1; missing or 0
-	// picks a free port.
+	// picks a free port. Replica k (from 2) of a service with a fixed
+	// port p listens on p+10*(k-1) (profit: 8083, 8093, 8103…).
 	Ports map[string]int
+	// Replicas is how many processes of each service run (default 1), each
+	// on its own port, with the same database and consumer groups. The
+	// first replica of every service is started and ready before the others
+	// start (it applies the migrations). The edge balances over the ready
+	// replicas; between services (AUTH_URL, JWKS_URL, PORTFOLIO_URL) a
+	// balancing address per service stands in for the Kubernetes Service.
+	Replicas int
+	// Partitions is the in-process broker's partition count per topic
+	// (default broker.Partitions).
+	Partitions int
 
 	// ServiceDatabaseURLs are used as they are for their services
 	// (AUTH_DATABASE_URL, …).
@@ -150,6 +161,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BinDir, err = filepath.Abs(c.BinDir); err != nil {
 		return c, err
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
 	}
 	if c.AdminEmail == "" {
 		c.AdminEmail = DefaultAdminEmail

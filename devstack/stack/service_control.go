@@ -19,12 +19,61 @@ func (s *Stack) Service(name string) (ServiceInfo, bool) {
 	return ServiceInfo{}, false
 }
 
-// StopService stops a service on purpose (SIGTERM to its process group,
-// SIGKILL after StopTimeout) and returns once it has exited; it stays
-// stopped until StartService. It needs a stack without Config.Restart,
-// whose supervisor would start it again at once. Not safe to call
-// concurrently with ServicePID, KillService or StartService.
+// Replica finds a process of a service by its name ("profit", "profit-2").
+func (s *Stack) Replica(name string) (Replica, bool) {
+	for _, svc := range s.ready.Services {
+		for _, r := range svc.Replicas {
+			if r.Name == name {
+				return r, true
+			}
+		}
+	}
+	return Replica{}, false
+}
+
+// TerminateService sends SIGTERM to a service process's group, as
+// Kubernetes does to a pod it replaces, and returns its pid: the service
+// drains (readiness 503, then in-flight requests finish) and exits. With
+// Config.Restart the supervisor starts it again; ServicePID then answers
+// the new pid.
+func (s *Stack) TerminateService(name string) (int, error) {
+	pid := s.ServicePID(name)
+	if pid == 0 {
+		return 0, fmt.Errorf("%s is not running", name)
+	}
+	s.logf("stopping %s (pid %d) with SIGTERM", name, pid)
+	return pid, syscall.Kill(-pid, syscall.SIGTERM)
+}
+
+// processes are the process names name stands for: every replica of a
+// service when name is a service's, else the one replica it names.
+func (s *Stack) processes(name string) []string {
+	if info, ok := s.Service(name); ok && len(info.Replicas) > 0 {
+		var names []string
+		for _, r := range info.Replicas {
+			names = append(names, r.Name)
+		}
+		return names
+	}
+	return []string{name}
+}
+
+// StopService stops a service on purpose — every replica of it, or one
+// replica when name is a replica's ("profit-2") — with SIGTERM to each
+// process group (SIGKILL after StopTimeout), and returns once they have
+// exited; they stay stopped until StartService. It needs a stack without
+// Config.Restart, whose supervisor would start them again at once. Not
+// safe to call concurrently with ServicePID, KillService or StartService.
 func (s *Stack) StopService(ctx context.Context, name string) error {
+	for _, p := range s.processes(name) {
+		if err := s.stopProcess(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) stopProcess(ctx context.Context, name string) error {
 	if s.cfg.Restart {
 		return errors.New("StopService needs a stack without Restart: its supervisor would start the service again")
 	}
@@ -51,9 +100,19 @@ func (s *Stack) StopService(ctx context.Context, name string) error {
 }
 
 // StartService starts a service stopped by StopService (or one that exited
-// and was not restarted) with the same binary and environment, and returns
-// once its /readyz answers 200. ServicePID answers the new pid.
+// and was not restarted) — every replica, one after the other, or the one
+// replica name names — with the same binary and environment, and returns
+// once their /readyz answer 200. ServicePID answers the new pid.
 func (s *Stack) StartService(ctx context.Context, name string) error {
+	for _, p := range s.processes(name) {
+		if err := s.startProcess(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) startProcess(ctx context.Context, name string) error {
 	p, ok := s.procs[name]
 	if !ok {
 		return fmt.Errorf("no service %s", name)
@@ -69,7 +128,7 @@ func (s *Stack) StartService(ctx context.Context, name string) error {
 	}
 	s.procs[name] = np
 	s.logf("started %s again (pid %d)", name, np.PID())
-	info, _ := s.Service(name)
+	info, _ := s.Replica(name)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	deadline := time.Now().Add(s.cfg.ReadyTimeout)
 	for {

@@ -39,7 +39,10 @@ type Stack struct {
 	procs     map[string]*supervisor.Process
 	edgeLn    net.Listener
 	edgeSrv   *http.Server
+	edgeH     *edge.Handler
 	edgeErr   chan error
+	internal  []*http.Server // the balancing service addresses (Config.Replicas > 1)
+	pools     []*edge.Pool
 
 	mu   sync.Mutex
 	pids []int // processes started outside the supervisor (PostgreSQL)
@@ -96,6 +99,30 @@ type ServiceInfo struct {
 	// EnvFile holds Env as shell assignments (mode 0600), for starting the
 	// service by hand: (set -a; . EnvFile; exec Binary).
 	EnvFile string
+	// Replicas are all its processes, the first (Name, Port, URL, Env and
+	// EnvFile above) included.
+	Replicas []Replica
+	// InternalURL is the address the other services reach it at: its URL
+	// with one replica, a balancing address over the replicas with more.
+	InternalURL string
+}
+
+// Replica is one process of a service.
+type Replica struct {
+	// Name names the process (its log tag, KillService…): the service's
+	// name for the first replica, "<service>-<k>" for replica k after it.
+	Name    string
+	Port    int
+	URL     string
+	EnvFile string
+}
+
+// ReplicaName is the process name of a service's replica k (from 1).
+func ReplicaName(service string, k int) string {
+	if k <= 1 {
+		return service
+	}
+	return fmt.Sprintf("%s-%d", service, k)
 }
 
 // Run starts the stack and returns once every started service is ready and
@@ -155,7 +182,9 @@ func (s *Stack) PIDs() []int {
 }
 
 // ServicePID is the pid of a service's running process, 0 when it is not
-// running (not started, or exited and not restarted yet).
+// running (not started, or exited and not restarted yet). Name is a
+// replica's name (see Replica.Name): a service's name is its first
+// replica.
 func (s *Stack) ServicePID(name string) int {
 	if p, ok := s.procs[name]; ok {
 		return p.PID()
@@ -250,12 +279,12 @@ func (s *Stack) start(ctx context.Context) error {
 		s.ready.KafkaBrokers = cfg.KafkaBrokers
 		s.logf("using Kafka at %s (KAFKA_BROKERS)", strings.Join(cfg.KafkaBrokers, ","))
 	} else {
-		if s.broker, err = broker.Start(cfg.KafkaPort, s.mux.Writer("kafka")); err != nil {
+		if s.broker, err = broker.StartPartitions(cfg.KafkaPort, cfg.Partitions, s.mux.Writer("kafka")); err != nil {
 			return err
 		}
 		s.ready.KafkaBrokers, s.ready.KafkaEmbedded = s.broker.Addrs(), true
-		s.logf("in-process Kafka (kfake) listens on %s with topics %s",
-			strings.Join(s.ready.KafkaBrokers, ","), strings.Join(broker.Topics, ", "))
+		s.logf("in-process Kafka (kfake) listens on %s with topics %s (%d partitions each)",
+			strings.Join(s.ready.KafkaBrokers, ","), strings.Join(broker.Topics, ", "), s.broker.PartitionCount())
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -264,73 +293,68 @@ func (s *Stack) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	internal, err := s.serveInternal(services, ports)
+	if err != nil {
+		return err
+	}
 
 	s.sup = supervisor.New(supervisor.Options{
 		Restart: cfg.Restart,
 		Logf:    s.logf,
 	})
-	authPort := ports[edge.Auth]
-	if authPort == 0 {
-		authPort = cfg.Ports[edge.Auth]
+	type start struct {
+		info ServiceInfo
+		r    Replica
+		env  []string
 	}
-	portfolioPort := ports[edge.Portfolio]
-	if portfolioPort == 0 {
-		portfolioPort = cfg.Ports[edge.Portfolio]
-	}
+	var later []start // replicas 2…N, started once the first ones are ready
 	for _, name := range services {
 		info := ServiceInfo{
 			Name:        name,
-			Port:        ports[name],
-			URL:         fmt.Sprintf("http://127.0.0.1:%d", ports[name]),
 			DatabaseURL: dbURLs[name],
 			Binary:      filepath.Join(cfg.BinDir, name),
+			InternalURL: internal[name],
 		}
-		info.Env = []string{
-			"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(info.Port),
-			"DATABASE_URL=" + info.DatabaseURL,
-			"KAFKA_BROKERS=" + strings.Join(s.ready.KafkaBrokers, ","),
-			fmt.Sprintf("JWKS_URL=http://127.0.0.1:%d/.well-known/jwks.json", authPort),
-			fmt.Sprintf("AUTH_URL=http://127.0.0.1:%d", authPort),
-			fmt.Sprintf("PORTFOLIO_URL=http://127.0.0.1:%d", portfolioPort),
-			"APP_ENV=development",
-			"SERVICE_NAME=" + name,
+		for k := 1; k <= cfg.Replicas; k++ {
+			r := Replica{Name: ReplicaName(name, k), Port: ports[ReplicaName(name, k)]}
+			r.URL = fmt.Sprintf("http://127.0.0.1:%d", r.Port)
+			r.EnvFile = filepath.Join(cfg.StateDir, r.Name+".env")
+			env := s.serviceEnv(name, r, dbURLs[name], internal)
+			if err := writeEnvFile(r.EnvFile, env); err != nil {
+				return err
+			}
+			if k == 1 {
+				info.Port, info.URL, info.Env, info.EnvFile = r.Port, r.URL, env, r.EnvFile
+				if err := s.startReplica(info, r, env); err != nil {
+					return err
+				}
+			} else {
+				later = append(later, start{info, r, env})
+			}
+			info.Replicas = append(info.Replicas, r)
 		}
-		if name == edge.Auth {
-			info.Env = append(info.Env,
-				"BOOTSTRAP_ADMIN_EMAIL="+s.ready.AdminEmail,
-				"BOOTSTRAP_ADMIN_PASSWORD="+s.ready.AdminPassword,
-				"JWT_SIGNING_KEY_FILE="+s.ready.SigningKeyFile)
+		if info.InternalURL == "" {
+			info.InternalURL = info.URL
 		}
-		info.Env = MergeEnv(info.Env, cfg.ServiceEnv[name])
-		// The variables also go to a file, so the service can be started
-		// by hand (see ExitHint) without secrets in the log.
-		info.EnvFile = filepath.Join(cfg.StateDir, name+".env")
-		if err := writeEnvFile(info.EnvFile, info.Env); err != nil {
-			return err
-		}
-		p, err := s.sup.Start(supervisor.Spec{
-			Name:   name,
-			Path:   info.Binary,
-			Env:    MergeEnv(cfg.Env, info.Env),
-			Stdout: s.mux.Writer(name),
-			Stderr: s.mux.Writer(name),
-			ExitHint: fmt.Sprintf("    to start it by hand (in another terminal): (set -a; . %s; exec %s)",
-				shellQuote(info.EnvFile), shellQuote(info.Binary)),
-		})
-		if err != nil {
-			return err
-		}
-		s.procs[name] = p
 		s.ready.Services = append(s.ready.Services, info)
-		s.logf("started %s on %s (pid %d)", name, info.URL, p.PID())
 	}
 
 	if err := s.startExporters(services, dbURLs); err != nil {
 		return err
 	}
-	s.serveEdge(services, ports)
+	s.serveEdge(services)
 
-	if err := s.waitReady(ctx); err != nil {
+	if err := s.waitReady(ctx, s.firstReplicas()); err != nil {
+		return err
+	}
+	var rest []Replica
+	for _, l := range later {
+		if err := s.startReplica(l.info, l.r, l.env); err != nil {
+			return err
+		}
+		rest = append(rest, l.r)
+	}
+	if err := s.waitReady(ctx, rest); err != nil {
 		return err
 	}
 	s.mux.Raw(s.ready.Banner())
@@ -388,42 +412,144 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
-// allocatePorts checks that each service's fixed port is free and, when
-// pickFree is set, picks a free one for port 0. The kernel may hand a
-// released port out again, so the picks are made only after every other
-// listener of the stack (PostgreSQL, the broker, the edge) is bound.
+// allocatePorts checks that each replica's fixed port is free and, when
+// pickFree is set, picks a free one for port 0; the ports are keyed by
+// replica name. The kernel may hand a released port out again, so the
+// picks are made only after every other listener of the stack (PostgreSQL,
+// the broker, the edge) is bound.
 func (s *Stack) allocatePorts(services []string, pickFree bool) (map[string]int, error) {
 	ports := map[string]int{}
 	used := map[int]string{}
 	for _, name := range services {
-		p := s.cfg.Ports[name]
 		env := strings.ToUpper(name) + "_PORT"
-		if p == 0 {
-			if !pickFree {
-				continue
+		for k := 1; k <= s.cfg.Replicas; k++ {
+			rname := ReplicaName(name, k)
+			p := s.cfg.Ports[name]
+			if p != 0 {
+				p += 10 * (k - 1)
 			}
-			for {
-				var err error
-				if p, err = pgcluster.FreePort(); err != nil {
-					return nil, err
+			if p == 0 {
+				if !pickFree {
+					continue
 				}
-				if _, taken := used[p]; !taken {
-					break
+				for {
+					var err error
+					if p, err = pgcluster.FreePort(); err != nil {
+						return nil, err
+					}
+					if _, taken := used[p]; !taken {
+						break
+					}
 				}
+			} else {
+				if other, taken := used[p]; taken {
+					return nil, fmt.Errorf("%s and %s both have port %d (set %s)", other, rname, p, env)
+				}
+				l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+				if err != nil {
+					return nil, fmt.Errorf("port %d for %s is not free (set %s or -%s-port): %w", p, rname, env, name, err)
+				}
+				l.Close()
 			}
-		} else {
-			if other, taken := used[p]; taken {
-				return nil, fmt.Errorf("%s and %s both have port %d (set %s)", other, name, p, env)
-			}
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				return nil, fmt.Errorf("port %d for %s is not free (set %s or -%s-port): %w", p, name, env, name, err)
-			}
-			l.Close()
+			ports[rname], used[p] = p, rname
 		}
-		ports[name], used[p] = p, name
 	}
 	return ports, nil
+}
+
+// serviceEnv is what the stack sets for one replica of a service.
+func (s *Stack) serviceEnv(name string, r Replica, dbURL string, internal map[string]string) []string {
+	env := []string{
+		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(r.Port),
+		"DATABASE_URL=" + dbURL,
+		"KAFKA_BROKERS=" + strings.Join(s.ready.KafkaBrokers, ","),
+		"JWKS_URL=" + internal[edge.Auth] + "/.well-known/jwks.json",
+		"AUTH_URL=" + internal[edge.Auth],
+		"PORTFOLIO_URL=" + internal[edge.Portfolio],
+		"APP_ENV=development",
+		"SERVICE_NAME=" + name,
+	}
+	if s.cfg.Replicas > 1 {
+		// Readiness answers 503 for a second after SIGTERM before the
+		// listener closes: the edge (polling /readyz every 200 ms) stops
+		// sending to a replica that is going away, as Kubernetes does.
+		env = append(env, "SHUTDOWN_DRAIN_DELAY=1s")
+	}
+	if name == edge.Auth {
+		env = append(env,
+			"BOOTSTRAP_ADMIN_EMAIL="+s.ready.AdminEmail,
+			"BOOTSTRAP_ADMIN_PASSWORD="+s.ready.AdminPassword,
+			"JWT_SIGNING_KEY_FILE="+s.ready.SigningKeyFile)
+	}
+	return MergeEnv(env, s.cfg.ServiceEnv[name])
+}
+
+// startReplica starts one process of a service.
+func (s *Stack) startReplica(info ServiceInfo, r Replica, env []string) error {
+	p, err := s.sup.Start(supervisor.Spec{
+		Name:   r.Name,
+		Path:   info.Binary,
+		Env:    MergeEnv(s.cfg.Env, env),
+		Stdout: s.mux.Writer(r.Name),
+		Stderr: s.mux.Writer(r.Name),
+		ExitHint: fmt.Sprintf("    to start it by hand (in another terminal): (set -a; . %s; exec %s)",
+			shellQuote(r.EnvFile), shellQuote(info.Binary)),
+	})
+	if err != nil {
+		return err
+	}
+	s.procs[r.Name] = p
+	s.logf("started %s on %s (pid %d)", r.Name, r.URL, p.PID())
+	return nil
+}
+
+// firstReplicas are the first replica of every started service.
+func (s *Stack) firstReplicas() []Replica {
+	var out []Replica
+	for _, info := range s.ready.Services {
+		out = append(out, info.Replicas[0])
+	}
+	return out
+}
+
+// serveInternal returns the address each service is reached at by the
+// others: its first replica's with one replica per service; with more, a
+// balancing pool (edge.Pool, internal) over its replicas on its own
+// loopback port, for the services the others call (auth, portfolio).
+func (s *Stack) serveInternal(services []string, ports map[string]int) (map[string]string, error) {
+	urls := map[string]string{}
+	for _, name := range []string{edge.Auth, edge.Portfolio} {
+		port := ports[name]
+		if port == 0 {
+			port = s.cfg.Ports[name] // not started here: the default address
+		}
+		urls[name] = fmt.Sprintf("http://127.0.0.1:%d", port)
+		if s.cfg.Replicas == 1 || !slices.Contains(services, name) {
+			continue
+		}
+		var bases []string
+		for k := 1; k <= s.cfg.Replicas; k++ {
+			bases = append(bases, fmt.Sprintf("http://127.0.0.1:%d", ports[ReplicaName(name, k)]))
+		}
+		pool, err := edge.NewPool(name, bases, edge.PoolOptions{
+			Internal: true,
+			Logger:   slog.New(slog.NewJSONHandler(s.mux.Writer("edge"), nil)),
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.pools = append(s.pools, pool)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		srv := edge.NewServer(pool)
+		s.internal = append(s.internal, srv)
+		go func() { _ = srv.Serve(ln) }()
+		urls[name] = "http://" + ln.Addr().String()
+		s.logf("%s's replicas are reached by the other services at %s", name, urls[name])
+	}
+	return urls, nil
 }
 
 // listenEdge binds the edge's address early, so a busy port fails the start
@@ -447,13 +573,15 @@ func (s *Stack) listenEdge() error {
 	return nil
 }
 
-func (s *Stack) serveEdge(services []string, ports map[string]int) {
-	backends := map[string]string{}
-	for _, name := range services {
-		backends[name] = fmt.Sprintf("http://127.0.0.1:%d", ports[name])
+func (s *Stack) serveEdge(services []string) {
+	replicas := map[string][]string{}
+	for _, info := range s.ready.Services {
+		for _, r := range info.Replicas {
+			replicas[info.Name] = append(replicas[info.Name], r.URL)
+		}
 	}
 	h, err := edge.New(edge.Config{
-		Backends:      backends,
+		Replicas:      replicas,
 		Logger:        slog.New(slog.NewJSONHandler(s.mux.Writer("edge"), nil)),
 		RateLimits:    edge.DevStackRateLimits(),
 		ExemptClients: edge.DevStackExemptClients,
@@ -462,6 +590,7 @@ func (s *Stack) serveEdge(services []string, ports map[string]int) {
 		// Backends are built from our own ports above; cannot happen.
 		panic(err)
 	}
+	s.edgeH = h
 	s.edgeSrv = edge.NewServer(h)
 	s.edgeSrv.ErrorLog = log.New(s.mux.Writer("edge"), "", 0)
 	ln := s.edgeLn
@@ -473,9 +602,9 @@ func (s *Stack) serveEdge(services []string, ports map[string]int) {
 	s.logf("edge listens on %s", s.ready.EdgeURL)
 }
 
-// waitReady polls every started service's /readyz until all answer 200.
-func (s *Stack) waitReady(ctx context.Context) error {
-	if len(s.ready.Services) == 0 {
+// waitReady polls the replicas' /readyz until all answer 200.
+func (s *Stack) waitReady(ctx context.Context, replicas []Replica) error {
+	if len(replicas) == 0 {
 		return nil
 	}
 	deadline := time.Now().Add(s.cfg.ReadyTimeout)
@@ -484,27 +613,27 @@ func (s *Stack) waitReady(ctx context.Context) error {
 		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
 	}
 	pending := map[string]string{}
-	for _, svc := range s.ready.Services {
-		pending[svc.Name] = "not polled yet"
+	for _, r := range replicas {
+		pending[r.Name] = "not polled yet"
 	}
-	s.logf("waiting up to %v for %d service(s) to be ready", s.cfg.ReadyTimeout, len(pending))
+	s.logf("waiting up to %v for %d service process(es) to be ready", s.cfg.ReadyTimeout, len(pending))
 	for {
-		for _, svc := range s.ready.Services {
-			if _, ok := pending[svc.Name]; !ok {
+		for _, r := range replicas {
+			if _, ok := pending[r.Name]; !ok {
 				continue
 			}
 			if !s.cfg.Restart {
 				select {
-				case <-s.procs[svc.Name].Done():
-					return fmt.Errorf("%s exited before it was ready: %v", svc.Name, s.procs[svc.Name].Err())
+				case <-s.procs[r.Name].Done():
+					return fmt.Errorf("%s exited before it was ready: %v", r.Name, s.procs[r.Name].Err())
 				default:
 				}
 			}
-			if problem := probe(ctx, client, svc.URL+"/readyz"); problem != "" {
-				pending[svc.Name] = problem
+			if problem := probe(ctx, client, r.URL+"/readyz"); problem != "" {
+				pending[r.Name] = problem
 			} else {
-				delete(pending, svc.Name)
-				s.logf("%s is ready", svc.Name)
+				delete(pending, r.Name)
+				s.logf("%s is ready", r.Name)
 			}
 		}
 		if len(pending) == 0 {
@@ -512,9 +641,9 @@ func (s *Stack) waitReady(ctx context.Context) error {
 		}
 		if time.Now().After(deadline) {
 			var why []string
-			for _, svc := range s.ready.Services {
-				if p, ok := pending[svc.Name]; ok {
-					why = append(why, fmt.Sprintf("%s (%s)", svc.Name, p))
+			for _, r := range replicas {
+				if p, ok := pending[r.Name]; ok {
+					why = append(why, fmt.Sprintf("%s (%s)", r.Name, p))
 				}
 			}
 			return fmt.Errorf("not ready within %v: %s", s.cfg.ReadyTimeout, strings.Join(why, "; "))
@@ -558,6 +687,15 @@ func (s *Stack) shutdown() {
 		cancel()
 	} else if s.edgeLn != nil {
 		s.edgeLn.Close()
+	}
+	if s.edgeH != nil {
+		s.edgeH.Close()
+	}
+	for _, srv := range s.internal {
+		srv.Close()
+	}
+	for _, p := range s.pools {
+		p.Close()
 	}
 	if s.sup != nil {
 		if len(s.procs) > 0 {

@@ -626,3 +626,70 @@ func TestDatabaseURLCreatesDatabasesOnThatServer(t *testing.T) {
 		t.Error("banner does not warn that the admin may already exist")
 	}
 }
+
+func TestReplicasRunBehindTheEdgeAndSurviveAKill(t *testing.T) {
+	bin := binWith(t, edge.Auth, edge.Portfolio, edge.Profit)
+	var out testkit.SyncBuffer
+	cfg := testConfig(t, bin, &out)
+	cfg.Replicas, cfg.Restart = 2, true
+	s, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	defer s.Stop()
+	r := s.Ready()
+	log := out.String()
+	for _, svc := range r.Services {
+		if len(svc.Replicas) != 2 || svc.Replicas[0].Name != svc.Name || svc.Replicas[1].Name != svc.Name+"-2" ||
+			svc.Replicas[0].Port == svc.Replicas[1].Port || svc.Replicas[0].URL != svc.URL {
+			t.Fatalf("%s replicas: %+v", svc.Name, svc.Replicas)
+		}
+		for _, rep := range svc.Replicas {
+			if !strings.Contains(r.Banner(), rep.URL) {
+				t.Errorf("the banner lacks %s (%s):\n%s", rep.Name, rep.URL, r.Banner())
+			}
+		}
+		// The first replica (which migrates) is ready before the second starts.
+		ready, second := strings.Index(log, svc.Name+" is ready"), strings.Index(log, "started "+svc.Name+"-2 ")
+		if ready < 0 || second < 0 || second < ready {
+			t.Errorf("%s-2 started before %s was ready:\n%s", svc.Name, svc.Name, log)
+		}
+	}
+
+	// The edge balances over both replicas of profit.
+	seen := func() map[string]int {
+		addrs := map[string]int{}
+		for i := range 8 {
+			var echo map[string]string
+			if code := getJSON(t, r.EdgeURL+"/api/v1/profit/x", &echo); code != 200 {
+				t.Fatalf("request %d: %d", i, code)
+			}
+			addrs[echo["addr"]]++
+		}
+		return addrs
+	}
+	if addrs := seen(); len(addrs) != 2 {
+		t.Errorf("requests reached %v, want both replicas", addrs)
+	}
+
+	// The other services reach auth and portfolio through a balancing
+	// address of their own, not one replica.
+	var env map[string]string
+	getJSON(t, r.Services[2].URL+"/env", &env)
+	auth, _ := s.Service(edge.Auth)
+	if env["AUTH_URL"] != auth.InternalURL || env["AUTH_URL"] == auth.URL || env["SHUTDOWN_DRAIN_DELAY"] == "" {
+		t.Errorf("profit's AUTH_URL %q (auth's address %q), SHUTDOWN_DRAIN_DELAY %q", env["AUTH_URL"], auth.InternalURL, env["SHUTDOWN_DRAIN_DELAY"])
+	}
+	var echo map[string]string
+	if code := getJSON(t, auth.InternalURL+"/x", &echo); code != 200 || echo["service"] != edge.Auth {
+		t.Errorf("GET %s/x = %d %v", auth.InternalURL, code, echo)
+	}
+
+	// With one replica killed, every request is still answered.
+	if _, err := s.KillService(edge.Profit); err != nil {
+		t.Fatal(err)
+	}
+	if addrs := seen(); len(addrs) == 0 {
+		t.Error("no answer")
+	}
+}

@@ -70,7 +70,17 @@ func Add(ctx context.Context, tx pgx.Tx, topic, key string, env eventbus.Envelop
 	return nil
 }
 
-const insertOne = `INSERT INTO outbox (event_id, topic, key, type, payload, headers) VALUES ($1, $2, $3, $4, $5, $6)`
+// insertOne inserts one event and notifies the relays (see Channel) in the
+// same statement, so Add and Queue stay one round trip.
+const insertOne = `WITH ins AS (
+	INSERT INTO outbox (event_id, topic, key, type, payload, headers) VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1)
+	SELECT pg_notify('` + Channel + `', '') FROM ins`
+
+// Channel is the PostgreSQL notification channel an insert into the outbox
+// notifies (NOTIFY is delivered when the transaction commits, once per
+// transaction however many events it adds): the relays listen on it to
+// publish at once rather than at their next poll.
+const Channel = "outbox_insert"
 
 // Queue is Add for a transaction that sends its statements in a batch: the
 // same checks, and the insert queued in b, to go in the batch's round trip
@@ -108,11 +118,12 @@ func AddAll(ctx context.Context, tx pgx.Tx, events ...Event) error {
 		ids, topics, keys = append(ids, e.Envelope.ID), append(topics, e.Topic), append(keys, e.Key)
 		types, payloads, headers = append(types, e.Envelope.Type), append(payloads, payload), append(headers, header)
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO outbox (event_id, topic, key, type, payload, headers)
+	_, err := tx.Exec(ctx, `WITH ins AS (INSERT INTO outbox (event_id, topic, key, type, payload, headers)
 		SELECT e.event_id::uuid, e.topic, e.key, e.type, e.payload::json, e.headers::jsonb
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
 			WITH ORDINALITY AS e(event_id, topic, key, type, payload, headers, n)
-		ORDER BY e.n`, ids, topics, keys, types, payloads, headers)
+		ORDER BY e.n RETURNING 1)
+		SELECT pg_notify('`+Channel+`', '') WHERE EXISTS (SELECT FROM ins)`, ids, topics, keys, types, payloads, headers)
 	if err != nil {
 		return fmt.Errorf("outbox: insert %d events: %w", len(events), err)
 	}

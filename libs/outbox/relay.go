@@ -26,9 +26,11 @@ type Config struct {
 	// 500); each partition's share of them goes out in one produce request.
 	BatchSize int
 	// PollInterval is how long the relay sleeps when the outbox is empty
-	// (default 100 ms): the most a committed event waits to be picked up
-	// after a quiet spell. While events keep coming (the last poll found
-	// some), it polls again after BusyPollInterval instead.
+	// (default 100 ms). A committed insert wakes it at once (the relay
+	// LISTENs on Channel, which Add, Queue and AddAll notify), so this is
+	// the fallback: the most a committed event waits to be picked up while
+	// the notification connection is down. While events keep coming (the
+	// last poll found some), it polls again after BusyPollInterval instead.
 	PollInterval time.Duration
 	// BusyPollInterval is the sleep after a poll that published less than
 	// a full batch (default 10 ms, at most PollInterval).
@@ -132,6 +134,11 @@ func NewRelay(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Relay
 // retrying it until the cause is fixed or an operator skips it (Skip).
 func (r *Relay) Run(ctx context.Context) error {
 	defer r.writer.Close()
+	wake := make(chan struct{}, 1)
+	lctx, stopListening := context.WithCancel(ctx)
+	listening := make(chan struct{})
+	go func() { defer close(listening); r.listen(lctx, wake) }()
+	defer func() { stopListening(); <-listening }()
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = 100 * time.Millisecond
 	bo.MaxInterval = r.cfg.MaxBackoff
@@ -162,14 +169,63 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		r.housekeeping(ctx, n > 0 && n < r.cfg.BatchSize)
 		if wait > 0 {
+			woken := wake
+			if err != nil {
+				woken = nil // after a failure the back-off holds
+			}
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
 				return nil
 			case <-t.C:
+			case <-woken:
+				t.Stop()
 			}
 		}
+	}
+}
+
+// listen LISTENs on Channel on a connection of its own and signals wake
+// at each notification (and once each time it starts listening, for what
+// was committed before), until ctx ends; when the connection fails it
+// tries again after a second, and the relay polls meanwhile.
+func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
+	signal := func() {
+		select {
+		case wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
+	for {
+		err := r.listenOnce(ctx, signal)
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.WarnContext(ctx, "outbox: listening for new events failed; polling until it is back", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *Relay) listenOnce(ctx context.Context, signal func()) error {
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+		return err
+	}
+	signal()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		signal()
 	}
 }
 

@@ -42,6 +42,7 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{
 			"service": name, "path": r.URL.Path, "request_id": r.Header.Get("X-Request-Id"),
+			"addr": os.Getenv("HTTP_ADDR"),
 		})
 	})
 	srv := &http.Server{Addr: os.Getenv("HTTP_ADDR"), Handler: mux}
