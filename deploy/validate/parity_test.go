@@ -674,15 +674,8 @@ func runPrometheusCheck(t *testing.T, test []string) {
 	}
 	root, _ := filepath.Abs(repoRoot)
 	addr := testkit.FreeAddr(t)
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(root, "deploy/prometheus/prometheus.yml"),
+	out := startLocal(t, nil, bin, "--config.file="+filepath.Join(root, "deploy/prometheus/prometheus.yml"),
 		"--storage.tsdb.path="+t.TempDir(), "--web.listen-address="+addr)
-	var out testkit.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	_, port, _ := net.SplitHostPort(addr)
 	replace := map[string]string{"127.0.0.1:9090": "127.0.0.1:" + port}
 	deadline := time.Now().Add(60 * time.Second)
@@ -722,15 +715,8 @@ func runPostgresExporterCheck(t *testing.T, s types.ServiceConfig, test []string
 		args = append(args, strings.ReplaceAll(a, "/etc/postgres-exporter/queries.yaml", filepath.Join(root, stack.ExporterQueries)))
 	}
 	addr := testkit.FreeAddr(t)
-	cmd := exec.Command(bin, append(args, "--web.listen-address="+addr)...)
-	cmd.Env = append(os.Environ(), "DATA_SOURCE_NAME="+strings.Replace(*dsn, "@postgres:5432/", "@"+f.pgAddr+"/", 1))
-	var out testkit.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	startLocal(t, []string{"DATA_SOURCE_NAME=" + strings.Replace(*dsn, "@postgres:5432/", "@"+f.pgAddr+"/", 1)},
+		bin, append(args, "--web.listen-address="+addr)...)
 	_, port, _ := net.SplitHostPort(addr)
 	replace := map[string]string{"127.0.0.1:9187": "127.0.0.1:" + port}
 	testkit.Poll(t, 30*time.Second, 300*time.Millisecond, s.Name+" health check", func() bool {
@@ -752,6 +738,23 @@ func runPostgresExporterCheck(t *testing.T, s types.ServiceConfig, test []string
 }
 
 // --- helpers -----------------------------------------------------------------
+
+// startLocal starts bin with args and the test's environment plus env,
+// killed when the test ends (or the test binary dies), and returns its
+// output.
+func startLocal(t *testing.T, env []string, bin string, args ...string) *testkit.SyncBuffer {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out := &testkit.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return out
+}
 
 // setValue sets a nested Helm value, creating the maps on the way.
 func setValue(values map[string]any, v any, path ...string) {

@@ -83,7 +83,7 @@ func TestRoleJourneys(t *testing.T) {
 		eventually(t, want.path+" credited", func() (bool, string) {
 			var b ownerBalances
 			want.c.must(200, "GET", want.path, nil, &b)
-			return len(b.Balances) == 1 && b.in(want.currency).Credited.Equal(d(want.total)), fmt.Sprintf("%+v", b)
+			return len(b.Balances) == 1 && b.In(want.currency).Credited.Equal(d(want.total)), fmt.Sprintf("%+v", b)
 		})
 	}
 
@@ -122,13 +122,13 @@ func TestRoleJourneys(t *testing.T) {
 		var p ownerBalances
 		admin.must(200, "GET", "/api/v1/balances/platform/0", nil, &p)
 		// 20 from alpha in USD, 20 + 2 from beta in EUR: never added up.
-		return p.usd().Credited.Equal(d("20")) && p.in("EUR").Credited.Equal(d("22")), fmt.Sprintf("%+v", p)
+		return p.In("USD").Credited.Equal(d("20")) && p.In("EUR").Credited.Equal(d("22")), fmt.Sprintf("%+v", p)
 	})
 	admin.must(201, "POST", "/api/v1/reallocations", map[string]any{"currency": "USD", "from_type": "platform", "from_id": 0, "to_type": "team",
 		"to_id": alphaTeam.ID, "amount": "5", "reason": "desk bonus"}, nil, "Idempotency-Key", "journey-r-1")
 	var abs ownerBalances
 	aliceC.must(200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", alice.ID)+inUSD, nil, &abs)
-	if ab := abs.usd(); !ab.Withdrawn.Equal(d("40")) || !ab.Held.IsZero() || !ab.Available.Equal(d("100")) {
+	if ab := abs.In("USD"); !ab.Withdrawn.Equal(d("40")) || !ab.Held.IsZero() || !ab.Available.Equal(d("100")) {
 		t.Errorf("alice's balance = %+v, want withdrawn 40, held 0, available 100", ab)
 	}
 

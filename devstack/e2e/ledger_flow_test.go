@@ -44,7 +44,7 @@ func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID
 	eventually(t, "alice credited with her to_user amounts", func() (bool, string) {
 		var bs ownerBalances
 		alice.must(200, "GET", userPath, nil, &bs)
-		b = bs.usd()
+		b = bs.In("USD")
 		return b.Credited.Equal(d("140")), fmt.Sprintf("%+v", bs)
 	})
 
@@ -69,20 +69,20 @@ func ledgerAndStatsFlow(t *testing.T, admin, alice client, pfID, aliceID, teamID
 	eventually(t, "the platform credited", func() (bool, string) {
 		var p ownerBalances
 		admin.must(200, "GET", "/api/v1/balances/platform/0", nil, &p)
-		return p.usd().Credited.Equal(d("20")), fmt.Sprintf("%+v", p)
+		return p.In("USD").Credited.Equal(d("20")), fmt.Sprintf("%+v", p)
 	})
 	admin.must(201, "POST", "/api/v1/reallocations", map[string]any{"currency": "USD", "from_type": "platform", "from_id": 0, "to_type": "team",
 		"to_id": teamID, "amount": "5", "reason": "desk bonus"}, nil)
 
 	var bs ownerBalances
 	alice.must(200, "GET", userPath+inUSD, nil, &bs)
-	if b = bs.usd(); !b.Withdrawn.Equal(d("50")) || !b.Held.IsZero() || !b.Available.Equal(d("90")) {
+	if b = bs.In("USD"); !b.Withdrawn.Equal(d("50")) || !b.Held.IsZero() || !b.Available.Equal(d("90")) {
 		t.Errorf("alice's balance = %+v, want withdrawn 50, held 0, available 90", b)
 	}
 	var teamBs, platformBs ownerBalances
 	admin.must(200, "GET", fmt.Sprintf("/api/v1/balances/team/%d", teamID)+inUSD, nil, &teamBs)
 	admin.must(200, "GET", "/api/v1/balances/platform/0"+inUSD, nil, &platformBs)
-	team, platform := teamBs.usd(), platformBs.usd()
+	team, platform := teamBs.In("USD"), platformBs.In("USD")
 	if !team.Credited.Equal(d("40")) || !team.ReallocatedIn.Equal(d("5")) || !team.Available.Equal(d("45")) {
 		t.Errorf("team balance = %+v", team)
 	}

@@ -350,7 +350,7 @@ func TestRestoreDrill(t *testing.T) {
 			if _, err := u.c.Do(context.Background(), "GET", fmt.Sprintf("/api/v1/balances/user/%d", u.id), nil, &b); err != nil {
 				return err
 			}
-			if b.usd().Credited.IsZero() {
+			if b.In("USD").Credited.IsZero() {
 				return errors.New("not credited")
 			}
 			return nil
@@ -523,8 +523,8 @@ func TestRestoreDrill(t *testing.T) {
 	if _, err := u.c.Do(ctx, "GET", fmt.Sprintf("/api/v1/balances/user/%d", u.id)+inUSD, nil, &balAfter); err != nil {
 		t.Fatal(err)
 	}
-	if !balAfter.usd().Available.Equal(balBefore.usd().Available) {
-		t.Errorf("user %d available %s after the restore, want the backup's %s", u.id, balAfter.usd().Available, balBefore.usd().Available)
+	if !balAfter.In("USD").Available.Equal(balBefore.In("USD").Available) {
+		t.Errorf("user %d available %s after the restore, want the backup's %s", u.id, balAfter.In("USD").Available, balBefore.In("USD").Available)
 	}
 	// The restore kept the sequences ahead: a new withdrawal gets a new id,
 	// not one of the lost ones that stats already knows.

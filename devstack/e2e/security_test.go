@@ -333,7 +333,7 @@ func secSetup(t *testing.T, ready stack.Ready) *secEnv {
 		var a, tm ownerBalances
 		e.admin.must(t, 200, "GET", fmt.Sprintf("/api/v1/balances/user/%d", alice.ID), nil, &a)
 		e.admin.must(t, 200, "GET", fmt.Sprintf("/api/v1/balances/team/%d", team.ID), nil, &tm)
-		return a.usd().Credited.Equal(d("700")) && tm.usd().Credited.Equal(d("200")), fmt.Sprintf("alice %+v, team %+v", a, tm)
+		return a.In("USD").Credited.Equal(d("700")) && tm.In("USD").Credited.Equal(d("200")), fmt.Sprintf("alice %+v, team %+v", a, tm)
 	})
 
 	pemBytes, err := os.ReadFile(ready.SigningKeyFile)

@@ -27,6 +27,9 @@ type Deps struct {
 	Verifier *libauth.Verifier
 	// Wrap instruments a route with the service's HTTP metrics.
 	Wrap func(route string, h http.Handler) http.Handler
+	// Metrics registers the service's own metrics (e.g. pg.Gauges of its
+	// business figures) beside the HTTP and event metrics.
+	Metrics prometheus.Registerer
 
 	idempotent bool
 }
@@ -49,6 +52,9 @@ type Parts struct {
 	// Consumer, when set, is the service's inbox consumer (libs/inbox),
 	// run as a worker.
 	Consumer *inbox.Config
+	// Workers are the service's own background jobs, run for as long as
+	// the HTTP server does (each returns when its context ends).
+	Workers []func(context.Context) error
 }
 
 // Wire builds a backend service's own parts (its store, service, handler
@@ -75,6 +81,7 @@ func BackendStart[C any, P backendConfigPtr[C]](name string, wire Wire[C]) Start
 			Log:      log,
 			Verifier: verifier,
 			Wrap:     observability.NewHTTPMetrics(reg, log).Wrap,
+			Metrics:  reg,
 		}
 		parts, err := wire(ctx, cfg, d)
 		if err != nil {
@@ -84,6 +91,7 @@ func BackendStart[C any, P backendConfigPtr[C]](name string, wire Wire[C]) Start
 		if err := srv.addEventWorkers(b.KafkaBrokers, parts, pool, log, reg); err != nil {
 			return nil, err
 		}
+		srv.Workers = append(srv.Workers, parts.Workers...)
 		srv.Checks = append(srv.Checks, Check{Name: "jwks", Check: keys.Ready})
 		if d.idempotent {
 			srv.Workers = append(srv.Workers, func(ctx context.Context) error { return idempotency.PurgeLoop(ctx, pool, log) })

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
 	"github.com/fundplatform/platform/services/profit/internal/endpoint"
 	"github.com/fundplatform/platform/services/profit/internal/events"
@@ -48,5 +49,8 @@ func wire(ctx context.Context, cfg config, d *serve.Deps) (serve.Parts, error) {
 		BatchHandler: events.BatchHandler(st),
 	}, d.Log)
 	handler := transport.NewHandler(endpoint.New(svc), d.Verifier, d.Idempotent(), d.Wrap)
+	if err := d.Metrics.Register(pg.NewGauges(d.Pool, d.Log, pg.GaugesTTL, store.Gauges()...)); err != nil {
+		return serve.Parts{}, err
+	}
 	return serve.Parts{Handler: handler, Publishes: true, Consumer: &consumer}, nil
 }

@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 
+	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
 	"github.com/fundplatform/platform/services/withdrawal/internal/endpoint"
 	"github.com/fundplatform/platform/services/withdrawal/internal/events"
@@ -33,5 +34,11 @@ func wire(ctx context.Context, cfg serve.BackendConfig, d *serve.Deps) (serve.Pa
 	// (store.Credits).
 	consumer := events.ConsumerConfig(cfg.KafkaBrokers, st, d.Log)
 	handler := transport.NewHandler(endpoint.New(svc), d.Verifier, d.Idempotent(), d.Wrap)
-	return serve.Parts{Handler: handler, Publishes: true, Consumer: &consumer}, nil
+	if err := d.Metrics.Register(pg.NewGauges(d.Pool, d.Log, pg.GaugesTTL, store.Gauges()...)); err != nil {
+		return serve.Parts{}, err
+	}
+	verify := func(ctx context.Context) error {
+		return store.VerifyLoop(ctx, st, store.VerifyInterval, d.Metrics, d.Log)
+	}
+	return serve.Parts{Handler: handler, Publishes: true, Consumer: &consumer, Workers: []func(context.Context) error{verify}}, nil
 }
