@@ -61,14 +61,21 @@ func raceRelays(t *testing.T, n int) {
 					t.Error(err)
 					return
 				}
+				// Each life ends after a few batches of its own (2, 3, 4 by
+				// relay), not after a time: on a loaded machine a relay
+				// killed on a clock could die before publishing anything.
+				life, kill := context.WithCancel(runCtx)
+				var own atomic.Int64
 				outbox.SetAfterPublish(relay, func() error {
+					if own.Add(1) >= int64(2+i) {
+						defer kill()
+					}
 					if batches.Add(1)%5 == 0 { // a crash after the write, before the mark
 						crashes.Add(1)
 						return errors.New("crashed before marking")
 					}
 					return nil
 				})
-				life, kill := context.WithTimeout(runCtx, time.Duration(50+25*i)*time.Millisecond)
 				_ = relay.Run(life)
 				kill()
 				kills.Add(1)
