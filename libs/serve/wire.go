@@ -49,6 +49,9 @@ type Parts struct {
 	// Consumer, when set, is the service's inbox consumer (libs/inbox),
 	// run as a worker.
 	Consumer *inbox.Config
+	// Workers are the service's own background work (e.g. the withdrawal
+	// ledger's checkpoints), run beside the others (Server.Workers).
+	Workers []func(context.Context) error
 }
 
 // Wire builds a backend service's own parts (its store, service, handler
@@ -85,6 +88,7 @@ func BackendStart[C any, P backendConfigPtr[C]](name string, wire Wire[C]) Start
 			return nil, err
 		}
 		srv.Checks = append(srv.Checks, Check{Name: "jwks", Check: keys.Ready})
+		srv.Workers = append(srv.Workers, parts.Workers...)
 		if d.idempotent {
 			srv.Workers = append(srv.Workers, func(ctx context.Context) error { return idempotency.PurgeLoop(ctx, pool, log) })
 		}
