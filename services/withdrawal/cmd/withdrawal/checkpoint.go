@@ -79,3 +79,6 @@ func anchored(cfg Config, st *store.Store, log *slog.Logger) (ledger.Service, []
 	pub := events.CheckpointPublisher{Store: st, Key: key, Interval: cfg.CheckpointInterval, Log: log}
 	return ledger.NewAnchored(st, reader), []func(ctx context.Context) error{pub.Run}, nil
 }
+
+// defaultAddr is the service's listen address unless HTTP_ADDR is set.
+const defaultAddr = "127.0.0.1:8084"
