@@ -80,5 +80,6 @@ func anchored(cfg Config, st *store.Store, log *slog.Logger) (ledger.Service, []
 	return ledger.NewAnchored(st, reader), []func(ctx context.Context) error{pub.Run}, nil
 }
 
-// defaultAddr is the service's listen address unless HTTP_ADDR is set.
+// defaultAddr is the service's listen address unless HTTP_ADDR is set (as
+// main hands it to serve.MainBackend).
 const defaultAddr = "127.0.0.1:8084"

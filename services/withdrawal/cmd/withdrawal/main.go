@@ -18,7 +18,7 @@ import (
 )
 
 func main() {
-	serve.MainBackend("withdrawal", defaultAddr, store.Migrations(), wire)
+	serve.MainBackend("withdrawal", "127.0.0.1:8084", store.Migrations(), wire)
 }
 
 // wire builds the service's own parts on what serve.MainBackend gives:
