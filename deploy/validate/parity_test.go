@@ -394,7 +394,7 @@ func (f *parityFixture) localize(t *testing.T, source, service string, env map[s
 			v = withHost(k, v, authAddr[0])
 		case "OTEL_EXPORTER_OTLP_ENDPOINT":
 			v = withHost(k, v, f.otlp.Addr())
-		case "JWT_SIGNING_KEY_FILE":
+		case "JWT_SIGNING_KEY_FILE", "LEDGER_CHECKPOINT_KEY_FILE":
 			v = f.keyFile
 		}
 		out = append(out, k+"="+v)

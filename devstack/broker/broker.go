@@ -17,7 +17,7 @@ import (
 // stays off, as in the compose and Kubernetes Kafka, so a misspelt topic
 // fails in development too.
 var Topics = []string{
-	"portfolio.events", "profit.events", "withdrawal.events",
+	"portfolio.events", "profit.events", "withdrawal.events", "ledger.checkpoints",
 	"portfolio.events.dlq", "profit.events.dlq", "withdrawal.events.dlq",
 }
 

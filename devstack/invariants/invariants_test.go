@@ -26,7 +26,7 @@ func consistent() *snapshot {
 			{TransferID: 4, Account: "platform", Amount: d("-4"), Kind: "reallocation"},
 			{TransferID: 4, Account: "team:3", Amount: d("4"), Kind: "reallocation"},
 		},
-		verify: verifyResult{OK: true, Accounts: 6, Entries: 10},
+		verify: verifyResult{OK: true, Accounts: 6, Entries: 10, Checkpoint: checkpointResult{Status: "ok", OK: true}},
 		balances: []Balance{
 			{OwnerType: "user", OwnerID: 7, Credited: d("70"), Withdrawn: d("30"), Available: d("40")},
 			{OwnerType: "team", OwnerID: 3, Credited: d("20"), ReallocatedIn: d("4"), Available: d("24")},
@@ -55,7 +55,7 @@ func TestConsistentStackHolds(t *testing.T) {
 		r.Print(&b)
 		t.Fatalf("a consistent stack reported violations:\n%s", b.String())
 	}
-	if len(r.Results) != 8 || r.Figures.Entries != 10 || r.Figures.Allocations != 2 || !r.Figures.Distributed.Equal(d("100")) {
+	if len(r.Results) != 9 || r.Figures.Entries != 10 || r.Figures.Allocations != 2 || !r.Figures.Distributed.Equal(d("100")) {
 		t.Fatalf("report = %+v", r)
 	}
 }
@@ -69,6 +69,13 @@ func TestEachViolationIsReported(t *testing.T) {
 	}{
 		{"a posting edited", func(s *snapshot) { s.entries[1].Amount = d("71") }, "ledger postings sum to zero"},
 		{"hash chain broken", func(s *snapshot) { bad := int64(4); s.verify = verifyResult{FirstBadEntryID: &bad} }, "ledger hash chains verify"},
+		{"entries rewritten with their hashes", func(s *snapshot) {
+			account := "user:7"
+			s.verify.OK, s.verify.Checkpoint = false, checkpointResult{Status: "divergent", FirstDivergentAccount: &account}
+		}, "ledger matches its latest signed checkpoint"},
+		{"a forged checkpoint", func(s *snapshot) {
+			s.verify.OK, s.verify.Checkpoint = false, checkpointResult{Status: "invalid"}
+		}, "ledger matches its latest signed checkpoint"},
 		{"an overdraft", func(s *snapshot) { s.balances[0].Withdrawn, s.balances[0].Available = d("80"), d("-10") }, "every account's available >= 0"},
 		{"a credit applied twice", func(s *snapshot) {
 			s.entries = append(s.entries,

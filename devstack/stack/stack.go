@@ -75,6 +75,8 @@ type Ready struct {
 	AdminPassword string
 	// SigningKeyFile is the auth service's JWT signing key.
 	SigningKeyFile string
+	// CheckpointKeyFile is the withdrawal service's ledger checkpoint key.
+	CheckpointKeyFile string
 	// Exporters are the PostgreSQL exporters, one per service database
 	// (none when prometheus-postgres-exporter is not installed).
 	Exporters []Exporter
@@ -262,6 +264,9 @@ func (s *Stack) start(ctx context.Context) error {
 		if err := WriteSigningKey(s.ready.SigningKeyFile); err != nil {
 			return fmt.Errorf("write the JWT signing key: %w", err)
 		}
+	}
+	if s.ready.CheckpointKeyFile, err = checkpointKeyFile(cfg.StateDir); err != nil {
+		return err
 	}
 
 	dbURLs, err := s.setupDatabases(ctx, services)
@@ -480,6 +485,9 @@ func (s *Stack) serviceEnv(name string, r Replica, dbURL string, internal map[st
 			"BOOTSTRAP_ADMIN_EMAIL="+s.ready.AdminEmail,
 			"BOOTSTRAP_ADMIN_PASSWORD="+s.ready.AdminPassword,
 			"JWT_SIGNING_KEY_FILE="+s.ready.SigningKeyFile)
+	}
+	if name == edge.Withdrawal {
+		env = append(env, "LEDGER_CHECKPOINT_KEY_FILE="+s.ready.CheckpointKeyFile, "LEDGER_CHECKPOINT_INTERVAL="+CheckpointInterval)
 	}
 	return MergeEnv(env, s.cfg.ServiceEnv[name])
 }

@@ -16,15 +16,20 @@ import (
 
 // Topics. Each topic's key keeps the events of one entity in order: the
 // portfolio id on the portfolio and profit topics, the ledger account
-// ("user:7", "team:3", "platform") on the withdrawal topic.
+// ("user:7", "team:3", "platform") on the withdrawal topic, "ledger" on
+// the checkpoint topic. TopicCheckpoints carries the withdrawal ledger's
+// signed checkpoints of its chain heads (ledger.checkpoint), kept apart
+// from withdrawal.events so that no consumer of the ledger's events ever
+// sees them (docs/decisions.md).
 const (
-	TopicPortfolio  = "portfolio.events"
-	TopicProfit     = "profit.events"
-	TopicWithdrawal = "withdrawal.events"
+	TopicPortfolio   = "portfolio.events"
+	TopicProfit      = "profit.events"
+	TopicWithdrawal  = "withdrawal.events"
+	TopicCheckpoints = "ledger.checkpoints"
 )
 
 // Topics lists the event topics.
-var Topics = []string{TopicPortfolio, TopicProfit, TopicWithdrawal}
+var Topics = []string{TopicPortfolio, TopicProfit, TopicWithdrawal, TopicCheckpoints}
 
 // DLQTopic is the dead-letter topic of topic: messages that could not be
 // processed after bounded retries go there, with the error in a header.
@@ -41,6 +46,7 @@ const (
 	TypeWithdrawalCompleted     = "withdrawal.completed"
 	TypeWithdrawalFailed        = "withdrawal.failed"
 	TypeFundsReallocated        = "funds.reallocated"
+	TypeLedgerCheckpoint        = "ledger.checkpoint"
 )
 
 // Types lists every event type; each has a JSON Schema (see Validate).
@@ -48,7 +54,7 @@ var Types = []string{
 	TypePortfolioCreated, TypePortfolioUpdated, TypePortfolioProfitRecorded,
 	TypeProfitRatioChanged, TypeProfitAllocated,
 	TypeWithdrawalRequested, TypeWithdrawalCompleted, TypeWithdrawalFailed,
-	TypeFundsReallocated,
+	TypeFundsReallocated, TypeLedgerCheckpoint,
 }
 
 // TopicOf is the topic that events of type eventType are published on, or
@@ -61,6 +67,8 @@ func TopicOf(eventType string) string {
 		return TopicProfit
 	case TypeWithdrawalRequested, TypeWithdrawalCompleted, TypeWithdrawalFailed, TypeFundsReallocated:
 		return TopicWithdrawal
+	case TypeLedgerCheckpoint:
+		return TopicCheckpoints
 	}
 	return ""
 }

@@ -98,6 +98,27 @@ type ReallocatedData struct {
 	Currency       string       `json:"currency,omitempty"`
 }
 
+// CheckpointData is the data of ledger.checkpoint: the withdrawal
+// ledger's chain heads at TakenAt, the last entry of each account (its id
+// and hash, hex), signed with Ed25519 by the key whose id (the RFC 7638
+// thumbprint of its public key, as the auth service's kid) is KeyID.
+// Signature (base64) is over this object's JSON with Signature empty.
+type CheckpointData struct {
+	KeyID      string           `json:"key_id"`
+	TakenAt    time.Time        `json:"taken_at"`
+	MaxEntryID int64            `json:"max_entry_id"`
+	Accounts   []CheckpointHead `json:"accounts"`
+	Signature  string           `json:"signature"`
+}
+
+// CheckpointHead is one account's chain head in a CheckpointData.
+type CheckpointHead struct {
+	Account     string `json:"account"`
+	Currency    string `json:"currency"`
+	LastEntryID int64  `json:"last_entry_id"`
+	Hash        string `json:"hash"`
+}
+
 // NewData is a pointer to a new zero data object of eventType, the type
 // its consumers decode into; nil for an unknown type.
 func NewData(eventType string) any {
@@ -114,6 +135,8 @@ func NewData(eventType string) any {
 		return new(WithdrawalData)
 	case TypeFundsReallocated:
 		return new(ReallocatedData)
+	case TypeLedgerCheckpoint:
+		return new(CheckpointData)
 	}
 	return nil
 }

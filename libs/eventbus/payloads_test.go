@@ -43,6 +43,9 @@ func populated() map[string]any {
 		eventbus.TypeWithdrawalFailed:    withdrawal("user", "user:7", "failed"),
 		eventbus.TypeFundsReallocated: eventbus.ReallocatedData{ReallocationID: 4, FromAccount: "platform", ToAccount: "team:3",
 			Amount: money.MustAmount("0.00000001"), Reason: "bonus", Currency: "USD"},
+		eventbus.TypeLedgerCheckpoint: eventbus.CheckpointData{KeyID: "kid-1", TakenAt: at, MaxEntryID: 12,
+			Accounts: []eventbus.CheckpointHead{{Account: "user:7:JPY", Currency: "JPY", LastEntryID: 12,
+				Hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}}, Signature: "c2ln"},
 	}
 }
 

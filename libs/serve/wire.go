@@ -52,8 +52,9 @@ type Parts struct {
 	// Consumer, when set, is the service's inbox consumer (libs/inbox),
 	// run as a worker.
 	Consumer *inbox.Config
-	// Workers are the service's own background jobs, run for as long as
-	// the HTTP server does (each returns when its context ends).
+	// Workers are the service's own background jobs (e.g. the withdrawal
+	// ledger's checkpoints and verification), run for as long as the HTTP
+	// server does (each returns when its context ends).
 	Workers []func(context.Context) error
 }
 

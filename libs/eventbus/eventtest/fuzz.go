@@ -25,6 +25,8 @@ var Data = map[string]string{
 	eventbus.TypeWithdrawalCompleted: `{"withdrawal_id":1,"from_type":"team","owner_id":3,"account":"team:3","amount":"12.50000000","status":"completed","reason":null}`,
 	eventbus.TypeWithdrawalFailed:    `{"withdrawal_id":1,"from_type":"platform","owner_id":0,"account":"platform","amount":"12.50000000","status":"failed","reason":"cancelled"}`,
 	eventbus.TypeFundsReallocated:    `{"reallocation_id":4,"from_account":"platform","to_account":"team:3","amount":"0.00000001","reason":"bonus"}`,
+	eventbus.TypeLedgerCheckpoint: `{"key_id":"kid-1","taken_at":"2026-03-01T12:00:00Z","max_entry_id":12,"accounts":[{"account":"user:7:JPY","currency":"JPY",` +
+		`"last_entry_id":12,"hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}],"signature":"c2ln"}`,
 }
 
 // checks are what a decoded data object of each type guarantees: the

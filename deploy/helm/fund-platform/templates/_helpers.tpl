@@ -148,6 +148,10 @@ Only the variables the services read; extra ones come from <service>.env.
 - name: AUTH_URL
   value: {{ include "fund-platform.authURL" $root | quote }}
 {{- end }}
+{{- if eq $name "withdrawal" }}
+- name: LEDGER_CHECKPOINT_KEY_FILE
+  value: /var/run/secrets/fund-withdrawal/checkpoint-key.pem
+{{- end }}
 {{- if eq $name "profit" }}
 - name: PORTFOLIO_URL
   value: {{ include "fund-platform.portfolioURL" $root | quote }}

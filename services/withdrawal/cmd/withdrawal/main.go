@@ -3,12 +3,14 @@
 // consumes profit.events (profit.allocated credits the ledger) and publishes
 // withdrawal.events through its outbox. Configuration comes from the
 // environment: serve.Config and serve.Backend (HTTP_ADDR, DATABASE_URL,
-// KAFKA_BROKERS, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, LOG_*, …).
+// KAFKA_BROKERS, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE, APP_ENV, LOG_*, …) and
+// the ledger's checkpoints (Config).
 package main
 
 import (
 	"context"
 
+	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/pg"
 	"github.com/fundplatform/platform/libs/serve"
 	"github.com/fundplatform/platform/services/withdrawal/internal/endpoint"
@@ -25,9 +27,12 @@ func main() {
 // wire builds the service's own parts on what serve.MainBackend gives:
 // store → service → endpoints → transport, and the consumer of the events
 // it reads; it publishes through its outbox.
-func wire(ctx context.Context, cfg serve.BackendConfig, d *serve.Deps) (serve.Parts, error) {
+func wire(ctx context.Context, cfg Config, d *serve.Deps) (serve.Parts, error) {
 	st := store.New(d.Pool)
-	svc := ledger.New(st)
+	svc, workers, err := anchored(cfg, st, d.Log)
+	if err != nil {
+		return serve.Parts{}, err
+	}
 	// The events at hand are applied a run per transaction: platform and
 	// system:profit, which every credit touches, are locked once per batch
 	// and its credits written with a few set-based statements
@@ -37,8 +42,11 @@ func wire(ctx context.Context, cfg serve.BackendConfig, d *serve.Deps) (serve.Pa
 	if err := d.Metrics.Register(pg.NewGauges(d.Pool, d.Log, pg.GaugesTTL, store.Gauges()...)); err != nil {
 		return serve.Parts{}, err
 	}
-	verify := func(ctx context.Context) error {
-		return store.VerifyLoop(ctx, st, store.VerifyInterval, d.Metrics, d.Log)
-	}
-	return serve.Parts{Handler: handler, Publishes: true, Consumer: &consumer, Workers: []func(context.Context) error{verify}}, nil
+	workers = append(workers, func(ctx context.Context) error {
+		admin := func(ctx context.Context) (ledger.Verification, error) {
+			return svc.Verify(ctx, ledger.Caller{Role: auth.RoleAdmin})
+		}
+		return store.VerifyLoop(ctx, admin, store.VerifyInterval, d.Metrics, d.Log)
+	})
+	return serve.Parts{Handler: handler, Publishes: true, Consumer: &consumer, Workers: workers}, nil
 }

@@ -188,6 +188,27 @@ type Verification struct {
 	FirstBadAccount  *string                `json:"first_bad_account"`
 	FirstBadCurrency *string                `json:"first_bad_currency"`
 	Currencies       []CurrencyVerification `json:"currencies"`
+	Checkpoint       CheckpointVerification `json:"checkpoint"`
+}
+
+// CheckpointVerification is the JSON form of the comparison with the
+// latest signed checkpoint.
+type CheckpointVerification struct {
+	Status                string     `json:"status"`
+	OK                    bool       `json:"ok"`
+	KeyID                 *string    `json:"key_id"`
+	TakenAt               *time.Time `json:"taken_at"`
+	MaxEntryID            *int64     `json:"max_entry_id"`
+	FirstDivergentAccount *string    `json:"first_divergent_account"`
+}
+
+// checkpointJSON is the JSON form of c.
+func checkpointJSON(c ledger.CheckpointVerification) CheckpointVerification {
+	out := CheckpointVerification{Status: c.Status, OK: c.OK, TakenAt: c.TakenAt, FirstDivergentAccount: c.FirstDivergentAccount}
+	if c.TakenAt != nil {
+		out.KeyID, out.MaxEntryID = &c.KeyID, &c.MaxEntryID
+	}
+	return out
 }
 
 // CurrencyVerification is the JSON form of one currency's verification.
@@ -203,7 +224,8 @@ type CurrencyVerification struct {
 // VerificationJSON is the JSON form of v.
 func VerificationJSON(v ledger.Verification) Verification {
 	out := Verification{OK: v.OK, Accounts: v.Accounts, Entries: v.Entries, FirstBadEntryID: v.FirstBadEntryID,
-		FirstBadAccount: v.FirstBadAccount, Currencies: make([]CurrencyVerification, 0, len(v.Currencies))}
+		FirstBadAccount: v.FirstBadAccount, Currencies: make([]CurrencyVerification, 0, len(v.Currencies)),
+		Checkpoint: checkpointJSON(v.Checkpoint)}
 	if v.FirstBadAccount != nil {
 		_, c := ledger.AccountCurrency(*v.FirstBadAccount)
 		out.FirstBadCurrency = &c

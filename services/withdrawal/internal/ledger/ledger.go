@@ -256,6 +256,9 @@ type Entry struct {
 type Verification struct {
 	CurrencyVerification
 	Currencies []CurrencyVerification
+	// Checkpoint is the comparison with the latest signed checkpoint
+	// (checkpoint.go); the ledger is OK only when it is too.
+	Checkpoint CheckpointVerification
 }
 
 // CurrencyVerification is the verification of a set of accounts (those of
@@ -406,4 +409,7 @@ type Store interface {
 
 	ListEntries(ctx context.Context, f EntryFilter, p httpx.Pagination) ([]Entry, int64, error)
 	Verify(ctx context.Context) (Verification, error)
+	// EntryHeads reads the entries of ids (those that exist) as heads, by
+	// id: their account, currency, id and hash.
+	EntryHeads(ctx context.Context, ids []int64) (map[int64]Head, error)
 }

@@ -13,10 +13,19 @@ import (
 // withdrawal's, a reallocation's (docs/api.md#text-fields).
 const MaxReasonLength = 500
 
-type service struct{ store Store }
+type service struct {
+	store       Store
+	checkpoints CheckpointSource // nil: no checkpoint key configured
+}
 
 // New returns the service.
 func New(store Store) Service { return &service{store: store} }
+
+// NewAnchored returns the service whose Verify also compares the database
+// with the latest checkpoint that checkpoints reads.
+func NewAnchored(store Store, checkpoints CheckpointSource) Service {
+	return &service{store: store, checkpoints: checkpoints}
+}
 
 func readsAll(c Caller) bool { return c.Role == auth.RoleAdmin || c.Role == auth.RoleViewer }
 
@@ -291,7 +300,35 @@ func (s *service) Verify(ctx context.Context, c Caller) (Verification, error) {
 	if !readsAll(c) {
 		return Verification{}, ErrForbidden
 	}
-	return s.store.Verify(ctx)
+	// The checkpoint is read first, so that the database's snapshot is at
+	// least as new as it.
+	var cp *Checkpoint
+	var cv CheckpointVerification
+	if s.checkpoints == nil {
+		cv = CheckpointVerification{Status: CheckpointDisabled, OK: true}
+	} else if latest, err := s.checkpoints.Latest(ctx); latest == nil {
+		cv = checkpointFailure(err)
+	} else {
+		cp = latest
+	}
+	v, err := s.store.Verify(ctx)
+	if err != nil {
+		return Verification{}, err
+	}
+	if cp != nil {
+		ids := make([]int64, 0, len(cp.Heads))
+		for _, h := range cp.Heads {
+			ids = append(ids, h.LastEntryID)
+		}
+		stored, err := s.store.EntryHeads(ctx, ids)
+		if err != nil {
+			return Verification{}, err
+		}
+		cv = CompareHeads(*cp, stored)
+	}
+	v.Checkpoint = cv
+	v.OK = v.OK && cv.OK
+	return v, nil
 }
 
 // ApplyCredits is the service of the inbox consumer, as Service is of the

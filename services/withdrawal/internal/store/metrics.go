@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fundplatform/platform/libs/pg"
+	"github.com/fundplatform/platform/services/withdrawal/internal/ledger"
 )
 
 // Gauges are the withdrawal service's business metrics, read from its
@@ -49,14 +50,16 @@ func Gauges() []pg.Gauge {
 // whole ledger in the background (VerifyLoop).
 const VerifyInterval = 5 * time.Minute
 
-// VerifyLoop verifies the ledger (Store.Verify, as GET /api/v1/ledger/verify
-// does) at once and then every interval until ctx ends, and exposes the
+// VerifyLoop verifies the ledger with verify (the service's Verify, as GET
+// /api/v1/ledger/verify does: the chains, balances and sums, and the latest
+// signed checkpoint) at once and then every interval until ctx ends, and
+// exposes the
 // last outcome: fund_ledger_verify_ok (1 when every chain, balance and sum
 // checked out), fund_ledger_verify_timestamp_seconds (when that run ended)
 // and fund_ledger_verify_duration_seconds. A run that could not complete
 // (the database failed) is logged and leaves the last outcome, whose
 // timestamp then ages: the FundLedgerVerifyStale alert.
-func VerifyLoop(ctx context.Context, st *Store, interval time.Duration, reg prometheus.Registerer, log *slog.Logger) error {
+func VerifyLoop(ctx context.Context, verify func(context.Context) (ledger.Verification, error), interval time.Duration, reg prometheus.Registerer, log *slog.Logger) error {
 	gauge := func(name, help string) prometheus.Gauge {
 		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 	}
@@ -67,7 +70,7 @@ func VerifyLoop(ctx context.Context, st *Store, interval time.Duration, reg prom
 	registered := false
 	for {
 		began := time.Now()
-		v, err := st.Verify(ctx)
+		v, err := verify(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil

@@ -53,7 +53,9 @@ fund_withdrawals_amount{currency="JPY",status="pending"} 25
 
 	reg := prometheus.NewRegistry()
 	done := make(chan error, 1)
-	go func() { done <- store.VerifyLoop(ctx, st, 50*time.Millisecond, reg, slog.New(slog.DiscardHandler)) }()
+	go func() {
+		done <- store.VerifyLoop(ctx, st.Verify, 50*time.Millisecond, reg, slog.New(slog.DiscardHandler))
+	}()
 	verified := func(want float64) func() bool {
 		return func() bool {
 			mfs, _ := reg.Gather()

@@ -19,19 +19,20 @@ var openAPI = servicetest.OpenAPI{
 	Raw: api.OpenAPI,
 	Document: openapitest.Document{
 		Title: "Fund platform — withdrawal service",
-		Schemas: []string{"Balance", "CurrencyBalance", "OwnerBalances", "CurrencyVerification", "Withdrawal", "Reallocation", "Entry", "Verification", "NewWithdrawal",
+		Schemas: []string{"Balance", "CurrencyBalance", "OwnerBalances", "CurrencyVerification", "CheckpointVerification", "Withdrawal", "Reallocation", "Entry", "Verification", "NewWithdrawal",
 			"NewReallocation", "FailWithdrawal", "ErrorEnvelope", "ErrorData", "BalanceEnvelope", "BalanceListEnvelope",
 			"WithdrawalEnvelope", "WithdrawalListEnvelope", "ReallocationListEnvelope", "EntryListEnvelope", "VerificationEnvelope"},
 		// The resources have exactly the documented fields
 		// (docs/api.md#withdrawal-service), all required.
 		Fields: map[string][]string{
-			"Balance":              {"owner_type", "owner_id", "currency", "credited", "reallocated_in", "reallocated_out", "held", "withdrawn", "available"},
-			"CurrencyBalance":      {"currency", "credited", "reallocated_in", "reallocated_out", "held", "withdrawn", "available"},
-			"OwnerBalances":        {"owner_type", "owner_id", "balances"},
-			"Withdrawal":           {"id", "from_type", "owner_id", "currency", "amount", "status", "reason", "requested_by", "created_at", "completed_at"},
-			"Entry":                {"id", "transfer_id", "account", "currency", "amount", "kind", "ref_type", "ref_id", "created_at", "hash"},
-			"Verification":         {"ok", "accounts", "entries", "first_bad_entry_id", "first_bad_account", "first_bad_currency", "currencies"},
-			"CurrencyVerification": {"currency", "ok", "accounts", "entries", "first_bad_entry_id", "first_bad_account"},
+			"Balance":                {"owner_type", "owner_id", "currency", "credited", "reallocated_in", "reallocated_out", "held", "withdrawn", "available"},
+			"CurrencyBalance":        {"currency", "credited", "reallocated_in", "reallocated_out", "held", "withdrawn", "available"},
+			"OwnerBalances":          {"owner_type", "owner_id", "balances"},
+			"Withdrawal":             {"id", "from_type", "owner_id", "currency", "amount", "status", "reason", "requested_by", "created_at", "completed_at"},
+			"Entry":                  {"id", "transfer_id", "account", "currency", "amount", "kind", "ref_type", "ref_id", "created_at", "hash"},
+			"Verification":           {"ok", "accounts", "entries", "first_bad_entry_id", "first_bad_account", "first_bad_currency", "currencies", "checkpoint"},
+			"CurrencyVerification":   {"currency", "ok", "accounts", "entries", "first_bad_entry_id", "first_bad_account"},
+			"CheckpointVerification": {"status", "ok", "key_id", "taken_at", "max_entry_id", "first_divergent_account"},
 		},
 	},
 	// NewHandler only registers routes; nil endpoints are never called.
