@@ -187,4 +187,5 @@ func TestProfitFlow(t *testing.T) {
 	}
 
 	ledgerAndStatsFlow(t, admin, aliceClient, pf.ID, alice.ID, team.ID, allocs)
+	manualOutcomesFlow(t, admin, ready.EdgeURL, alice.ID, team.ID)
 }

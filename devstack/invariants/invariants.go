@@ -12,8 +12,8 @@
 //     its exact shares in its currency, and nothing else is credited;
 //   - per portfolio, the profit service's allocations, the ledger's credits
 //     and the stats service's figures are equal (and stats has the
-//     portfolio's currency), and so are the platform totals of each
-//     currency;
+//     portfolio's currency), its total profit and its loss carry-forward
+//     too, and so are the platform totals of each currency;
 //   - withdrawals by status, and reallocations, are the same in each
 //     currency in the withdrawal service and in stats.
 //
@@ -27,6 +27,7 @@
 package invariants
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -138,20 +139,21 @@ type (
 	// Allocation is a profit allocation as the profit service answers it
 	// (GET /api/v1/profit/allocations); the end-to-end tests read it too.
 	Allocation struct {
-		ID             int64           `json:"id"`
-		PortfolioID    int64           `json:"portfolio_id"`
-		Currency       string          `json:"currency"`
-		Source         string          `json:"source"`
-		SnapshotID     *int64          `json:"snapshot_id"`
-		Status         string          `json:"status"`
-		ProfitAmount   decimal.Decimal `json:"profit_amount"`
-		Distributable  decimal.Decimal `json:"distributable"`
-		ToTeam         decimal.Decimal `json:"to_team_amount"`
-		ToPlatform     decimal.Decimal `json:"to_platform_amount"`
-		ToUser         decimal.Decimal `json:"to_user_amount"`
-		LossCarryAfter decimal.Decimal `json:"loss_carryforward_after"`
-		UserID         int64           `json:"user_id"`
-		TeamID         int64           `json:"team_id"`
+		ID              int64           `json:"id"`
+		PortfolioID     int64           `json:"portfolio_id"`
+		Currency        string          `json:"currency"`
+		Source          string          `json:"source"`
+		SnapshotID      *int64          `json:"snapshot_id"`
+		Status          string          `json:"status"`
+		ProfitAmount    decimal.Decimal `json:"profit_amount"`
+		Distributable   decimal.Decimal `json:"distributable"`
+		ToTeam          decimal.Decimal `json:"to_team_amount"`
+		ToPlatform      decimal.Decimal `json:"to_platform_amount"`
+		ToUser          decimal.Decimal `json:"to_user_amount"`
+		LossCarryBefore decimal.Decimal `json:"loss_carryforward_before"`
+		LossCarryAfter  decimal.Decimal `json:"loss_carryforward_after"`
+		UserID          int64           `json:"user_id"`
+		TeamID          int64           `json:"team_id"`
 	}
 	accProfit struct {
 		PortfolioID int64           `json:"portfolio_id"`
@@ -161,19 +163,23 @@ type (
 		ToTeam      decimal.Decimal `json:"to_team_total"`
 		ToPlatform  decimal.Decimal `json:"to_platform_total"`
 		ToUser      decimal.Decimal `json:"to_user_total"`
+		// LossCarry is the portfolio's carry-forward; nil from the
+		// previous release, which does not answer it.
+		LossCarry *decimal.Decimal `json:"loss_carryforward"`
 	}
 	// currencyTotals are the stats overview's money in one currency.
 	currencyTotals struct {
-		Currency           string          `json:"currency"`
-		TotalProfit        decimal.Decimal `json:"total_profit"`
-		TotalDistributed   decimal.Decimal `json:"total_distributed"`
-		ToTeamTotal        decimal.Decimal `json:"to_team_total"`
-		ToPlatformTotal    decimal.Decimal `json:"to_platform_total"`
-		ToUserTotal        decimal.Decimal `json:"to_user_total"`
-		WithdrawnPending   decimal.Decimal `json:"withdrawals_pending_amount"`
-		WithdrawnCompleted decimal.Decimal `json:"withdrawals_completed_amount"`
-		WithdrawnFailed    decimal.Decimal `json:"withdrawals_failed_amount"`
-		ReallocatedTotal   decimal.Decimal `json:"reallocated_total"`
+		Currency           string           `json:"currency"`
+		TotalProfit        decimal.Decimal  `json:"total_profit"`
+		TotalDistributed   decimal.Decimal  `json:"total_distributed"`
+		ToTeamTotal        decimal.Decimal  `json:"to_team_total"`
+		ToPlatformTotal    decimal.Decimal  `json:"to_platform_total"`
+		ToUserTotal        decimal.Decimal  `json:"to_user_total"`
+		WithdrawnPending   decimal.Decimal  `json:"withdrawals_pending_amount"`
+		WithdrawnCompleted decimal.Decimal  `json:"withdrawals_completed_amount"`
+		WithdrawnFailed    decimal.Decimal  `json:"withdrawals_failed_amount"`
+		ReallocatedTotal   decimal.Decimal  `json:"reallocated_total"`
+		LossCarryTotal     *decimal.Decimal `json:"loss_carryforward_total"`
 	}
 	// overview is GET /stats/overview: totals per currency; the previous
 	// release answers one set of totals (the embedded fields), read as the
@@ -266,7 +272,7 @@ func (s *snapshot) normalize() {
 	for i := range s.reallocations {
 		s.reallocations[i].Currency = currencyOf(s.reallocations[i].Currency)
 	}
-	if s.overview.Totals == nil && s.overview.currencyTotals != (currencyTotals{}) {
+	if s.overview.Totals == nil && (s.overview.currencyTotals != (currencyTotals{}) || s.overview.LossCarryTotal != nil) {
 		s.overview.Totals = []currencyTotals{s.overview.currencyTotals}
 	}
 	for i := range s.overview.Totals {
@@ -566,11 +572,46 @@ func sameAmounts[K comparable](a, b map[K]decimal.Decimal) bool {
 	return true
 }
 
+// statsCounts reports whether stats counts a's profit: every NAV profit
+// (losses and waiting ones included, from portfolio.profit_recorded) and
+// every manual one once allocated (profit.allocated) or found to
+// distribute nothing (profit.outcome_recorded); a manual profit waiting
+// for a ratio has reached no event yet (docs/decisions.md).
+func statsCounts(a Allocation) bool {
+	return a.Source == "nav" || a.Status != "awaiting_ratio"
+}
+
+// carries are the loss carry-forwards of the portfolios as stats holds
+// them, from the profit service's history: the sum of the moves (after −
+// before) of the allocations made, then the allocation rule
+// carry = max(0, carry − p) over the NAV profits still waiting for a
+// ratio, in recording order, which stats applied when they were recorded
+// while the profit service applies them once the first ratio comes
+// (docs/api.md#allocation-rule).
+func (s *snapshot) carries() map[int64]decimal.Decimal {
+	carry := map[int64]decimal.Decimal{}
+	var waiting []Allocation
+	for _, a := range s.allocations {
+		switch {
+		case a.Status != "awaiting_ratio":
+			carry[a.PortfolioID] = carry[a.PortfolioID].Add(a.LossCarryAfter.Sub(a.LossCarryBefore))
+		case a.Source == "nav":
+			waiting = append(waiting, a)
+		}
+	}
+	slices.SortFunc(waiting, func(a, b Allocation) int { return cmp.Compare(a.ID, b.ID) })
+	for _, a := range waiting {
+		carry[a.PortfolioID] = decimal.Max(decimal.Zero, carry[a.PortfolioID].Sub(a.ProfitAmount))
+	}
+	return carry
+}
+
 // checkPortfolios compares, per portfolio, the profit service, the ledger
 // (credits, from checkCredits) and stats, and the portfolio's currency in
 // the profit service and in stats. A portfolio's amounts are all in its
 // currency.
 func (s *snapshot) checkPortfolios(ledger map[int64]shares) Result {
+	carries := s.carries()
 	profit := map[int64]shares{}
 	accProfits := map[int64]decimal.Decimal{}
 	currency := map[int64]string{}
@@ -583,10 +624,7 @@ func (s *snapshot) checkPortfolios(ledger map[int64]shares) Result {
 		if a.Status == "allocated" {
 			profit[a.PortfolioID] = profit[a.PortfolioID].add(shares{a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser})
 		}
-		// Stats count every NAV profit (losses and waiting ones included)
-		// and the manual profits that were allocated: no event announces
-		// the others (docs/decisions.md).
-		if a.Source == "nav" || a.Status == "allocated" {
+		if statsCounts(a) {
 			accProfits[a.PortfolioID] = accProfits[a.PortfolioID].Add(a.ProfitAmount)
 		} else if _, ok := accProfits[a.PortfolioID]; !ok {
 			accProfits[a.PortfolioID] = decimal.Zero
@@ -615,6 +653,9 @@ func (s *snapshot) checkPortfolios(ledger map[int64]shares) Result {
 		if c, ok := currency[id]; ok && c != st.Currency {
 			d.addf("portfolio %d: currency %s in stats, %s in the profit service", id, st.Currency, c)
 		}
+		if st.LossCarry != nil && !eq(*st.LossCarry, carries[id]) {
+			d.addf("portfolio %d: loss_carryforward %s in stats, %s in the profit service", id, st.LossCarry, carries[id])
+		}
 	}
 	return d.result("per portfolio: profit service == ledger == stats", fmt.Sprintf("%d portfolios", len(sorted)))
 }
@@ -635,7 +676,7 @@ func (s *snapshot) checkOverview() Result {
 			total[a.Currency] = total[a.Currency].add(shares{a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser})
 			allocated++
 		}
-		if a.Source == "nav" || a.Status == "allocated" {
+		if statsCounts(a) {
 			profit[a.Currency] = profit[a.Currency].Add(a.ProfitAmount)
 		}
 	}
@@ -643,9 +684,17 @@ func (s *snapshot) checkOverview() Result {
 		credited[b.Currency] = credited[b.Currency].Add(b.Credited)
 		touch(total, b.Currency)
 	}
+	carried := map[string]decimal.Decimal{}
+	for id, c := range s.carries() {
+		cur := currencyOf(s.portfolioCurrency(id))
+		carried[cur] = carried[cur].Add(c)
+	}
 	var summary []string
 	for _, c := range currencies(total) {
 		o := s.overview.totalsIn(c)
+		if o.LossCarryTotal != nil && !eq(*o.LossCarryTotal, carried[c]) {
+			d.addf("%s: stats loss_carryforward_total %s, profit service %s", c, o.LossCarryTotal, carried[c])
+		}
 		if got := (shares{o.TotalDistributed, o.ToTeamTotal, o.ToPlatformTotal, o.ToUserTotal}); !got.equal(total[c]) {
 			d.addf("%s: stats overview %s, profit service %s", c, got, total[c])
 		}
@@ -661,6 +710,16 @@ func (s *snapshot) checkOverview() Result {
 		d.addf("stats counts %d allocations, profit service %d allocated", s.overview.Counts.Allocations, allocated)
 	}
 	return d.result("platform totals: profit service == balances == stats", strings.Join(summary, "; "))
+}
+
+// portfolioCurrency is the currency of a portfolio's allocations.
+func (s *snapshot) portfolioCurrency(id int64) string {
+	for _, a := range s.allocations {
+		if a.PortfolioID == id {
+			return a.Currency
+		}
+	}
+	return ""
 }
 
 // checkWithdrawals compares the withdrawal amounts per currency and status.

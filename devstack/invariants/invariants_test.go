@@ -9,6 +9,8 @@ import (
 
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
+func ptr[T any](v T) *T { return &v }
+
 // consistent is a small quiet stack: one allocation of 100 (team 20,
 // platform 10, user 70), a completed withdrawal of 30 and a failed one of
 // 5 from the user, and a reallocation of 4 from the platform to the team.
@@ -35,14 +37,24 @@ func consistent() *snapshot {
 		allocations: []Allocation{
 			{ID: 9, PortfolioID: 1, Source: "nav", Status: "allocated", ProfitAmount: d("100"), Distributable: d("100"),
 				ToTeam: d("20"), ToPlatform: d("10"), ToUser: d("70"), UserID: 7, TeamID: 3},
-			{ID: 10, PortfolioID: 1, Source: "nav", Status: "no_distribution", ProfitAmount: d("-8"), UserID: 7, TeamID: 3},
+			{ID: 10, PortfolioID: 1, Source: "nav", Status: "no_distribution", ProfitAmount: d("-8"), LossCarryAfter: d("8"), UserID: 7, TeamID: 3},
+			{ID: 21, PortfolioID: 1, Source: "manual", Status: "no_distribution", ProfitAmount: d("-5"), LossCarryBefore: d("8"),
+				LossCarryAfter: d("13"), UserID: 7, TeamID: 3},
+			{ID: 22, PortfolioID: 1, Source: "manual", Status: "no_distribution", ProfitAmount: d("3"), LossCarryBefore: d("13"),
+				LossCarryAfter: d("10"), UserID: 7, TeamID: 3},
+			{ID: 23, PortfolioID: 3, Source: "nav", Status: "awaiting_ratio", ProfitAmount: d("-4"), UserID: 7, TeamID: 3},
+			{ID: 24, PortfolioID: 3, Source: "manual", Status: "awaiting_ratio", ProfitAmount: d("6"), UserID: 7, TeamID: 3},
 		},
-		accProfit:     []accProfit{{PortfolioID: 1, AccProfit: d("92"), Distributed: d("100"), ToTeam: d("20"), ToPlatform: d("10"), ToUser: d("70")}},
+		accProfit: []accProfit{
+			{PortfolioID: 1, AccProfit: d("90"), Distributed: d("100"), ToTeam: d("20"), ToPlatform: d("10"), ToUser: d("70"), LossCarry: ptr(d("10"))},
+			{PortfolioID: 3, AccProfit: d("-4"), LossCarry: ptr(d("4"))},
+		},
 		withdrawals:   []withdrawal{{ID: 1, Amount: d("30"), Status: "completed"}, {ID: 2, Amount: d("5"), Status: "failed"}},
 		reallocations: []reallocation{{ID: 1, Amount: d("4")}},
 	}
 	o := &s.overview
-	o.TotalProfit, o.TotalDistributed, o.ToTeamTotal, o.ToPlatformTotal, o.ToUserTotal = d("92"), d("100"), d("20"), d("10"), d("70")
+	o.TotalProfit, o.TotalDistributed, o.ToTeamTotal, o.ToPlatformTotal, o.ToUserTotal = d("86"), d("100"), d("20"), d("10"), d("70")
+	o.LossCarryTotal = ptr(d("14"))
 	o.WithdrawnCompleted, o.WithdrawnFailed, o.ReallocatedTotal = d("30"), d("5"), d("4")
 	o.Counts.Allocations, o.Counts.Withdrawals, o.Counts.Reallocations = 1, 2, 1
 	return s
@@ -55,7 +67,7 @@ func TestConsistentStackHolds(t *testing.T) {
 		r.Print(&b)
 		t.Fatalf("a consistent stack reported violations:\n%s", b.String())
 	}
-	if len(r.Results) != 9 || r.Figures.Entries != 10 || r.Figures.Allocations != 2 || !r.Figures.Distributed.Equal(d("100")) {
+	if len(r.Results) != 9 || r.Figures.Entries != 10 || r.Figures.Allocations != 6 || !r.Figures.Distributed.Equal(d("100")) {
 		t.Fatalf("report = %+v", r)
 	}
 }
@@ -85,6 +97,15 @@ func TestEachViolationIsReported(t *testing.T) {
 		{"a credit lost", func(s *snapshot) { s.entries = s.entries[4:] }, "each allocation credited once, exactly"},
 		{"stats lost an allocation", func(s *snapshot) { s.accProfit[0].ToUser = d("0") }, "per portfolio: profit service == ledger == stats"},
 		{"stats lost a loss", func(s *snapshot) { s.accProfit[0].AccProfit = d("100") }, "per portfolio: profit service == ledger == stats"},
+		{"stats lost a manual loss", func(s *snapshot) { s.accProfit[0].AccProfit, s.accProfit[0].LossCarry = d("95"), ptr(d("5")) },
+			"per portfolio: profit service == ledger == stats"},
+		{"stats lost a manual no-distribution profit", func(s *snapshot) { s.accProfit[0].LossCarry = ptr(d("13")) },
+			"per portfolio: profit service == ledger == stats"},
+		{"stats counted a waiting manual profit", func(s *snapshot) { s.accProfit[1].AccProfit = d("2") },
+			"per portfolio: profit service == ledger == stats"},
+		{"stats' carry-forward of a waiting NAV loss lost", func(s *snapshot) { s.accProfit[1].LossCarry = ptr(d("0")) },
+			"per portfolio: profit service == ledger == stats"},
+		{"overview carry-forward off", func(s *snapshot) { s.overview.LossCarryTotal = ptr(d("10")) }, "platform totals: profit service == balances == stats"},
 		{"overview counted twice", func(s *snapshot) { s.overview.TotalDistributed = d("200") }, "platform totals: profit service == balances == stats"},
 		{"a withdrawal missing in stats", func(s *snapshot) { s.overview.WithdrawnFailed = d("0") }, "withdrawals by status: withdrawal service == stats"},
 		{"a reallocation counted twice", func(s *snapshot) { s.overview.Counts.Reallocations = 2 }, "reallocations: withdrawal service == stats"},
@@ -190,7 +211,7 @@ func TestCurrencyViolationsAreReported(t *testing.T) {
 		{"a balance credited in the wrong currency", func(s *snapshot) {
 			s.balances[3].Currency = "USD"
 		}, "platform totals: profit service == balances == stats"},
-		{"stats has the portfolio in USD", func(s *snapshot) { s.accProfit[1].Currency = "USD" }, "per portfolio: profit service == ledger == stats"},
+		{"stats has the portfolio in USD", func(s *snapshot) { s.accProfit[len(s.accProfit)-1].Currency = "USD" }, "per portfolio: profit service == ledger == stats"},
 		{"a JPY withdrawal counted in USD", func(s *snapshot) {
 			s.overview.Totals[0].WithdrawnCompleted = d("0")
 			s.overview.Totals[1].WithdrawnCompleted = d("500030")

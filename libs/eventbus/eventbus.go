@@ -42,6 +42,7 @@ const (
 	TypePortfolioProfitRecorded = "portfolio.profit_recorded"
 	TypeProfitRatioChanged      = "profit.ratio_changed"
 	TypeProfitAllocated         = "profit.allocated"
+	TypeProfitOutcomeRecorded   = "profit.outcome_recorded"
 	TypeWithdrawalRequested     = "withdrawal.requested"
 	TypeWithdrawalCompleted     = "withdrawal.completed"
 	TypeWithdrawalFailed        = "withdrawal.failed"
@@ -52,7 +53,7 @@ const (
 // Types lists every event type; each has a JSON Schema (see Validate).
 var Types = []string{
 	TypePortfolioCreated, TypePortfolioUpdated, TypePortfolioProfitRecorded,
-	TypeProfitRatioChanged, TypeProfitAllocated,
+	TypeProfitRatioChanged, TypeProfitAllocated, TypeProfitOutcomeRecorded,
 	TypeWithdrawalRequested, TypeWithdrawalCompleted, TypeWithdrawalFailed,
 	TypeFundsReallocated, TypeLedgerCheckpoint,
 }
@@ -63,7 +64,7 @@ func TopicOf(eventType string) string {
 	switch eventType {
 	case TypePortfolioCreated, TypePortfolioUpdated, TypePortfolioProfitRecorded:
 		return TopicPortfolio
-	case TypeProfitRatioChanged, TypeProfitAllocated:
+	case TypeProfitRatioChanged, TypeProfitAllocated, TypeProfitOutcomeRecorded:
 		return TopicProfit
 	case TypeWithdrawalRequested, TypeWithdrawalCompleted, TypeWithdrawalFailed, TypeFundsReallocated:
 		return TopicWithdrawal

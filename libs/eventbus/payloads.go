@@ -75,6 +75,26 @@ type AllocatedData struct {
 	Currency         string       `json:"currency,omitempty"`
 }
 
+// OutcomeRecordedData is the data of profit.outcome_recorded: a manual
+// profit or loss that distributed nothing (Status "no_distribution"), with
+// the portfolio's loss carry-forward before and after it. Source is always
+// "manual" (a NAV profit reaches stats through portfolio.profit_recorded,
+// and has no snapshot here); an allocated profit publishes
+// profit.allocated instead (docs/decisions.md).
+type OutcomeRecordedData struct {
+	AllocationID           int64        `json:"allocation_id"`
+	PortfolioID            int64        `json:"portfolio_id"`
+	Source                 string       `json:"source"`
+	Status                 string       `json:"status"`
+	PeriodEnd              time.Time    `json:"period_end"`
+	ProfitAmount           money.Amount `json:"profit_amount"`
+	LossCarryforwardBefore money.Amount `json:"loss_carryforward_before"`
+	LossCarryforwardAfter  money.Amount `json:"loss_carryforward_after"`
+	UserID                 int64        `json:"user_id"`
+	TeamID                 int64        `json:"team_id"`
+	Currency               string       `json:"currency,omitempty"`
+}
+
 // WithdrawalData is the data of withdrawal.requested, .completed and
 // .failed: the withdrawal as it now is. Reason is null unless it failed.
 type WithdrawalData struct {
@@ -131,6 +151,8 @@ func NewData(eventType string) any {
 		return new(RatioChangedData)
 	case TypeProfitAllocated:
 		return new(AllocatedData)
+	case TypeProfitOutcomeRecorded:
+		return new(OutcomeRecordedData)
 	case TypeWithdrawalRequested, TypeWithdrawalCompleted, TypeWithdrawalFailed:
 		return new(WithdrawalData)
 	case TypeFundsReallocated:

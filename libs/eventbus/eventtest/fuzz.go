@@ -21,6 +21,9 @@ var Data = map[string]string{
 	eventbus.TypeProfitAllocated: `{"allocation_id":11,"portfolio_id":42,"source":"manual","snapshot_id":null,"period_end":"2026-03-01T12:00:00Z",` +
 		`"profit_amount":"100.00000000","distributable":"100.00000000","to_team_amount":"20.00000000",` +
 		`"to_platform_amount":"10.00000000","to_user_amount":"70.00000000","user_id":7,"team_id":3,"ratio_id":5,"ratio_version":2}`,
+	eventbus.TypeProfitOutcomeRecorded: `{"allocation_id":12,"portfolio_id":42,"source":"manual","status":"no_distribution",` +
+		`"period_end":"2026-03-02T12:00:00Z","profit_amount":"-40.00000000","loss_carryforward_before":"10.00000000",` +
+		`"loss_carryforward_after":"50.00000000","user_id":7,"team_id":3,"currency":"EUR"}`,
 	eventbus.TypeWithdrawalRequested: `{"withdrawal_id":1,"from_type":"user","owner_id":7,"account":"user:7","amount":"12.50000000","status":"pending","reason":null}`,
 	eventbus.TypeWithdrawalCompleted: `{"withdrawal_id":1,"from_type":"team","owner_id":3,"account":"team:3","amount":"12.50000000","status":"completed","reason":null}`,
 	eventbus.TypeWithdrawalFailed:    `{"withdrawal_id":1,"from_type":"platform","owner_id":0,"account":"platform","amount":"12.50000000","status":"failed","reason":"cancelled"}`,
@@ -36,6 +39,7 @@ var checks = map[string]func(t *testing.T, v any){
 	eventbus.TypePortfolioUpdated:        checkPortfolio,
 	eventbus.TypePortfolioProfitRecorded: checkProfitRecorded,
 	eventbus.TypeProfitAllocated:         checkAllocated,
+	eventbus.TypeProfitOutcomeRecorded:   checkOutcomeRecorded,
 	eventbus.TypeWithdrawalRequested:     checkWithdrawal,
 	eventbus.TypeWithdrawalCompleted:     checkWithdrawal,
 	eventbus.TypeWithdrawalFailed:        checkWithdrawal,
@@ -89,6 +93,19 @@ func checkAllocated(t *testing.T, v any) {
 	inboxfuzz.Amounts(t, inboxfuzz.AnySign, map[string]money.Amount{"profit_amount": d.ProfitAmount})
 	inboxfuzz.Amounts(t, inboxfuzz.NotNegative, map[string]money.Amount{"distributable": d.Distributable,
 		"to_team_amount": d.ToTeamAmount, "to_platform_amount": d.ToPlatformAmount, "to_user_amount": d.ToUserAmount})
+}
+
+func checkOutcomeRecorded(t *testing.T, v any) {
+	d := v.(*eventbus.OutcomeRecordedData)
+	inboxfuzz.Positive(t, map[string]int64{"allocation_id": d.AllocationID, "portfolio_id": d.PortfolioID, "user_id": d.UserID,
+		"team_id": d.TeamID})
+	if d.Source != "manual" || d.Status != "no_distribution" {
+		t.Fatalf("outcome %+v", d)
+	}
+	inboxfuzz.UTC(t, "period_end", d.PeriodEnd)
+	inboxfuzz.Amounts(t, inboxfuzz.AnySign, map[string]money.Amount{"profit_amount": d.ProfitAmount})
+	inboxfuzz.Amounts(t, inboxfuzz.NotNegative, map[string]money.Amount{"loss_carryforward_before": d.LossCarryforwardBefore,
+		"loss_carryforward_after": d.LossCarryforwardAfter})
 }
 
 func checkWithdrawal(t *testing.T, v any) {

@@ -13,6 +13,7 @@ import (
 const (
 	EventRatioChanged = eventbus.TypeProfitRatioChanged
 	EventAllocated    = eventbus.TypeProfitAllocated
+	EventOutcome      = eventbus.TypeProfitOutcomeRecorded
 )
 
 // Event is an event to publish: its type, the portfolio it is about (its
@@ -43,9 +44,20 @@ func RatioChangedEvents(r Ratio) []Event {
 }
 
 // AllocatedEvents are the events of a recorded (or released) allocation:
-// exactly one profit.allocated when it is allocated, none when it
-// distributes nothing or waits for a ratio (docs/api.md#allocation-rule).
+// exactly one profit.allocated when it is allocated, one
+// profit.outcome_recorded when a manual profit or loss distributes nothing
+// (a NAV one reaches stats through portfolio.profit_recorded), none while
+// it waits for a ratio (docs/api.md#allocation-rule, docs/decisions.md).
 func AllocatedEvents(a Allocation) ([]Event, error) {
+	if a.Status == StatusNoDistribution && a.Source == SourceManual {
+		return []Event{{Type: EventOutcome, PortfolioID: a.PortfolioID, Data: eventbus.OutcomeRecordedData{
+			AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, Status: a.Status,
+			PeriodEnd: a.PeriodEnd.UTC(), ProfitAmount: money.NewAmount(a.ProfitAmount),
+			LossCarryforwardBefore: money.NewAmount(a.LossCarryforwardBefore),
+			LossCarryforwardAfter:  money.NewAmount(a.LossCarryforwardAfter),
+			UserID:                 a.UserID, TeamID: a.TeamID, Currency: eventbus.EventCurrency(a.Currency),
+		}}}, nil
+	}
 	if a.Status != StatusAllocated {
 		return nil, nil
 	}

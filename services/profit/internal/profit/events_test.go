@@ -50,3 +50,42 @@ func TestAllocatedEvents(t *testing.T) {
 		t.Fatalf("ratio changed: %+v", e)
 	}
 }
+
+// TestOutcomeEvents: a manual loss and a manual profit absorbed by the
+// carry-forward each publish one profit.outcome_recorded with the
+// carry-forward before and after; a manual profit that waits publishes
+// nothing until it is allocated (docs/decisions.md).
+func TestOutcomeEvents(t *testing.T) {
+	if EventOutcome != eventbus.TypeProfitOutcomeRecorded {
+		t.Fatal("outcome event type differs from libs/eventbus")
+	}
+	manual := profits("-50", "20", "100")
+	for i := range manual {
+		manual[i].Source = SourceManual
+	}
+	r := Ratio{ID: 5, Version: 2, ToTeam: dec("0.2"), ToPlatform: dec("0.1"), ToUser: dec("0.7")}
+	folded, _ := Fold(Ledger{Ratios: []Ratio{r}}, manual)
+	want := []struct{ profit, before, after string }{{"-50.00000000", "0.00000000", "50.00000000"}, {"20.00000000", "50.00000000", "30.00000000"}}
+	for i, w := range want {
+		folded[i].ID, folded[i].Currency = int64(20+i), "JPY"
+		events, err := AllocatedEvents(folded[i])
+		if err != nil || len(events) != 1 || events[0].Type != EventOutcome || events[0].PortfolioID != 1 {
+			t.Fatalf("manual %s: %+v, %v", w.profit, events, err)
+		}
+		d := events[0].Data.(eventbus.OutcomeRecordedData)
+		if d.AllocationID != int64(20+i) || d.Source != SourceManual || d.Status != StatusNoDistribution || d.ProfitAmount.String() != w.profit ||
+			d.LossCarryforwardBefore.String() != w.before || d.LossCarryforwardAfter.String() != w.after ||
+			d.UserID != 7 || d.TeamID != 3 || d.Currency != "JPY" || !d.PeriodEnd.Equal(folded[i].PeriodEnd) {
+			t.Fatalf("profit.outcome_recorded data %+v", d)
+		}
+	}
+	if events, _ := AllocatedEvents(folded[2]); len(events) != 1 || events[0].Type != EventAllocated {
+		t.Fatalf("an allocated manual profit: %+v", events)
+	}
+	waiting, _ := Fold(Ledger{}, manual)
+	for _, a := range waiting {
+		if events, err := AllocatedEvents(a); err != nil || len(events) != 0 {
+			t.Fatalf("awaiting_ratio: %+v, %v", events, err)
+		}
+	}
+}

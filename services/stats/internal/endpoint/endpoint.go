@@ -110,6 +110,7 @@ type AccProfit struct {
 	ToTeamTotal     money.Amount `json:"to_team_total"`
 	ToPlatformTotal money.Amount `json:"to_platform_total"`
 	ToUserTotal     money.Amount `json:"to_user_total"`
+	LossCarryfwd    money.Amount `json:"loss_carryforward"`
 	UpdatedAt       *time.Time   `json:"updated_at"`
 }
 
@@ -117,7 +118,8 @@ type AccProfit struct {
 func AccProfitJSON(p stats.PortfolioTotals) AccProfit {
 	return AccProfit{PortfolioID: p.PortfolioID, Currency: p.Currency, AccProfit: money.NewAmount(p.AccProfit),
 		Distributed: money.NewAmount(p.Distributed), ToTeamTotal: money.NewAmount(p.ToTeam),
-		ToPlatformTotal: money.NewAmount(p.ToPlatform), ToUserTotal: money.NewAmount(p.ToUser), UpdatedAt: p.UpdatedAt}
+		ToPlatformTotal: money.NewAmount(p.ToPlatform), ToUserTotal: money.NewAmount(p.ToUser),
+		LossCarryfwd: money.NewAmount(p.LossCarryforward), UpdatedAt: p.UpdatedAt}
 }
 
 // Hourly is the JSON form of one hour's profit.

@@ -95,6 +95,11 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 			ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal, ToUser: d.ToUserAmount.Decimal,
 			Currency: d.Currency,
 		}
+	case eventbus.TypeProfitOutcomeRecorded:
+		var d eventbus.OutcomeRecordedData
+		err = inbox.DecodeData(env, &d)
+		e.Outcome = &stats.Outcome{AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
+			PeriodEnd: d.PeriodEnd.UTC(), Profit: d.ProfitAmount.Decimal, Currency: d.Currency}
 	case eventbus.TypeProfitRatioChanged:
 		e.RatioChanged = true
 	case eventbus.TypeWithdrawalRequested, eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed:

@@ -415,3 +415,55 @@ func TestBadEventIsPermanent(t *testing.T) {
 
 // everything is a page that holds every row of these small tests.
 var everything = httpx.Pagination{Limit: 1000}
+
+// outcome is a profit.outcome_recorded: a manual profit or loss that
+// distributed nothing, with the carry-forward before and after it.
+func outcome(t *testing.T, id, portfolio int64, periodEnd, profit, before, after string) eventbus.Envelope {
+	return envelope(t, eventbus.TypeProfitOutcomeRecorded, fmt.Sprintf("portfolio/%d", portfolio), map[string]any{
+		"allocation_id": id, "portfolio_id": portfolio, "source": "manual", "status": "no_distribution",
+		"period_end": periodEnd, "profit_amount": profit, "loss_carryforward_before": before,
+		"loss_carryforward_after": after, "user_id": 7, "team_id": 3})
+}
+
+// TestManualOutcomesReachStats: a manual loss and a manual profit absorbed
+// by the carry-forward (profit.outcome_recorded), then a manual profit
+// that waited for a ratio and was allocated (profit.allocated), move the
+// portfolio's accumulated profit and carry-forward as the profit service
+// moved them; a redelivery, or the same allocation under a new event id,
+// counts once, and an outcome is not counted as an allocation.
+func TestManualOutcomesReachStats(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	check := func(accProfit, carry string, allocations int64) {
+		t.Helper()
+		p, err := f.store.PortfolioTotals(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "acc_profit", p.AccProfit, d(accProfit))
+		eq(t, "portfolio loss_carryforward", p.LossCarryforward, d(carry))
+		o, err := f.store.Overview(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "total_profit", o.In("USD").TotalProfit, d(accProfit))
+		eq(t, "loss_carryforward_total", o.In("USD").LossCarryforward, d(carry))
+		if o.Counts.Allocations != allocations {
+			t.Errorf("allocations = %d, want %d", o.Counts.Allocations, allocations)
+		}
+	}
+	f.deliver(portfolioCreated(t, 1, 7, 3))
+	loss := outcome(t, 1, 1, "2026-03-01T10:00:00Z", "-50.00000001", "0.00000000", "50.00000001")
+	f.deliver(loss, loss, outcome(t, 1, 1, "2026-03-01T10:00:00Z", "-50.00000001", "0.00000000", "50.00000001"))
+	check("-50.00000001", "50.00000001", 0)
+	f.deliver(outcome(t, 2, 1, "2026-03-01T11:00:00Z", "20.00000000", "50.00000001", "30.00000001"))
+	check("-30.00000001", "30.00000001", 0)
+	f.deliver(alloc{3, 1, 7, 3, "manual", "2026-03-01T12:00:00Z", "100.00000000", "69.99999999", "14.00000000", "6.99999999", "49.00000000"}.envelope(t))
+	check("69.99999999", "0", 1)
+	rows, _, err := f.store.Summary(ctx, stats.GroupPortfolio, "", stats.Range{}, everything)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("summary by portfolio: %+v, %v", rows, err)
+	}
+	eq(t, "summary profit", rows[0].Profit, d("69.99999999"))
+	eq(t, "summary distributed", rows[0].Distributed, d("69.99999999"))
+}

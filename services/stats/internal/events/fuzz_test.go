@@ -12,7 +12,7 @@ import (
 // fuzzEvents are the types Handler decodes; the others it passes over
 // (profit.ratio_changed it counts without reading its data).
 var fuzzEvents = eventtest.FuzzEvents(eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated,
-	eventbus.TypePortfolioProfitRecorded, eventbus.TypeProfitAllocated, eventbus.TypeWithdrawalRequested,
+	eventbus.TypePortfolioProfitRecorded, eventbus.TypeProfitAllocated, eventbus.TypeProfitOutcomeRecorded, eventbus.TypeWithdrawalRequested,
 	eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed, eventbus.TypeFundsReallocated)
 
 // FuzzDecode runs what Handler does with a message before it touches the

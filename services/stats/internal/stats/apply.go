@@ -38,6 +38,7 @@ type Event struct {
 	Portfolio      *Owners // portfolio.created or portfolio.updated
 	ProfitRecorded *ProfitRecorded
 	Allocation     *Allocation
+	Outcome        *Outcome
 	RatioChanged   bool // profit.ratio_changed
 	Withdrawal     *Withdrawal
 	Reallocation   *Reallocation
@@ -60,6 +61,15 @@ type Allocation struct {
 	PeriodEnd                                 time.Time
 	Profit, Distributable                     decimal.Decimal
 	ToTeam, ToPlatform, ToUser                decimal.Decimal
+	Currency                                  string
+}
+
+// Outcome is what a profit.outcome_recorded event says: a manual profit
+// or loss that distributed nothing.
+type Outcome struct {
+	AllocationID, PortfolioID, UserID, TeamID int64
+	PeriodEnd                                 time.Time
+	Profit                                    decimal.Decimal
 	Currency                                  string
 }
 
@@ -125,6 +135,11 @@ func NeedsOf(events []Event) Needs {
 			if e.Allocation.Currency == "" {
 				n.Currencies = append(n.Currencies, e.Allocation.PortfolioID)
 			}
+		case e.Outcome != nil:
+			n.AllocationIDs = append(n.AllocationIDs, e.Outcome.AllocationID)
+			if e.Outcome.Currency == "" {
+				n.Currencies = append(n.Currencies, e.Outcome.PortfolioID)
+			}
 		case e.Reallocation != nil:
 			n.ReallocationIDs = append(n.ReallocationIDs, e.Reallocation.ID)
 		case e.Withdrawal != nil:
@@ -146,8 +161,8 @@ func NeedsOf(events []Event) Needs {
 
 // CarriesMoved are the portfolios (sorted, once each) whose loss
 // carry-forward events move: those of new NAV profits (snapshots not seen
-// before) and of new manual allocations. Manual profits that distributed
-// nothing never reach stats (see the package comment).
+// before), of new manual allocations and of new manual outcomes that
+// distributed nothing (profit.outcome_recorded).
 func CarriesMoved(events []Event, newAllocations map[int64]bool, newSnapshots map[SnapshotKey]bool) []int64 {
 	var ids []int64
 	for _, e := range events {
@@ -156,6 +171,9 @@ func CarriesMoved(events []Event, newAllocations map[int64]bool, newSnapshots ma
 		}
 		if a := e.Allocation; a != nil && a.Manual && newAllocations[a.AllocationID] {
 			ids = append(ids, a.PortfolioID)
+		}
+		if o := e.Outcome; o != nil && newAllocations[o.AllocationID] {
+			ids = append(ids, o.PortfolioID)
 		}
 	}
 	slices.Sort(ids)
@@ -357,6 +375,8 @@ func (a *accumulator) event(e Event) error {
 		return a.profitRecorded(*e.ProfitRecorded, e.Time)
 	case e.Allocation != nil:
 		return a.allocated(*e.Allocation, e.Time)
+	case e.Outcome != nil:
+		return a.outcome(*e.Outcome, e.Time)
 	case e.RatioChanged:
 		a.adds.Overview.RatioChanges++
 	case e.Withdrawal != nil:
@@ -410,7 +430,7 @@ func (a *accumulator) currencyOf(portfolioID int64, given string) string {
 
 // profitRecorded records a NAV profit or loss. NAV profits are counted
 // here, losses included, because the profit service announces only the
-// allocations that distribute something (profit.allocated): the total and
+// NAV allocations that distribute something (profit.allocated): the total and
 // accumulated profit, the summary's profit at the hour of period_end, and
 // the portfolio's loss carry-forward. The money of the allocation comes
 // with profit.allocated. A snapshot seen before is skipped, as the profit
@@ -466,6 +486,28 @@ func (a *accumulator) allocated(al Allocation, at time.Time) error {
 		return a.carryForward(al.PortfolioID, al.Profit, cur)
 	}
 	return nil
+}
+
+// outcome records a manual profit or loss that distributed nothing: its
+// profit counts in the totals, the accumulated profit and the summary
+// rows at the hour of period_end, and it moves the carry-forward, as a
+// NAV profit does; it is not an allocation (the overview counts those
+// that distributed something). An allocation id seen before is skipped.
+func (a *accumulator) outcome(o Outcome, at time.Time) error {
+	if !claim(a.prior.NewAllocations, o.AllocationID) {
+		return nil
+	}
+	cur := a.currencyOf(o.PortfolioID, o.Currency)
+	c := a.money(cur)
+	c.Profit = c.Profit.Add(o.Profit)
+	t := a.total(o.PortfolioID, cur)
+	t.AccProfit = t.AccProfit.Add(o.Profit)
+	t.seen(at)
+	for _, k := range summaryKeys(o.PortfolioID, o.UserID, o.TeamID, cur) {
+		s := a.summaryRow(k, o.PeriodEnd)
+		s.Profit = s.Profit.Add(o.Profit)
+	}
+	return a.carryForward(o.PortfolioID, o.Profit, cur)
 }
 
 // credit adds an allocation's shares to the hourly credits of its user,

@@ -12,18 +12,16 @@
 // eventbus.BaseCurrency (accumulator.currencyOf); a withdrawal stays in
 // the currency first recorded for it.
 //
-// Loss carry-forward. profit.allocated is published only for allocations
-// with status "allocated" (a positive distributable amount): losses and
-// profits fully absorbed by an earlier loss (status "no_distribution")
-// never reach profit.events. Stats therefore keeps each portfolio's
-// carry-forward with the allocation rule of docs/api.md#allocation-rule,
-// carry = max(0, carry − p), over the profits it can see: every NAV profit or loss
-// (portfolio.profit_recorded, in the portfolio topic's per-portfolio order)
-// and every manual profit that was allocated (profit.allocated with source
-// "manual"). Manual losses and manual profits that distributed nothing are
-// invisible to stats, so for portfolios that have them
-// loss_carryforward_total can differ from the profit service's figure;
-// for NAV-only portfolios it equals it once the events are applied.
+// Loss carry-forward. Stats keeps each portfolio's carry-forward with the
+// allocation rule of docs/api.md#allocation-rule, carry = max(0, carry − p),
+// over every profit the profit service allocates: every NAV profit or loss
+// (portfolio.profit_recorded, in the portfolio topic's per-portfolio
+// order; the profit service announces only the NAV allocations that
+// distribute something), every manual profit that was allocated
+// (profit.allocated with source "manual", also when it waited for a ratio)
+// and every manual loss or manual profit that distributed nothing
+// (profit.outcome_recorded). So a portfolio's accumulated profit and
+// carry-forward equal the profit service's once the events are applied.
 package stats
 
 import (
@@ -85,6 +83,9 @@ type PortfolioTotals struct {
 	ToTeam      decimal.Decimal
 	ToPlatform  decimal.Decimal
 	ToUser      decimal.Decimal
+	// LossCarryforward is the portfolio's loss carry-forward
+	// (docs/api.md#allocation-rule), as the events seen so far left it.
+	LossCarryforward decimal.Decimal
 	// UpdatedAt is when an allocation last changed the totals (nil before any).
 	UpdatedAt *time.Time
 }
@@ -93,7 +94,7 @@ type PortfolioTotals struct {
 // currency.
 func ZeroTotals(portfolioID int64, currency string) PortfolioTotals {
 	return PortfolioTotals{PortfolioID: portfolioID, Currency: currency, AccProfit: decimal.Zero, Distributed: decimal.Zero,
-		ToTeam: decimal.Zero, ToPlatform: decimal.Zero, ToUser: decimal.Zero}
+		ToTeam: decimal.Zero, ToPlatform: decimal.Zero, ToUser: decimal.Zero, LossCarryforward: decimal.Zero}
 }
 
 // Counts are the overview's counters.

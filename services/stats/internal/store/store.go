@@ -107,19 +107,19 @@ func (s *Store) PortfolioOwners(ctx context.Context, id int64) (stats.Owners, er
 }
 
 const totalsColumns = `t.portfolio_id, t.currency, t.acc_profit::text, t.distributed::text, t.to_team_total::text,
-	t.to_platform_total::text, t.to_user_total::text, t.updated_at`
+	t.to_platform_total::text, t.to_user_total::text, t.loss_carryforward::text, t.updated_at`
 
 func scanTotals(row pgx.Row) (stats.PortfolioTotals, error) {
 	var p stats.PortfolioTotals
-	t := make([]string, 5)
-	if err := row.Scan(&p.PortfolioID, &p.Currency, &t[0], &t[1], &t[2], &t[3], &t[4], &p.UpdatedAt); err != nil {
+	t := make([]string, 6)
+	if err := row.Scan(&p.PortfolioID, &p.Currency, &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &p.UpdatedAt); err != nil {
 		return p, err
 	}
 	if p.UpdatedAt != nil {
 		u := p.UpdatedAt.UTC()
 		p.UpdatedAt = &u
 	}
-	return p, decimals(t, &p.AccProfit, &p.Distributed, &p.ToTeam, &p.ToPlatform, &p.ToUser)
+	return p, decimals(t, &p.AccProfit, &p.Distributed, &p.ToTeam, &p.ToPlatform, &p.ToUser, &p.LossCarryforward)
 }
 
 // PortfolioTotals implements stats.Store: a portfolio without totals has

@@ -26,7 +26,7 @@ var openAPI = servicetest.OpenAPI{
 				"loss_carryforward_total", "withdrawals_pending_amount", "withdrawals_completed_amount", "withdrawals_failed_amount",
 				"reallocated_total"},
 			"Counts":     {"portfolios", "allocations", "withdrawals", "reallocations"},
-			"AccProfit":  {"portfolio_id", "currency", "acc_profit", "distributed", "to_team_total", "to_platform_total", "to_user_total", "updated_at"},
+			"AccProfit":  {"portfolio_id", "currency", "acc_profit", "distributed", "to_team_total", "to_platform_total", "to_user_total", "loss_carryforward", "updated_at"},
 			"Hourly":     {"hour", "currency", "profit"},
 			"SummaryRow": {"key", "currency", "profit", "distributed", "to_team", "to_platform", "to_user", "withdrawn"},
 		},
