@@ -70,8 +70,11 @@ func TestPrometheusDashboardsAndRules(t *testing.T) {
 		fmt.Fprintf(&cfg, "  - %q\n", f)
 	}
 	cfg.WriteString("scrape_configs:\n  - job_name: fund-services\n    metrics_path: /metrics\n    static_configs:\n      - targets:\n")
+	// Every replica: requests through the edge land on any of them.
 	for _, svc := range ready.Services {
-		fmt.Fprintf(&cfg, "          - \"127.0.0.1:%d\"\n", svc.Port)
+		for _, r := range svc.Replicas {
+			fmt.Fprintf(&cfg, "          - \"127.0.0.1:%d\"\n", r.Port)
+		}
 	}
 	// The PostgreSQL exporters the stack runs per service database
 	// (`make deps` installs the exporter; the rules need its metrics).
