@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/fundplatform/platform/devstack/internal/supervisor"
-	"github.com/fundplatform/platform/libs/pg/pgcluster"
 )
 
 // ExporterBinary is the PostgreSQL exporter the stack runs for each service
@@ -26,10 +25,14 @@ type Exporter struct {
 	URL     string
 }
 
+// exporterName names the exporter of a service's database (its process and
+// its port).
+func exporterName(service string) string { return "pg-exporter-" + service }
+
 // startExporters starts one exporter per service database, on a free port
-// of 127.0.0.1, supervised like the services; without the binary the stack
+// of 127.0.0.1 (picked by allocatePorts), supervised like the services; without the binary the stack
 // runs without PostgreSQL metrics and says so.
-func (s *Stack) startExporters(services []string, dbURLs map[string]string) error {
+func (s *Stack) startExporters(services []string, dbURLs map[string]string, ports map[string]int) error {
 	if !s.cfg.PostgresExporters {
 		return nil
 	}
@@ -39,17 +42,13 @@ func (s *Stack) startExporters(services []string, dbURLs map[string]string) erro
 		return nil
 	}
 	for _, name := range services {
-		port, err := pgcluster.FreePort()
-		if err != nil {
-			return err
-		}
-		addr := "127.0.0.1:" + strconv.Itoa(port)
+		addr := "127.0.0.1:" + strconv.Itoa(ports[exporterName(name)])
 		args := []string{"--web.listen-address=" + addr, "--log.level=warn"}
 		if s.cfg.RepoDir != "" {
 			args = append(args, "--extend.query-path="+filepath.Join(s.cfg.RepoDir, ExporterQueries))
 		}
 		p, err := s.sup.Start(supervisor.Spec{
-			Name:   "pg-exporter-" + name,
+			Name:   exporterName(name),
 			Path:   path,
 			Args:   args,
 			Env:    []string{"DATA_SOURCE_NAME=" + dbURLs[name]},

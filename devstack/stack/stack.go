@@ -294,11 +294,11 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ports, err := s.allocatePorts(services, true)
+	ports, internalLn, err := s.reservePorts(services)
 	if err != nil {
 		return err
 	}
-	internal, err := s.serveInternal(services, ports)
+	internal, err := s.serveInternal(services, ports, internalLn)
 	if err != nil {
 		return err
 	}
@@ -344,7 +344,7 @@ func (s *Stack) start(ctx context.Context) error {
 		s.ready.Services = append(s.ready.Services, info)
 	}
 
-	if err := s.startExporters(services, dbURLs); err != nil {
+	if err := s.startExporters(services, dbURLs, ports); err != nil {
 		return err
 	}
 	s.serveEdge(services)
@@ -421,7 +421,8 @@ func isExecutable(path string) bool {
 // pickFree is set, picks a free one for port 0; the ports are keyed by
 // replica name. The kernel may hand a released port out again, so the
 // picks are made only after every other listener of the stack (PostgreSQL,
-// the broker, the edge) is bound.
+// the broker, the edge, the balancers) is bound; the PostgreSQL exporters'
+// ports are picked with them.
 func (s *Stack) allocatePorts(services []string, pickFree bool) (map[string]int, error) {
 	ports := map[string]int{}
 	used := map[int]string{}
@@ -457,6 +458,22 @@ func (s *Stack) allocatePorts(services []string, pickFree bool) (map[string]int,
 				l.Close()
 			}
 			ports[rname], used[p] = p, rname
+		}
+	}
+	if pickFree && s.cfg.PostgresExporters {
+		// The exporters' ports are picked here too, so none of them can be
+		// a replica's that is not listening yet.
+		for _, name := range services {
+			for {
+				p, err := pgcluster.FreePort()
+				if err != nil {
+					return nil, err
+				}
+				if _, taken := used[p]; !taken {
+					ports[exporterName(name)], used[p] = p, exporterName(name)
+					break
+				}
+			}
 		}
 	}
 	return ports, nil
@@ -520,19 +537,65 @@ func (s *Stack) firstReplicas() []Replica {
 	return out
 }
 
+// reservePorts binds the balancers' listeners, then picks every replica's
+// and exporter's port. In that order: a picked port is only released until
+// its process binds it, so a later bind on port 0 could be handed it.
+func (s *Stack) reservePorts(services []string) (map[string]int, map[string]net.Listener, error) {
+	lns, err := s.listenInternal(services)
+	if err != nil {
+		return nil, nil, err
+	}
+	ports, err := s.allocatePorts(services, true)
+	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return nil, nil, err
+	}
+	return ports, lns, nil
+}
+
+// balancedServices are the services the others call: with more than one
+// replica, each is reached through a balancing pool on its own port.
+var balancedServices = []string{edge.Auth, edge.Portfolio}
+
+// listenInternal binds the loopback listener of each balancing pool (none
+// with one replica per service).
+func (s *Stack) listenInternal(services []string) (map[string]net.Listener, error) {
+	lns := map[string]net.Listener{}
+	if s.cfg.Replicas == 1 {
+		return lns, nil
+	}
+	for _, name := range balancedServices {
+		if !slices.Contains(services, name) {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, err
+		}
+		lns[name] = ln
+	}
+	return lns, nil
+}
+
 // serveInternal returns the address each service is reached at by the
 // others: its first replica's with one replica per service; with more, a
-// balancing pool (edge.Pool, internal) over its replicas on its own
-// loopback port, for the services the others call (auth, portfolio).
-func (s *Stack) serveInternal(services []string, ports map[string]int) (map[string]string, error) {
+// balancing pool (edge.Pool, internal) over its replicas, served on the
+// listener listenInternal bound for it.
+func (s *Stack) serveInternal(services []string, ports map[string]int, lns map[string]net.Listener) (map[string]string, error) {
 	urls := map[string]string{}
-	for _, name := range []string{edge.Auth, edge.Portfolio} {
+	for _, name := range balancedServices {
 		port := ports[name]
 		if port == 0 {
 			port = s.cfg.Ports[name] // not started here: the default address
 		}
 		urls[name] = fmt.Sprintf("http://127.0.0.1:%d", port)
-		if s.cfg.Replicas == 1 || !slices.Contains(services, name) {
+		ln, ok := lns[name]
+		if !ok {
 			continue
 		}
 		var bases []string
@@ -547,10 +610,6 @@ func (s *Stack) serveInternal(services []string, ports map[string]int) (map[stri
 			return nil, err
 		}
 		s.pools = append(s.pools, pool)
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
 		srv := edge.NewServer(pool)
 		s.internal = append(s.internal, srv)
 		go func() { _ = srv.Serve(ln) }()

@@ -693,3 +693,33 @@ func TestReplicasRunBehindTheEdgeAndSurviveAKill(t *testing.T) {
 		t.Error("no answer")
 	}
 }
+
+// Every port the stack hands out is distinct: the replicas', the exporters'
+// and the balancers' (bound before the others are picked).
+func TestReservedPortsAreDistinct(t *testing.T) {
+	s := &Stack{cfg: Config{Replicas: 3, PostgresExporters: true, Ports: map[string]int{}}}
+	services := []string{edge.Auth, edge.Portfolio, edge.Profit, edge.Withdrawal, edge.Stats}
+	for range 50 {
+		ports, lns, err := s.reservePorts(services)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lns) != 2 || len(ports) != len(services)*4 {
+			t.Fatalf("%d balancers, %d ports: %v", len(lns), len(ports), ports)
+		}
+		owner := map[int]string{}
+		for name, p := range ports {
+			if other, dup := owner[p]; dup || p == 0 {
+				t.Fatalf("port %d given to %s and %s", p, other, name)
+			}
+			owner[p] = name
+		}
+		for name, ln := range lns {
+			p := ln.Addr().(*net.TCPAddr).Port
+			if other, dup := owner[p]; dup {
+				t.Fatalf("balancer of %s listens on %s's port %d", name, other, p)
+			}
+			ln.Close()
+		}
+	}
+}
