@@ -128,7 +128,10 @@ func run(ctx context.Context, o options) error {
 	go func() { defer wg.Done(); w.reallocationLoop(ctx, d, &stopLoad, 200) }()
 	go func() { defer wg.Done(); w.readLoop(ctx, d, &stopLoad, 300) }()
 
-	if err := chaosLoop(ctx, s, d, o, rng, sum); err != nil {
+	f := &faults{s: s, d: d, logPath: logPath}
+	err = chaosLoop(ctx, s, d, o, rng, sum, f)
+	sum.faults = f.done
+	if err != nil {
 		stopLoad.Store(true)
 		wg.Wait()
 		return err
@@ -139,6 +142,7 @@ func run(ctx context.Context, o options) error {
 
 	sum.count = &d.count
 	failures := verify(ctx, d, w, o.quiet, sum)
+	failures = append(failures, checkDLQ(ctx, ready.KafkaBrokers, sum)...)
 	sum.print(os.Stdout, failures)
 	if len(failures) > 0 {
 		return fmt.Errorf("%d check(s) failed (stack log: %s)", len(failures), logPath)
@@ -147,32 +151,46 @@ func run(ctx context.Context, o options) error {
 }
 
 // chaosLoop kills a random service process every killEvery and waits for
-// the supervisor to bring it back; halfway through it restarts PostgreSQL,
-// and with replicas it then restarts every replica in turn (a rolling
-// update) once.
-func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *rand.Rand, sum *summary) error {
+// the supervisor to bring it back. A quarter of the way through it holds
+// locks until the services' statements time out, halfway through it
+// restarts PostgreSQL, three quarters of the way through it terminates
+// every backend of the service databases, and with replicas it then
+// restarts every replica in turn (a rolling update) once. Each one runs
+// even when the load's duration is over before its turn.
+func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *rand.Rand, sum *summary, f *faults) error {
 	start := time.Now()
-	pgDone, rolled := false, o.replicas < 2
-	for time.Since(start) < o.duration || !rolled {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(o.killEvery):
-		}
-		if !pgDone && time.Since(start) > o.duration/2 {
-			pgDone = true
+	steps := []struct {
+		at  time.Duration
+		run func() error
+	}{
+		{o.duration / 4, func() error { return f.run(ctx, "statement timeout", f.statementTimeout) }},
+		{o.duration / 2, func() error {
 			if err := s.RestartPostgres(ctx); err != nil {
 				return err
 			}
 			sum.pgRestarts++
 			logf("restarted PostgreSQL")
-			continue
+			return nil
+		}},
+		{o.duration * 3 / 4, func() error { return f.run(ctx, "backend termination", f.terminateBackends) }},
+	}
+	if o.replicas > 1 {
+		steps = append(steps, struct {
+			at  time.Duration
+			run func() error
+		}{o.duration * 3 / 4, func() error { return rollingRestart(ctx, s, d, sum) }})
+	}
+	for time.Since(start) < o.duration || len(steps) > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(o.killEvery):
 		}
-		if pgDone && !rolled {
-			rolled = true
-			if err := rollingRestart(ctx, s, d, sum); err != nil {
+		if len(steps) > 0 && time.Since(start) > steps[0].at {
+			if err := steps[0].run(); err != nil {
 				return err
 			}
+			steps = steps[1:]
 			continue
 		}
 		name := stack.ReplicaName(edge.Services[rng.IntN(len(edge.Services))], 1+rng.IntN(o.replicas))
