@@ -155,8 +155,8 @@ func run(ctx context.Context, o options) error {
 // locks until the services' statements time out, halfway through it
 // restarts PostgreSQL, three quarters of the way through it terminates
 // every backend of the service databases, and with replicas it then
-// restarts every replica in turn (a rolling update) once. Each one runs
-// even when the load's duration is over before its turn.
+// restarts every replica in turn (a rolling update) once. The time these
+// steps take is added to the load's duration, so that the kills keep it.
 func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *rand.Rand, sum *summary, f *faults) error {
 	start := time.Now()
 	steps := []struct {
@@ -187,10 +187,13 @@ func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *r
 		case <-time.After(o.killEvery):
 		}
 		if len(steps) > 0 && time.Since(start) > steps[0].at {
+			began := time.Now()
 			if err := steps[0].run(); err != nil {
 				return err
 			}
 			steps = steps[1:]
+			// -duration is the time of the kills: a step adds its own.
+			start = start.Add(time.Since(began))
 			continue
 		}
 		name := stack.ReplicaName(edge.Services[rng.IntN(len(edge.Services))], 1+rng.IntN(o.replicas))
