@@ -170,6 +170,8 @@ func TestRender(t *testing.T) {
 		"- CPU seconds during the nav phase: stats 11.0.",
 		"- The leg with the largest p99 is stats consume → commit: 650.0 ms of the lag's p99 of 60000.0 ms.",
 		"([nav-paced-stats.txt](bench-profiles/nav-paced-stats.txt)):\n\n```\nFile: stats\nType: cpu\n",
+		// A concurrency step's ratio below its target is a missed target too.
+		"### (a) withdrawals: withdrawals/s ÷ pgbench tps at concurrency 1\n\nMeasured 0.25 × pgbench (100 req/s, pgbench 400 tps); target ≥ 0.5 × pgbench.",
 		"### (d) processes: stats peak RSS (VmHWM)\n\nMeasured 200 MiB; target < 128 MiB.",
 		// (c): met, and the shortcut is named.
 		"GET /api/v1/stats/overview p99 (p50 3.00 ms; 1000 portfolios, 1000000 allocations (200000 via Kafka, 800000 bulk-written: shortcut)) | 4.00 ms | ≤ 10 ms | yes |",

@@ -46,6 +46,14 @@ const topLines = 18
 // stages' backlogs.
 func missedTargets(rows []row, res runResults, phases []string, prof profileInfo) []missed {
 	var out []missed
+	// The ratio to pgbench at each concurrency has a target too.
+	for _, st := range steps(res) {
+		if st.RatioTarget.met(st.Ratio) == "**no**" {
+			rows = append(rows, row{Section: "(a) withdrawals", Figure: fmt.Sprintf("withdrawals/s ÷ pgbench tps at concurrency %d", st.Clients),
+				Measured: fmt.Sprintf("%s × pgbench (%s req/s, pgbench %s tps)", num(st.Ratio), num(st.RPS), num(st.TPS)),
+				Target:   st.RatioTarget.String(), Met: "**no**"})
+		}
+	}
 	for _, r := range rows {
 		if !strings.HasPrefix(r.Met, "**no**") {
 			continue
@@ -149,10 +157,12 @@ func renderMissed(b *strings.Builder, ms []missed) {
 		for _, d := range m.Data {
 			fmt.Fprintf(b, "- %s\n", d)
 		}
+		if len(m.Data) > 0 {
+			b.WriteString("\n")
+		}
 		if m.Profile != "" {
-			fmt.Fprintf(b, "\nThe service with the most CPU in that phase; the top of its CPU profile over the measured step ([%s](%s)):\n\n```\n%s\n```\n",
+			fmt.Fprintf(b, "The top of the CPU profile of the service with the most CPU in that phase, over the step its name gives ([%s](%s)):\n\n```\n%s\n```\n\n",
 				filepath.Base(m.Profile), m.Profile, m.Top)
 		}
-		b.WriteString("\n")
 	}
 }
