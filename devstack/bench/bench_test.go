@@ -147,7 +147,8 @@ func TestRender(t *testing.T) {
 		Rows: buildRows(res), Steps: steps(res), Procs: res.Procs, Phases: []string{"setup", "nav"}, Notes: []string{"a note"},
 		Plot: "benchmarks-latency.png"}
 	rep.Missed = missedTargets(rep.Rows, res, rep.Phases, profileInfo{Dir: "bench-profiles",
-		Tops: map[string]string{"nav-paced-stats": "File: stats\nType: cpu\n      flat  flat%   sum%        cum   cum%\n     5.10s 25.50% 25.50%      5.10s 25.50%  runtime/internal/syscall.Syscall6"}})
+		Tops: map[string]string{"nav-paced-stats": "File: stats\nBuild ID: 1234\nType: cpu\nTime: 2026-03-01 12:00:00 UTC\n      flat  flat%   sum%        cum   cum%\n" +
+			"     0.10s  0.50%  0.50%      5.10s 25.50%  github.com/fundplatform/platform/libs/inbox.(*Consumer).process"}})
 	var buf bytes.Buffer
 	if err := render(&buf, rep); err != nil {
 		t.Fatal(err)
@@ -169,7 +170,7 @@ func TestRender(t *testing.T) {
 		"### (b) NAV → stats: lag p99 at 280 NAV/s (POST → stats commit)\n\nMeasured 60 000 ms; target ≤ 500 ms.",
 		"- CPU seconds during the nav phase: stats 11.0.",
 		"- The leg with the largest p99 is stats consume → commit: 650.0 ms of the lag's p99 of 60000.0 ms.",
-		"([nav-paced-stats.txt](bench-profiles/nav-paced-stats.txt)):\n\n```\nFile: stats\nType: cpu\n",
+		"([nav-paced-stats.txt](bench-profiles/nav-paced-stats.txt)):\n\n```\nType: cpu\n      flat  flat%",
 		// A concurrency step's ratio below its target is a missed target too.
 		"### (a) withdrawals: withdrawals/s ÷ pgbench tps at concurrency 1\n\nMeasured 0.25 × pgbench (100 req/s, pgbench 400 tps); target ≥ 0.5 × pgbench.",
 		"### (d) processes: stats peak RSS (VmHWM)\n\nMeasured 200 MiB; target < 128 MiB.",

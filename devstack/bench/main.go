@@ -280,8 +280,8 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 		prof.wait()
 		watch.mark("withdrawals")
 
-		prof.start(ctx, p, "stats", 20*time.Second)
-		st := runStats(ctx, p, fix, ready.KafkaBrokers, dbs[edge.Stats], sz.Stats, newPipelineWatch(urls))
+		st := runStats(ctx, p, fix, ready.KafkaBrokers, dbs[edge.Stats], sz.Stats, newPipelineWatch(urls),
+			func(d time.Duration) { prof.start(ctx, p, "stats-queries", d) })
 		prof.wait()
 		res.Stats = &st
 		watch.mark("stats")

@@ -27,7 +27,7 @@ type missed struct {
 var sectionPhase = map[string]struct{ phase, profile string }{
 	"(a) withdrawals":   {"withdrawals", "withdrawals-half-peak"},
 	"(b) NAV → stats":   {"nav", "nav-paced"},
-	"(c) stats queries": {"stats", "stats"},
+	"(c) stats queries": {"stats", "stats-queries"},
 }
 
 // profileInfo is what the report knows of the run's CPU profiles.
@@ -37,8 +37,9 @@ type profileInfo struct {
 	Why  string            // why there are none
 }
 
-// topLines is how many lines of a profile's top the report quotes.
-const topLines = 18
+// topLines is how many lines of a profile's cumulative top the report
+// quotes.
+const topLines = 20
 
 // missedTargets lists every row whose target is missed, with the data of
 // its phase: the CPU of every process during it, the dominant service's
@@ -131,9 +132,15 @@ func navData(n *navResult) []string {
 	return out
 }
 
-// headLines is the first n lines of s.
+// headLines is the first n lines of a pprof top, without the lines
+// naming the file, its build and its time.
 func headLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if !strings.HasPrefix(l, "File: ") && !strings.HasPrefix(l, "Build ID: ") && !strings.HasPrefix(l, "Time: ") {
+			lines = append(lines, l)
+		}
+	}
 	return strings.Join(lines[:min(n, len(lines))], "\n")
 }
 
@@ -151,6 +158,7 @@ func renderMissed(b *strings.Builder, ms []missed) {
 		fmt.Fprintf(b, "None: every figure with a target met it.\n")
 		return
 	}
+	quoted := map[string]bool{}
 	for _, m := range ms {
 		fmt.Fprintf(b, "### %s: %s\n\n", m.Section, m.Figure)
 		fmt.Fprintf(b, "Measured %s; target %s.\n\n", m.Measured, m.Target)
@@ -160,8 +168,11 @@ func renderMissed(b *strings.Builder, ms []missed) {
 		if len(m.Data) > 0 {
 			b.WriteString("\n")
 		}
-		if m.Profile != "" {
-			fmt.Fprintf(b, "The top of the CPU profile of the service with the most CPU in that phase, over the step its name gives ([%s](%s)):\n\n```\n%s\n```\n\n",
+		if m.Profile != "" && quoted[m.Profile] {
+			fmt.Fprintf(b, "The CPU profile of the service with the most CPU in that phase is quoted above ([%s](%s)).\n\n", filepath.Base(m.Profile), m.Profile)
+		} else if m.Profile != "" {
+			quoted[m.Profile] = true
+			fmt.Fprintf(b, "The top of the CPU profile of the service with the most CPU in that phase, over the step its name gives, by cumulative time ([%s](%s)):\n\n```\n%s\n```\n\n",
 				filepath.Base(m.Profile), m.Profile, m.Top)
 		}
 	}

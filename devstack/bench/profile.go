@@ -18,7 +18,7 @@ import (
 // (libs/serve): `-pprof DIR` writes DIR/<phase>-<service>.pprof, one
 // profile of each service over each measured step (nav-paced: the paced
 // NAV step and its drain; withdrawals-half-peak: the withdrawals paced at
-// half their peak; stats: the first 20 s of scenario (c)), and after the
+// half their peak; stats-queries: the queries of scenario (c)), and after the
 // run DIR/<phase>-<service>.txt, the top of each (`go tool pprof -top`,
 // flat then cumulative), which the report's "Missed targets" section
 // quotes. Files of an earlier run in DIR are removed first. A service's
@@ -96,7 +96,8 @@ func (p *profiler) wait() {
 }
 
 // summarize writes the top of every profile of the run beside it
-// (<name>.txt) and returns them by name (<phase>-<service>).
+// (<name>.txt: flat, then cumulative) and returns the cumulative tops by
+// name (<phase>-<service>): they show the code paths the CPU went to.
 func (p *profiler) summarize(ctx context.Context) (map[string]string, error) {
 	if p == nil {
 		return nil, nil
@@ -107,20 +108,20 @@ func (p *profiler) summarize(ctx context.Context) (map[string]string, error) {
 	}
 	tops := map[string]string{}
 	for _, f := range files {
-		var text []byte
+		var text, cum []byte
 		for _, args := range [][]string{{"-top"}, {"-top", "-cum"}} {
 			cmd := exec.CommandContext(ctx, "go", append(append([]string{"tool", "pprof"}, args...), "-nodecount=30", f)...)
 			out, err := cmd.Output()
 			if err != nil {
 				return nil, fmt.Errorf("go tool pprof %s: %w", f, err)
 			}
-			text = append(append(text, out...), '\n')
+			text, cum = append(append(text, out...), '\n'), out
 		}
 		name := strings.TrimSuffix(filepath.Base(f), ".pprof")
 		if err := os.WriteFile(filepath.Join(p.dir, name+".txt"), text, 0o644); err != nil {
 			return nil, err
 		}
-		tops[name] = string(text)
+		tops[name] = string(cum)
 	}
 	return tops, nil
 }
