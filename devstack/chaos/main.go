@@ -1,11 +1,16 @@
 // Command chaos runs the dev stack under steady load — NAV records,
 // withdrawals and their transitions, reallocations, reads, all through the
 // edge — while it SIGKILLs a random service every few seconds (the stack's
-// supervisor restarts it) and once restarts the PostgreSQL cluster. It then
-// waits for the stack to be quiet and checks that no money was created,
-// lost or counted twice:
+// supervisor restarts it), once restarts the PostgreSQL cluster, and
+// injects two database faults, each a named phase of the summary with the
+// errors the load's clients saw during it (faults.go): a statement timeout
+// (locks held on hot tables past the services' statement timeout: SQLSTATE
+// 57014) and a backend termination (pg_terminate_backend of every backend
+// of the service databases: 57P01). It then waits for the stack to be
+// quiet and checks that no money was created, lost or counted twice:
 //
 //   - the invariant checker (package invariants) passes;
+//   - no event was dead-lettered (every fault is one the consumers retry);
 //   - every acknowledged (2xx) NAV, withdrawal, transition and reallocation
 //     is present exactly once, and nothing is present that was not sent;
 //   - every NAV profit was allocated exactly once;
