@@ -133,7 +133,8 @@ func sampleResults() runResults {
 			Loaded: 1000000, Portfolios: 1000,
 			Queries: []queryResult{{Name: "overview", Path: "/api/v1/stats/overview", result: result{OK: 3, Elapsed: time.Second, Latencies: lat(2, 3, 4)}}}},
 		Baseline: baselineResult{Steps: []baselineStep{{Clients: 1, TPS: 400, Latencies: lat(2, 3)}, {Clients: 2, TPS: 700, Latencies: lat(3, 4)}}},
-		Procs:    []procUsage{{Name: "stats", PeakRSS: 200 * mib, CPU: 12 * time.Second, PhaseCPU: []time.Duration{time.Second, 11 * time.Second}}},
+		Procs: []procUsage{{Name: "stats", PeakRSS: 200 * mib, CPU: 12 * time.Second, PhaseCPU: []time.Duration{time.Second, 11 * time.Second}},
+			{Name: "portfolio", PeakRSS: 50 * mib, CPU: 20 * time.Second, PhaseCPU: []time.Duration{0, 20 * time.Second}}},
 		GoBench: []goBenchFigure{{Label: "ledger replay", Benchmark: "BenchmarkLedgerReplay", Metric: "credits/s",
 			Target: atLeast(5000, "credits/s"), Missing: "not measured: BenchmarkLedgerReplay does not exist yet"}},
 		Failed: map[string]string{},
@@ -147,7 +148,7 @@ func TestRender(t *testing.T) {
 		Rows: buildRows(res), Steps: steps(res), Procs: res.Procs, Phases: []string{"setup", "nav"}, Notes: []string{"a note"},
 		Plot: "benchmarks-latency.png"}
 	rep.Missed = missedTargets(rep.Rows, res, rep.Phases, profileInfo{Dir: "bench-profiles",
-		Tops: map[string]string{"nav-paced-stats": "File: stats\nBuild ID: 1234\nType: cpu\nTime: 2026-03-01 12:00:00 UTC\n      flat  flat%   sum%        cum   cum%\n" +
+		Tops: map[string]string{"nav-paced-stats": "File: stats\nType: cpu", "nav-paced-portfolio": "File: portfolio\nBuild ID: 1234\nType: cpu\nTime: 2026-03-01 12:00:00 UTC\n      flat  flat%   sum%        cum   cum%\n" +
 			"     0.10s  0.50%  0.50%      5.10s 25.50%  github.com/fundplatform/platform/libs/inbox.(*Consumer).process"}})
 	var buf bytes.Buffer
 	if err := render(&buf, rep); err != nil {
@@ -168,9 +169,12 @@ func TestRender(t *testing.T) {
 		// The missed targets, each with its phase's data.
 		"## Missed targets",
 		"### (b) NAV → stats: lag p99 at 280 NAV/s (POST → stats commit)\n\nMeasured 60 000 ms; target ≤ 500 ms.",
-		"- CPU seconds during the nav phase: stats 11.0.",
+		// The dominant service's profile is quoted; the slowest leg's
+		// service's is linked.
+		"- CPU seconds during the nav phase: portfolio 20.0, stats 11.0.",
 		"- The leg with the largest p99 is stats consume → commit: 650.0 ms of the lag's p99 of 60000.0 ms.",
-		"([nav-paced-stats.txt](bench-profiles/nav-paced-stats.txt)):\n\n```\nType: cpu\n      flat  flat%",
+		"- The leg with the largest p99 is the stats service's; its profile over the same step: [nav-paced-stats.txt](bench-profiles/nav-paced-stats.txt).",
+		"([nav-paced-portfolio.txt](bench-profiles/nav-paced-portfolio.txt)):\n\n```\nType: cpu\n      flat  flat%",
 		// A concurrency step's ratio below its target is a missed target too.
 		"### (a) withdrawals: withdrawals/s ÷ pgbench tps at concurrency 1\n\nMeasured 0.25 × pgbench (100 req/s, pgbench 400 tps); target ≥ 0.5 × pgbench.",
 		"### (d) processes: stats peak RSS (VmHWM)\n\nMeasured 200 MiB; target < 128 MiB.",
@@ -202,7 +206,7 @@ func TestNAVRate(t *testing.T) {
 		b    baselineResult
 		want float64
 	}{
-		{base(358, 987, 964), 0.4 * 987},         // below the cap: 0.4 × the best step, not the first
+		{base(358, 987, 964), 394.8},             // below the cap: 0.4 × the best step, not the first
 		{base(900, 1400, 1300), 500},             // 0.4 × 1400 = 560: capped
 		{base(1000, 1250), 500},                  // exactly at the cap
 		{baselineResult{Err: "no pgbench"}, 500}, // nothing to derive it from
@@ -213,6 +217,19 @@ func TestNAVRate(t *testing.T) {
 	}
 	if _, rule := navRate(base(358, 987), 500); !strings.Contains(rule, "0.40 × pgbench peak 987 tps at 2 clients") {
 		t.Errorf("rule %q", rule)
+	}
+	// Rounded to 0.1 NAV/s, and so is the rate it must achieve (95 %).
+	if got, _ := navRate(base(100, 209.66), navRateCap); got != 83.9 {
+		t.Errorf("0.4 × 209.66 = %v, want 83.9", got)
+	}
+	res := sampleResults()
+	res.NAVRate = 83.9
+	found := false
+	for _, r := range buildRows(res) {
+		found = found || (strings.HasPrefix(r.Figure, "NAV rate achieved") && r.Target == "≥ 79.7 NAV/s")
+	}
+	if !found {
+		t.Errorf("no NAV rate row with the target ≥ 79.7 NAV/s: %+v", buildRows(res))
 	}
 }
 

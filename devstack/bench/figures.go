@@ -49,7 +49,7 @@ func navRate(b baselineResult, limit float64) (rate float64, rule string) {
 	if peak == nil || peak.TPS <= 0 {
 		return limit, fmt.Sprintf("%s/s: no pgbench baseline to derive it from (%s)", num(limit), b.Err)
 	}
-	share := navRateShare * peak.TPS
+	share := math.Round(navRateShare*peak.TPS*10) / 10 // to 0.1 NAV/s
 	if share >= limit {
 		return limit, fmt.Sprintf("%s/s, the cap (%s × pgbench peak %s tps at %d clients = %s/s)",
 			num(limit), num(navRateShare), num(peak.TPS), peak.Clients, num(share))
@@ -176,7 +176,7 @@ func buildRows(res runResults) []row {
 			figure(bsec, fmt.Sprintf("NAV records/s (closed loop, %d workers, %d errors)", n.Peak.Workers, n.Peak.Errors),
 				n.Peak.Throughput(), none("NAV/s"), vsPeak(n.Peak.Throughput())),
 			figure(bsec, fmt.Sprintf("NAV rate achieved when paced at %s (%d errors)", rule, n.Paced.Errors),
-				n.Paced.Throughput(), atLeast(res.NAVRate*0.95, "NAV/s"), vsPeak(n.Paced.Throughput())),
+				n.Paced.Throughput(), atLeast(math.Round(res.NAVRate*0.95*10)/10, "NAV/s"), vsPeak(n.Paced.Throughput())),
 			figure(bsec, "NAV POST p99 when paced", n.Paced.P(99), none("ms"), ""))
 		rate := fmt.Sprintf("at %s NAV/s", num(res.NAVRate))
 		if n.HopsErr == "" {

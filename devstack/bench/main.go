@@ -316,13 +316,9 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 	mach.LoadEnd = loadAverage()
 	rows := buildRows(res)
 	rep := report{Machine: mach, Date: time.Now(), Duration: time.Since(p.start), Mode: mode,
-		Command: "go run ./devstack/bench -out docs/benchmarks.md", Rows: rows, Steps: steps(res),
+		Command: strings.TrimSpace("go run ./devstack/bench " + strings.Join(os.Args[1:], " ")), Rows: rows, Steps: steps(res),
 		Procs: res.Procs, Phases: phases, Notes: methodNotes(sz, res, elapsed), Missed: missedTargets(rows, res, phases, profInfo)}
-	if quick {
-		rep.Command = "go run ./devstack/bench -quick"
-	}
 	if navOnly {
-		rep.Command += " -nav-only"
 		rep.Mode += ", scenario (b) only"
 	}
 	if source != repo {

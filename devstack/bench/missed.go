@@ -80,6 +80,12 @@ func missedTargets(rows []row, res runResults, phases []string, prof profileInfo
 		}
 		if r.Section == "(b) NAV → stats" && res.NAV != nil {
 			m.Data = append(m.Data, navData(res.NAV)...)
+			if svc := slowestLegService(res.NAV.Hops); svc != "" && prof.Tops[sp.profile+"-"+svc] != "" && m.Profile != "" &&
+				!strings.HasSuffix(m.Profile, "-"+svc+".txt") {
+				path := filepath.ToSlash(filepath.Join(prof.Dir, sp.profile+"-"+svc+".txt"))
+				m.Data = append(m.Data, fmt.Sprintf("The leg with the largest p99 is the %s service's; its profile over the same step: [%s](%s).",
+					svc, filepath.Base(path), path))
+			}
 		}
 		out = append(out, m)
 	}
@@ -130,6 +136,21 @@ func navData(n *navResult) []string {
 		out = append(out, "Largest backlog of each stage during the paced step and its drain: "+n.Backlog+".")
 	}
 	return out
+}
+
+// slowestLegService is the service whose leg has the largest p99 (each
+// leg's name names its service), "" when none does.
+func slowestLegService(hops []hop) string {
+	if len(hops) == 0 {
+		return ""
+	}
+	worst := slices.MaxFunc(hops, func(a, b hop) int { return int(a.P99 - b.P99) })
+	for _, svc := range []string{edge.Stats, edge.Profit, edge.Portfolio} {
+		if strings.Contains(worst.Name, svc) {
+			return svc
+		}
+	}
+	return ""
 }
 
 // headLines is the first n lines of a pprof top, without the lines
