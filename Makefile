@@ -78,7 +78,7 @@ restore: ## restore databases of the running dev stack from a backup (BACKUP=.de
 	@go run ./devstack/cmd/dbtool restore -from $(BACKUP) $(RESTORE_FLAGS)
 
 .PHONY: chaos
-chaos: deps build ## kill services and restart PostgreSQL under load for a few minutes (loopback), then check that no money was created, lost or counted twice (CHAOS_FLAGS=-duration=90s; -replicas=2: kill single replicas and a rolling restart)
+chaos: deps build ## kill services, time out statements, terminate database backends and restart PostgreSQL under load for a few minutes (loopback), then check that no money was created, lost or counted twice and nothing was dead-lettered (CHAOS_FLAGS=-duration=90s; -replicas=2: kill single replicas and a rolling restart)
 	@go run ./devstack/chaos -bin $(DEVSTACK)/bin $(CHAOS_FLAGS)
 
 .PHONY: lint
@@ -129,8 +129,8 @@ fuzz: ## run the money parser fuzz test for a while (FUZZTIME=60s)
 	cd libs && go test ./money -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}
 
 .PHONY: bench
-bench: deps ## the load benchmark against the dev stack (about 12 min; not part of make test): writes docs/benchmarks.md and its latency plot, then scenario (b) again with two replicas per service into docs/benchmarks-2-replicas.md (BENCH_FLAGS=-quick: smoke sizes; -nav-only: scenario (b) alone)
-	@go run ./devstack/bench -out docs/benchmarks.md $(BENCH_FLAGS)
+bench: deps ## the load benchmark against the dev stack (about 15 min; not part of make test): writes docs/benchmarks.md, its latency plot and the services' CPU profile tops (docs/bench-profiles/), then the baseline and scenario (b) again with two replicas per service into docs/benchmarks-2-replicas.md (BENCH_FLAGS=-quick: smoke sizes; -nav-only: baseline and scenario (b) alone)
+	@go run ./devstack/bench -out docs/benchmarks.md -pprof docs/bench-profiles $(BENCH_FLAGS)
 	@go run ./devstack/bench -out docs/benchmarks-2-replicas.md -nav-only -replicas=2 $(BENCH_FLAGS)
 
 .PHONY: bench-go

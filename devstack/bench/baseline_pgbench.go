@@ -140,6 +140,23 @@ func prepareBaseline(ctx context.Context, repo, adminURL string, accounts int) (
 	return dbURL, nil
 }
 
+// dropBaseline drops the scratch database and checkpoints, so that the
+// scenarios measured after the baseline run neither beside its tables nor
+// during the checkpoint of its writes.
+func dropBaseline(ctx context.Context, p *progress, adminURL string) {
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err == nil {
+		defer admin.Close(ctx)
+		_, err = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+baselineDB+" WITH (FORCE)")
+	}
+	if err == nil {
+		_, err = admin.Exec(ctx, "CHECKPOINT")
+	}
+	if err != nil {
+		p.stepf("pgbench: dropping the scratch database: %v", err)
+	}
+}
+
 var (
 	tpsLine    = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
 	failedLine = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`)
@@ -154,6 +171,7 @@ func runPgbench(ctx context.Context, p *progress, repo, adminURL string, account
 	if err != nil {
 		return baselineResult{Err: "preparing the scratch database: " + err.Error()}
 	}
+	defer dropBaseline(ctx, p, adminURL)
 	dir, err := os.MkdirTemp("", "bench-pgbench-")
 	if err != nil {
 		return baselineResult{Err: err.Error()}

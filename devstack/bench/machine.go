@@ -13,7 +13,7 @@ import (
 // describeMachine reads the CPU model and RAM from /proc and asks the
 // stack's PostgreSQL for its version.
 func describeMachine(ctx context.Context, pgURL string) machine {
-	m := machine{CPU: "unknown", Cores: runtime.NumCPU(), Go: runtime.Version(), Postgres: "unknown"}
+	m := machine{CPU: "unknown", Cores: runtime.NumCPU(), Go: runtime.Version(), Postgres: "unknown", LoadStart: loadAverage()}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -39,4 +39,18 @@ func describeMachine(ctx context.Context, pgURL string) machine {
 		}
 	}
 	return m
+}
+
+// loadAverage is /proc/loadavg's 1, 5 and 15 minute load averages: the
+// machine may be shared with other work, which every figure includes.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " / ")
 }

@@ -6,7 +6,7 @@
 //
 //	go run ./devstack/bench -out docs/benchmarks.md   (from the repository root)
 //	go run ./devstack/bench -quick -out /tmp/b.md      (small sizes, a smoke run)
-//	go run ./devstack/bench -nav-only -out /tmp/b.md   (the fixture and scenario (b) alone, about a minute)
+//	go run ./devstack/bench -nav-only -out /tmp/b.md   (the fixture, the baseline and scenario (b) alone)
 package main
 
 import (
@@ -78,10 +78,10 @@ func main() {
 	quick := flag.Bool("quick", false, "small sizes and short steps: a smoke run, not figures")
 	goBench := flag.Bool("gobench", true, "run the pipeline Go benchmarks (f)")
 	source := flag.String("source", "", "build the services (and read the withdrawal migrations) from this copy of the repository instead of the working tree")
-	pprofDir := flag.String("pprof", "", "write CPU profiles of every service over the first 20s of each phase to this directory")
+	pprofDir := flag.String("pprof", "", "write CPU profiles of every service over each measured step to this directory, with their tops (.txt) that the report's Missed targets section quotes (profile.go)")
 	navAnalyze := flag.Bool("nav-analyze", true, "VACUUM ANALYZE the services' databases between the closed NAV loop and the paced step, as autovacuum would (false: the paced step runs on the plans made while the tables were empty)")
 	replicas := flag.Int("replicas", 1, "processes per service (the edge balances over them; the report's per-service CPU and memory are the first replica's)")
-	navOnly := flag.Bool("nav-only", false, "run only the fixture and scenario (b), NAV → stats (about a minute): to iterate on the pipeline's lag")
+	navOnly := flag.Bool("nav-only", false, "run only the fixture, the pgbench baseline (e) the paced rate is derived from, and scenario (b), NAV → stats (about three minutes): to iterate on the pipeline's lag")
 	flag.Parse()
 	benchReplicas = *replicas
 	if err := run(*out, *source, *pprofDir, *quick, *goBench, *navOnly, *navAnalyze); err != nil {
@@ -138,6 +138,9 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 	if !filepath.IsAbs(outPath) {
 		outPath = filepath.Join(repo, outPath)
 	}
+	if pprofDir != "" && !filepath.IsAbs(pprofDir) {
+		pprofDir = filepath.Join(repo, pprofDir)
+	}
 	sz, mode := fullSizes(), "full"
 	if quick {
 		sz, mode = quickSizes(), "quick (smoke sizes: not comparable figures)"
@@ -172,7 +175,7 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 			p.stepf("stack log, last lines:\n%s", strings.ReplaceAll(tailFile(logPath, 30), " | ", "\n"))
 		}
 	}()
-	prof, err := newProfiler(pprofDir, edge.Services, 20*time.Second)
+	prof, err := newProfiler(pprofDir, edge.Services)
 	if err != nil {
 		return err
 	}
@@ -221,7 +224,7 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 	watch.add("bench process (load, edge, Kafka broker)", func() time.Duration { t, _ := readStat(self); return t.own }, nil)
 	watch.mark("start")
 
-	res := runResults{Failed: map[string]string{}, NAVRate: sz.NAV.Rate}
+	res := runResults{Failed: map[string]string{}}
 	hc := newHTTPClient()
 	admin, err := login(ctx, hc, ready.EdgeURL, ready.AdminEmail, ready.AdminPassword)
 	if err != nil {
@@ -233,39 +236,35 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 	}
 	watch.mark("setup")
 
-	urls := map[string]string{}
-	for _, svc := range ready.Services {
-		urls[svc.Name] = svc.URL
+	// (e) first: the paced NAV rate and the half-peak target are derived
+	// from it. Its scratch database has accounts of its own, as many as
+	// the fixture's users the withdrawals spread over.
+	res.Baseline = runPgbench(ctx, p, source, ready.PostgresURL, len(fix.users), sz.Concurrency, sz.Step)
+	if res.Baseline.Err != "" {
+		p.stepf("pgbench: %s", res.Baseline.Err)
 	}
-	pipe := newPipelineWatch(urls)
+	watch.mark("pgbench")
+	sz.NAV.Rate, res.NAVRateRule = navRate(res.Baseline, sz.NAV.Rate)
+	res.NAVRate = sz.NAV.Rate
+	p.stepf("nav: the paced rate is %s", res.NAVRateRule)
+
+	urls := map[string]string{}
 	dbs := map[string]string{}
 	for _, svc := range ready.Services {
-		dbs[svc.Name] = svc.DatabaseURL
+		urls[svc.Name], dbs[svc.Name] = svc.URL, svc.DatabaseURL
 	}
-	prof.start(ctx, p, "nav")
-	nav := runNAV(ctx, p, fix, sz.NAV, pipe, dbs)
-	if traces, err := traceNAVs(ctx, dbs, nav.Sent); err != nil {
-		nav.HopsErr = err.Error()
-		p.stepf("nav: not traced: %v", err)
-	} else {
-		nav.Traced, nav.CommitLags, nav.Hops = len(traces), commitLags(traces), legHops(traces)
-		for range len(nav.Sent) - len(traces) {
-			// Not in stats (or not traceable): counted at the drain bound.
-			nav.CommitLags = append(nav.CommitLags, sz.NAV.DrainBound)
-		}
-		p.stepf("nav: %d of %d paced NAVs traced; lag to the stats commit p50 %.1f ms, p99 %.1f ms; legs: %s", len(traces), len(nav.Sent),
-			ms(percentile(nav.CommitLags, 50)), ms(percentile(nav.CommitLags, 99)), hopsSummary(nav.Hops))
-	}
+	nav := runNAV(ctx, p, fix, sz.NAV, newPipelineWatch(urls), dbs,
+		func() { prof.start(ctx, p, "nav-paced", sz.NAV.RateFor+5*time.Second) })
+	traceNAV(ctx, p, &nav, dbs, sz.NAV.DrainBound)
 	res.NAV = &nav
+	prof.wait()
 	watch.mark("nav")
 
 	if navOnly {
 		for _, scenario := range []string{"withdrawals", "stats"} {
 			res.Failed[scenario] = "skipped (-nav-only)"
 		}
-		res.Baseline.Err = "skipped (-nav-only)"
 		goBench = false
-		prof.wait()
 	} else {
 		// Each account must cover its share of the withdrawal steps, at up to
 		// 300 requests/s.
@@ -274,28 +273,15 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 		if err != nil {
 			res.Failed["withdrawals"] = err.Error()
 		} else {
-			prof.wait()
-			prof.start(ctx, p, "withdrawals")
-			w := runWithdrawals(ctx, p, fix, accounts, sz.Concurrency, sz.Step)
+			w := runWithdrawals(ctx, p, fix, accounts, sz.Concurrency, sz.Step,
+				func() { prof.start(ctx, p, "withdrawals-half-peak", sz.Step) })
 			res.Withdrawals = &w
 		}
+		prof.wait()
 		watch.mark("withdrawals")
 
-		res.Baseline = runPgbench(ctx, p, source, ready.PostgresURL, max(len(accounts), 1), sz.Concurrency, sz.Step)
-		if res.Baseline.Err != "" {
-			p.stepf("pgbench: %s", res.Baseline.Err)
-		}
-		watch.mark("pgbench")
-
-		var statsDB string
-		for _, svc := range ready.Services {
-			if svc.Name == edge.Stats {
-				statsDB = svc.DatabaseURL
-			}
-		}
-		prof.wait()
-		prof.start(ctx, p, "stats")
-		st := runStats(ctx, p, fix, ready.KafkaBrokers, statsDB, sz.Stats, newPipelineWatch(urls))
+		st := runStats(ctx, p, fix, ready.KafkaBrokers, dbs[edge.Stats], sz.Stats, newPipelineWatch(urls),
+			func(d time.Duration) { prof.start(ctx, p, "stats-queries", d) })
 		prof.wait()
 		res.Stats = &st
 		watch.mark("stats")
@@ -310,6 +296,16 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 	}
 	stopped = true
 
+	profInfo := profileInfo{Why: "the run was not given -pprof"}
+	if prof != nil {
+		profInfo.Why = "the profile was not written (see the run's output)"
+		if profInfo.Tops, err = prof.summarize(ctx); err != nil {
+			p.stepf("pprof: %v", err)
+		}
+		if rel, err := filepath.Rel(filepath.Dir(outPath), prof.dir); err == nil {
+			profInfo.Dir = rel
+		}
+	}
 	if goBench {
 		res.GoBench = runGoBenchmarks(ctx, p, repo, sz.GoBenchTimeout)
 	}
@@ -317,14 +313,12 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 		return ctx.Err()
 	}
 
+	mach.LoadEnd = loadAverage()
+	rows := buildRows(res)
 	rep := report{Machine: mach, Date: time.Now(), Duration: time.Since(p.start), Mode: mode,
-		Command: "go run ./devstack/bench -out docs/benchmarks.md", Rows: buildRows(res), Steps: steps(res),
-		Procs: res.Procs, Phases: phases, Notes: methodNotes(sz, res, elapsed)}
-	if quick {
-		rep.Command = "go run ./devstack/bench -quick"
-	}
+		Command: strings.TrimSpace("go run ./devstack/bench " + strings.Join(os.Args[1:], " ")), Rows: rows, Steps: steps(res),
+		Procs: res.Procs, Phases: phases, Notes: methodNotes(sz, res, elapsed), Missed: missedTargets(rows, res, phases, profInfo)}
 	if navOnly {
-		rep.Command += " -nav-only"
 		rep.Mode += ", scenario (b) only"
 	}
 	if source != repo {
@@ -354,6 +348,24 @@ func run(outPath, source, pprofDir string, quick, goBench, navOnly, navAnalyze b
 	}
 	p.stepf("report: %s (plot %s)", outPath, plotPath)
 	return nil
+}
+
+// traceNAV traces the paced NAVs through the services' databases: the lag
+// to the stats commit and its legs (hops.go). A NAV not traced counts at
+// the drain bound.
+func traceNAV(ctx context.Context, p *progress, nav *navResult, dbs map[string]string, bound time.Duration) {
+	traces, err := traceNAVs(ctx, dbs, nav.Sent)
+	if err != nil {
+		nav.HopsErr = err.Error()
+		p.stepf("nav: not traced: %v", err)
+		return
+	}
+	nav.Traced, nav.CommitLags, nav.Hops = len(traces), commitLags(traces), legHops(traces)
+	for range len(nav.Sent) - len(traces) {
+		nav.CommitLags = append(nav.CommitLags, bound)
+	}
+	p.stepf("nav: %d of %d paced NAVs traced; lag to the stats commit p50 %.1f ms, p99 %.1f ms; legs: %s", len(traces), len(nav.Sent),
+		ms(percentile(nav.CommitLags, 50)), ms(percentile(nav.CommitLags, 99)), hopsSummary(nav.Hops))
 }
 
 // tailFile is the last n lines of a file, for error messages.
@@ -417,7 +429,9 @@ func methodNotes(sz sizes, res runResults, elapsed time.Duration) []string {
 			"migrations and libs/idempotency's, running a script with the writes of one withdrawal: Idempotency-Key claim; one transaction " +
 			"that upserts and locks the account and its hold account, inserts the withdrawal, the transfer, two hash-chained entries " +
 			"(SHA-256 in SQL), updates both accounts and inserts the outbox row; then the stored response. Same concurrencies and step " +
-			"length, accounts spread the same way; latencies from pgbench's per-transaction log. It leaves out HTTP, JSON, JWT checks, " +
+			"length, one funded account per fixture user (the accounts the withdrawals spread over); it runs first, right " +
+			"after the fixture, because the paced NAV rate and the half-peak target are derived from it, and its scratch " +
+			"database is dropped (and a checkpoint taken) before the scenarios. Latencies from pgbench's per-transaction log. It leaves out HTTP, JSON, JWT checks, " +
 			"the edge and the outbox relay: the ratio is the share of the database's capacity the service delivers.",
 		"(f) Pipeline benchmarks: `go test -run '^$' -bench '^BenchmarkLedgerReplay$' -benchtime 1x ./internal/events/` in " +
 			"services/withdrawal and `go test -run '^$' -bench 'BenchmarkOutboxRelay' -benchtime 1x ./outbox/` in libs, after the stack " +

@@ -7,32 +7,46 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
 
 // profiler takes CPU profiles of the services through their DEBUG_ADDR
 // (libs/serve): `-pprof DIR` writes DIR/<phase>-<service>.pprof, one
-// profile of each service over the first seconds of each phase, for
-// `go tool pprof -top <binary> <file>`.
+// profile of each service over each measured step (nav-paced: the paced
+// NAV step and its drain; withdrawals-half-peak: the withdrawals paced at
+// half their peak; stats-queries: the queries of scenario (c)), and after the
+// run DIR/<phase>-<service>.txt, the top of each (`go tool pprof -top`,
+// flat then cumulative), which the report's "Missed targets" section
+// quotes. Files of an earlier run in DIR are removed first. A service's
+// replicas would share its DEBUG_ADDR: profile one-replica runs only.
 type profiler struct {
-	dir    string
-	length time.Duration
-	addrs  map[string]string // service → debug address
-	wg     sync.WaitGroup
+	dir   string
+	addrs map[string]string // service → debug address
+	wg    sync.WaitGroup
 }
 
 // newProfiler picks a loopback port for each service's profiler; nil
 // when dir is empty (no profiling).
-func newProfiler(dir string, services []string, length time.Duration) (*profiler, error) {
+func newProfiler(dir string, services []string) (*profiler, error) {
 	if dir == "" {
 		return nil, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	p := &profiler{dir: dir, length: length, addrs: map[string]string{}}
+	for _, pattern := range []string{"*.pprof", "*.txt"} {
+		old, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	p := &profiler{dir: dir, addrs: map[string]string{}}
 	for _, name := range services {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -56,9 +70,10 @@ func (p *profiler) env() map[string][]string {
 	return out
 }
 
-// start begins a CPU profile of every service for the phase; the files
-// are written in the background (wait waits for them).
-func (p *profiler) start(ctx context.Context, prog *progress, phase string) {
+// start begins a CPU profile of every service over the next length, for
+// the phase; the files are written in the background (wait waits for
+// them).
+func (p *profiler) start(ctx context.Context, prog *progress, phase string, length time.Duration) {
 	if p == nil {
 		return
 	}
@@ -67,7 +82,7 @@ func (p *profiler) start(ctx context.Context, prog *progress, phase string) {
 		go func() {
 			defer p.wg.Done()
 			path := filepath.Join(p.dir, phase+"-"+name+".pprof")
-			if err := fetchProfile(ctx, addr, p.length, path); err != nil {
+			if err := fetchProfile(ctx, addr, length, path); err != nil {
 				prog.stepf("pprof %s %s: %v", phase, name, err)
 			}
 		}()
@@ -78,6 +93,37 @@ func (p *profiler) wait() {
 	if p != nil {
 		p.wg.Wait()
 	}
+}
+
+// summarize writes the top of every profile of the run beside it
+// (<name>.txt: flat, then cumulative) and returns the cumulative tops by
+// name (<phase>-<service>): they show the code paths the CPU went to.
+func (p *profiler) summarize(ctx context.Context) (map[string]string, error) {
+	if p == nil {
+		return nil, nil
+	}
+	files, err := filepath.Glob(filepath.Join(p.dir, "*.pprof"))
+	if err != nil {
+		return nil, err
+	}
+	tops := map[string]string{}
+	for _, f := range files {
+		var text, cum []byte
+		for _, args := range [][]string{{"-top"}, {"-top", "-cum"}} {
+			cmd := exec.CommandContext(ctx, "go", append(append([]string{"tool", "pprof"}, args...), "-nodecount=30", f)...)
+			out, err := cmd.Output()
+			if err != nil {
+				return nil, fmt.Errorf("go tool pprof %s: %w", f, err)
+			}
+			text, cum = append(append(text, out...), '\n'), out
+		}
+		name := strings.TrimSuffix(filepath.Base(f), ".pprof")
+		if err := os.WriteFile(filepath.Join(p.dir, name+".txt"), text, 0o644); err != nil {
+			return nil, err
+		}
+		tops[name] = string(cum)
+	}
+	return tops, nil
 }
 
 func fetchProfile(ctx context.Context, addr string, length time.Duration, path string) error {

@@ -107,6 +107,9 @@ type machine struct {
 	RAM      int64
 	Go       string
 	Postgres string
+	// LoadStart and LoadEnd are the load averages (1 / 5 / 15 min) when
+	// the stack was up and when the scenarios were over.
+	LoadStart, LoadEnd string
 }
 
 // report is everything docs/benchmarks.md shows.
@@ -122,6 +125,7 @@ type report struct {
 	Phases   []string
 	Notes    []string
 	Plot     string // file name of the latency plot, "" when none
+	Missed   []missed
 }
 
 // stepRow is one concurrency of the withdrawal/pgbench comparison.
@@ -150,6 +154,9 @@ func render(w io.Writer, r report) error {
 	fmt.Fprintf(&b, "| RAM | %.1f GiB |\n", float64(r.Machine.RAM)/(1<<30))
 	fmt.Fprintf(&b, "| Go | %s |\n", r.Machine.Go)
 	fmt.Fprintf(&b, "| PostgreSQL | %s |\n", r.Machine.Postgres)
+	if r.Machine.LoadStart != "" {
+		fmt.Fprintf(&b, "| Load average (1 / 5 / 15 min) | %s at the start, %s at the end |\n", r.Machine.LoadStart, orText(r.Machine.LoadEnd, "unknown"))
+	}
 	fmt.Fprintf(&b, "| Mode | %s |\n", r.Mode)
 	fmt.Fprintf(&b, "| Run time | %s |\n\n", r.Duration.Round(time.Second))
 
@@ -159,6 +166,7 @@ func render(w io.Writer, r report) error {
 	for _, x := range r.Rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", x.Section, x.Figure, cell(x.Measured), x.Target, x.Met, cell(x.Baseline))
 	}
+	renderMissed(&b, r.Missed)
 	if len(r.Steps) > 0 {
 		fmt.Fprintf(&b, "\n## Withdrawals and the pgbench baseline by concurrency\n\n")
 		fmt.Fprintf(&b, "| Concurrency | Withdrawals/s | p50 ms | p99 ms | Errors | pgbench tps | pgbench p50 ms | pgbench p99 ms | Ratio | Target | Met |\n")

@@ -147,8 +147,9 @@ type navConfig struct {
 // runNAV measures the closed-loop NAV rate, then NAVs paced at cfg.Rate
 // spread round-robin over every portfolio, with the lag of each until
 // stats shows its allocation. NAVs of one portfolio are sent one at a time
-// (as_of must increase), so the paced step needs many portfolios.
-func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *pipelineWatch, dbs map[string]string) navResult {
+// (as_of must increase), so the paced step needs many portfolios. onPaced
+// is called as the paced step starts (the bench profiles it).
+func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *pipelineWatch, dbs map[string]string, onPaced func()) navResult {
 	w := &lagWatcher{pending: map[int64][]pendingNAV{}}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -205,6 +206,7 @@ func runNAV(ctx context.Context, p *progress, f *fixture, cfg navConfig, pipe *p
 	}
 
 	p.stepf("nav: paced at %.0f NAV/s over %d portfolios for %s", cfg.Rate, n, cfg.RateFor)
+	onPaced()
 	out.Paced = runPaced(ctx, cfg.Rate, cfg.RateFor, 256, func(ctx context.Context, _, seq int) error {
 		return send(ctx, f.portfolios[seq%n], true)
 	})

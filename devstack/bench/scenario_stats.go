@@ -269,8 +269,9 @@ func vacuumAnalyze(ctx context.Context, url string) error {
 }
 
 // runStats loads the read model, then measures each query route with a
-// closed loop.
-func runStats(ctx context.Context, p *progress, f *fixture, brokers []string, statsDB string, cfg statsConfig, pipe *pipelineWatch) statsResult {
+// closed loop; onQueries is called, with their total length, as the
+// queries start (the bench profiles them).
+func runStats(ctx context.Context, p *progress, f *fixture, brokers []string, statsDB string, cfg statsConfig, pipe *pipelineWatch, onQueries func(time.Duration)) statsResult {
 	out := statsResult{Target: cfg.Allocations, Portfolios: len(f.portfolios)}
 	if err := loadAllocations(ctx, p, f, brokers, cfg, &out); err != nil {
 		out.ShortcutErr = "loading via Kafka: " + err.Error()
@@ -306,6 +307,7 @@ func runStats(ctx context.Context, p *progress, f *fixture, brokers []string, st
 		{"summary?group_by=portfolio (page, 1000)", "/api/v1/stats/summary?group_by=portfolio&limit=1000"},
 		{"summary?group_by=day (page, 1000)", "/api/v1/stats/summary?group_by=day&limit=1000"},
 	}
+	onQueries(time.Duration(len(routes)) * cfg.QueryFor)
 	for _, rt := range routes {
 		r := runClosed(ctx, cfg.Workers, cfg.QueryFor, func(ctx context.Context, _, _ int) error {
 			path := rt.path

@@ -62,8 +62,9 @@ func fundedAccounts(ctx context.Context, p *progress, f *fixture, need int, boun
 
 // runWithdrawals measures POST /api/v1/withdrawals at each concurrency,
 // then at half the peak rate. Every request has its own Idempotency-Key
-// and goes to the next account round-robin.
-func runWithdrawals(ctx context.Context, p *progress, f *fixture, accounts []int64, concurrency []int, step time.Duration) withdrawalResult {
+// and goes to the next account round-robin. onHalfPeak is called as the
+// half-peak step starts (the bench profiles it).
+func runWithdrawals(ctx context.Context, p *progress, f *fixture, accounts []int64, concurrency []int, step time.Duration, onHalfPeak func()) withdrawalResult {
 	out := withdrawalResult{Accounts: len(accounts)}
 	next := 0
 	request := func(tag string) op {
@@ -89,6 +90,7 @@ func runWithdrawals(ctx context.Context, p *progress, f *fixture, accounts []int
 	rate := out.Peak.Throughput() / 2
 	if rate >= 1 {
 		p.stepf("withdrawal: paced at %.0f req/s (half the peak) for %s", rate, step)
+		onHalfPeak()
 		out.HalfPeak = runPaced(ctx, rate, step, 64, request("half"))
 		p.stepf("withdrawal: half peak: p50 %.1f ms, p99 %.1f ms, %d errors", out.HalfPeak.P(50), out.HalfPeak.P(99), out.HalfPeak.Errors)
 	}

@@ -57,6 +57,8 @@ type driver struct {
 	// retryFor bounds how long one request is retried.
 	retryFor time.Duration
 	rolling  rolling
+	// phase is the database fault under way, if any (faults.go).
+	phase atomic.Pointer[phase]
 }
 
 func newDriver(edge string) *driver {
@@ -135,6 +137,7 @@ func (d *driver) send(ctx context.Context, kind string, c caller, path, key stri
 		d.count.attempts.Add(1)
 		a, err := d.do(ctx, c, "POST", path, body, key)
 		d.rolling.note(false, a, err)
+		d.notePhase(false, a, err)
 		if err == nil && !transient(a) {
 			d.count.acked.Add(1)
 			if attempt > 0 {
@@ -166,6 +169,7 @@ func (d *driver) read(ctx context.Context, c caller, path string) {
 	d.count.reads.Add(1)
 	a, err := d.do(ctx, c, "GET", path, nil, "")
 	d.rolling.note(true, a, err)
+	d.notePhase(true, a, err)
 	if err != nil || a.status != http.StatusOK {
 		d.count.readErrors.Add(1)
 	}

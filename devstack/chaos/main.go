@@ -1,11 +1,16 @@
 // Command chaos runs the dev stack under steady load — NAV records,
 // withdrawals and their transitions, reallocations, reads, all through the
 // edge — while it SIGKILLs a random service every few seconds (the stack's
-// supervisor restarts it) and once restarts the PostgreSQL cluster. It then
-// waits for the stack to be quiet and checks that no money was created,
-// lost or counted twice:
+// supervisor restarts it), once restarts the PostgreSQL cluster, and
+// injects two database faults, each a named phase of the summary with the
+// errors the load's clients saw during it (faults.go): a statement timeout
+// (locks held on hot tables past the services' statement timeout: SQLSTATE
+// 57014) and a backend termination (pg_terminate_backend of every backend
+// of the service databases: 57P01). It then waits for the stack to be
+// quiet and checks that no money was created, lost or counted twice:
 //
 //   - the invariant checker (package invariants) passes;
+//   - no event was dead-lettered (every fault is one the consumers retry);
 //   - every acknowledged (2xx) NAV, withdrawal, transition and reallocation
 //     is present exactly once, and nothing is present that was not sent;
 //   - every NAV profit was allocated exactly once;
@@ -128,7 +133,10 @@ func run(ctx context.Context, o options) error {
 	go func() { defer wg.Done(); w.reallocationLoop(ctx, d, &stopLoad, 200) }()
 	go func() { defer wg.Done(); w.readLoop(ctx, d, &stopLoad, 300) }()
 
-	if err := chaosLoop(ctx, s, d, o, rng, sum); err != nil {
+	f := &faults{s: s, d: d, logPath: logPath}
+	err = chaosLoop(ctx, s, d, o, rng, sum, f)
+	sum.faults = f.done
+	if err != nil {
 		stopLoad.Store(true)
 		wg.Wait()
 		return err
@@ -139,6 +147,7 @@ func run(ctx context.Context, o options) error {
 
 	sum.count = &d.count
 	failures := verify(ctx, d, w, o.quiet, sum)
+	failures = append(failures, checkDLQ(ctx, ready.KafkaBrokers, sum)...)
 	sum.print(os.Stdout, failures)
 	if len(failures) > 0 {
 		return fmt.Errorf("%d check(s) failed (stack log: %s)", len(failures), logPath)
@@ -147,32 +156,49 @@ func run(ctx context.Context, o options) error {
 }
 
 // chaosLoop kills a random service process every killEvery and waits for
-// the supervisor to bring it back; halfway through it restarts PostgreSQL,
-// and with replicas it then restarts every replica in turn (a rolling
-// update) once.
-func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *rand.Rand, sum *summary) error {
+// the supervisor to bring it back. A quarter of the way through it holds
+// locks until the services' statements time out, halfway through it
+// restarts PostgreSQL, three quarters of the way through it terminates
+// every backend of the service databases, and with replicas it then
+// restarts every replica in turn (a rolling update) once. The time these
+// steps take is added to the load's duration, so that the kills keep it.
+func chaosLoop(ctx context.Context, s *stack.Stack, d *driver, o options, rng *rand.Rand, sum *summary, f *faults) error {
 	start := time.Now()
-	pgDone, rolled := false, o.replicas < 2
-	for time.Since(start) < o.duration || !rolled {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(o.killEvery):
-		}
-		if !pgDone && time.Since(start) > o.duration/2 {
-			pgDone = true
+	steps := []struct {
+		at  time.Duration
+		run func() error
+	}{
+		{o.duration / 4, func() error { return f.run(ctx, "statement timeout", f.statementTimeout) }},
+		{o.duration / 2, func() error {
 			if err := s.RestartPostgres(ctx); err != nil {
 				return err
 			}
 			sum.pgRestarts++
 			logf("restarted PostgreSQL")
-			continue
+			return nil
+		}},
+		{o.duration * 3 / 4, func() error { return f.run(ctx, "backend termination", f.terminateBackends) }},
+	}
+	if o.replicas > 1 {
+		steps = append(steps, struct {
+			at  time.Duration
+			run func() error
+		}{o.duration * 3 / 4, func() error { return rollingRestart(ctx, s, d, sum) }})
+	}
+	for time.Since(start) < o.duration || len(steps) > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(o.killEvery):
 		}
-		if pgDone && !rolled {
-			rolled = true
-			if err := rollingRestart(ctx, s, d, sum); err != nil {
+		if len(steps) > 0 && time.Since(start) > steps[0].at {
+			began := time.Now()
+			if err := steps[0].run(); err != nil {
 				return err
 			}
+			steps = steps[1:]
+			// -duration is the time of the kills: a step adds its own.
+			start = start.Add(time.Since(began))
 			continue
 		}
 		name := stack.ReplicaName(edge.Services[rng.IntN(len(edge.Services))], 1+rng.IntN(o.replicas))

@@ -30,6 +30,8 @@ type summary struct {
 	rolled      []string
 	rollingTook time.Duration
 	rolling     *rolling
+	// faults are the database fault phases, in order.
+	faults []*phase
 }
 
 func (s *summary) print(w io.Writer, failures []string) {
@@ -44,6 +46,7 @@ func (s *summary) print(w io.Writer, failures []string) {
 	fmt.Fprintf(w, "requests sent      %d attempts; %d acknowledged (%d after a retry), %d given up; %d reads (%d failed during the chaos)\n",
 		s.count.attempts.Load(), s.count.acked.Load(), s.count.retried.Load(), s.count.gaveUp.Load(), s.count.reads.Load(), s.count.readErrors.Load())
 	fmt.Fprintf(w, "kills              %d SIGKILLs of single service processes (%s); %d service restarts; %d PostgreSQL restart(s)\n", kills, strings.Join(per, ", "), s.restarts, s.pgRestarts)
+	s.printFaults(w)
 	if s.rolling != nil {
 		s.printRolling(w, s.rolling)
 	}
@@ -89,6 +92,7 @@ func verify(ctx context.Context, d *driver, w *world, quiet time.Duration, sum *
 	failures = append(failures, w.checkMovements(ctx, checker, d.acknowledged(), sum)...)
 	failures = append(failures, checkReplays(ctx, d, sum)...)
 	failures = append(failures, checkRolling(d, sum)...)
+	failures = append(failures, checkFaults(sum)...)
 
 	// The replays changed nothing.
 	after, err := invariants.Check(ctx, checker)
