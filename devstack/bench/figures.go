@@ -31,7 +31,7 @@ var (
 	statsAllocCount = 1_000_000
 )
 
-// The rules of issue 19: the NAV → stats lag is measured at
+// The targets' rules: the NAV → stats lag is measured at
 // min(navRateCap, navRateShare × the pgbench peak tps) NAV/s, and the p99
 // of withdrawals paced at half their peak must stay within
 // halfPeakFactor × the pgbench p99 at one client.
