@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/fundplatform/platform/libs/pg"
 )
 
 // Error is an error a client may see: an HTTP status, a stable snake_case
@@ -48,14 +50,20 @@ var (
 	ErrNotFound        = NewError(http.StatusNotFound, "not_found", "not found")
 	ErrTooLarge        = NewError(http.StatusRequestEntityTooLarge, "payload_too_large", "request body exceeds 1 MiB")
 	ErrInternal        = NewError(http.StatusInternalServerError, "internal", "internal server error")
-	ErrMethod          = NewError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
-	ErrMediaType       = NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "request body must be application/json")
-	ErrRateLimited     = NewError(http.StatusTooManyRequests, "rate_limited", "too many requests")
+	// ErrUnavailable answers a fault of the service's database or of the
+	// connection to it (pg.Transient): it passes by itself, so the client
+	// is told to retry rather than that the server is broken.
+	ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+		Message: "temporarily unavailable; retry", RetryAfter: 1}
+	ErrMethod      = NewError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+	ErrMediaType   = NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "request body must be application/json")
+	ErrRateLimited = NewError(http.StatusTooManyRequests, "rate_limited", "too many requests")
 )
 
 // As returns the client-visible error behind err (a *ValidationError as
-// its Client error), or ErrInternal when err is not one (its text is never
-// shown to the client).
+// its Client error), or, when err is not one (its text is never shown to
+// the client), ErrUnavailable for a transient fault of the database and
+// ErrInternal for anything else.
 func As(err error) (*Error, bool) {
 	var ve *ValidationError
 	if errors.As(err, &ve) {
@@ -68,6 +76,9 @@ func As(err error) (*Error, bool) {
 	var ce coded
 	if errors.As(err, &ce) {
 		return NewError(ce.StatusCode(), ce.ErrorCode(), ce.Error()), true
+	}
+	if pg.Transient(err) {
+		return ErrUnavailable, false
 	}
 	return ErrInternal, false
 }

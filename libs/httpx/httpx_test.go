@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fundplatform/platform/libs/money"
 )
@@ -89,6 +93,26 @@ func TestWriteErrorEnvelope(t *testing.T) {
 	WriteError(context.Background(), rec, errors.New("pq: password authentication failed for user x"))
 	if rec.Code != 500 || strings.Contains(rec.Body.String(), "password") || !strings.Contains(rec.Body.String(), `"code":"internal"`) {
 		t.Fatalf("internal = %d %s", rec.Code, rec.Body)
+	}
+
+	// A fault of the database that passes by itself asks for a retry.
+	for _, err := range []error{
+		fmt.Errorf("store: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}),
+		&pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"},
+		fmt.Errorf("store: %w", io.ErrUnexpectedEOF),
+	} {
+		rec = httptest.NewRecorder()
+		WriteError(context.Background(), rec, err)
+		if rec.Code != 503 || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), `"code":"temporarily_unavailable"`) ||
+			strings.Contains(rec.Body.String(), "terminating") {
+			t.Errorf("%v = %d %v %s", err, rec.Code, rec.Header(), rec.Body)
+		}
+	}
+	// Not a transient fault: a unique violation is a bug here, not an outage.
+	rec = httptest.NewRecorder()
+	WriteError(context.Background(), rec, &pgconn.PgError{Code: "23505"})
+	if rec.Code != 500 {
+		t.Errorf("unique violation = %d %s", rec.Code, rec.Body)
 	}
 }
 
