@@ -49,7 +49,7 @@ func RatioChangedEvents(r Ratio) []Event {
 // (a NAV one reaches stats through portfolio.profit_recorded), none while
 // it waits for a ratio (docs/api.md#allocation-rule, docs/decisions.md).
 func AllocatedEvents(a Allocation) ([]Event, error) {
-	if a.Status == StatusNoDistribution && a.Source == SourceManual {
+	if a.Status == StatusNoDistribution && (a.Source == SourceManual || a.Source == SourceCorrection) {
 		return []Event{{Type: EventOutcome, PortfolioID: a.PortfolioID, Data: eventbus.OutcomeRecordedData{
 			AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, Status: a.Status,
 			PeriodEnd: a.PeriodEnd.UTC(), ProfitAmount: money.NewAmount(a.ProfitAmount),
