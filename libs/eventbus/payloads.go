@@ -80,6 +80,7 @@ type AllocationReversedData struct {
 	SnapshotID       *int64       `json:"snapshot_id"`
 	PeriodEnd        time.Time    `json:"period_end"`
 	ProfitAmount     money.Amount `json:"profit_amount"`
+	CarryBefore      money.Amount `json:"loss_carryforward_before"`
 	Distributable    money.Amount `json:"distributable"`
 	ToTeamAmount     money.Amount `json:"to_team_amount"`
 	ToPlatformAmount money.Amount `json:"to_platform_amount"`

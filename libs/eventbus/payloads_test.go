@@ -36,7 +36,7 @@ func populated() map[string]any {
 			PrevNAV: money.MustAmount("1100.25"), NetFlow: money.MustAmount("50"), Currency: "USD"},
 		eventbus.TypeProfitAllocationReversed: eventbus.AllocationReversedData{ReversalID: 1, AllocationID: 11, CorrectionID: 2,
 			PortfolioID: 42, Source: "nav", Status: "allocated", SnapshotID: &snapshot, PeriodEnd: at, ProfitAmount: money.MustAmount("100"),
-			Distributable: money.MustAmount("100"), ToTeamAmount: money.MustAmount("20"), ToPlatformAmount: money.MustAmount("10"),
+			CarryBefore: money.MustAmount("5"), Distributable: money.MustAmount("100"), ToTeamAmount: money.MustAmount("20"), ToPlatformAmount: money.MustAmount("10"),
 			ToUserAmount: money.MustAmount("70"), UserID: 7, TeamID: 3, Currency: "EUR"},
 		eventbus.TypeProfitRatioChanged: eventbus.RatioChangedData{PortfolioID: 42, RatioID: 5, Version: 2,
 			ToTeam: money.Ratio{Decimal: decimal.RequireFromString("0.2")}, ToPlatform: money.Ratio{Decimal: decimal.RequireFromString("0.1")},

@@ -22,6 +22,7 @@ var Data = map[string]string{
 		`"prev_nav":"1100.25000000","net_flow":"50.00000000","currency":"USD"}`,
 	eventbus.TypeProfitAllocationReversed: `{"reversal_id":1,"allocation_id":11,"correction_id":2,"portfolio_id":42,"source":"nav",` +
 		`"status":"allocated","snapshot_id":9,"period_end":"2026-03-01T12:00:00Z","profit_amount":"100.00000000",` +
+		`"loss_carryforward_before":"5.00000000",` +
 		`"distributable":"100.00000000","to_team_amount":"20.00000000","to_platform_amount":"10.00000000",` +
 		`"to_user_amount":"70.00000000","user_id":7,"team_id":3,"currency":"EUR"}`,
 	eventbus.TypeProfitRatioChanged: `{"portfolio_id":42,"ratio_id":5,"version":2,"to_team":"0.2000","to_platform":"0.1000","to_user":"0.7000"}`,
@@ -124,7 +125,8 @@ func checkReversed(t *testing.T, v any) {
 	inboxfuzz.UTC(t, "period_end", d.PeriodEnd)
 	inboxfuzz.Amounts(t, inboxfuzz.AnySign, map[string]money.Amount{"profit_amount": d.ProfitAmount})
 	inboxfuzz.Amounts(t, inboxfuzz.NotNegative, map[string]money.Amount{"distributable": d.Distributable,
-		"to_team_amount": d.ToTeamAmount, "to_platform_amount": d.ToPlatformAmount, "to_user_amount": d.ToUserAmount})
+		"to_team_amount": d.ToTeamAmount, "to_platform_amount": d.ToPlatformAmount, "to_user_amount": d.ToUserAmount,
+		"loss_carryforward_before": d.CarryBefore})
 }
 
 func checkOutcomeRecorded(t *testing.T, v any) {

@@ -84,8 +84,9 @@ func ReversedEvents(r Reversal) []Event {
 	return []Event{{Type: EventAllocationReversed, PortfolioID: a.PortfolioID, Data: eventbus.AllocationReversedData{
 		ReversalID: r.ID, AllocationID: a.ID, CorrectionID: r.CorrectionID, PortfolioID: a.PortfolioID,
 		Source: a.Source, Status: a.Status, SnapshotID: a.SnapshotID, PeriodEnd: a.PeriodEnd.UTC(),
-		ProfitAmount: money.NewAmount(a.ProfitAmount), Distributable: money.NewAmount(a.Distributable),
-		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
+		ProfitAmount: money.NewAmount(a.ProfitAmount), CarryBefore: money.NewAmount(a.LossCarryforwardBefore),
+		Distributable: money.NewAmount(a.Distributable),
+		ToTeamAmount:  money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
 		UserID: a.UserID, TeamID: a.TeamID, Currency: eventbus.EventCurrency(a.Currency),
 	}}}
 }

@@ -45,8 +45,10 @@ func (s *Store) ApplyNAVCorrection(ctx context.Context, tx pgx.Tx, c profit.NAVC
 		return err
 	}
 	redo, l := profit.Correct(ledger(p, ratios, awaiting), chain, c)
-	for _, a := range chain {
-		if err := reverse(ctx, tx, a, c); err != nil {
+	// Latest first: the carry-forward a consumer tracks ends at the one
+	// the first reversed allocation started from (AllocationReversedData).
+	for i := len(chain) - 1; i >= 0; i-- {
+		if err := reverse(ctx, tx, chain[i], c); err != nil {
 			return err
 		}
 	}
