@@ -46,7 +46,7 @@ func navCorrectionFlow(t *testing.T, admin, alice client, edgeURL string, aliceI
 	nav(0, "1000")
 	gain := nav(1, "1100") // +100: 70 to alice
 	loss := nav(2, "1060") // −40: carry-forward 40
-	allocations := waitAllocations(t, admin, pf.ID, func(as []invariants.Allocation) bool { return len(as) == 2 })
+	waitAllocations(t, admin, pf.ID, func(as []invariants.Allocation) bool { return len(as) == 2 })
 	userPath := fmt.Sprintf("/api/v1/balances/user/%d?currency=USD", aliceID)
 	available := func() decimal.Decimal {
 		var b invariants.OwnerBalances
@@ -65,7 +65,7 @@ func navCorrectionFlow(t *testing.T, admin, alice client, edgeURL string, aliceI
 		t.Fatalf("corrected snapshot %+v, want profit 10", corrected)
 	}
 	// The loss's allocation reversed, the corrected profit allocated: 7 to alice.
-	allocations = waitAllocations(t, admin, pf.ID, func(as []invariants.Allocation) bool { return len(as) == 3 })
+	allocations := waitAllocations(t, admin, pf.ID, func(as []invariants.Allocation) bool { return len(as) == 3 })
 	replacement := standingOf(t, allocations, loss.ID)
 	if replacement.Source != "correction" || !replacement.ToUser.Equal(decimal.RequireFromString("7")) {
 		t.Fatalf("replacement %+v", replacement)
