@@ -3,8 +3,15 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"strings"
+
 	"testing"
 	"time"
+
+	"github.com/fundplatform/platform/libs/pg"
+	"github.com/fundplatform/platform/services/profit/internal/store"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -75,6 +82,18 @@ func TestApplyNAVCorrection(t *testing.T) {
 	p, err := st.Portfolio(ctx, 42)
 	if err != nil || !p.LossCarryforward.IsZero() {
 		t.Fatalf("carry-forward %s %v", p.LossCarryforward, err)
+	}
+	// The business gauges count the standing allocations only.
+	g := pg.NewGauges(pool, slog.New(slog.DiscardHandler), 0, store.Gauges()...)
+	distributed := `
+# HELP fund_profit_distributed_amount Profit distributed so far, by currency and share (team, platform, user).
+# TYPE fund_profit_distributed_amount gauge
+fund_profit_distributed_amount{currency="USD",share="platform"} 16
+fund_profit_distributed_amount{currency="USD",share="team"} 32
+fund_profit_distributed_amount{currency="USD",share="user"} 112
+`
+	if err := testutil.CollectAndCompare(g, strings.NewReader(distributed), "fund_profit_distributed_amount"); err != nil {
+		t.Fatal(err)
 	}
 	var types []string
 	for _, row := range outboxRows(t, pool)[outboxBefore:] {
