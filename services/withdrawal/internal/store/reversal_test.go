@@ -116,3 +116,53 @@ fund_ledger_parked_reversals{currency="USD"} %d
 		t.Fatalf("system:profit = %s %v, want 0 (everything credited was reversed)", profit, err)
 	}
 }
+
+// A withdrawal and a reversal of the same credit race: under the account
+// locks exactly one of them gets the money — the withdrawal (and the
+// reversal is parked) or the reversal (and the withdrawal is refused) —
+// never both, and no balance goes below zero.
+func TestReversalRacesAWithdrawal(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	d := decimal.RequireFromString
+	user := ledger.Owner{Type: auth.OwnerUser, ID: 7}
+	for i := range int64(20) {
+		c := ledger.Credit{AllocationID: 100 + i, Distributable: d("10"), ToUser: d("7"), ToTeam: d("2"), ToPlatform: d("1"),
+			UserID: 7, TeamID: 3, Currency: "USD"}
+		if err := pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error { return st.Credits(ctx, tx, []ledger.Credit{c}) }); err != nil {
+			t.Fatal(err)
+		}
+		withdrew, reversed := make(chan error, 1), make(chan error, 1)
+		go func() {
+			_, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: user, Currency: "USD", Amount: d("7")}, 7)
+			withdrew <- err
+		}()
+		go func() {
+			reversed <- pg.InTx(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+				return ledger.ApplyReversal(ctx, st.ReversalsIn(tx), ledger.Reversal{ReversalID: c.AllocationID, CorrectionID: 1, Credit: c})
+			})
+		}()
+		wErr, rErr := <-withdrew, <-reversed
+		if rErr != nil {
+			t.Fatalf("round %d: reversal: %v", i, rErr)
+		}
+		var parked bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM parked_reversals WHERE allocation_id = $1)`, c.AllocationID).Scan(&parked); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case wErr == nil && parked:
+		case errors.Is(wErr, ledger.ErrInsufficientBalance) && !parked:
+		default:
+			t.Fatalf("round %d: withdrawal %v, reversal parked %v: want exactly one of them to get the 7", i, wErr, parked)
+		}
+		b, err := st.Balance(ctx, user, "USD", nil)
+		if err != nil || !b.Available.IsZero() {
+			t.Fatalf("round %d: user available %+v %v, want 0", i, b, err)
+		}
+	}
+	if v, err := st.Verify(ctx); err != nil || !v.OK {
+		t.Fatalf("verify = %+v, %v", v, err)
+	}
+}
