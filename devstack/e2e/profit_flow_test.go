@@ -188,4 +188,5 @@ func TestProfitFlow(t *testing.T) {
 
 	ledgerAndStatsFlow(t, admin, aliceClient, pf.ID, alice.ID, team.ID, allocs)
 	manualOutcomesFlow(t, admin, ready.EdgeURL, alice.ID, team.ID)
+	navCorrectionFlow(t, admin, aliceClient, ready.EdgeURL, alice.ID, team.ID)
 }

@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -154,6 +155,18 @@ type (
 		LossCarryAfter  decimal.Decimal `json:"loss_carryforward_after"`
 		UserID          int64           `json:"user_id"`
 		TeamID          int64           `json:"team_id"`
+		// ReversedBy is the NAV correction that reversed the allocation
+		// (nil while it stands; absent from the previous release).
+		ReversedBy *int64 `json:"reversed_by_correction"`
+	}
+	// parked is a reversal the ledger parked (GET /api/v1/ledger/parked).
+	parked struct {
+		AllocationID  int64           `json:"allocation_id"`
+		Currency      string          `json:"currency"`
+		Distributable decimal.Decimal `json:"distributable"`
+		ToTeam        decimal.Decimal `json:"to_team_amount"`
+		ToPlatform    decimal.Decimal `json:"to_platform_amount"`
+		ToUser        decimal.Decimal `json:"to_user_amount"`
 	}
 	accProfit struct {
 		PortfolioID int64           `json:"portfolio_id"`
@@ -226,6 +239,9 @@ type snapshot struct {
 	overview      overview
 	withdrawals   []withdrawal
 	reallocations []reallocation
+	// parked are the reversals the ledger parked, by allocation id: their
+	// credits are still in the ledger (docs/api.md#nav-corrections).
+	parked map[int64]parked
 }
 
 // OwnerBalances is GET /api/v1/balances/{owner_type}/{owner_id}: the
@@ -317,8 +333,30 @@ func read(ctx context.Context, c *Client) (*snapshot, error) {
 	if s.reallocations, err = ListAll[reallocation](ctx, c, "/api/v1/reallocations", url.Values{}); err != nil {
 		return nil, err
 	}
-	return s, nil
+	s.parked, err = readParked(ctx, c)
+	return s, err
 }
+
+// readParked reads the parked reversals still parked; a release without
+// NAV corrections has none (its 404 reads as none).
+func readParked(ctx context.Context, c *Client) (map[int64]parked, error) {
+	rows, err := ListAll[parked](ctx, c, "/api/v1/ledger/parked", url.Values{"status": {"parked"}})
+	var se *StatusError
+	if errors.As(err, &se) && se.Status == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]parked, len(rows))
+	for _, p := range rows {
+		out[p.AllocationID] = p
+	}
+	return out, nil
+}
+
+// standing reports whether a counts: no NAV correction reversed it.
+func standing(a Allocation) bool { return a.ReversedBy == nil }
 
 // Check reads the stack through c and checks every invariant once.
 func Check(ctx context.Context, c *Client) (Report, error) {
@@ -518,7 +556,7 @@ func ledgerKey(e entry) posting {
 func (s *snapshot) checkCredits() (map[int64]shares, Result) {
 	credits := map[int64]map[posting]decimal.Decimal{} // allocation id → posting → amount
 	for _, e := range s.entries {
-		if e.Kind != "profit_credit" {
+		if e.Kind != "profit_credit" && e.Kind != "profit_reversal" {
 			continue
 		}
 		if credits[e.RefID] == nil {
@@ -532,11 +570,14 @@ func (s *snapshot) checkCredits() (map[int64]shares, Result) {
 	seen := map[int64]bool{}
 	for _, a := range s.allocations {
 		seen[a.ID] = true
-		got := credits[a.ID]
+		got := nonZero(credits[a.ID])
 		user, team, platform := posting{userAccount(a.UserID), a.Currency}, posting{teamAccount(a.TeamID), a.Currency},
 			posting{platformAccount, a.Currency}
 		want := map[posting]decimal.Decimal{}
-		if a.Status == "allocated" && a.Distributable.IsPositive() {
+		// A reversed allocation's credit is taken back, unless its
+		// reversal is parked: then the ledger still holds it.
+		_, isParked := s.parked[a.ID]
+		if a.Status == "allocated" && a.Distributable.IsPositive() && (standing(a) || isParked) {
 			want[posting{profitAccount, a.Currency}] = a.Distributable.Neg()
 			for acc, amt := range map[posting]decimal.Decimal{user: a.ToUser, team: a.ToTeam, platform: a.ToPlatform} {
 				if amt.IsPositive() {
@@ -560,6 +601,17 @@ func (s *snapshot) checkCredits() (map[int64]shares, Result) {
 	return perPortfolio, d.result("each allocation credited once, exactly", fmt.Sprintf("%d allocations, %d credited", len(s.allocations), len(credits)))
 }
 
+// nonZero is m without its zero amounts (a credit and its reversal).
+func nonZero[K comparable](m map[K]decimal.Decimal) map[K]decimal.Decimal {
+	out := map[K]decimal.Decimal{}
+	for k, v := range m {
+		if !v.IsZero() {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func sameAmounts[K comparable](a, b map[K]decimal.Decimal) bool {
 	if len(a) != len(b) {
 		return false
@@ -578,7 +630,7 @@ func sameAmounts[K comparable](a, b map[K]decimal.Decimal) bool {
 // distribute nothing (profit.outcome_recorded); a manual profit waiting
 // for a ratio has reached no event yet (docs/decisions.md).
 func statsCounts(a Allocation) bool {
-	return a.Source == "nav" || a.Status != "awaiting_ratio"
+	return standing(a) && (a.Source == "nav" || a.Status != "awaiting_ratio")
 }
 
 // carries are the loss carry-forwards of the portfolios as stats holds
@@ -593,6 +645,7 @@ func (s *snapshot) carries() map[int64]decimal.Decimal {
 	var waiting []Allocation
 	for _, a := range s.allocations {
 		switch {
+		case !standing(a):
 		case a.Status != "awaiting_ratio":
 			carry[a.PortfolioID] = carry[a.PortfolioID].Add(a.LossCarryAfter.Sub(a.LossCarryBefore))
 		case a.Source == "nav":
@@ -613,6 +666,7 @@ func (s *snapshot) carries() map[int64]decimal.Decimal {
 func (s *snapshot) checkPortfolios(ledger map[int64]shares) Result {
 	carries := s.carries()
 	profit := map[int64]shares{}
+	parkedShares := map[int64]shares{} // the ledger holds them beyond the profit service's
 	accProfits := map[int64]decimal.Decimal{}
 	currency := map[int64]string{}
 	var d diffs
@@ -621,8 +675,11 @@ func (s *snapshot) checkPortfolios(ledger map[int64]shares) Result {
 			d.addf("portfolio %d: allocations in %s and %s", a.PortfolioID, c, a.Currency)
 		}
 		currency[a.PortfolioID] = a.Currency
-		if a.Status == "allocated" {
+		if a.Status == "allocated" && standing(a) {
 			profit[a.PortfolioID] = profit[a.PortfolioID].add(shares{a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser})
+		}
+		if p, ok := s.parked[a.ID]; ok {
+			parkedShares[a.PortfolioID] = parkedShares[a.PortfolioID].add(shares{p.Distributable, p.ToTeam, p.ToPlatform, p.ToUser})
 		}
 		if statsCounts(a) {
 			accProfits[a.PortfolioID] = accProfits[a.PortfolioID].Add(a.ProfitAmount)
@@ -644,8 +701,8 @@ func (s *snapshot) checkPortfolios(ledger map[int64]shares) Result {
 		p, l := profit[id], ledger[id]
 		st := stats[id]
 		sst := shares{st.Distributed, st.ToTeam, st.ToPlatform, st.ToUser}
-		if !p.equal(l) || !p.equal(sst) {
-			d.addf("portfolio %d: profit service %s, ledger %s, stats %s", id, p, l, sst)
+		if !p.add(parkedShares[id]).equal(l) || !p.equal(sst) {
+			d.addf("portfolio %d: profit service %s (+ parked %s), ledger %s, stats %s", id, p, parkedShares[id], l, sst)
 		}
 		if !eq(accProfits[id], st.AccProfit) {
 			d.addf("portfolio %d: acc_profit %s in stats, %s in the profit service", id, st.AccProfit, accProfits[id])
@@ -672,7 +729,7 @@ func (s *snapshot) checkOverview() Result {
 		touch(total, t.Currency)
 	}
 	for _, a := range s.allocations {
-		if a.Status == "allocated" {
+		if a.Status == "allocated" && standing(a) {
 			total[a.Currency] = total[a.Currency].add(shares{a.Distributable, a.ToTeam, a.ToPlatform, a.ToUser})
 			allocated++
 		}
@@ -683,6 +740,10 @@ func (s *snapshot) checkOverview() Result {
 	for _, b := range s.balances {
 		credited[b.Currency] = credited[b.Currency].Add(b.Credited)
 		touch(total, b.Currency)
+	}
+	parkedIn := map[string]decimal.Decimal{}
+	for _, p := range s.parked {
+		parkedIn[currencyOf(p.Currency)] = parkedIn[currencyOf(p.Currency)].Add(p.Distributable)
 	}
 	carried := map[string]decimal.Decimal{}
 	for id, c := range s.carries() {
@@ -701,8 +762,8 @@ func (s *snapshot) checkOverview() Result {
 		if !eq(o.TotalProfit, profit[c]) {
 			d.addf("%s: stats total_profit %s, profit service %s", c, o.TotalProfit, profit[c])
 		}
-		if !eq(credited[c], total[c].distributed) {
-			d.addf("%s: balances credited %s in all, profit service distributed %s", c, credited[c], total[c].distributed)
+		if want := total[c].distributed.Add(parkedIn[c]); !eq(credited[c], want) {
+			d.addf("%s: balances credited %s in all, profit service distributed %s + parked %s", c, credited[c], total[c].distributed, parkedIn[c])
 		}
 		summary = append(summary, c+" "+total[c].String())
 	}

@@ -37,23 +37,25 @@ func DLQTopic(topic string) string { return topic + ".dlq" }
 
 // Event types.
 const (
-	TypePortfolioCreated        = "portfolio.created"
-	TypePortfolioUpdated        = "portfolio.updated"
-	TypePortfolioProfitRecorded = "portfolio.profit_recorded"
-	TypeProfitRatioChanged      = "profit.ratio_changed"
-	TypeProfitAllocated         = "profit.allocated"
-	TypeProfitOutcomeRecorded   = "profit.outcome_recorded"
-	TypeWithdrawalRequested     = "withdrawal.requested"
-	TypeWithdrawalCompleted     = "withdrawal.completed"
-	TypeWithdrawalFailed        = "withdrawal.failed"
-	TypeFundsReallocated        = "funds.reallocated"
-	TypeLedgerCheckpoint        = "ledger.checkpoint"
+	TypePortfolioCreated         = "portfolio.created"
+	TypePortfolioUpdated         = "portfolio.updated"
+	TypePortfolioProfitRecorded  = "portfolio.profit_recorded"
+	TypePortfolioNAVCorrected    = "portfolio.nav_corrected"
+	TypeProfitAllocationReversed = "profit.allocation_reversed"
+	TypeProfitRatioChanged       = "profit.ratio_changed"
+	TypeProfitAllocated          = "profit.allocated"
+	TypeProfitOutcomeRecorded    = "profit.outcome_recorded"
+	TypeWithdrawalRequested      = "withdrawal.requested"
+	TypeWithdrawalCompleted      = "withdrawal.completed"
+	TypeWithdrawalFailed         = "withdrawal.failed"
+	TypeFundsReallocated         = "funds.reallocated"
+	TypeLedgerCheckpoint         = "ledger.checkpoint"
 )
 
 // Types lists every event type; each has a JSON Schema (see Validate).
 var Types = []string{
-	TypePortfolioCreated, TypePortfolioUpdated, TypePortfolioProfitRecorded,
-	TypeProfitRatioChanged, TypeProfitAllocated, TypeProfitOutcomeRecorded,
+	TypePortfolioCreated, TypePortfolioUpdated, TypePortfolioProfitRecorded, TypePortfolioNAVCorrected,
+	TypeProfitRatioChanged, TypeProfitAllocated, TypeProfitOutcomeRecorded, TypeProfitAllocationReversed,
 	TypeWithdrawalRequested, TypeWithdrawalCompleted, TypeWithdrawalFailed,
 	TypeFundsReallocated, TypeLedgerCheckpoint,
 }
@@ -62,9 +64,9 @@ var Types = []string{
 // "" for an unknown type.
 func TopicOf(eventType string) string {
 	switch eventType {
-	case TypePortfolioCreated, TypePortfolioUpdated, TypePortfolioProfitRecorded:
+	case TypePortfolioCreated, TypePortfolioUpdated, TypePortfolioProfitRecorded, TypePortfolioNAVCorrected:
 		return TopicPortfolio
-	case TypeProfitRatioChanged, TypeProfitAllocated, TypeProfitOutcomeRecorded:
+	case TypeProfitRatioChanged, TypeProfitAllocated, TypeProfitOutcomeRecorded, TypeProfitAllocationReversed:
 		return TopicProfit
 	case TypeWithdrawalRequested, TypeWithdrawalCompleted, TypeWithdrawalFailed, TypeFundsReallocated:
 		return TopicWithdrawal

@@ -13,15 +13,17 @@ import (
 // fuzzData are data objects of every event type, as the producers emit
 // them, and hostile ones.
 var fuzzData = map[string]string{
-	TypePortfolioCreated:        `{"portfolio_id":42,"name":"Growth","user_id":7,"team_id":3,"currency":"USD"}`,
-	TypePortfolioUpdated:        `{"portfolio_id":42,"name":"<b>Growth</b> & co","user_id":8,"team_id":3,"currency":"EUR"}`,
-	TypePortfolioProfitRecorded: `{"portfolio_id":42,"snapshot_id":9,"user_id":7,"team_id":3,"as_of":"2026-03-01T12:00:00Z","period_end":"2026-03-01T12:00:00Z","profit":"-150.25000000","nav":"1000.00000000","prev_nav":"1100.25000000","net_flow":"50.00000000"}`,
-	TypeProfitRatioChanged:      `{"portfolio_id":42,"ratio_id":5,"version":2,"to_team":"0.2000","to_platform":"0.1000","to_user":"0.7000"}`,
-	TypeProfitAllocated:         `{"allocation_id":11,"portfolio_id":42,"source":"manual","snapshot_id":null,"period_end":"2026-03-01T12:00:00Z","profit_amount":"100.00000000","distributable":"100.00000000","to_team_amount":"20.00000000","to_platform_amount":"10.00000000","to_user_amount":"70.00000000","user_id":7,"team_id":3,"ratio_id":5,"ratio_version":2}`,
-	TypeWithdrawalRequested:     `{"withdrawal_id":1,"from_type":"user","owner_id":7,"account":"user:7","amount":"12.50000000","status":"pending","reason":null}`,
-	TypeWithdrawalCompleted:     `{"withdrawal_id":1,"from_type":"team","owner_id":3,"account":"team:3","amount":"12.50000000","status":"completed","reason":null}`,
-	TypeWithdrawalFailed:        `{"withdrawal_id":1,"from_type":"platform","owner_id":0,"account":"platform","amount":"12.50000000","status":"failed","reason":"cancelled"}`,
-	TypeFundsReallocated:        `{"reallocation_id":4,"from_account":"platform","to_account":"team:3","amount":"0.00000001","reason":"bonus"}`,
+	TypePortfolioCreated:         `{"portfolio_id":42,"name":"Growth","user_id":7,"team_id":3,"currency":"USD"}`,
+	TypePortfolioUpdated:         `{"portfolio_id":42,"name":"<b>Growth</b> & co","user_id":8,"team_id":3,"currency":"EUR"}`,
+	TypePortfolioProfitRecorded:  `{"portfolio_id":42,"snapshot_id":9,"user_id":7,"team_id":3,"as_of":"2026-03-01T12:00:00Z","period_end":"2026-03-01T12:00:00Z","profit":"-150.25000000","nav":"1000.00000000","prev_nav":"1100.25000000","net_flow":"50.00000000"}`,
+	TypePortfolioNAVCorrected:    `{"correction_id":2,"portfolio_id":42,"snapshot_id":9,"user_id":7,"team_id":3,"as_of":"2026-03-01T12:00:00Z","period_end":"2026-03-01T12:00:00Z","old_profit":"100.00000000","profit":"-150.25000000","nav":"1000.00000000","prev_nav":"1100.25000000","net_flow":"50.00000000"}`,
+	TypeProfitAllocationReversed: `{"reversal_id":1,"allocation_id":11,"correction_id":2,"portfolio_id":42,"source":"nav","status":"allocated","snapshot_id":9,"period_end":"2026-03-01T12:00:00Z","profit_amount":"100.00000000","loss_carryforward_before":"5.00000000","distributable":"100.00000000","to_team_amount":"20.00000000","to_platform_amount":"10.00000000","to_user_amount":"70.00000000","user_id":7,"team_id":3}`,
+	TypeProfitRatioChanged:       `{"portfolio_id":42,"ratio_id":5,"version":2,"to_team":"0.2000","to_platform":"0.1000","to_user":"0.7000"}`,
+	TypeProfitAllocated:          `{"allocation_id":11,"portfolio_id":42,"source":"manual","snapshot_id":null,"period_end":"2026-03-01T12:00:00Z","profit_amount":"100.00000000","distributable":"100.00000000","to_team_amount":"20.00000000","to_platform_amount":"10.00000000","to_user_amount":"70.00000000","user_id":7,"team_id":3,"ratio_id":5,"ratio_version":2}`,
+	TypeWithdrawalRequested:      `{"withdrawal_id":1,"from_type":"user","owner_id":7,"account":"user:7","amount":"12.50000000","status":"pending","reason":null}`,
+	TypeWithdrawalCompleted:      `{"withdrawal_id":1,"from_type":"team","owner_id":3,"account":"team:3","amount":"12.50000000","status":"completed","reason":null}`,
+	TypeWithdrawalFailed:         `{"withdrawal_id":1,"from_type":"platform","owner_id":0,"account":"platform","amount":"12.50000000","status":"failed","reason":"cancelled"}`,
+	TypeFundsReallocated:         `{"reallocation_id":4,"from_account":"platform","to_account":"team:3","amount":"0.00000001","reason":"bonus"}`,
 }
 
 const fuzzID = "0b7e4a52-3c1d-4f8e-9a6b-2d5c8e1f7a90"

@@ -44,6 +44,52 @@ type ProfitRecordedData struct {
 	Currency    string       `json:"currency,omitempty"`
 }
 
+// NAVCorrectedData is the data of portfolio.nav_corrected: an admin
+// replaced the values of a portfolio's latest snapshot (correction
+// CorrectionID); OldProfit is the profit the snapshot recorded before,
+// Profit the one it records now (nav − prev_nav − net_flow). The owners are
+// the snapshot's, those its profit belongs to.
+type NAVCorrectedData struct {
+	CorrectionID int64        `json:"correction_id"`
+	PortfolioID  int64        `json:"portfolio_id"`
+	SnapshotID   int64        `json:"snapshot_id"`
+	UserID       int64        `json:"user_id"`
+	TeamID       int64        `json:"team_id"`
+	AsOf         time.Time    `json:"as_of"`
+	PeriodEnd    time.Time    `json:"period_end"`
+	OldProfit    money.Amount `json:"old_profit"`
+	Profit       money.Amount `json:"profit"`
+	NAV          money.Amount `json:"nav"`
+	PrevNAV      money.Amount `json:"prev_nav"`
+	NetFlow      money.Amount `json:"net_flow"`
+	Currency     string       `json:"currency,omitempty"`
+}
+
+// AllocationReversedData is the data of profit.allocation_reversed: the
+// allocation AllocationID is reversed by reversal ReversalID because of
+// the portfolio's NAV correction CorrectionID. The amounts are those the
+// allocation credited (>= 0), now taken back: its consumers undo exactly
+// what they did with its profit.allocated (or, for stats, its profit).
+type AllocationReversedData struct {
+	ReversalID       int64        `json:"reversal_id"`
+	AllocationID     int64        `json:"allocation_id"`
+	CorrectionID     int64        `json:"correction_id"`
+	PortfolioID      int64        `json:"portfolio_id"`
+	Source           string       `json:"source"`
+	Status           string       `json:"status"`
+	SnapshotID       *int64       `json:"snapshot_id"`
+	PeriodEnd        time.Time    `json:"period_end"`
+	ProfitAmount     money.Amount `json:"profit_amount"`
+	CarryBefore      money.Amount `json:"loss_carryforward_before"`
+	Distributable    money.Amount `json:"distributable"`
+	ToTeamAmount     money.Amount `json:"to_team_amount"`
+	ToPlatformAmount money.Amount `json:"to_platform_amount"`
+	ToUserAmount     money.Amount `json:"to_user_amount"`
+	UserID           int64        `json:"user_id"`
+	TeamID           int64        `json:"team_id"`
+	Currency         string       `json:"currency,omitempty"`
+}
+
 // RatioChangedData is the data of profit.ratio_changed: the new version
 // of a portfolio's allocation ratio.
 type RatioChangedData struct {
@@ -147,6 +193,10 @@ func NewData(eventType string) any {
 		return new(PortfolioData)
 	case TypePortfolioProfitRecorded:
 		return new(ProfitRecordedData)
+	case TypePortfolioNAVCorrected:
+		return new(NAVCorrectedData)
+	case TypeProfitAllocationReversed:
+		return new(AllocationReversedData)
 	case TypeProfitRatioChanged:
 		return new(RatioChangedData)
 	case TypeProfitAllocated:

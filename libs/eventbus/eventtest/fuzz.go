@@ -17,6 +17,14 @@ var Data = map[string]string{
 	eventbus.TypePortfolioUpdated: `{"portfolio_id":42,"name":"Growth II","user_id":8,"team_id":3,"currency":"EUR"}`,
 	eventbus.TypePortfolioProfitRecorded: `{"portfolio_id":42,"snapshot_id":9,"user_id":7,"team_id":3,"as_of":"2026-03-01T12:00:00Z","period_end":"2026-03-01T12:00:00Z",` +
 		`"profit":"-150.25000000","nav":"1000.00000000","prev_nav":"1100.25000000","net_flow":"50.00000000"}`,
+	eventbus.TypePortfolioNAVCorrected: `{"correction_id":2,"portfolio_id":42,"snapshot_id":9,"user_id":7,"team_id":3,"as_of":"2026-03-01T12:00:00Z",` +
+		`"period_end":"2026-03-01T12:00:00Z","old_profit":"100.00000000","profit":"-150.25000000","nav":"1000.00000000",` +
+		`"prev_nav":"1100.25000000","net_flow":"50.00000000","currency":"USD"}`,
+	eventbus.TypeProfitAllocationReversed: `{"reversal_id":1,"allocation_id":11,"correction_id":2,"portfolio_id":42,"source":"nav",` +
+		`"status":"allocated","snapshot_id":9,"period_end":"2026-03-01T12:00:00Z","profit_amount":"100.00000000",` +
+		`"loss_carryforward_before":"5.00000000",` +
+		`"distributable":"100.00000000","to_team_amount":"20.00000000","to_platform_amount":"10.00000000",` +
+		`"to_user_amount":"70.00000000","user_id":7,"team_id":3,"currency":"EUR"}`,
 	eventbus.TypeProfitRatioChanged: `{"portfolio_id":42,"ratio_id":5,"version":2,"to_team":"0.2000","to_platform":"0.1000","to_user":"0.7000"}`,
 	eventbus.TypeProfitAllocated: `{"allocation_id":11,"portfolio_id":42,"source":"manual","snapshot_id":null,"period_end":"2026-03-01T12:00:00Z",` +
 		`"profit_amount":"100.00000000","distributable":"100.00000000","to_team_amount":"20.00000000",` +
@@ -35,15 +43,17 @@ var Data = map[string]string{
 // checks are what a decoded data object of each type guarantees: the
 // rules of its schema that a consumer relies on.
 var checks = map[string]func(t *testing.T, v any){
-	eventbus.TypePortfolioCreated:        checkPortfolio,
-	eventbus.TypePortfolioUpdated:        checkPortfolio,
-	eventbus.TypePortfolioProfitRecorded: checkProfitRecorded,
-	eventbus.TypeProfitAllocated:         checkAllocated,
-	eventbus.TypeProfitOutcomeRecorded:   checkOutcomeRecorded,
-	eventbus.TypeWithdrawalRequested:     checkWithdrawal,
-	eventbus.TypeWithdrawalCompleted:     checkWithdrawal,
-	eventbus.TypeWithdrawalFailed:        checkWithdrawal,
-	eventbus.TypeFundsReallocated:        checkReallocated,
+	eventbus.TypePortfolioCreated:         checkPortfolio,
+	eventbus.TypePortfolioUpdated:         checkPortfolio,
+	eventbus.TypePortfolioProfitRecorded:  checkProfitRecorded,
+	eventbus.TypeProfitAllocated:          checkAllocated,
+	eventbus.TypePortfolioNAVCorrected:    checkNAVCorrected,
+	eventbus.TypeProfitAllocationReversed: checkReversed,
+	eventbus.TypeProfitOutcomeRecorded:    checkOutcomeRecorded,
+	eventbus.TypeWithdrawalRequested:      checkWithdrawal,
+	eventbus.TypeWithdrawalCompleted:      checkWithdrawal,
+	eventbus.TypeWithdrawalFailed:         checkWithdrawal,
+	eventbus.TypeFundsReallocated:         checkReallocated,
 }
 
 // FuzzEvents is the inboxfuzz table of the given event types, those a
@@ -86,7 +96,7 @@ func checkAllocated(t *testing.T, v any) {
 	if d.SnapshotID != nil {
 		inboxfuzz.Positive(t, map[string]int64{"snapshot_id": *d.SnapshotID})
 	}
-	if d.Source != "nav" && d.Source != "manual" {
+	if d.Source != "nav" && d.Source != "manual" && d.Source != "correction" {
 		t.Fatalf("source %q", d.Source)
 	}
 	inboxfuzz.UTC(t, "period_end", d.PeriodEnd)
@@ -95,11 +105,35 @@ func checkAllocated(t *testing.T, v any) {
 		"to_team_amount": d.ToTeamAmount, "to_platform_amount": d.ToPlatformAmount, "to_user_amount": d.ToUserAmount})
 }
 
+func checkNAVCorrected(t *testing.T, v any) {
+	d := v.(*eventbus.NAVCorrectedData)
+	inboxfuzz.Positive(t, map[string]int64{"correction_id": d.CorrectionID, "portfolio_id": d.PortfolioID,
+		"snapshot_id": d.SnapshotID, "user_id": d.UserID, "team_id": d.TeamID})
+	inboxfuzz.UTC(t, "as_of", d.AsOf)
+	inboxfuzz.UTC(t, "period_end", d.PeriodEnd)
+	inboxfuzz.Amounts(t, inboxfuzz.AnySign, map[string]money.Amount{"old_profit": d.OldProfit, "profit": d.Profit, "net_flow": d.NetFlow})
+	inboxfuzz.Amounts(t, inboxfuzz.NotNegative, map[string]money.Amount{"nav": d.NAV, "prev_nav": d.PrevNAV})
+}
+
+func checkReversed(t *testing.T, v any) {
+	d := v.(*eventbus.AllocationReversedData)
+	inboxfuzz.Positive(t, map[string]int64{"reversal_id": d.ReversalID, "allocation_id": d.AllocationID,
+		"correction_id": d.CorrectionID, "portfolio_id": d.PortfolioID, "user_id": d.UserID, "team_id": d.TeamID})
+	if d.SnapshotID != nil {
+		inboxfuzz.Positive(t, map[string]int64{"snapshot_id": *d.SnapshotID})
+	}
+	inboxfuzz.UTC(t, "period_end", d.PeriodEnd)
+	inboxfuzz.Amounts(t, inboxfuzz.AnySign, map[string]money.Amount{"profit_amount": d.ProfitAmount})
+	inboxfuzz.Amounts(t, inboxfuzz.NotNegative, map[string]money.Amount{"distributable": d.Distributable,
+		"to_team_amount": d.ToTeamAmount, "to_platform_amount": d.ToPlatformAmount, "to_user_amount": d.ToUserAmount,
+		"loss_carryforward_before": d.CarryBefore})
+}
+
 func checkOutcomeRecorded(t *testing.T, v any) {
 	d := v.(*eventbus.OutcomeRecordedData)
 	inboxfuzz.Positive(t, map[string]int64{"allocation_id": d.AllocationID, "portfolio_id": d.PortfolioID, "user_id": d.UserID,
 		"team_id": d.TeamID})
-	if d.Source != "manual" || d.Status != "no_distribution" {
+	if (d.Source != "manual" && d.Source != "correction") || d.Status != "no_distribution" {
 		t.Fatalf("outcome %+v", d)
 	}
 	inboxfuzz.UTC(t, "period_end", d.PeriodEnd)

@@ -15,7 +15,7 @@ import (
 // Endpoints are the portfolio service's endpoints.
 type Endpoints struct {
 	CreatePortfolio, ListPortfolios, GetPortfolio, UpdatePortfolio endpoint.Endpoint
-	RecordNAV, ListNAV                                             endpoint.Endpoint
+	RecordNAV, ListNAV, CorrectNAV                                 endpoint.Endpoint
 }
 
 // Requests.
@@ -32,6 +32,10 @@ type (
 	RecordNAVRequest struct {
 		PortfolioID int64
 		Input       portfolio.NAVInput
+	}
+	CorrectNAVRequest struct {
+		PortfolioID, SnapshotID int64
+		Input                   portfolio.NAVInput
 	}
 	ListNAVRequest struct {
 		PortfolioID int64
@@ -74,6 +78,9 @@ func New(s portfolio.Service) Endpoints {
 		}),
 		RecordNAV: withCaller(func(ctx context.Context, c portfolio.Caller, req RecordNAVRequest) httpx.Response {
 			return httpx.ReplyCreated(s.RecordNAV(ctx, c, req.PortfolioID, req.Input))
+		}),
+		CorrectNAV: withCaller(func(ctx context.Context, c portfolio.Caller, req CorrectNAVRequest) httpx.Response {
+			return httpx.Reply(s.CorrectNAV(ctx, c, req.PortfolioID, req.SnapshotID, req.Input))
 		}),
 		ListNAV: withCaller(func(ctx context.Context, c portfolio.Caller, req ListNAVRequest) httpx.Response {
 			return httpx.ReplyList(s.ListSnapshots(ctx, c, req.PortfolioID, req.Filter, req.Page))

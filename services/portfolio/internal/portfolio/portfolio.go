@@ -34,7 +34,9 @@ type Portfolio struct {
 }
 
 // Snapshot is one recorded valuation of a portfolio and what it derives
-// from the previous one. Snapshots are never changed once recorded.
+// from the previous one. Only a NAV correction of the portfolio's latest
+// snapshot changes its values, and the values it replaces stay in the
+// correction (Correction).
 type Snapshot struct {
 	ID             int64         `json:"id"`
 	PortfolioID    int64         `json:"portfolio_id"`
@@ -152,6 +154,7 @@ type Service interface {
 
 	RecordNAV(ctx context.Context, caller Caller, portfolioID int64, in NAVInput) (Snapshot, error)
 	ListSnapshots(ctx context.Context, caller Caller, portfolioID int64, f SnapshotFilter, p httpx.Pagination) ([]Snapshot, int64, error)
+	CorrectNAV(ctx context.Context, caller Caller, portfolioID, snapshotID int64, in NAVInput) (Snapshot, error)
 }
 
 // Event is a change to publish, written by the store in the transaction
@@ -183,6 +186,13 @@ type Store interface {
 	RecordNAV(ctx context.Context, portfolioID int64, fn func(p Portfolio, prev *Snapshot) (Snapshot, error), emit func(prev *Snapshot, s Snapshot) []Event) (Snapshot, error)
 	// ListSnapshots returns a portfolio's snapshots, oldest first.
 	ListSnapshots(ctx context.Context, portfolioID int64, f SnapshotFilter, p httpx.Pagination) ([]Snapshot, int64, error)
+	// CorrectNAV locks the portfolio, reads the snapshot (ErrSnapshotNotFound
+	// unless it is the portfolio's) and refuses it unless it is the latest
+	// (ErrNAVNotLatest); then calls fn with it and the snapshot it follows
+	// (nil for the baseline), stores the correction fn returns (the old
+	// values kept, the snapshot's replaced, the correction's ID assigned)
+	// and emit(stored correction).
+	CorrectNAV(ctx context.Context, portfolioID, snapshotID int64, fn func(s Snapshot, prev *Snapshot) (Correction, error), emit func(Correction) []Event) (Correction, error)
 }
 
 // Directory tells whether users and teams exist; the auth service owns

@@ -16,6 +16,8 @@ var codes = httpx.Codes{
 	{portfolio.ErrUserNotFound, http.StatusNotFound, "user_not_found"},
 	{portfolio.ErrTeamNotFound, http.StatusNotFound, "team_not_found"},
 	{portfolio.ErrNAVOutOfOrder, http.StatusConflict, "nav_out_of_order"},
+	{portfolio.ErrSnapshotNotFound, http.StatusNotFound, "snapshot_not_found"},
+	{portfolio.ErrNAVNotLatest, http.StatusConflict, "nav_not_latest"},
 	{portfolio.ErrDependencyUnavailable, http.StatusServiceUnavailable, "dependency_unavailable"},
 }
 

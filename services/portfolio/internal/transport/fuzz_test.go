@@ -57,6 +57,21 @@ var fuzzRoutes = []decodefuzz.Route{
 			decodefuzz.Range(t, req.Filter.From, req.Filter.To)
 		},
 		Valid: []decodefuzz.Input{{Path: []string{"42"}, Query: "from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00.5%2B01:00&limit=5"}}},
+	{Route: "PUT /api/v1/portfolios/{id}/nav/{snapshot_id}", Decode: decodeCorrectNAV, Fields: []string{"as_of", "nav", "net_flow", "units"},
+		Check: func(t *testing.T, v any) {
+			req := decodefuzz.As[endpoint.CorrectNAVRequest](t, v)
+			decodefuzz.ID(t, "id", req.PortfolioID)
+			decodefuzz.ID(t, "snapshot_id", req.SnapshotID)
+			decodefuzz.Time(t, "as_of", req.Input.AsOf, false)
+			decodefuzz.Amount(t, "nav", req.Input.NAV)
+			decodefuzz.Amount(t, "net_flow", req.Input.NetFlow)
+			if req.Input.Units != nil {
+				decodefuzz.Amount(t, "units", *req.Input.Units)
+			}
+		},
+		Valid: []decodefuzz.Input{
+			{Path: []string{"42", "7"}, Body: `{"nav":"1000.50","net_flow":-25,"units":"100.12345678"}`},
+			{Path: []string{"42", "7"}, Body: `{"as_of":"2026-03-01T12:00:00Z","nav":"0"}`}}},
 	{Route: "GET /openapi.json"},
 }
 

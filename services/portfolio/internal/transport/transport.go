@@ -35,6 +35,7 @@ func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent h
 	r.Protected("PATCH", "/api/v1/portfolios/{id}", eps.UpdatePortfolio, decodeUpdate)
 	r.Protected("POST", "/api/v1/portfolios/{id}/nav", eps.RecordNAV, decodeRecordNAV, idempotent)
 	r.Protected("GET", "/api/v1/portfolios/{id}/nav", eps.ListNAV, decodeListNAV)
+	r.Protected("PUT", "/api/v1/portfolios/{id}/nav/{snapshot_id}", eps.CorrectNAV, decodeCorrectNAV, idempotent)
 
 	r.Document(api.OpenAPI)
 	return r.Router
@@ -110,25 +111,59 @@ func decodeRecordNAV(_ context.Context, r *http.Request) (any, error) {
 	if req.Input.AsOf, err = httpx.RequiredTime("as_of", b.AsOf); err != nil {
 		return nil, err
 	}
-	nav, err := amount(b.NAV, "nav")
-	if err != nil {
-		return nil, err
-	}
-	if nav == nil {
-		return nil, httpx.Validation("validation_failed", "nav", "is required")
-	}
-	req.Input.NAV = *nav
-	netFlow, err := amount(b.NetFlow, "net_flow")
-	if err != nil {
-		return nil, err
-	}
-	if netFlow != nil {
-		req.Input.NetFlow = *netFlow
-	}
-	if req.Input.Units, err = amount(b.Units, "units"); err != nil {
+	if req.Input, err = navValues(b, req.Input); err != nil {
 		return nil, err
 	}
 	return req, nil
+}
+
+// decodeCorrectNAV reads PUT /nav/{snapshot_id}: the body of POST /nav
+// with as_of optional (when given, it must be the snapshot's).
+func decodeCorrectNAV(_ context.Context, r *http.Request) (any, error) {
+	id, err := portfolioID(r)
+	if err != nil {
+		return nil, err
+	}
+	snapshotID, err := httpx.PathID(r, "snapshot_id")
+	if err != nil {
+		return nil, portfolio.ErrSnapshotNotFound
+	}
+	var b navBody
+	if err := httpx.DecodeJSON(r, &b); err != nil {
+		return nil, err
+	}
+	req := endpoint.CorrectNAVRequest{PortfolioID: id, SnapshotID: snapshotID}
+	if b.AsOf != nil {
+		if req.Input.AsOf, err = httpx.RequiredTime("as_of", b.AsOf); err != nil {
+			return nil, err
+		}
+	}
+	if req.Input, err = navValues(b, req.Input); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// navValues reads the amounts of a NAV body into in: nav (required),
+// net_flow (0 when absent) and units.
+func navValues(b navBody, in portfolio.NAVInput) (portfolio.NAVInput, error) {
+	nav, err := amount(b.NAV, "nav")
+	if err != nil {
+		return in, err
+	}
+	if nav == nil {
+		return in, httpx.Validation("validation_failed", "nav", "is required")
+	}
+	in.NAV = *nav
+	netFlow, err := amount(b.NetFlow, "net_flow")
+	if err != nil {
+		return in, err
+	}
+	if netFlow != nil {
+		in.NetFlow = *netFlow
+	}
+	in.Units, err = amount(b.Units, "units")
+	return in, err
 }
 
 // amount parses an optional amount field with the contract's rules: nil

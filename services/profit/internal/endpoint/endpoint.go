@@ -86,6 +86,9 @@ type Allocation struct {
 	Currency               string       `json:"currency"`
 	Status                 string       `json:"status"`
 	CreatedAt              time.Time    `json:"created_at"`
+	Corrects               *int64       `json:"corrects"`
+	CorrectionID           *int64       `json:"correction_id"`
+	ReversedBy             *int64       `json:"reversed_by_correction"`
 }
 
 // AllocationJSON is the JSON form of a.
@@ -95,7 +98,18 @@ func AllocationJSON(a profit.Allocation) Allocation {
 		LossCarryforwardBefore: money.NewAmount(a.LossCarryforwardBefore), LossCarryforwardAfter: money.NewAmount(a.LossCarryforwardAfter),
 		Distributable: money.NewAmount(a.Distributable), RatioID: a.RatioID, RatioVersion: a.RatioVersion,
 		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
-		UserID: a.UserID, TeamID: a.TeamID, Currency: a.Currency, Status: a.Status, CreatedAt: a.CreatedAt.UTC()}
+		UserID: a.UserID, TeamID: a.TeamID, Currency: a.Currency, Status: a.Status, CreatedAt: a.CreatedAt.UTC(),
+		Corrects: a.Corrects, CorrectionID: correctionID(a), ReversedBy: a.ReversedBy}
+}
+
+// correctionID is the NAV correction that made a (nil unless its source is
+// correction).
+func correctionID(a profit.Allocation) *int64 {
+	if a.CorrectionID == 0 {
+		return nil
+	}
+	id := a.CorrectionID
+	return &id
 }
 
 var (

@@ -29,7 +29,9 @@ var Topics = []string{eventbus.TopicPortfolio}
 // there already (looked up in the portfolio service by a request), and
 // portfolio.updated records its owners; portfolio.profit_recorded
 // is recorded and allocated (profit.Consumer.RecordNAVProfit, ending in
-// store.RecordProfit, the code path of manual profits too). Other types
+// store.RecordProfit, the code path of manual profits too), and
+// portfolio.nav_corrected reverses and replaces the allocations it
+// changes (store.ApplyNAVCorrection). Other types
 // are not this service's concern and are passed over. An event that does
 // not match its JSON Schema can never be applied: it is a permanent error
 // (dead-lettered at once).
@@ -54,6 +56,15 @@ func Handler(st *store.Store) inbox.Handler {
 			}
 			_, err = svc.RecordNAVProfit(ctx, st.InTx(tx), in)
 			return err
+		case eventbus.TypePortfolioNAVCorrected:
+			var d eventbus.NAVCorrectedData
+			if err := inbox.DecodeChecked(env, &d); err != nil {
+				return err
+			}
+			return svc.ApplyNAVCorrection(ctx, st.InTx(tx), profit.NAVCorrection{CorrectionID: d.CorrectionID,
+				PortfolioID: d.PortfolioID, SnapshotID: d.SnapshotID, SourceEventID: env.ID, PeriodEnd: d.PeriodEnd.UTC(),
+				OldProfit: d.OldProfit.Decimal, Profit: d.Profit.Decimal, UserID: d.UserID, TeamID: d.TeamID,
+				Currency: eventbus.CurrencyOf(d.Currency)})
 		}
 		return nil
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // fuzzEvents are the types Handler decodes; the others it passes over.
-var fuzzEvents = eventtest.FuzzEvents(eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated, eventbus.TypePortfolioProfitRecorded)
+var fuzzEvents = eventtest.FuzzEvents(eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated, eventbus.TypePortfolioProfitRecorded,
+	eventbus.TypePortfolioNAVCorrected)
 
 // FuzzDecode runs what Handler does with a message before it touches the
 // database (see inboxfuzz.Run) for the types the service consumes.

@@ -32,6 +32,9 @@ type EventStore interface {
 	// RecordNAVProfits records and allocates a run of NAV profits, in
 	// order, with the effect of RecordProfit on each.
 	RecordNAVProfits(ctx context.Context, ins []NewProfit) error
+	// ApplyNAVCorrection reverses and replaces the allocations a NAV
+	// correction changes (Correct), once.
+	ApplyNAVCorrection(ctx context.Context, c NAVCorrection) error
 }
 
 // Consumer is what the service does with the events it consumes from
@@ -48,6 +51,8 @@ type Consumer interface {
 	// RecordNAVProfits applies a run of portfolio.profit_recorded, in
 	// order, as RecordNAVProfit applies each.
 	RecordNAVProfits(ctx context.Context, st EventStore, ins []NewProfit) error
+	// ApplyNAVCorrection applies one portfolio.nav_corrected.
+	ApplyNAVCorrection(ctx context.Context, st EventStore, c NAVCorrection) error
 }
 
 type consumer struct{}
@@ -83,4 +88,14 @@ func (consumer) RecordNAVProfits(ctx context.Context, st EventStore, ins []NewPr
 		}
 	}
 	return st.RecordNAVProfits(ctx, ins)
+}
+
+// ApplyNAVCorrection applies a NAV correction (docs/api.md#nav-corrections):
+// like a NAV profit, a fact already recorded by the portfolio service,
+// never refused.
+func (consumer) ApplyNAVCorrection(ctx context.Context, st EventStore, c NAVCorrection) error {
+	if c.CorrectionID <= 0 || c.SnapshotID <= 0 || c.SourceEventID == "" || c.UserID <= 0 || c.TeamID <= 0 {
+		return ErrIncompleteNAVProfit
+	}
+	return st.ApplyNAVCorrection(ctx, c)
 }

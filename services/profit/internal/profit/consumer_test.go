@@ -12,6 +12,12 @@ type fakeEventStore struct {
 	owners []Owners
 	one    []NewProfit
 	runs   [][]NewProfit
+	fixes  []NAVCorrection
+}
+
+func (f *fakeEventStore) ApplyNAVCorrection(_ context.Context, c NAVCorrection) error {
+	f.fixes = append(f.fixes, c)
+	return nil
 }
 
 func (f *fakeEventStore) AddPortfolio(_ context.Context, o Owners) error {
@@ -62,5 +68,21 @@ func TestConsumer(t *testing.T) {
 	}
 	if err := c.RecordNAVProfits(ctx, st, []NewProfit{nav, incomplete}); !errors.Is(err, ErrIncompleteNAVProfit) || len(st.runs) != 1 {
 		t.Fatalf("a run with an incomplete NAV profit: %v (store called %d times)", err, len(st.runs))
+	}
+}
+
+// A NAV correction that does not say what it corrects is refused before
+// the store sees it.
+func TestConsumerNAVCorrection(t *testing.T) {
+	ctx := context.Background()
+	st := &fakeEventStore{}
+	good := NAVCorrection{CorrectionID: 1, PortfolioID: 2, SnapshotID: 3, SourceEventID: "e", UserID: 4, TeamID: 5}
+	if err := NewConsumer().ApplyNAVCorrection(ctx, st, good); err != nil || len(st.fixes) != 1 {
+		t.Fatalf("%v %+v", err, st.fixes)
+	}
+	bad := good
+	bad.SnapshotID = 0
+	if err := NewConsumer().ApplyNAVCorrection(ctx, st, bad); !errors.Is(err, ErrIncompleteNAVProfit) || len(st.fixes) != 1 {
+		t.Fatalf("%v %+v", err, st.fixes)
 	}
 }

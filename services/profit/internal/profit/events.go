@@ -45,11 +45,13 @@ func RatioChangedEvents(r Ratio) []Event {
 
 // AllocatedEvents are the events of a recorded (or released) allocation:
 // exactly one profit.allocated when it is allocated, one
-// profit.outcome_recorded when a manual profit or loss distributes nothing
-// (a NAV one reaches stats through portfolio.profit_recorded), none while
-// it waits for a ratio (docs/api.md#allocation-rule, docs/decisions.md).
+// profit.outcome_recorded when a manual profit or loss, or the replacement
+// of a reversed allocation (source correction), distributes nothing (a NAV
+// one reaches stats through portfolio.profit_recorded), none while it
+// waits for a ratio (docs/api.md#allocation-rule, docs/decisions.md,
+// docs/api.md#nav-corrections).
 func AllocatedEvents(a Allocation) ([]Event, error) {
-	if a.Status == StatusNoDistribution && a.Source == SourceManual {
+	if a.Status == StatusNoDistribution && (a.Source == SourceManual || a.Source == SourceCorrection) {
 		return []Event{{Type: EventOutcome, PortfolioID: a.PortfolioID, Data: eventbus.OutcomeRecordedData{
 			AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, Status: a.Status,
 			PeriodEnd: a.PeriodEnd.UTC(), ProfitAmount: money.NewAmount(a.ProfitAmount),

@@ -72,6 +72,14 @@ type Allocation struct {
 	Currency  string
 	Status    string
 	CreatedAt time.Time
+	// Corrects is the allocation this one replaces, CorrectionID the NAV
+	// correction that made it (source correction only; see Correct), and
+	// ReversedBy the NAV correction that reversed this one (nil while it
+	// stands). A correction's SnapshotID is the snapshot whose profit it
+	// carries (nil when it replaces a manual profit).
+	Corrects     *int64
+	CorrectionID int64
+	ReversedBy   *int64
 }
 
 // NewRatio is the input of CreateRatio.

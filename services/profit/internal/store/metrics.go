@@ -6,6 +6,7 @@ import "github.com/fundplatform/platform/libs/pg"
 // when Prometheus scrapes (pg.Gauges; docs/operations.md#business-metrics).
 // Every currency of a portfolio the service knows has a series, zero or
 // not, so the dashboards and alerts have data from the first portfolio on.
+// An allocation a NAV correction reversed no longer counts (standing).
 func Gauges() []pg.Gauge {
 	return []pg.Gauge{{
 		Name:   "fund_profit_allocations",
@@ -14,7 +15,7 @@ func Gauges() []pg.Gauge {
 		SQL: `SELECT s.status, c.currency, count(a.id)::float8
 			FROM (SELECT DISTINCT currency FROM portfolios) c
 			CROSS JOIN (VALUES ('allocated'), ('no_distribution'), ('awaiting_ratio')) s(status)
-			LEFT JOIN allocations a ON a.currency = c.currency AND a.status = s.status
+			LEFT JOIN allocations a ON a.currency = c.currency AND a.status = s.status AND ` + standing + `
 			GROUP BY 1, 2`,
 	}, {
 		Name:   "fund_profit_awaiting_ratio_amount",
@@ -22,7 +23,7 @@ func Gauges() []pg.Gauge {
 		Labels: []string{"currency"},
 		SQL: `SELECT c.currency, COALESCE(sum(a.profit_amount), 0)::float8
 			FROM (SELECT DISTINCT currency FROM portfolios) c
-			LEFT JOIN allocations a ON a.currency = c.currency AND a.status = 'awaiting_ratio'
+			LEFT JOIN allocations a ON a.currency = c.currency AND a.status = 'awaiting_ratio' AND ` + standing + `
 			GROUP BY 1`,
 	}, {
 		Name:   "fund_profit_distributed_amount",
@@ -32,7 +33,7 @@ func Gauges() []pg.Gauge {
 				WHEN 'platform' THEN a.to_platform_amount ELSE a.to_user_amount END), 0)::float8
 			FROM (SELECT DISTINCT currency FROM portfolios) c
 			CROSS JOIN (VALUES ('team'), ('platform'), ('user')) s(share)
-			LEFT JOIN allocations a ON a.currency = c.currency AND a.status = 'allocated'
+			LEFT JOIN allocations a ON a.currency = c.currency AND a.status = 'allocated' AND ` + standing + `
 			GROUP BY 1, 2`,
 	}, {
 		Name:   "fund_profit_loss_carryforward_amount",

@@ -75,7 +75,7 @@ func readNAVRun(ctx context.Context, tx pgx.Tx, ins []profit.NewProfit) (navRun,
 	b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = ANY($1) ORDER BY portfolio_id FOR UPDATE`, ids)
 	b.Queue(`SELECT `+allocationColumns+` FROM allocations a
 		WHERE a.source_event_id = ANY($1::uuid[]) OR a.snapshot_id = ANY($2) ORDER BY a.id`, eventIDs, snapshots)
-	b.Queue(`SELECT DISTINCT portfolio_id FROM allocations WHERE portfolio_id = ANY($1) AND status = 'awaiting_ratio'`, ids)
+	b.Queue(`SELECT DISTINCT a.portfolio_id FROM allocations a WHERE a.portfolio_id = ANY($1) AND a.status = 'awaiting_ratio' AND `+standing, ids)
 	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = ANY($1) ORDER BY portfolio_id, version`, ids)
 	run := navRun{ledgers: map[int64]profit.Ledger{}, portfolios: map[int64]profit.Portfolio{}, seenSnapshot: map[int64]bool{}}
 	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {

@@ -88,6 +88,10 @@ func (t txStore) RecordProfit(ctx context.Context, in profit.NewProfit) (profit.
 	return t.s.RecordProfit(ctx, t.tx, in)
 }
 
+func (t txStore) ApplyNAVCorrection(ctx context.Context, c profit.NAVCorrection) error {
+	return t.s.ApplyNAVCorrection(ctx, t.tx, c)
+}
+
 func (t txStore) RecordNAVProfits(ctx context.Context, ins []profit.NewProfit) error {
 	return t.s.RecordNAVProfits(ctx, t.tx, ins)
 }
@@ -257,7 +261,7 @@ func (s *Store) CreateRatio(ctx context.Context, in profit.NewRatio, createdBy i
 // profits in order.
 func allocateAwaiting(ctx context.Context, tx pgx.Tx, p profit.Portfolio, versions []profit.Ratio) error {
 	rows, err := tx.Query(ctx, `SELECT `+allocationColumns+` FROM allocations a
-		WHERE a.portfolio_id = $1 AND a.status = 'awaiting_ratio' ORDER BY a.period_end, a.id`, p.ID)
+		WHERE a.portfolio_id = $1 AND a.status = 'awaiting_ratio' AND `+standing+` ORDER BY a.period_end, a.id`, p.ID)
 	if err != nil {
 		return fmt.Errorf("store: reading the waiting profits: %w", err)
 	}
@@ -308,17 +312,19 @@ func (s *Store) CurrentRatio(ctx context.Context, portfolioID int64) (profit.Rat
 
 // --- allocations -----------------------------------------------------------
 
-const allocationColumns = `a.id, a.portfolio_id, a.source, a.snapshot_id, a.period_end, a.profit_amount::text,
+const allocationColumns = `a.id, a.portfolio_id, a.source, COALESCE(a.snapshot_id, a.snapshot_of), a.period_end, a.profit_amount::text,
 	a.loss_carryforward_before::text, a.loss_carryforward_after::text, a.distributable::text, a.ratio_id, a.ratio_version,
 	a.to_team_amount::text, a.to_platform_amount::text, a.to_user_amount::text, a.user_id, a.team_id, a.status, a.created_at,
-	a.currency`
+	a.currency, ` + correctionColumns
 
 func scanAllocation(row pgx.Row) (profit.Allocation, error) {
 	var a profit.Allocation
 	var amounts [7]string
+	var correction *int64
 	err := row.Scan(&a.ID, &a.PortfolioID, &a.Source, &a.SnapshotID, &a.PeriodEnd, &amounts[0],
 		&amounts[1], &amounts[2], &amounts[3], &a.RatioID, &a.RatioVersion,
-		&amounts[4], &amounts[5], &amounts[6], &a.UserID, &a.TeamID, &a.Status, &a.CreatedAt, &a.Currency)
+		&amounts[4], &amounts[5], &amounts[6], &a.UserID, &a.TeamID, &a.Status, &a.CreatedAt, &a.Currency,
+		&a.Corrects, &correction, &a.ReversedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, profit.ErrAllocationNotFound
 	}
@@ -326,6 +332,9 @@ func scanAllocation(row pgx.Row) (profit.Allocation, error) {
 		return a, fmt.Errorf("store: reading an allocation: %w", err)
 	}
 	a.PeriodEnd, a.CreatedAt = a.PeriodEnd.UTC(), a.CreatedAt.UTC()
+	if correction != nil {
+		a.CorrectionID = *correction
+	}
 	for i, dst := range []*decimal.Decimal{&a.ProfitAmount, &a.LossCarryforwardBefore, &a.LossCarryforwardAfter,
 		&a.Distributable, &a.ToTeam, &a.ToPlatform, &a.ToUser} {
 		if *dst, err = parseDecimal(amounts[i]); err != nil {
@@ -407,7 +416,7 @@ func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.
 	} else {
 		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, in.PortfolioID)
 	}
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM allocations WHERE portfolio_id = $1 AND status = 'awaiting_ratio')`, in.PortfolioID)
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM allocations a WHERE a.portfolio_id = $1 AND a.status = 'awaiting_ratio' AND `+standing+`)`, in.PortfolioID)
 	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version`, in.PortfolioID)
 	var (
 		p        profit.Portfolio

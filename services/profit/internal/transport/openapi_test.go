@@ -27,7 +27,7 @@ var openAPI = servicetest.OpenAPI{
 			"Ratio": {"id", "portfolio_id", "version", "to_team", "to_platform", "to_user", "created_by", "created_at", "effective_from"},
 			"Allocation": {"id", "portfolio_id", "source", "snapshot_id", "period_end", "profit_amount", "loss_carryforward_before",
 				"loss_carryforward_after", "distributable", "ratio_id", "ratio_version", "to_team_amount", "to_platform_amount",
-				"to_user_amount", "user_id", "team_id", "currency", "status", "created_at"},
+				"to_user_amount", "user_id", "team_id", "currency", "status", "created_at", "corrects", "correction_id", "reversed_by_correction"},
 		},
 	},
 	// NewHandler only registers routes; nil endpoints are never called.

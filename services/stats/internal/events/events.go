@@ -90,7 +90,7 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 		err = inbox.DecodeData(env, &d)
 		e.Allocation = &stats.Allocation{
 			AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
-			Manual: d.Source == "manual", PeriodEnd: d.PeriodEnd.UTC(),
+			Manual: d.Source == "manual" || d.Source == "correction", PeriodEnd: d.PeriodEnd.UTC(),
 			Profit: d.ProfitAmount.Decimal, Distributable: d.Distributable.Decimal,
 			ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal, ToUser: d.ToUserAmount.Decimal,
 			Currency: d.Currency,
@@ -100,6 +100,16 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 		err = inbox.DecodeData(env, &d)
 		e.Outcome = &stats.Outcome{AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
 			PeriodEnd: d.PeriodEnd.UTC(), Profit: d.ProfitAmount.Decimal, Currency: d.Currency}
+	case eventbus.TypeProfitAllocationReversed:
+		var d eventbus.AllocationReversedData
+		err = inbox.DecodeData(env, &d)
+		e.Reversal = &stats.Reversal{Allocation: stats.Allocation{
+			AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
+			Manual: d.Source != "nav", PeriodEnd: d.PeriodEnd.UTC(),
+			Profit: d.ProfitAmount.Decimal, Distributable: d.Distributable.Decimal,
+			ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal, ToUser: d.ToUserAmount.Decimal,
+			Currency: d.Currency,
+		}, Awaiting: d.Status == "awaiting_ratio", CarryBefore: d.CarryBefore.Decimal}
 	case eventbus.TypeProfitRatioChanged:
 		e.RatioChanged = true
 	case eventbus.TypeWithdrawalRequested, eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed:

@@ -13,7 +13,7 @@ import (
 // (profit.ratio_changed it counts without reading its data).
 var fuzzEvents = eventtest.FuzzEvents(eventbus.TypePortfolioCreated, eventbus.TypePortfolioUpdated,
 	eventbus.TypePortfolioProfitRecorded, eventbus.TypeProfitAllocated, eventbus.TypeProfitOutcomeRecorded, eventbus.TypeWithdrawalRequested,
-	eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed, eventbus.TypeFundsReallocated)
+	eventbus.TypeWithdrawalCompleted, eventbus.TypeWithdrawalFailed, eventbus.TypeFundsReallocated, eventbus.TypeProfitAllocationReversed)
 
 // FuzzDecode runs what Handler does with a message before it touches the
 // database: the inbox's eventbus.Decode, then validate (the schema check)

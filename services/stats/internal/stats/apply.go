@@ -42,6 +42,7 @@ type Event struct {
 	RatioChanged   bool // profit.ratio_changed
 	Withdrawal     *Withdrawal
 	Reallocation   *Reallocation
+	Reversal       *Reversal // profit.allocation_reversed
 }
 
 // ProfitRecorded is what a portfolio.profit_recorded event says.
@@ -174,6 +175,9 @@ func CarriesMoved(events []Event, newAllocations map[int64]bool, newSnapshots ma
 		}
 		if o := e.Outcome; o != nil && newAllocations[o.AllocationID] {
 			ids = append(ids, o.PortfolioID)
+		}
+		if r := e.Reversal; r != nil {
+			ids = append(ids, r.PortfolioID)
 		}
 	}
 	slices.Sort(ids)
@@ -377,6 +381,8 @@ func (a *accumulator) event(e Event) error {
 		return a.allocated(*e.Allocation, e.Time)
 	case e.Outcome != nil:
 		return a.outcome(*e.Outcome, e.Time)
+	case e.Reversal != nil:
+		return a.reversed(*e.Reversal, e.Time)
 	case e.RatioChanged:
 		a.adds.Overview.RatioChanges++
 	case e.Withdrawal != nil:
@@ -527,13 +533,17 @@ func (a *accumulator) credit(al Allocation, cur string) {
 	}
 }
 
+func errCarryNotLoaded(portfolioID int64) error {
+	return fmt.Errorf("stats: carry-forward of portfolio %d not loaded", portfolioID)
+}
+
 // carryForward applies the allocation rule carry = max(0, carry − p)
 // (docs/api.md#allocation-rule) to the portfolio's carry-forward and the
 // total of its currency cur.
 func (a *accumulator) carryForward(portfolioID int64, p decimal.Decimal, cur string) error {
 	before, ok := a.carry[portfolioID]
 	if !ok {
-		return fmt.Errorf("stats: carry-forward of portfolio %d not loaded", portfolioID)
+		return errCarryNotLoaded(portfolioID)
 	}
 	after := decimal.Max(decimal.Zero, before.Sub(p))
 	a.carry[portfolioID] = after

@@ -23,6 +23,7 @@ type Endpoints struct {
 	CompleteWithdrawal, FailWithdrawal, CancelWithdrawal endpoint.Endpoint
 	CreateReallocation, ListReallocations                endpoint.Endpoint
 	ListEntries, Verify                                  endpoint.Endpoint
+	ParkedEndpoints
 }
 
 // Requests.
@@ -285,5 +286,6 @@ func New(s ledger.Service) Endpoints {
 		Verify: libauth.WithCaller(func(ctx context.Context, c ledger.Caller, _ any) httpx.Response {
 			return verificationReply.OK(s.Verify(ctx, c))
 		}),
+		ParkedEndpoints: newParked(s),
 	}
 }

@@ -46,11 +46,15 @@ func ConsumerConfig(brokers []string, st *store.Store, log *slog.Logger) inbox.C
 // transaction (which also records the event id and the offset, and may
 // hold the other events of the consumer's batch):
 // profit.allocated credits the ledger through ledger.ApplyCredits, once per
-// allocation. Other types are passed over. An event that does not match
+// allocation, and profit.allocation_reversed takes a credit back
+// (ledger.ApplyReversal). Other types are passed over. An event that does not match
 // its JSON Schema, or whose credit breaks ledger.CheckCredit, can never be
 // applied: it is a permanent error (dead-lettered at once).
 func Handler(st *store.Store) inbox.Handler {
 	return func(ctx context.Context, tx pgx.Tx, env eventbus.Envelope) error {
+		if env.Type == eventbus.TypeProfitAllocationReversed {
+			return reverse(ctx, st, tx, env)
+		}
 		c, ok, err := credit(env)
 		if err != nil || !ok {
 			return err
@@ -67,6 +71,17 @@ func BatchHandler(st *store.Store) inbox.BatchHandler {
 	return func(ctx context.Context, tx pgx.Tx, envs []eventbus.Envelope) error {
 		credits := make([]ledger.Credit, 0, len(envs))
 		for _, env := range envs {
+			if env.Type == eventbus.TypeProfitAllocationReversed {
+				// The credits before it first: a reversal follows its credit.
+				if err := apply(ctx, st, tx, credits); err != nil {
+					return err
+				}
+				credits = credits[:0]
+				if err := reverse(ctx, st, tx, env); err != nil {
+					return fmt.Errorf("event %s: %w", env.ID, err)
+				}
+				continue
+			}
 			c, ok, err := credit(env)
 			if err != nil {
 				return fmt.Errorf("event %s: %w", env.ID, err)
@@ -104,4 +119,24 @@ func credit(env eventbus.Envelope) (c ledger.Credit, ok bool, err error) {
 		ToUser: d.ToUserAmount.Decimal, ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal,
 		UserID: d.UserID, TeamID: d.TeamID, Currency: eventbus.CurrencyOf(d.Currency),
 	}, true, nil
+}
+
+// reverse applies one profit.allocation_reversed in tx
+// (ledger.ApplyReversal: posted, or parked when the owners' balances do not
+// cover it); a reversal that is not a valid credit is a permanent error.
+func reverse(ctx context.Context, st *store.Store, tx pgx.Tx, env eventbus.Envelope) error {
+	var d eventbus.AllocationReversedData
+	if err := inbox.DecodeChecked(env, &d); err != nil {
+		return err
+	}
+	r := ledger.Reversal{ReversalID: d.ReversalID, CorrectionID: d.CorrectionID, Credit: ledger.Credit{
+		AllocationID: d.AllocationID, Distributable: d.Distributable.Decimal,
+		ToUser: d.ToUserAmount.Decimal, ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal,
+		UserID: d.UserID, TeamID: d.TeamID, Currency: eventbus.CurrencyOf(d.Currency),
+	}}
+	err := ledger.ApplyReversal(ctx, st.ReversalsIn(tx), r)
+	if errors.Is(err, ledger.ErrInvalidCredit) {
+		return inbox.Permanent(fmt.Errorf("events: %w", err))
+	}
+	return err
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // fuzzEvents are the types Handler decodes; the others it passes over.
-var fuzzEvents = eventtest.FuzzEvents(eventbus.TypeProfitAllocated)
+var fuzzEvents = eventtest.FuzzEvents(eventbus.TypeProfitAllocated, eventbus.TypeProfitAllocationReversed)
 
 // FuzzDecode runs what Handler does with a message before it touches the
 // database (see inboxfuzz.Run) for the types the service consumes.

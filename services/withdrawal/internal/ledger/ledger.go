@@ -376,6 +376,11 @@ type Service interface {
 
 	ListEntries(ctx context.Context, c Caller, f EntryFilter, p httpx.Pagination) ([]Entry, int64, error)
 	Verify(ctx context.Context, c Caller) (Verification, error)
+
+	// ListParked and ApplyParked are the admin side of parked reversals
+	// (reversal.go).
+	ListParked(ctx context.Context, c Caller, f ParkedFilter, p httpx.Pagination) ([]ParkedReversal, int64, error)
+	ApplyParked(ctx context.Context, c Caller, id int64) (ParkedReversal, error)
 }
 
 // CreditStore applies credits, in order, in a transaction its caller
@@ -412,4 +417,6 @@ type Store interface {
 	// EntryHeads reads the entries of ids (those that exist) as heads, by
 	// id: their account, currency, id and hash.
 	EntryHeads(ctx context.Context, ids []int64) (map[int64]Head, error)
+
+	ParkedStore
 }

@@ -38,6 +38,14 @@ func Gauges() []pg.Gauge {
 		Name: "fund_withdrawals_amount", Help: "The amount of the withdrawals by status and currency.",
 		Labels: []string{"status", "currency"}, SQL: byStatus(`COALESCE(sum(w.amount), 0)::float8`),
 	}, {
+		// docs/api.md#nav-corrections: each is a credit the ledger still
+		// holds although its allocation was reversed; an admin applies it.
+		Name: "fund_ledger_parked_reversals", Help: "Reversals of a corrected allocation parked because an owner's available balance did not cover them, by currency.",
+		Labels: []string{"currency"}, SQL: `SELECT c.currency, count(p.id)::float8
+			FROM (SELECT DISTINCT currency FROM accounts) c
+			LEFT JOIN parked_reversals p ON p.currency = c.currency AND p.status = 'parked'
+			GROUP BY 1`,
+	}, {
 		Name: "fund_reallocations", Help: "Reallocations by currency.",
 		Labels: []string{"currency"}, SQL: perCurrency(`count(r.id)::float8`),
 	}, {

@@ -538,7 +538,7 @@ func (s *Store) balances(ctx context.Context, o ledger.Owner, currency string, a
 		rows, err = s.Pool.Query(ctx, `SELECT a.owner_type, a.owner_id, a.currency, p.credited, p.realloc_in, p.realloc_out, p.held, p.withdrawn,
 				(p.credited::numeric + p.realloc_in::numeric - p.realloc_out::numeric - p.held::numeric - p.withdrawn::numeric)::text
 			FROM accounts a CROSS JOIN LATERAL (SELECT
-				COALESCE(sum(amount) FILTER (WHERE account = a.account AND kind = 'profit_credit'), 0)::text AS credited,
+				COALESCE(sum(amount) FILTER (WHERE account = a.account AND kind IN ('profit_credit', 'profit_reversal')), 0)::text AS credited,
 				COALESCE(sum(amount) FILTER (WHERE account = a.account AND kind = 'reallocation' AND amount > 0), 0)::text AS realloc_in,
 				COALESCE(-sum(amount) FILTER (WHERE account = a.account AND kind = 'reallocation' AND amount < 0), 0)::text AS realloc_out,
 				COALESCE(sum(amount) FILTER (WHERE account <> a.account), 0)::text AS held,

@@ -17,4 +17,5 @@ var codes = httpx.Codes{
 	{ledger.ErrInsufficientBalance, http.StatusUnprocessableEntity, "insufficient_balance"},
 	{ledger.ErrCurrencyMismatch, http.StatusUnprocessableEntity, "currency_mismatch"},
 	{ledger.ErrInvalidStateTransition, http.StatusConflict, "invalid_state_transition"},
+	{ledger.ErrNotParked, http.StatusConflict, "reversal_not_parked"},
 }

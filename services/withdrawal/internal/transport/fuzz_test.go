@@ -77,6 +77,16 @@ var fuzzRoutes = []decodefuzz.Route{
 			decodefuzz.Range(t, req.Filter.From, req.Filter.To)
 		},
 		Valid: []decodefuzz.Input{{Query: "from_type=platform&to_type=team&from=2026-01-01T00:00:00Z"}}},
+	{Route: "GET /api/v1/ledger/parked", Decode: decodeListParked, Query: []string{"status", "currency", "limit", "offset"},
+		Check: func(t *testing.T, v any) {
+			req := decodefuzz.As[endpoint.ListParkedRequest](t, v)
+			decodefuzz.Page(t, req.Page.Limit, req.Page.Offset)
+			// The status and currency are checked by the service.
+			decodefuzz.Text(t, "status", reflect.ValueOf(req.Filter.Status))
+			decodefuzz.Text(t, "currency", reflect.ValueOf(req.Filter.Currency))
+		},
+		Valid: []decodefuzz.Input{{Query: "status=parked&currency=USD&limit=10"}, {Query: ""}}},
+	{Route: "POST /api/v1/ledger/parked/{id}/apply", Decode: decodeID, Check: fuzzIDRequest, Valid: []decodefuzz.Input{{Path: []string{"1"}}}},
 	{Route: "GET /api/v1/ledger/entries", Decode: decodeListEntries, Query: []string{"account", "from", "to", "limit", "offset"},
 		Check: func(t *testing.T, v any) {
 			req := decodefuzz.As[endpoint.ListEntriesRequest](t, v)

@@ -39,6 +39,8 @@ func NewHandler(eps endpoint.Endpoints, verifier *libauth.Verifier, idempotent h
 
 	r.Protected("GET", "/api/v1/ledger/entries", eps.ListEntries, decodeListEntries)
 	r.Protected("GET", "/api/v1/ledger/verify", eps.Verify, httpx.NoRequest)
+	r.Protected("GET", "/api/v1/ledger/parked", eps.ListParked, decodeListParked)
+	r.Protected("POST", "/api/v1/ledger/parked/{id}/apply", eps.ApplyParked, decodeID, idempotent)
 
 	r.Document(api.OpenAPI)
 	return r.Router
@@ -219,4 +221,19 @@ func decodeListEntries(_ context.Context, r *http.Request) (any, error) {
 	req := endpoint.ListEntriesRequest{Page: p, Filter: ledger.EntryFilter{Account: account, Currency: r.URL.Query().Get("currency")}}
 	req.Filter.From, req.Filter.To, err = httpx.QueryRange(r)
 	return req, err
+}
+
+func decodeListParked(_ context.Context, r *http.Request) (any, error) {
+	p, err := httpx.ParsePagination(r)
+	if err != nil {
+		return nil, err
+	}
+	req := endpoint.ListParkedRequest{Page: p}
+	if req.Filter.Status, err = httpx.QueryText(r, "status"); err != nil {
+		return nil, err
+	}
+	if req.Filter.Currency, err = httpx.QueryText(r, "currency"); err != nil {
+		return nil, err
+	}
+	return req, nil
 }
