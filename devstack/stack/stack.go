@@ -18,12 +18,13 @@ import (
 	"syscall"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/internal/logmux"
 	"github.com/fundplatform/platform/devstack/internal/supervisor"
 	"github.com/fundplatform/platform/libs/pg/pgcluster"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Stack is a running dev stack.
