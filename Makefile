@@ -33,10 +33,11 @@ deps: ## install what the stack and the tests need when it is missing (PostgreSQ
 	fi
 
 .PHONY: build
-build: ## build every service and the dev stack into .devstack/bin
+build: ## build every service, the dev stack and its trace collector (devstack/otelcol, its own module) into .devstack/bin
 	@mkdir -p $(DEVSTACK)/bin
 	@for s in $(SERVICES); do go build -o $(DEVSTACK)/bin/$$s ./services/$$s/cmd/$$s || exit 1; done
 	@go build -o $(DEVSTACK)/bin/devstack ./devstack
+	@cd devstack/otelcol && GOWORK=off go build -o $(abspath $(DEVSTACK))/bin/otelcol .
 
 .PHONY: run
 run: deps build ## start the whole platform locally (PostgreSQL, Kafka broker, services, edge on 127.0.0.1:8080); Ctrl-C stops it

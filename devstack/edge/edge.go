@@ -25,6 +25,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/fundplatform/platform/libs/httpx"
 )
 
@@ -55,6 +59,11 @@ type Config struct {
 	ExemptClients []string
 	// Now is the rate limits' clock; nil means time.Now.
 	Now func() time.Time
+	// TracerProvider, when set, records a server span per request (a child
+	// of the client's traceparent, if any) and a client span per call to a
+	// backend, whose traceparent then names it; the access log gets the
+	// trace id. Nil: traceparent is passed through as it came.
+	TracerProvider trace.TracerProvider
 }
 
 // Handler is the edge's http.Handler.
@@ -87,6 +96,9 @@ func New(cfg Config) (*Handler, error) {
 	if transport == nil {
 		transport = defaultTransport()
 	}
+	if cfg.TracerProvider != nil {
+		transport = tracedTransport(transport, cfg.TracerProvider)
+	}
 	replicas := map[string][]string{}
 	for name, base := range cfg.Backends {
 		replicas[name] = []string{base}
@@ -103,7 +115,23 @@ func New(cfg Config) (*Handler, error) {
 		h.proxies[name] = p
 	}
 	h.handler = httpx.RequestIDMiddleware(h.accessLog(http.HandlerFunc(h.route)))
+	if tp := cfg.TracerProvider; tp != nil {
+		h.handler = otelhttp.NewHandler(h.handler, "edge", otelhttp.WithTracerProvider(tp),
+			otelhttp.WithPropagators(tracePropagator),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "edge " + r.Method + " " + r.URL.Path }))
+	}
 	return h, nil
+}
+
+// tracePropagator is the W3C trace context, as the services use it.
+var tracePropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// tracedTransport records a client span for each proxied request that is
+// part of a trace (the readiness polls are not) and sends its traceparent.
+func tracedTransport(rt http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+	return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tracePropagator),
+		otelhttp.WithFilter(func(r *http.Request) bool { return trace.SpanContextFromContext(r.Context()).IsValid() }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "edge proxy " + r.Method + " " + r.URL.Path }))
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
@@ -221,6 +249,9 @@ func (h *Handler) accessLog(next http.Handler) http.Handler {
 			}
 			if rec.service != "" {
 				attrs = append(attrs, "service", rec.service)
+			}
+			if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+				attrs = append(attrs, "trace_id", sc.TraceID().String())
 			}
 			h.log.InfoContext(r.Context(), "request", attrs...)
 		}()

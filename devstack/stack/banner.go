@@ -54,6 +54,10 @@ func (r Ready) Banner() string {
 		}
 		row(label, "%-11s %s/metrics", e.Service, e.URL)
 	}
+	if r.TracesFile != "" {
+		row("Traces", "%s   (OTLP/HTTP in at %s)", r.TracesFile, r.OTLPEndpoint)
+		row("", "go run ./devstack/cmd/traces -trace <trace_id of a log line>")
+	}
 	fmt.Fprintln(&b)
 	row("Admin", "%s", r.AdminEmail)
 	row("Password", "%s", r.AdminPassword)

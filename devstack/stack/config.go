@@ -89,6 +89,11 @@ type Config struct {
 	// database when the binary is installed (`make run` does; Ready lists
 	// them).
 	PostgresExporters bool
+	// CollectorConfig is the trace collector's configuration file; the
+	// stack runs the collector (and the services export their spans to
+	// it) when BinDir has its binary (CollectorBinary). Default:
+	// RepoDir/CollectorConfig.
+	CollectorConfig string
 
 	// KafkaBrokers, when set, are used instead of the in-process broker.
 	KafkaBrokers []string
@@ -154,6 +159,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BinDir == "" {
 		c.BinDir = filepath.Join(c.StateDir, "bin")
+	}
+	if c.CollectorConfig == "" && c.RepoDir != "" {
+		c.CollectorConfig = filepath.Join(c.RepoDir, CollectorConfig)
 	}
 	var err error
 	if c.StateDir, err = filepath.Abs(c.StateDir); err != nil {

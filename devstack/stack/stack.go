@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/fundplatform/platform/devstack/broker"
 	"github.com/fundplatform/platform/devstack/edge"
 	"github.com/fundplatform/platform/devstack/internal/logmux"
@@ -40,6 +42,7 @@ type Stack struct {
 	edgeLn    net.Listener
 	edgeSrv   *http.Server
 	edgeH     *edge.Handler
+	edgeTP    *sdktrace.TracerProvider // the edge's spans (nil without a collector)
 	edgeErr   chan error
 	internal  []*http.Server // the balancing service addresses (Config.Replicas > 1)
 	pools     []*edge.Pool
@@ -80,6 +83,12 @@ type Ready struct {
 	// Exporters are the PostgreSQL exporters, one per service database
 	// (none when prometheus-postgres-exporter is not installed).
 	Exporters []Exporter
+	// OTLPEndpoint is the trace collector's OTLP/HTTP endpoint the
+	// services and the edge export to, and TracesFile where it writes the
+	// spans (both empty when the stack runs no collector: see
+	// CollectorBinary).
+	OTLPEndpoint string
+	TracesFile   string
 
 	authDBKept bool // auth's database is not the throwaway one
 }
@@ -307,6 +316,9 @@ func (s *Stack) start(ctx context.Context) error {
 		Restart: cfg.Restart,
 		Logf:    s.logf,
 	})
+	if err := s.startCollector(ports); err != nil {
+		return err
+	}
 	type start struct {
 		info ServiceInfo
 		r    Replica
@@ -460,19 +472,26 @@ func (s *Stack) allocatePorts(services []string, pickFree bool) (map[string]int,
 			ports[rname], used[p] = p, rname
 		}
 	}
+	var extra []string // the exporters' and the collector's ports
 	if pickFree && s.cfg.PostgresExporters {
-		// The exporters' ports are picked here too, so none of them can be
-		// a replica's that is not listening yet.
 		for _, name := range services {
-			for {
-				p, err := pgcluster.FreePort()
-				if err != nil {
-					return nil, err
-				}
-				if _, taken := used[p]; !taken {
-					ports[exporterName(name)], used[p] = p, exporterName(name)
-					break
-				}
+			extra = append(extra, exporterName(name))
+		}
+	}
+	if pickFree && s.wantCollector() {
+		extra = append(extra, collectorName)
+	}
+	// Picked here too, so none of them can be a replica's that is not
+	// listening yet.
+	for _, name := range extra {
+		for {
+			p, err := pgcluster.FreePort()
+			if err != nil {
+				return nil, err
+			}
+			if _, taken := used[p]; !taken {
+				ports[name], used[p] = p, name
+				break
 			}
 		}
 	}
@@ -506,6 +525,7 @@ func (s *Stack) serviceEnv(name string, r Replica, dbURL string, internal map[st
 	if name == edge.Withdrawal {
 		env = append(env, "LEDGER_CHECKPOINT_KEY_FILE="+s.ready.CheckpointKeyFile, "LEDGER_CHECKPOINT_INTERVAL="+CheckpointInterval)
 	}
+	env = append(env, s.traceEnv()...)
 	return MergeEnv(env, s.cfg.ServiceEnv[name])
 }
 
@@ -647,12 +667,16 @@ func (s *Stack) serveEdge(services []string) {
 			replicas[info.Name] = append(replicas[info.Name], r.URL)
 		}
 	}
-	h, err := edge.New(edge.Config{
+	cfg := edge.Config{
 		Replicas:      replicas,
 		Logger:        slog.New(slog.NewJSONHandler(s.mux.Writer("edge"), nil)),
 		RateLimits:    edge.DevStackRateLimits(),
 		ExemptClients: edge.DevStackExemptClients,
-	})
+	}
+	if s.edgeTP = s.edgeTracerProvider(); s.edgeTP != nil {
+		cfg.TracerProvider = s.edgeTP
+	}
+	h, err := edge.New(cfg)
 	if err != nil {
 		// Backends are built from our own ports above; cannot happen.
 		panic(err)
@@ -758,6 +782,7 @@ func (s *Stack) shutdown() {
 	if s.edgeH != nil {
 		s.edgeH.Close()
 	}
+	s.stopEdgeTracing()
 	for _, srv := range s.internal {
 		srv.Close()
 	}

@@ -423,6 +423,25 @@ func (c *Consumer) startSpan(ctx context.Context, msg kafka.Message, env eventbu
 		))
 }
 
+// eventSpansKey keys the spans of a batch's events (by event id) in the
+// context the BatchHandler is given.
+type eventSpansKey struct{}
+
+// EventContext returns ctx carrying the span of processing the event
+// eventID, one of the events a BatchHandler was given: each event of a
+// batch has its own span (a child of its producer's), and what a batch
+// handler writes for one event — an outbox row above all (outbox.Event's
+// Context) — continues that event's trace. A batch of one event already
+// gets its span in ctx. ctx is returned unchanged outside a batch handler
+// or for an id not in the batch.
+func EventContext(ctx context.Context, eventID string) context.Context {
+	spans, _ := ctx.Value(eventSpansKey{}).(map[string]trace.Span)
+	if span, ok := spans[eventID]; ok {
+		return trace.ContextWithSpan(ctx, span)
+	}
+	return ctx
+}
+
 // handlerError is a failure of the Handler, as opposed to the
 // transaction around it.
 type handlerError struct{ err error }
@@ -488,12 +507,17 @@ func (c *Consumer) processBatch(ctx context.Context, batch []kafka.Message) ([]s
 	if h := c.cfg.BatchHandler; h != nil {
 		if len(fresh) > 0 {
 			todo := make([]eventbus.Envelope, len(fresh))
+			bctx, byID := ctx, make(map[string]trace.Span, len(fresh))
 			for k, i := range fresh {
-				_, span := c.startSpan(ctx, batch[i], envs[i])
+				sctx, span := c.startSpan(ctx, batch[i], envs[i])
 				spans = append(spans, span)
+				byID[envs[i].ID] = span
+				if len(fresh) == 1 {
+					bctx = sctx
+				}
 				todo[k] = envs[i]
 			}
-			err := c.handleBatch(ctx, tx, h, todo)
+			err := c.handleBatch(context.WithValue(bctx, eventSpansKey{}, byID), tx, h, todo)
 			endSpans(err)
 			if err != nil {
 				return nil, nil, fmt.Errorf("offsets %d-%d: %w", batch[0].Offset, batch[len(batch)-1].Offset, handlerError{err})

@@ -99,6 +99,11 @@ func Queue(ctx context.Context, b *pgx.Batch, topic, key string, env eventbus.En
 type Event struct {
 	Topic, Key string
 	Envelope   eventbus.Envelope
+	// Context, when set, is the context whose trace context the row keeps
+	// instead of AddAll's: for a transaction that writes the events of
+	// several traces (a batch of consumed events, see inbox.EventContext),
+	// so that each continues its own.
+	Context context.Context
 }
 
 // AddAll writes several events to the outbox in tx, as Add writes each
@@ -131,7 +136,8 @@ func AddAll(ctx context.Context, tx pgx.Tx, events ...Event) error {
 }
 
 // prepare checks e as Add does and returns its payload (the envelope as
-// JSON) and its headers (the trace context of ctx as JSON).
+// JSON) and its headers (the trace context of e.Context, else of ctx, as
+// JSON).
 func prepare(ctx context.Context, e Event) (payload, headers string, err error) {
 	if want := eventbus.TopicOf(e.Envelope.Type); want != e.Topic {
 		return "", "", fmt.Errorf("outbox: event type %q is not published on topic %q", e.Envelope.Type, e.Topic)
@@ -139,6 +145,9 @@ func prepare(ctx context.Context, e Event) (payload, headers string, err error) 
 	p, err := json.Marshal(e.Envelope)
 	if err != nil {
 		return "", "", fmt.Errorf("outbox: marshal envelope: %w", err)
+	}
+	if e.Context != nil {
+		ctx = e.Context
 	}
 	h, err := json.Marshal(eventbus.TraceHeaders(ctx))
 	if err != nil {

@@ -14,6 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fundplatform/platform/libs/eventbus"
 )
@@ -59,6 +63,7 @@ type Relay struct {
 	writer *kafka.Writer
 	cfg    Config
 	log    *slog.Logger
+	tracer trace.Tracer
 
 	backlog, oldestAge         prometheus.Gauge
 	published, errors          prometheus.Counter
@@ -110,6 +115,7 @@ func NewRelay(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer) (*Relay
 		writer:       newWriter(cfg),
 		cfg:          cfg,
 		log:          cfg.Logger.With("component", "outbox-relay"),
+		tracer:       otel.Tracer("github.com/fundplatform/platform/libs/outbox"),
 		backlog:      gauge("backlog", "Outbox rows not yet published to Kafka."),
 		oldestAge:    gauge("oldest_unpublished_age_seconds", "Age of the oldest outbox row not yet published (0 when none)."),
 		published:    counter("published_total", "Outbox events published to Kafka (a re-publish after a crash counts again)."),
@@ -306,7 +312,9 @@ func (r *Relay) publishBatch(ctx context.Context) (a attempt) {
 	for i, x := range batch {
 		msgs[i] = message(x)
 	}
+	spans := r.startPublishSpans(ctx, batch, msgs)
 	written, failed, werr := r.write(ctx, batch, msgs)
+	endPublishSpans(spans, written, werr)
 	var ids []int64
 	var out []kafka.Message
 	for i, ok := range written {
@@ -420,6 +428,54 @@ func message(x row) kafka.Message {
 		headers = append(headers, kafka.Header{Key: k, Value: []byte(x.trace[k])})
 	}
 	return kafka.Message{Topic: x.topic, Key: []byte(x.key), Value: x.payload, Headers: headers}
+}
+
+// startPublishSpans starts the span of publishing each row that kept a
+// trace context ("<topic> publish", a producer span): a child of the span
+// that added the row (the request's or the consumed event's, restored from
+// the row), and the parent of the consumers' spans, as its context
+// replaces the row's in the message's headers. Rows without a trace
+// context get none (nil).
+func (r *Relay) startPublishSpans(ctx context.Context, batch []row, msgs []kafka.Message) []trace.Span {
+	spans := make([]trace.Span, len(batch))
+	for i, x := range batch {
+		parent := eventbus.ContextWithTrace(ctx, msgs[i].Headers)
+		if !trace.SpanContextFromContext(parent).IsValid() {
+			continue
+		}
+		sctx, span := r.tracer.Start(parent, x.topic+" publish",
+			trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(
+				attribute.String("messaging.system", "kafka"),
+				attribute.String("messaging.operation.type", "send"),
+				attribute.String("messaging.destination.name", x.topic),
+				attribute.String("messaging.kafka.message.key", x.key),
+				attribute.String("messaging.message.id", x.eventID),
+				attribute.String("cloudevents.event_type", x.typ),
+				attribute.Int64("outbox.row_id", x.id),
+			))
+		msgs[i].Headers = eventbus.InjectTrace(sctx, msgs[i].Headers)
+		spans[i] = span
+	}
+	return spans
+}
+
+// endPublishSpans ends the publish spans, those of the rows not written
+// with err.
+func endPublishSpans(spans []trace.Span, written []bool, err error) {
+	for i, span := range spans {
+		if span == nil {
+			continue
+		}
+		if !written[i] {
+			if err == nil {
+				err = errors.New("not written")
+			}
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "not published")
+		}
+		span.End()
+	}
 }
 
 // housekeeping refreshes the backlog gauges (at most once a second, or

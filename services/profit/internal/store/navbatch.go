@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fundplatform/platform/libs/eventbus"
+	"github.com/fundplatform/platform/libs/inbox"
+	"github.com/fundplatform/platform/libs/outbox"
 
 	"github.com/fundplatform/platform/services/profit/internal/profit"
 )
@@ -221,14 +223,17 @@ func writeNAVRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, eve
 	if err != nil {
 		return fmt.Errorf("store: writing a run of %d allocations: %w", len(allocs), err)
 	}
-	return publishRun(ctx, tx, allocs, allocationID)
+	return publishRun(ctx, tx, allocs, eventIDs, allocationID)
 }
 
 // publishRun adds the profit.allocated events of a run's allocated rows to
-// the outbox, in order.
-func publishRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, allocationID map[int64]int64) error {
-	var events []profit.Event
-	for _, a := range allocs {
+// the outbox, in order. Each keeps the trace context of the portfolio
+// event its allocation came from (eventIDs[i] for allocs[i]; a run is
+// applied in one transaction, inbox.EventContext), so that each NAV's
+// trace goes on to the allocation's consumers.
+func publishRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, eventIDs []string, allocationID map[int64]int64) error {
+	var out []outbox.Event
+	for i, a := range allocs {
 		a.ID = allocationID[*a.SnapshotID]
 		if a.ID == 0 {
 			return fmt.Errorf("store: allocation of snapshot %d not returned", *a.SnapshotID)
@@ -237,9 +242,16 @@ func publishRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, allo
 		if err != nil {
 			return fmt.Errorf("store: allocation %d: %w", a.ID, err)
 		}
-		events = append(events, e...)
+		events, err := outboxEvents(e)
+		if err != nil {
+			return err
+		}
+		for k := range events {
+			events[k].Context = inbox.EventContext(ctx, eventIDs[i])
+		}
+		out = append(out, events...)
 	}
-	return addEvents(ctx, tx, events)
+	return outbox.AddAll(ctx, tx, out...)
 }
 
 // eachRow reads the rows of a batch's next query with scan.
