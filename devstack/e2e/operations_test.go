@@ -258,7 +258,9 @@ func TestOperationsGuide(t *testing.T) {
 
 	opsEvents(t, ready)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Bounds against a hung step, not timings: promtool's rule tests alone
+	// take about a minute on a loaded 2-core machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	subst := opsSubstitutions(t, ready, logPath)
 	env := opsEnv{ready: ready}
@@ -271,7 +273,7 @@ func TestOperationsGuide(t *testing.T) {
 			if m := opsLeftovers.FindString(script); m != "" {
 				t.Fatalf("%s line %d: %q is not replaced by this stack's value; use the guide's conventions\n%s", opsDocPath, b.line, m, script)
 			}
-			bctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(bctx, "bash", "-c", "set -euo pipefail\n"+script)
 			cmd.Dir = repo
