@@ -57,8 +57,14 @@ type RatioChangedData struct {
 
 // AllocatedData is the data of profit.allocated. SnapshotID is null for a
 // manual profit (Source "manual"), the NAV snapshot's id otherwise.
+// AllocationKey is the allocation's identity derived from its source (a
+// UUID, the same however often the profit is recorded again, e.g. after
+// the profit database is restored; docs/decisions.md): consumers dedupe
+// on it; "" only in events published before it existed, deduped on
+// AllocationID alone.
 type AllocatedData struct {
 	AllocationID     int64        `json:"allocation_id"`
+	AllocationKey    string       `json:"allocation_key,omitempty"`
 	PortfolioID      int64        `json:"portfolio_id"`
 	Source           string       `json:"source"`
 	SnapshotID       *int64       `json:"snapshot_id"`
@@ -83,6 +89,7 @@ type AllocatedData struct {
 // profit.allocated instead (docs/decisions.md).
 type OutcomeRecordedData struct {
 	AllocationID           int64        `json:"allocation_id"`
+	AllocationKey          string       `json:"allocation_key,omitempty"`
 	PortfolioID            int64        `json:"portfolio_id"`
 	Source                 string       `json:"source"`
 	Status                 string       `json:"status"`

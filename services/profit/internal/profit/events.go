@@ -51,7 +51,7 @@ func RatioChangedEvents(r Ratio) []Event {
 func AllocatedEvents(a Allocation) ([]Event, error) {
 	if a.Status == StatusNoDistribution && a.Source == SourceManual {
 		return []Event{{Type: EventOutcome, PortfolioID: a.PortfolioID, Data: eventbus.OutcomeRecordedData{
-			AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, Status: a.Status,
+			AllocationID: a.ID, AllocationKey: a.Key, PortfolioID: a.PortfolioID, Source: a.Source, Status: a.Status,
 			PeriodEnd: a.PeriodEnd.UTC(), ProfitAmount: money.NewAmount(a.ProfitAmount),
 			LossCarryforwardBefore: money.NewAmount(a.LossCarryforwardBefore),
 			LossCarryforwardAfter:  money.NewAmount(a.LossCarryforwardAfter),
@@ -65,7 +65,7 @@ func AllocatedEvents(a Allocation) ([]Event, error) {
 		return nil, ErrAllocatedWithoutRatio
 	}
 	return []Event{{Type: EventAllocated, PortfolioID: a.PortfolioID, Data: AllocatedData{
-		AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
+		AllocationID: a.ID, AllocationKey: a.Key, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
 		PeriodEnd:    a.PeriodEnd.UTC(),
 		ProfitAmount: money.NewAmount(a.ProfitAmount), Distributable: money.NewAmount(a.Distributable),
 		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
