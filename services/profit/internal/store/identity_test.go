@@ -111,4 +111,3 @@ func TestManualProfitOfTheSameRequestIsRecordedOnce(t *testing.T) {
 		t.Fatal("two requests without a key have one identity")
 	}
 }
-
