@@ -121,6 +121,9 @@ type (
 		RefType    string          `json:"ref_type"`
 		RefID      int64           `json:"ref_id"`
 		Currency   string          `json:"currency"`
+		// AllocationKey is the identity of the allocation a profit_credit
+		// credits ("" from the previous release, or for an event without).
+		AllocationKey string `json:"allocation_key"`
 	}
 	// Balance is an account's balance in one currency as the withdrawal
 	// service answers it (an item of GET /api/v1/balances, an element of
@@ -139,7 +142,12 @@ type (
 	// Allocation is a profit allocation as the profit service answers it
 	// (GET /api/v1/profit/allocations); the end-to-end tests read it too.
 	Allocation struct {
-		ID              int64           `json:"id"`
+		ID int64 `json:"id"`
+		// Key is the allocation's identity derived from its source: the
+		// same when the profit service records the profit again after its
+		// database is restored, under a new id ("" for an allocation
+		// recorded before identities existed).
+		Key             string          `json:"allocation_key"`
 		PortfolioID     int64           `json:"portfolio_id"`
 		Currency        string          `json:"currency"`
 		Source          string          `json:"source"`
@@ -513,26 +521,41 @@ func ledgerKey(e entry) posting {
 	return posting{strings.TrimSuffix(e.Account, ":"+e.Currency), e.Currency}
 }
 
+// creditRef names what a ledger credit credits: the allocation's identity
+// when it has one (a profit recorded again after a restore of the profit
+// database keeps it, not its id), its id otherwise.
+func creditRef(id int64, key string) string {
+	if key != "" {
+		return "allocation " + key
+	}
+	return fmt.Sprintf("allocation %d", id)
+}
+
 // checkCredits compares each allocation with its ledger credit (in the
-// allocation's currency) and returns the ledger's credits per portfolio.
+// allocation's currency), matched by the allocation's identity (or id,
+// creditRef), and returns the ledger's credits per portfolio. A profit
+// credited twice — under two identities, or an identity the profit
+// service does not have — is a violation.
 func (s *snapshot) checkCredits() (map[int64]shares, Result) {
-	credits := map[int64]map[posting]decimal.Decimal{} // allocation id → posting → amount
+	credits := map[string]map[posting]decimal.Decimal{} // creditRef → posting → amount
 	for _, e := range s.entries {
 		if e.Kind != "profit_credit" {
 			continue
 		}
-		if credits[e.RefID] == nil {
-			credits[e.RefID] = map[posting]decimal.Decimal{}
+		ref := creditRef(e.RefID, e.AllocationKey)
+		if credits[ref] == nil {
+			credits[ref] = map[posting]decimal.Decimal{}
 		}
 		k := ledgerKey(e)
-		credits[e.RefID][k] = credits[e.RefID][k].Add(e.Amount)
+		credits[ref][k] = credits[ref][k].Add(e.Amount)
 	}
 	var d diffs
 	perPortfolio := map[int64]shares{}
-	seen := map[int64]bool{}
+	seen := map[string]bool{}
 	for _, a := range s.allocations {
-		seen[a.ID] = true
-		got := credits[a.ID]
+		ref := creditRef(a.ID, a.Key)
+		seen[ref] = true
+		got := credits[ref]
 		user, team, platform := posting{userAccount(a.UserID), a.Currency}, posting{teamAccount(a.TeamID), a.Currency},
 			posting{platformAccount, a.Currency}
 		want := map[posting]decimal.Decimal{}
@@ -552,9 +575,9 @@ func (s *snapshot) checkCredits() (map[int64]shares, Result) {
 		p := perPortfolio[a.PortfolioID]
 		perPortfolio[a.PortfolioID] = p.add(shares{got[user].Add(got[team]).Add(got[platform]), got[team], got[platform], got[user]})
 	}
-	for id, got := range credits {
-		if !seen[id] {
-			d.addf("ledger credits %v for allocation %d the profit service does not have", got, id)
+	for ref, got := range credits {
+		if !seen[ref] {
+			d.addf("ledger credits %v for %s the profit service does not have", got, ref)
 		}
 	}
 	return perPortfolio, d.result("each allocation credited once, exactly", fmt.Sprintf("%d allocations, %d credited", len(s.allocations), len(credits)))
