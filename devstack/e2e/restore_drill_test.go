@@ -628,7 +628,7 @@ func drillAllocations(t *testing.T, admin *invariants.Client) map[string]int64 {
 		if a.Key == "" {
 			t.Fatalf("allocation %d has no identity", a.ID)
 		}
-		if id, dup := byKey[a.Key]; dup {
+		if id, dup := byKey[a.Key]; dup && id != a.ID { // a page may repeat a row while the list grows
 			t.Fatalf("allocations %d and %d have one identity %s", id, a.ID, a.Key)
 		}
 		byKey[a.Key] = a.ID
