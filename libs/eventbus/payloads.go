@@ -57,11 +57,11 @@ type RatioChangedData struct {
 
 // AllocatedData is the data of profit.allocated. SnapshotID is null for a
 // manual profit (Source "manual"), the NAV snapshot's id otherwise.
-// AllocationKey is the allocation's identity derived from its source (a
-// UUID, the same however often the profit is recorded again, e.g. after
-// the profit database is restored; docs/decisions.md): consumers dedupe
-// on it; "" only in events published before it existed, deduped on
-// AllocationID alone.
+// AllocationKey is the identity of a manual profit's allocation
+// (ManualAllocationKey); a NAV profit's event omits it and consumers derive
+// it (Key). Consumers dedupe on the identity beside the allocation id, so
+// a profit recorded again after the profit database is restored (a new
+// allocation id) is applied once (docs/decisions.md).
 type AllocatedData struct {
 	AllocationID     int64        `json:"allocation_id"`
 	AllocationKey    string       `json:"allocation_key,omitempty"`

@@ -65,11 +65,23 @@ func AllocatedEvents(a Allocation) ([]Event, error) {
 		return nil, ErrAllocatedWithoutRatio
 	}
 	return []Event{{Type: EventAllocated, PortfolioID: a.PortfolioID, Data: AllocatedData{
-		AllocationID: a.ID, AllocationKey: a.Key, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
+		AllocationID: a.ID, AllocationKey: eventKey(a), PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
 		PeriodEnd:    a.PeriodEnd.UTC(),
 		ProfitAmount: money.NewAmount(a.ProfitAmount), Distributable: money.NewAmount(a.Distributable),
 		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
 		UserID: a.UserID, TeamID: a.TeamID, RatioID: *a.RatioID, RatioVersion: *a.RatioVersion,
 		Currency: eventbus.EventCurrency(a.Currency),
 	}}}, nil
+}
+
+// eventKey is the allocation_key a profit.allocated carries: a manual
+// profit's identity; none for a NAV profit, whose consumers derive it from
+// the portfolio and snapshot (eventbus.AllocatedData.Key) — so the
+// previous release's consumers, which refuse a data field they do not
+// know, still take every NAV profit's event during a rolling upgrade.
+func eventKey(a Allocation) string {
+	if a.Source == SourceNAV {
+		return ""
+	}
+	return a.Key
 }

@@ -170,7 +170,7 @@ type Entry struct {
 	RefID      int64  `json:"ref_id"`
 	// AllocationKey is the identity of the allocation a profit_credit
 	// entry credits, when its event carried one.
-	AllocationKey string    `json:"allocation_key,omitempty"`
+	AllocationKey *string   `json:"allocation_key"`
 	CreatedAt     time.Time `json:"created_at"`
 	Hash          string    `json:"hash"`
 }
@@ -178,7 +178,7 @@ type Entry struct {
 // EntryJSON is the JSON form of e.
 func EntryJSON(e ledger.Entry) Entry {
 	return Entry{ID: e.ID, TransferID: e.TransferID, Account: e.Account, Currency: e.Currency, Amount: money.Format(e.Amount), Kind: e.Kind,
-		RefType: e.RefType, RefID: e.RefID, AllocationKey: e.AllocationKey, CreatedAt: e.CreatedAt.UTC(), Hash: hex.EncodeToString(e.Hash)}
+		RefType: e.RefType, RefID: e.RefID, AllocationKey: nonEmpty(e.AllocationKey), CreatedAt: e.CreatedAt.UTC(), Hash: hex.EncodeToString(e.Hash)}
 }
 
 // Verification is the JSON form of a verification: the whole ledger's,
@@ -289,4 +289,12 @@ func New(s ledger.Service) Endpoints {
 			return verificationReply.OK(s.Verify(ctx, c))
 		}),
 	}
+}
+
+// nonEmpty is s, or nil when it is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
