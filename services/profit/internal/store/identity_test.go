@@ -113,7 +113,7 @@ func TestManualProfitOfTheSameRequestIsRecordedOnce(t *testing.T) {
 	if len(events) != 2 || events[0].AllocationKey != in.Key || events[1].AllocationKey != other.Key {
 		t.Fatalf("profit.allocated events %+v, want 2 carrying their identities", events)
 	}
-	if profit.ManualKey(42, "", false) == profit.ManualKey(42, "", false) {
+	if a, b := profit.ManualKey(42, "", false), profit.ManualKey(42, "", false); a == b {
 		t.Fatal("two requests without a key have one identity")
 	}
 }
