@@ -521,41 +521,72 @@ func ledgerKey(e entry) posting {
 	return posting{strings.TrimSuffix(e.Account, ":"+e.Currency), e.Currency}
 }
 
-// creditRef names what a ledger credit credits: the allocation's identity
-// when it has one (a profit recorded again after a restore of the profit
-// database keeps it, not its id), its id otherwise.
-func creditRef(id int64, key string) string {
-	if key != "" {
-		return "allocation " + key
-	}
-	return fmt.Sprintf("allocation %d", id)
+// credit is one profit_credit transfer of the ledger: what it credits (the
+// allocation id and, when its event had one, the allocation's identity)
+// and its postings.
+type credit struct {
+	refID    int64
+	key      string
+	postings map[posting]decimal.Decimal
 }
 
-// checkCredits compares each allocation with its ledger credit (in the
-// allocation's currency), matched by the allocation's identity (or id,
-// creditRef), and returns the ledger's credits per portfolio. A profit
-// credited twice — under two identities, or an identity the profit
-// service does not have — is a violation.
-func (s *snapshot) checkCredits() (map[int64]shares, Result) {
-	credits := map[string]map[posting]decimal.Decimal{} // creditRef → posting → amount
+// credits are the ledger's profit_credit transfers, by transfer id.
+func (s *snapshot) credits() map[int64]*credit {
+	out := map[int64]*credit{}
 	for _, e := range s.entries {
 		if e.Kind != "profit_credit" {
 			continue
 		}
-		ref := creditRef(e.RefID, e.AllocationKey)
-		if credits[ref] == nil {
-			credits[ref] = map[posting]decimal.Decimal{}
+		c := out[e.TransferID]
+		if c == nil {
+			c = &credit{refID: e.RefID, key: e.AllocationKey, postings: map[posting]decimal.Decimal{}}
+			out[e.TransferID] = c
 		}
 		k := ledgerKey(e)
-		credits[ref][k] = credits[ref][k].Add(e.Amount)
+		c.postings[k] = c.postings[k].Add(e.Amount)
+	}
+	return out
+}
+
+// credits reports whether c credits allocation a: by identity when both
+// have one (a profit recorded again after a restore of the profit database
+// keeps its identity, not its id), by id when either has none (a release
+// without identities recorded or credited it).
+func (c *credit) credits(a Allocation) bool {
+	if a.Key != "" && c.key != "" {
+		return a.Key == c.key
+	}
+	return a.ID == c.refID
+}
+
+// checkCredits compares each allocation with its ledger credits (in the
+// allocation's currency), matched by credit.credits, and returns the
+// ledger's credits per portfolio. A profit credited twice — under two
+// identities, or under its id and its identity — or a credit of an
+// allocation the profit service does not have is a violation.
+func (s *snapshot) checkCredits() (map[int64]shares, Result) {
+	credits := s.credits()
+	byRef, byKey := map[int64][]*credit{}, map[string][]*credit{}
+	for _, c := range credits {
+		byRef[c.refID] = append(byRef[c.refID], c)
+		if c.key != "" {
+			byKey[c.key] = append(byKey[c.key], c)
+		}
 	}
 	var d diffs
 	perPortfolio := map[int64]shares{}
-	seen := map[string]bool{}
+	matched := map[*credit]bool{}
 	for _, a := range s.allocations {
-		ref := creditRef(a.ID, a.Key)
-		seen[ref] = true
-		got := credits[ref]
+		got := map[posting]decimal.Decimal{}
+		for _, c := range slices.Concat(byKey[a.Key], byRef[a.ID]) {
+			if matched[c] || !c.credits(a) {
+				continue
+			}
+			matched[c] = true
+			for k, v := range c.postings {
+				got[k] = got[k].Add(v)
+			}
+		}
 		user, team, platform := posting{userAccount(a.UserID), a.Currency}, posting{teamAccount(a.TeamID), a.Currency},
 			posting{platformAccount, a.Currency}
 		want := map[posting]decimal.Decimal{}
@@ -575,9 +606,9 @@ func (s *snapshot) checkCredits() (map[int64]shares, Result) {
 		p := perPortfolio[a.PortfolioID]
 		perPortfolio[a.PortfolioID] = p.add(shares{got[user].Add(got[team]).Add(got[platform]), got[team], got[platform], got[user]})
 	}
-	for ref, got := range credits {
-		if !seen[ref] {
-			d.addf("ledger credits %v for %s the profit service does not have", got, ref)
+	for _, c := range credits {
+		if !matched[c] {
+			d.addf("ledger credits %v for allocation %d (identity %q) the profit service does not have", c.postings, c.refID, c.key)
 		}
 	}
 	return perPortfolio, d.result("each allocation credited once, exactly", fmt.Sprintf("%d allocations, %d credited", len(s.allocations), len(credits)))

@@ -278,3 +278,26 @@ func TestReDerivedAllocationMatchesItsCredit(t *testing.T) {
 		t.Fatalf("a re-derived allocation credited once reported violations:\n%s", b.String())
 	}
 }
+
+// TestCreditsOfMixedReleasesMatch: an allocation the previous release's
+// profit service recorded (no identity) credited by this release's ledger
+// (which derives one for a NAV profit), and an allocation with an identity
+// credited by the previous release's ledger (none), match by id.
+func TestCreditsOfMixedReleasesMatch(t *testing.T) {
+	for name, mix := range map[string]func(s *snapshot){
+		"credit with an identity, allocation without": func(s *snapshot) {
+			for i := range s.entries[:4] {
+				s.entries[i].AllocationKey = allocation9Key
+			}
+		},
+		"allocation with an identity, credit without": func(s *snapshot) { s.allocations[0].Key = allocation9Key },
+	} {
+		s := consistent()
+		mix(s)
+		if r := s.check(); !r.OK() {
+			var b strings.Builder
+			r.Print(&b)
+			t.Errorf("%s reported violations:\n%s", name, b.String())
+		}
+	}
+}
