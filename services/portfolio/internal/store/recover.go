@@ -153,13 +153,16 @@ func recoverSnapshot(ctx context.Context, tx pgx.Tx, d eventbus.ProfitRecordedDa
 		s := money.NewAmount(*v.PeriodReturn).String()
 		ret = &s
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO nav_snapshots (id, portfolio_id, as_of, nav, net_flow, profit, return_,
+	// DO NOTHING: another replica starting at the same time may have put
+	// it back since the check above.
+	tag, err := tx.Exec(ctx, `INSERT INTO nav_snapshots (id, portfolio_id, as_of, nav, net_flow, profit, return_,
 			prev_snapshot_id, user_id, team_id, created_at)
 		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4::text::numeric, $5::text::numeric, $6::text::numeric, $7::text::numeric,
-			$8, $9, $10, $11)`,
+			$8, $9, $10, $11)
+		ON CONFLICT DO NOTHING`,
 		d.SnapshotID, d.PortfolioID, d.AsOf, d.NAV.String(), d.NetFlow.String(), d.Profit.String(), ret,
 		*prevID, d.UserID, d.TeamID, at)
-	if err == nil {
+	if err == nil && tag.RowsAffected() == 1 {
 		r.Snapshots++
 	}
 	return err
