@@ -122,6 +122,9 @@ type (
 		RefType    string          `json:"ref_type"`
 		RefID      int64           `json:"ref_id"`
 		Currency   string          `json:"currency"`
+		// AllocationKey is the identity of the allocation a profit_credit
+		// credits ("" from the previous release, or for an event without).
+		AllocationKey string `json:"allocation_key"`
 	}
 	// Balance is an account's balance in one currency as the withdrawal
 	// service answers it (an item of GET /api/v1/balances, an element of
@@ -140,7 +143,12 @@ type (
 	// Allocation is a profit allocation as the profit service answers it
 	// (GET /api/v1/profit/allocations); the end-to-end tests read it too.
 	Allocation struct {
-		ID              int64           `json:"id"`
+		ID int64 `json:"id"`
+		// Key is the allocation's identity derived from its source: the
+		// same when the profit service records the profit again after its
+		// database is restored, under a new id ("" for an allocation
+		// recorded before identities existed).
+		Key             string          `json:"allocation_key"`
 		PortfolioID     int64           `json:"portfolio_id"`
 		Currency        string          `json:"currency"`
 		Source          string          `json:"source"`
@@ -551,26 +559,73 @@ func ledgerKey(e entry) posting {
 	return posting{strings.TrimSuffix(e.Account, ":"+e.Currency), e.Currency}
 }
 
-// checkCredits compares each allocation with its ledger credit (in the
-// allocation's currency) and returns the ledger's credits per portfolio.
-func (s *snapshot) checkCredits() (map[int64]shares, Result) {
-	credits := map[int64]map[posting]decimal.Decimal{} // allocation id → posting → amount
+// credit is one profit_credit transfer of the ledger: what it credits (the
+// allocation id and, when its event had one, the allocation's identity)
+// and its postings.
+type credit struct {
+	refID    int64
+	key      string
+	postings map[posting]decimal.Decimal
+}
+
+// credits are the ledger's profit_credit transfers, by transfer id.
+func (s *snapshot) credits() map[int64]*credit {
+	out := map[int64]*credit{}
 	for _, e := range s.entries {
 		if e.Kind != "profit_credit" && e.Kind != "profit_reversal" {
 			continue
 		}
-		if credits[e.RefID] == nil {
-			credits[e.RefID] = map[posting]decimal.Decimal{}
+		c := out[e.TransferID]
+		if c == nil {
+			c = &credit{refID: e.RefID, key: e.AllocationKey, postings: map[posting]decimal.Decimal{}}
+			out[e.TransferID] = c
 		}
 		k := ledgerKey(e)
-		credits[e.RefID][k] = credits[e.RefID][k].Add(e.Amount)
+		c.postings[k] = c.postings[k].Add(e.Amount)
+	}
+	return out
+}
+
+// credits reports whether c credits allocation a: by identity when both
+// have one (a profit recorded again after a restore of the profit database
+// keeps its identity, not its id), by id when either has none (a release
+// without identities recorded or credited it).
+func (c *credit) credits(a Allocation) bool {
+	if a.Key != "" && c.key != "" {
+		return a.Key == c.key
+	}
+	return a.ID == c.refID
+}
+
+// checkCredits compares each allocation with its ledger credits (in the
+// allocation's currency), matched by credit.credits, and returns the
+// ledger's credits per portfolio. A profit credited twice — under two
+// identities, or under its id and its identity — or a credit of an
+// allocation the profit service does not have is a violation.
+func (s *snapshot) checkCredits() (map[int64]shares, Result) {
+	credits := s.credits()
+	byRef, byKey := map[int64][]*credit{}, map[string][]*credit{}
+	for _, c := range credits {
+		byRef[c.refID] = append(byRef[c.refID], c)
+		if c.key != "" {
+			byKey[c.key] = append(byKey[c.key], c)
+		}
 	}
 	var d diffs
 	perPortfolio := map[int64]shares{}
-	seen := map[int64]bool{}
+	matched := map[*credit]bool{}
 	for _, a := range s.allocations {
-		seen[a.ID] = true
-		got := nonZero(credits[a.ID])
+		got := map[posting]decimal.Decimal{}
+		for _, c := range slices.Concat(byKey[a.Key], byRef[a.ID]) {
+			if matched[c] || !c.credits(a) {
+				continue
+			}
+			matched[c] = true
+			for k, v := range c.postings {
+				got[k] = got[k].Add(v)
+			}
+		}
+		got = nonZero(got)
 		user, team, platform := posting{userAccount(a.UserID), a.Currency}, posting{teamAccount(a.TeamID), a.Currency},
 			posting{platformAccount, a.Currency}
 		want := map[posting]decimal.Decimal{}
@@ -593,9 +648,9 @@ func (s *snapshot) checkCredits() (map[int64]shares, Result) {
 		p := perPortfolio[a.PortfolioID]
 		perPortfolio[a.PortfolioID] = p.add(shares{got[user].Add(got[team]).Add(got[platform]), got[team], got[platform], got[user]})
 	}
-	for id, got := range credits {
-		if !seen[id] {
-			d.addf("ledger credits %v for allocation %d the profit service does not have", got, id)
+	for _, c := range credits {
+		if !matched[c] {
+			d.addf("ledger credits %v for allocation %d (identity %q) the profit service does not have", c.postings, c.refID, c.key)
 		}
 	}
 	return perPortfolio, d.result("each allocation credited once, exactly", fmt.Sprintf("%d allocations, %d credited", len(s.allocations), len(credits)))

@@ -95,6 +95,14 @@ func TestEachViolationIsReported(t *testing.T) {
 				entry{TransferID: 5, Account: "user:7", Amount: d("70"), Kind: "profit_credit", RefID: 9})
 		}, "each allocation credited once, exactly"},
 		{"a credit lost", func(s *snapshot) { s.entries = s.entries[4:] }, "each allocation credited once, exactly"},
+		{"a profit recorded again after a restore credited again under its new id", func(s *snapshot) {
+			rederive(s)
+			s.entries = append(s.entries, redoneCredit(5, 109, "")...)
+		}, "each allocation credited once, exactly"},
+		{"a profit recorded again after a restore credited under another identity", func(s *snapshot) {
+			rederive(s)
+			s.entries = append(s.entries, redoneCredit(5, 109, "7d1f7a6e-0000-5000-8000-000000000002")...)
+		}, "each allocation credited once, exactly"},
 		{"stats lost an allocation", func(s *snapshot) { s.accProfit[0].ToUser = d("0") }, "per portfolio: profit service == ledger == stats"},
 		{"stats lost a loss", func(s *snapshot) { s.accProfit[0].AccProfit = d("100") }, "per portfolio: profit service == ledger == stats"},
 		{"stats lost a manual loss", func(s *snapshot) { s.accProfit[0].AccProfit, s.accProfit[0].LossCarry = d("95"), ptr(d("5")) },
@@ -291,5 +299,65 @@ func TestParkedReversalIsTheLedgersDifference(t *testing.T) {
 	// Only the balances below zero, which is why such a reversal is parked.
 	if strings.Join(violated, "|") != "every account's available >= 0" {
 		t.Fatalf("violations %q", violated)
+	}
+}
+
+const allocation9Key = "7d1f7a6e-0000-5000-8000-000000000001"
+
+// rederive makes allocation 9 one the profit service recorded again after
+// its database was restored: credited under id 9 with its identity, now
+// allocation 109 with the same identity.
+func rederive(s *snapshot) {
+	for i := range s.entries[:4] {
+		s.entries[i].AllocationKey = allocation9Key
+	}
+	s.allocations[0].ID, s.allocations[0].Key = 109, allocation9Key
+}
+
+// redoneCredit is a second credit of allocation 9's shares, as allocation
+// id with identity key.
+func redoneCredit(transfer, id int64, key string) []entry {
+	var out []entry
+	for _, e := range []entry{{Account: "system:profit", Amount: d("-100")}, {Account: "user:7", Amount: d("70")},
+		{Account: "team:3", Amount: d("20")}, {Account: "platform", Amount: d("10")}} {
+		e.TransferID, e.Kind, e.RefType, e.RefID, e.AllocationKey = transfer, "profit_credit", "allocation", id, key
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestReDerivedAllocationMatchesItsCredit: an allocation the profit
+// service recorded again after a restore (a new id, the same identity) is
+// matched with the credit made under its old id by its identity.
+func TestReDerivedAllocationMatchesItsCredit(t *testing.T) {
+	s := consistent()
+	rederive(s)
+	if r := s.check(); !r.OK() {
+		var b strings.Builder
+		r.Print(&b)
+		t.Fatalf("a re-derived allocation credited once reported violations:\n%s", b.String())
+	}
+}
+
+// TestCreditsOfMixedReleasesMatch: an allocation the previous release's
+// profit service recorded (no identity) credited by this release's ledger
+// (which derives one for a NAV profit), and an allocation with an identity
+// credited by the previous release's ledger (none), match by id.
+func TestCreditsOfMixedReleasesMatch(t *testing.T) {
+	for name, mix := range map[string]func(s *snapshot){
+		"credit with an identity, allocation without": func(s *snapshot) {
+			for i := range s.entries[:4] {
+				s.entries[i].AllocationKey = allocation9Key
+			}
+		},
+		"allocation with an identity, credit without": func(s *snapshot) { s.allocations[0].Key = allocation9Key },
+	} {
+		s := consistent()
+		mix(s)
+		if r := s.check(); !r.OK() {
+			var b strings.Builder
+			r.Print(&b)
+			t.Errorf("%s reported violations:\n%s", name, b.String())
+		}
 	}
 }

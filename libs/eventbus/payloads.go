@@ -103,8 +103,14 @@ type RatioChangedData struct {
 
 // AllocatedData is the data of profit.allocated. SnapshotID is null for a
 // manual profit (Source "manual"), the NAV snapshot's id otherwise.
+// AllocationKey is the identity of a manual profit's allocation
+// (ManualAllocationKey); a NAV profit's event omits it and consumers derive
+// it (Key). Consumers dedupe on the identity beside the allocation id, so
+// a profit recorded again after the profit database is restored (a new
+// allocation id) is applied once (docs/decisions.md).
 type AllocatedData struct {
 	AllocationID     int64        `json:"allocation_id"`
+	AllocationKey    string       `json:"allocation_key,omitempty"`
 	PortfolioID      int64        `json:"portfolio_id"`
 	Source           string       `json:"source"`
 	SnapshotID       *int64       `json:"snapshot_id"`
@@ -129,6 +135,7 @@ type AllocatedData struct {
 // profit.allocated instead (docs/decisions.md).
 type OutcomeRecordedData struct {
 	AllocationID           int64        `json:"allocation_id"`
+	AllocationKey          string       `json:"allocation_key,omitempty"`
 	PortfolioID            int64        `json:"portfolio_id"`
 	Source                 string       `json:"source"`
 	Status                 string       `json:"status"`

@@ -41,11 +41,11 @@ func populated() map[string]any {
 		eventbus.TypeProfitRatioChanged: eventbus.RatioChangedData{PortfolioID: 42, RatioID: 5, Version: 2,
 			ToTeam: money.Ratio{Decimal: decimal.RequireFromString("0.2")}, ToPlatform: money.Ratio{Decimal: decimal.RequireFromString("0.1")},
 			ToUser: money.Ratio{Decimal: decimal.RequireFromString("0.7")}},
-		eventbus.TypeProfitAllocated: eventbus.AllocatedData{AllocationID: 11, PortfolioID: 42, Source: "nav", SnapshotID: &snapshot,
+		eventbus.TypeProfitAllocated: eventbus.AllocatedData{AllocationID: 11, AllocationKey: "7d1f7a6e-0000-5000-8000-000000000001", PortfolioID: 42, Source: "nav", SnapshotID: &snapshot,
 			PeriodEnd: at, ProfitAmount: money.MustAmount("100"), Distributable: money.MustAmount("100"),
 			ToTeamAmount: money.MustAmount("20"), ToPlatformAmount: money.MustAmount("10"), ToUserAmount: money.MustAmount("70"),
 			UserID: 7, TeamID: 3, RatioID: 5, RatioVersion: 2, Currency: "EUR"},
-		eventbus.TypeProfitOutcomeRecorded: eventbus.OutcomeRecordedData{AllocationID: 12, PortfolioID: 42, Source: "manual",
+		eventbus.TypeProfitOutcomeRecorded: eventbus.OutcomeRecordedData{AllocationID: 12, AllocationKey: "7d1f7a6e-0000-5000-8000-000000000002", PortfolioID: 42, Source: "manual",
 			Status: "no_distribution", PeriodEnd: at, ProfitAmount: money.MustAmount("-40"),
 			LossCarryforwardBefore: money.MustAmount("10"), LossCarryforwardAfter: money.MustAmount("50"),
 			UserID: 7, TeamID: 3, Currency: "EUR"},
@@ -171,5 +171,26 @@ func TestEventCurrency(t *testing.T) {
 	raw, err := json.Marshal(eventbus.AllocatedData{Currency: eventbus.EventCurrency(eventbus.BaseCurrency)})
 	if err != nil || strings.Contains(string(raw), "currency") {
 		t.Errorf("profit.allocated in the base currency = %s, %v; want no currency field", raw, err)
+	}
+}
+
+// TestAllocationKey: a NAV profit's identity is derived from its portfolio
+// and snapshot (its event need not carry it), the same every time and
+// different for another snapshot or portfolio; an event's own
+// allocation_key wins; a manual profit's event without one has none.
+func TestAllocationKey(t *testing.T) {
+	snapshot := int64(900)
+	nav := eventbus.AllocatedData{PortfolioID: 42, SnapshotID: &snapshot}
+	want := eventbus.NAVAllocationKey(42, 900)
+	if nav.Key() != want || want == eventbus.NAVAllocationKey(42, 901) || want == eventbus.NAVAllocationKey(43, 900) {
+		t.Fatalf("NAV identities: %s for 42/900, %s for 42/901, %s for 43/900", want,
+			eventbus.NAVAllocationKey(42, 901), eventbus.NAVAllocationKey(43, 900))
+	}
+	manual := eventbus.AllocatedData{PortfolioID: 42, AllocationKey: eventbus.ManualAllocationKey(42, "admin\x00k\x00h")}
+	if manual.Key() != eventbus.ManualAllocationKey(42, "admin\x00k\x00h") || manual.Key() == eventbus.ManualAllocationKey(42, "admin\x00k2\x00h") {
+		t.Fatalf("manual identity %s", manual.Key())
+	}
+	if k := (eventbus.AllocatedData{PortfolioID: 42}).Key(); k != "" {
+		t.Fatalf("a manual profit's event without an identity has %q", k)
 	}
 }

@@ -91,6 +91,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -177,6 +178,20 @@ func Started(ctx context.Context) {
 	if flag, ok := ctx.Value(startedKey{}).(*atomic.Bool); ok {
 		flag.Store(true)
 	}
+}
+
+type identityKey struct{}
+
+// Identity is the identity of the request under way in ctx when it carries
+// an Idempotency-Key: its caller, key and request fingerprint (method, path
+// and body), as text. Two requests have one identity exactly when a repeat
+// of one replays the other, so an effect derived from it (a manual profit's
+// allocation identity) is the same when the request is executed again
+// after its stored answer was lost (a database restore). ok is false
+// without a key.
+func Identity(ctx context.Context) (id string, ok bool) {
+	id, ok = ctx.Value(identityKey{}).(string)
+	return id, ok
 }
 
 // Middleware returns the Idempotency-Key middleware, to wrap each route that
@@ -286,6 +301,7 @@ func (s *store) run(w http.ResponseWriter, r *http.Request, next http.Handler, r
 	started := new(atomic.Bool)
 	rec := &recorder{w: w}
 	inner := context.WithValue(ctx, startedKey{}, started)
+	inner = context.WithValue(inner, identityKey{}, req.caller+"\x00"+req.key+"\x00"+hex.EncodeToString(req.hash))
 	inner = pg.WithBeforeCommit(inner, func(ctx context.Context, tx pgx.Tx) error { return s.markEffect(ctx, tx, req) })
 	inner, parked := pg.WithDeferredCommit(inner)
 	finished := false

@@ -740,3 +740,44 @@ func TestKeyWithoutLeaseIsNotTakenOver(t *testing.T) {
 	}
 	wantRuns(t, s, 2)
 }
+
+// TestIdentity: the handler of a keyed request sees its identity — the
+// same for the same caller, key and request once the first's key has been
+// released (as after a restore lost it), different for another key, body
+// or caller — and a request without a key has none.
+func TestIdentity(t *testing.T) {
+	s := newSetup(t, idempotency.Options{})
+	var seen []string
+	s.h = httpx.Recover(idempotency.Middleware(s.pool, idempotency.Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := idempotency.Identity(r.Context())
+		if !ok {
+			id = "none"
+		}
+		seen = append(seen, id)
+		w.WriteHeader(http.StatusCreated)
+	})))
+	forget := func() {
+		if _, err := s.pool.Exec(context.Background(), `DELETE FROM idempotency_keys`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.call("7", path, `{"amount":"10"}`, "k1")
+	forget()
+	s.call("7", path, `{"amount":"10"}`, "k1")
+	s.call("7", path, `{"amount":"10"}`, "k2")
+	s.call("7", path, `{"amount":"11"}`, "k3")
+	forget()
+	s.call("7", path, `{"amount":"11"}`, "k1")
+	s.call("8", path, `{"amount":"10"}`, "k1")
+	s.call("7", path, `{"amount":"10"}`)
+	if len(seen) != 7 || seen[0] != seen[1] || seen[6] != "none" {
+		t.Fatalf("identities %q", seen)
+	}
+	for i, a := range seen[1:6] {
+		for _, b := range seen[i+2 : 6] {
+			if a == b {
+				t.Fatalf("two different requests have one identity: %q", seen)
+			}
+		}
+	}
+}

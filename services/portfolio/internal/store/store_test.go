@@ -30,8 +30,8 @@ func TestOutboxMigrationIsTheLibrarys(t *testing.T) {
 // Every migration applies on an empty database, rolls back, and applies
 // again.
 func TestMigrationsUpDownUp(t *testing.T) {
-	if _, up := pgtest.UpDownUp(t, store.Migrations()); up != 5 {
-		t.Fatalf("%d migrations applied, want 5 (init, outbox, idempotency keys, its effect mark, NAV corrections)", up)
+	if _, up := pgtest.UpDownUp(t, store.Migrations()); up != 6 {
+		t.Fatalf("%d migrations applied, want 6 (init, outbox, idempotency keys, its effect mark, NAV corrections, recovery positions)", up)
 	}
 }
 

@@ -68,6 +68,7 @@ func RatioJSON(r profit.Ratio) Ratio {
 // Allocation is the JSON form of an allocation.
 type Allocation struct {
 	ID                     int64        `json:"id"`
+	AllocationKey          *string      `json:"allocation_key"` // null: recorded before identities existed
 	PortfolioID            int64        `json:"portfolio_id"`
 	Source                 string       `json:"source"`
 	SnapshotID             *int64       `json:"snapshot_id"`
@@ -93,7 +94,7 @@ type Allocation struct {
 
 // AllocationJSON is the JSON form of a.
 func AllocationJSON(a profit.Allocation) Allocation {
-	return Allocation{ID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
+	return Allocation{ID: a.ID, AllocationKey: nonEmpty(a.Key), PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
 		PeriodEnd: a.PeriodEnd.UTC(), ProfitAmount: money.NewAmount(a.ProfitAmount),
 		LossCarryforwardBefore: money.NewAmount(a.LossCarryforwardBefore), LossCarryforwardAfter: money.NewAmount(a.LossCarryforwardAfter),
 		Distributable: money.NewAmount(a.Distributable), RatioID: a.RatioID, RatioVersion: a.RatioVersion,
@@ -156,4 +157,12 @@ func New(s profit.Service) Endpoints {
 			return allocationReply.OK(s.GetAllocation(ctx, c, req.ID))
 		}),
 	}
+}
+
+// nonEmpty is s, or nil when it is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -53,7 +53,7 @@ func RatioChangedEvents(r Ratio) []Event {
 func AllocatedEvents(a Allocation) ([]Event, error) {
 	if a.Status == StatusNoDistribution && (a.Source == SourceManual || a.Source == SourceCorrection) {
 		return []Event{{Type: EventOutcome, PortfolioID: a.PortfolioID, Data: eventbus.OutcomeRecordedData{
-			AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, Status: a.Status,
+			AllocationID: a.ID, AllocationKey: a.Key, PortfolioID: a.PortfolioID, Source: a.Source, Status: a.Status,
 			PeriodEnd: a.PeriodEnd.UTC(), ProfitAmount: money.NewAmount(a.ProfitAmount),
 			LossCarryforwardBefore: money.NewAmount(a.LossCarryforwardBefore),
 			LossCarryforwardAfter:  money.NewAmount(a.LossCarryforwardAfter),
@@ -67,11 +67,23 @@ func AllocatedEvents(a Allocation) ([]Event, error) {
 		return nil, ErrAllocatedWithoutRatio
 	}
 	return []Event{{Type: EventAllocated, PortfolioID: a.PortfolioID, Data: AllocatedData{
-		AllocationID: a.ID, PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
+		AllocationID: a.ID, AllocationKey: eventKey(a), PortfolioID: a.PortfolioID, Source: a.Source, SnapshotID: a.SnapshotID,
 		PeriodEnd:    a.PeriodEnd.UTC(),
 		ProfitAmount: money.NewAmount(a.ProfitAmount), Distributable: money.NewAmount(a.Distributable),
 		ToTeamAmount: money.NewAmount(a.ToTeam), ToPlatformAmount: money.NewAmount(a.ToPlatform), ToUserAmount: money.NewAmount(a.ToUser),
 		UserID: a.UserID, TeamID: a.TeamID, RatioID: *a.RatioID, RatioVersion: *a.RatioVersion,
 		Currency: eventbus.EventCurrency(a.Currency),
 	}}}, nil
+}
+
+// eventKey is the allocation_key a profit.allocated carries: a manual
+// profit's identity; none for a NAV profit, whose consumers derive it from
+// the portfolio and snapshot (eventbus.AllocatedData.Key) — so the
+// previous release's consumers, which refuse a data field they do not
+// know, still take every NAV profit's event during a rolling upgrade.
+func eventKey(a Allocation) string {
+	if a.Source == SourceNAV {
+		return ""
+	}
+	return a.Key
 }

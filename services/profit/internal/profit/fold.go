@@ -31,7 +31,10 @@ type Ledger struct {
 // event carries ("" if none: Admit gives it the portfolio's). Fold decides
 // the rest.
 func NewAllocation(in NewProfit) Allocation {
-	return Allocation{PortfolioID: in.PortfolioID, Source: in.Source, SnapshotID: in.SnapshotID,
+	if in.Key == "" && in.Source == SourceNAV && in.SnapshotID != nil {
+		in.Key = NAVKey(in.PortfolioID, *in.SnapshotID)
+	}
+	return Allocation{Key: in.Key, PortfolioID: in.PortfolioID, Source: in.Source, SnapshotID: in.SnapshotID,
 		PeriodEnd: in.PeriodEnd.UTC(), ProfitAmount: in.Amount, UserID: in.UserID, TeamID: in.TeamID, Currency: in.Currency}
 }
 

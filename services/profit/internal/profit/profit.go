@@ -51,7 +51,11 @@ type Portfolio struct {
 
 // Allocation is one recorded profit and what the allocation rule made of it.
 type Allocation struct {
-	ID                     int64
+	ID int64
+	// Key is the allocation's identity derived from its source (NAVKey,
+	// ManualKey): the same when the profit is recorded again, unlike ID;
+	// "" for an allocation recorded before identities existed.
+	Key                    string
 	PortfolioID            int64
 	Source                 string
 	SnapshotID             *int64 // the NAV snapshot; nil for a manual profit
@@ -120,6 +124,9 @@ type NewProfit struct {
 	// manual profit or an event from before currencies): a known one
 	// corrects the read model's (the portfolio's currency never changes).
 	Currency string
+	// Key is the identity of its allocation (NAVKey, ManualKey); a NAV
+	// profit without one gets its NAVKey.
+	Key string
 }
 
 // RatioFilter narrows ListRatios.

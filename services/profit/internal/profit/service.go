@@ -7,6 +7,7 @@ import (
 
 	"github.com/fundplatform/platform/libs/auth"
 	"github.com/fundplatform/platform/libs/httpx"
+	"github.com/fundplatform/platform/libs/idempotency"
 )
 
 // Options configure the service.
@@ -133,11 +134,13 @@ func (s *service) RecordManualProfit(ctx context.Context, c Caller, in ManualPro
 	if _, err := s.portfolio(ctx, c, in.PortfolioID); err != nil {
 		return Allocation{}, err
 	}
+	request, keyed := idempotency.Identity(ctx)
 	return s.store.RecordManualProfit(ctx, NewProfit{
 		PortfolioID: in.PortfolioID,
 		Source:      SourceManual,
 		PeriodEnd:   in.PeriodEnd.UTC().Truncate(time.Microsecond),
 		Amount:      in.Amount,
+		Key:         ManualKey(in.PortfolioID, request, keyed),
 	})
 }
 

@@ -141,6 +141,7 @@ type navColumns struct {
 	ratioIDs                       []*int64
 	ratioVersions                  []*int32
 	events, statuses, currencies   []string
+	keys                           []string
 	periodEnds                     []time.Time
 	amount, before, after, distrib []string
 	toTeam, toPlatform, toUser     []string
@@ -156,7 +157,7 @@ func columnsOf(allocs []profit.Allocation, eventIDs []string) navColumns {
 		c.after, c.distrib = append(c.after, a.LossCarryforwardAfter.String()), append(c.distrib, a.Distributable.String())
 		c.toTeam, c.toPlatform = append(c.toTeam, a.ToTeam.String()), append(c.toPlatform, a.ToPlatform.String())
 		c.toUser, c.ratioIDs = append(c.toUser, a.ToUser.String()), append(c.ratioIDs, a.RatioID)
-		c.currencies = append(c.currencies, a.Currency)
+		c.currencies, c.keys = append(c.currencies, a.Currency), append(c.keys, a.Key)
 		var v *int32
 		if a.RatioVersion != nil {
 			n := int32(*a.RatioVersion)
@@ -192,17 +193,19 @@ func writeNAVRun(ctx context.Context, tx pgx.Tx, allocs []profit.Allocation, eve
 	b.Queue(`
 		INSERT INTO allocations (portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount,
 			loss_carryforward_before, loss_carryforward_after, distributable, ratio_id, ratio_version,
-			to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at, currency)
+			to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at, currency, allocation_key)
 		SELECT v.pid, 'nav', v.snap, v.ev::uuid, v.pe, v.amount::numeric, v.before::numeric, v.after::numeric, v.distrib::numeric,
 		       v.rid, v.rver, v.team::numeric, v.platform::numeric, v.usr::numeric, v.uid, v.tid, v.status,
-		       CASE WHEN v.status = 'awaiting_ratio' THEN NULL ELSE now() END, v.cur
+		       CASE WHEN v.status = 'awaiting_ratio' THEN NULL ELSE now() END, v.cur, v.akey::uuid
 		  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
-		              $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::text[])
-		       WITH ORDINALITY AS v(pid, snap, ev, pe, amount, before, after, distrib, rid, rver, team, platform, usr, uid, tid, status, cur, n)
+		              $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::text[],
+		              $18::text[])
+		       WITH ORDINALITY AS v(pid, snap, ev, pe, amount, before, after, distrib, rid, rver, team, platform, usr, uid, tid, status, cur,
+		                            akey, n)
 		 ORDER BY v.n
 		RETURNING id, snapshot_id`,
 		c.pids, c.snaps, c.events, c.periodEnds, c.amount, c.before, c.after, c.distrib, c.ratioIDs, c.ratioVersions,
-		c.toTeam, c.toPlatform, c.toUser, c.userIDs, c.teamIDs, c.statuses, c.currencies)
+		c.toTeam, c.toPlatform, c.toUser, c.userIDs, c.teamIDs, c.statuses, c.currencies, c.keys)
 	b.Queue(`UPDATE portfolios p SET loss_carryforward = v.carry::numeric,
 		    last_period_end = GREATEST(p.last_period_end, v.last_end), currency = v.cur, updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS v(id, carry, last_end, cur) WHERE p.portfolio_id = v.id`,

@@ -312,7 +312,7 @@ func (s *Store) CurrentRatio(ctx context.Context, portfolioID int64) (profit.Rat
 
 // --- allocations -----------------------------------------------------------
 
-const allocationColumns = `a.id, a.portfolio_id, a.source, COALESCE(a.snapshot_id, a.snapshot_of), a.period_end, a.profit_amount::text,
+const allocationColumns = `a.id, COALESCE(a.allocation_key::text, ''), a.portfolio_id, a.source, COALESCE(a.snapshot_id, a.snapshot_of), a.period_end, a.profit_amount::text,
 	a.loss_carryforward_before::text, a.loss_carryforward_after::text, a.distributable::text, a.ratio_id, a.ratio_version,
 	a.to_team_amount::text, a.to_platform_amount::text, a.to_user_amount::text, a.user_id, a.team_id, a.status, a.created_at,
 	a.currency, ` + correctionColumns
@@ -321,7 +321,7 @@ func scanAllocation(row pgx.Row) (profit.Allocation, error) {
 	var a profit.Allocation
 	var amounts [7]string
 	var correction *int64
-	err := row.Scan(&a.ID, &a.PortfolioID, &a.Source, &a.SnapshotID, &a.PeriodEnd, &amounts[0],
+	err := row.Scan(&a.ID, &a.Key, &a.PortfolioID, &a.Source, &a.SnapshotID, &a.PeriodEnd, &amounts[0],
 		&amounts[1], &amounts[2], &amounts[3], &a.RatioID, &a.RatioVersion,
 		&amounts[4], &amounts[5], &amounts[6], &a.UserID, &a.TeamID, &a.Status, &a.CreatedAt, &a.Currency,
 		&a.Corrects, &correction, &a.ReversedBy)
@@ -368,8 +368,10 @@ func (s *Store) RecordManualProfit(ctx context.Context, in profit.NewProfit) (pr
 //     the read model yet (its portfolio.created not consumed yet) creates
 //     the row from the event's own owners, so the profit is not lost; a
 //     manual profit for an unknown portfolio is ErrPortfolioNotFound.
-//  2. A profit already recorded (same source event id or same snapshot) is
-//     not recorded again: its allocation is returned unchanged.
+//  2. A profit already recorded (same source event id or same snapshot; for
+//     a manual profit, the same identity: the same Idempotency-Key request
+//     repeated after its key expired) is not recorded again: its
+//     allocation is returned unchanged.
 //  3. profit.Admit: a manual profit out of period order is refused
 //     (ErrPeriodOutOfOrder); a NAV profit never is.
 //  4. profit.Fold decides the allocation from the portfolio's ledger (its
@@ -400,9 +402,9 @@ func (s *Store) RecordProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit
 }
 
 // readForProfit locks the portfolio of in (registering it first for a NAV
-// profit) and reads under the lock, in one round trip, its ledger and, for
-// a NAV profit, the allocation of the same event or snapshot if there is
-// one. The statements run in this order, so the reads see everything
+// profit) and reads under the lock, in one round trip, its ledger and the
+// allocation of the same profit if there is one (for a NAV profit, of the
+// same event or snapshot; for a manual one, of the same identity). The statements run in this order, so the reads see everything
 // committed before the lock was granted: a concurrent copy of the same NAV
 // profit has either committed (and is found) or not started.
 func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.Portfolio, profit.Ledger, *profit.Allocation, error) {
@@ -415,6 +417,7 @@ func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.
 			WHERE a.source_event_id = $1 OR a.snapshot_id = $2 ORDER BY a.id LIMIT 1`, in.SourceEventID, *in.SnapshotID)
 	} else {
 		b.Queue(`SELECT `+portfolioColumns+` FROM portfolios WHERE portfolio_id = $1 FOR UPDATE`, in.PortfolioID)
+		b.Queue(`SELECT `+allocationColumns+` FROM allocations a WHERE a.allocation_key = NULLIF($1, '')::uuid`, in.Key)
 	}
 	b.Queue(`SELECT EXISTS (SELECT 1 FROM allocations a WHERE a.portfolio_id = $1 AND a.status = 'awaiting_ratio' AND `+standing+`)`, in.PortfolioID)
 	b.Queue(`SELECT `+ratioColumns+` FROM ratios WHERE portfolio_id = $1 ORDER BY version`, in.PortfolioID)
@@ -434,13 +437,11 @@ func readForProfit(ctx context.Context, tx pgx.Tx, in profit.NewProfit) (profit.
 		if p, err = scanPortfolio(br.QueryRow()); err != nil {
 			return err
 		}
-		if nav {
-			switch a, err := scanAllocation(br.QueryRow()); {
-			case err == nil:
-				prior = &a
-			case !errors.Is(err, profit.ErrAllocationNotFound):
-				return err
-			}
+		switch a, err := scanAllocation(br.QueryRow()); {
+		case err == nil:
+			prior = &a
+		case !errors.Is(err, profit.ErrAllocationNotFound):
+			return err
 		}
 		if err := br.QueryRow().Scan(&awaiting); err != nil {
 			return err
@@ -467,14 +468,14 @@ func writeProfit(ctx context.Context, tx pgx.Tx, a profit.Allocation, sourceEven
 		WITH a AS (
 			INSERT INTO allocations (portfolio_id, source, snapshot_id, source_event_id, period_end, profit_amount,
 				loss_carryforward_before, loss_carryforward_after, distributable, ratio_id, ratio_version,
-				to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at, currency)
+				to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at, currency, allocation_key)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-				CASE WHEN $17 = 'awaiting_ratio' THEN NULL ELSE now() END, $18)
+				CASE WHEN $17 = 'awaiting_ratio' THEN NULL ELSE now() END, $18, NULLIF($19, '')::uuid)
 			RETURNING *)
 		SELECT `+allocationColumns+` FROM a`,
 		a.PortfolioID, a.Source, a.SnapshotID, eventID, a.PeriodEnd, a.ProfitAmount.String(),
 		a.LossCarryforwardBefore.String(), a.LossCarryforwardAfter.String(), a.Distributable.String(), a.RatioID, a.RatioVersion,
-		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status, a.Currency)
+		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status, a.Currency, a.Key)
 	b.Queue(`UPDATE portfolios
 		SET loss_carryforward = $2, last_period_end = GREATEST(last_period_end, $3), currency = $4, updated_at = now()
 		WHERE portfolio_id = $1`, a.PortfolioID, l.LossCarryforward.String(), *l.LastPeriodEnd, a.Currency)

@@ -25,7 +25,7 @@ var openAPI = servicetest.OpenAPI{
 		// (docs/api.md#profit-service), all required.
 		Fields: map[string][]string{
 			"Ratio": {"id", "portfolio_id", "version", "to_team", "to_platform", "to_user", "created_by", "created_at", "effective_from"},
-			"Allocation": {"id", "portfolio_id", "source", "snapshot_id", "period_end", "profit_amount", "loss_carryforward_before",
+			"Allocation": {"id", "allocation_key", "portfolio_id", "source", "snapshot_id", "period_end", "profit_amount", "loss_carryforward_before",
 				"loss_carryforward_after", "distributable", "ratio_id", "ratio_version", "to_team_amount", "to_platform_amount",
 				"to_user_amount", "user_id", "team_id", "currency", "status", "created_at", "corrects", "correction_id", "reversed_by_correction"},
 		},

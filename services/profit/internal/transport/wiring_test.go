@@ -275,7 +275,7 @@ func TestManualAllocationIdempotency(t *testing.T) {
 	// The JSON has exactly the contract's fields.
 	var fields map[string]json.RawMessage
 	_ = json.Unmarshal(first.Env.Data, &fields)
-	want := []string{"id", "portfolio_id", "source", "snapshot_id", "period_end", "profit_amount", "loss_carryforward_before",
+	want := []string{"id", "allocation_key", "portfolio_id", "source", "snapshot_id", "period_end", "profit_amount", "loss_carryforward_before",
 		"loss_carryforward_after", "distributable", "ratio_id", "ratio_version", "to_team_amount", "to_platform_amount",
 		"to_user_amount", "user_id", "team_id", "currency", "status", "created_at", "corrects", "correction_id", "reversed_by_correction"}
 	if len(fields) != len(want) {

@@ -89,7 +89,7 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 		var d eventbus.AllocatedData
 		err = inbox.DecodeData(env, &d)
 		e.Allocation = &stats.Allocation{
-			AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
+			AllocationID: d.AllocationID, AllocationKey: d.Key(), PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
 			Manual: d.Source == "manual" || d.Source == "correction", PeriodEnd: d.PeriodEnd.UTC(),
 			Profit: d.ProfitAmount.Decimal, Distributable: d.Distributable.Decimal,
 			ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal, ToUser: d.ToUserAmount.Decimal,
@@ -98,7 +98,7 @@ func toEvent(env eventbus.Envelope) (e stats.Event, ok bool, err error) {
 	case eventbus.TypeProfitOutcomeRecorded:
 		var d eventbus.OutcomeRecordedData
 		err = inbox.DecodeData(env, &d)
-		e.Outcome = &stats.Outcome{AllocationID: d.AllocationID, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
+		e.Outcome = &stats.Outcome{AllocationID: d.AllocationID, AllocationKey: d.AllocationKey, PortfolioID: d.PortfolioID, UserID: d.UserID, TeamID: d.TeamID,
 			PeriodEnd: d.PeriodEnd.UTC(), Profit: d.ProfitAmount.Decimal, Currency: d.Currency}
 	case eventbus.TypeProfitAllocationReversed:
 		var d eventbus.AllocationReversedData

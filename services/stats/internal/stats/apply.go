@@ -55,9 +55,13 @@ type ProfitRecorded struct {
 	Currency                                string
 }
 
-// Allocation is what a profit.allocated event says.
+// Allocation is what a profit.allocated event says. AllocationKey is the
+// allocation's identity derived from its source ("" in events from before
+// it existed): a profit the profit service recorded again after a restore
+// has a new AllocationID but the same key, and is counted once.
 type Allocation struct {
 	AllocationID, PortfolioID, UserID, TeamID int64
+	AllocationKey                             string
 	Manual                                    bool
 	PeriodEnd                                 time.Time
 	Profit, Distributable                     decimal.Decimal
@@ -66,9 +70,10 @@ type Allocation struct {
 }
 
 // Outcome is what a profit.outcome_recorded event says: a manual profit
-// or loss that distributed nothing.
+// or loss that distributed nothing; AllocationKey as Allocation's.
 type Outcome struct {
 	AllocationID, PortfolioID, UserID, TeamID int64
+	AllocationKey                             string
 	PeriodEnd                                 time.Time
 	Profit                                    decimal.Decimal
 	Currency                                  string
@@ -119,8 +124,11 @@ type WithdrawalState struct {
 type Needs struct {
 	Owners                                        []Owners
 	AllocationIDs, ReallocationIDs, WithdrawalIDs []int64
-	Snapshots                                     []SnapshotKey
-	Currencies                                    []int64
+	// AllocationKeys are the identities of AllocationIDs, index for index
+	// ("" for an event without one).
+	AllocationKeys []string
+	Snapshots      []SnapshotKey
+	Currencies     []int64
 }
 
 // NeedsOf lists what events need.
@@ -133,11 +141,13 @@ func NeedsOf(events []Event) Needs {
 			owners[e.Portfolio.PortfolioID] = *e.Portfolio
 		case e.Allocation != nil:
 			n.AllocationIDs = append(n.AllocationIDs, e.Allocation.AllocationID)
+			n.AllocationKeys = append(n.AllocationKeys, e.Allocation.AllocationKey)
 			if e.Allocation.Currency == "" {
 				n.Currencies = append(n.Currencies, e.Allocation.PortfolioID)
 			}
 		case e.Outcome != nil:
 			n.AllocationIDs = append(n.AllocationIDs, e.Outcome.AllocationID)
+			n.AllocationKeys = append(n.AllocationKeys, e.Outcome.AllocationKey)
 			if e.Outcome.Currency == "" {
 				n.Currencies = append(n.Currencies, e.Outcome.PortfolioID)
 			}

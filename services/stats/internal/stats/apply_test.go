@@ -328,7 +328,7 @@ func TestNeedsOf(t *testing.T) {
 	n := stats.NeedsOf(events)
 	want := stats.Needs{
 		Owners:        []stats.Owners{{PortfolioID: 1, UserID: 8, TeamID: 4}, {PortfolioID: 2, UserID: 7, TeamID: 3}},
-		AllocationIDs: []int64{3, 2}, ReallocationIDs: []int64{4}, WithdrawalIDs: []int64{6, 5},
+		AllocationIDs: []int64{3, 2}, ReallocationIDs: []int64{4}, WithdrawalIDs: []int64{6, 5}, AllocationKeys: []string{"", ""},
 		Snapshots: []stats.SnapshotKey{{PortfolioID: 1, SnapshotID: 1}}, Currencies: []int64{1},
 	}
 	if fmt.Sprint(n) != fmt.Sprint(want) {

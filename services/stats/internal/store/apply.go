@@ -85,6 +85,9 @@ func load(ctx context.Context, tx pgx.Tx, events []Event) (stats.Prior, error) {
 		ON CONFLICT DO NOTHING RETURNING allocation_id`, needs.AllocationIDs, p.NewAllocations); err != nil {
 		return p, fmt.Errorf("store: claim allocations: %w", err)
 	}
+	if err := claimAllocationKeys(ctx, tx, needs, p.NewAllocations); err != nil {
+		return p, err
+	}
 	if err := claimIDs(ctx, tx, `INSERT INTO applied_reallocations (reallocation_id) SELECT DISTINCT unnest($1::bigint[])
 		ON CONFLICT DO NOTHING RETURNING reallocation_id`, needs.ReallocationIDs, p.NewReallocations); err != nil {
 		return p, fmt.Errorf("store: claim reallocations: %w", err)
@@ -125,17 +128,46 @@ func readCurrencies(ctx context.Context, tx pgx.Tx, portfolios []int64, into map
 
 // claimIDs runs an INSERT … RETURNING of ids and puts the ids it returns
 // (those not seen before) in into.
-func claimIDs(ctx context.Context, tx pgx.Tx, sql string, ids []int64, into map[int64]bool) error {
+func claimIDs(ctx context.Context, tx pgx.Tx, sql string, ids []int64, into map[int64]bool, args ...any) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, sql, ids)
+	rows, err := tx.Query(ctx, sql, append([]any{ids}, args...)...)
 	if err != nil {
 		return err
 	}
 	var id int64
 	_, err = pgx.ForEachRow(rows, []any{&id}, func() error { into[id] = true; return nil })
 	return err
+}
+
+// claimAllocationKeys claims the identities of the run's allocations whose
+// ids were new (in newAllocations) and takes out of newAllocations those
+// whose identity was seen before, under another id (the profit recorded
+// again by a restored profit database), or earlier in the run.
+func claimAllocationKeys(ctx context.Context, tx pgx.Tx, needs stats.Needs, newAllocations map[int64]bool) error {
+	var ids []int64
+	var keys []string
+	for i, id := range needs.AllocationIDs {
+		if k := needs.AllocationKeys[i]; k != "" && newAllocations[id] {
+			ids, keys = append(ids, id), append(keys, k)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	claimed := map[int64]bool{}
+	if err := claimIDs(ctx, tx, `INSERT INTO applied_allocation_keys (allocation_key, allocation_id)
+		SELECT DISTINCT ON (u.k) u.k::uuid, u.id FROM unnest($2::text[], $1::bigint[]) WITH ORDINALITY AS u(k, id, n) ORDER BY u.k, u.n
+		ON CONFLICT DO NOTHING RETURNING allocation_id`, ids, claimed, keys); err != nil {
+		return fmt.Errorf("store: claim allocation identities: %w", err)
+	}
+	for _, id := range ids {
+		if !claimed[id] {
+			delete(newAllocations, id)
+		}
+	}
+	return nil
 }
 
 // claimSnapshots records the snapshots and puts those not seen before in

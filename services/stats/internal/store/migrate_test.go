@@ -19,10 +19,10 @@ import (
 // and tests step back with them).
 func TestMigrationsStepBack(t *testing.T) {
 	pool, n := pgtest.UpDownUp(t, store.Migrations())
-	if n != 6 {
-		t.Errorf("%d migrations applied, want 6", n)
+	if n != 7 {
+		t.Errorf("%d migrations applied, want 7", n)
 	}
-	pgtest.RequireTables(t, pool, "currency_totals", "hourly_currency_profit", "summary_currency_hourly",
+	pgtest.RequireTables(t, pool, "applied_allocation_keys", "currency_totals", "hourly_currency_profit", "summary_currency_hourly",
 		"summary_currency_daily", "summary_currency_totals")
 }
 

@@ -161,22 +161,25 @@ func ReallocationJSON(r ledger.Reallocation) Reallocation {
 
 // Entry is the JSON form of a ledger entry; amount is signed.
 type Entry struct {
-	ID         int64     `json:"id"`
-	TransferID int64     `json:"transfer_id"`
-	Account    string    `json:"account"`
-	Currency   string    `json:"currency"`
-	Amount     string    `json:"amount"`
-	Kind       string    `json:"kind"`
-	RefType    string    `json:"ref_type"`
-	RefID      int64     `json:"ref_id"`
-	CreatedAt  time.Time `json:"created_at"`
-	Hash       string    `json:"hash"`
+	ID         int64  `json:"id"`
+	TransferID int64  `json:"transfer_id"`
+	Account    string `json:"account"`
+	Currency   string `json:"currency"`
+	Amount     string `json:"amount"`
+	Kind       string `json:"kind"`
+	RefType    string `json:"ref_type"`
+	RefID      int64  `json:"ref_id"`
+	// AllocationKey is the identity of the allocation a profit_credit
+	// entry credits, when its event carried one.
+	AllocationKey *string   `json:"allocation_key"`
+	CreatedAt     time.Time `json:"created_at"`
+	Hash          string    `json:"hash"`
 }
 
 // EntryJSON is the JSON form of e.
 func EntryJSON(e ledger.Entry) Entry {
 	return Entry{ID: e.ID, TransferID: e.TransferID, Account: e.Account, Currency: e.Currency, Amount: money.Format(e.Amount), Kind: e.Kind,
-		RefType: e.RefType, RefID: e.RefID, CreatedAt: e.CreatedAt.UTC(), Hash: hex.EncodeToString(e.Hash)}
+		RefType: e.RefType, RefID: e.RefID, AllocationKey: nonEmpty(e.AllocationKey), CreatedAt: e.CreatedAt.UTC(), Hash: hex.EncodeToString(e.Hash)}
 }
 
 // Verification is the JSON form of a verification: the whole ledger's,
@@ -288,4 +291,12 @@ func New(s ledger.Service) Endpoints {
 		}),
 		ParkedEndpoints: newParked(s),
 	}
+}
+
+// nonEmpty is s, or nil when it is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

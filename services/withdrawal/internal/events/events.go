@@ -115,7 +115,7 @@ func credit(env eventbus.Envelope) (c ledger.Credit, ok bool, err error) {
 		return c, false, err
 	}
 	return ledger.Credit{
-		AllocationID: d.AllocationID, Distributable: d.Distributable.Decimal,
+		AllocationID: d.AllocationID, AllocationKey: d.Key(), Distributable: d.Distributable.Decimal,
 		ToUser: d.ToUserAmount.Decimal, ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal,
 		UserID: d.UserID, TeamID: d.TeamID, Currency: eventbus.CurrencyOf(d.Currency),
 	}, true, nil

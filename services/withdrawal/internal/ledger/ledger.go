@@ -245,9 +245,12 @@ type Entry struct {
 	Kind       string
 	RefType    string
 	RefID      int64
-	CreatedAt  time.Time
-	PrevHash   []byte
-	Hash       []byte
+	// AllocationKey is the identity of the allocation a profit_credit
+	// entry credits ("" for other kinds, and credits of events without it).
+	AllocationKey string
+	CreatedAt     time.Time
+	PrevHash      []byte
+	Hash          []byte
 }
 
 // Verification is the outcome of recomputing every account's hash chain:
@@ -277,7 +280,12 @@ type CurrencyVerification struct {
 
 // Credit is what one profit.allocated event credits.
 type Credit struct {
-	AllocationID  int64
+	AllocationID int64
+	// AllocationKey is the allocation's identity derived from its source
+	// (a UUID): a profit the profit service recorded again (after its
+	// database was restored) has a new AllocationID but the same key, and
+	// is credited once. "" in events published before it existed.
+	AllocationKey string
 	Distributable decimal.Decimal
 	ToUser        decimal.Decimal
 	ToTeam        decimal.Decimal

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fundplatform/platform/libs/auth"
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
+
+	"github.com/fundplatform/platform/libs/auth"
 )
 
 // Leg is one account's part of a transfer: the amount of its entry (zero:
@@ -27,7 +29,10 @@ type Transfer struct {
 	Kind    string
 	RefType string
 	RefID   int64
-	Legs    []Leg
+	// AllocationKey is the credited allocation's identity (Credit): set on
+	// profit_credit transfers of events that carry one.
+	AllocationKey string
+	Legs          []Leg
 }
 
 // Accounts are the accounts of t's legs, in leg order.
@@ -156,6 +161,11 @@ func CheckCredit(c Credit) error {
 	if !ValidCurrency(c.Currency) {
 		return fmt.Errorf("allocation %d: currency %q is not three upper-case letters: %w", c.AllocationID, c.Currency, ErrInvalidCredit)
 	}
+	if c.AllocationKey != "" {
+		if _, err := uuid.Parse(c.AllocationKey); err != nil {
+			return fmt.Errorf("allocation %d: allocation_key %q is not a UUID: %w", c.AllocationID, c.AllocationKey, ErrInvalidCredit)
+		}
+	}
 	return nil
 }
 
@@ -181,5 +191,5 @@ func CreditTransfer(c Credit) (Transfer, error) {
 			legs = append(legs, Leg{Account: share.account, Amount: share.amount, Credited: share.amount})
 		}
 	}
-	return Transfer{Kind: KindProfitCredit, RefType: RefAllocation, RefID: c.AllocationID, Legs: legs}, nil
+	return Transfer{Kind: KindProfitCredit, RefType: RefAllocation, RefID: c.AllocationID, AllocationKey: c.AllocationKey, Legs: legs}, nil
 }

@@ -328,14 +328,17 @@ func credits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) error {
 }
 
 // newCredits are the transfers of the credits of cs not applied yet, in
-// order: an allocation credited before, or earlier in cs, is passed over.
-// An invalid credit fails them all.
+// order: an allocation credited before, or earlier in cs, is passed over —
+// one with the same allocation id, or with the same allocation identity
+// (AllocationKey: the same profit recorded again by a restored profit
+// database, under a new id). An invalid credit fails them all.
 func newCredits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) ([]ledger.Transfer, error) {
 	if len(cs) == 0 {
 		return nil, nil
 	}
 	transfers := make([]ledger.Transfer, len(cs))
 	allocations := make([]int64, len(cs))
+	var keys []string
 	for i, c := range cs {
 		t, err := ledger.CreditTransfer(c)
 		if err != nil {
@@ -345,31 +348,56 @@ func newCredits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) ([]ledger.Tr
 			return nil, err
 		}
 		transfers[i], allocations[i] = t, c.AllocationID
+		if c.AllocationKey != "" {
+			keys = append(keys, c.AllocationKey)
+		}
 	}
-	// One index lookup per allocation (the lateral LIMIT 1 keeps the
-	// planner from scanning every credit entry for ref_id = ANY(...)).
-	rows, err := tx.Query(ctx, `SELECT a.id FROM unnest($3::bigint[]) AS a(id)
-		CROSS JOIN LATERAL (SELECT 1 FROM entries e WHERE e.ref_type = $1 AND e.ref_id = a.id AND e.kind = $2 LIMIT 1) AS hit`,
-		ledger.RefAllocation, ledger.KindProfitCredit, allocations)
+	doneIDs, doneKeys, err := creditedAllocations(ctx, tx, allocations, keys)
 	if err != nil {
-		return nil, fmt.Errorf("look up credited allocations: %w", err)
-	}
-	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("look up credited allocations: %w", err)
-	}
-	skip := make(map[int64]bool, len(cs))
-	for _, id := range done {
-		skip[id] = true
+		return nil, err
 	}
 	todo := make([]ledger.Transfer, 0, len(cs))
 	for _, t := range transfers {
-		if !skip[t.RefID] {
-			skip[t.RefID] = true
-			todo = append(todo, t)
+		if doneIDs[t.RefID] || (t.AllocationKey != "" && doneKeys[t.AllocationKey]) {
+			continue
 		}
+		doneIDs[t.RefID], doneKeys[t.AllocationKey] = true, t.AllocationKey != ""
+		todo = append(todo, t)
 	}
 	return todo, nil
+}
+
+// creditedAllocations are, of the allocation ids and identities given,
+// those credited before, in one round trip.
+func creditedAllocations(ctx context.Context, tx pgx.Tx, ids []int64, keys []string) (map[int64]bool, map[string]bool, error) {
+	// One index lookup per allocation (the lateral LIMIT 1 keeps the
+	// planner from scanning every credit entry for ref_id = ANY(...)).
+	b := &pgx.Batch{}
+	b.Queue(`SELECT a.id FROM unnest($3::bigint[]) AS a(id)
+		CROSS JOIN LATERAL (SELECT 1 FROM entries e WHERE e.ref_type = $1 AND e.ref_id = a.id AND e.kind = $2 LIMIT 1) AS hit`,
+		ledger.RefAllocation, ledger.KindProfitCredit, ids)
+	b.Queue(`SELECT allocation_key::text FROM transfers WHERE allocation_key = ANY($1::uuid[])`, keys)
+	doneIDs, doneKeys := map[int64]bool{}, map[string]bool{}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	var id int64
+	rows, err := br.Query()
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, []any{&id}, func() error { doneIDs[id] = true; return nil })
+	}
+	var key string
+	if err == nil {
+		if rows, err = br.Query(); err == nil {
+			_, err = pgx.ForEachRow(rows, []any{&key}, func() error { doneKeys[key] = true; return nil })
+		}
+	}
+	if err == nil {
+		err = br.Close()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up credited allocations: %w", err)
+	}
+	return doneIDs, doneKeys, nil
 }
 
 // insertCreditTransfers inserts the transfers of todo with one statement,
@@ -378,12 +406,14 @@ func newCredits(ctx context.Context, tx pgx.Tx, cs []ledger.Credit) ([]ledger.Tr
 // and returns their ids and times, in todo's order.
 func insertCreditTransfers(ctx context.Context, tx pgx.Tx, todo []ledger.Transfer) ([]int64, []time.Time, error) {
 	refs := make([]int64, len(todo))
+	keys := make([]string, len(todo))
 	for i, t := range todo {
-		refs[i] = t.RefID
+		refs[i], keys[i] = t.RefID, t.AllocationKey
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at)
-		SELECT $1, $2, t.ref, clock_timestamp() FROM unnest($3::bigint[]) WITH ORDINALITY AS t(ref, n)
-		ORDER BY t.n RETURNING id, ref_id, created_at`, ledger.KindProfitCredit, ledger.RefAllocation, refs)
+	rows, err := tx.Query(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at, allocation_key)
+		SELECT $1, $2, t.ref, clock_timestamp(), NULLIF(t.akey, '')::uuid
+		  FROM unnest($3::bigint[], $4::text[]) WITH ORDINALITY AS t(ref, akey, n)
+		ORDER BY t.n RETURNING id, ref_id, created_at`, ledger.KindProfitCredit, ledger.RefAllocation, refs, keys)
 	if err != nil {
 		return nil, nil, fmt.Errorf("insert transfers: %w", err)
 	}
@@ -783,12 +813,20 @@ func (s *Store) ListReallocations(ctx context.Context, f ledger.ReallocationFilt
 
 // --- the audit trail ---------------------------------------------------------
 
-const entryColumns = `id, transfer_id, account, currency, amount::text, kind, ref_type, ref_id, created_at, prev_hash, hash`
+// entryColumns are an entry's columns as scanEntry reads them, without the
+// allocation identity of its transfer (empty); listedEntryColumns with it
+// (a profit_credit's; empty for the others).
+const (
+	entryColumns       = `id, transfer_id, account, currency, amount::text, kind, ref_type, ref_id, '', created_at, prev_hash, hash`
+	listedEntryColumns = `id, transfer_id, account, currency, amount::text, kind, ref_type, ref_id,
+	COALESCE((SELECT t.allocation_key::text FROM transfers t WHERE t.id = entries.transfer_id), ''), created_at, prev_hash, hash`
+)
 
 func scanEntry(row pgx.Row) (ledger.Entry, error) {
 	var e ledger.Entry
 	var amount string
-	err := row.Scan(&e.ID, &e.TransferID, &e.Account, &e.Currency, &amount, &e.Kind, &e.RefType, &e.RefID, &e.CreatedAt, &e.PrevHash, &e.Hash)
+	err := row.Scan(&e.ID, &e.TransferID, &e.Account, &e.Currency, &amount, &e.Kind, &e.RefType, &e.RefID, &e.AllocationKey,
+		&e.CreatedAt, &e.PrevHash, &e.Hash)
 	if err != nil {
 		return e, err
 	}
@@ -812,7 +850,7 @@ func (s *Store) ListEntries(ctx context.Context, f ledger.EntryFilter, p httpx.P
 	if f.To != nil {
 		q.Where("created_at < " + q.Arg(*f.To))
 	}
-	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "entries", Columns: entryColumns, From: "entries", Order: "id DESC"},
+	return pg.List(ctx, s.Pool, pg.Listing{Prefix: "store: ", What: "entries", Columns: listedEntryColumns, From: "entries", Order: "id DESC"},
 		&q, p.Limit, p.Offset, scanEntry)
 }
 

@@ -29,7 +29,7 @@ var openAPI = servicetest.OpenAPI{
 			"CurrencyBalance":        {"currency", "credited", "reallocated_in", "reallocated_out", "held", "withdrawn", "available"},
 			"OwnerBalances":          {"owner_type", "owner_id", "balances"},
 			"Withdrawal":             {"id", "from_type", "owner_id", "currency", "amount", "status", "reason", "requested_by", "created_at", "completed_at"},
-			"Entry":                  {"id", "transfer_id", "account", "currency", "amount", "kind", "ref_type", "ref_id", "created_at", "hash"},
+			"Entry":                  {"id", "transfer_id", "account", "currency", "amount", "kind", "ref_type", "ref_id", "allocation_key", "created_at", "hash"},
 			"Verification":           {"ok", "accounts", "entries", "first_bad_entry_id", "first_bad_account", "first_bad_currency", "currencies", "checkpoint"},
 			"CurrencyVerification":   {"currency", "ok", "accounts", "entries", "first_bad_entry_id", "first_bad_account"},
 			"CheckpointVerification": {"status", "ok", "key_id", "taken_at", "max_entry_id", "first_divergent_account"},
