@@ -30,15 +30,28 @@ func ManualAllocationKey(portfolioID int64, requestIdentity string) string {
 	return uuid.NewSHA1(allocationKeySpace, []byte("manual/"+strconv.FormatInt(portfolioID, 10)+"/"+requestIdentity)).String()
 }
 
+// CorrectionAllocationKey is the identity of the n-th replacement
+// allocation (0 first) NAV correction correctionID of a portfolio made:
+// the correction's id is the portfolio service's, and the replacements of
+// one correction are folded in one order, so a restored profit database
+// that applies the correction again derives the same identities. Its
+// events carry it (allocation_key).
+func CorrectionAllocationKey(portfolioID, correctionID int64, n int) string {
+	return uuid.NewSHA1(allocationKeySpace, []byte("correction/"+strconv.FormatInt(portfolioID, 10)+"/"+
+		strconv.FormatInt(correctionID, 10)+"/"+strconv.Itoa(n))).String()
+}
+
 // Key is the identity of the allocation the event credits: its
-// allocation_key when it carries one (a manual profit), the
-// NAVAllocationKey of its snapshot for a NAV profit, "" otherwise (a manual
-// profit recorded by a release without identities).
+// allocation_key when it carries one (a manual profit, a correction's
+// replacement), the NAVAllocationKey of its snapshot for a NAV profit, ""
+// otherwise (a manual profit recorded by a release without identities).
+// Only a NAV profit's is derived: a replacement names the snapshot it
+// corrects, whose NAV allocation it must not be taken for.
 func (d AllocatedData) Key() string {
 	if d.AllocationKey != "" {
 		return d.AllocationKey
 	}
-	if d.SnapshotID != nil {
+	if d.SnapshotID != nil && d.Source == "nav" {
 		return NAVAllocationKey(d.PortfolioID, *d.SnapshotID)
 	}
 	return ""

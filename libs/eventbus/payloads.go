@@ -73,6 +73,7 @@ type NAVCorrectedData struct {
 type AllocationReversedData struct {
 	ReversalID       int64        `json:"reversal_id"`
 	AllocationID     int64        `json:"allocation_id"`
+	AllocationKey    string       `json:"allocation_key,omitempty"`
 	CorrectionID     int64        `json:"correction_id"`
 	PortfolioID      int64        `json:"portfolio_id"`
 	Source           string       `json:"source"`

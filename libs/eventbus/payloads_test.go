@@ -34,7 +34,7 @@ func populated() map[string]any {
 		eventbus.TypePortfolioNAVCorrected: eventbus.NAVCorrectedData{CorrectionID: 2, PortfolioID: 42, SnapshotID: snapshot, UserID: 7, TeamID: 3,
 			AsOf: at, PeriodEnd: at, OldProfit: money.MustAmount("100"), Profit: money.MustAmount("-150.25"), NAV: money.MustAmount("1000"),
 			PrevNAV: money.MustAmount("1100.25"), NetFlow: money.MustAmount("50"), Currency: "USD"},
-		eventbus.TypeProfitAllocationReversed: eventbus.AllocationReversedData{ReversalID: 1, AllocationID: 11, CorrectionID: 2,
+		eventbus.TypeProfitAllocationReversed: eventbus.AllocationReversedData{ReversalID: 1, AllocationID: 11, AllocationKey: eventbus.NAVAllocationKey(42, 900), CorrectionID: 2,
 			PortfolioID: 42, Source: "nav", Status: "allocated", SnapshotID: &snapshot, PeriodEnd: at, ProfitAmount: money.MustAmount("100"),
 			CarryBefore: money.MustAmount("5"), Distributable: money.MustAmount("100"), ToTeamAmount: money.MustAmount("20"), ToPlatformAmount: money.MustAmount("10"),
 			ToUserAmount: money.MustAmount("70"), UserID: 7, TeamID: 3, Currency: "EUR"},
@@ -180,7 +180,7 @@ func TestEventCurrency(t *testing.T) {
 // allocation_key wins; a manual profit's event without one has none.
 func TestAllocationKey(t *testing.T) {
 	snapshot := int64(900)
-	nav := eventbus.AllocatedData{PortfolioID: 42, SnapshotID: &snapshot}
+	nav := eventbus.AllocatedData{PortfolioID: 42, Source: "nav", SnapshotID: &snapshot}
 	want := eventbus.NAVAllocationKey(42, 900)
 	if nav.Key() != want || want == eventbus.NAVAllocationKey(42, 901) || want == eventbus.NAVAllocationKey(43, 900) {
 		t.Fatalf("NAV identities: %s for 42/900, %s for 42/901, %s for 43/900", want,
@@ -192,5 +192,16 @@ func TestAllocationKey(t *testing.T) {
 	}
 	if k := (eventbus.AllocatedData{PortfolioID: 42}).Key(); k != "" {
 		t.Fatalf("a manual profit's event without an identity has %q", k)
+	}
+	// A correction's replacement names the snapshot it corrects: it is not
+	// that snapshot's NAV allocation (which the ledger credited already).
+	replacement := eventbus.AllocatedData{PortfolioID: 42, Source: "correction", SnapshotID: &snapshot}
+	if k := replacement.Key(); k != "" {
+		t.Fatalf("a replacement without an identity has %q (the NAV identity is %s)", k, want)
+	}
+	replacement.AllocationKey = eventbus.CorrectionAllocationKey(42, 7, 0)
+	if replacement.Key() == want || replacement.Key() == eventbus.CorrectionAllocationKey(42, 7, 1) ||
+		replacement.Key() == eventbus.CorrectionAllocationKey(42, 8, 0) || replacement.Key() != eventbus.CorrectionAllocationKey(42, 7, 0) {
+		t.Fatalf("replacement identity %s", replacement.Key())
 	}
 }

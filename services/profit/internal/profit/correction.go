@@ -74,6 +74,9 @@ func Correct(l Ledger, chain []Allocation, c NAVCorrection) ([]Allocation, Ledge
 			Corrects: &id, CorrectionID: c.CorrectionID, PeriodEnd: a.PeriodEnd, ProfitAmount: a.ProfitAmount,
 			UserID: a.UserID, TeamID: a.TeamID, Currency: a.Currency})
 	}
+	for i := range redo {
+		redo[i].Key = eventbus.CorrectionAllocationKey(c.PortfolioID, c.CorrectionID, i)
+	}
 	return Fold(l, redo)
 }
 
@@ -82,7 +85,7 @@ func Correct(l Ledger, chain []Allocation, c NAVCorrection) ([]Allocation, Ledge
 func ReversedEvents(r Reversal) []Event {
 	a := r.Allocation
 	return []Event{{Type: EventAllocationReversed, PortfolioID: a.PortfolioID, Data: eventbus.AllocationReversedData{
-		ReversalID: r.ID, AllocationID: a.ID, CorrectionID: r.CorrectionID, PortfolioID: a.PortfolioID,
+		ReversalID: r.ID, AllocationID: a.ID, AllocationKey: a.Key, CorrectionID: r.CorrectionID, PortfolioID: a.PortfolioID,
 		Source: a.Source, Status: a.Status, SnapshotID: a.SnapshotID, PeriodEnd: a.PeriodEnd.UTC(),
 		ProfitAmount: money.NewAmount(a.ProfitAmount), CarryBefore: money.NewAmount(a.LossCarryforwardBefore),
 		Distributable: money.NewAmount(a.Distributable),

@@ -114,14 +114,14 @@ func writeReplacement(ctx context.Context, tx pgx.Tx, a profit.Allocation) error
 		WITH a AS (
 			INSERT INTO allocations (portfolio_id, source, snapshot_of, corrects, correction_id, period_end, profit_amount,
 				loss_carryforward_before, loss_carryforward_after, distributable, ratio_id, ratio_version,
-				to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at, currency)
+				to_team_amount, to_platform_amount, to_user_amount, user_id, team_id, status, allocated_at, currency, allocation_key)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-				CASE WHEN $18 = 'awaiting_ratio' THEN NULL ELSE now() END, $19)
+				CASE WHEN $18 = 'awaiting_ratio' THEN NULL ELSE now() END, $19, NULLIF($20, '')::uuid)
 			RETURNING *)
 		SELECT `+allocationColumns+` FROM a`,
 		a.PortfolioID, a.Source, a.SnapshotID, a.Corrects, a.CorrectionID, a.PeriodEnd, a.ProfitAmount.String(),
 		a.LossCarryforwardBefore.String(), a.LossCarryforwardAfter.String(), a.Distributable.String(), a.RatioID, a.RatioVersion,
-		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status, a.Currency))
+		a.ToTeam.String(), a.ToPlatform.String(), a.ToUser.String(), a.UserID, a.TeamID, a.Status, a.Currency, a.Key))
 	if err != nil {
 		return fmt.Errorf("store: writing the replacement of allocation %v: %w", a.Corrects, err)
 	}

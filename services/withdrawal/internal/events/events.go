@@ -130,7 +130,7 @@ func reverse(ctx context.Context, st *store.Store, tx pgx.Tx, env eventbus.Envel
 		return err
 	}
 	r := ledger.Reversal{ReversalID: d.ReversalID, CorrectionID: d.CorrectionID, Credit: ledger.Credit{
-		AllocationID: d.AllocationID, Distributable: d.Distributable.Decimal,
+		AllocationID: d.AllocationID, AllocationKey: d.AllocationKey, Distributable: d.Distributable.Decimal,
 		ToUser: d.ToUserAmount.Decimal, ToTeam: d.ToTeamAmount.Decimal, ToPlatform: d.ToPlatformAmount.Decimal,
 		UserID: d.UserID, TeamID: d.TeamID, Currency: eventbus.CurrencyOf(d.Currency),
 	}}

@@ -63,6 +63,10 @@ func ReversalTransfer(r Reversal) (Transfer, error) {
 		return Transfer{}, err
 	}
 	t.Kind = KindProfitReversal
+	// The identity is the credit's; the reversal's transfer names it as the
+	// one it reverses (each credit is reversed once, whatever allocation
+	// id a restored profit service gave it).
+	t.AllocationKey, t.ReversesKey = "", r.AllocationKey
 	for i, l := range t.Legs {
 		t.Legs[i] = Leg{Account: l.Account, Amount: l.Amount.Neg(), Credited: l.Credited.Neg()}
 	}

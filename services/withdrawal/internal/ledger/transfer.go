@@ -32,7 +32,10 @@ type Transfer struct {
 	// AllocationKey is the credited allocation's identity (Credit): set on
 	// profit_credit transfers of events that carry one.
 	AllocationKey string
-	Legs          []Leg
+	// ReversesKey is the identity of the allocation whose credit a
+	// profit_reversal takes back (Reversal), when its event names one.
+	ReversesKey string
+	Legs        []Leg
 }
 
 // Accounts are the accounts of t's legs, in leg order.

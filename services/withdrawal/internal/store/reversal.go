@@ -22,7 +22,9 @@ type txReversals struct{ tx pgx.Tx }
 // Reverse implements ledger.ReversalStore: under the locks of its
 // accounts, the reversal is posted when its owners' available balances
 // cover it (ledger.Covered) and parked otherwise. A reversal already
-// posted or parked is passed over.
+// posted or parked is passed over: one of the same allocation id, or of
+// the same allocation identity (a restored profit service reversing the
+// allocation it recorded again, under a new id).
 func (t txReversals) Reverse(ctx context.Context, r ledger.Reversal) error {
 	tr, err := ledger.ReversalTransfer(r)
 	if err != nil {
@@ -30,8 +32,10 @@ func (t txReversals) Reverse(ctx context.Context, r ledger.Reversal) error {
 	}
 	var done bool
 	if err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM parked_reversals WHERE allocation_id = $1)
-		OR EXISTS (SELECT 1 FROM transfers WHERE kind = $2 AND ref_type = $3 AND ref_id = $1)`,
-		r.AllocationID, ledger.KindProfitReversal, ledger.RefAllocation).Scan(&done); err != nil || done {
+		OR EXISTS (SELECT 1 FROM transfers WHERE kind = $2 AND ref_type = $3 AND ref_id = $1)
+		OR EXISTS (SELECT 1 FROM parked_reversals WHERE allocation_key = NULLIF($4, '')::uuid)
+		OR EXISTS (SELECT 1 FROM transfers WHERE reverses_key = NULLIF($4, '')::uuid)`,
+		r.AllocationID, ledger.KindProfitReversal, ledger.RefAllocation, r.AllocationKey).Scan(&done); err != nil || done {
 		return err
 	}
 	accs, err := lockAccounts(ctx, t.tx, tr.Accounts()...)
@@ -44,10 +48,10 @@ func (t txReversals) Reverse(ctx context.Context, r ledger.Reversal) error {
 	}
 	status := ledger.ReversalParked
 	_, err = t.tx.Exec(ctx, `INSERT INTO parked_reversals (allocation_id, reversal_id, correction_id, currency, distributable,
-			to_user, to_team, to_platform, user_id, team_id, status)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			to_user, to_team, to_platform, user_id, team_id, status, allocation_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, '')::uuid)`,
 		r.AllocationID, r.ReversalID, r.CorrectionID, r.Currency, r.Distributable.String(), r.ToUser.String(),
-		r.ToTeam.String(), r.ToPlatform.String(), r.UserID, r.TeamID, status)
+		r.ToTeam.String(), r.ToPlatform.String(), r.UserID, r.TeamID, status, r.AllocationKey)
 	if err != nil {
 		return fmt.Errorf("store: park the reversal of allocation %d: %w", r.AllocationID, err)
 	}
@@ -55,13 +59,14 @@ func (t txReversals) Reverse(ctx context.Context, r ledger.Reversal) error {
 }
 
 const parkedColumns = `id, allocation_id, reversal_id, correction_id, currency, distributable::text, to_user::text,
-	to_team::text, to_platform::text, user_id, team_id, status, created_at, applied_at, applied_by`
+	to_team::text, to_platform::text, user_id, team_id, status, created_at, applied_at, applied_by,
+	COALESCE(allocation_key::text, '')`
 
 func scanParked(row pgx.Row) (ledger.ParkedReversal, error) {
 	var p ledger.ParkedReversal
 	var amounts [4]string
 	err := row.Scan(&p.ID, &p.AllocationID, &p.ReversalID, &p.CorrectionID, &p.Currency, &amounts[0], &amounts[1],
-		&amounts[2], &amounts[3], &p.UserID, &p.TeamID, &p.Status, &p.CreatedAt, &p.AppliedAt, &p.AppliedBy)
+		&amounts[2], &amounts[3], &p.UserID, &p.TeamID, &p.Status, &p.CreatedAt, &p.AppliedAt, &p.AppliedBy, &p.AllocationKey)
 	if err = pg.ReadErr(err, ledger.ErrNotFound, "read parked reversal"); err != nil {
 		return p, err
 	}

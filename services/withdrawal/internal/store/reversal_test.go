@@ -166,3 +166,82 @@ func TestReversalRacesAWithdrawal(t *testing.T) {
 		t.Fatalf("verify = %+v, %v", v, err)
 	}
 }
+
+// A restored profit service records a credited allocation again under a
+// new id (the same identity) and applies the correction again: its
+// reversal, posted or parked before under the old id, is not applied a
+// second time.
+func TestReversalAppliedOncePerIdentity(t *testing.T) {
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	ctx := context.Background()
+	d := decimal.RequireFromString
+	user := ledger.Owner{Type: auth.OwnerUser, ID: 7}
+	credit := func(id int64, key string) ledger.Credit {
+		return ledger.Credit{AllocationID: id, AllocationKey: key, Distributable: d("100"), ToUser: d("70"), ToTeam: d("20"),
+			ToPlatform: d("10"), UserID: 7, TeamID: 3, Currency: "USD"}
+	}
+	inTx := func(fn func(pgx.Tx) error) {
+		t.Helper()
+		if err := pg.InTx(ctx, pool, pgx.TxOptions{}, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	available := func() decimal.Decimal {
+		t.Helper()
+		b, err := st.Balance(ctx, user, "USD", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Available
+	}
+	const posted, parked = "00000000-0000-5000-8000-000000000001", "00000000-0000-5000-8000-000000000002"
+	inTx(func(tx pgx.Tx) error {
+		return st.Credits(ctx, tx, []ledger.Credit{credit(1, posted), credit(2, parked)})
+	})
+
+	// Posted under allocation 1, then again as allocation 101 (same identity).
+	for _, id := range []int64{1, 101} {
+		inTx(func(tx pgx.Tx) error {
+			return ledger.ApplyReversal(ctx, st.ReversalsIn(tx), ledger.Reversal{ReversalID: id, CorrectionID: 1, Credit: credit(id, posted)})
+		})
+	}
+	if got := available(); !got.Equal(d("70")) {
+		t.Fatalf("user available after one reversal delivered under two ids: %s, want 70", got)
+	}
+	// The user withdraws 60: the next reversal is parked, under allocation 2
+	// and again as allocation 102.
+	if _, err := st.RequestWithdrawal(ctx, ledger.NewWithdrawal{Owner: user, Currency: "USD", Amount: d("60")}, 7); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{2, 102} {
+		inTx(func(tx pgx.Tx) error {
+			return ledger.ApplyReversal(ctx, st.ReversalsIn(tx), ledger.Reversal{ReversalID: id, CorrectionID: 2, Credit: credit(id, parked)})
+		})
+	}
+	list, n, err := st.ListParked(ctx, ledger.ParkedFilter{}, httpx.Pagination{Limit: 10})
+	if err != nil || n != 1 || list[0].AllocationID != 2 || list[0].AllocationKey != parked {
+		t.Fatalf("parked %+v %d %v, want one (allocation 2, its identity)", list, n, err)
+	}
+	// Applied by an admin once the balance covers it, the posted reversal
+	// names the identity: a later delivery changes nothing.
+	if _, err := st.TransitionWithdrawal(ctx, ledger.Transition{WithdrawalID: 1, To: ledger.StatusFailed, Reason: new("bank")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ApplyParked(ctx, list[0].ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	inTx(func(tx pgx.Tx) error {
+		return ledger.ApplyReversal(ctx, st.ReversalsIn(tx), ledger.Reversal{ReversalID: 203, CorrectionID: 2, Credit: credit(203, parked)})
+	})
+	var reversals int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM transfers WHERE kind = 'profit_reversal'`).Scan(&reversals); err != nil || reversals != 2 {
+		t.Fatalf("%d reversal transfers (%v), want 2", reversals, err)
+	}
+	if got := available(); !got.IsZero() {
+		t.Fatalf("user available: %s, want 0", got)
+	}
+	if v, err := st.Verify(ctx); err != nil || !v.OK {
+		t.Fatalf("verify = %+v, %v", v, err)
+	}
+}

@@ -220,9 +220,9 @@ func writeTransfer(ctx context.Context, tx pgx.Tx, accs *locked, t ledger.Transf
 	// entries are in time order whichever replica wrote them.
 	var transferID int64
 	var now time.Time
-	if err := tx.QueryRow(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at)
-		VALUES ($1, $2, $3, clock_timestamp()) RETURNING id, created_at`,
-		t.Kind, t.RefType, t.RefID).Scan(&transferID, &now); err != nil {
+	if err := tx.QueryRow(ctx, `INSERT INTO transfers (kind, ref_type, ref_id, created_at, reverses_key)
+		VALUES ($1, $2, $3, clock_timestamp(), NULLIF($4, '')::uuid) RETURNING id, created_at`,
+		t.Kind, t.RefType, t.RefID, t.ReversesKey).Scan(&transferID, &now); err != nil {
 		return time.Time{}, fmt.Errorf("insert transfer: %w", err)
 	}
 	now = now.UTC()

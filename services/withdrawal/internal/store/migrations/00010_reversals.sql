@@ -10,8 +10,10 @@ ALTER TABLE entries ADD CONSTRAINT entries_kind_check CHECK (kind IN ('profit_cr
 
 CREATE TABLE parked_reversals (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    -- The allocation whose credit is to be taken back: reversed once.
+    -- The allocation whose credit is to be taken back: reversed once, by
+    -- id and by identity (null for an allocation without one).
     allocation_id  bigint        NOT NULL UNIQUE,
+    allocation_key uuid          UNIQUE,
     reversal_id    bigint        NOT NULL,
     correction_id  bigint        NOT NULL,
     currency       text          NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
@@ -29,8 +31,14 @@ CREATE TABLE parked_reversals (
     CHECK ((status = 'applied') = (applied_at IS NOT NULL AND applied_by IS NOT NULL))
 );
 CREATE INDEX parked_reversals_status ON parked_reversals (status, id);
+-- The identity of the allocation a posted profit_reversal takes back: one
+-- reversal per credited identity (transfers.allocation_key is the credit's).
+ALTER TABLE transfers ADD COLUMN reverses_key uuid;
+CREATE UNIQUE INDEX transfers_reverses_key ON transfers (reverses_key) WHERE reverses_key IS NOT NULL;
 
 -- +goose Down
+DROP INDEX transfers_reverses_key;
+ALTER TABLE transfers DROP COLUMN reverses_key;
 DROP TABLE parked_reversals;
 ALTER TABLE entries DROP CONSTRAINT entries_kind_check;
 ALTER TABLE entries ADD CONSTRAINT entries_kind_check CHECK (kind IN ('profit_credit', 'reallocation', 'withdrawal_hold',
