@@ -46,7 +46,7 @@ func Run(ctx context.Context, brokers []string, topic string, st *store.Store, l
 	}
 	if total != (store.Recovered{}) {
 		log.Warn("recovered from the service's own events what its database lacked (was it restored?)",
-			"portfolios", total.Portfolios, "updates", total.Updates, "snapshots", total.Snapshots, "skipped", total.Skipped)
+			"portfolios", total.Portfolios, "updates", total.Updates, "snapshots", total.Snapshots, "corrections", total.Corrections, "skipped", total.Skipped)
 	}
 	return total, nil
 }

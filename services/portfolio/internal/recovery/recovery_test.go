@@ -89,6 +89,54 @@ func TestRestoredDatabaseRecoversItsSnapshots(t *testing.T) {
 	}
 }
 
+// TestRestoredDatabaseRecoversACorrection: a correction of the latest
+// snapshot made after the backup is lost with the restore; recovery puts it
+// back (the snapshot's corrected values, the correction's row and id), so
+// the next NAV's profit starts from the corrected NAV, as the profit
+// service's allocations do.
+func TestRestoredDatabaseRecoversACorrection(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t, store.Migrations())
+	st := store.New(pool)
+	brokers := kafkatest.Start(t, eventbus.TopicPortfolio)
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+	p := create(t, st, "corrected")
+	nav(t, st, p.ID, 0, "1000")
+	s := nav(t, st, p.ID, 1, "1100") // +100, in the backup
+	c, err := st.CorrectNAV(ctx, p.ID, s.ID, func(old portfolio.Snapshot, prev *portfolio.Snapshot) (portfolio.Correction, error) {
+		fixed, err := portfolio.CorrectSnapshot(old, prev, portfolio.NAVInput{NAV: decimal.RequireFromString("1040")})
+		return portfolio.Correction{Old: old, New: fixed, Prev: prev, CreatedBy: 1, CreatedAt: t0}, err
+	}, portfolio.CorrectionEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishOutbox(t, brokers, pool)
+
+	// The restore: the correction is gone, the snapshot has its first values.
+	if _, err := pool.Exec(ctx, `DELETE FROM nav_corrections`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE nav_snapshots SET nav = 1100, profit = 100 WHERE id = $1`, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := recovery.Run(ctx, brokers, eventbus.TopicPortfolio, st, log)
+	if err != nil || got != (store.Recovered{Corrections: 1}) {
+		t.Fatalf("recovered %+v, %v; want the correction", got, err)
+	}
+	var id int64
+	if err := pool.QueryRow(ctx, `SELECT id FROM nav_corrections WHERE snapshot_id = $1`, s.ID).Scan(&id); err != nil || id != c.ID {
+		t.Fatalf("correction row %d, %v; want %d", id, err, c.ID)
+	}
+	next := nav(t, st, p.ID, 2, "1100")
+	if !next.Profit.Decimal.Equal(decimal.RequireFromString("60")) {
+		t.Fatalf("next profit %s, want 60 over the corrected 1040", next.Profit)
+	}
+	if again, err := recovery.Run(ctx, brokers, eventbus.TopicPortfolio, st, log); err != nil || again != (store.Recovered{}) {
+		t.Fatalf("second start recovered %+v, %v; want nothing", again, err)
+	}
+}
+
 var everything = httpx.Pagination{Limit: 100}
 
 func create(t *testing.T, st *store.Store, name string) portfolio.Portfolio {

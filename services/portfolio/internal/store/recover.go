@@ -16,7 +16,7 @@ import (
 
 // Recovered counts what Recover re-derived.
 type Recovered struct {
-	Portfolios, Updates, Snapshots int
+	Portfolios, Updates, Snapshots, Corrections int
 	// Skipped are profit_recorded events whose snapshot could not be put
 	// back: its portfolio has no earlier snapshot (its baseline was lost
 	// too, so its next NAV is a baseline again) or a later one.
@@ -26,6 +26,7 @@ type Recovered struct {
 // Add adds o to r.
 func (r *Recovered) Add(o Recovered) {
 	r.Portfolios, r.Updates, r.Snapshots, r.Skipped = r.Portfolios+o.Portfolios, r.Updates+o.Updates, r.Snapshots+o.Snapshots, r.Skipped+o.Skipped
+	r.Corrections += o.Corrections
 }
 
 // RecoveryPosition is the next offset of partition of the service's topic
@@ -53,7 +54,11 @@ func (s *Store) RecoveryPosition(ctx context.Context, partition int) (int64, err
 //   - portfolio.profit_recorded: the snapshot, with its id and figures,
 //     chained to the portfolio's latest earlier snapshot, if missing — so
 //     the next NAV's profit starts from it and does not span a period
-//     already paid. Units and NAV per unit are not in the event (null).
+//     already paid. Units and NAV per unit are not in the event (null);
+//   - portfolio.nav_corrected: the correction of a snapshot the database
+//     holds and has not corrected so, with its id (its author, not in the
+//     event, 0), and the snapshot's corrected values — so the next NAV's
+//     profit starts from the corrected NAV, as the allocations do.
 //
 // Other replicas may be serving meanwhile: everything it inserts is keyed
 // by ids the service handed out before, and the identity sequences are
@@ -95,8 +100,64 @@ func recoverEvent(ctx context.Context, tx pgx.Tx, e eventbus.Envelope, r *Recove
 			return err
 		}
 		return recoverSnapshot(ctx, tx, d, e.Time.UTC(), r)
+	case eventbus.TypePortfolioNAVCorrected:
+		var d eventbus.NAVCorrectedData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return err
+		}
+		return recoverCorrection(ctx, tx, d, e.Time.UTC(), r)
 	}
 	return nil
+}
+
+// recoverCorrection applies correction d to its snapshot unless the
+// database holds the correction, lacks the snapshot, or holds a later one
+// (which no correction of it could precede).
+func recoverCorrection(ctx context.Context, tx pgx.Tx, d eventbus.NAVCorrectedData, at time.Time, r *Recovered) error {
+	var units, perUnit, ret *string
+	var nav, netFlow, profit string
+	var prevAsOf *time.Time
+	var latest, done bool
+	err := tx.QueryRow(ctx, `SELECT s.nav::text, s.net_flow::text, s.units::text, s.nav_per_unit::text, s.profit::text, s.return_::text,
+		    (SELECT as_of FROM nav_snapshots WHERE id = s.prev_snapshot_id),
+		    NOT EXISTS (SELECT 1 FROM nav_snapshots l WHERE l.portfolio_id = s.portfolio_id AND l.as_of > s.as_of),
+		    EXISTS (SELECT 1 FROM nav_corrections WHERE id = $2)
+		FROM nav_snapshots s WHERE s.id = $1 FOR UPDATE`, d.SnapshotID, d.CorrectionID).
+		Scan(&nav, &netFlow, &units, &perUnit, &profit, &ret, &prevAsOf, &latest, &done)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (done || !latest || prevAsOf == nil)) {
+		if err == nil && !done {
+			r.Skipped++
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v, err := portfolio.Valuate(&portfolio.Snapshot{AsOf: *prevAsOf, NAV: d.PrevNAV},
+		portfolio.NAVInput{AsOf: d.AsOf, NAV: d.NAV.Decimal, NetFlow: d.NetFlow.Decimal})
+	if err != nil {
+		return err
+	}
+	var newRet *string
+	if v.PeriodReturn != nil {
+		s := money.NewAmount(*v.PeriodReturn).String()
+		newRet = &s
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO nav_corrections (id, portfolio_id, snapshot_id, old_nav, old_net_flow, old_units,
+			old_nav_per_unit, old_profit, old_return, new_nav, new_net_flow, new_units, new_profit, corrected_by, created_at)
+		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6::numeric, $7::numeric, $8::numeric, $9::numeric,
+			$10::text::numeric, $11::text::numeric, NULL, $12::text::numeric, 0, $13)`,
+		d.CorrectionID, d.PortfolioID, d.SnapshotID, nav, netFlow, units, perUnit, profit, ret,
+		d.NAV.String(), d.NetFlow.String(), d.Profit.String(), at); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE nav_snapshots SET nav = $2::text::numeric, net_flow = $3::text::numeric, units = NULL,
+			nav_per_unit = NULL, profit = $4::text::numeric, return_ = $5::text::numeric WHERE id = $1`,
+		d.SnapshotID, d.NAV.String(), d.NetFlow.String(), d.Profit.String(), newRet)
+	if err == nil {
+		r.Corrections++
+	}
+	return err
 }
 
 func recoverPortfolio(ctx context.Context, tx pgx.Tx, created bool, d eventbus.PortfolioData, at time.Time, r *Recovered) error {
@@ -171,7 +232,7 @@ func recoverSnapshot(ctx context.Context, tx pgx.Tx, d eventbus.ProfitRecordedDa
 // recoverSequences moves the identity sequences past the ids recovery
 // inserted, so that no new portfolio or snapshot takes one of them.
 func recoverSequences(ctx context.Context, tx pgx.Tx) error {
-	for _, table := range []string{"portfolios", "nav_snapshots"} {
+	for _, table := range []string{"portfolios", "nav_snapshots", "nav_corrections"} {
 		if _, err := tx.Exec(ctx, fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%[1]s', 'id'), max(id))
 			FROM %[1]s HAVING max(id) > (SELECT last_value FROM %[2]s)`, table, table+"_id_seq")); err != nil {
 			return fmt.Errorf("moving the %s sequence: %w", table, err)
